@@ -1,0 +1,19 @@
+"""explorer: see how neural networks learn when the backward pass is not backpropagation.
+
+Example:
+    >>> import explorer
+    >>> result = explorer.train({"algorithm": {"name": "dfa"}, "train": {"epochs": 1}, "device": "cpu"})
+    >>> result.status
+    'done'
+"""
+
+from .build import Built, build
+from .config import ConfigError, RunConfig
+from .data import Dataset, DatasetNotFound
+from .metrics import alignment, compute_updates
+from .trainer import Trainer, TrainResult, train
+
+__version__ = "0.1.0"
+
+__all__ = ["RunConfig", "ConfigError", "Built", "build", "compute_updates", "alignment", "train",
+           "Trainer", "TrainResult", "Dataset", "DatasetNotFound", "__version__"]

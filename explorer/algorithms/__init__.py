@@ -1,0 +1,30 @@
+"""Learning rules: one strategy object per run, applied to a rule-agnostic network.
+
+Example:
+    >>> from explorer.config import AlgorithmConfig, InitSpec
+    >>> type(make_rule(AlgorithmConfig("dfa"), InitSpec())).__name__
+    'DirectFeedback'
+"""
+
+from __future__ import annotations
+
+from ..config import AlgorithmConfig, InitSpec
+from .base import Rule
+from .dfa import DirectFeedback
+from .fa import FeedbackAlignment
+from .structure import Structure
+
+FA_FAMILY = ("fa", "usf", "frsf", "brsf")
+DFA_FAMILY = ("dfa", "sdfa", "ssdfa", "bdfa", "fp", "ifa")
+
+
+def make_rule(cfg: AlgorithmConfig, forward_init: InitSpec) -> Rule:
+    """The rule object for ``cfg.name``."""
+    if cfg.name in FA_FAMILY:
+        return FeedbackAlignment(cfg, forward_init)
+    if cfg.name in DFA_FAMILY:
+        return DirectFeedback(cfg, forward_init)
+    return Rule(cfg, forward_init)
+
+
+__all__ = ["Rule", "DirectFeedback", "FeedbackAlignment", "Structure", "make_rule", "FA_FAMILY", "DFA_FAMILY"]

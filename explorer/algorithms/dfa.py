@@ -1,0 +1,213 @@
+"""The direct-feedback family: dfa, sdfa, ssdfa, bdfa, fp, and ifa.
+
+The graph is cut at every tap: a hidden layer's output is handed on detached, so nothing flows
+back through the forward weights (DFA never pays for the ``W.T`` chain). Each tap then receives a
+teaching signal directly, ``(source @ B_l)`` reshaped like the tap, and autograd carries it
+through the layer's own activation (and pooling) to its weights, which gives
+``δ_l = (source @ B_l) ⊙ f'(a_l)``. The rules differ only in each layer's *source*:
+
+- dfa / sdfa / ssdfa: the output error ``e`` for every layer;
+- bdfa: ``e`` for the block nearest the output, then the ``δ`` of the input-most layer of the block above;
+- fp: the top ``k`` hidden layers take the backprop signal, the rest the ``δ`` at depth ``k``;
+- ifa: layer 1 takes ``e @ B_1``, layer ``l > 1`` takes ``δ_{l-1} @ W_l.T`` (the error runs forward).
+
+Signals whose sources are ready are sent in one autograd call (DFA: all hidden layers at once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from .. import init as initialisers
+from ..config import ConfigError, InitSpec
+from .base import Rule, set_feedback
+
+OUTPUT = -1  # the source index that stands for the output error e
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str        # "feedback": source @ B; "backprop": from the layer above; "forward": ifa
+    source: int = OUTPUT  # for "feedback": the tap whose owner's δ is the source (or OUTPUT)
+
+
+def plan(rule: str, taps: int, block_size: int | None = None, bp_depth: int | None = None) -> list[Signal]:
+    """Each tap's teaching signal, taps numbered 0 (input side) … taps-1 (output side).
+
+    Example:
+        >>> [s.source for s in plan("bdfa", 5, block_size=2)]
+        [1, 3, 3, -1, -1]
+        >>> [s.kind for s in plan("fp", 3, bp_depth=1)]
+        ['feedback', 'feedback', 'backprop']
+    """
+    if rule in ("dfa", "sdfa", "ssdfa"):
+        return [Signal("feedback")] * taps
+    if rule == "bdfa":
+        signals = []
+        for t in range(taps):
+            block = (taps - 1 - t) // block_size  # 0 = the block nearest the output
+            source = OUTPUT if block == 0 else taps - block * block_size  # input-most tap of block above
+            signals.append(Signal("feedback", source))
+        return signals
+    if rule == "fp":
+        source = OUTPUT if bp_depth == 0 else taps - bp_depth
+        return [Signal("backprop") if t >= taps - bp_depth else Signal("feedback", source)
+                for t in range(taps)]
+    if rule == "ifa":
+        return [Signal("feedback")] + [Signal("forward")] * (taps - 1)
+    raise ValueError(f"no direct-feedback plan for rule {rule!r}")
+
+
+class DirectFeedback(Rule):
+    """Runs a `plan` over the network's taps; the feedback of tap t sits on the layer that owns it.
+
+    Example:
+        >>> from explorer.config import AlgorithmConfig
+        >>> from explorer.models import MLP
+        >>> from explorer.algorithms.structure import Structure
+        >>> net = MLP((4,), (8, 6), 3)
+        >>> rule = DirectFeedback(AlgorithmConfig("dfa"), InitSpec())
+        >>> rule.attach(net, Structure.of(net, (4,)), torch.Generator().manual_seed(0))
+        >>> tuple(net.layers[0].feedback.shape), tuple(net.layers[1].feedback.shape)
+        ((3, 8), (3, 6))
+    """
+
+    def attach(self, model, structure, generator) -> None:
+        super().attach(model, structure, generator)
+        cfg, taps = self.cfg, len(structure.taps)
+        if cfg.name == "bdfa" and not structure.is_chain:
+            raise ConfigError("algorithm.name: 'bdfa' needs a chain of layers (an MLP)")
+        self.plan = plan(cfg.name, taps, cfg.block_size, cfg.bp_depth)
+        self.feedback_init = cfg.feedback_init or InitSpec("default")
+        self.connections = {"ssdfa": 1, "sdfa": cfg.connections}.get(cfg.name)
+        for t, signal in enumerate(self.plan):
+            if signal.kind != "feedback":
+                continue
+            rows = self._source_dim(signal.source)
+            cols = torch.Size(structure.tap_shapes[t]).numel()
+            set_feedback(self.owner(t), self._draw(rows, cols))
+        # Only a tap that takes the backprop signal needs the gradient arriving from above.
+        self.leaf_grad = [signal.kind == "backprop" for signal in self.plan]
+        self.sources = {s.source for s in self.plan if s.kind == "feedback" and s.source != OUTPUT}
+        if cfg.name == "ifa":
+            self.sources |= set(range(taps - 1))
+
+    def owner(self, tap: int):
+        return self.structure.layers[self.structure.tap_owner[tap]]
+
+    def _source_dim(self, source: int) -> int:
+        s = self.structure
+        shape = s.out_shapes[-1] if source == OUTPUT else s.out_shapes[s.tap_owner[source]]
+        return torch.Size(shape).numel()
+
+    def _draw(self, rows: int, cols: int) -> torch.Tensor:
+        b = initialisers.draw(self.feedback_init, (rows, cols), self.generator)
+        if self.connections is None:
+            return b
+        if self.connections > rows:
+            raise ConfigError(f"algorithm.connections must be at most the source width {rows}, "
+                              f"got {self.connections}")
+        # Each column (one destination unit) keeps exactly `connections` entries, at random rows.
+        keep = torch.rand(rows, cols, generator=self.generator).argsort(0)[: self.connections]
+        mask = torch.zeros(rows, cols).scatter_(0, keep, 1.0)
+        return b * mask
+
+    def backward(self, model, x, y, loss_fn):
+        if not self.cfg.train_hidden:
+            return super().backward(model, x, y, loss_fn)
+        s = self.structure
+        outs: list[torch.Tensor] = []
+        leaves: list[torch.Tensor] = []
+        deltas: dict[int, torch.Tensor] = {}
+
+        def cut(tap, h):
+            t = len(outs)
+            leaf = h.detach().requires_grad_(self.leaf_grad[t])
+            outs.append(h)
+            leaves.append(leaf)
+            return leaf
+
+        with _tap_handlers(s.taps, cut), _capture_deltas(self, deltas):
+            logits = model(x)
+        loss = loss_fn(logits, y)
+        logits.retain_grad()
+        loss.backward()
+        deltas[OUTPUT] = logits.grad
+        done, pending = {OUTPUT}, list(range(len(outs)))[::-1]
+        while pending:
+            ready = [t for t in pending if self._ready(t, done, len(outs))]
+            tensors = [outs[t] for t in ready if outs[t].requires_grad]
+            grads = [self._signal(t, deltas, leaves).reshape(outs[t].shape) for t in ready
+                     if outs[t].requires_grad]
+            if tensors:
+                torch.autograd.backward(tensors, grads)
+            done.update(ready)
+            pending = [t for t in pending if t not in ready]
+        return loss, logits
+
+    def _ready(self, t: int, done: set[int], taps: int) -> bool:
+        signal = self.plan[t]
+        if signal.kind == "feedback":
+            return signal.source in done
+        if signal.kind == "backprop":
+            return (t + 1 if t + 1 < taps else OUTPUT) in done
+        return t - 1 in done  # forward (ifa)
+
+    def _signal(self, t: int, deltas, leaves) -> torch.Tensor:
+        signal = self.plan[t]
+        if signal.kind == "feedback":
+            source = deltas[signal.source]
+            return source.reshape(source.shape[0], -1) @ self.owner(t).feedback
+        if signal.kind == "backprop":
+            return leaves[t].grad
+        return deltas[t - 1] @ self.owner(t).weight.detach().T  # ifa: δ_{l-1} @ W_l.T
+
+    def feedback_for(self, hidden):
+        t = self._tap_of(hidden)
+        return None if t is None or self.plan[t].kind != "feedback" else self.owner(t).feedback
+
+    def weight_alignment_target(self, hidden):
+        """``W_src … W_{l+1}``: the forward path from layer l to the layer whose δ is the source."""
+        t = self._tap_of(hidden)
+        if t is None or not self.structure.is_chain or self.plan[t].kind != "feedback":
+            return None
+        source = self.plan[t].source
+        top = len(self.structure.layers) - 1 if source == OUTPUT else source
+        product = self.structure.layers[top].weight.detach()
+        for layer in reversed(self.structure.layers[hidden + 1: top]):
+            product = product @ layer.weight.detach()
+        return product
+
+    def _tap_of(self, hidden: int) -> int | None:
+        owners = self.structure.tap_owner
+        return owners.index(hidden) if hidden in owners else None
+
+
+@contextlib.contextmanager
+def _tap_handlers(taps, handler):
+    for tap in taps:
+        tap.handler = handler
+    try:
+        yield
+    finally:
+        for tap in taps:
+            tap.handler = None
+
+
+@contextlib.contextmanager
+def _capture_deltas(rule: DirectFeedback, deltas: dict[int, torch.Tensor]):
+    """Store ``δ`` (the gradient at the owner layer's output) of the taps that other taps read."""
+    hooks = []
+    for t in rule.sources:
+        def on_forward(_module, _inputs, output, t=t):
+            if output.requires_grad:
+                output.register_hook(lambda g: deltas.__setitem__(t, g))
+        hooks.append(rule.owner(t).register_forward_hook(on_forward))
+    try:
+        yield
+    finally:
+        for h in hooks:
+            h.remove()

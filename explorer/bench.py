@@ -1,0 +1,176 @@
+"""`python -m explorer bench`: training throughput and peak memory of every rule.
+
+The network is an MLP 784-1024-1024-1024-1024-10 at batch 256 on the `random` dataset. Each rule
+runs through the real `Trainer` (logging every `LOG_EVERY` steps, alignment included), and a plain
+PyTorch autograd loop over the same data is the yardstick. Rules are timed in alternating rounds
+so that machine noise hits all of them alike; after a warm-up, each round times a window of
+`steps` steps, and a rule's figure is its best round.
+
+Peak memory: on CUDA, the peak allocated during a rule's window minus what was allocated before its
+run was built; on the CPU, each rule runs a few steps in a child process and reports its peak
+resident memory above the level before its network was built.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .build import build
+from .config import DataConfig, RunConfig
+from .data.embedded import load_random
+from .device import choose_device, describe
+from .trainer import Trainer
+
+WIDTHS = (1024, 1024, 1024, 1024)
+FEATURES, CLASSES, BATCH = 784, 10, 256
+LOG_EVERY = 50
+RULES = {"bp": {}, "fa": {}, "dfa": {}, "ifa": {}, "bdfa": {"block_size": 2}, "fp": {"bp_depth": 1},
+         "sdfa": {"connections": 3}, "ssdfa": {}, "usf": {}, "frsf": {}, "brsf": {}}
+
+
+def bench_config(rule: str, samples: int) -> RunConfig:
+    """The benchmark's run for one rule."""
+    return RunConfig.from_dict({
+        "data": {"name": "random", "samples": samples, "test_samples": 1024, "features": FEATURES,
+                 "classes": CLASSES},
+        "model": {"name": "mlp", "hidden": list(WIDTHS), "activation": "relu"},
+        "algorithm": {"name": rule, **RULES[rule]},
+        "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
+        "train": {"epochs": 1000, "batch_size": BATCH, "log_every": LOG_EVERY},
+    })
+
+
+class PlainLoop:
+    """The yardstick: nn.Sequential, randperm batches from on-device data, loss.backward()."""
+
+    def __init__(self, data, device) -> None:
+        sizes = [FEATURES, *WIDTHS, CLASSES]
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.net = nn.Sequential(*layers[:-1]).to(device)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01, momentum=0.9)
+        self.x, self.y = data.x_train, data.y_train
+        self.perm, self.pos = torch.randperm(len(self.x), device=device), 0
+
+    def step(self) -> None:
+        if self.pos + BATCH > len(self.x):
+            self.perm, self.pos = torch.randperm(len(self.x), device=self.x.device), 0
+        idx = self.perm[self.pos:self.pos + BATCH]
+        self.pos += BATCH
+        loss = F.cross_entropy(self.net(self.x[idx]), self.y[idx])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(step, steps: int, device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 3, warmup: int = 5,
+                  device: str | None = None, memory: bool = True, progress=None) -> dict:
+    """Samples per second (best round) and peak memory for each rule and the plain loop.
+
+    Example:
+        >>> r = run_benchmark(rules=("dfa",), steps=1, rounds=1, warmup=0, device="cpu", memory=False)
+        >>> sorted(r["rules"]), r["plain_autograd"]["samples_per_s"] > 0
+        (['dfa'], True)
+    """
+    dev = choose_device(device)
+    samples = BATCH * (steps + warmup + 8)
+    data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
+                                             "features": FEATURES, "classes": CLASSES})).to(dev)
+    best: dict[str, float] = {}
+    peak: dict[str, float] = {}
+    for round_ in range(rounds):
+        for name in (*rules, "plain_autograd"):
+            base = torch.cuda.memory_allocated(dev) if dev.type == "cuda" else 0
+            if name == "plain_autograd":
+                step = PlainLoop(data, dev).step
+            else:
+                trainer = Trainer(bench_config(name, samples), built=build(bench_config(name, samples), dev, data))
+                step = trainer.step
+            for _ in range(warmup):
+                step()
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            seconds = _time(step, steps, dev)
+            best[name] = max(best.get(name, 0.0), steps * BATCH / seconds)
+            if dev.type == "cuda":
+                peak[name] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+            del step
+            if progress:
+                progress(f"round {round_ + 1}/{rounds} {name}: {steps * BATCH / seconds:,.0f} samples/s")
+    if memory and dev.type != "cuda":
+        for name in rules:
+            peak[name] = cpu_peak_mb(name)
+    result = {
+        "device": describe(dev),
+        "settings": {"widths": [FEATURES, *WIDTHS, CLASSES], "batch_size": BATCH, "steps": steps,
+                     "rounds": rounds, "log_every": LOG_EVERY, "threads": torch.get_num_threads()},
+        "rules": {n: {"samples_per_s": best[n], "peak_mem_mb": peak.get(n)} for n in rules},
+        "plain_autograd": {"samples_per_s": best["plain_autograd"], "peak_mem_mb": peak.get("plain_autograd")},
+    }
+    if "bp" in best:
+        result["ratios"] = {"bp_over_plain": best["bp"] / best["plain_autograd"]}
+        if "dfa" in best:
+            result["ratios"]["dfa_over_bp"] = best["dfa"] / best["bp"]
+    return result
+
+
+def cpu_peak_mb(rule: str, steps: int = 3) -> float:
+    """Peak resident memory growth (MiB) of a few training steps of ``rule``, in a child process."""
+    code = f"from explorer.bench import _child_peak; _child_peak({rule!r}, {steps})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024  # kB
+
+
+def _child_peak(rule: str, steps: int) -> None:
+    cfg = bench_config(rule, BATCH * (steps + 1))
+    data = load_random(cfg.data)
+    PlainLoop(data, torch.device("cpu")).step()  # load the kernels' libraries before measuring
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # Linux: reset the peak resident size (VmHWM) to the current one
+    before = _status_mb("VmRSS")
+    trainer = Trainer(cfg, built=build(cfg, "cpu", data))
+    for _ in range(steps):
+        trainer.step()
+    print(max(_status_mb("VmHWM") - before, 0.0))
+
+
+def format_table(result: dict) -> str:
+    """The benchmark as a plain-text table."""
+    plain = result["plain_autograd"]["samples_per_s"]
+    bp = result["rules"].get("bp", {}).get("samples_per_s")
+    lines = [f"device: {result['device']}   MLP {'-'.join(map(str, result['settings']['widths']))}, "
+             f"batch {result['settings']['batch_size']}",
+             f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'x plain':>9}{'peak MiB':>10}"]
+    for name, row in [*result["rules"].items(), ("plain_autograd", result["plain_autograd"])]:
+        mem = row.get("peak_mem_mb")
+        lines.append(f"{name:<16}{row['samples_per_s']:>12,.0f}"
+                     f"{(row['samples_per_s'] / bp if bp else float('nan')):>8.2f}"
+                     f"{row['samples_per_s'] / plain:>9.2f}{(f'{mem:.0f}' if mem is not None else '-'):>10}")
+    return "\n".join(lines)

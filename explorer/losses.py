@@ -1,0 +1,42 @@
+"""Losses (averaged over the batch) and accuracy for each loss's output convention.
+
+Example:
+    >>> import torch
+    >>> loss = make_loss("bce", num_classes=2)
+    >>> round(loss(torch.zeros(2, 1), torch.tensor([0, 1])).item(), 4)
+    0.6931
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def make_loss(name: str, num_classes: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """cross_entropy (C logits), bce (one logit, labels 0/1) or mse (C outputs vs one-hot labels;
+    float targets shaped like the output are used as they are, for regression)."""
+    if name == "cross_entropy":
+        return F.cross_entropy
+    if name == "bce":
+        return lambda out, y: F.binary_cross_entropy_with_logits(out.squeeze(1), y.to(out.dtype))
+    if name == "mse":
+        def mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            target = y if y.is_floating_point() else F.one_hot(y, num_classes).to(out.dtype)
+            return F.mse_loss(out, target)
+        return mse
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def correct(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """How many predictions are right, as a device tensor (no host sync)."""
+    if name == "bce":
+        return ((out.squeeze(1) > 0).long() == y).sum()
+    return (out.argmax(1) == y).sum()
+
+
+def output_units(name: str, num_classes: int) -> int:
+    """One logit for bce, one output per class otherwise."""
+    return 1 if name == "bce" else num_classes

@@ -1,0 +1,27 @@
+"""Shared fixtures: where the real MNIST files are (``../shared/data`` beside the repository)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(os.environ.get("EXPLORER_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only folder with MNIST/raw/*.gz; tests that need it skip where it is absent."""
+    if not (SHARED_DATA / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST files not found under {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def small_config(**sections) -> dict:
+    """A fast config on the embedded digits data, with sections replaced by ``sections``."""
+    cfg = {"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [32, 16], "activation": "tanh"},
+           "algorithm": {"name": "bp"}, "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+           "train": {"epochs": 1, "batch_size": 64}, "seed": 0, "device": "cpu"}
+    cfg.update(sections)
+    return cfg

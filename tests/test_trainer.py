@@ -1,0 +1,126 @@
+"""The training loop: learning, divergence, determinism, Batch Manhattan, shallow training."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from explorer import Trainer, build, compute_updates, train
+from tests.conftest import small_config
+
+
+def strip_time(history):
+    return [{k: v for k, v in r.items() if k != "time"} for r in history]
+
+
+@pytest.mark.parametrize("rule", ["bp", "dfa", "fa"])
+def test_rules_learn_digits(rule):
+    result = train(small_config(algorithm={"name": rule}, train={"epochs": 8, "batch_size": 32}))
+    assert result.status == "done" and result.diverged_at is None
+    assert result.final["test_acc"] > 0.85, result.final["test_acc"]
+    assert result.history[0]["train_loss"] > result.final["train_loss"]
+
+
+def test_records_arrive_through_on_metrics_at_each_interval_and_epoch_end():
+    seen = []
+    result = train(small_config(train={"epochs": 2, "batch_size": 100, "log_every": 4}), on_metrics=seen.append)
+    # digits: 1,438 training samples -> 14 full batches per epoch; logs at 4, 8, 12, 14 | 16, 20, 24, 28
+    assert [r["step"] for r in seen] == [4, 8, 12, 14, 16, 20, 24, 28]
+    assert seen == result.history and result.final == seen[-1]
+    assert seen[-1]["samples"] == 2 * 1400 and seen[-1]["epoch"] == 2.0
+    layer = seen[-1]["layers"][0]
+    assert {"update_cos", "update_deg", "signal_cos", "signal_deg", "weight_cos", "weight_deg",
+            "grad_norm", "weight_norm", "feedback_norm"} <= set(layer)
+
+
+def test_a_non_finite_loss_stops_the_run_as_diverged_at_that_step():
+    cfg = small_config(optimizer={"name": "sgd", "lr": 1e6, "momentum": 0.9},
+                       model={"name": "mlp", "hidden": [32], "activation": "relu"},
+                       train={"epochs": 5, "batch_size": 64, "log_every": 1})
+    result = train(cfg)
+    assert result.status == "diverged"
+    steps = [r["step"] for r in result.history]
+    assert result.diverged_at is not None and result.diverged_at < 5 * 22
+    assert steps == list(range(1, result.diverged_at))  # everything before it was kept
+    assert all(math.isfinite(r["train_loss"]) for r in result.history)
+    # Logging less often still pins the exact step: the check runs on the device every step.
+    sparse = train(cfg.copy() | {"train": {"epochs": 5, "batch_size": 64, "log_every": 10}})
+    assert sparse.diverged_at == result.diverged_at
+    assert all(r["step"] < result.diverged_at for r in sparse.history)
+
+
+@pytest.mark.parametrize("algorithm", [{"name": "dfa"}, {"name": "brsf"}, {"name": "fa", "sign_refresh": "epoch"}])
+def test_same_config_and_seed_give_identical_metrics(algorithm):
+    cfg = small_config(algorithm=algorithm, train={"epochs": 2, "batch_size": 64})
+    a, b = train(cfg), train(cfg)
+    assert strip_time(a.history) == strip_time(b.history)
+    c = train(cfg | {"seed": 1})
+    assert strip_time(c.history) != strip_time(a.history)
+
+
+def test_batch_manhattan_hands_the_optimiser_the_sign_of_the_update():
+    cfg = small_config(algorithm={"name": "dfa"}, optimizer={"name": "sgd", "lr": 0.01, "momentum": 0.0,
+                                                             "batch_manhattan": True},
+                       train={"epochs": 1, "batch_size": 2000})  # one full batch: a known step
+    trainer = Trainer(cfg)
+    b = trainer.built
+    before = {k: v.clone() for k, v in b.model.state_dict().items()}
+    order = torch.randperm(b.data.num_train, generator=torch.Generator().manual_seed(
+        __import__("explorer.build", fromlist=["derived_seed"]).derived_seed(0, 2)))
+    update = compute_updates(b, b.data.x_train[order], b.data.y_train[order])
+    trainer.step()
+    after = b.model.state_dict()
+    for name, g in update.items():
+        torch.testing.assert_close(after[name], before[name] - 0.01 * torch.sign(g), rtol=0, atol=1e-6)
+
+
+def test_shallow_training_keeps_hidden_layers_at_their_initial_weights():
+    cfg = small_config(algorithm={"name": "dfa", "train_hidden": False}, train={"epochs": 2})
+    trainer = Trainer(cfg)
+    start = {k: v.clone() for k, v in trainer.built.model.state_dict().items()}
+    result = trainer.run()
+    end = trainer.built.model.state_dict()
+    assert torch.equal(start["layers.0.weight"], end["layers.0.weight"])
+    assert torch.equal(start["layers.1.bias"], end["layers.1.bias"])
+    assert not torch.equal(start["layers.2.weight"], end["layers.2.weight"])
+    assert result.final["test_acc"] > 0.3
+
+
+def test_feedback_matrices_are_never_touched_by_the_optimiser():
+    trainer = Trainer(small_config(algorithm={"name": "dfa"}, optimizer={"name": "adam", "lr": 0.01,
+                                                                          "weight_decay": 0.1}))
+    fb = trainer.built.model.layers[0].feedback.clone()
+    trainer.run()
+    assert torch.equal(fb, trainer.built.model.layers[0].feedback)
+
+
+def test_sign_refresh_every_epoch_follows_the_weights_at_epoch_starts_only():
+    trainer = Trainer(small_config(algorithm={"name": "fa", "sign_refresh": "epoch"}, train={"epochs": 2}))
+    layer = trainer.built.model.layers[1]
+    start = layer.feedback.clone()
+    for _ in range(trainer.steps_per_epoch):
+        trainer.step()
+    assert torch.equal(layer.feedback, start)  # no refresh within the epoch
+    w_at_epoch_start = layer.weight.detach().clone()
+    assert not torch.equal(torch.sign(start), torch.sign(w_at_epoch_start))  # W's signs moved
+    trainer.step()  # the first step of epoch 2 refreshes the signs before its update
+    torch.testing.assert_close(layer.feedback, start.abs() * torch.sign(w_at_epoch_start))
+
+
+@pytest.mark.parametrize("optimizer", [{"name": "adagrad"}, {"name": "adadelta"}, {"name": "rmsprop", "momentum": 0.5},
+                                       {"name": "adam"}, {"name": "sgd", "momentum": 0.9, "nesterov": True}])
+def test_every_optimiser_trains(optimizer):
+    result = train(small_config(optimizer=optimizer, train={"epochs": 2}))
+    assert result.status == "done"
+    assert result.final["train_loss"] < result.history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_other_losses_train(loss):
+    data = {"name": "random", "samples": 256, "features": 10, "classes": 2} if loss == "bce" else {"name": "digits"}
+    result = train(small_config(data=data, train={"epochs": 3, "loss": loss, "batch_size": 32}))
+    built = result.built
+    assert built.model.layers[-1].out_features == (1 if loss == "bce" else 10)
+    assert result.final["train_loss"] < result.history[0]["train_loss"]
