@@ -3,16 +3,18 @@
 The network is an MLP 784-1024-1024-1024-1024-10 at batch 256 on the `random` dataset. Each rule
 runs through the real `Trainer` (logging every `LOG_EVERY` steps, alignment included), and a plain
 PyTorch autograd loop over the same data is the yardstick. Rules are timed in alternating rounds
-so that machine noise hits all of them alike; after a warm-up, each round times a window of
-`steps` steps, and a rule's figure is its best round.
+so that machine noise hits all of them alike: every run is built and warmed up first, then each
+round times a window of `steps` steps of each in turn. A rule's figure is its best round (the
+median is reported too).
 
-Peak memory: on CUDA, the peak allocated during a rule's window minus what was allocated before its
-run was built; on the CPU, each rule runs a few steps in a child process and reports its peak
-resident memory above the level before its network was built.
+Peak memory: on CUDA, what a run holds between steps (weights, feedback, optimiser state) plus the
+peak allocated on top of that during its steps; on the CPU, each rule runs a few steps in a child
+process and reports its peak resident memory above the level before its network was built.
 """
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import time
@@ -84,9 +86,16 @@ def _time(step, steps: int, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 3, warmup: int = 5,
+def persistent_mb(module: nn.Module, optimizer: torch.optim.Optimizer) -> float:
+    """MiB held between steps: parameters, buffers (feedback included) and optimiser state."""
+    tensors = [*module.parameters(), *module.buffers()]
+    tensors += [t for state in optimizer.state.values() for t in state.values() if torch.is_tensor(t)]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, warmup: int = 5,
                   device: str | None = None, memory: bool = True, progress=None) -> dict:
-    """Samples per second (best round) and peak memory for each rule and the plain loop.
+    """Samples per second (best and median round) and peak memory for each rule and the plain loop.
 
     Example:
         >>> r = run_benchmark(rules=("dfa",), steps=1, rounds=1, warmup=0, device="cpu", memory=False)
@@ -97,37 +106,47 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 3, w
     samples = BATCH * (steps + warmup + 8)
     data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
-    best: dict[str, float] = {}
-    peak: dict[str, float] = {}
+    runners = {}
+    for name in rules:
+        cfg = bench_config(name, samples)
+        runners[name] = Trainer(cfg, built=build(cfg, dev, data))
+    runners["plain_autograd"] = PlainLoop(data, dev)
+    for runner in runners.values():
+        for _ in range(warmup):
+            runner.step()
+    speeds: dict[str, list[float]] = {name: [] for name in runners}
+    transient: dict[str, float] = {}
     for round_ in range(rounds):
-        for name in (*rules, "plain_autograd"):
-            base = torch.cuda.memory_allocated(dev) if dev.type == "cuda" else 0
-            if name == "plain_autograd":
-                step = PlainLoop(data, dev).step
-            else:
-                trainer = Trainer(bench_config(name, samples), built=build(bench_config(name, samples), dev, data))
-                step = trainer.step
-            for _ in range(warmup):
-                step()
+        for name, runner in runners.items():
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
-            seconds = _time(step, steps, dev)
-            best[name] = max(best.get(name, 0.0), steps * BATCH / seconds)
+                base = torch.cuda.memory_allocated(dev)
+            speeds[name].append(steps * BATCH / _time(runner.step, steps, dev))
             if dev.type == "cuda":
-                peak[name] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
-            del step
+                transient[name] = max(transient.get(name, 0.0), (torch.cuda.max_memory_allocated(dev) - base) / 2**20)
             if progress:
-                progress(f"round {round_ + 1}/{rounds} {name}: {steps * BATCH / seconds:,.0f} samples/s")
-    if memory and dev.type != "cuda":
+                progress(f"round {round_ + 1}/{rounds} {name}: {speeds[name][-1]:,.0f} samples/s")
+    peak: dict[str, float] = {}
+    if dev.type == "cuda":
+        for name, runner in runners.items():
+            model, opt = (runner.net, runner.opt) if name == "plain_autograd" else (runner.built.model, runner.optimizer)
+            peak[name] = persistent_mb(model, opt) + transient[name]
+    elif memory:
         for name in rules:
             peak[name] = cpu_peak_mb(name)
+
+    def row(name):
+        return {"samples_per_s": max(speeds[name]), "median_samples_per_s": statistics.median(speeds[name]),
+                "peak_mem_mb": peak.get(name)}
+
     result = {
         "device": describe(dev),
         "settings": {"widths": [FEATURES, *WIDTHS, CLASSES], "batch_size": BATCH, "steps": steps,
                      "rounds": rounds, "log_every": LOG_EVERY, "threads": torch.get_num_threads()},
-        "rules": {n: {"samples_per_s": best[n], "peak_mem_mb": peak.get(n)} for n in rules},
-        "plain_autograd": {"samples_per_s": best["plain_autograd"], "peak_mem_mb": peak.get("plain_autograd")},
+        "rules": {name: row(name) for name in rules},
+        "plain_autograd": row("plain_autograd"),
     }
+    best = {name: max(v) for name, v in speeds.items()}
     if "bp" in best:
         result["ratios"] = {"bp_over_plain": best["bp"] / best["plain_autograd"]}
         if "dfa" in best:

@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="throughput and peak memory of every rule vs a plain autograd loop")
     b.add_argument("--rules", help="comma-separated rules (default: all)")
     b.add_argument("--steps", type=int, default=50, help="timed steps per round")
-    b.add_argument("--rounds", type=int, default=3, help="alternating rounds; each rule's best counts")
+    b.add_argument("--rounds", type=int, default=5, help="alternating rounds; each rule's best counts")
     b.add_argument("--device", help="auto, cpu, cuda or mps")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")

@@ -109,6 +109,18 @@ def test_sign_refresh_every_epoch_follows_the_weights_at_epoch_starts_only():
     torch.testing.assert_close(layer.feedback, start.abs() * torch.sign(w_at_epoch_start))
 
 
+@pytest.mark.parametrize("rule", ["usf", "frsf", "brsf"])
+def test_step_refreshed_feedback_is_the_b_the_next_update_uses(rule):
+    trainer = Trainer(small_config(algorithm={"name": rule}))
+    layer = trainer.built.model.layers[2]
+    magnitudes = []
+    for _ in range(3):
+        trainer.step()
+        torch.testing.assert_close(layer.feedback, layer.feedback_magnitude * torch.sign(layer.weight.detach()))
+        magnitudes.append(layer.feedback_magnitude.clone())
+    assert torch.equal(magnitudes[0], magnitudes[2]) == (rule != "brsf")  # brsf redraws every step
+
+
 @pytest.mark.parametrize("optimizer", [{"name": "adagrad"}, {"name": "adadelta"}, {"name": "rmsprop", "momentum": 0.5},
                                        {"name": "adam"}, {"name": "sgd", "momentum": 0.9, "nesterov": True}])
 def test_every_optimiser_trains(optimizer):

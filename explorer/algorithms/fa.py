@@ -99,6 +99,7 @@ class FeedbackAlignment(Rule):
         self.feedback_init = cfg.feedback_init or initialisers.InitSpec("default")
         self.sign_concordant = self.refresh is not None or self.feedback_init.name == "sign_concordant"
         self.step_generator: torch.Generator | None = None
+        self._signed_at: list = []
 
     @property
     def fed_layers(self) -> list[nn.Module]:
@@ -119,10 +120,12 @@ class FeedbackAlignment(Rule):
             if self.sign_concordant:
                 magnitude = getattr(layer, "feedback_magnitude", None)
                 if magnitude is None:
-                    magnitude = self._magnitude(shape)
+                    magnitude = self._magnitude(shape).to(layer.weight.device)
                 set_feedback(layer, magnitude * torch.sign(layer.weight.detach()))
             else:
                 set_feedback(layer, initialisers.draw(self.feedback_init, shape, generator))
+        if self.refresh in ("epoch", "step"):
+            self._signed_at = self._versions()
 
     def _magnitude(self, shape, generator=None) -> torch.Tensor:
         spec = self.feedback_init.inner if self.feedback_init.name == "sign_concordant" else self.feedback_init
@@ -133,12 +136,18 @@ class FeedbackAlignment(Rule):
         with torch.no_grad():
             for layer in self.fed_layers:
                 layer.feedback.copy_(layer.weight).sign_().mul_(layer.feedback_magnitude)
+        self._signed_at = self._versions()
+
+    def _versions(self) -> list[int]:
+        # A tensor's version counter moves with every in-place change: optimiser steps,
+        # load_state_dict, a user's own edit.
+        return [(layer.weight._version, layer.feedback_magnitude._version) for layer in self.fed_layers]
 
     def backward(self, model, x, y, loss_fn):
         if not self.cfg.train_hidden:
             return super().backward(model, x, y, loss_fn)
-        if self.refresh == "step":
-            self._resign()  # idempotent: B always follows the W it is applied to
+        if self.refresh == "step" and self._versions() != self._signed_at:
+            self._resign()  # B always follows the W it is applied to
         with feedback_forward(self.fed_layers):
             logits = model(x)
         loss = loss_fn(logits, y)
@@ -150,8 +159,8 @@ class FeedbackAlignment(Rule):
             self._resign()
 
     def after_step(self, model) -> None:
-        """brsf: a fresh random magnitude for the next step, drawn on the device (no host work);
-        the next update applies it with the signs of the weights it is made at."""
+        """Step refresh: B follows the new W at once (so the stored feedback is always the B the
+        next update will use); brsf first draws a fresh magnitude, on the device (no host work)."""
         if self.name == "brsf":
             if self.step_generator is None:
                 device = self.fed_layers[0].weight.device
@@ -160,6 +169,8 @@ class FeedbackAlignment(Rule):
             with torch.no_grad():
                 for layer in self.fed_layers:
                     layer.feedback_magnitude.copy_(self._magnitude(tuple(layer.weight.shape), self.step_generator))
+        if self.refresh == "step":
+            self._resign()
 
     def feedback_for(self, hidden):
         return self.structure.layers[hidden + 1].feedback if self.structure.is_chain else None
