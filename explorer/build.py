@@ -65,16 +65,19 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
         cfg = RunConfig.from_dict(cfg)
     device = torch.device(device) if device is not None else choose_device(cfg.device)
     data = (data or load_dataset(cfg.data, device)).to(device)
+    if data.regression and cfg.train.loss != "mse":
+        raise ConfigError(f"train.loss: '{data.name}' is a regression task (real-valued targets); use 'mse'")
     if cfg.train.loss == "bce" and data.num_classes != 2:
         raise ConfigError(f"train.loss: 'bce' needs a two-class dataset; '{data.name}' has "
                           f"{data.num_classes} classes")
-    model = build_model(cfg.model, data.input_shape, output_units(cfg.train.loss, data.num_classes))
+    outputs = data.y_train.shape[1] if data.regression else output_units(cfg.train.loss, data.num_classes)
+    model = build_model(cfg.model, data.input_shape, outputs)
     structure = Structure.of(model, data.input_shape)
     initialise(structure, cfg.init, torch.Generator().manual_seed(derived_seed(cfg.seed, WEIGHTS)))
     model.to(device)
     rule = make_rule(cfg.algorithm, cfg.init)
     rule.attach(model, structure, torch.Generator().manual_seed(derived_seed(cfg.seed, FEEDBACK)))
-    if not cfg.algorithm.train_hidden:  # shallow: only the output layer learns
+    if not rule.trains_hidden:  # shallow training and random features: only the output layer learns
         for p in model.parameters():
             p.requires_grad_(False)
         for p in structure.output.parameters():

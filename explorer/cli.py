@@ -1,9 +1,11 @@
-"""The command line: ``python -m explorer train | bench``.
+"""The command line: ``python -m explorer train | bench | parity | sweep``.
 
 Example:
     python -m explorer train --rule dfa --epochs 5 --hidden 256,256
     python -m explorer train --config run.json --json
     python -m explorer bench --json
+    python -m explorer parity --k 3 --rules bp,dfa,ntk,rf --seeds 3 --epochs 20
+    python -m explorer sweep --config base.json --grid grid.json --seeds 3
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from typing import Any
 
 from .config import ConfigError, RunConfig
+from .data import DatasetNotFound
 
 # flag -> dotted config key
 TRAIN_FLAGS = {
@@ -46,20 +49,43 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", help="auto, cpu, cuda or mps")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")
+    q = sub.add_parser("parity", help="the parity task: rules × seeds, summary with 95% CIs beside published values")
+    q.add_argument("--k", type=int, default=3, help="digits per sample")
+    q.add_argument("--rules", default="bp,dfa,ntk,rf", help="comma-separated; rf:gaussian, rf:relu, rf:linear")
+    q.add_argument("--seeds", type=int, default=3)
+    q.add_argument("--epochs", type=int, default=20)
+    q.add_argument("--base", default="mnist", help="base dataset: mnist or digits")
+    q.add_argument("--root", help="data folder holding MNIST/raw (else $EXPLORER_DATA)")
+    q.add_argument("--train-samples", type=int, help="samples drawn per epoch (default: the base train size)")
+    q.add_argument("--test-samples", type=int)
+    q.add_argument("--optimizer", default="sgd")
+    q.add_argument("--lr", default="0.01", help="learning rate, or a comma-separated list to choose from")
+    q.add_argument("--momentum", type=float, default=0.0)
+    q.add_argument("--batch-size", type=int, default=64)
+    q.add_argument("--device", help="auto, cpu, cuda or mps")
+    q.add_argument("--out", help="CSV file for the summary (default: parity-k<k>.csv)")
+    w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95% CIs")
+    w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
+    w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
+    w.add_argument("--seeds", type=int, default=3)
+    w.add_argument("--out", default="sweep.csv", help="CSV file for the summary")
     return p
+
+
+def read_json(path: str, flag: str) -> Any:
+    """A JSON file named on the command line; a missing or broken file is a `ConfigError` naming the flag."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as err:
+        raise ConfigError(f"{flag}: cannot read {path}: {err.strerror}") from err
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{flag}: {path} is not valid JSON ({err})") from err
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run config of a ``train`` command line: the file (if any), then the flags."""
-    base: dict[str, Any] = {}
-    if args.config:
-        try:
-            with open(args.config) as f:
-                base = json.load(f)
-        except OSError as err:
-            raise ConfigError(f"--config: cannot read {args.config}: {err.strerror}") from err
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"--config: {args.config} is not valid JSON ({err})") from err
+    base: dict[str, Any] = read_json(args.config, "--config") if args.config else {}
     changes = {key: getattr(args, flag) for flag, (key, _) in TRAIN_FLAGS.items()
                if getattr(args, flag) is not None}
     if args.hidden is not None:
@@ -124,10 +150,54 @@ def _bench(args) -> int:
     return 0
 
 
+def _numbers(text: str, flag: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise ConfigError(f"{flag} must be a number or comma-separated numbers, got {text!r}") from err
+
+
+def _print_summary(final, title: str) -> None:
+    print(title)
+    print(final.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def _parity(args) -> int:
+    from .parity import run_parity
+
+    data = {k: v for k, v in {"root": args.root, "train_samples": args.train_samples,
+                              "test_samples": args.test_samples}.items() if v is not None}
+    _, summary, final = run_parity(args.k, args.rules.split(","), _numbers(args.lr, "--lr"), args.seeds,
+                                   base=args.base, epochs=args.epochs, optimizer=args.optimizer,
+                                   momentum=args.momentum, batch_size=args.batch_size, data_options=data,
+                                   device=args.device)
+    out = args.out or f"parity-k{args.k}.csv"
+    summary.to_csv(out, index=False)
+    _print_summary(final, f"parity of {args.k} digit(s), final test accuracy (mean, 95% CI over "
+                          f"{args.seeds} seeds) at each rule's chosen lr; summary written to {out}")
+    return 0
+
+
+def _sweep(args) -> int:
+    from .sweep import sweep
+
+    result = sweep(RunConfig.from_dict(read_json(args.config, "--config")), read_json(args.grid, "--grid"),
+                   args.seeds)
+    result.summary.to_csv(args.out, index=False)
+    s = result.summary
+    final = s[(s["metric"] == "test_acc") & (s["epoch"] == s["epoch"].max())]
+    _print_summary(final[[*result.grid_keys, "mean", "ci95", "n"]],
+                   f"final test accuracy (mean, 95% CI over seeds); summary written to {args.out}")
+    if result.best_lr is not None:
+        _print_summary(result.best_lr, f"learning rate with the best mean test accuracy over the last epochs:")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {"train": _train, "bench": _bench, "parity": _parity, "sweep": _sweep}
     try:
-        return {"train": _train, "bench": _bench}[args.command](args)
-    except ConfigError as err:
+        return commands[args.command](args)
+    except (ConfigError, DatasetNotFound) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .dataset_options import DATASET_OPTIONS
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field (``optimizer.lr``)."""
@@ -170,14 +172,6 @@ class InitSpec:
 # ----------------------------------------------------------------------------------------------
 # Datasets and models: a name plus options that depend on the name.
 
-DATASET_OPTIONS: dict[str, dict[str, str]] = {
-    # option -> kind ("int+": positive integer, "float01": in (0, 1), "path", "int>=0")
-    "digits": {"test_fraction": "float01", "seed": "int>=0"},
-    "random": {"samples": "int+", "test_samples": "int+", "features": "int+", "classes": "int>=2",
-               "seed": "int>=0"},
-    "mnist": {"root": "path", "train_samples": "int+", "test_samples": "int+"},
-}
-
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 CONV_MODELS = ("tutorial_cnn", "lenet5", "cifar_cnn")
 RESNET_MODELS = ("resnet20", "resnet56", "resnet18", "resnet34")
@@ -190,7 +184,10 @@ MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _read_option(kind: str, value: Any, path: str) -> Any:
+def _read_option(kind: Any, value: Any, path: str) -> Any:
+    """One dataset option by its kind in `DATASET_OPTIONS` (a tuple of strings is a choice)."""
+    if isinstance(kind, tuple):
+        return _choice(value, path, kind)
     if kind == "int+":
         return _integer(value, path, minimum=1)
     if kind == "int>=0":
@@ -199,6 +196,10 @@ def _read_option(kind: str, value: Any, path: str) -> Any:
         return _integer(value, path, minimum=2)
     if kind == "float01":
         return _number(value, path, above=0.0, below=1.0)
+    if kind == "float>=0":
+        return _number(value, path, minimum=0.0)
+    if kind == "bool":
+        return _boolean(value, path)
     if kind == "path":
         return _optional_str(value, path)
     raise AssertionError(f"unknown option kind {kind}")
@@ -275,10 +276,13 @@ class ModelConfig:
 # ----------------------------------------------------------------------------------------------
 # Learning rules (ALGORITHMS.md, "Rules").
 
-RULES = ("bp", "fa", "dfa", "ifa", "bdfa", "fp", "sdfa", "ssdfa", "usf", "frsf", "brsf")
+RULES = ("bp", "fa", "dfa", "ifa", "bdfa", "fp", "sdfa", "ssdfa", "usf", "frsf", "brsf", "rf", "ntk")
+LAZY_RULES = ("rf", "ntk")
 RULE_OPTIONS: dict[str, str] = {  # option -> the rule it belongs to
     "block_size": "bdfa", "bp_depth": "fp", "connections": "sdfa", "sign_refresh": "fa", "scale": "usf",
+    "variant": "rf",
 }
+RF_VARIANTS = ("gaussian", "relu", "linear")
 SIGN_REFRESH = ("init", "epoch", "step")
 
 
@@ -298,6 +302,7 @@ class AlgorithmConfig:
     connections: int | None = None
     sign_refresh: str | None = None
     scale: float | None = None
+    variant: str | None = None
     train_hidden: bool = True
 
     @classmethod
@@ -308,8 +313,8 @@ class AlgorithmConfig:
         for option, owner in RULE_OPTIONS.items():
             if option in d and owner != name:
                 raise ConfigError(f"{path}.{option} applies to rule '{owner}' only, not '{name}'")
-        if name == "bp" and "feedback_init" in d:
-            raise ConfigError(f"{path}.feedback_init: rule 'bp' uses no feedback matrices")
+        if name in ("bp", *LAZY_RULES) and "feedback_init" in d:
+            raise ConfigError(f"{path}.feedback_init: rule '{name}' uses no feedback matrices")
         feedback = (InitSpec.from_dict(d["feedback_init"], f"{path}.feedback_init")
                     if "feedback_init" in d else None)
         kw: dict[str, Any] = {}
@@ -323,6 +328,8 @@ class AlgorithmConfig:
             kw["sign_refresh"] = _choice(d["sign_refresh"], f"{path}.sign_refresh", SIGN_REFRESH)
         if "scale" in d:
             kw["scale"] = _number(d["scale"], f"{path}.scale", above=0.0)
+        if name == "rf":
+            kw["variant"] = _choice(d.get("variant", "gaussian"), f"{path}.variant", RF_VARIANTS)
         if name == "bdfa" and "block_size" not in kw:
             raise ConfigError(f"{path}.block_size is required for rule 'bdfa' (hidden layers per block)")
         if name == "fp" and "bp_depth" not in kw:
@@ -338,7 +345,7 @@ class AlgorithmConfig:
             d["feedback_init"] = self.feedback_init.to_dict()
         d.update(_drop_none({"block_size": self.block_size, "bp_depth": self.bp_depth,
                              "connections": self.connections, "sign_refresh": self.sign_refresh,
-                             "scale": self.scale}))
+                             "scale": self.scale, "variant": self.variant}))
         if not self.train_hidden:
             d["train_hidden"] = False
         return d
@@ -407,22 +414,37 @@ class TrainConfig:
     batch_size: int = 64
     loss: str = "cross_entropy"
     log_every: int | None = None
+    snapshots: tuple[int, ...] = ()
+    snapshot_samples: int = 1000
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "train") -> TrainConfig:
         d = _require_mapping(d, path)
-        _reject_unknown(d, {"epochs", "batch_size", "loss", "log_every"}, path, "train")
+        _reject_unknown(d, {"epochs", "batch_size", "loss", "log_every", "snapshots", "snapshot_samples"},
+                        path, "train")
         log_every = d.get("log_every")
+        epochs = _integer(d.get("epochs", 10), f"{path}.epochs", minimum=1)
+        raw = d.get("snapshots", [])
+        if not isinstance(raw, (list, tuple)):
+            raise ConfigError(f"{path}.snapshots must be a list of epochs (0 = before training), got {raw!r}")
+        snapshots = tuple(sorted({_integer(e, f"{path}.snapshots[{i}]", minimum=0, maximum=epochs)
+                                  for i, e in enumerate(raw)}))
         return cls(
-            _integer(d.get("epochs", 10), f"{path}.epochs", minimum=1),
+            epochs,
             _integer(d.get("batch_size", 64), f"{path}.batch_size", minimum=1),
             _choice(d.get("loss", "cross_entropy"), f"{path}.loss", LOSSES),
             None if log_every is None else _integer(log_every, f"{path}.log_every", minimum=1),
+            snapshots,
+            _integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=10_000),
         )
 
     def to_dict(self) -> dict:
-        return _drop_none({"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss,
-                           "log_every": self.log_every})
+        d = _drop_none({"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss,
+                        "log_every": self.log_every})
+        if self.snapshots:
+            d["snapshots"] = list(self.snapshots)
+            d["snapshot_samples"] = self.snapshot_samples
+        return d
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -498,6 +520,14 @@ def _check_combination(cfg: RunConfig) -> None:
             f"algorithm.name: '{rule}' is defined for MLPs (a chain of fully connected layers); its "
             f"feedback matrices would map whole feature maps onto feature maps in '{model}'. "
             "Use bp, the FA family (fa, usf, frsf, brsf) or dfa / sdfa / ssdfa.")
+    if rule in LAZY_RULES:
+        if model != "mlp" or len(cfg.model.hidden) != 1:
+            raise ConfigError(f"algorithm.name: the lazy baseline '{rule}' is defined for an MLP with one "
+                              "hidden layer (model.hidden like [512])")
+        needed = "linear" if cfg.algorithm.variant == "linear" else "relu"
+        if cfg.model.activation != needed:
+            what = f"variant '{cfg.algorithm.variant}'" if rule == "rf" else "'ntk' (its gates are ReLU's)"
+            raise ConfigError(f"model.activation must be '{needed}' for {what}, got '{cfg.model.activation}'")
     feedback = cfg.algorithm.feedback_init
     fa_family = rule in ("fa", "usf", "frsf", "brsf")
     if feedback is not None and feedback.name == "sign_concordant" and rule != "fa":
@@ -509,7 +539,7 @@ def _check_combination(cfg: RunConfig) -> None:
                           "give algorithm.feedback_init the magnitude initialiser instead")
     if rule == "usf" and feedback is not None:
         raise ConfigError("algorithm.feedback_init: rule 'usf' uses scale * sign(W); set algorithm.scale")
-    if cfg.model.name == "mlp" and len(cfg.model.hidden) == 0 and rule not in ("bp",) and not fa_family:
+    if cfg.model.name == "mlp" and len(cfg.model.hidden) == 0 and rule != "bp" and not fa_family:
         raise ConfigError(f"model.hidden: rule '{rule}' needs at least one hidden layer")
     if cfg.model.name == "mlp":
         depth = len(cfg.model.hidden)

@@ -8,6 +8,7 @@ went non-finite stops there, marked ``diverged`` at the exact step, with every e
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -31,6 +32,8 @@ class TrainResult:
     final: dict
     config: RunConfig
     built: Built | None = field(default=None, repr=False)
+    snapshots: list = field(default_factory=list, repr=False)  # representations.Snapshot per epoch asked
+    probe: object = field(default=None, repr=False)            # representations.Probe they were taken on
 
 
 class Trainer:
@@ -66,6 +69,13 @@ class Trainer:
         self._loss_sum, self._correct, self._seen = self._zero.clone(), self._zero.clone(), 0
         self._first_bad = torch.full((), -1, dtype=torch.long, device=b.device)
         self._counter = torch.zeros((), dtype=torch.long, device=b.device)
+        self.snapshots: list = []
+        self.probe = None
+        if self.cfg.train.snapshots:
+            from .representations import Probe
+
+            self.probe = Probe.of(data, self.cfg.train.snapshot_samples)
+            self._snapshot(0)
         self._start = time.perf_counter()
 
     @property
@@ -81,6 +91,8 @@ class Trainer:
         b = self.built
         position = self.steps_done % self.steps_per_epoch
         if position == 0:
+            if self.epoch > 0:
+                b.data.resample(self.epoch)  # datasets drawn afresh each epoch (parity) do it here
             b.rule.on_epoch_start(b.model, self.epoch)
             self._order = torch.randperm(b.data.num_train, generator=self.generator).to(b.device)
         idx = self._order[position * self.batch_size:(position + 1) * self.batch_size]
@@ -103,11 +115,21 @@ class Trainer:
         self._counter += 1
         self._first_bad = torch.where((self._first_bad < 0) & ~torch.isfinite(loss), self._counter, self._first_bad)
         self._loss_sum += loss * len(idx)
-        self._correct += correct(self.cfg.train.loss, logits.detach(), y)
+        if not b.data.regression:
+            self._correct += correct(self.cfg.train.loss, logits.detach(), y)
         self._seen += len(idx)
         self.samples_seen += len(idx)
         if logging:
             self._log(layers)
+        if self.steps_done % self.steps_per_epoch == 0 and self.diverged_at is None:
+            self._snapshot(self.steps_done // self.steps_per_epoch)
+
+    def _snapshot(self, epoch: int) -> None:
+        """Hidden activations of the fixed probe set, if this epoch was asked for."""
+        if epoch in self.cfg.train.snapshots:
+            from .representations import Snapshot, capture
+
+            self.snapshots.append(Snapshot(epoch, self.steps_done, capture(self.built, self.probe.x)))
 
     def _log(self, layers: list[dict]) -> dict | None:
         """Read the device once: record the interval's metrics, or stop if the loss diverged."""
@@ -117,13 +139,14 @@ class Trainer:
             return None
         b = self.built
         test_loss, test_acc = evaluate(b, b.data.x_test, b.data.y_test)
+        train_acc = math.nan if b.data.regression else float(self._correct) / max(self._seen, 1)
         record = {
             "step": self.steps_done,
             "epoch": self.steps_done / self.steps_per_epoch,
             "samples": self.samples_seen,
             "time": time.perf_counter() - self._start,
             "train_loss": float(self._loss_sum) / max(self._seen, 1),
-            "train_acc": float(self._correct) / max(self._seen, 1),
+            "train_acc": train_acc,
             "test_loss": test_loss,
             "test_acc": test_acc,
             "layers": layers,
@@ -138,7 +161,8 @@ class Trainer:
     def result(self) -> TrainResult:
         status = "diverged" if self.diverged_at is not None else "done"
         final = self.history[-1] if self.history else {}
-        return TrainResult(status, self.diverged_at, self.history, final, self.cfg, self.built)
+        return TrainResult(status, self.diverged_at, self.history, final, self.cfg, self.built,
+                           self.snapshots, self.probe)
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> TrainResult:
         """Train to the end (or to divergence); ``progress(step, total)`` after every step."""
@@ -167,10 +191,11 @@ def evaluate(built: Built, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) 
     for i in range(0, len(x), chunk):
         out = model(x[i:i + chunk])
         loss_sum += built.loss_fn(out, y[i:i + chunk]) * len(out)
-        right += correct(built.config.train.loss, out, y[i:i + chunk])
+        if not built.data.regression:
+            right += correct(built.config.train.loss, out, y[i:i + chunk])
     model.train(training)
     n = max(len(x), 1)
-    return float(loss_sum) / n, float(right) / n
+    return float(loss_sum) / n, (math.nan if built.data.regression else float(right) / n)
 
 
 def train(cfg: RunConfig | dict, on_metrics: Callable[[dict], None] | None = None, *,

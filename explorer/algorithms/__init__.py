@@ -12,6 +12,7 @@ from ..config import AlgorithmConfig, InitSpec
 from .base import Rule
 from .dfa import DirectFeedback
 from .fa import FeedbackAlignment
+from .lazy import GatedLinear, RandomFeatures
 from .structure import Structure
 
 FA_FAMILY = ("fa", "usf", "frsf", "brsf")
@@ -24,7 +25,11 @@ def make_rule(cfg: AlgorithmConfig, forward_init: InitSpec) -> Rule:
         return FeedbackAlignment(cfg, forward_init)
     if cfg.name in DFA_FAMILY:
         return DirectFeedback(cfg, forward_init)
+    if cfg.name == "rf":
+        return RandomFeatures(cfg, forward_init)
+    if cfg.name == "ntk":
+        return GatedLinear(cfg, forward_init)
     return Rule(cfg, forward_init)
 
 
-__all__ = ["Rule", "DirectFeedback", "FeedbackAlignment", "Structure", "make_rule", "FA_FAMILY", "DFA_FAMILY"]
+__all__ = ["Rule", "DirectFeedback", "FeedbackAlignment", "RandomFeatures", "GatedLinear", "Structure", "make_rule", "FA_FAMILY", "DFA_FAMILY"]

@@ -42,6 +42,11 @@ class Rule:
     def name(self) -> str:
         return self.cfg.name
 
+    @property
+    def trains_hidden(self) -> bool:
+        """False when only the output layer learns (``train_hidden: false``, random features)."""
+        return self.cfg.train_hidden
+
     def attach(self, model: nn.Module, structure: Structure, generator: torch.Generator) -> None:
         """Create feedback matrices on ``model``'s layers, drawn with ``generator``."""
         self.structure = structure

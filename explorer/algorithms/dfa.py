@@ -116,7 +116,7 @@ class DirectFeedback(Rule):
         return b * mask
 
     def backward(self, model, x, y, loss_fn):
-        if not self.cfg.train_hidden:
+        if not self.trains_hidden:
             return super().backward(model, x, y, loss_fn)
         s = self.structure
         outs: list[torch.Tensor] = []

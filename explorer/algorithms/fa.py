@@ -144,7 +144,7 @@ class FeedbackAlignment(Rule):
         return [(layer.weight._version, layer.feedback_magnitude._version) for layer in self.fed_layers]
 
     def backward(self, model, x, y, loss_fn):
-        if not self.cfg.train_hidden:
+        if not self.trains_hidden:
             return super().backward(model, x, y, loss_fn)
         if self.refresh == "step" and self._versions() != self._signed_at:
             self._resign()  # B always follows the W it is applied to

@@ -1,0 +1,146 @@
+"""Many runs at once: every combination of a grid, for every seed, as tidy tables.
+
+`sweep` returns the long table (one row per run, epoch and metric), a summary with the mean and
+95% confidence interval per epoch, and, when the grid varies the learning rate, the thesis's
+learning-rate choice: for each setting, the lr whose runs have the best mean test accuracy over the
+last 10 epochs.
+
+Example:
+    >>> result = sweep({"model": {"hidden": [16]}, "train": {"epochs": 2}, "device": "cpu"},
+    ...                grid={"algorithm.name": ["bp", "dfa"]}, seeds=2, progress=False)
+    >>> len(result.table) == 2 * 2 * 2 * len(METRICS)  # rules × seeds × epochs × metrics
+    True
+    >>> sorted(result.summary.columns)[:3]
+    ['algorithm.name', 'ci95', 'epoch']
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+from scipy import stats
+
+from .config import ConfigError, RunConfig
+from .trainer import TrainResult, train
+
+METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+LAST_EPOCHS = 10  # the window over which learning rates are compared (the thesis's choice)
+
+
+@dataclass
+class SweepResult:
+    table: pd.DataFrame          # run, seed, <grid keys>, status, epoch, metric, value
+    summary: pd.DataFrame        # <grid keys>, epoch, metric, mean, std, n, ci95, low, high
+    best_lr: pd.DataFrame | None  # <other grid keys>, optimizer.lr, score (None if lr is not swept)
+    grid_keys: list[str]
+
+
+def expand(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]],
+           seeds: int | Sequence[int] = 3) -> list[tuple[dict, RunConfig]]:
+    """Every (grid point, config) pair, seeds innermost, all validated before anything runs.
+
+    Example:
+        >>> pairs = expand({"device": "cpu"}, {"optimizer.lr": [0.1, 0.01]}, seeds=[5, 6])
+        >>> [(p["optimizer.lr"], c.seed) for p, c in pairs]
+        [(0.1, 5), (0.1, 6), (0.01, 5), (0.01, 6)]
+    """
+    base = base if isinstance(base, RunConfig) else RunConfig.from_dict(base)
+    if not isinstance(grid, Mapping) or not grid:
+        raise ConfigError("grid must map dotted config keys to lists of values, e.g. {\"optimizer.lr\": [0.1, 0.01]}")
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ConfigError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}")
+        if key == "seed":
+            raise ConfigError("grid['seed']: give seeds with the seeds argument, not in the grid")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be at least 1, got {seeds}")
+        seeds = [base.seed + i for i in range(seeds)]
+    pairs = []
+    for values in itertools.product(*grid.values()):
+        point = dict(zip(grid.keys(), values))
+        for seed in seeds:
+            try:
+                cfg = base.with_values({**point, "seed": seed})
+            except ConfigError as err:
+                raise ConfigError(f"grid point {point}: {err}") from err
+            pairs.append((point, cfg))
+    return pairs
+
+
+def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: int | Sequence[int] = 3, *,
+          progress: bool = True, on_run: Callable[[dict, TrainResult], None] | None = None) -> SweepResult:
+    """Run every combination of ``grid`` for every seed; see the module docstring."""
+    pairs = expand(base, grid, seeds)
+    rows: list[dict] = []
+    bar = _bar(len(pairs), progress)
+    for run, (point, cfg) in enumerate(pairs):
+        result = train(cfg)
+        for record in result.history:
+            if float(record["epoch"]).is_integer():  # epoch ends
+                for metric in METRICS:
+                    rows.append({"run": run, "seed": cfg.seed, **point, "status": result.status,
+                                 "epoch": int(record["epoch"]), "metric": metric, "value": record[metric]})
+        if on_run is not None:
+            on_run(point, result)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    keys = list(grid)
+    table = pd.DataFrame(rows, columns=["run", "seed", *keys, "status", "epoch", "metric", "value"])
+    best = select_lr(table, keys) if "optimizer.lr" in keys else None
+    return SweepResult(table, summarise(table, keys), best, keys)
+
+
+def summarise(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Mean, standard deviation, count and the 95% confidence interval (Student's t) of each metric
+    per grid point and epoch, across seeds.
+
+    Example:
+        >>> t = pd.DataFrame({"rule": ["a"] * 3, "epoch": [1] * 3, "metric": ["acc"] * 3, "value": [1.0, 2.0, 3.0]})
+        >>> row = summarise(t, ["rule"]).iloc[0]
+        >>> round(float(row["mean"]), 3), round(float(row["ci95"]), 3)   # t(0.975, 2) * 1 / sqrt(3)
+        (2.0, 2.484)
+    """
+    groups = table.groupby([*keys, "epoch", "metric"], sort=False)["value"]
+    out = groups.agg(["mean", "std", "count"]).reset_index().rename(columns={"count": "n"})
+    out["ci95"] = [
+        stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
+        for n, sd in zip(out["n"], out["std"])
+    ]
+    out["low"], out["high"] = out["mean"] - out["ci95"], out["mean"] + out["ci95"]
+    return out
+
+
+def select_lr(table: pd.DataFrame, keys: Sequence[str], last: int = LAST_EPOCHS) -> pd.DataFrame:
+    """For each setting of the other grid keys, the lr whose runs have the best mean test accuracy
+    over the last ``last`` epochs (mean over seeds and epochs).
+
+    Example:
+        >>> t = pd.DataFrame({"algorithm.name": ["bp"] * 4, "optimizer.lr": [0.1, 0.1, 0.01, 0.01],
+        ...                   "epoch": [1, 2, 1, 2], "metric": ["test_acc"] * 4, "value": [0.5, 0.6, 0.7, 0.8]})
+        >>> float(select_lr(t, ["algorithm.name", "optimizer.lr"]).iloc[0]["optimizer.lr"])
+        0.01
+    """
+    others = [k for k in keys if k != "optimizer.lr"]
+    acc = table[table["metric"] == "test_acc"]
+    final_epoch = acc["epoch"].max()
+    window = acc[acc["epoch"] > final_epoch - last]
+    scores = window.groupby([*others, "optimizer.lr"], sort=False)["value"].mean().reset_index(name="score")
+    if not others:
+        return scores.loc[[scores["score"].idxmax()]].reset_index(drop=True)
+    best = scores.loc[scores.groupby(others, sort=False)["score"].idxmax()]
+    return best.reset_index(drop=True)
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="run", desc="sweep")
