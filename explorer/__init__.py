@@ -10,10 +10,14 @@ Example:
 from .build import Built, build
 from .config import ConfigError, RunConfig
 from .data import Dataset, DatasetNotFound
+from .embed import embed
 from .metrics import alignment, compute_updates
+from .representations import Probe, Snapshot, capture, per_digit
+from .sweep import SweepResult, sweep
 from .trainer import Trainer, TrainResult, train
 
 __version__ = "0.1.0"
 
 __all__ = ["RunConfig", "ConfigError", "Built", "build", "compute_updates", "alignment", "train",
-           "Trainer", "TrainResult", "Dataset", "DatasetNotFound", "__version__"]
+           "Trainer", "TrainResult", "Dataset", "DatasetNotFound", "sweep", "SweepResult", "embed",
+           "capture", "per_digit", "Probe", "Snapshot", "__version__"]

@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--batch-size", type=int, default=64)
     q.add_argument("--device", help="auto, cpu, cuda or mps")
     q.add_argument("--out", help="CSV file for the summary (default: parity-k<k>.csv)")
+    e = sub.add_parser("embed-bench", help="t-SNE time: openTSNE (used by explorer.embed) beside scikit-learn")
+    e.add_argument("--sizes", default="5000,10000", help="comma-separated point counts")
+    e.add_argument("--dim", type=int, default=512)
+    e.add_argument("--n-iter", type=int, default=500)
+    e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--json", action="store_true")
     w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95% CIs")
     w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
     w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
@@ -193,9 +199,25 @@ def _sweep(args) -> int:
     return 0
 
 
+def _embed_bench(args) -> int:
+    from .embed import embed_benchmark
+
+    sizes = [int(v) for v in _numbers(args.sizes, "--sizes")]
+    result = embed_benchmark(sizes, dim=args.dim, n_iter=args.n_iter, n_jobs=args.threads)
+    if args.json:
+        print(json.dumps({str(k): v for k, v in result.items()}, indent=2))
+        return 0
+    print(f"t-SNE of {args.dim}-dimensional points, {args.n_iter} iterations after 250 exaggerated, "
+          f"{args.threads} thread(s)")
+    print(f"{'points':>8}{'openTSNE s':>12}{'sklearn s':>11}{'sklearn/openTSNE':>18}")
+    for n, r in result.items():
+        print(f"{n:>8}{r['opentsne_s']:>12.1f}{r['sklearn_s']:>11.1f}{r['ratio']:>18.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "bench": _bench, "parity": _parity, "sweep": _sweep}
+    commands = {"train": _train, "bench": _bench, "parity": _parity, "sweep": _sweep, "embed-bench": _embed_bench}
     try:
         return commands[args.command](args)
     except (ConfigError, DatasetNotFound) as err:

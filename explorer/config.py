@@ -95,6 +95,12 @@ def _optional_str(value: Any, path: str) -> str | None:
     return value
 
 
+def _names(value: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{path} must be a list of layer names, got {value!r}")
+    return tuple(_optional_str(v, f"{path}[{i}]") for i, v in enumerate(value))
+
+
 def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
 
@@ -416,12 +422,13 @@ class TrainConfig:
     log_every: int | None = None
     snapshots: tuple[int, ...] = ()
     snapshot_samples: int = 1000
+    snapshot_layers: tuple[str, ...] = ()  # empty: every hidden layer
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "train") -> TrainConfig:
         d = _require_mapping(d, path)
-        _reject_unknown(d, {"epochs", "batch_size", "loss", "log_every", "snapshots", "snapshot_samples"},
-                        path, "train")
+        _reject_unknown(d, {"epochs", "batch_size", "loss", "log_every", "snapshots", "snapshot_samples",
+                            "snapshot_layers"}, path, "train")
         log_every = d.get("log_every")
         epochs = _integer(d.get("epochs", 10), f"{path}.epochs", minimum=1)
         raw = d.get("snapshots", [])
@@ -436,6 +443,7 @@ class TrainConfig:
             None if log_every is None else _integer(log_every, f"{path}.log_every", minimum=1),
             snapshots,
             _integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=10_000),
+            _names(d.get("snapshot_layers", []), f"{path}.snapshot_layers"),
         )
 
     def to_dict(self) -> dict:
@@ -444,6 +452,8 @@ class TrainConfig:
         if self.snapshots:
             d["snapshots"] = list(self.snapshots)
             d["snapshot_samples"] = self.snapshot_samples
+        if self.snapshot_layers:
+            d["snapshot_layers"] = list(self.snapshot_layers)
         return d
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from .build import BATCHES, Built, build, derived_seed
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .losses import correct
 from .metrics import compare_with_backprop, measured_backward
 from .optim import batch_manhattan_, make_optimizer
@@ -72,8 +72,12 @@ class Trainer:
         self.snapshots: list = []
         self.probe = None
         if self.cfg.train.snapshots:
-            from .representations import Probe
+            from .representations import Probe, tap_names
 
+            unknown = sorted(set(self.cfg.train.snapshot_layers) - set(tap_names(b.structure)))
+            if unknown:
+                raise ConfigError(f"train.snapshot_layers: {unknown[0]!r} is not a hidden layer of this "
+                                  f"network; its hidden layers: {', '.join(tap_names(b.structure))}")
             self.probe = Probe.of(data, self.cfg.train.snapshot_samples)
             self._snapshot(0)
         self._start = time.perf_counter()
@@ -129,7 +133,8 @@ class Trainer:
         if epoch in self.cfg.train.snapshots:
             from .representations import Snapshot, capture
 
-            self.snapshots.append(Snapshot(epoch, self.steps_done, capture(self.built, self.probe.x)))
+            layers = self.cfg.train.snapshot_layers or None
+            self.snapshots.append(Snapshot(epoch, self.steps_done, capture(self.built, self.probe.x, layers=layers)))
 
     def _log(self, layers: list[dict]) -> dict | None:
         """Read the device once: record the interval's metrics, or stop if the loss diverged."""

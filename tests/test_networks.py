@@ -132,9 +132,15 @@ def test_deep_resnets_build_and_run_dfa(model):
     assert grads[f"{built.structure.names[0]}.weight"].abs().sum() > 0
 
 
-def test_a_network_too_big_for_the_images_is_refused_by_name():
-    with pytest.raises(ConfigError, match="model.name.*8×8"):
-        build(small_config(model={"name": "lenet5"}))  # digits are 8×8
+@pytest.mark.parametrize("model,side,fits", [("lenet5", 8, False), ("lenet5", 27, False), ("lenet5", 28, True),
+                                            ("tutorial_cnn", 15, False), ("tutorial_cnn", 16, True)])
+def test_a_network_too_big_for_the_images_is_refused_by_name(model, side, fits):
+    data = images(1, side, n=4)
+    if fits:
+        assert build(small_config(model={"name": model}), data=data).model(data.x_train).shape == (4, 10)
+    else:
+        with pytest.raises(ConfigError, match=f"model.name.*{side}×{side}"):
+            build(small_config(model={"name": model}), data=data)
 
 
 def test_a_conv_net_on_flat_inputs_is_refused():

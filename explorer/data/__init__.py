@@ -1,9 +1,18 @@
-"""Datasets as tensors on the run's device.
+"""Datasets as tensors on the run's device, by name (`LOADERS`; options in `DATASET_OPTIONS`).
+
+- embedded (no download): ``digits``, ``random``, ``mnist1d`` (`embedded`); the 2-D toys
+  ``moons``, ``circles``, ``xor``, ``spiral``, ``gaussians`` (`toys`); ``parity_bits`` and the
+  regression task ``teacher`` (`synthetic`);
+- from ``data.root`` / ``$EXPLORER_DATA``: ``mnist``, ``fashion_mnist``, ``kmnist``, ``notmnist``
+  (`idx`), ``cifar10`` (`cifar`); a missing one raises `DatasetNotFound` (`vision`);
+- ``parity``: k digits side by side, drawn afresh every epoch (`parity`).
 
 Example:
     >>> from explorer.config import DataConfig
     >>> load_dataset(DataConfig("digits"), "cpu").num_classes
     10
+    >>> sorted(LOADERS) == sorted(DATASET_OPTIONS)
+    True
 """
 
 from __future__ import annotations
@@ -11,11 +20,24 @@ from __future__ import annotations
 import torch
 
 from ..config import DataConfig
+from ..dataset_options import DATASET_OPTIONS
 from .base import Dataset
-from .embedded import load_digits, load_random
-from .vision import DatasetNotFound, load_mnist
+from .cifar import load_cifar10
+from .embedded import load_digits, load_mnist1d, load_random
+from .idx import load_mnist_like, load_notmnist
+from .parity import ParityDataset, load_parity
+from .synthetic import load_parity_bits, load_teacher
+from .toys import TOYS, load_toy
+from .vision import DatasetNotFound
 
-LOADERS = {"digits": load_digits, "random": load_random, "mnist": load_mnist}
+LOADERS = {
+    "digits": load_digits, "random": load_random, "mnist1d": load_mnist1d,
+    **{name: load_toy for name in TOYS},
+    "parity_bits": load_parity_bits, "teacher": load_teacher,
+    "mnist": load_mnist_like, "fashion_mnist": load_mnist_like, "kmnist": load_mnist_like,
+    "notmnist": load_notmnist, "cifar10": load_cifar10,
+    "parity": load_parity,
+}
 
 
 def load_dataset(cfg: DataConfig, device: torch.device | str) -> Dataset:
@@ -23,4 +45,4 @@ def load_dataset(cfg: DataConfig, device: torch.device | str) -> Dataset:
     return LOADERS[cfg.name](cfg).to(device)
 
 
-__all__ = ["Dataset", "DatasetNotFound", "load_dataset"]
+__all__ = ["Dataset", "DatasetNotFound", "LOADERS", "ParityDataset", "load_dataset"]

@@ -1,4 +1,5 @@
-"""Image datasets through torchvision, read from a local data folder (no download offline)."""
+"""Image datasets read from a local data folder: where it is, finding (or downloading) the files,
+the offline error, and turning uint8 images into a normalised `Dataset`."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from ..config import DataConfig
 from .base import Dataset
-
-MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 class DatasetNotFound(FileNotFoundError):
@@ -33,10 +32,15 @@ def data_root(cfg: DataConfig) -> Path:
     return Path(root).expanduser()
 
 
-def _unpacked_root(root: Path, folder: str, files: tuple[str, ...]) -> Path | None:
-    """A root whose ``<folder>/raw`` holds the unpacked files torchvision reads, or None if the
+def unpacked_root(root: Path, folder: str, files: tuple[str, ...]) -> Path | None:
+    """A root whose ``<folder>/raw`` holds ``files`` unpacked (without ``.gz``), or None if the
     files are not there. The .gz files are unpacked here (not by torchvision, which would insist on
-    its own checksums), into a cache folder when ``root`` is read-only."""
+    its own checksums), into a cache folder when ``root`` is read-only.
+
+    Example:
+        >>> unpacked_root(Path("/nonexistent"), "MNIST", ("t10k-labels-idx1-ubyte.gz",)) is None
+        True
+    """
     raw = root / folder / "raw"
     if all((raw / f.removesuffix(".gz")).exists() for f in files):
         return root
@@ -54,39 +58,59 @@ def _unpacked_root(root: Path, folder: str, files: tuple[str, ...]) -> Path | No
     return target
 
 
-def load_mnist(cfg: DataConfig) -> Dataset:
-    """MNIST as (N, 1, 28, 28) images scaled to [0, 1] and standardised with the train statistics.
+def find_or_download(title: str, root: Path, folder: str, files: tuple[str, ...],
+                     find: Callable[[], Path | None], download: Callable[[], object] | None) -> Path:
+    """``find()``'s answer; if it is None, ``download()`` (torchvision's, which checks its own
+    checksums) and ``find()`` again. Raises `DatasetNotFound` naming ``root/folder`` and ``files``
+    when there is no download or it fails (offline).
 
-    Looks in ``<root>/MNIST/raw`` for torchvision's four files; if they are missing it tries
-    torchvision's download, and offline it raises `DatasetNotFound` naming the folder and files.
-
-    Example (with the files in ``../shared/data/MNIST/raw``)::
-
-        d = load_mnist(DataConfig("mnist", {"root": "../shared/data", "train_samples": 100}))
-        d.input_shape  # (1, 28, 28)
+    Example:
+        >>> find_or_download("Mine", Path("/data"), "Mine/raw", ("a.bin",), lambda: None, None)
+        Traceback (most recent call last):
+        ...
+        explorer.data.vision.DatasetNotFound: Mine is not in /data/Mine/raw (it cannot be downloaded automatically). Put the files a.bin in that folder, or point data.root / EXPLORER_DATA at a folder that holds Mine/raw/.
     """
-    from torchvision.datasets import MNIST
+    found = find()
+    if found is not None:
+        return found
 
-    root = data_root(cfg)
-    raw = root / "MNIST" / "raw"
-    ready = _unpacked_root(root, "MNIST", MNIST_FILES)
+    def missing(why: str) -> DatasetNotFound:
+        return DatasetNotFound(
+            f"{title} is not in {root / folder} ({why}). Put the files {', '.join(files)} in that "
+            f"folder, or point data.root / EXPLORER_DATA at a folder that holds {folder}/.")
+
+    if download is None:
+        raise missing("it cannot be downloaded automatically")
     try:
-        train = MNIST(str(ready or root), train=True, download=ready is None)
-        test = MNIST(str(ready or root), train=False, download=False)
-    except (RuntimeError, OSError) as err:  # torchvision's "Dataset not found" or a network error
-        raise DatasetNotFound(
-            f"MNIST is not in {raw} and could not be downloaded ({err}). Put the files "
-            f"{', '.join(MNIST_FILES)} in that folder, or point data.root / EXPLORER_DATA at a folder "
-            "that holds MNIST/raw/.") from err
-    x_train, y_train = _images(train.data, cfg.get("train_samples")), _limit(train.targets, cfg.get("train_samples"))
-    x_test, y_test = _images(test.data, cfg.get("test_samples")), _limit(test.targets, cfg.get("test_samples"))
-    mean, std = x_train.mean(), x_train.std()
-    return Dataset("mnist", (x_train - mean) / std, y_train, (x_test - mean) / std, y_test, num_classes=10)
+        download()
+    except (RuntimeError, OSError) as err:  # torchvision's "Dataset not found", or a network error
+        raise missing(f"could not be downloaded: {err}") from err
+    found = find()
+    if found is None:
+        raise missing("the download did not leave them there")
+    return found
 
 
-def _limit(t: torch.Tensor, n: int | None) -> torch.Tensor:
-    return t if n is None else t[:n]
+def image_dataset(name: str, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+                  cfg: DataConfig, num_classes: int, per_channel: bool = False) -> Dataset:
+    """A `Dataset` from uint8 images (N, C, H, W) and labels: the first ``data.train_samples`` /
+    ``data.test_samples`` of each split, scaled to [0, 1] and standardised with the train
+    statistics (over all pixels, or per channel).
 
+    Example:
+        >>> images = torch.arange(2 * 3 * 4, dtype=torch.uint8).reshape(2, 3, 2, 2)
+        >>> d = image_dataset("tiny", (images, torch.tensor([0, 1])), (images, torch.tensor([1, 0])),
+        ...                   DataConfig("cifar10", {"train_samples": 1}), 2, per_channel=True)
+        >>> d.num_train, d.x_train.mean((0, 2, 3)).abs().max().item() < 1e-6
+        (1, True)
+    """
+    def first(t: torch.Tensor, n: int | None) -> torch.Tensor:
+        return t if n is None else t[:n]
 
-def _images(data: torch.Tensor, n: int | None) -> torch.Tensor:
-    return _limit(data, n).unsqueeze(1).float() / 255.0
+    n_train, n_test = cfg.get("train_samples"), cfg.get("test_samples")
+    x_train, x_test = first(train[0], n_train).float() / 255.0, first(test[0], n_test).float() / 255.0
+    dims = (0, 2, 3) if per_channel else tuple(range(x_train.dim()))
+    mean = x_train.mean(dims, keepdim=True)
+    std = x_train.std(dims, keepdim=True).clamp_min(1e-8)
+    return Dataset(name, (x_train - mean) / std, first(train[1], n_train).long(),
+                   (x_test - mean) / std, first(test[1], n_test).long(), num_classes=num_classes)

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
@@ -16,10 +17,6 @@ from .mlp import MLP
 from .resnet import ResNet, resnet
 from .tap import Tap, activation
 
-MIN_SIDE = {"tutorial_cnn": 13, "lenet5": 20, "cifar_cnn": 1, "resnet20": 1, "resnet56": 1,
-            "resnet18": 1, "resnet34": 1}
-
-
 def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int) -> nn.Module:
     """The configured network for inputs of ``input_shape`` and ``outputs`` output units."""
     if cfg.name == "mlp":
@@ -27,10 +24,17 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int) ->
     if len(input_shape) != 3:
         raise ConfigError(f"model.name: '{cfg.name}' needs image inputs (channels, height, width); "
                           f"this dataset gives flat vectors of shape {tuple(input_shape)}")
-    side = min(input_shape[1:])
-    if side < MIN_SIDE[cfg.name]:
-        raise ConfigError(f"model.name: '{cfg.name}' needs images at least {MIN_SIDE[cfg.name]}×"
-                          f"{MIN_SIDE[cfg.name]} pixels; this dataset's are {input_shape[1]}×{input_shape[2]}")
+    try:  # a network whose feature maps shrink to nothing on these images fails in this first pass
+        model = _conv_model(cfg, input_shape, outputs)
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape))
+    except RuntimeError as err:
+        raise ConfigError(f"model.name: '{cfg.name}' cannot take this dataset's "
+                          f"{input_shape[1]}×{input_shape[2]} images: {str(err).splitlines()[0]}") from err
+    return model.train()
+
+
+def _conv_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int) -> nn.Module:
     if cfg.name == "tutorial_cnn":
         return tutorial_cnn(input_shape, outputs, cfg.activation, pool=cfg.pool is not False)
     if cfg.name == "lenet5":
