@@ -13,6 +13,7 @@ from .data import Dataset, DatasetNotFound
 from .embed import embed
 from .metrics import alignment, compute_updates
 from .representations import Probe, Snapshot, capture, per_digit
+from .seeds import SeedsTrainer, build_seeds
 from .sweep import SweepResult, sweep
 from .trainer import Trainer, TrainResult, train
 
@@ -20,4 +21,4 @@ __version__ = "0.1.0"
 
 __all__ = ["RunConfig", "ConfigError", "Built", "build", "compute_updates", "alignment", "train",
            "Trainer", "TrainResult", "Dataset", "DatasetNotFound", "sweep", "SweepResult", "embed",
-           "capture", "per_digit", "Probe", "Snapshot", "__version__"]
+           "capture", "per_digit", "Probe", "Snapshot", "SeedsTrainer", "build_seeds", "__version__"]

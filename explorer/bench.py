@@ -193,3 +193,40 @@ def format_table(result: dict) -> str:
                      f"{(row['samples_per_s'] / bp if bp else float('nan')):>8.2f}"
                      f"{row['samples_per_s'] / plain:>9.2f}{(f'{mem:.0f}' if mem is not None else '-'):>10}")
     return "\n".join(lines)
+
+
+def seeds_benchmark(seeds: int = 3, steps: int = 200, rounds: int = 3, device: str | None = None,
+                    rule: str = "dfa") -> dict:
+    """Seconds per step of one small MLP (784-256-256-10, batch 64): one seed, ``seeds`` seeds
+    stacked into one network, and the same seeds one after another; best of ``rounds``.
+
+    Example:
+        >>> r = seeds_benchmark(seeds=2, steps=2, rounds=1, device="cpu")
+        >>> sorted(r["seconds_per_step"])
+        ['one_by_one', 'one_seed', 'stacked']
+    """
+    from .seeds import SeedsTrainer, build_seeds
+
+    dev = choose_device(device)
+    cfgs = [RunConfig.from_dict({
+        "data": {"name": "random", "samples": 64 * (steps + 8), "test_samples": 256, "features": 784, "classes": 10},
+        "model": {"name": "mlp", "hidden": [256, 256]}, "algorithm": {"name": rule},
+        "train": {"epochs": 1000, "batch_size": 64, "log_every": 50}, "seed": s}) for s in range(seeds)]
+    data = load_random(cfgs[0].data).to(dev)
+    singles = [Trainer(c, built=build(c, dev, data)) for c in cfgs]
+    stacked = SeedsTrainer(cfgs, built=build_seeds(cfgs, dev))
+
+    def one_by_one():
+        for t in singles:
+            t.step()
+
+    timings: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, step in (("one_seed", singles[0].step), ("stacked", stacked.step), ("one_by_one", one_by_one)):
+            for _ in range(3):
+                step()
+            t = _time(step, steps, dev) / steps
+            timings[name] = min(timings.get(name, float("inf")), t)
+    return {"device": describe(dev), "seeds": seeds, "rule": rule, "seconds_per_step": timings,
+            "stacked_over_one_seed": timings["stacked"] / timings["one_seed"],
+            "one_by_one_over_one_seed": timings["one_by_one"] / timings["one_seed"]}

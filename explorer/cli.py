@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer train | bench | parity | sweep``.
+"""The command line: ``python -m explorer train | bench | parity | sweep | embed-bench | seeds-bench``.
 
 Example:
     python -m explorer train --rule dfa --epochs 5 --hidden 256,256
@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--n-iter", type=int, default=500)
     e.add_argument("--threads", type=int, default=1)
     e.add_argument("--json", action="store_true")
+    k = sub.add_parser("seeds-bench", help="time of S seeds stacked into one network vs one seed")
+    k.add_argument("--seeds", type=int, default=3)
+    k.add_argument("--steps", type=int, default=200)
+    k.add_argument("--rule", default="dfa")
+    k.add_argument("--device", help="auto, cpu, cuda or mps")
+    k.add_argument("--json", action="store_true")
     w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95% CIs")
     w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
     w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
@@ -215,9 +221,29 @@ def _embed_bench(args) -> int:
     return 0
 
 
+def _seeds_bench(args) -> int:
+    from .bench import seeds_benchmark
+
+    if args.seeds < 1 or args.steps < 1:
+        raise ConfigError("--seeds and --steps must be at least 1")
+    r = seeds_benchmark(args.seeds, args.steps, device=args.device, rule=args.rule)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    t = r["seconds_per_step"]
+    print(f"device: {r['device']}   MLP 784-256-256-10, batch 64, rule {r['rule']}")
+    print(f"1 seed:                    {t['one_seed'] * 1e3:8.2f} ms/step")
+    print(f"{args.seeds} seeds stacked:           {t['stacked'] * 1e3:8.2f} ms/step  "
+          f"({r['stacked_over_one_seed']:.2f}x one seed)")
+    print(f"{args.seeds} seeds one by one:        {t['one_by_one'] * 1e3:8.2f} ms/step  "
+          f"({r['one_by_one_over_one_seed']:.2f}x one seed)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "bench": _bench, "parity": _parity, "sweep": _sweep, "embed-bench": _embed_bench}
+    commands = {"train": _train, "bench": _bench, "parity": _parity, "sweep": _sweep,
+                "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
     try:
         return commands[args.command](args)
     except (ConfigError, DatasetNotFound) as err:

@@ -31,10 +31,34 @@ def make_loss(name: str, num_classes: int) -> Callable[[torch.Tensor, torch.Tens
 
 
 def correct(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """How many predictions are right, as a device tensor (no host sync)."""
+    """How many predictions are right, as a device tensor (no host sync). With a leading seed axis
+    (out: (S, batch, outputs)) it counts per seed.
+
+    Example:
+        >>> correct("cross_entropy", torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]]]), torch.tensor([[1], [1]])).tolist()
+        [1, 0]
+    """
     if name == "bce":
-        return ((out.squeeze(1) > 0).long() == y).sum()
-    return (out.argmax(1) == y).sum()
+        right = (out.squeeze(-1) > 0).long() == y
+    else:
+        right = out.argmax(-1) == y
+    return right.sum(-1) if out.dim() == 3 else right.sum()
+
+
+def per_seed_loss(name: str, num_classes: int, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each seed's own mean loss, (S,), for outputs (S, batch, outputs) and targets (S, batch[, …]).
+
+    Example:
+        >>> out, y = torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long)
+        >>> per_seed_loss("cross_entropy", 4, out, y).tolist() == [F.cross_entropy(out[0], y[0]).item()] * 2
+        True
+    """
+    if name == "cross_entropy":
+        return F.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(1)
+    if name == "bce":
+        return F.binary_cross_entropy_with_logits(out.squeeze(-1), y.to(out.dtype), reduction="none").mean(1)
+    target = y if y.is_floating_point() else F.one_hot(y, num_classes).to(out.dtype)
+    return ((out - target) ** 2).flatten(1).mean(1)
 
 
 def output_units(name: str, num_classes: int) -> int:

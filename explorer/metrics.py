@@ -148,19 +148,34 @@ def compare_with_backprop(built: Built, x: torch.Tensor, y: torch.Tensor,
     """The rows of `alignment` for updates and signals the rule already computed on (x, y) at the
     current weights (the trainer passes those of its logging step, so measuring costs one backprop
     pass, and nothing for ``bp``, whose updates are backprop's by definition)."""
+    bp_grads, bp_signals = backprop_reference(built, x, y, rule_grads, rule_signals)
+    return alignment_rows(built, rule_grads, rule_signals, bp_grads, bp_signals)
+
+
+def backprop_reference(built: Built, x: torch.Tensor, y: torch.Tensor,
+                       rule_grads: dict[str, torch.Tensor], rule_signals: list):
+    """Backprop's gradients and δs on (x, y) at the current weights: (grads, signals)."""
     if built.rule.name == "bp":
-        bp_grads, bp_signals = rule_grads, rule_signals
-    else:
-        bp_grads, bp_signals = _run(built, Rule(built.rule.cfg, built.rule.forward_init), x, y)
+        return rule_grads, rule_signals
+    return _run(built, Rule(built.rule.cfg, built.rule.forward_init), x, y)
+
+
+def alignment_rows(built: Built, rule_grads, rule_signals, bp_grads, bp_signals,
+                   seed: int | None = None) -> list[dict]:
+    """Per hidden layer: the cosines and norms of `alignment`. For a network stacked from seeds,
+    ``seed`` picks one seed's slice of every tensor."""
+    def pick(t):
+        return t if t is None or seed is None else t[seed]
+
     rows = []
     for i, name in enumerate(built.hidden_names):
         key = f"{name}.weight"
-        layer = built.structure.layers[i]
-        update, bp = rule_grads.get(key), bp_grads.get(key)
-        feedback = built.rule.feedback_for(i)
-        target = built.rule.weight_alignment_target(i)
+        weight = pick(built.structure.layers[i].weight.detach())
+        update, bp = pick(rule_grads.get(key)), pick(bp_grads.get(key))
+        feedback = pick(built.rule.feedback_for(i))
+        target = pick(built.rule.weight_alignment_target(i))
         update_cos = cosine(update, bp) if update is not None and bp is not None else math.nan
-        signal_cos = signal_cosine(rule_signals[i], bp_signals[i])
+        signal_cos = signal_cosine(pick(rule_signals[i]), pick(bp_signals[i]))
         weight_cos = cosine(feedback, target) if feedback is not None and target is not None else math.nan
         rows.append({
             "layer": name, "index": i + 1,
@@ -169,7 +184,7 @@ def compare_with_backprop(built: Built, x: torch.Tensor, y: torch.Tensor,
             "weight_cos": weight_cos, "weight_deg": degrees(weight_cos),
             "grad_norm": float(update.norm()) if update is not None else math.nan,
             "bp_grad_norm": float(bp.norm()) if bp is not None else math.nan,
-            "weight_norm": float(layer.weight.detach().norm()),
+            "weight_norm": float(weight.norm()),
             "feedback_norm": float(feedback.norm()) if feedback is not None else math.nan,
         })
     return rows

@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from .config import ConfigError, RunConfig
+from .seeds import SeedsTrainer, stackable
 from .trainer import TrainResult, train
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -73,28 +74,43 @@ def expand(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]],
 
 
 def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: int | Sequence[int] = 3, *,
-          progress: bool = True, on_run: Callable[[dict, TrainResult], None] | None = None) -> SweepResult:
-    """Run every combination of ``grid`` for every seed; see the module docstring."""
+          progress: bool = True, batch_seeds: bool = True,
+          on_run: Callable[[dict, TrainResult], None] | None = None) -> SweepResult:
+    """Run every combination of ``grid`` for every seed; see the module docstring. With
+    ``batch_seeds`` the seeds of each grid point train together as one stacked network where the
+    network allows it (`seeds.stackable`), and one by one otherwise; the numbers are the same."""
     pairs = expand(base, grid, seeds)
     rows: list[dict] = []
     bar = _bar(len(pairs), progress)
-    for run, (point, cfg) in enumerate(pairs):
-        result = train(cfg)
-        for record in result.history:
-            if float(record["epoch"]).is_integer():  # epoch ends
-                for metric in METRICS:
-                    rows.append({"run": run, "seed": cfg.seed, **point, "status": result.status,
-                                 "epoch": int(record["epoch"]), "metric": metric, "value": record[metric]})
-        if on_run is not None:
-            on_run(point, result)
+    run = 0
+    for point, cfgs in _by_point(pairs):
+        if batch_seeds and len(cfgs) > 1 and stackable(cfgs[0]) is None:
+            results = SeedsTrainer(cfgs).run_all()
+        else:
+            results = [train(cfg) for cfg in cfgs]
+        for cfg, result in zip(cfgs, results):
+            for record in result.history:
+                if float(record["epoch"]).is_integer():  # epoch ends
+                    for metric in METRICS:
+                        rows.append({"run": run, "seed": cfg.seed, **point, "status": result.status,
+                                     "epoch": int(record["epoch"]), "metric": metric, "value": record[metric]})
+            if on_run is not None:
+                on_run(point, result)
+            run += 1
         if bar is not None:
-            bar.update(1)
+            bar.update(len(cfgs))
     if bar is not None:
         bar.close()
     keys = list(grid)
     table = pd.DataFrame(rows, columns=["run", "seed", *keys, "status", "epoch", "metric", "value"])
     best = select_lr(table, keys) if "optimizer.lr" in keys else None
     return SweepResult(table, summarise(table, keys), best, keys)
+
+
+def _by_point(pairs):
+    """(grid point, [its configs, one per seed]) in order."""
+    for point, group in itertools.groupby(pairs, key=lambda pair: tuple(pair[0].items())):
+        yield dict(point), [cfg for _, cfg in group]
 
 
 def summarise(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:

@@ -37,13 +37,16 @@ class TrainResult:
 
 
 class Trainer:
-    """Drives one run step by step; `train` runs it to the end.
+    """Drives one run step by step; `train` runs it to the end. (`seeds.SeedsTrainer` drives
+    several seeds stacked into one network through the same loop.)
 
     Example:
         >>> t = Trainer({"model": {"hidden": [16]}, "train": {"epochs": 1}, "device": "cpu"})
         >>> t.step(); t.steps_done
         1
     """
+
+    seeds = 1  # runs trained together; every per-run figure below is a vector of this length
 
     def __init__(self, cfg: RunConfig | dict, built: Built | None = None,
                  on_metrics: Callable[[dict], None] | None = None) -> None:
@@ -59,15 +62,16 @@ class Trainer:
         self.steps_per_epoch = data.num_train // self.batch_size
         self.total_steps = self.steps_per_epoch * self.cfg.train.epochs
         self.log_every = self.cfg.train.log_every or max(1, round(self.steps_per_epoch / 5))
-        self.generator = torch.Generator().manual_seed(derived_seed(self.cfg.seed, BATCHES))
-        self.history: list[dict] = []
+        self.generators = [torch.Generator().manual_seed(derived_seed(c.seed, BATCHES)) for c in self.configs]
+        self.histories: list[list[dict]] = [[] for _ in range(self.seeds)]
+        self.diverged: list[int | None] = [None] * self.seeds
         self.steps_done = 0
         self.samples_seen = 0
-        self.diverged_at: int | None = None
         self._order = torch.empty(0, dtype=torch.long)
-        self._zero = torch.zeros((), device=b.device)
-        self._loss_sum, self._correct, self._seen = self._zero.clone(), self._zero.clone(), 0
-        self._first_bad = torch.full((), -1, dtype=torch.long, device=b.device)
+        self._loss_sum = torch.zeros(self.seeds, device=b.device)
+        self._correct = torch.zeros(self.seeds, device=b.device)
+        self._seen = 0
+        self._first_bad = torch.full((self.seeds,), -1, dtype=torch.long, device=b.device)
         self._counter = torch.zeros((), dtype=torch.long, device=b.device)
         self.snapshots: list = []
         self.probe = None
@@ -83,12 +87,24 @@ class Trainer:
         self._start = time.perf_counter()
 
     @property
+    def configs(self) -> list[RunConfig]:
+        return [self.built.config]
+
+    @property
+    def history(self) -> list[dict]:
+        return self.histories[0]
+
+    @property
+    def diverged_at(self) -> int | None:
+        return self.diverged[0]
+
+    @property
     def epoch(self) -> int:
         return self.steps_done // self.steps_per_epoch
 
     @property
     def finished(self) -> bool:
-        return self.diverged_at is not None or self.steps_done >= self.total_steps
+        return all(d is not None for d in self.diverged) or self.steps_done >= self.total_steps
 
     def step(self) -> None:
         """One minibatch: the rule's update, Batch Manhattan if asked, the optimiser step."""
@@ -98,15 +114,15 @@ class Trainer:
             if self.epoch > 0:
                 b.data.resample(self.epoch)  # datasets drawn afresh each epoch (parity) do it here
             b.rule.on_epoch_start(b.model, self.epoch)
-            self._order = torch.randperm(b.data.num_train, generator=self.generator).to(b.device)
-        idx = self._order[position * self.batch_size:(position + 1) * self.batch_size]
-        x, y = b.data.x_train[idx], b.data.y_train[idx]
+            self._order = torch.stack([torch.randperm(b.data.num_train, generator=g)
+                                       for g in self.generators]).to(b.device)
+        x, y = self._batch(self._order[:, position * self.batch_size:(position + 1) * self.batch_size])
         b.model.train()
         step = self.steps_done + 1
         logging = step % self.log_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
         if logging:  # alignment on this step's batch, at the weights this step's update was made at
             loss, logits, signals = measured_backward(b, b.rule, x, y)
-            layers = compare_with_backprop(b, x, y, {n: p.grad for n, p in b.trainable()}, signals)
+            layers = self._alignment(x, y, {n: p.grad for n, p in b.trainable()}, signals)
         else:
             loss, logits = b.rule.backward(b.model, x, y, b.loss_fn)
         if self.cfg.optimizer.batch_manhattan:
@@ -115,18 +131,43 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         b.rule.after_step(b.model)
         self.steps_done += 1
-        loss = loss.detach()
-        self._counter += 1
-        self._first_bad = torch.where((self._first_bad < 0) & ~torch.isfinite(loss), self._counter, self._first_bad)
-        self._loss_sum += loss * len(idx)
-        if not b.data.regression:
-            self._correct += correct(self.cfg.train.loss, logits.detach(), y)
-        self._seen += len(idx)
-        self.samples_seen += len(idx)
+        self._accumulate(loss.detach(), logits.detach(), y)
         if logging:
             self._log(layers)
-        if self.steps_done % self.steps_per_epoch == 0 and self.diverged_at is None:
+        if self.steps_done % self.steps_per_epoch == 0 and self.diverged[0] is None:
             self._snapshot(self.steps_done // self.steps_per_epoch)
+
+    # The pieces a stacked network does differently ------------------------------------------
+
+    def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch for this step's indices (one row of ``idx`` per seed)."""
+        return self.built.data.x_train[idx[0]], self.built.data.y_train[idx[0]]
+
+    def _per_seed(self, loss, logits, y) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, number right) of each seed on this batch, as device vectors."""
+        right = correct(self.cfg.train.loss, logits, y) if not self.built.data.regression else loss * 0
+        return loss.reshape(1), right.reshape(1)
+
+    def _alignment(self, x, y, grads, signals) -> list[list[dict]]:
+        """Per seed, the alignment rows of this batch."""
+        return [compare_with_backprop(self.built, x, y, grads, signals)]
+
+    def _evaluate(self) -> list[tuple[float, float]]:
+        """Per seed, the test loss and accuracy."""
+        b = self.built
+        return [evaluate(b, b.data.x_test, b.data.y_test)]
+
+    # ----------------------------------------------------------------------------------------
+
+    def _accumulate(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        losses, right = self._per_seed(loss, logits, y)
+        self._counter += 1
+        first = (self._first_bad < 0) & ~torch.isfinite(losses)
+        self._first_bad = torch.where(first, self._counter, self._first_bad)
+        self._loss_sum += losses * self.batch_size
+        self._correct += right
+        self._seen += self.batch_size
+        self.samples_seen += self.batch_size
 
     def _snapshot(self, epoch: int) -> None:
         """Hidden activations of the fixed probe set, if this epoch was asked for."""
@@ -136,38 +177,47 @@ class Trainer:
             layers = self.cfg.train.snapshot_layers or None
             self.snapshots.append(Snapshot(epoch, self.steps_done, capture(self.built, self.probe.x, layers=layers)))
 
-    def _log(self, layers: list[dict]) -> dict | None:
-        """Read the device once: record the interval's metrics, or stop if the loss diverged."""
-        first_bad = int(self._first_bad)
-        if first_bad >= 0:
-            self.diverged_at = first_bad
-            return None
-        b = self.built
-        test_loss, test_acc = evaluate(b, b.data.x_test, b.data.y_test)
-        train_acc = math.nan if b.data.regression else float(self._correct) / max(self._seen, 1)
-        record = {
-            "step": self.steps_done,
-            "epoch": self.steps_done / self.steps_per_epoch,
-            "samples": self.samples_seen,
-            "time": time.perf_counter() - self._start,
-            "train_loss": float(self._loss_sum) / max(self._seen, 1),
-            "train_acc": train_acc,
-            "test_loss": test_loss,
-            "test_acc": test_acc,
-            "layers": layers,
-        }
+    def _log(self, layers: list[list[dict]]) -> None:
+        """Read the device once: record each live seed's metrics for the interval; a seed whose
+        loss went non-finite is marked diverged at that step and records nothing more."""
+        for s, first_bad in enumerate(self._first_bad.tolist()):
+            if first_bad >= 0 and self.diverged[s] is None:
+                self.diverged[s] = first_bad
+        tests = self._evaluate()
+        losses, rights = self._loss_sum.tolist(), self._correct.tolist()
+        seen = max(self._seen, 1)
+        for s in range(self.seeds):
+            if self.diverged[s] is not None:
+                continue
+            record = {
+                "step": self.steps_done,
+                "epoch": self.steps_done / self.steps_per_epoch,
+                "samples": self.samples_seen,
+                "time": time.perf_counter() - self._start,
+                "train_loss": losses[s] / seen,
+                "train_acc": math.nan if self.built.data.regression else rights[s] / seen,
+                "test_loss": tests[s][0],
+                "test_acc": tests[s][1],
+                "layers": layers[s],
+            }
+            self.histories[s].append(record)
+            if self.on_metrics is not None:
+                self.on_metrics(record) if self.seeds == 1 else self.on_metrics(s, record)
         self._loss_sum.zero_(), self._correct.zero_()
         self._seen = 0
-        self.history.append(record)
-        if self.on_metrics is not None:
-            self.on_metrics(record)
-        return record
+
+    def results(self) -> list[TrainResult]:
+        """One result per seed."""
+        out = []
+        for s, cfg in enumerate(self.configs):
+            history, diverged = self.histories[s], self.diverged[s]
+            out.append(TrainResult("diverged" if diverged is not None else "done", diverged, history,
+                                   history[-1] if history else {}, cfg, self.built,
+                                   self.snapshots, self.probe))
+        return out
 
     def result(self) -> TrainResult:
-        status = "diverged" if self.diverged_at is not None else "done"
-        final = self.history[-1] if self.history else {}
-        return TrainResult(status, self.diverged_at, self.history, final, self.cfg, self.built,
-                           self.snapshots, self.probe)
+        return self.results()[0]
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> TrainResult:
         """Train to the end (or to divergence); ``progress(step, total)`` after every step."""

@@ -48,9 +48,18 @@ class Rule:
         return self.cfg.train_hidden
 
     def attach(self, model: nn.Module, structure: Structure, generator: torch.Generator) -> None:
-        """Create feedback matrices on ``model``'s layers, drawn with ``generator``."""
+        """Take charge of ``model`` and create its feedback matrices, drawn with ``generator``."""
+        self.adopt(model, structure, generator)
+        self.draw(model)
+
+    def adopt(self, model: nn.Module, structure: Structure, generator: torch.Generator) -> None:
+        """Take charge of ``model`` as it is: its feedback matrices are already there (a network
+        stacked from seeds that were each attached on their own)."""
         self.structure = structure
         self.generator = generator
+
+    def draw(self, model: nn.Module) -> None:
+        """Create this rule's feedback matrices and other state on ``model``'s layers."""
 
     def backward(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn
                  ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -75,25 +75,26 @@ class DirectFeedback(Rule):
         ((3, 8), (3, 6))
     """
 
-    def attach(self, model, structure, generator) -> None:
-        super().attach(model, structure, generator)
+    def adopt(self, model, structure, generator) -> None:
+        super().adopt(model, structure, generator)
         cfg, taps = self.cfg, len(structure.taps)
         if cfg.name == "bdfa" and not structure.is_chain:
             raise ConfigError("algorithm.name: 'bdfa' needs a chain of layers (an MLP)")
         self.plan = plan(cfg.name, taps, cfg.block_size, cfg.bp_depth)
         self.feedback_init = cfg.feedback_init or InitSpec("default")
         self.connections = {"ssdfa": 1, "sdfa": cfg.connections}.get(cfg.name)
-        for t, signal in enumerate(self.plan):
-            if signal.kind != "feedback":
-                continue
-            rows = self._source_dim(signal.source)
-            cols = torch.Size(structure.tap_shapes[t]).numel()
-            set_feedback(self.owner(t), self._draw(rows, cols))
         # Only a tap that takes the backprop signal needs the gradient arriving from above.
         self.leaf_grad = [signal.kind == "backprop" for signal in self.plan]
         self.sources = {s.source for s in self.plan if s.kind == "feedback" and s.source != OUTPUT}
         if cfg.name == "ifa":
             self.sources |= set(range(taps - 1))
+
+    def draw(self, model) -> None:
+        for t, signal in enumerate(self.plan):
+            if signal.kind == "feedback":
+                rows = self._source_dim(signal.source)
+                cols = torch.Size(self.structure.tap_shapes[t]).numel()
+                set_feedback(self.owner(t), self._draw(rows, cols))
 
     def owner(self, tap: int):
         return self.structure.layers[self.structure.tap_owner[tap]]
@@ -159,11 +160,11 @@ class DirectFeedback(Rule):
     def _signal(self, t: int, deltas, leaves) -> torch.Tensor:
         signal = self.plan[t]
         if signal.kind == "feedback":
-            source = deltas[signal.source]
-            return source.reshape(source.shape[0], -1) @ self.owner(t).feedback
+            source = deltas[signal.source].flatten(self.structure.lead_dims)  # (…, dim of source)
+            return source @ self.owner(t).feedback
         if signal.kind == "backprop":
             return leaves[t].grad
-        return deltas[t - 1] @ self.owner(t).weight.detach().T  # ifa: δ_{l-1} @ W_l.T
+        return deltas[t - 1] @ self.owner(t).weight.detach().transpose(-1, -2)  # ifa: δ_{l-1} @ W_l.T
 
     def feedback_for(self, hidden):
         t = self._tap_of(hidden)

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..config import ConfigError
 from .. import init as initialisers
+from ..models.stacked import linear
 from .base import Rule, set_feedback
 
 
@@ -27,14 +28,15 @@ class LinearFA(torch.autograd.Function):
     def forward(ctx, x, weight, bias, feedback):
         ctx.save_for_backward(x, feedback)
         ctx.has_bias = bias is not None
-        return F.linear(x, weight, bias)
+        return linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad_out):
+        # (batch, features), or (seed, batch, features) with (seed, out, in) weights
         x, feedback = ctx.saved_tensors
         grad_x = grad_out @ feedback if ctx.needs_input_grad[0] else None
-        grad_w = grad_out.reshape(-1, grad_out.shape[-1]).T @ x.reshape(-1, x.shape[-1])
-        grad_b = grad_out.reshape(-1, grad_out.shape[-1]).sum(0) if ctx.has_bias else None
+        grad_w = grad_out.transpose(-1, -2) @ x
+        grad_b = grad_out.sum(-2) if ctx.has_bias else None
         return grad_x, grad_w, grad_b, None
 
 
@@ -59,7 +61,7 @@ class Conv2dFA(torch.autograd.Function):
 
 
 def _fa_forward(layer: nn.Module):
-    if isinstance(layer, nn.Linear):
+    if not isinstance(layer, nn.Conv2d):  # nn.Linear or a StackedLinear
         return lambda x: LinearFA.apply(x, layer.weight, layer.bias, layer.feedback)
     if layer.padding_mode != "zeros":
         raise ConfigError("model: feedback alignment supports zero-padded convolutions only")
@@ -105,8 +107,8 @@ class FeedbackAlignment(Rule):
     def fed_layers(self) -> list[nn.Module]:
         return self.structure.layers[1:]  # the first layer's input is the data: nothing to send back
 
-    def attach(self, model, structure, generator) -> None:
-        super().attach(model, structure, generator)
+    def draw(self, model) -> None:
+        generator = self.generator
         for layer in self.fed_layers:
             shape = tuple(layer.weight.shape)
             if self.name == "usf":

@@ -15,9 +15,9 @@ import math
 import types
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..models.stacked import linear
 from .base import Rule, set_feedback
 
 
@@ -36,19 +36,18 @@ class RandomFeatures(Rule):
     def trains_hidden(self) -> bool:
         return False
 
-    def attach(self, model, structure, generator) -> None:
-        super().attach(model, structure, generator)
+    def draw(self, model) -> None:
         if self.cfg.variant == "gaussian":
-            first = structure.layers[0]
+            generator, first = self.generator, self.structure.layers[0]
             fan_in = first.weight.shape[1]
             w = torch.randn(tuple(first.weight.shape), generator=generator) / math.sqrt(fan_in)
             with torch.no_grad():
                 first.weight.copy_(w)
 
 
-def _gated_forward(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    gate = F.linear(x, layer.weight0, layer.bias0) > 0
-    return F.linear(x, layer.weight, layer.bias) * gate
+def _gated_forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    gate = linear(x, layer.weight0, layer.bias0) > 0
+    return linear(x, layer.weight, layer.bias) * gate
 
 
 class GatedLinear(Rule):
@@ -62,9 +61,8 @@ class GatedLinear(Rule):
         True
     """
 
-    def attach(self, model, structure, generator) -> None:
-        super().attach(model, structure, generator)
-        first = structure.layers[0]
+    def draw(self, model) -> None:
+        first = self.structure.layers[0]
         set_feedback(first, first.weight.detach().clone(), "weight0")
         set_feedback(first, first.bias.detach().clone(), "bias0")
         first.forward = types.MethodType(_gated_forward, first)

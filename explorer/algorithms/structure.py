@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ..models import Tap
+from ..models.stacked import StackedLinear
 
-LEARNABLE = (nn.Linear, nn.Conv2d)
+LEARNABLE = (nn.Linear, nn.Conv2d, StackedLinear)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Structure:
     tap_owner: list[int]               # index into layers
     tap_shapes: list[tuple[int, ...]]  # per-sample shape at each tap
     is_chain: bool                     # every layer's input is the previous layer's tap (MLP, ConvNet)
+    lead_dims: int = 1                 # axes before a sample's features: (batch,) or (seed, batch)
 
     @property
     def hidden(self) -> list[int]:
@@ -46,8 +48,10 @@ class Structure:
         names = {m: n for n, m in model.named_modules()}
         calls: list[tuple[nn.Module, tuple[int, ...]]] = []
 
+        lead = (model.seeds, 2) if hasattr(model, "seeds") else (2,)  # a StackedMLP has a seed axis
+
         def record(module, _inputs, output):
-            calls.append((module, tuple(output.shape[1:])))
+            calls.append((module, tuple(output.shape[len(lead):])))
 
         hooks = [m.register_forward_hook(record) for m in model.modules()
                  if isinstance(m, (*LEARNABLE, Tap))]
@@ -56,7 +60,7 @@ class Structure:
         try:
             with torch.no_grad():
                 param = next(model.parameters())
-                model(torch.zeros(2, *input_shape, device=param.device, dtype=param.dtype))
+                model(torch.zeros(*lead, *input_shape, device=param.device, dtype=param.dtype))
         finally:
             for h in hooks:
                 h.remove()
@@ -71,4 +75,4 @@ class Structure:
                 layers.append(module)
                 out_shapes.append(shape)
         chain = len(taps) == len(layers) - 1 and owners == list(range(len(taps)))
-        return cls([names[m] for m in layers], layers, out_shapes, taps, owners, tap_shapes, chain)
+        return cls([names[m] for m in layers], layers, out_shapes, taps, owners, tap_shapes, chain, len(lead))

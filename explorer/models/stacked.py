@@ -33,8 +33,9 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
     """
     if weight.dim() == 2:
         return torch.nn.functional.linear(x, weight, bias)
-    out = torch.matmul(x, weight.transpose(-1, -2))
-    return out if bias is None else out + bias.unsqueeze(-2)
+    if bias is None:
+        return torch.bmm(x, weight.transpose(1, 2))
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
 class StackedLinear(nn.Module):
