@@ -1,8 +1,11 @@
-"""The command line: ``python -m explorer train | bench | parity | sweep | embed-bench | seeds-bench``.
+"""The command line: ``python -m explorer train | runs | stress | bench | parity | sweep | embed-bench | seeds-bench``.
 
 Example:
     python -m explorer train --rule dfa --epochs 5 --hidden 256,256
-    python -m explorer train --config run.json --json
+    python -m explorer train --config run.json --json --store runs.sqlite
+    python -m explorer runs list --json
+    python -m explorer runs export 3f9a0c1b2d4e5f60 --format csv --out run.csv
+    python -m explorer stress
     python -m explorer bench --json
     python -m explorer parity --k 3 --rules bp,dfa,ntk,rf --seeds 3 --epochs 20
     python -m explorer sweep --config base.json --grid grid.json --seeds 3
@@ -18,6 +21,7 @@ from typing import Any
 
 from .config import ConfigError, RunConfig
 from .data import DatasetNotFound
+from .store import STATUSES, StoreError
 
 # flag -> dotted config key
 TRAIN_FLAGS = {
@@ -35,7 +39,10 @@ TRAIN_FLAGS = {
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train one run and print its final metrics")
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--store", help="the run store, an SQLite file (default: $EXPLORER_STORE, "
+                                       "else ~/.explorer/runs.sqlite)")
+    t = sub.add_parser("train", parents=[store], help="train one run into the store; print its id and final metrics")
     t.add_argument("--config", help="a RunConfig as a JSON file; flags below override its fields")
     for flag, (key, kind) in TRAIN_FLAGS.items():
         t.add_argument(f"--{flag.replace('_', '-')}", type=kind, help=f"sets {key}")
@@ -49,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", help="auto, cpu, cuda or mps")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    q = sub.add_parser("parity", help="the parity task: rules × seeds, summary with 95% CIs beside published values")
+    q = sub.add_parser("parity", help="the parity task: rules × seeds, summary with 95%% CIs beside published values")
     q.add_argument("--k", type=int, default=3, help="digits per sample")
     q.add_argument("--rules", default="bp,dfa,ntk,rf", help="comma-separated; rf:gaussian, rf:relu, rf:linear")
     q.add_argument("--seeds", type=int, default=3)
@@ -76,11 +83,33 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--rule", default="dfa")
     k.add_argument("--device", help="auto, cpu, cuda or mps")
     k.add_argument("--json", action="store_true")
-    w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95% CIs")
+    w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95%% CIs")
     w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
     w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
     w.add_argument("--seeds", type=int, default=3)
     w.add_argument("--out", default="sweep.csv", help="CSV file for the summary")
+    r = sub.add_parser("runs", help="the runs in the store: list, show, export, delete")
+    rs = r.add_subparsers(dest="runs_command", required=True)
+    rl = rs.add_parser("list", parents=[store], help="the stored runs, newest first")
+    rl.add_argument("--group", help="only this group's runs")
+    rl.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    rl.add_argument("--limit", type=int, help="at most this many")
+    rl.add_argument("--json", action="store_true", help="a JSON list of runs (id, status, config, created, ...)")
+    rh = rs.add_parser("show", parents=[store], help="one run: its config, status and last record")
+    rh.add_argument("id")
+    rh.add_argument("--json", action="store_true", help="the run with all its metric records, as JSON")
+    rx = rs.add_parser("export", parents=[store], help="a run's (or a whole group's) records as one table")
+    rx.add_argument("id", help="a run id or a group id")
+    rx.add_argument("--format", default="csv", choices=("csv", "json"))
+    rx.add_argument("--out", help="file to write (default: standard output)")
+    rd = rs.add_parser("delete", parents=[store], help="delete a run (or a group with its runs)")
+    rd.add_argument("id", help="a run id or a group id")
+    x = sub.add_parser("stress", help="reliability checks of the store and the job manager, with figures")
+    x.add_argument("--runs", type=int, default=20)
+    x.add_argument("--threads", type=int, default=5, help="threads submitting the runs at once")
+    x.add_argument("--cap", type=int, default=2, help="runs training at once")
+    x.add_argument("--folder", help="where the checks put their stores (default: a temporary folder)")
+    x.add_argument("--json", action="store_true")
     return p
 
 
@@ -124,20 +153,36 @@ def jsonable(value: Any) -> Any:
 def _train(args) -> int:
     from tqdm import tqdm
 
-    from .trainer import Trainer
+    from .jobs import JobManager
 
     cfg = config_from_args(args)
-    trainer = Trainer(cfg)
-    with tqdm(total=trainer.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
-        def progress(step: int, _total: int) -> None:
-            bar.update(step - bar.n)
-        result = trainer.run(progress)
+    with JobManager(args.store, max_concurrent=1) as jobs:
+        handle = jobs.submit(cfg)
+        try:
+            while handle.total_steps is None and handle.wait(0.05) is None:
+                pass  # building: loading data, drawing weights
+            with tqdm(total=handle.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+                while handle.wait(0.1) is None:
+                    bar.update(handle.steps_done - bar.n)
+                bar.update(handle.steps_done - bar.n)
+        except KeyboardInterrupt:
+            handle.stop()
+            handle.wait()
+            print(f"run {handle.id}: stopped, {handle.status} with the records it logged", file=sys.stderr)
+            return 130
+        if handle.status == "failed":
+            print(f"run {handle.id} failed; it is kept in {jobs.store.path}", file=sys.stderr)
+            raise handle.exception
+        final = handle.view().final()
+        store_path = jobs.store.path
     if args.json:
-        print(json.dumps(jsonable({"status": result.status, "diverged_at": result.diverged_at,
-                                   "final": result.final, "config": cfg.to_dict()}), indent=2))
+        print(json.dumps(jsonable({"id": handle.id, "store": str(store_path), "status": handle.status,
+                                   "diverged_at": handle.diverged_at, "final": final, "config": cfg.to_dict()}),
+                         indent=2))
         return 0
-    print(f"status: {result.status}" + (f" at step {result.diverged_at}" if result.diverged_at else ""))
-    f = result.final
+    print(f"run {handle.id} (in {store_path})")
+    print(f"status: {handle.status}" + (f" at step {handle.diverged_at}" if handle.diverged_at else ""))
+    f = final
     if f:
         print(f"step {f['step']}  epoch {f['epoch']:.2f}  train loss {f['train_loss']:.4f}  "
               f"train acc {f['train_acc']:.4f}  test loss {f['test_loss']:.4f}  test acc {f['test_acc']:.4f}")
@@ -146,6 +191,92 @@ def _train(args) -> int:
             print(f"{row['layer']:<12}{row['update_deg']:>9.1f}{row['signal_deg']:>9.1f}{row['weight_deg']:>9.1f}"
                   f"{row['grad_norm']:>11.3g}{row['weight_norm']:>9.3g}{row['feedback_norm']:>9.3g}")
     return 0
+
+
+def _describe(config: dict) -> str:
+    """A run's config in a few words: rule, network, data."""
+    model = config.get("model", {})
+    net = model.get("name", "?") + (str(model["hidden"]).replace(" ", "") if "hidden" in model else "")
+    return (f"{config.get('algorithm', {}).get('name', '?')} {net} on {config.get('data', {}).get('name', '?')}, "
+            f"seed {config.get('seed', 0)}")
+
+
+def _local(t: float | None) -> str:
+    from datetime import datetime
+
+    return "-" if t is None else datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _runs(args) -> int:
+    from .export import export, resolve, run_document
+    from .store import Store
+
+    with Store(args.store) as store:
+        if args.runs_command == "list":
+            if args.limit is not None and args.limit < 1:
+                raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+            runs = store.list_runs(group=args.group, status=args.status, limit=args.limit)
+            if args.json:
+                print(json.dumps(jsonable([info.to_dict() for info in runs]), indent=2))
+                return 0
+            print(f"{'id':<18}{'status':<13}{'steps':>13}  {'created':<21}run")
+            for info in runs:
+                steps = f"{info.steps_done}/{info.total_steps if info.total_steps is not None else '?'}"
+                print(f"{info.id:<18}{info.status:<13}{steps:>13}  {_local(info.created):<21}{_describe(info.config)}"
+                      + (f"  group {info.group}" if info.group else ""))
+            if not runs:
+                print(f"(no runs in {store.path})")
+            return 0
+        if args.runs_command == "show":
+            if args.json:
+                print(json.dumps(run_document(store, args.id), indent=2))
+                return 0
+            info = store.get_run(args.id)
+            print(f"run {info.id}: {info.status}" + (f" at step {info.diverged_at}" if info.diverged_at is not None else "")
+                  + (f"  (group {info.group})" if info.group else ""))
+            print(f"  {_describe(info.config)}")
+            print(f"  created {_local(info.created)}, started {_local(info.started)}, finished {_local(info.finished)}")
+            print(f"  device {info.device or '-'} ({info.device_name or '-'}), explorer {info.version}")
+            print(f"  {info.steps_done}/{info.total_steps if info.total_steps is not None else '?'} steps, "
+                  f"{info.records} records, checkpoints at steps {store.checkpoint_steps(info.id) or '-'}")
+            if info.error:
+                print(f"  error: {info.error}")
+            last = store.open_run(info.id).final()
+            if last:
+                print("  last record: " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                    for k, v in last.items() if k != "layers"))
+            return 0
+        if args.runs_command == "export":
+            text = export(store, args.id, args.format)
+            if args.out:
+                try:
+                    with open(args.out, "w") as f:
+                        f.write(text)
+                except OSError as err:
+                    raise ConfigError(f"--out: cannot write {args.out}: {err.strerror}") from err
+                print(f"wrote {args.out}", file=sys.stderr)
+            else:
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            return 0
+        kind, runs = resolve(store, args.id)  # delete
+        if kind == "run":
+            store.delete_run(args.id)
+            print(f"deleted run {args.id}")
+        else:
+            n = store.delete_group(args.id)
+            print(f"deleted group {args.id} and its {n} run(s)")
+        return 0
+
+
+def _stress(args) -> int:
+    from .stress import format_report, run_stress
+
+    for flag in ("runs", "threads", "cap"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    report = run_stress(args.folder, runs=args.runs, threads=args.threads, cap=args.cap)
+    print(json.dumps(jsonable(report), indent=2) if args.json else format_report(report))
+    return 0 if report["ok"] else 1
 
 
 def _bench(args) -> int:
@@ -242,10 +373,10 @@ def _seeds_bench(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "bench": _bench, "parity": _parity, "sweep": _sweep,
-                "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
+    commands = {"train": _train, "runs": _runs, "stress": _stress, "bench": _bench, "parity": _parity,
+                "sweep": _sweep, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
     try:
         return commands[args.command](args)
-    except (ConfigError, DatasetNotFound) as err:
+    except (ConfigError, DatasetNotFound, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

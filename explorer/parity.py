@@ -19,7 +19,7 @@ import pandas as pd
 
 from .config import ConfigError, RunConfig
 from .references import PARITY
-from .sweep import METRICS, select_lr, summarise, sweep
+from .sweep import METRICS, expand, select_lr, summarise, sweep
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,13 @@ def run_parity(k: int, rules: Sequence[str], lrs: Sequence[float], seeds: int = 
                **settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(long table, summary, final table) over ``rules`` × ``lrs`` × ``seeds``. The final table has,
     per rule at its chosen lr, the last epoch's test accuracy (mean, 95% CI) and the published value."""
+    specs = [rule_spec(r) for r in rules]
+    # Every rule's config (and every lr) is checked before the first run starts.
+    bases = [parity_config(k, spec, lr=lrs[0], **settings) for spec in specs]
+    for base in bases:
+        expand(base, {"optimizer.lr": list(lrs)}, seeds)
     tables = []
-    for spec in [rule_spec(r) for r in rules]:
-        base = parity_config(k, spec, lr=lrs[0], **settings)
+    for spec, base in zip(specs, bases):
         result = sweep(base, {"optimizer.lr": list(lrs)}, seeds, progress=progress)
         tables.append(result.table.assign(rule=spec.label))
     table = pd.concat(tables, ignore_index=True)

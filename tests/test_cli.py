@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
+from explorer import cli, stress
+from explorer.jobs import JobManager
+from explorer.store import Store
+
+from conftest import small_config
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def store_path(tmp_path, monkeypatch):
+    """Every command here writes its runs into a store of its own, never into ~/.explorer."""
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    return path
 
 
 def run(*args, **kwargs):
@@ -15,7 +33,7 @@ def run(*args, **kwargs):
                           cwd=ROOT, timeout=300, **kwargs)
 
 
-def test_train_from_a_config_file_prints_json_with_flags_overriding_the_file(tmp_path):
+def test_train_from_a_config_file_prints_json_with_flags_overriding_the_file(tmp_path, store_path):
     cfg = {"model": {"name": "mlp", "hidden": [32], "activation": "tanh"}, "algorithm": {"name": "dfa"},
            "train": {"epochs": 5, "batch_size": 64}, "device": "cpu"}
     path = tmp_path / "run.json"
@@ -27,12 +45,20 @@ def test_train_from_a_config_file_prints_json_with_flags_overriding_the_file(tmp
     assert result["config"]["train"]["epochs"] == 2 and result["config"]["algorithm"]["name"] == "dfa"
     assert result["final"]["epoch"] == 2.0 and 0.5 < result["final"]["test_acc"] <= 1.0
     assert "step/s" in out.stderr or "it/s" in out.stderr or "%" in out.stderr  # the tqdm bar
+    with Store(store_path) as store:  # the run is in the store, under the printed id
+        info = store.get_run(result["id"])
+        assert info.status == "done" and info.config == result["config"] and result["store"] == str(store_path)
+        assert store.metrics(info.id)[-1]["test_acc"] == result["final"]["test_acc"]
 
 
-def test_train_prints_a_readable_summary():
-    out = run("train", "--rule", "fa", "--epochs", "1", "--hidden", "16,16", "--device", "cpu")
+def test_train_prints_a_readable_summary(tmp_path):
+    other = tmp_path / "elsewhere" / "my-runs.sqlite"
+    out = run("train", "--rule", "fa", "--epochs", "1", "--hidden", "16,16", "--device", "cpu", "--store", str(other))
     assert out.returncode == 0, out.stderr
     assert "status: done" in out.stdout and "layers.1" in out.stdout and "test acc" in out.stdout
+    run_id = out.stdout.split()[1]  # "run <id> (in <store>)"
+    with Store(other) as store:
+        assert store.get_run(run_id).config["algorithm"]["name"] == "fa"
 
 
 def test_a_bad_field_is_a_clear_error_and_exit_code_2(tmp_path):
@@ -54,3 +80,84 @@ def test_bench_prints_one_json_object_with_every_asked_rule_and_the_plain_loop()
         assert row["samples_per_s"] > 0
     ratio = result["rules"]["dfa"]["samples_per_s"] / result["rules"]["bp"]["samples_per_s"]
     assert abs(result["ratios"]["dfa_over_bp"] - ratio) < 1e-9
+
+
+def main(capsys, *argv) -> tuple[int, str, str]:
+    """The command line in this process: (exit code, stdout, stderr)."""
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+TINY = small_config(model={"name": "mlp", "hidden": [8]}, train={"epochs": 1})
+
+
+def test_runs_list_show_export_and_delete(capsys, store_path, tmp_path):
+    with JobManager(store_path) as jobs:
+        alone = jobs.submit(TINY)
+        pair = jobs.submit_group([TINY, TINY | {"algorithm": {"name": "dfa"}}])
+        assert [h.wait(60) for h in (alone, *pair)] == ["done"] * 3
+    group = pair[0].group
+    code, out, _ = main(capsys, "runs", "list", "--json")
+    listed = json.loads(out)
+    assert code == 0 and [r["id"] for r in listed] == [pair[1].id, pair[0].id, alone.id]
+    assert all({"id", "status", "config", "created"} <= set(r) and r["status"] == "done" for r in listed)
+    assert listed[0]["config"]["algorithm"]["name"] == "dfa" and listed[0]["group"] == group
+    code, out, _ = main(capsys, "runs", "list", "--group", group)
+    assert code == 0 and alone.id not in out and pair[0].id in out and "dfa mlp[8] on digits" in out
+    code, out, _ = main(capsys, "runs", "show", alone.id, "--json")
+    shown = json.loads(out)  # strict JSON: NaN became null
+    assert code == 0 and shown["id"] == alone.id and [r["step"] for r in shown["metrics"]] == [4, 8, 12, 16, 20, 22]
+    assert shown["metrics"][0]["layers"][0]["weight_cos"] is None and shown["checkpoints"] == [22]
+    code, out, _ = main(capsys, "runs", "show", alone.id)
+    assert code == 0 and f"run {alone.id}: done" in out and "22/22 steps, 6 records" in out
+    code, out, _ = main(capsys, "runs", "export", group, "--format", "csv")
+    table = pd.read_csv(io.StringIO(out))
+    assert code == 0 and len(table) == 12 and set(table["run"]) == {pair[0].id, pair[1].id}
+    assert set(table["rule"]) == {"bp", "dfa"} and "layers.0.update_cos" in table.columns
+    code, _, err = main(capsys, "runs", "export", alone.id, "--format", "json", "--out", str(tmp_path / "one.json"))
+    assert code == 0 and json.loads((tmp_path / "one.json").read_text())["id"] == alone.id
+    code, out, _ = main(capsys, "runs", "export", group, "--format", "json")
+    assert code == 0 and [r["id"] for r in json.loads(out)["runs"]] == [pair[0].id, pair[1].id]
+    code, out, _ = main(capsys, "runs", "delete", group)
+    assert code == 0 and "deleted group" in out and "2 run(s)" in out
+    code, out, _ = main(capsys, "runs", "delete", alone.id)
+    assert code == 0 and json.loads(main(capsys, "runs", "list", "--json")[1]) == []
+    code, _, err = main(capsys, "runs", "show", alone.id)
+    assert code == 2 and f"no run {alone.id}" in err
+
+
+def test_malformed_ids_and_bad_store_files_are_clear_errors(capsys, tmp_path):
+    for argv in (("runs", "show", "1 OR 1=1"), ("runs", "delete", "../x"), ("runs", "export", "ABCDEF")):
+        code, out, err = main(capsys, *argv)
+        assert code == 2 and "must be 16 lowercase hex characters" in err and out == ""
+    code, _, err = main(capsys, "runs", "list", "--limit", "0")
+    assert code == 2 and "--limit must be at least 1" in err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database " * 50)
+    code, _, err = main(capsys, "runs", "list", "--store", str(notes))
+    assert code == 2 and "is not an explorer run store" in err and notes.read_text() == "not a database " * 50
+
+
+def test_a_run_that_fails_in_train_is_stored_as_failed_and_exits_2(capsys, tmp_path, store_path):
+    code, _, err = main(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path / "empty"),
+                        "--hidden", "8", "--epochs", "1", "--device", "cpu")
+    assert code == 2 and "error:" in err and "failed; it is kept in" in err
+    with Store(store_path) as store:
+        [info] = store.list_runs()
+    assert info.status == "failed" and "MNIST" in info.error
+
+
+def test_stress_prints_its_figures_and_fails_when_a_bar_is_not_met(capsys, monkeypatch, tmp_path):
+    def not_met(path):
+        return {"ok": False, "failures": ["the killed run is running, not interrupted"], "status": "running",
+                "records": 3, "last_step": 3, "newest_record_s_before_kill": 0.1, "last_write_s_before_kill": 0.1,
+                "error": None}
+
+    monkeypatch.setattr(stress, "killed_run", not_met)  # the real one is tested in test_jobs.py
+    code, out, _ = main(capsys, "stress", "--runs", "4", "--threads", "2", "--folder", str(tmp_path / "s"))
+    assert code == 1 and "SOME BARS NOT MET" in out and "failure: the killed run is running" in out
+    assert "ok   4 runs from 2 threads, cap 2: 4 done" in out and "ok   NaN loss: diverged at step" in out
+    assert "the next run in the queue: done" in out and "11 clear errors" in out
+    code, _, err = main(capsys, "stress", "--runs", "0")
+    assert code == 2 and "--runs must be at least 1" in err

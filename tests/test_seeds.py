@@ -39,7 +39,7 @@ def assert_same_history(a, b, tol=1e-5):
 def test_stacked_seeds_match_the_same_seeds_run_one_by_one(algorithm, activation):
     hidden = [32] if algorithm["name"] in ("rf", "ntk") else [32, 16]
     cfgs = configs(algorithm=algorithm, model={"name": "mlp", "hidden": hidden, "activation": activation},
-                   train={"epochs": 2, "batch_size": 64})
+                   train={"epochs": 2, "batch_size": 256, "log_every": 2})
     stacked = SeedsTrainer(cfgs).run_all()
     for cfg, result in zip(cfgs, stacked):
         single = train(cfg)
@@ -81,7 +81,7 @@ def test_what_cannot_be_stacked_says_why():
 
 
 def test_sweep_gives_the_same_table_with_and_without_stacking():
-    base = small_config(train={"epochs": 2, "batch_size": 64})
+    base = small_config(train={"epochs": 2, "batch_size": 256})
     grid = {"algorithm.name": ["dfa", "brsf"]}  # brsf runs one by one either way
     stacked = sweep(base, grid, seeds=2, progress=False)
     plain = sweep(base, grid, seeds=2, progress=False, batch_seeds=False)
