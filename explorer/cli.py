@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
 
 from .config import ConfigError, RunConfig
 from .data import DatasetNotFound
+from .export import strict
 from .store import STATUSES, StoreError
 
 # flag -> dotted config key
@@ -139,17 +139,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict(base).with_values(changes)
 
 
-def jsonable(value: Any) -> Any:
-    """NaN and infinities become null, so the output is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
-
-
 def _train(args) -> int:
     from tqdm import tqdm
 
@@ -176,7 +165,7 @@ def _train(args) -> int:
         final = handle.view().final()
         store_path = jobs.store.path
     if args.json:
-        print(json.dumps(jsonable({"id": handle.id, "store": str(store_path), "status": handle.status,
+        print(json.dumps(strict({"id": handle.id, "store": str(store_path), "status": handle.status,
                                    "diverged_at": handle.diverged_at, "final": final, "config": cfg.to_dict()}),
                          indent=2))
         return 0
@@ -217,7 +206,7 @@ def _runs(args) -> int:
                 raise ConfigError(f"--limit must be at least 1, got {args.limit}")
             runs = store.list_runs(group=args.group, status=args.status, limit=args.limit)
             if args.json:
-                print(json.dumps(jsonable([info.to_dict() for info in runs]), indent=2))
+                print(json.dumps(strict([info.to_dict() for info in runs]), indent=2))
                 return 0
             print(f"{'id':<18}{'status':<13}{'steps':>13}  {'created':<21}run")
             for info in runs:
@@ -275,7 +264,7 @@ def _stress(args) -> int:
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     report = run_stress(args.folder, runs=args.runs, threads=args.threads, cap=args.cap)
-    print(json.dumps(jsonable(report), indent=2) if args.json else format_report(report))
+    print(json.dumps(strict(report), indent=2) if args.json else format_report(report))
     return 0 if report["ok"] else 1
 
 
@@ -289,7 +278,7 @@ def _bench(args) -> int:
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     result = run_benchmark(rules, steps=args.steps, rounds=args.rounds, device=args.device,
                            memory=not args.no_memory, progress=say)
-    print(json.dumps(jsonable(result), indent=2) if args.json else format_table(result))
+    print(json.dumps(strict(result), indent=2) if args.json else format_table(result))
     return 0
 
 
