@@ -70,7 +70,8 @@ def build_seeds(cfgs: Sequence[RunConfig], device: str | torch.device | None = N
 
 
 class SeedsTrainer(Trainer):
-    """The `Trainer` loop over a stacked network: per-seed batches, losses, records and verdicts."""
+    """The `Trainer` loop over a stacked network: per-seed batches, losses, records and verdicts.
+    ``on_metrics(seed_index, record)`` receives each seed's records as they are logged."""
 
     def __init__(self, cfgs: Sequence[RunConfig | dict], built: Built | None = None,
                  on_metrics: Callable[[int, dict], None] | None = None) -> None:
