@@ -4,6 +4,7 @@ probe while the data is resampled, per-digit contributions of a trained network,
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,20 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(base="digits", epochs=12, hidden=128, device="cpu",
             data_options={"train_samples": 10_000, "test_samples": 2_000})
 GOOD_LR, SLOW_LR = 0.5, 0.02
+
+# One thread: these networks are small, so a second thread buys nothing when the machine is idle, and
+# when other processes keep the cores busy each tiny op waits on the idle thread's barrier (measured
+# here: a 64×2 BCE call 0.01 ms with one thread, 8 ms with two; this file 27 s alone, 400 s beside a
+# training run).
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +102,7 @@ def test_run_parity_picks_per_rule_the_lr_with_the_best_mean_test_accuracy_over_
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "explorer", "parity", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+                          cwd=ROOT, timeout=300, env=ONE_THREAD)
 
 
 def test_parity_command_writes_one_summary_row_per_rule_lr_epoch_and_metric(tmp_path):
