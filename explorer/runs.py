@@ -1,0 +1,245 @@
+"""The runs of this process, shared by every front end: one store, one job manager, live readers.
+
+A `Workspace` is what the app's pages, the notebook widgets and scripts talk to. `compare` starts
+one run per learning rule from one base config (same seed, so the same forward weights and
+minibatches) as a group; a `Comparison` follows the group's runs, hands out their new records
+incrementally (each record is read from the store once) and steers them: pause, step, resume, stop.
+A group started by another process, or one that has ended, is followed the same way, read-only.
+
+`workspace()` gives the process's shared workspace (made on first use); `open(id)` a reader of one
+stored run.
+
+Example:
+    >>> import os, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> with Workspace(os.path.join(folder.name, "runs.sqlite")) as ws:
+    ...     comparison = ws.compare({"model": {"hidden": [16]}, "train": {"epochs": 1}, "device": "cpu"},
+    ...                             [{"name": "bp"}, {"name": "dfa"}])
+    ...     comparison.wait(timeout=60)
+    ...     again = ws.comparison(comparison.group)       # found again by its id (a reload, another tab)
+    ...     comparison.labels, comparison.statuses(), again.labels
+    (['BP', 'DFA'], ['done', 'done'], ['BP', 'DFA'])
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Mapping, Sequence
+
+from .config import ConfigError, RunConfig
+from .frames import run_label, unique_labels
+from .jobs import JobManager, RunHandle
+from .store import FINAL, RunInfo, RunView, Store, UnknownRun, check_id
+
+MAX_RULES = 4
+
+
+def _base_dict(base: RunConfig | Mapping) -> dict:
+    d = base.to_dict() if isinstance(base, RunConfig) else dict(base)
+    d.pop("algorithm", None)
+    return d
+
+
+def comparison_configs(base: RunConfig | Mapping, algorithms: Sequence[Mapping]) -> list[RunConfig]:
+    """One validated config per algorithm dict, all with ``base``'s data, network, init, optimiser,
+    training and seed. Errors name the rule: ``rules[1].block_size ...``.
+
+    Example:
+        >>> [c.algorithm.name for c in comparison_configs({"seed": 3}, [{"name": "bp"}, {"name": "fa"}])]
+        ['bp', 'fa']
+        >>> comparison_configs({}, [{"name": "bdfa"}])
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: rules[0]: algorithm.block_size is required for rule 'bdfa' (hidden layers per block)
+    """
+    if isinstance(algorithms, (str, bytes, Mapping)) or not isinstance(algorithms, Sequence) or not algorithms:
+        raise ConfigError("rules: choose at least one learning rule")
+    if len(algorithms) > MAX_RULES:
+        raise ConfigError(f"rules: compare at most {MAX_RULES} rules at once, got {len(algorithms)}")
+    d = _base_dict(base)
+    configs = []
+    for i, algorithm in enumerate(algorithms):
+        try:
+            configs.append(RunConfig.from_dict({**d, "algorithm": dict(algorithm)}))
+        except ConfigError as err:
+            raise ConfigError(f"rules[{i}]: {err}") from err
+    return configs
+
+
+class Comparison:
+    """The runs of one group, in the order they were started, followed live from the store.
+
+    ``records[label]`` holds every record read so far; `poll` reads only what is new. Controls act
+    on the runs this process trains; on anyone else's they raise `RuntimeError`.
+    """
+
+    def __init__(self, store: Store, group: str, infos: Sequence[RunInfo], handles: Mapping[str, RunHandle]):
+        self.store = store
+        self.group = group
+        self.ids = [info.id for info in infos]
+        self.configs = [RunConfig.from_dict(info.config) for info in infos]
+        self.labels = unique_labels([run_label(c) for c in self.configs])
+        self._views = [RunView(store, i) for i in self.ids]
+        self._handles = dict(handles)
+        self.records: dict[str, list[dict]] = {label: [] for label in self.labels}
+        self.infos: list[RunInfo] = list(infos)
+
+    def __repr__(self) -> str:
+        return f"Comparison({self.group!r}, {dict(zip(self.labels, self.statuses()))})"
+
+    @property
+    def config(self) -> RunConfig:
+        """The first run's config (the base and the first rule)."""
+        return self.configs[0]
+
+    def poll(self) -> int:
+        """Read the records and statuses that are new since the last call; the number of new records."""
+        new = 0
+        for label, view in zip(self.labels, self._views):
+            fresh = view.new_metrics()
+            self.records[label].extend(fresh)
+            new += len(fresh)
+        self.infos = [self.store.get_run(i) for i in self.ids]
+        return new
+
+    def statuses(self) -> list[str]:
+        """Each run's status as last polled."""
+        return [info.status for info in self.infos]
+
+    @property
+    def finished(self) -> bool:
+        """Every run has its final status."""
+        return all(s in FINAL for s in self.statuses())
+
+    @property
+    def controllable(self) -> bool:
+        """This process trains the group's runs that are still active, so the controls reach them."""
+        return all(i in self._handles for i, info in zip(self.ids, self.infos) if info.active)
+
+    def _handles_or_raise(self) -> list[RunHandle]:
+        if not self.controllable:
+            raise RuntimeError("these runs are trained by another process (or another app server); "
+                               "they can be watched here but not steered")
+        return [self._handles[i] for i, info in zip(self.ids, self.infos) if info.active]
+
+    def pause(self) -> None:
+        for h in self._handles_or_raise():
+            h.pause()
+
+    def resume(self) -> None:
+        for h in self._handles_or_raise():
+            h.resume()
+
+    def step(self, n: int = 1) -> None:
+        """Every active run takes ``n`` more steps, then waits."""
+        for h in self._handles_or_raise():
+            h.step(n)
+
+    def stop(self) -> None:
+        for h in self._handles_or_raise():
+            h.stop()
+
+    def wait(self, timeout: float | None = None, poll: float = 0.1) -> None:
+        """Poll until every run is final (`TimeoutError` after ``timeout`` s)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() or not self.finished:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"group {self.group} still has runs going after {timeout:g} s: {self!r}")
+            time.sleep(poll)
+
+
+class Workspace:
+    """A store and the job manager that trains into it: one per process is the rule (`workspace`).
+
+    ``max_concurrent`` runs train at once (default 4, so a comparison of four rules runs side by
+    side); the rest queue.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, max_concurrent: int = 4,
+                 flush_interval: float = 0.25, checkpoint_every: int | None = None) -> None:
+        self.store = Store(path)
+        self.jobs = JobManager(self.store, max_concurrent=max_concurrent, flush_interval=flush_interval,
+                               checkpoint_every=checkpoint_every)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(cancel=exc_type is not None)
+
+    def close(self, cancel: bool = False) -> None:
+        self.jobs.close(cancel=cancel)
+        self.store.close()
+
+    def compare(self, base: RunConfig | Mapping, algorithms: Sequence[Mapping], *, label: str | None = None,
+                paused: bool = False) -> Comparison:
+        """Start one run per algorithm dict (see `comparison_configs`) as a group; with ``paused``
+        they wait for `Comparison.step` or `Comparison.resume`."""
+        configs = comparison_configs(base, algorithms)
+        handles = self.jobs.submit_group(configs, label=label)
+        if paused:
+            for h in handles:
+                h.pause()
+        return self.comparison(handles[0].group)
+
+    def comparison(self, group: str) -> Comparison:
+        """The group's runs, followed from the store (`UnknownRun` if the store has none)."""
+        check_id(group, "group id")
+        infos = list(reversed(self.store.list_runs(group=group)))
+        if not infos:
+            raise UnknownRun(f"no runs of group {group} in {self.store.path}")
+        handles = {}
+        for info in infos:
+            try:
+                handles[info.id] = self.jobs.handle(info.id)
+            except KeyError:
+                pass  # started by another process: followed read-only
+        return Comparison(self.store, group, infos, handles)
+
+    def open(self, run_id: str) -> RunView:
+        """A reader of one stored run."""
+        check_id(run_id)
+        self.store.get_run(run_id)  # UnknownRun now rather than on first read
+        return RunView(self.store, run_id)
+
+
+_shared: dict[str, Workspace] = {}
+_shared_lock = threading.Lock()
+
+
+def workspace(path: str | os.PathLike | None = None) -> Workspace:
+    """The process's workspace on ``path`` (default: ``$EXPLORER_STORE`` or ``~/.explorer/runs.sqlite``),
+    made on first use and shared by every caller after.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "runs.sqlite")
+        >>> workspace(path) is workspace(path)
+        True
+    """
+    from .store import default_path
+
+    key = os.path.abspath(os.fspath(path if path is not None else default_path()))
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Workspace(key)
+        return _shared[key]
+
+
+def open(run_id: str, path: str | os.PathLike | None = None) -> RunView:  # noqa: A001 (explorer.runs.open)
+    """A reader of the stored run ``run_id`` in the shared workspace's store.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "runs.sqlite")
+        >>> open("0123456789abcdef", path)
+        Traceback (most recent call last):
+        ...
+        explorer.store.UnknownRun: no run 0123456789abcdef in ...runs.sqlite
+    """
+    return workspace(path).open(run_id)
+
+
+__all__ = ["Comparison", "Workspace", "comparison_configs", "open", "workspace", "MAX_RULES"]
