@@ -1,0 +1,24 @@
+"""explorer: see how neural networks learn when the backward pass is not backpropagation.
+
+Run with ``streamlit run app.py``. The pages live in ``pages/``; this file only lays them out.
+"""
+
+import streamlit as st
+
+from pages import common
+
+st.set_page_config(page_title="explorer", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
+    st.Page("pages/alignment.py", title="Alignment", icon="📐"),
+    st.Page("pages/representations.py", title="Representations", icon="🗺️"),
+    st.Page("pages/parity.py", title="Parity", icon="🎲"),
+    st.Page("pages/playground.py", title="Playground", icon="🎨"),
+    st.Page("pages/runs.py", title="Runs", icon="🗂️"),
+    st.Page("pages/lessons.py", title="Lessons", icon="🎓"),
+]
+
+page = st.navigation(PAGES)
+common.sidebar()
+page.run()

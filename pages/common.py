@@ -1,0 +1,128 @@
+"""What the pages share: the process's workspace, the runs a session is looking at, live views.
+
+Pages stay thin: widgets, then calls into `explorer`, then `explorer.charts`. This module holds the
+few Streamlit-side habits they have in common, so each is written once:
+
+- `workspace()`: one store and job manager for the whole server (``st.cache_resource``).
+- `current_group()` / `remember_group()`: the comparison a session looks at. It lives in the
+  session and in the URL (``?group=…``), so a reload or a link in another tab finds the run again.
+- `comparison()`: that group's runs, read incrementally from the store (each record read once).
+- `live()`: a fragment that re-draws every half second while runs are going and stops polling
+  when they have all ended.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from explorer import runs
+from explorer.config import ConfigError
+from explorer.store import InvalidId, StoreError, UnknownRun
+
+REFRESH_S = 0.5  # live views redraw at least twice a second
+
+STATUS_WORDS = {
+    "queued": "waiting for a free worker",
+    "running": "training",
+    "paused": "paused",
+    "done": "finished",
+    "cancelled": "stopped",
+    "interrupted": "interrupted (the server stopped while it trained)",
+    "failed": "failed",
+}
+
+
+@st.cache_resource(show_spinner=False)
+def workspace() -> runs.Workspace:
+    """The server's workspace: its run store (``$EXPLORER_STORE`` or ``~/.explorer/runs.sqlite``) and
+    the job manager that trains into it, shared by every session."""
+    return runs.workspace()
+
+
+def current_group() -> str | None:
+    """The group id this session looks at: the URL's ``group`` if it has one, else the session's."""
+    from_url = st.query_params.get("group")
+    if from_url:
+        st.session_state["group"] = from_url
+    return st.session_state.get("group")
+
+
+def remember_group(group: str | None) -> None:
+    """Look at ``group`` from now on (None: at nothing), in the session and in the URL."""
+    if group is None:
+        st.session_state.pop("group", None)
+        st.query_params.pop("group", None)
+    else:
+        st.session_state["group"] = group
+        st.query_params["group"] = group
+
+
+def comparison(group: str | None = None) -> runs.Comparison | None:
+    """The runs of ``group`` (default: `current_group`), kept in the session between reruns so that
+    each poll reads only new records; None, with a message, if there is nothing to show."""
+    group = group or current_group()
+    if not group:
+        return None
+    cache = st.session_state.setdefault("comparisons", {})
+    if group not in cache:
+        try:
+            cache[group] = workspace().comparison(group)
+        except (InvalidId, UnknownRun) as err:
+            st.warning(f"The link names runs this server does not have: {err}")
+            return None
+    found = cache[group]
+    found.poll()
+    return found
+
+
+def live(draw: Callable[[runs.Comparison], None], group: str | None = None) -> None:
+    """Draw ``draw(comparison)`` now, and again every `REFRESH_S` seconds while any run is going."""
+    found = comparison(group)
+    if found is None:
+        st.info("No runs yet. Start one on the **Train** page (or open a run from **Runs**).")
+        return
+    going = not found.finished
+
+    @st.fragment(run_every=REFRESH_S if going else None)
+    def view() -> None:
+        found.poll()
+        draw(found)
+        if going and found.finished:
+            st.rerun()  # once more as a whole page, so the view stops polling
+
+    view()
+
+
+def diverged_message(label: str, info) -> str:
+    """Plain words for a run that diverged, failed or was stopped; "" for the others."""
+    if info.status == "diverged":
+        return (f"**{label} diverged at step {info.diverged_at}**: its loss became infinite or "
+                "not-a-number, so training stopped there. The curves show it up to that step. Try a "
+                "smaller learning rate or smaller initial weights.")
+    if info.status == "failed":
+        return f"**{label} failed**: {info.error or 'an error stopped it'}"
+    if info.status == "interrupted":
+        return f"**{label} was interrupted**: the server stopped while it trained; its records up to then are kept."
+    return ""
+
+
+def config_error(err: ConfigError | StoreError | ValueError) -> None:
+    """Show a refused input the way every page does."""
+    st.error(f"Not started: {err}", icon="⚠️")
+
+
+@st.cache_resource(show_spinner=False)
+def server_device() -> str:
+    """What "auto" trains on here, in words ("CPU", or the GPU's name)."""
+    from explorer.device import choose_device, describe
+
+    return describe(choose_device("auto"))
+
+
+def sidebar() -> None:
+    """The sidebar every page shares: the device and how busy the server is."""
+    ws = workspace()
+    active, queued = len(ws.jobs.active()), len(ws.jobs.queued())
+    st.sidebar.caption(f"Device: **{server_device()}**  \nTraining now: {active} run(s), {queued} waiting")

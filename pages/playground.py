@@ -1,0 +1,6 @@
+"""playground page (being written)."""
+
+import streamlit as st
+
+st.title("Playground")
+st.info("This page is being built.")

@@ -1,0 +1,214 @@
+"""Train: set up a comparison of one to four learning rules, run it live, watch its curves.
+
+Every control is keyed by its `explorer.urlstate` parameter and bound to the URL, so the address
+bar always holds the whole setup; ``?hide=…`` lists control groups a teacher fixed for the class.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from explorer import charts, frames, urlstate
+from explorer.config import ACTIVATIONS, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError
+from explorer.dataset_options import DATASET_OPTIONS
+from explorer.runs import comparison_configs
+from pages import common
+
+D = urlstate.DEFAULTS
+DATASETS = [name for name in DATASET_OPTIONS if name != "parity"]
+FOLDER_DATASETS = [name for name, options in DATASET_OPTIONS.items() if "root" in options]
+RULE_CHOICES = [urlstate.NONE, *RULES]
+RULE_HELP = {
+    "bp": "backpropagation: the true gradient", "fa": "Feedback Alignment: errors go back through fixed random B",
+    "dfa": "Direct FA: the output error goes straight to every layer", "ifa": "Indirect FA: DFA to the first layer, then forward",
+    "bdfa": "Blocked DFA: DFA between blocks, BP inside", "fp": "Feedback Propagation: BP in the top layers, DFA below",
+    "sdfa": "sparse DFA: few non-zeros per feedback column", "ssdfa": "sparse sign DFA", "usf": "uniform sign-concordant feedback",
+    "frsf": "fixed random-magnitude sign-concordant feedback", "brsf": "batchwise random-magnitude sign-concordant feedback",
+    "rf": "random features: only the last layer learns", "ntk": "linearised network (NTK regime)",
+}
+
+
+def _is_nan(x) -> bool:
+    return isinstance(x, float) and math.isnan(x)
+
+
+# Each control takes its default from urlstate.DEFAULTS, so a value equal to it leaves the URL.
+def _select(label: str, options, key: str, **kw):
+    return st.selectbox(label, options, index=list(options).index(D[key]), key=key, bind="query-params", **kw)
+
+
+def _number(label: str, key: str, **kw):
+    value = st.number_input(label, value=None if _is_nan(D[key]) else D[key], key=key, bind="query-params", **kw)
+    return value
+
+
+def _text(label: str, key: str, **kw):
+    return st.text_input(label, value=D[key], key=key, bind="query-params", **kw)
+
+
+def _check(label: str, key: str, **kw):
+    return st.checkbox(label, value=D[key], key=key, bind="query-params", **kw)
+
+
+def _init_controls(prefix: str, title: str) -> None:
+    name = _select(title, list(INIT_PARAMS), prefix)
+    for field in INIT_PARAMS[name]:
+        if field != "inner":
+            _number(f"{title}: {field}", f"{prefix}_{field}", format="%g", step=None)
+
+
+def _rule_controls(i: int) -> None:
+    name = _select(f"Rule {i}", RULE_CHOICES, f"rule{i}", format_func=lambda r: "—" if r == urlstate.NONE else r,
+                   help="; ".join(f"{k}: {v}" for k, v in RULE_HELP.items()))
+    p = f"r{i}_"
+    if name == "bdfa":
+        _number("hidden layers per block", p + "block_size", min_value=1)
+    elif name == "fp":
+        _number("top layers trained by BP", p + "bp_depth", min_value=0)
+    elif name == "sdfa":
+        _number("non-zeros per feedback column", p + "connections", min_value=1)
+    elif name == "fa":
+        _select("make B sign-concordant", ["init", "epoch", "step"], p + "sign_refresh",
+                help="init: B as drawn; epoch/step: B takes sign(W) that often")
+    elif name == "usf":
+        _number("scale of sign(W)", p + "scale", min_value=1e-6, format="%g")
+    elif name == "rf":
+        _select("features", ["gaussian", "relu", "linear"], p + "variant")
+    if name not in (urlstate.NONE, "rf", "ntk"):
+        _check("shallow (hidden layers frozen)", p + "shallow")
+
+
+def _controls(hidden: set[str]) -> dict:
+    """Draw the setup controls (groups in ``hidden`` go into a closed box) and return their values."""
+    top, bottom = st.columns(3), st.columns(3)
+    locked = st.expander("Settings fixed by this link", expanded=False) if hidden else None
+
+    def box(group: str, column):
+        return locked if group in hidden else column
+
+    with box("data", top[0]):
+        name = _select("Dataset", DATASETS, "data",
+                       help="digits is built in; the others are read from a folder in torchvision's layout")
+        if name in FOLDER_DATASETS:
+            _text("data folder", "data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
+        _select("loss", LOSSES, "loss")
+    with box("model", top[1]):
+        if _select("Network", list(MODEL_OPTIONS), "model") == "mlp":
+            _text("hidden widths", "hidden", help="comma-separated, e.g. 64,64")
+        _select("activation", ACTIVATIONS, "act")
+    with box("rules", top[2]):
+        for i in range(1, urlstate.SLOTS + 1):
+            _rule_controls(i)
+    with box("init", bottom[0]):
+        _init_controls("init", "forward init")
+        _init_controls("fb", "feedback init")
+    with box("optimizer", bottom[1]):
+        if _select("optimiser", OPTIMIZERS, "opt") in ("sgd", "rmsprop"):
+            _number("momentum", "momentum", min_value=0.0, max_value=0.999)
+        _number("learning rate", "lr", min_value=0.0, format="%g", step=None)
+        _number("weight decay", "wd", min_value=0.0, format="%g", step=None)
+        _check("Batch Manhattan (sign of the update)", "bm")
+    with box("training", bottom[2]):
+        _number("batch size", "batch", min_value=1)
+        _number("epochs", "epochs", min_value=1)
+        _check("keep hidden maps", "maps", help="hidden representations of 500 test samples at ~10 checkpoints, "
+               "for the Representations page")
+    with box("seed", bottom[2]):
+        _number("seed", "seed", min_value=0)
+    with box("device", bottom[2]):
+        _select("device", ["auto", "cpu", "cuda", "mps"], "device")
+    values = {}
+    for key, default in D.items():
+        if key not in ("hide", "group"):
+            value = st.session_state.get(key, default)
+            values[key] = math.nan if value is None and _is_nan(default) else value
+    return values
+
+
+def _status(found) -> None:
+    infos = found.infos
+    device = next((i.device_name for i in infos if i.device_name), None)
+    parts = [f"device: **{device or '…'}**"]
+    for label, info in zip(found.labels, infos):
+        last = frames.latest(found.records[label])
+        words = common.STATUS_WORDS.get(info.status, info.status)
+        if info.total_steps:
+            epochs = found.configs[0].train.epochs
+            words += f" · epoch {last.get('epoch', 0):.1f}/{epochs} · step {info.steps_done}/{info.total_steps}"
+        if last.get("time"):
+            words += f" · {last['samples'] / last['time']:,.0f} samples/s"
+        parts.append(f"**{label}**: {words}")
+    st.markdown("  \n".join(parts))
+    for label, info in zip(found.labels, infos):
+        message = common.diverged_message(label, info)
+        if message:
+            st.error(message)
+
+
+def _curves(found) -> None:
+    _status(found)
+    table = frames.curves(found.records)
+    if table.empty:
+        st.caption("The first points appear after the first logged step.")
+        return
+    diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
+                for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
+    left, right = st.columns(2)
+    left.altair_chart(charts.learning_curves(table, "loss", order=found.labels, diverged=diverged),
+                      key="loss_chart")
+    right.altair_chart(charts.learning_curves(table, "accuracy", order=found.labels, diverged=diverged),
+                       key="accuracy_chart")
+
+
+def _buttons(values: dict) -> None:
+    found = common.comparison()
+    going = found is not None and not found.finished and found.controllable
+    paused = going and all(s in ("paused", "queued") for s in found.statuses())
+    c = st.columns(5)
+    start = c[0].button("Train", type="primary", disabled=going, use_container_width=True)
+    if c[1].button("Resume" if paused else "Pause", disabled=not going, use_container_width=True):
+        found.resume() if paused else found.pause()
+    step = c[2].button("Step", disabled=found is not None and found.finished is False and not going,
+                       use_container_width=True, help="one training step, then wait")
+    if c[3].button("Stop", disabled=not going, use_container_width=True):
+        found.stop()
+    if c[4].button("Reset", use_container_width=True, help="stop these runs and clear the view; the setup stays"):
+        if going:
+            found.stop()
+        common.remember_group(None)
+        st.rerun()
+    if step and going:
+        found.step()
+    elif start or step:
+        try:
+            base, rules = urlstate.configs(values)
+            comparison_configs(base, rules)  # every rule is checked before any starts
+            started = common.workspace().compare(base, rules, paused=bool(step))
+        except ConfigError as err:
+            common.config_error(err)
+            return
+        if step:
+            started.step()
+        common.remember_group(started.group)
+        st.rerun()
+
+
+st.title("Train")
+st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
+hidden = {h for h in st.query_params.get("hide", "").split(",") if h}
+values = _controls(hidden)
+try:
+    comparison_configs(*urlstate.configs(values))
+except ConfigError as err:
+    st.warning(f"Check this setting: {err}", icon="✋")
+_buttons(values)
+common.live(_curves)
+with st.expander("Share this setup"):
+    st.caption("The address bar holds the whole setup and the runs shown. Hide controls for a class link:")
+    hide = st.multiselect("controls to hide", urlstate.CONTROLS, default=sorted(hidden & set(urlstate.CONTROLS)))
+    query = {k: v for k, v in st.query_params.to_dict().items() if k != "hide"}
+    if hide:
+        query["hide"] = ",".join(hide)
+    st.code("?" + urlstate.query_string(query), language=None)

@@ -1,0 +1,56 @@
+"""Helpers for AppTest tests of the Streamlit pages: reading the charts a page drew, waiting on runs."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _elements(node, kind: str) -> list:
+    found = []
+    if getattr(node, "type", None) == kind:
+        found.append(node)
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            found += _elements(child, kind)
+    return found
+
+
+def charts(at) -> list[tuple[dict, list[pd.DataFrame]]]:
+    """Every Altair/Vega-Lite chart on the page: (its spec, the tables it was given)."""
+    out = []
+    for element in _elements(at._tree, "vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        tables = [pa.ipc.open_stream(io.BytesIO(d.data.data)).read_pandas() for d in element.proto.datasets]
+        out.append((spec, tables))
+    return out
+
+
+def run_until(at, done, timeout: float = 60.0, poll: float = 0.3):
+    """Rerun the page until ``done(at)`` is true (as a person watching it would see it), or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+        if time.monotonic() > deadline:
+            raise AssertionError(f"page did not reach the expected state in {timeout:g} s; "
+                                 f"markdown: {[m.value for m in at.markdown]}")
+        time.sleep(poll)
+
+
+def text(at) -> str:
+    """All markdown, captions, info, warnings and errors on the page, joined."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success"):
+        parts += [e.value for e in getattr(at, kind)]
+    return "\n".join(parts)
