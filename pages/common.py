@@ -19,7 +19,7 @@ import streamlit as st
 
 from explorer import runs
 from explorer.config import ConfigError
-from explorer.store import InvalidId, StoreError, UnknownRun
+from explorer.store import InvalidId, StoreError, UnknownRun, default_path
 
 REFRESH_S = 0.5  # live views redraw at least twice a second
 
@@ -34,11 +34,15 @@ STATUS_WORDS = {
 }
 
 
-@st.cache_resource(show_spinner=False)
 def workspace() -> runs.Workspace:
     """The server's workspace: its run store (``$EXPLORER_STORE`` or ``~/.explorer/runs.sqlite``) and
     the job manager that trains into it, shared by every session."""
-    return runs.workspace()
+    return _workspace(str(default_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def _workspace(path: str) -> runs.Workspace:
+    return runs.workspace(path)
 
 
 def current_group() -> str | None:

@@ -1,6 +1,183 @@
-"""representations page (being written)."""
+"""Representations: 2-D maps of a run's hidden layers as it trains; two runs side by side.
+
+PCA maps appear at once; t-SNE maps are computed in the background when asked (`explorer.maps`),
+checkpoint by checkpoint, and kept for the server's life. The checkpoint slider (or Play) moves
+the points smoothly from one checkpoint's map to the next. Brushing an area of a map lists the
+samples inside it and shows them.
+"""
+
+from __future__ import annotations
+
+import time
 
 import streamlit as st
 
+from explorer import charts, maps
+from explorer.config import ConfigError
+from explorer.frames import run_label
+from explorer.store import StoreError
+from pages import common
+
+NONE = "none"
+PLAY_S = 0.2       # seconds between two Play ticks
+PLAY_STEP = 0.2    # checkpoints the map moves at each tick
+POLL_S = 1.0       # while runs train or t-SNE maps are being made
+NO_MAPS = ("This run kept no hidden maps. Tick **keep hidden maps** on the **Train** page (on by default) and "
+           "train again: the hidden representations of 500 test samples are kept at about ten checkpoints.")
+
+
+def _mapper() -> maps.Mapper:
+    return maps.shared(common.workspace().store)
+
+
+def _choices() -> tuple[dict[str, str], int]:
+    """(run id -> label, how many of them are the current group's): the group's runs first, then
+    every other stored run that kept maps."""
+    out: dict[str, str] = {}
+    found = common.comparison()
+    if found is not None:
+        out.update(zip(found.ids, found.labels))
+    in_group = len(out)
+    for info in common.workspace().store.list_runs(limit=200):
+        if info.id not in out and info.config.get("train", {}).get("snapshots"):
+            when = time.strftime("%d %b %H:%M", time.localtime(info.created))
+            out[info.id] = f"{run_label(info.config)} · {info.config.get('data', {}).get('name', '?')} · {when}"
+    return out, in_group
+
+
+def _source(run_id: str):
+    """The run's stored maps, or None with the reason shown."""
+    try:
+        source = _mapper().source(run_id)
+    except StoreError as err:
+        st.error(f"Cannot read this run's hidden maps: {err}")
+        return None
+    if not source.snapshots:
+        st.info(NO_MAPS if source.status not in ("queued", "running") else
+                "No hidden maps yet: the first is kept when training starts.")
+        return None
+    return source
+
+
+def _samples(chosen, probe, colour: str) -> None:
+    """The brushed samples: as small images for image data, else their input features; then a list."""
+    if chosen.empty:
+        st.caption("Drag over the map to see the samples in an area.")
+        return
+    st.markdown(f"**{len(chosen)} samples** in the brushed area")
+    x = probe.get("x")
+    shown = chosen.head(60)
+    if maps.is_image(x):
+        st.image(maps.sample_images(x, shown["index"]), width=36, caption=[str(c) for c in shown[colour]])
+    elif x is not None:
+        st.dataframe(maps.sample_features(x, shown["index"]), hide_index=True, height=180)
+    else:
+        st.caption("This run was stored before probe inputs were kept: only the list can be shown.")
+    st.dataframe(chosen.drop(columns=["x", "y"]), hide_index=True, height=180)
+
+
+def _job(run_id: str, label: str, view: str, method: str):
+    """(source, `MapJob`) of one run's maps, started if need be; None with the reason shown."""
+    source = _source(run_id)
+    if source is None:
+        return None
+    if view not in maps.views(source):
+        st.warning(f"{label} has no map of {view}; it has {', '.join(maps.views(source))}.")
+        return None
+    try:
+        job = _mapper().request(run_id, view, method)
+    except (ConfigError, StoreError) as err:
+        st.error(f"No map of {label}: {err}")
+        return None
+    if job.error:
+        st.error(f"{maps.METHODS[method]} of {label} failed: {job.error}")
+    if job.total == 0:
+        st.info("This view needs the run's weights at a checkpoint; the run keeps them at the end of training.")
+    elif job.ready == 0:
+        st.info(f"{maps.METHODS[method]} of {label}: computing in the background (0 of {job.total} checkpoints)…")
+    elif not job.done:
+        st.caption(f"{maps.METHODS[method]}: {job.ready} of {job.total} checkpoints ready; the rest are "
+                   "being computed in the background.")
+    return source, job
+
+
+def _draw(source, job, label: str, view: str, colour: str, position: float, key: str) -> None:
+    """One run's map at checkpoint ``position``, and the samples brushed on it."""
+    if job.ready == 0:
+        return
+    colouring = maps.colours(source.probe)
+    colour = colour if colour in colouring else next(iter(colouring))
+    table = maps.points(job.at(position), colouring)
+    title = f"{label} · {view} · {maps.METHODS[job.key[2]]} · epoch {job.epoch_at(position):.1f}"
+    chart = charts.embedding_chart(table, color=colour, title=title, domain=job.domain())
+    event = st.altair_chart(chart, on_select="rerun", key=key)
+    _samples(maps.inside(table, maps.brush_of(event)), source.probe, colour)
+
+
+def _position(total: int, playing: bool) -> float:
+    """The checkpoint slider (and Play), over ``total`` checkpoints; its position."""
+    if total < 2:
+        return 0.0
+    last = float(total - 1)
+    pos = min(max(float(st.session_state.get("rep_pos", last)), 0.0), last)  # opens at the end
+    if playing:
+        pos = 0.0 if pos >= last else min(pos + PLAY_STEP, last)
+    st.session_state["rep_pos"] = round(pos, 2)
+    left, right = st.columns([6, 1])
+    position = left.slider("checkpoint", 0.0, last, step=0.05, key="rep_pos",
+                           help="between two checkpoints the points move from one map to the next")
+    if right.button("Pause" if playing else "Play", use_container_width=True, key="rep_play_button"):
+        st.session_state["rep_play"] = not playing
+    return position
+
+
+def _maps(shown: list[tuple[str, str]], view: str, colour: str, method: str, every: float | None) -> None:
+    playing = st.session_state.get("rep_play", False)
+    slider = st.container()
+    columns = st.columns(len(shown))
+    found = []
+    for (run_id, label), column in zip(shown, columns):
+        with column:
+            found.append(_job(run_id, label, view, method))
+    total = max((job.total for _, job in filter(None, found)), default=0)
+    with slider:
+        position = _position(total, playing)
+    for (run_id, label), column, pair in zip(shown, columns, found):
+        if pair is not None:
+            with column:
+                _draw(*pair, label, view, colour, position, key=f"rep_map_{run_id}")
+    playing = st.session_state.get("rep_play", False) and total > 1
+    busy = any(not job.done or source.status in ("queued", "running", "paused") for source, job in filter(None, found))
+    wanted = PLAY_S if playing else POLL_S if busy else None
+    if wanted != every:
+        st.session_state["rep_every"] = wanted
+        st.rerun()  # the whole page, so that the maps poll at the new pace (or stop polling)
+
+
 st.title("Representations")
-st.info("This page is being built.")
+st.caption("Each point is one test sample; nearby points are samples the layer represents alike. "
+           "PCA keeps the layer's global shape; t-SNE shows its neighbourhoods.")
+choices, in_group = _choices()
+if not choices:
+    st.info("No runs with hidden maps yet. " + NO_MAPS.split(". ", 1)[1])
+    st.stop()
+ids = list(choices)
+top = st.columns(2)
+left = top[0].selectbox("run", ids, index=0, format_func=choices.get, key="rep_left")
+right = top[1].selectbox("beside it", [NONE, *ids], index=2 if in_group > 1 else 0, key="rep_right",
+                         format_func=lambda i: "—" if i == NONE else choices[i])
+first = _source(left)
+if first is None:
+    st.stop()
+row = st.columns([2, 2, 1])
+view = row[0].selectbox("layer", maps.views(first), index=len(first.layers) - 1, key="rep_view",
+                        help="a hidden layer; for parity, also each digit's part of the first hidden layer")
+colour = row[1].selectbox("colour by", list(maps.colours(first.probe)), key="rep_colour")
+method = row[2].radio("map", list(maps.METHODS), format_func=maps.METHODS.get, key="rep_method",
+                      help="t-SNE is computed in the background, a few seconds per checkpoint, then kept")
+if view not in first.layers:
+    st.caption("One digit's part of the first hidden layer (its weights times that digit's pixels, before the "
+               "activation), at the checkpoints where the run kept its weights: the end of training.")
+shown = [(left, choices[left])] + ([(right, choices[right])] if right != NONE and right != left else [])
+every = st.session_state.get("rep_every")
+st.fragment(run_every=every)(_maps)(shown, view, colour, method, every)

@@ -1,6 +1,254 @@
-"""runs page (being written)."""
+"""Runs: every stored run in one table. Filter it, select several runs to overlay their curves,
+open a comparison on the Train page, download metrics, configs and charts, delete what is done.
+
+The filters are bound to the URL (``?runs_rule=dfa&runs_q=seed+3``), so a link shows the same
+list. Rows are picked with the table's own checkboxes.
+"""
+
+from __future__ import annotations
+
+import hashlib
 
 import streamlit as st
 
+from explorer import charts, export, run_table
+from explorer.frames import rule_label
+from explorer.store import STATUSES, StoreError, UnknownRun
+from pages import common
+
+LIMITS = (100, 500, 2000, 10000)
+CONFIRM = "runs_confirm_delete"   # the run ids a pending delete is waiting to have confirmed
+FLASH = "runs_flash"              # a message to show once, after a delete
+
+
+def _store():
+    return common.workspace().store
+
+
+def _multiselect(column, label: str, options: list[str], key: str, **kw) -> list[str]:
+    # Keep values chosen earlier (or from a link) selectable even if no listed run has them now.
+    chosen = [v for v in st.session_state.get(key, []) if v not in options]
+    return column.multiselect(label, sorted(options) + chosen, key=key, bind="query-params", **kw)
+
+
+def _listed():
+    """Draw the filters; return (runs listed, runs shown after filtering, whether the store has more)."""
+    cols = st.columns([2, 2, 2, 3, 1.2])
+    limit = cols[4].selectbox("newest", LIMITS, key="runs_limit", bind="query-params",
+                              help="How many of the newest runs are read from the store")
+    listed = _store().list_runs(limit=limit + 1)
+    more, listed = len(listed) > limit, listed[:limit]
+    present = run_table.options(listed)
+    statuses = _multiselect(cols[0], "status", [s for s in STATUSES], "runs_status", placeholder="any status")
+    rules = _multiselect(cols[1], "rule", present["rules"], "runs_rule", placeholder="any rule",
+                         format_func=lambda r: rule_label({"name": r}))
+    datasets = _multiselect(cols[2], "dataset", present["datasets"], "runs_data", placeholder="any dataset")
+    text = cols[3].text_input("search", key="runs_q", bind="query-params",
+                              placeholder='e.g. dfa tanh "seed 3" adam 3f9a',
+                              help="Every term must match: a word matches the start of a word in the run's "
+                                   "rule, data, network, optimiser and learning rate, seed, epochs, status, "
+                                   "device; a \"quoted phrase\" matches whole words; 4 or more characters "
+                                   "also match the start of a run or group id.")
+    shown = run_table.filter_runs(listed, statuses=statuses, rules=rules, datasets=datasets, text=text)
+    return listed, shown, more, limit
+
+
+def _caption(listed, shown, more: bool, limit: int) -> None:
+    words = f"{len(shown)} of {len(listed)} runs shown"
+    if more:
+        words += (f"; only the newest {limit} are read from the store, which holds more: raise **newest** "
+                  "to list older runs")
+    elif len(shown) < len(listed):
+        words += f"; the filters hide {len(listed) - len(shown)}"
+    st.caption(words + ". Tick rows to compare, open, download or delete them.")
+
+
+COLUMN_CONFIG = {
+    "id": st.column_config.TextColumn("run", help="the run's id"),
+    "group": st.column_config.TextColumn("group", help="runs started together to compare rules"),
+    "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+    "test_acc": st.column_config.NumberColumn("test acc.", format="percent", help="at the last logged step"),
+    "test_loss": st.column_config.NumberColumn("test loss", format="%.4f", help="at the last logged step"),
+    "created": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
+}
+
+
+def _table(shown) -> list[str]:
+    """The runs table; the ids of the rows ticked."""
+    frame = run_table.runs_frame(shown, run_table.finals(_store(), shown))
+    # The table's key follows the runs listed, so a row picked always means the run it showed.
+    digest = hashlib.sha1(",".join(frame["id"]).encode()).hexdigest()[:12]
+    event = st.dataframe(frame, key=f"runs_table_{digest}", on_select="rerun", selection_mode="multi-row",
+                         hide_index=True, column_config=COLUMN_CONFIG, width="stretch")
+    rows = [r for r in event.selection.rows if 0 <= r < len(frame)]
+    return [frame["id"].iloc[r] for r in rows]
+
+
+def _forget(groups) -> None:
+    """Drop the session's cached views of groups whose runs changed; stop showing a group now empty."""
+    cache = st.session_state.get("comparisons", {})
+    for group in groups:
+        cache.pop(group, None)
+    current = st.session_state.get("group")
+    if current in groups and not _store().list_runs(group=current, limit=1):
+        common.remember_group(None)
+
+
+def _delete(overlay: run_table.Overlay) -> None:
+    ids = overlay.ids
+    pending = st.session_state.get(CONFIRM)
+    if pending is not None and pending != ids:
+        st.session_state.pop(CONFIRM)   # the selection changed: ask again
+        pending = None
+    if pending is None:
+        return
+    with st.container(border=True):
+        names = "\n".join(f"- **{label}** ({info.id}, {info.status})" for label, info in zip(overlay.labels, overlay.infos))
+        st.warning(f"Delete {len(ids)} run(s) with their metrics, snapshots and checkpoints? "
+                   f"This cannot be undone.\n\n{names}", icon="🗑️")
+        yes, no, _ = st.columns([1.4, 1, 3])
+        if yes.button(f"Yes, delete {len(ids)} run(s)", type="primary", key="runs_delete_yes"):
+            st.session_state.pop(CONFIRM)
+            deleted, problems = run_table.delete_runs(_store(), ids)
+            _forget({info.group for info in overlay.infos if info.group})
+            if deleted:
+                st.session_state[FLASH] = f"Deleted {len(deleted)} run(s)."
+            if problems:
+                st.session_state[FLASH + "_error"] = "Not deleted: " + " ".join(problems)
+            st.rerun()
+        if no.button("Cancel", key="runs_delete_no"):
+            st.session_state.pop(CONFIRM)
+            st.rerun()
+
+
+def _actions(overlay: run_table.Overlay) -> None:
+    store = _store()
+    groups = list(dict.fromkeys(info.group for info in overlay.infos if info.group))
+    c = st.columns([2.2, 1.6, 1.6, 1.6, 1.6])
+    if groups:
+        group = groups[0]
+        if len(groups) > 1:
+            group = c[0].selectbox("comparison to open", groups, key="runs_open_group", label_visibility="collapsed",
+                                   format_func=lambda g: "group " + g + ": " + ", ".join(
+                                       label for label, i in zip(overlay.labels, overlay.infos) if i.group == g))
+        if c[0].button("Open on the Train page", key="runs_open", width="stretch",
+                       help="show this comparison (all its runs) and its setup on the Train page"):
+            common.remember_group(group)
+            st.switch_page("pages/train.py",
+                           query_params=run_table.train_query(list(reversed(store.list_runs(group=group)))))
+    else:
+        c[0].button("Open on the Train page", key="runs_open", disabled=True, width="stretch",
+                    help="these runs were started outside a comparison (e.g. from the command line)")
+    if c[1].button("Delete…", key="runs_delete", width="stretch"):
+        refused = [r for r in (run_table.refusal(info, label) for label, info in zip(overlay.labels, overlay.infos)) if r]
+        if refused:
+            st.session_state.pop(CONFIRM, None)
+            st.error("Not deleted. " + " ".join(refused), icon="⛔")
+        else:
+            st.session_state[CONFIRM] = overlay.ids
+    ids = overlay.ids
+    one = ids[0] if len(ids) == 1 else None
+    c[2].download_button("Metrics (CSV)", lambda: export.runs_table(store, ids).to_csv(index=False),
+                         file_name=f"run-{one}.csv" if one else "runs-metrics.csv", mime="text/csv",
+                         key="runs_csv", on_click="ignore", width="stretch",
+                         help="every logged record of the selected runs, one row each")
+    info = overlay.infos[0]
+    if len(ids) > 1:
+        which = c[4].selectbox("config of", range(len(ids)), key="runs_config_of", label_visibility="collapsed",
+                               format_func=lambda i: f"config of {overlay.labels[i]}")
+        info = overlay.infos[min(which, len(ids) - 1)]
+    c[3].download_button("Config (JSON)", run_table.config_json(info), file_name=f"config-{info.id}.json",
+                         mime="application/json", key="runs_config", on_click="ignore", width="stretch",
+                         help="the run's config: `python -m explorer train --config` reads it")
+    _delete(overlay)
+
+
+def _chart_downloads(chart, name: str) -> None:
+    a, b, _ = st.columns([1, 1, 3])
+    a.download_button("PNG", lambda: charts.to_bytes(chart, "png"), file_name=f"{name}.png", mime="image/png",
+                      key=f"runs_{name}_png", on_click="ignore", icon=":material/download:")
+    b.download_button("SVG", lambda: charts.to_bytes(chart, "svg"), file_name=f"{name}.svg", mime="image/svg+xml",
+                      key=f"runs_{name}_svg", on_click="ignore", icon=":material/download:")
+
+
+def _curves(overlay: run_table.Overlay) -> None:
+    for label, info in zip(overlay.labels, overlay.infos):
+        message = common.diverged_message(label, info)
+        if message:
+            st.error(message)
+    table = overlay.curves()
+    if table.empty:
+        st.caption("No curves yet: these runs have not logged a step.")
+        return
+    left, mid, _ = st.columns([2, 1, 3])
+    x = left.radio("x axis", ["epoch", "step"], horizontal=True, key="runs_x")
+    log = mid.checkbox("log-scale loss", key="runs_log")
+    diverged = overlay.diverged(x)
+    loss = charts.learning_curves(table, "loss", x=x, order=overlay.labels, diverged=diverged, log=log)
+    accuracy = charts.learning_curves(table, "accuracy", x=x, order=overlay.labels, diverged=diverged)
+    for column, chart, name in zip(st.columns(2), (loss, accuracy), ("loss", "accuracy")):
+        with column:
+            st.altair_chart(chart, key=f"runs_{name}_chart")
+            _chart_downloads(chart, name)
+
+
+def _overlay(ids: list[str]) -> run_table.Overlay | None:
+    """The selected runs, kept in the session so each poll reads only new records."""
+    cached = st.session_state.get("runs_overlay")
+    if cached is None or cached.ids != ids:
+        cached = run_table.Overlay(_store(), ids)
+        st.session_state["runs_overlay"] = cached
+    try:
+        cached.poll()
+    except UnknownRun:
+        st.session_state.pop("runs_overlay", None)
+        st.warning("A selected run was deleted meanwhile (perhaps in another tab).")
+        return None
+    return cached
+
+
+def _live(overlay: run_table.Overlay) -> None:
+    going = not overlay.finished
+
+    @st.fragment(run_every=common.REFRESH_S if going else None)
+    def view() -> None:
+        try:
+            overlay.poll()
+        except UnknownRun:
+            st.warning("A selected run was deleted meanwhile (perhaps in another tab).")
+            return
+        _curves(overlay)
+        if going and overlay.finished:
+            st.rerun()   # once more as a whole page: statuses in the table, and the view stops polling
+
+    view()
+
+
 st.title("Runs")
-st.info("This page is being built.")
+st.caption("Every run in the store. Tick rows to overlay their curves, open a comparison on the Train page, "
+           "download metrics, configs and charts, or delete runs you no longer need.")
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH))
+if FLASH + "_error" in st.session_state:
+    st.error(st.session_state.pop(FLASH + "_error"))
+try:
+    listed, shown, more, limit = _listed()
+except StoreError as err:
+    st.error(f"The run store cannot be read: {err}")
+    st.stop()
+if not listed:
+    st.info("No runs stored yet. Start some on the **Train** page; they appear here.")
+    st.stop()
+_caption(listed, shown, more, limit)
+if st.button("Refresh", key="runs_refresh", icon=":material/refresh:", help="read statuses and new runs again"):
+    pass  # the click itself reruns the page
+selected = _table(shown)
+if not selected:
+    st.info("Tick one or more rows in the table (the boxes at the left) to overlay their loss and accuracy curves.")
+    st.session_state.pop(CONFIRM, None)
+    st.stop()
+found = _overlay(selected)
+if found is not None:
+    st.subheader(f"{len(selected)} run(s) selected")
+    _actions(found)
+    _live(found)

@@ -60,7 +60,7 @@ def _init_controls(prefix: str, title: str) -> None:
 
 
 def _rule_controls(i: int) -> None:
-    name = _select(f"Rule {i}", RULE_CHOICES, f"rule{i}", format_func=lambda r: "—" if r == urlstate.NONE else r,
+    name = _select(f"Rule {i}", RULE_CHOICES, f"rule{i}",
                    help="; ".join(f"{k}: {v}" for k, v in RULE_HELP.items()))
     p = f"r{i}_"
     if name == "bdfa":

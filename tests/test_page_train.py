@@ -1,0 +1,171 @@
+"""The Train and Alignment pages, driven through Streamlit's AppTest as a user would."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_tools import APP, charts, run_until, text
+from explorer.store import Store
+
+PAGES = APP.replace("app.py", "pages/")
+
+
+@pytest.fixture()
+def store_path(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    return path
+
+
+def _app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in {"epochs": "3", **query}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def _finished(at) -> bool:
+    words = text(at)
+    return "device:" in words and all(f"**: {s}" not in words for s in ("training", "waiting", "paused"))
+
+
+def _chart(at, title):
+    return next(tables[0] for spec, tables in charts(at) if spec.get("title") == title)
+
+
+def test_train_compares_rules_live_and_shows_what_the_store_holds(store_path):
+    at = _app()
+    _button(at, "Train").click().run()
+    group = at.query_params["group"]
+    assert group
+    run_until(at, _finished)
+    store = Store(store_path)
+    infos = list(reversed(store.list_runs(group=group)))
+    assert [i.config["algorithm"]["name"] for i in infos] == ["bp", "dfa"]
+    assert [i.status for i in infos] == ["done", "done"]
+    accuracy = _chart(at, "Accuracy")
+    for label, info in zip(["BP", "DFA"], infos):
+        last = store.metrics(info.id)[-1]
+        shown = accuracy[(accuracy["run"] == label) & (accuracy["split"] == "test")]
+        assert shown["value"].iloc[-1] == pytest.approx(last["test_acc"])
+        assert shown["epoch"].iloc[-1] == 3
+        assert last["test_acc"] > 0.5  # three epochs of digits are enough to learn something
+    assert "BP**: finished" in text(at) and "samples/s" in text(at)
+
+
+def test_compared_rules_start_from_the_same_weights(store_path):
+    at = _app(**{"rule2": "fa", "rule3": "dfa"})
+    _button(at, "Train").click().run()
+    run_until(at, _finished)
+    store = Store(store_path)
+    runs = list(reversed(store.list_runs(group=at.query_params["group"])))
+    before = [store.snapshots(r.id)[0] for r in runs]
+    assert [s.epoch for s in before] == [0, 0, 0]
+    for other in before[1:]:
+        for layer, h in before[0].layers.items():
+            assert (other.layers[layer] == h).all()   # same forward weights, same probe
+    after = [store.snapshots(r.id)[-1].layers["layers.0"] for r in runs]
+    assert not (after[0] == after[2]).all()         # and the rules then teach them differently
+
+
+def test_a_link_reproduces_the_setup(store_path):
+    at = _app(lr="0.02", rule3="bdfa", r3_block_size="2", hidden="16,16,16", seed="7")
+    assert at.number_input(key="lr").value == pytest.approx(0.02)
+    assert at.selectbox(key="rule3").value == "bdfa"
+    assert at.text_input(key="hidden").value == "16,16,16"
+    _button(at, "Train").click().run()
+    run_until(at, _finished)
+    runs = list(reversed(Store(store_path).list_runs(group=at.query_params["group"])))
+    configs = [r.config for r in runs]
+    assert [c["algorithm"]["name"] for c in configs] == ["bp", "dfa", "bdfa"]
+    assert configs[2]["algorithm"]["block_size"] == 2
+    assert {c["optimizer"]["lr"] for c in configs} == {0.02}
+    assert {tuple(c["model"]["hidden"]) for c in configs} == {(16, 16, 16)}
+    assert {c["seed"] for c in configs} == {7}
+
+
+def test_bad_input_is_named_and_starts_nothing(store_path):
+    at = _app(hidden="64,x")
+    assert "hidden" in text(at)
+    _button(at, "Train").click().run()
+    assert "Not started" in text(at) and "hidden" in text(at)
+    assert Store(store_path).list_runs() == []
+
+    at = _app(rule2="fp", r2_bp_depth="5", hidden="8,8")
+    assert "rules[1]: algorithm.bp_depth must be at most the number of hidden layers (2)" in text(at)
+    at = _app(init="uniform", init_low="0.5", init_high="0.1")
+    _button(at, "Train").click().run()
+    assert "init.low must be less than init.high" in text(at)
+    assert Store(store_path).list_runs() == []
+
+
+def test_a_diverged_run_is_named_with_its_step(store_path):
+    at = _app(rule2="none", lr="30", loss="mse", epochs="2")
+    _button(at, "Train").click().run()
+    run_until(at, _finished)
+    info = Store(store_path).list_runs()[0]
+    assert info.status == "diverged"
+    assert f"diverged at step {info.diverged_at}" in text(at)
+    loss = _chart(at, "Loss")
+    assert loss["step"].max() <= info.diverged_at  # curves up to there
+    assert all(math.isfinite(v) for v in loss["value"])
+
+
+def test_step_takes_one_step_then_resume_finishes(store_path):
+    at = _app(epochs="2")
+    _button(at, "Step").click().run()
+    store = Store(store_path)
+    group = at.query_params["group"]
+    run_until(at, lambda a: all(r.steps_done == 1 and r.status == "paused" for r in store.list_runs(group=group)))
+    assert _button(at, "Resume")
+    _button(at, "Resume").click().run()
+    run_until(at, _finished)
+    assert {r.status for r in store.list_runs(group=group)} == {"done"}
+
+
+def test_stop_cancels_and_reload_finds_the_runs(store_path):
+    at = _app(epochs="200")
+    _button(at, "Train").click().run()
+    group = at.query_params["group"]
+    _button(at, "Stop").click().run()
+    run_until(at, _finished)
+    assert "stopped" in text(at)
+    again = _app(group=group)   # a reload, or the link in another tab
+    assert "BP**: stopped" in text(again) and "DFA**: stopped" in text(again)
+
+
+def test_classroom_link_hides_controls(store_path):
+    at = _app(hide="optimizer,rules", lr="0.01")
+    box = next(e for e in at.expander if e.label == "Settings fixed by this link")
+    inside = {w.key for w in box.number_input} | {w.key for w in box.selectbox}
+    assert {"lr", "opt", "rule1", "rule2"} <= inside
+    assert "epochs" not in inside
+    assert at.number_input(key="lr").value == pytest.approx(0.01)
+
+
+def test_alignment_page_shows_the_measured_angles(store_path):
+    at = _app(epochs="2")
+    _button(at, "Train").click().run()
+    run_until(at, _finished)
+    page = AppTest.from_file(PAGES + "alignment.py", default_timeout=60)
+    page.query_params["group"] = at.query_params["group"]
+    page.run()
+    assert not page.exception
+    update = next(t[0] for s, t in charts(page) if "update" in str(s).lower() and "kind" in t[0])
+    store = Store(store_path)
+    dfa = [r for r in store.list_runs(group=at.query_params["group"]) if r.config["algorithm"]["name"] == "dfa"][0]
+    first_layer = [rec["layers"][0]["update_deg"] for rec in store.metrics(dfa.id)]
+    shown = update[(update["run"] == "DFA") & (update["index"] == 1)]["deg"].tolist()
+    assert shown == pytest.approx(first_layer)
+    assert update[update["run"] == "BP"]["deg"].max() < 1e-3   # backprop against itself: 0°
+    norms = next(t[0] for s, t in charts(page) if "norm" in t[0].columns)
+    assert (norms["norm"] > 0).all() and set(norms["gradient"]) == {"rule", "backprop"}
