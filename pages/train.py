@@ -11,7 +11,9 @@ import math
 import streamlit as st
 
 from explorer import charts, frames, urlstate
-from explorer.config import ACTIVATIONS, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError
+from explorer.config import (ACTIVATIONS, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError,
+                             DataConfig)
+from explorer.data.availability import missing
 from explorer.dataset_options import DATASET_OPTIONS
 from explorer.runs import comparison_configs
 from pages import common
@@ -93,6 +95,10 @@ def _controls(hidden: set[str]) -> dict:
                        help="digits is built in; the others are read from a folder in torchvision's layout")
         if name in FOLDER_DATASETS:
             _text("data folder", "data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
+            absent = missing(DataConfig(name, {"root": st.session_state["data_root"]}
+                                        if st.session_state.get("data_root") else {}))
+            if absent:
+                st.warning(absent, icon="📂")
         _select("loss", LOSSES, "loss")
     with box("model", top[1]):
         if _select("Network", list(MODEL_OPTIONS), "model") == "mlp":
@@ -184,7 +190,10 @@ def _buttons(values: dict) -> None:
     elif start or step:
         try:
             base, rules = urlstate.configs(values)
-            comparison_configs(base, rules)  # every rule is checked before any starts
+            checked = comparison_configs(base, rules)  # every rule is checked before any starts
+            absent = missing(checked[0].data)
+            if absent:
+                raise ConfigError(f"data: {absent}")
             started = common.workspace().compare(base, rules, paused=bool(step))
         except ConfigError as err:
             common.config_error(err)

@@ -169,3 +169,13 @@ def test_alignment_page_shows_the_measured_angles(store_path):
     assert update[update["run"] == "BP"]["deg"].max() < 1e-3   # backprop against itself: 0°
     norms = next(t[0] for s, t in charts(page) if "norm" in t[0].columns)
     assert (norms["norm"] > 0).all() and set(norms["gradient"]) == {"rule", "backprop"}
+
+
+def test_a_dataset_that_is_not_here_says_how_to_get_it(store_path, tmp_path, shared_data):
+    at = _app(data="mnist", data_root=str(tmp_path / "empty"))
+    assert "MNIST is not in" in text(at) and "digits" in text(at)
+    _button(at, "Train").click().run()
+    assert "Not started" in text(at)
+    assert Store(store_path).list_runs() == []
+    at = _app(data="mnist", data_root=str(shared_data))
+    assert "MNIST is not in" not in text(at)
