@@ -217,7 +217,9 @@ common.live(_curves)
 with st.expander("Share this setup"):
     st.caption("The address bar holds the whole setup and the runs shown. Hide controls for a class link:")
     hide = st.multiselect("controls to hide", urlstate.CONTROLS, default=sorted(hidden & set(urlstate.CONTROLS)))
-    query = {k: v for k, v in st.query_params.to_dict().items() if k != "hide"}
+    with_runs = st.checkbox("link to the runs shown too (otherwise each student starts their own)", value=False)
+    query = {k: v for k, v in st.query_params.to_dict().items() if k != "hide" and (with_runs or k != "group")}
     if hide:
         query["hide"] = ",".join(hide)
-    st.code("?" + urlstate.query_string(query), language=None)
+    here = (st.context.url or "").split("?")[0]
+    st.code(f"{here}?{urlstate.query_string(query)}", language=None)

@@ -150,6 +150,9 @@ def test_classroom_link_hides_controls(store_path):
     assert {"lr", "opt", "rule1", "rule2"} <= inside
     assert "epochs" not in inside
     assert at.number_input(key="lr").value == pytest.approx(0.01)
+    at.multiselect[0].set_value(["rules", "seed"]).run()
+    link = at.code[-1].value
+    assert "hide=rules%2Cseed" in link and "lr=0.01" in link and "group=" not in link
 
 
 def test_alignment_page_shows_the_measured_angles(store_path):
