@@ -1,0 +1,218 @@
+"""The library pieces the front ends share: URL setup, tidy frames, charts, the workspace of runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from explorer import charts, frames, urlstate
+from explorer.config import ConfigError, RunConfig
+from explorer.runs import Workspace, comparison_configs
+from explorer.store import Store
+
+
+# --- urlstate ---------------------------------------------------------------------------------
+
+SETUPS = [
+    {},
+    {"rule2": "bdfa", "r2_block_size": 2, "hidden": "32,32,32"},
+    {"rule1": "fa", "r1_sign_refresh": "epoch", "rule2": "none", "fb": "uniform", "fb_low": -0.5, "fb_high": 0.5},
+    {"rule3": "sdfa", "r3_connections": 2, "opt": "adam", "lr": 0.001, "bm": True, "epochs": 3, "seed": 4},
+    {"rule2": "rf", "r2_variant": "linear", "hidden": "128", "act": "linear", "maps": False},
+    {"init": "normal", "init_std": 0.1, "rule3": "usf", "r3_scale": 0.5, "r1_shallow": True, "device": "cpu"},
+]
+
+
+@pytest.mark.parametrize("values", SETUPS)
+def test_setup_round_trips_through_configs_and_a_query_string(values):
+    base, rules = urlstate.configs(values)
+    back = urlstate.params(base, rules)
+    assert back == values
+    from urllib.parse import parse_qsl
+    assert urlstate.parse(dict(parse_qsl(urlstate.query_string(back)))) == values
+
+
+def test_setup_builds_the_configs_it_says():
+    base, rules = urlstate.configs({"rule1": "bp", "rule2": "fa", "rule3": "usf", "fb": "uniform",
+                                    "fb_low": -0.1, "fb_high": 0.1, "wd": 1e-3, "opt": "adam", "epochs": 4})
+    cfgs = comparison_configs(base, rules)
+    assert [c.algorithm.name for c in cfgs] == ["bp", "fa", "usf"]
+    assert cfgs[0].algorithm.feedback_init is None          # bp has no feedback matrices
+    assert cfgs[1].algorithm.feedback_init.high == 0.1      # fa takes the shared feedback init
+    assert cfgs[2].algorithm.feedback_init is None          # usf's feedback is scale * sign(W)
+    assert {c.optimizer.name for c in cfgs} == {"adam"} and cfgs[0].optimizer.momentum == 0
+    assert cfgs[0].train.snapshots == tuple(urlstate.snapshot_epochs(4)) == (0, 1, 2, 3, 4)
+    assert len({c.seed for c in cfgs}) == 1
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"hidden": "64,,x"}, "hidden"),
+    ({"rules": "bp"}, "rules"),
+    ({"rule2": "backprop"}, "rule2"),
+])
+def test_bad_setup_values_name_their_parameter(values, field):
+    with pytest.raises(ConfigError, match=f"^{field}"):
+        urlstate.configs(values)
+
+
+def test_parse_names_the_parameter_and_types_values():
+    assert urlstate.parse({"epochs": "3", "lr": "1e-3", "maps": "false"}) == {"epochs": 3, "lr": 0.001, "maps": False}
+    for query, field in (({"epochs": "3.5"}, "epochs"), ({"lr": "fast"}, "lr"), ({"bm": "yes"}, "bm"),
+                         ({"colour": "red"}, "colour")):
+        with pytest.raises(ConfigError, match=f"^{field}:"):
+            urlstate.parse(query)
+
+
+def test_params_refuses_what_the_page_cannot_show():
+    with pytest.raises(ConfigError, match="at most 4"):
+        urlstate.params({}, [{"name": "bp"}] * 5)
+    with pytest.raises(ConfigError, match="same feedback"):
+        urlstate.params({}, [{"name": "fa", "feedback_init": {"name": "xavier"}}, {"name": "dfa"} | {
+            "feedback_init": {"name": "kaiming"}}])
+
+
+def test_snapshot_epochs_spread_evenly():
+    for epochs in (1, 7, 10, 33, 200):
+        got = urlstate.snapshot_epochs(epochs)
+        assert got[0] == 0 and got[-1] == epochs and got == sorted(set(got))
+        assert len(got) <= urlstate.MAP_CHECKPOINTS + 2
+
+
+# --- frames -----------------------------------------------------------------------------------
+
+def _record(step, loss, acc=0.5, cos=0.5):
+    return {"step": step, "epoch": step / 10, "train_loss": loss, "test_loss": loss, "train_acc": acc,
+            "test_acc": acc, "layers": [{"layer": "l0", "index": 1, "update_cos": cos, "grad_norm": 0.0,
+                                         "bp_grad_norm": 1.0, "weight_cos": float("nan")}]}
+
+
+def test_curves_drop_non_finite_values_so_lines_end_where_the_run_did():
+    table = frames.curves({"DFA": [_record(1, 2.0), _record(2, float("inf")), _record(3, float("nan"))]})
+    loss = table[table["measure"] == "loss"]
+    assert loss["step"].tolist() == [1, 1]
+    assert len(table[table["measure"] == "accuracy"]) == 6
+
+
+def test_alignment_derives_degrees_and_skips_missing_kinds():
+    table = frames.alignment({"FA": [_record(1, 1.0, cos=0.5), _record(2, 1.0, cos=-1.0)]})
+    assert table["kind"].unique().tolist() == ["update"]      # weight_cos is NaN: left out
+    assert table["deg"].tolist() == pytest.approx([60.0, 180.0])
+
+
+def test_norms_leave_out_zeros_for_the_log_scale():
+    table = frames.norms({"FA": [_record(1, 1.0)]})
+    assert table["gradient"].tolist() == ["backprop"]
+
+
+def test_band_matches_an_independent_t_interval():
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.4, 0.9, size=(5, 3))   # 5 seeds x 3 epochs
+    seeds = [[{"epoch": float(e + 1), "test_acc": values[s, e]} for e in range(3)]
+             + [{"epoch": 0.5, "test_acc": 99.0}] for s in range(5)]
+    table = frames.band({"BP": seeds})
+    assert table["epoch"].tolist() == [1.0, 2.0, 3.0]           # the mid-epoch record is ignored
+    for e in range(3):
+        low, high = stats.t.interval(0.95, 4, loc=values[:, e].mean(), scale=stats.sem(values[:, e]))
+        row = table.iloc[e]
+        assert (row["low"], row["high"], row["n"]) == (pytest.approx(low), pytest.approx(high), 5)
+
+
+def test_labels_are_unique_and_name_the_options():
+    labels = [frames.run_label({"algorithm": a}) for a in
+              ({"name": "bdfa", "block_size": 2}, {"name": "bdfa", "block_size": 4}, {"name": "bp"}, {"name": "bp"})]
+    assert frames.unique_labels(labels) == ["BDFA block 2", "BDFA block 4", "BP", "BP (2)"]
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+def test_each_rule_keeps_its_colour_whatever_the_order():
+    one = charts.colors(["BP", "DFA"]).to_dict()
+    two = charts.colors(["DFA", "FA", "BP"]).to_dict()
+    colour = {label: c for label, c in zip(two["domain"], two["range"])}
+    assert dict(zip(one["domain"], one["range"])) == {"BP": colour["BP"], "DFA": colour["DFA"]}
+    many = charts.colors(["DFA", "DFA (2)", "mystery"]).to_dict()["range"]
+    assert len(set(many)) == 3
+
+
+def test_alignment_chart_marks_the_right_angle():
+    table = frames.alignment({"FA": [_record(1, 1.0)]})
+    for unit, line in (("deg", 90), ("cos", 0)):
+        spec = charts.alignment_chart(table, unit=unit).to_dict()
+        rules = [layer for layer in spec["spec"]["layer"] if layer["mark"]["type"] == "rule"]
+        assert rules[0]["encoding"]["y"]["datum"] == line
+    with pytest.raises(ValueError, match="unit"):
+        charts.alignment_chart(table, unit="rad")
+
+
+def test_learning_curves_mark_divergence_and_refuse_unknown_measures():
+    table = frames.curves({"DFA": [_record(1, 2.0), _record(2, 1.0)]})
+    spec = charts.learning_curves(table, "loss", diverged={"DFA": 0.2}).to_dict()
+    texts = [ds for ds in spec["datasets"].values() if ds and "text" in ds[0]]
+    assert texts == [[{"run": "DFA", "epoch": 0.2, "text": "DFA diverged"}]]
+    with pytest.raises(ValueError, match="measure"):
+        charts.learning_curves(table, "speed")
+
+
+def test_charts_render_offline_as_png_and_svg():
+    chart = charts.learning_curves(frames.curves({"BP": [_record(1, 2.0), _record(2, 1.0)]}), "loss")
+    assert charts.to_bytes(chart, "png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in charts.to_bytes(chart, "svg")[:200]
+    with pytest.raises(ValueError, match="fmt"):
+        charts.to_bytes(chart, "gif")
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+TINY = {"model": {"hidden": [8]}, "train": {"epochs": 1}, "device": "cpu"}
+
+
+def test_comparison_configs_refuse_by_rule_index():
+    with pytest.raises(ConfigError, match=r"^rules\[1\]: algorithm.connections"):
+        comparison_configs(TINY, [{"name": "bp"}, {"name": "sdfa"}])
+    with pytest.raises(ConfigError, match="at least one"):
+        comparison_configs(TINY, [])
+    with pytest.raises(ConfigError, match="at most 4"):
+        comparison_configs(TINY, [{"name": "bp"}] * 5)
+
+
+def test_a_comparison_reads_each_record_once_and_all_of_them(tmp_path):
+    with Workspace(tmp_path / "runs.sqlite") as ws:
+        found = ws.compare(RunConfig.from_dict({**TINY, "algorithm": {"name": "fa"}}), [{"name": "bp"}, {"name": "fa"}])
+        found.wait(timeout=60)
+        assert found.poll() == 0                      # nothing new after the end
+        for label, run_id in zip(found.labels, found.ids):
+            assert found.records[label] == ws.store.metrics(run_id)
+        assert found.statuses() == ["done", "done"] and found.finished
+
+
+def test_a_group_trained_elsewhere_is_watched_but_not_steered(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    store = Store(path)
+    group = store.create_group(0)
+    store.create_run(RunConfig.from_dict(TINY), group=group)   # queued by "another process"
+    with Workspace(path) as ws:
+        found = ws.comparison(group)
+        assert found.statuses() == ["queued"] and not found.controllable
+        with pytest.raises(RuntimeError, match="another process"):
+            found.pause()
+
+
+def test_paused_comparison_takes_single_steps(tmp_path):
+    with Workspace(tmp_path / "runs.sqlite") as ws:
+        found = ws.compare(TINY, [{"name": "bp"}, {"name": "dfa"}], paused=True)
+        found.step(3)
+        deadline = 0
+        while any(i.steps_done < 3 for i in found.infos) and deadline < 200:
+            found.poll()
+            deadline += 1
+            import time
+            time.sleep(0.05)
+        assert [i.steps_done for i in found.infos] == [3, 3]
+        assert all(s == "paused" for s in found.statuses())
+        found.resume()
+        found.wait(timeout=60)
+        assert found.statuses() == ["done", "done"]
+        assert math.isfinite(found.records["BP"][-1]["test_loss"])
