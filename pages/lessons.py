@@ -1,6 +1,85 @@
-"""lessons page (being written)."""
+"""Lessons: one click replays an experiment of the field at classroom scale, beside its published value."""
 
+import pandas as pd
 import streamlit as st
 
+from explorer import charts, frames, lessons, urlstate
+from explorer.config import ConfigError
+from explorer.data.availability import missing
+from explorer.store import InvalidId, UnknownRun
+from pages import common
+
+KEYS = list(lessons.LESSONS)
+
 st.title("Lessons")
-st.info("This page is being built.")
+key = st.selectbox("Lesson", KEYS, format_func=lambda k: lessons.LESSONS[k].title, key="lesson",
+                   bind="query-params")
+lesson = lessons.get(key)
+st.markdown(lesson.text)
+
+published = pd.DataFrame([{"run": r.label, "published": f"{r.value:g}{r.unit}", "what": r.metric,
+                           "setting": r.setting, "source": r.source} for r in lesson.references])
+if not published.empty:
+    st.caption("Published values")
+    st.dataframe(published, hide_index=True, use_container_width=True)
+
+dataset = "digits"
+if lesson.mnist is not None:
+    if st.toggle("Use MNIST (from the data folder) instead of the built-in digits", key="lesson_mnist"):
+        dataset = "mnist"
+try:
+    configs = lesson.configs(dataset=dataset)
+except ConfigError as err:
+    common.config_error(err)
+    st.stop()
+absent = missing(configs[0].data)
+if absent:
+    st.warning(absent, icon="📂")
+
+run, open_train = st.columns(2)
+if run.button("Run this lesson", type="primary", disabled=bool(absent), use_container_width=True):
+    handles = common.workspace().jobs.submit_group(configs, label=f"lesson {lesson.key}")
+    common.remember_group(handles[0].group)
+    st.rerun()
+fits_train = lesson.page == "train" and len(lesson.rules) <= urlstate.SLOTS
+if open_train.button("Open on the Train page", disabled=not fits_train, use_container_width=True,
+                     help="to change its settings and run it there" if fits_train else
+                     "this lesson compares more rules than the Train page holds"):
+    try:
+        query = urlstate.params(configs[0], [c.algorithm.to_dict() for c in configs])
+    except ConfigError as err:
+        common.config_error(err)
+    else:
+        st.switch_page("pages/train.py", query_params=urlstate.query_string(query))
+
+
+def draw(found) -> None:
+    statuses = ", ".join(f"{label}: {common.STATUS_WORDS.get(info.status, info.status)}"
+                         for label, info in zip(found.labels, found.infos))
+    st.caption(statuses)
+    for label, info in zip(found.labels, found.infos):
+        message = common.diverged_message(label, info)
+        if message:
+            st.error(message)
+    finals = {label: frames.latest(records) for label, records in zip(lesson.labels(), found.records.values())}
+    st.subheader("Measured here, beside the published value")
+    st.dataframe(lessons.compare(lesson, finals), hide_index=True, use_container_width=True)
+    table = frames.curves(dict(zip(lesson.labels(), found.records.values())))
+    if not table.empty:
+        left, right = st.columns(2)
+        left.altair_chart(charts.learning_curves(table, "loss", order=lesson.labels()), key="lesson_loss")
+        right.altair_chart(charts.learning_curves(table, "accuracy", order=lesson.labels()), key="lesson_acc")
+    angles = frames.alignment(dict(zip(lesson.labels(), found.records.values())))
+    if not angles.empty:
+        st.altair_chart(charts.alignment_chart(angles, "update", order=lesson.labels()), key="lesson_align")
+
+
+group = common.current_group()
+if group:  # the runs of this lesson, if the session (or the link) looks at them
+    try:
+        label = common.workspace().store.get_group(group).label
+    except (InvalidId, UnknownRun) as err:
+        st.warning(f"The link names runs this server does not have: {err}")
+    else:
+        if label == f"lesson {lesson.key}":
+            common.live(draw, group=group)
