@@ -23,6 +23,22 @@ from explorer.store import InvalidId, StoreError, UnknownRun, default_path
 
 REFRESH_S = 0.5  # live views redraw at least twice a second
 
+
+def _leave_pages_folder_mode() -> None:
+    """Streamlit treats a folder named ``pages/`` beside the main script as an old-style multipage
+    app (every file a page, ``common`` included) until the first script run calls
+    ``st.navigation``; on a fresh server the first session's first run would run that way. Every
+    page imports this module first, so that run is turned around here: switch the mode off and
+    rerun, through ``app.py`` and its ``st.navigation``."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_folder_mode()
+
 STATUS_WORDS = {
     "queued": "waiting for a free worker",
     "running": "training",
@@ -77,8 +93,19 @@ def comparison(group: str | None = None) -> runs.Comparison | None:
             st.warning(f"The link names runs this server does not have: {err}")
             return None
     found = cache[group]
-    found.poll()
-    return found
+    return found if _poll(found) else None
+
+
+def _poll(found: runs.Comparison) -> bool:
+    """Read what is new; False, with a message, if the runs were deleted meanwhile (on the Runs
+    page, perhaps by another session)."""
+    try:
+        found.poll()
+    except UnknownRun as err:
+        st.session_state.get("comparisons", {}).pop(found.group, None)
+        st.warning(f"These runs were deleted: {err}")
+        return False
+    return True
 
 
 def live(draw: Callable[[runs.Comparison], None], group: str | None = None) -> None:
@@ -91,7 +118,8 @@ def live(draw: Callable[[runs.Comparison], None], group: str | None = None) -> N
 
     @st.fragment(run_every=REFRESH_S if going else None)
     def view() -> None:
-        found.poll()
+        if not _poll(found):
+            return
         draw(found)
         if going and found.finished:
             st.rerun()  # once more as a whole page, so the view stops polling
