@@ -27,19 +27,21 @@ def _store():
 
 def _multiselect(column, label: str, options: list[str], key: str, **kw) -> list[str]:
     # Keep values chosen earlier (or from a link) selectable even if no listed run has them now.
-    chosen = [v for v in st.session_state.get(key, []) if v not in options]
-    return column.multiselect(label, sorted(options) + chosen, key=key, bind="query-params", **kw)
+    earlier = st.session_state.get(key) or st.query_params.get_all(key)
+    chosen = [v for v in dict.fromkeys(earlier) if v not in options]
+    return column.multiselect(label, list(options) + chosen, key=key, bind="query-params", **kw)
 
 
 def _listed():
-    """Draw the filters; return (runs listed, runs shown after filtering, whether the store has more)."""
+    """Draw the filters; return (runs listed, runs shown after filtering, whether the store holds
+    more than the limit, the limit)."""
     cols = st.columns([2, 2, 2, 3, 1.2])
     limit = cols[4].selectbox("newest", LIMITS, key="runs_limit", bind="query-params",
                               help="How many of the newest runs are read from the store")
     listed = _store().list_runs(limit=limit + 1)
     more, listed = len(listed) > limit, listed[:limit]
     present = run_table.options(listed)
-    statuses = _multiselect(cols[0], "status", [s for s in STATUSES], "runs_status", placeholder="any status")
+    statuses = _multiselect(cols[0], "status", list(STATUSES), "runs_status", placeholder="any status")
     rules = _multiselect(cols[1], "rule", present["rules"], "runs_rule", placeholder="any rule",
                          format_func=lambda r: rule_label({"name": r}))
     datasets = _multiselect(cols[2], "dataset", present["datasets"], "runs_data", placeholder="any dataset")
@@ -68,7 +70,7 @@ COLUMN_CONFIG = {
     "group": st.column_config.TextColumn("group", help="runs started together to compare rules"),
     "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
     "test_acc": st.column_config.NumberColumn("test acc.", format="percent", help="at the last logged step"),
-    "test_loss": st.column_config.NumberColumn("test loss", format="%.4f", help="at the last logged step"),
+    "test_loss": st.column_config.NumberColumn("test loss", format="%.4g", help="at the last logged step"),
     "created": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
 }
 
@@ -103,7 +105,8 @@ def _delete(overlay: run_table.Overlay) -> None:
     if pending is None:
         return
     with st.container(border=True):
-        names = "\n".join(f"- **{label}** ({info.id}, {info.status})" for label, info in zip(overlay.labels, overlay.infos))
+        names = "\n".join(f"- **{label}** ({info.id}, {info.status})"
+                          for label, info in zip(overlay.labels, overlay.infos))
         st.warning(f"Delete {len(ids)} run(s) with their metrics, snapshots and checkpoints? "
                    f"This cannot be undone.\n\n{names}", icon="🗑️")
         yes, no, _ = st.columns([1.4, 1, 3])
@@ -121,54 +124,62 @@ def _delete(overlay: run_table.Overlay) -> None:
             st.rerun()
 
 
+def _open(group: str) -> None:
+    common.remember_group(group)
+    st.switch_page("pages/train.py",
+                   query_params=run_table.train_query(list(reversed(_store().list_runs(group=group)))))
+
+
 def _actions(overlay: run_table.Overlay) -> None:
-    store = _store()
+    store, ids = _store(), overlay.ids
+    pairs = list(zip(overlay.labels, overlay.infos))
     groups = list(dict.fromkeys(info.group for info in overlay.infos if info.group))
-    c = st.columns([2.2, 1.6, 1.6, 1.6, 1.6])
-    if groups:
-        group = groups[0]
-        if len(groups) > 1:
-            group = c[0].selectbox("comparison to open", groups, key="runs_open_group", label_visibility="collapsed",
-                                   format_func=lambda g: "group " + g + ": " + ", ".join(
-                                       label for label, i in zip(overlay.labels, overlay.infos) if i.group == g))
+    c = st.columns(4)
+    if len(groups) == 1:
         if c[0].button("Open on the Train page", key="runs_open", width="stretch",
                        help="show this comparison (all its runs) and its setup on the Train page"):
-            common.remember_group(group)
-            st.switch_page("pages/train.py",
-                           query_params=run_table.train_query(list(reversed(store.list_runs(group=group)))))
+            _open(groups[0])
+    elif groups:
+        with c[0].popover("Open on the Train page", width="stretch",
+                          help="the selected runs belong to several comparisons: pick one"):
+            for group in groups:
+                names = ", ".join(label for label, info in pairs if info.group == group)
+                if st.button(f"{names} (group {group[:8]}…)", key=f"runs_open_{group}", width="stretch"):
+                    _open(group)
     else:
         c[0].button("Open on the Train page", key="runs_open", disabled=True, width="stretch",
                     help="these runs were started outside a comparison (e.g. from the command line)")
-    if c[1].button("Delete…", key="runs_delete", width="stretch"):
-        refused = [r for r in (run_table.refusal(info, label) for label, info in zip(overlay.labels, overlay.infos)) if r]
+    if c[1].button("Delete…", key="runs_delete", width="stretch", help="asks before it deletes anything"):
+        refused = [r for r in (run_table.refusal(info, label) for label, info in pairs) if r]
         if refused:
             st.session_state.pop(CONFIRM, None)
             st.error("Not deleted. " + " ".join(refused), icon="⛔")
         else:
-            st.session_state[CONFIRM] = overlay.ids
-    ids = overlay.ids
-    one = ids[0] if len(ids) == 1 else None
+            st.session_state[CONFIRM] = ids
     c[2].download_button("Metrics (CSV)", lambda: export.runs_table(store, ids).to_csv(index=False),
-                         file_name=f"run-{one}.csv" if one else "runs-metrics.csv", mime="text/csv",
+                         file_name=f"run-{ids[0]}.csv" if len(ids) == 1 else "runs-metrics.csv", mime="text/csv",
                          key="runs_csv", on_click="ignore", width="stretch",
                          help="every logged record of the selected runs, one row each")
-    info = overlay.infos[0]
-    if len(ids) > 1:
-        which = c[4].selectbox("config of", range(len(ids)), key="runs_config_of", label_visibility="collapsed",
-                               format_func=lambda i: f"config of {overlay.labels[i]}")
-        info = overlay.infos[min(which, len(ids) - 1)]
-    c[3].download_button("Config (JSON)", run_table.config_json(info), file_name=f"config-{info.id}.json",
-                         mime="application/json", key="runs_config", on_click="ignore", width="stretch",
-                         help="the run's config: `python -m explorer train --config` reads it")
+    config_help = "the run's config: `python -m explorer train --config` reads it"
+    if len(ids) == 1:
+        c[3].download_button("Config (JSON)", run_table.config_json(overlay.infos[0]),
+                             file_name=f"config-{ids[0]}.json", mime="application/json", key="runs_config",
+                             on_click="ignore", width="stretch", help=config_help)
+    else:
+        with c[3].popover("Config (JSON)", width="stretch", help="one config file per run"):
+            for label, info in pairs:
+                st.download_button(label, run_table.config_json(info), file_name=f"config-{info.id}.json",
+                                   mime="application/json", key=f"runs_config_{info.id}", on_click="ignore",
+                                   width="stretch", help=config_help, icon=":material/download:")
     _delete(overlay)
 
 
 def _chart_downloads(chart, name: str) -> None:
+    """PNG and SVG buttons for a chart; the file is rendered only when one is pressed."""
     a, b, _ = st.columns([1, 1, 3])
-    a.download_button("PNG", lambda: charts.to_bytes(chart, "png"), file_name=f"{name}.png", mime="image/png",
-                      key=f"runs_{name}_png", on_click="ignore", icon=":material/download:")
-    b.download_button("SVG", lambda: charts.to_bytes(chart, "svg"), file_name=f"{name}.svg", mime="image/svg+xml",
-                      key=f"runs_{name}_svg", on_click="ignore", icon=":material/download:")
+    for column, fmt, mime in ((a, "png", "image/png"), (b, "svg", "image/svg+xml")):
+        column.download_button(fmt.upper(), lambda fmt=fmt: charts.to_bytes(chart, fmt), file_name=f"runs-{name}.{fmt}",
+                               mime=mime, key=f"runs_{name}_{fmt}", on_click="ignore", icon=":material/download:")
 
 
 def _curves(overlay: run_table.Overlay) -> None:
@@ -246,6 +257,7 @@ selected = _table(shown)
 if not selected:
     st.info("Tick one or more rows in the table (the boxes at the left) to overlay their loss and accuracy curves.")
     st.session_state.pop(CONFIRM, None)
+    st.session_state.pop("runs_overlay", None)
     st.stop()
 found = _overlay(selected)
 if found is not None:

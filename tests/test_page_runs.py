@@ -1,0 +1,226 @@
+"""The Runs page, driven through Streamlit's AppTest: list, filter, select, overlay, download, open, delete."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from apptest_tools import APP, charts, run_until, text
+from explorer import runs
+from explorer.store import Store
+
+
+def _config(**sections) -> dict:
+    cfg = {"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [16], "activation": "tanh"},
+           "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "train": {"epochs": 1, "batch_size": 64},
+           "seed": 0, "device": "cpu"}
+    cfg.update(sections)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """One store for the module: a BP/DFA comparison on digits and an FA run on moons, finished."""
+    path = tmp_path_factory.mktemp("runs") / "runs.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXPLORER_STORE", str(path))
+        ws = runs.workspace(path)
+        digits = ws.compare(_config(), [{"name": "bp"}, {"name": "dfa"}])
+        moons = ws.compare(_config(data={"name": "moons", "samples": 200}, seed=1), [{"name": "fa"}])
+        digits.wait(timeout=60)
+        moons.wait(timeout=60)
+        yield ws
+
+
+@pytest.fixture()
+def downloads(monkeypatch):
+    """What each download button would hand the browser: {url or deferred id: bytes or callable}."""
+    files: dict = {}
+    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def recording_add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        url = add(self, data, mimetype, coordinates, file_name, is_for_static_download)
+        files[url] = data
+        return url
+
+    def recording_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        file_id = add_deferred(self, data_callable, mimetype, coordinates, file_name, **kw)
+        files[file_id] = data_callable
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add", recording_add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording_deferred)
+    return files
+
+
+def _download(at, files, key) -> tuple[str, bytes]:
+    button = next(b for b in at.get("download_button") if b.key == key)
+    proto = button.proto
+    data = files[proto.deferred_file_id] if proto.HasField("deferred_file_id") else files[proto.url]
+    data = data() if callable(data) else data
+    return button.label, data.encode() if isinstance(data, str) else bytes(data)
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/runs.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _table(at) -> pd.DataFrame:
+    return at.dataframe[0].value
+
+
+def _select(at, ids) -> AppTest:
+    """Tick the table rows of ``ids`` (as a click on their checkboxes would) and rerun."""
+    table = _table(at)
+    rows = [int(table.index[table["id"] == i][0]) for i in ids]
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def _by_rule(store: Store, name: str):
+    return next(i for i in store.list_runs() if i.config["algorithm"]["name"] == name)
+
+
+def test_the_table_lists_every_stored_run_and_the_filters_narrow_it(workspace):
+    store = workspace.store
+    at = _page()
+    table = _table(at)
+    assert table["id"].tolist() == [i.id for i in store.list_runs()]    # newest first, all of them
+    fa = _by_rule(store, "fa")
+    row = table[table["id"] == fa.id].iloc[0]
+    assert (row["rule"], row["data"], row["status"]) == ("FA", "moons", "done")
+    assert row["test_acc"] == pytest.approx(store.metrics(fa.id)[-1]["test_acc"])
+    assert f"{len(table)} of {len(table)} runs shown" in text(at)
+
+    at.multiselect(key="runs_data").set_value(["moons"]).run()
+    assert _table(at)["id"].tolist() == [fa.id]
+    assert "the filters hide" in text(at)
+    at.multiselect(key="runs_data").set_value([]).run()
+    at.multiselect(key="runs_rule").set_value(["bp", "dfa"]).run()
+    assert set(_table(at)["rule"]) == {"BP", "DFA"}
+    at.text_input(key="runs_q").set_value("dfa TANH").run()    # every word, any case
+    assert _table(at)["id"].tolist() == [_by_rule(store, "dfa").id]
+    at.multiselect(key="runs_status").set_value(["failed"]).run()
+    assert _table(at).empty
+
+    link = AppTest.from_file(APP, default_timeout=60)   # the filters travel in a link
+    link.query_params["runs_data"] = "moons"
+    link.switch_page("pages/runs.py")
+    link.run()
+    assert _table(link)["id"].tolist() == [fa.id]
+
+
+def test_a_large_store_is_listed_up_to_a_limit_that_says_so(tmp_path, monkeypatch):
+    path = tmp_path / "many.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))    # the page opens the store this names
+    store = runs.workspace(path).store
+    for seed in range(105):
+        store.finish_run(store.create_run(_config(seed=seed)), "cancelled")
+    at = _page()
+    assert len(_table(at)) == 100
+    assert _table(at)["id"].tolist() == [i.id for i in store.list_runs(limit=100)]   # the newest
+    assert "only the newest 100" in text(at) and "holds more" in text(at)
+    at.selectbox(key="runs_limit").set_value(500).run()
+    assert len(_table(at)) == 105 and "holds more" not in text(at)
+    at.text_input(key="runs_q").set_value('"seed 104"').run()
+    assert _table(at)["id"].tolist() == [i.id for i in store.list_runs() if i.config["seed"] == 104]
+
+
+def test_selecting_two_runs_overlays_both_and_downloads_what_the_store_holds(workspace, downloads):
+    store = workspace.store
+    bp, fa = _by_rule(store, "bp"), _by_rule(store, "fa")
+    at = _select(_page(), [bp.id, fa.id])
+    assert [h.value for h in at.subheader] == ["2 run(s) selected"]
+    shown = {spec.get("title"): tables[0] for spec, tables in charts(at)}
+    loss, accuracy = shown["Loss"], shown["Accuracy"]
+    # Runs from two comparisons: their labels say how they differ, and each keeps its rule's colour.
+    assert set(loss["run"]) == {"BP digits seed 0", "FA moons seed 1"} == set(accuracy["run"])
+    for label, info in (("BP digits seed 0", bp), ("FA moons seed 1", fa)):
+        test = accuracy[(accuracy["run"] == label) & (accuracy["split"] == "test")]
+        assert test["value"].tolist() == pytest.approx([r["test_acc"] for r in store.metrics(info.id)])
+
+    _, csv = _download(at, downloads, "runs_csv")
+    table = pd.read_csv(io.BytesIO(csv))
+    assert table["run"].unique().tolist() == [bp.id, fa.id]
+    for info in (bp, fa):
+        records = store.metrics(info.id)
+        mine = table[table["run"] == info.id]
+        assert mine["step"].tolist() == [r["step"] for r in records]
+        assert mine["train_loss"].tolist() == pytest.approx([r["train_loss"] for r in records])
+
+    for info, label in ((bp, "BP digits seed 0"), (fa, "FA moons seed 1")):   # one file per run
+        shown_label, config = _download(at, downloads, f"runs_config_{info.id}")
+        assert shown_label == label and json.loads(config) == info.config
+
+    for key, magic in (("runs_loss_png", b"\x89PNG\r\n\x1a\n"), ("runs_accuracy_svg", b"<svg")):
+        assert _download(at, downloads, key)[1].startswith(magic)
+
+
+def test_one_run_opens_on_train_with_its_comparison_and_setup(workspace, downloads):
+    store = workspace.store
+    dfa = _by_rule(store, "dfa")
+    at = _select(_page(), [dfa.id])
+    label, config = _download(at, downloads, "runs_config")
+    assert label == "Config (JSON)" and json.loads(config) == dfa.config
+    _button(at, "Open on the Train page").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Train"
+    assert at.query_params["group"] == dfa.group
+    assert at.selectbox(key="rule1").value == "bp" and at.selectbox(key="rule2").value == "dfa"
+    assert at.text_input(key="hidden").value == "16" and at.selectbox(key="act").value == "tanh"
+    assert "BP**: finished" in text(at) and "DFA**: finished" in text(at)
+
+
+def test_delete_asks_first_then_removes_the_run_and_its_group(workspace):
+    store = workspace.store
+    extra = workspace.compare(_config(seed=5), [{"name": "usf"}])
+    extra.wait(timeout=60)
+    run, group = extra.ids[0], extra.group
+    at = _select(_page(), [run])
+    _button(at, "Delete…").click().run()
+    assert "cannot be undone" in text(at)
+    assert store.get_run(run).status == "done"               # nothing deleted yet
+    _button(at, "Cancel").click().run()
+    assert "cannot be undone" not in text(at) and store.get_run(run)
+
+    _button(at, "Delete…").click().run()
+    _button(at, "Yes, delete 1 run(s)").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Deleted 1 run(s)." in text(at)
+    assert run not in [i.id for i in store.list_runs()]
+    assert run not in _table(at)["id"].tolist()
+    assert store.metrics(run) == []
+    with pytest.raises(Exception):
+        store.get_group(group)                                # its group went with its last run
+
+
+def test_deleting_a_run_that_is_training_is_refused(workspace):
+    store = workspace.store
+    going = workspace.compare(_config(train={"epochs": 500, "batch_size": 64}, seed=7), [{"name": "bp"}])
+    try:
+        run = going.ids[0]
+        at = _page()
+        run_until(at, lambda a: store.get_run(run).status == "running", timeout=30)
+        at = _select(at, [run])
+        _button(at, "Delete…").click().run()
+        assert "still training" in text(at) and "stop it" in text(at)
+        assert "Yes, delete" not in [b.label for b in at.button]   # no way past the refusal
+        assert store.get_run(run).status == "running"
+    finally:
+        going.stop()
+        going.wait(timeout=30)
