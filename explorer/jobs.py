@@ -422,10 +422,12 @@ class JobManager:
         return True
 
     def _store_snapshots(self, handle: RunHandle, trainer, done: int) -> int:
-        """Write the trainer's snapshots taken since the first ``done`` (the probe with the first)."""
+        """Write the trainer's snapshots taken since the first ``done`` (the probe's inputs, labels
+        and extras with the first)."""
         for snapshot in trainer.snapshots[done:]:
             if done == 0 and trainer.probe is not None:
-                self.store.set_probe(handle.id, {"y": trainer.probe.y, **trainer.probe.extras})
+                probe = trainer.probe
+                self.store.set_probe(handle.id, {"x": probe.x, "y": probe.y, **probe.extras})
             self.store.add_snapshot(handle.id, snapshot)
             done += 1
         return done

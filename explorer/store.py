@@ -663,7 +663,7 @@ class Store:
             c.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?)", (run_id, seq, snapshot.epoch, snapshot.step, blob))
 
     def set_probe(self, run_id: str, tensors: Mapping[str, torch.Tensor]) -> None:
-        """Store the probe set's labels and extras (``{"y": ..., "slot_digits": ...}``) of a run's snapshots."""
+        """Store the probe set of a run's snapshots (``{"x": inputs, "y": labels, "slot_digits": ...}``)."""
         check_id(run_id)
         blob = tensors_to_bytes(tensors, "probe")
         with self._write("writing a probe") as c:
@@ -806,7 +806,7 @@ class Store:
                 for epoch, step, blob in rows]
 
     def probe(self, run_id: str) -> dict[str, torch.Tensor] | None:
-        """The probe labels and extras stored with the run's snapshots, or None."""
+        """The probe inputs, labels and extras stored with the run's snapshots, or None."""
         check_id(run_id)
         with self._read("reading a probe") as c:
             row = c.execute("SELECT tensors FROM probes WHERE run_id = ?", (run_id,)).fetchone()

@@ -15,7 +15,7 @@ import streamlit as st
 from explorer import charts, maps
 from explorer.config import ConfigError
 from explorer.frames import run_label
-from explorer.store import StoreError
+from explorer.store import ACTIVE, StoreError
 from pages import common
 
 NONE = "none"
@@ -46,16 +46,15 @@ def _choices() -> tuple[dict[str, str], int]:
 
 
 def _source(run_id: str):
-    """The run's stored maps, or None with the reason shown."""
+    """The run's stored maps (None if the store cannot say); a message if it has none (yet)."""
     try:
         source = _mapper().source(run_id)
     except StoreError as err:
         st.error(f"Cannot read this run's hidden maps: {err}")
         return None
     if not source.snapshots:
-        st.info(NO_MAPS if source.status not in ("queued", "running") else
+        st.info(NO_MAPS if source.status not in ACTIVE else
                 "No hidden maps yet: the first is kept when training starts.")
-        return None
     return source
 
 
@@ -77,18 +76,18 @@ def _samples(chosen, probe, colour: str) -> None:
 
 
 def _job(run_id: str, label: str, view: str, method: str):
-    """(source, `MapJob`) of one run's maps, started if need be; None with the reason shown."""
+    """(source, `MapJob`) of one run's maps, started if need be; None for either, with the reason shown."""
     source = _source(run_id)
-    if source is None:
-        return None
+    if source is None or not source.snapshots:
+        return source, None
     if view not in maps.views(source):
         st.warning(f"{label} has no map of {view}; it has {', '.join(maps.views(source))}.")
-        return None
+        return source, None
     try:
         job = _mapper().request(run_id, view, method)
     except (ConfigError, StoreError) as err:
         st.error(f"No map of {label}: {err}")
-        return None
+        return source, None
     if job.error:
         st.error(f"{maps.METHODS[method]} of {label} failed: {job.error}")
     if job.total == 0:
@@ -119,7 +118,11 @@ def _position(total: int, playing: bool) -> float:
     if total < 2:
         return 0.0
     last = float(total - 1)
-    pos = min(max(float(st.session_state.get("rep_pos", last)), 0.0), last)  # opens at the end
+    pos = float(st.session_state.get("rep_pos", last))  # opens at the end
+    if pos >= st.session_state.get("rep_last", last):
+        pos = last  # at the end it stays at the end, as a run in training keeps more maps
+    st.session_state["rep_last"] = last
+    pos = min(max(pos, 0.0), last)
     if playing:
         pos = 0.0 if pos >= last else min(pos + PLAY_STEP, last)
     st.session_state["rep_pos"] = round(pos, 2)
@@ -131,6 +134,13 @@ def _position(total: int, playing: bool) -> float:
     return position
 
 
+def _until_maps(run_id: str) -> None:
+    """Wait (polling) for a run in training to keep its first map, then draw the page again."""
+    source = _mapper().source(run_id)
+    if source.snapshots or source.status not in ACTIVE:
+        st.rerun()
+
+
 def _maps(shown: list[tuple[str, str]], view: str, colour: str, method: str, every: float | None) -> None:
     playing = st.session_state.get("rep_play", False)
     slider = st.container()
@@ -139,15 +149,16 @@ def _maps(shown: list[tuple[str, str]], view: str, colour: str, method: str, eve
     for (run_id, label), column in zip(shown, columns):
         with column:
             found.append(_job(run_id, label, view, method))
-    total = max((job.total for _, job in filter(None, found)), default=0)
+    total = max((job.total for _, job in found if job is not None), default=0)
     with slider:
         position = _position(total, playing)
-    for (run_id, label), column, pair in zip(shown, columns, found):
-        if pair is not None:
+    for (run_id, label), column, (source, job) in zip(shown, columns, found):
+        if job is not None:
             with column:
-                _draw(*pair, label, view, colour, position, key=f"rep_map_{run_id}")
+                _draw(source, job, label, view, colour, position, key=f"rep_map_{run_id}")
     playing = st.session_state.get("rep_play", False) and total > 1
-    busy = any(not job.done or source.status in ("queued", "running", "paused") for source, job in filter(None, found))
+    busy = any((job is not None and not job.done) or (source is not None and source.status in ACTIVE)
+               for source, job in found)
     wanted = PLAY_S if playing else POLL_S if busy else None
     if wanted != every:
         st.session_state["rep_every"] = wanted
@@ -167,7 +178,9 @@ left = top[0].selectbox("run", ids, index=0, format_func=choices.get, key="rep_l
 right = top[1].selectbox("beside it", [NONE, *ids], index=2 if in_group > 1 else 0, key="rep_right",
                          format_func=lambda i: "—" if i == NONE else choices[i])
 first = _source(left)
-if first is None:
+if first is None or not first.snapshots:
+    if first is not None and first.status in ACTIVE:
+        st.fragment(run_every=POLL_S)(_until_maps)(left)
     st.stop()
 row = st.columns([2, 2, 1])
 view = row[0].selectbox("layer", maps.views(first), index=len(first.layers) - 1, key="rep_view",
