@@ -84,7 +84,7 @@ def embed(snapshots: Sequence, method: str = "pca", *, layer: str | None = None,
         raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if isinstance(snapshots, (str, bytes)) or not hasattr(snapshots, "__len__"):
         raise ConfigError("snapshots must be a non-empty list of (N, d) arrays, one per checkpoint")
-    mats = _matrices(_layer_of(snapshots, layer))
+    mats = matrices(_layer_of(snapshots, layer))
     seed = _whole(seed, "seed", 0)
     if method == "pca":
         return _pca_maps(mats, seed)
@@ -99,17 +99,39 @@ def embed(snapshots: Sequence, method: str = "pca", *, layer: str | None = None,
     n_jobs = _whole(n_jobs, "n_jobs", 1)
     if not isinstance(warm_start, bool):
         raise ConfigError(f"warm_start must be true or false, got {warm_start!r}")
+    settings = dict(perplexity=perplexity, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter,
+                    seed=seed, n_jobs=n_jobs)
+    if warm_start:
+        return [normalise(m) for m in tsne_steps(mats, **settings)]
     maps: list[np.ndarray] = []
     previous_init = None
     for x in mats:
-        if warm_start and maps:
-            emb = _tsne_continue(x, maps[-1], perplexity, n_iter, seed, n_jobs)
-        else:
-            init = _align(_tsne_init(x, seed), previous_init)
-            previous_init = init
-            emb = _tsne_fresh(x, init, perplexity, n_iter, early_exaggeration_iter, seed, n_jobs)
+        init = _align(_tsne_init(x, seed), previous_init)
+        previous_init = init
+        emb = _tsne_fresh(x, init, perplexity, n_iter, early_exaggeration_iter, seed, n_jobs)
         maps.append(np.asarray(emb, dtype=np.float64))
-    return [_normalise(m) for m in maps]
+    return [normalise(m) for m in maps]
+
+
+def tsne_steps(matrices: Sequence[np.ndarray], previous: np.ndarray | None = None, *, perplexity: float = 30.0,
+               n_iter: int = 500, early_exaggeration_iter: int = 250, seed: int = 0, n_jobs: int = 1):
+    """`embed`'s warm-started t-SNE one checkpoint at a time, for callers that show maps as they
+    come: yields each checkpoint's raw (unscaled) float64 map. The first starts from its PCA with
+    early exaggeration, unless ``previous`` (a raw map) is given to continue from; each later one
+    starts from the map before it. Inputs as `embed` checks them (no checks here).
+
+    Example:
+        >>> x, _ = clustered(40, 4, clusters=2)
+        >>> [m.shape for m in tsne_steps([x, x], perplexity=5, n_iter=20, early_exaggeration_iter=10)]
+        [(40, 2), (40, 2)]
+    """
+    for x in matrices:
+        if previous is None:
+            emb = _tsne_fresh(x, _tsne_init(x, seed), perplexity, n_iter, early_exaggeration_iter, seed, n_jobs)
+        else:
+            emb = _tsne_continue(x, previous, perplexity, n_iter, seed, n_jobs)
+        previous = np.asarray(emb, dtype=np.float64)
+        yield previous
 
 
 def _whole(value, name: str, minimum: int) -> int:
@@ -132,7 +154,7 @@ def _layer_of(snapshots, layer: str | None) -> list:
     return [s.layers[layer] for s in snapshots]
 
 
-def _matrices(snapshots) -> list[np.ndarray]:
+def matrices(snapshots) -> list[np.ndarray]:
     """Each checkpoint as a finite float32 (N, d ≥ 2) array; the same N ≥ 2 for all."""
     if isinstance(snapshots, (str, bytes)) or not hasattr(snapshots, "__len__") or len(snapshots) == 0:
         raise ConfigError("snapshots must be a non-empty list of (N, d) arrays, one per checkpoint")
@@ -156,11 +178,11 @@ def _matrices(snapshots) -> list[np.ndarray]:
     return mats
 
 
-def _normalise(m: np.ndarray) -> np.ndarray:
+def normalise(m: np.ndarray) -> np.ndarray:
     """``m`` centred and scaled to a root-mean-square radius of 1, as float32.
 
     Example:
-        >>> _normalise(np.array([[1.0, 1.0], [3.0, 1.0]])).tolist()
+        >>> normalise(np.array([[1.0, 1.0], [3.0, 1.0]])).tolist()
         [[-1.0, 0.0], [1.0, 0.0]]
     """
     centred = m - m.mean(0)

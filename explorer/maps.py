@@ -41,7 +41,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .embed import _matrices, _normalise, _tsne_continue, _tsne_fresh, _tsne_init, embed
+from .embed import embed, normalise
+from .embed import matrices as snapshot_matrices
+from .embed import tsne_steps as _raw_steps
 from .config import ConfigError, RunConfig
 from .representations import Snapshot, per_digit
 from .store import ACTIVE, Store
@@ -392,14 +394,9 @@ def tsne_steps(matrices: Sequence[np.ndarray], previous: np.ndarray | None = Non
     """
     n = matrices[0].shape[0] if len(matrices) else 0
     perplexity = min(float(perplexity), max((n - 1) / 3.0, 1.0))
-    for x in matrices:
-        if previous is None:
-            init = _tsne_init(x, seed)
-            emb = _tsne_fresh(x, init, perplexity, n_iter, early_exaggeration_iter, seed, 1)
-        else:
-            emb = _tsne_continue(x, previous, perplexity, n_iter, seed, 1)
-        previous = np.asarray(emb, dtype=np.float64)
-        yield _normalise(previous), previous
+    for raw in _raw_steps(matrices, previous, perplexity=perplexity, n_iter=n_iter,
+                          early_exaggeration_iter=early_exaggeration_iter, seed=seed):
+        yield normalise(raw), raw
 
 
 class Mapper:
@@ -526,7 +523,7 @@ class Mapper:
                 else:  # more checkpoints than last time: go on from the last map made
                     job.epochs, job.steps = epochs, steps
                 job.error, job.future = None, Future()
-        mats = _matrices([s.layers[view] for s in snaps]) if snaps else []
+        mats = snapshot_matrices([s.layers[view] for s in snaps]) if snaps else []
         if method == "pca":
             job = MapJob(key, epochs, steps)
             for coords in embed(mats, "pca", seed=int(self.tsne["seed"])) if mats else []:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from explorer import embed as embed_module
 from explorer import maps
 from explorer.build import build
 from explorer.config import ConfigError
@@ -181,7 +182,7 @@ def test_errors_are_kept_and_named(store, monkeypatch):
         def broken(*args, **kwargs):
             raise RuntimeError("openTSNE ran out of memory")
 
-        monkeypatch.setattr(maps, "_tsne_continue", broken)
+        monkeypatch.setattr(embed_module, "_tsne_continue", broken)
         job = _wait(mapper.request(run, "layers.0", "tsne"))
         assert job.ready == 1 and job.error == "RuntimeError: openTSNE ran out of memory"
 
