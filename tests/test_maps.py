@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import importlib
+
 import pytest
 import torch
 
-from explorer import embed as embed_module
 from explorer import maps
 from explorer.build import build
 from explorer.config import ConfigError
+
+embed_module = importlib.import_module("explorer.embed")  # the module (explorer.embed is also a function)
 from explorer.embed import clustered, embed
 from explorer.representations import Probe, Snapshot
 from explorer.runs import Workspace
