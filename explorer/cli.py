@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer train | runs | stress | bench | parity | sweep | embed-bench | seeds-bench``.
+"""The command line: ``python -m explorer train | runs | stress | bench | parity | sweep | embed-bench | seeds-bench | app-bench``.
 
 Example:
     python -m explorer train --rule dfa --epochs 5 --hidden 256,256
@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     rx.add_argument("--out", help="file to write (default: standard output)")
     rd = rs.add_parser("delete", parents=[store], help="delete a run (or a group with its runs)")
     rd.add_argument("id", help="a run id or a group id")
+    a = sub.add_parser("app-bench", help="the app in a real browser: time to the first point, refresh rate, "
+                                         "polling overhead")
+    from . import app_bench
+    app_bench.add_arguments(a)
     x = sub.add_parser("stress", help="reliability checks of the store and the job manager, with figures")
     x.add_argument("--runs", type=int, default=20)
     x.add_argument("--threads", type=int, default=5, help="threads submitting the runs at once")
@@ -360,10 +364,17 @@ def _seeds_bench(args) -> int:
     return 0
 
 
+def _app_bench(args) -> int:
+    from .app_bench import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"train": _train, "runs": _runs, "stress": _stress, "bench": _bench, "parity": _parity,
-                "sweep": _sweep, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
+                "sweep": _sweep, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench,
+                "app-bench": _app_bench}
     try:
         return commands[args.command](args)
     except (ConfigError, DatasetNotFound, StoreError) as err:

@@ -152,3 +152,28 @@ def band(runs: Mapping[str, Sequence[Sequence[dict]]], key: str = "test_acc") ->
 def latest(records: Sequence[dict]) -> dict:
     """The last record, or an empty dict for a run that has logged nothing yet."""
     return dict(records[-1]) if records else {}
+
+
+def thin(records: Sequence[dict], most: int = 250) -> list[dict]:
+    """At most about ``most`` records, evenly spread, the first and the last always kept: live charts
+    of long runs stay cheap to redraw (a chart's cost grows with its points, not its pixels).
+
+    Example:
+        >>> [r["step"] for r in thin([{"step": s} for s in range(1, 11)], most=4)]
+        [1, 4, 7, 10]
+    """
+    if most < 2:
+        raise ValueError(f"most must be at least 2, got {most!r}")
+    n = len(records)
+    if n <= most:
+        return list(records)
+    every = math.ceil((n - 1) / (most - 1))
+    kept = list(records[::every])
+    if kept[-1] is not records[-1]:
+        kept.append(records[-1])
+    return kept
+
+
+def thinned(runs: Mapping[str, Sequence[dict]], most: int = 250) -> dict[str, list[dict]]:
+    """`thin` applied to each run of a mapping."""
+    return {label: thin(records, most) for label, records in runs.items()}

@@ -21,7 +21,7 @@ shown = right.multiselect("alignment", list(KINDS), default=list(KINDS), key="al
 
 
 def draw(found) -> None:
-    table = frames.alignment(found.records)
+    table = frames.alignment(frames.thinned(found.records))
     if table.empty:
         st.caption("No alignment measured yet: it appears with the first logged step (backprop alone has none).")
     for kind in shown:
@@ -35,7 +35,7 @@ def draw(found) -> None:
     st.subheader("Gradient norms")
     st.caption("Per layer, log scale: the rule's update (solid) and backprop's gradient (dotted). Norms that "
                "fall layer by layer are vanishing gradients; norms that grow by orders of magnitude explode.")
-    norms = frames.norms(found.records)
+    norms = frames.norms(frames.thinned(found.records))
     if not norms.empty:
         st.altair_chart(charts.norms_chart(norms, order=found.labels), key="norms")
 

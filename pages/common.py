@@ -13,6 +13,7 @@ few Streamlit-side habits they have in common, so each is written once:
 
 from __future__ import annotations
 
+import gc
 from typing import Callable
 
 import streamlit as st
@@ -38,6 +39,10 @@ def _leave_pages_folder_mode() -> None:
 
 
 _leave_pages_folder_mode()
+# Imported once per server: what is loaded by now (torch, pandas, altair…) lives as long as the
+# server, so keep it out of the garbage collector's full passes, which otherwise walk it all and
+# hold the interpreter while training threads wait.
+gc.freeze()
 
 STATUS_WORDS = {
     "queued": "waiting for a free worker",
@@ -66,7 +71,10 @@ def current_group() -> str | None:
     from_url = st.query_params.get("group")
     if from_url:
         st.session_state["group"] = from_url
-    return st.session_state.get("group")
+    group = st.session_state.get("group")
+    if group and not from_url:  # arrived from another page: put it back in the address
+        st.query_params["group"] = group
+    return group
 
 
 def remember_group(group: str | None) -> None:

@@ -1,6 +1,212 @@
-"""parity page (being written)."""
+"""Parity: learn the parity of k digits with several rules and seeds; accuracy bands across seeds,
+the final table, and the published values beside the measured ones.
+
+Every control is keyed ``par_…`` and bound to the URL; ``?parity=<group>,<group>,…`` names the
+experiment's runs (one group per seed), so a reload or a link in another tab finds them again.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from explorer import charts, parity_runs
+from explorer.config import OPTIMIZERS, ConfigError
+from explorer.parity_runs import PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
+from explorer.playground import SwapChart
+from explorer.store import InvalidId, StoreError, UnknownRun
+from pages import common
+
+D = ParitySetup()
+RULE_WORDS = {"bp": "BP (backprop)", "dfa": "DFA", "fa": "FA", "ntk": "NTK (linearised network)",
+              "rf:gaussian": "RF gaussian (random features)", "rf:relu": "RF relu", "rf:linear": "RF linear"}
+
+
+def _number(label: str, key: str, value, **kw):
+    return st.number_input(label, value=value, key=key, bind="query-params", **kw)
+
+
+def _controls() -> tuple[ParitySetup, dict]:
+    """Draw the controls; the setup they hold and, per field, a place right under its widget."""
+    spots: dict[str, st.delta_generator.DeltaGenerator] = {}
+    task, rules_col, size = st.columns(3)
+    with task:
+        k = _number("k (digits per sample)", "par_k", D.k, min_value=1, max_value=10, step=1,
+                    help="the label is the parity of the sum of k digits shown side by side")
+        spots["k"] = st.empty()
+        base = st.selectbox("base dataset", ["digits", "mnist"], key="par_base", bind="query-params",
+                            help="digits: 8×8 images, built in (works offline); mnist: 28×28, read from a folder")
+        spots["base"] = st.empty()
+        root = ""
+        if base == "mnist":
+            root = st.text_input("data folder", key="par_root", bind="query-params",
+                                 placeholder="$EXPLORER_DATA or ~/.explorer/data",
+                                 help="a folder holding MNIST/raw/ (torchvision's layout)")
+        spots["root"] = st.empty()
+    with rules_col:
+        rules = st.multiselect("rules", PARITY_RULES, default=list(D.rules), key="par_rules", bind="query-params",
+                               format_func=lambda r: RULE_WORDS.get(r, r),
+                               help="NTK and random features are the lazy baselines: features that do not learn")
+        spots["rules"] = st.empty()
+        chosen = st.multiselect("optimisers", OPTIMIZERS, default=list(D.optimizers), key="par_opts",
+                                bind="query-params")
+        optimizers = {name: _number(f"learning rate ({name})", f"par_lr_{name}", PARITY_LR[name], min_value=0.0,
+                                    format="%g", step=None) for name in chosen}
+        spots["optimizers"] = st.empty()
+    with size:
+        seeds = _number("seeds", "par_seeds", D.seeds, min_value=1, max_value=parity_runs.MAX_SEEDS, step=1,
+                        help="each rule is run once per seed; the band is the 95% confidence interval of the mean")
+        spots["seeds"] = st.empty()
+        with st.expander("Experiment size", expanded=False):
+            epochs = _number("epochs", "par_epochs", D.epochs, min_value=1, step=1)
+            spots["epochs"] = st.empty()
+            train_samples = _number("training samples per epoch", "par_train", D.train_samples, min_value=10, step=1000,
+                                    help="drawn afresh every epoch")
+            spots["train_samples"] = st.empty()
+            test_samples = _number("test samples", "par_test", D.test_samples, min_value=10, step=500)
+            spots["test_samples"] = st.empty()
+            hidden = _number("hidden units", "par_hidden", D.hidden, min_value=1, step=32,
+                             help="one hidden layer (ReLU; linear for RF linear)")
+            spots["hidden"] = st.empty()
+            batch = _number("batch size", "par_batch", D.batch_size, min_value=1, step=16)
+            spots["batch_size"] = st.empty()
+            first_seed = _number("first seed", "par_seed0", D.first_seed, min_value=0, step=1)
+            spots["first_seed"] = st.empty()
+            device = st.selectbox("device", ["auto", "cpu", "cuda", "mps"], key="par_device", bind="query-params")
+    spots["setup"] = st.empty()
+    setup = ParitySetup(k=int(k), base=base, root=root.strip(), rules=tuple(rules), optimizers=optimizers,
+                        seeds=int(seeds), first_seed=int(first_seed), epochs=int(epochs),
+                        train_samples=int(train_samples), test_samples=int(test_samples), hidden=int(hidden),
+                        batch_size=int(batch), device=device)
+    return setup, spots
+
+
+def _groups() -> list[str]:
+    """The experiment this session looks at: the URL's ``parity`` if it has one, else the session's."""
+    from_url = st.query_params.get("parity")
+    if from_url:
+        st.session_state["parity_groups"] = from_url
+    text = st.session_state.get("parity_groups", "")
+    return [g for g in text.split(",") if g]
+
+
+def _remember(groups: list[str] | None) -> None:
+    if groups:
+        st.session_state["parity_groups"] = st.query_params["parity"] = ",".join(groups)
+    else:
+        st.session_state.pop("parity_groups", None)
+        st.query_params.pop("parity", None)
+
+
+def _experiment() -> parity_runs.ParityRuns | None:
+    """The experiment's runs, kept in the session so each poll reads only new records."""
+    groups = _groups()
+    if not groups:
+        return None
+    key = ",".join(groups)
+    cache = st.session_state.setdefault("parity_experiments", {})
+    if key not in cache:
+        try:
+            cache[key] = parity_runs.follow(common.workspace(), groups)
+        except (InvalidId, UnknownRun, ValueError) as err:
+            st.warning(f"The link names runs this server does not have as a parity experiment: {err}")
+            return None
+    found = cache[key]
+    found.poll()
+    return found
+
+
+def _status(found: parity_runs.ParityRuns) -> None:
+    done, total = found.progress()
+    counts = found.counts()
+    words = ", ".join(f"{n} {common.STATUS_WORDS.get(s, s)}" for s, n in counts.items())
+    device = next((info.device_name for _, info in found.infos() if info.device_name), None)
+    st.progress(done / total if total else 0.0,
+                text=f"{len(found.infos())} runs: {words} · step {done:,}/{total:,} · device: {device or '…'}")
+    for label, info in found.infos():
+        message = common.diverged_message(f"{label} (seed {info.config.get('seed', 0)})", info)
+        if message:
+            st.error(message)
+
+
+def _final_table(found: parity_runs.ParityRuns):
+    final = found.final()
+    table = final.rename(columns={"run": "series", "epoch": "epoch", "mean": "test accuracy",
+                                  "ci95": "± 95% CI", "n": "seeds", "published": "published"})
+    table["difference"] = table["test accuracy"] - table["published"]
+    return table[["series", "rule", "optimiser", "lr", "epoch", "test accuracy", "± 95% CI", "seeds", "published",
+                  "difference"]]
+
+
+def _band_spec(found: parity_runs.ParityRuns, band, refs: dict) -> dict:
+    """The band chart's Vega-Lite spec: built by Altair once per experiment, then each poll only
+    swaps the new band in (building an Altair chart costs far more than the poll itself)."""
+    charts_by_group = st.session_state.setdefault("parity_band_charts", {})
+    key = ",".join(found.groups)
+    if key not in charts_by_group:
+        charts_by_group[key] = SwapChart(lambda table: charts.band_chart(table, refs, order=found.labels))
+    return charts_by_group[key].spec(band, key=tuple(sorted(refs.items())))
+
+
+def _view(found: parity_runs.ParityRuns) -> None:
+    _status(found)
+    band = found.band()
+    refs = found.references()
+    st.subheader(f"Test accuracy, parity of k = {found.k} digits ({found.base})")
+    if band.empty:
+        st.caption("The first points appear at the end of the first epoch.")
+    else:
+        st.vega_lite_chart(spec=_band_spec(found, band, refs), key="parity_band", width="stretch")
+        st.caption("Lines: mean over seeds; shaded: 95% confidence interval of the mean; dashed: the published "
+                   "value for the rule (where the literature has one).")
+    st.subheader("Final test accuracy")
+    st.dataframe(_final_table(found), hide_index=True, key="parity_final", column_config={
+        "test accuracy": st.column_config.NumberColumn(format="%.3f"),
+        "± 95% CI": st.column_config.NumberColumn(format="%.3f"),
+        "published": st.column_config.NumberColumn(format="%.3f"),
+        "difference": st.column_config.NumberColumn(format="%+.3f"),
+        "lr": st.column_config.NumberColumn(format="%g")})
+    if found.k not in (1, 3):
+        st.caption("The literature gives values for k = 1 and k = 3 only.")
+    st.caption(REFERENCE_NOTE)
+
+
+def _live(found: parity_runs.ParityRuns) -> None:
+    going = not found.finished
+
+    @st.fragment(run_every=common.REFRESH_S if going else None)
+    def view() -> None:
+        found.poll()
+        _view(found)
+        if going and found.finished:
+            st.rerun()  # once more as a whole page, so the view stops polling and the buttons update
+
+    view()
+
+
 st.title("Parity")
-st.info("This page is being built.")
+st.caption("k digits side by side; the label is the parity of their sum. Backprop learns it; lazy methods "
+           "(random features, the NTK regime) stay at chance for k = 3; DFA learns it more slowly.")
+setup, spots = _controls()
+problems = setup.problems()
+for name, message in problems.items():
+    spots.get(name, spots["setup"]).warning(message, icon="✋")
+
+found = _experiment()
+going = found is not None and not found.finished
+c = st.columns([1, 1, 4])
+run = c[0].button("Run experiment", type="primary", disabled=bool(problems) or going, width="stretch")
+if c[1].button("Stop", disabled=not (going and found.controllable), width="stretch"):
+    found.stop()
+if run:
+    try:
+        groups = parity_runs.start(common.workspace(), setup)
+    except (ConfigError, StoreError, ValueError) as err:
+        common.config_error(err)
+    else:
+        _remember(groups)
+        st.rerun()
+if found is None:
+    st.info(f"Set up the experiment and press **Run experiment**: {len(setup.rules) * len(setup.optimizers)} "
+            f"series × {setup.seeds} seeds.")
+else:
+    _live(found)

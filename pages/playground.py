@@ -1,6 +1,191 @@
-"""playground page (being written)."""
+"""Playground: a 2-D toy problem, up to four learning rules side by side, and each rule's decision
+boundary repainted as it trains (from the weights its run stores at every epoch).
+
+Every control is keyed ``pg_…`` and bound to the URL; ``?play=<group>`` names the runs shown, so a
+reload or a link in another tab finds them again.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from explorer import charts, frames, playground
+from explorer.config import ACTIVATIONS, OPTIMIZERS, RULES, ConfigError
+from explorer.playground import DEFAULT_NOISE, TOYS, PlaygroundSetup
+from explorer.runs import MAX_RULES
+from explorer.store import InvalidId, StoreError, UnknownRun
+from pages import common
+
+D = PlaygroundSetup()
+RULE_WORDS = {"bp": "BP (backprop)", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP",
+              "sdfa": "sparse DFA", "ssdfa": "sparse sign DFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF",
+              "rf": "RF (random features)", "ntk": "NTK (linearised)"}
+
+
+def _workspace():
+    """The playground's workspace: the app's run store, with weights stored every epoch (one per
+    process and store, made on first use)."""
+    return playground.workspace()
+
+
+def _controls() -> tuple[PlaygroundSetup, dict]:
+    """Draw the controls; the setup they hold and, per field, a place right under its widget."""
+    spots: dict = {}
+    data_col, net_col, train_col = st.columns(3)
+    with data_col:
+        data = st.selectbox("dataset", TOYS, key="pg_data", bind="query-params")
+        spots["data"] = st.empty()
+        noise = st.slider("noise", 0.0, 1.5, DEFAULT_NOISE[data], 0.01, key=f"pg_noise_{data}", bind="query-params",
+                          help="standard deviation of the Gaussian noise added to the points")
+        spots["noise"] = st.empty()
+        share = st.slider("train share", 0.1, 0.9, D.train_share, 0.05, key="pg_share", bind="query-params",
+                          help="the fraction of the points trained on; the rest measure test accuracy")
+        spots["train_share"] = st.empty()
+        samples = st.number_input("samples", min_value=20, max_value=20_000, value=D.samples, step=100,
+                                  key="pg_samples", bind="query-params")
+        spots["samples"] = st.empty()
+        classes = D.classes
+        if data in playground.CLASS_TOYS:
+            classes = st.number_input("classes", min_value=2, max_value=10, value=D.classes, key="pg_classes",
+                                      bind="query-params")
+        spots["classes"] = st.empty()
+    with net_col:
+        hidden = st.text_input("hidden widths", value=D.hidden, key="pg_hidden", bind="query-params",
+                               help="comma-separated, e.g. 16,16; empty for a linear classifier")
+        spots["hidden"] = st.empty()
+        activation = st.selectbox("activation", ACTIVATIONS, index=ACTIVATIONS.index(D.activation), key="pg_act",
+                                  bind="query-params")
+        spots["activation"] = st.empty()
+        rules = st.multiselect(f"rules (up to {MAX_RULES}, side by side)", RULES, default=list(D.rules),
+                               key="pg_rules", bind="query-params", format_func=lambda r: RULE_WORDS.get(r, r),
+                               max_selections=MAX_RULES,
+                               help="they start from the same forward weights and see the same minibatches")
+        spots["rules"] = st.empty()
+    with train_col:
+        optimizer = st.selectbox("optimiser", OPTIMIZERS, key="pg_opt", bind="query-params")
+        spots["optimizer"] = st.empty()
+        lr = st.number_input("learning rate", min_value=0.0, value=D.lr, format="%g", step=None, key="pg_lr",
+                             bind="query-params")
+        spots["lr"] = st.empty()
+        batch = st.number_input("batch size", min_value=1, max_value=4096, value=D.batch_size, key="pg_batch",
+                                bind="query-params")
+        spots["batch_size"] = st.empty()
+        epochs = st.number_input("epochs", min_value=1, max_value=5000, value=D.epochs, key="pg_epochs",
+                                 bind="query-params")
+        spots["epochs"] = st.empty()
+        seed = st.number_input("seed", min_value=0, value=D.seed, key="pg_seed", bind="query-params",
+                               help="the data, the initial weights and the minibatch order")
+        device = st.selectbox("device", ["auto", "cpu", "cuda", "mps"], key="pg_device", bind="query-params")
+    spots["setup"] = st.empty()
+    setup = PlaygroundSetup(data=data, noise=float(noise), train_share=float(share), samples=int(samples),
+                            classes=int(classes), hidden=hidden, activation=activation, rules=tuple(rules),
+                            optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs),
+                            seed=int(seed), device=device)
+    return setup, spots
+
+
+def _group() -> str | None:
+    from_url = st.query_params.get("play")
+    if from_url:
+        st.session_state["play_group"] = from_url
+    return st.session_state.get("play_group")
+
+
+def _remember(group: str | None) -> None:
+    if group:
+        st.session_state["play_group"] = st.query_params["play"] = group
+    else:
+        st.session_state.pop("play_group", None)
+        st.query_params.pop("play", None)
+
+
+def _live_boundaries() -> playground.LiveBoundaries | None:
+    """The runs shown and their boundaries, kept in the session: each repaint reads only what is new."""
+    group = _group()
+    if not group:
+        return None
+    cache = st.session_state.setdefault("play_boundaries", {})
+    if group not in cache:
+        try:
+            cache[group] = playground.LiveBoundaries(_workspace().comparison(group))
+        except (InvalidId, UnknownRun, ValueError) as err:
+            st.warning(f"The link names runs this server cannot show here: {err}")
+            return None
+    live = cache[group]
+    live.comparison.poll()
+    return live
+
+
+def _view(live: playground.LiveBoundaries) -> None:
+    found = live.comparison
+    painted = live.refresh()
+    columns = st.columns(len(painted))
+    for i, (column, p, spec, info) in enumerate(zip(columns, painted, live.specs(), found.infos)):
+        last = frames.latest(found.records[p.label])
+        column.markdown(f"**{p.title}**")
+        column.vega_lite_chart(spec=spec, key=f"boundary_{i}", width="content", theme=None)
+        words = common.STATUS_WORDS.get(info.status, info.status)
+        if "test_acc" in last:
+            words += f" · test accuracy {last['test_acc']:.3f} · train {last['train_acc']:.3f}"
+        column.caption(words)
+        message = common.diverged_message(p.label, info)
+        if message:
+            column.error(message)
+    # One point per epoch: enough for a small chart, and cheap to rebuild at every repaint.
+    table = frames.curves({label: [r for r in records if float(r["epoch"]).is_integer()]
+                           for label, records in found.records.items()})
+    if not table.empty:
+        diverged = {p.label: p.epoch for p, info in zip(painted, found.infos) if info.status == "diverged"}
+        curves = st.session_state.setdefault("play_curves", {}).setdefault(found.group, playground.SwapChart(None))
+        few = (table["measure"] == "accuracy").sum() < 60  # the chart marks points on short curves
+        spec = curves.spec(table, key=(tuple(diverged.items()), few), make=lambda t: charts.learning_curves(
+            t, "accuracy", order=found.labels, diverged=diverged, height=180))
+        st.vega_lite_chart(spec=spec, key="play_accuracy", width="stretch")
+
+
+def _live(live: playground.LiveBoundaries) -> None:
+    going = not live.comparison.finished
+
+    @st.fragment(run_every=common.REFRESH_S if going else None)
+    def view() -> None:
+        live.comparison.poll()
+        _view(live)
+        if going and live.comparison.finished:
+            st.rerun()  # once more as a whole page, so the view stops polling and the buttons update
+
+    view()
+
+
 st.title("Playground")
-st.info("This page is being built.")
+st.caption("Two-dimensional data, a small network, and up to four learning rules side by side: the coloured "
+           "regions are each network's decision, shaded by its confidence, repainted every epoch.")
+setup, spots = _controls()
+problems = setup.problems()
+for name, message in problems.items():
+    spots.get(name, spots["setup"]).warning(message, icon="✋")
+
+live = _live_boundaries()
+found = live.comparison if live is not None else None
+going = found is not None and not found.finished
+c = st.columns([1, 1, 1, 3])
+train = c[0].button("Train", type="primary", disabled=bool(problems) or going, width="stretch")
+if c[1].button("Stop", disabled=not (going and found.controllable), width="stretch"):
+    found.stop()
+if c[2].button("Reset", width="stretch", help="stop these runs and clear the view; the setup stays"):
+    if going and found.controllable:
+        found.stop()
+    _remember(None)
+    st.rerun()
+if train:
+    try:
+        base, rules = setup.comparison()
+        started = _workspace().compare(base, rules, label=f"playground {setup.data}")
+    except (ConfigError, StoreError, ValueError) as err:
+        common.config_error(err)
+    else:
+        _remember(started.group)
+        st.rerun()
+if live is None:
+    st.info("Choose the data, the network and the rules, then press **Train**.")
+else:
+    _live(live)

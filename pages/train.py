@@ -155,7 +155,7 @@ def _status(found) -> None:
 
 def _curves(found) -> None:
     _status(found)
-    table = frames.curves(found.records)
+    table = frames.curves(frames.thinned(found.records))
     if table.empty:
         st.caption("The first points appear after the first logged step.")
         return

@@ -3,11 +3,23 @@ package, and random memorisation data."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ..config import ConfigError, DataConfig
 from .base import Dataset, standardise
 from .splits import seed_of, shuffled_split
+
+
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[torch.Tensor, torch.Tensor]:
+    # scikit-learn parses a gzipped CSV on every call (~50 ms); the app starts runs often.
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    return (torch.tensor(bunch.data, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0,
+            torch.tensor(bunch.target, dtype=torch.int64))
 
 
 def load_digits(cfg: DataConfig) -> Dataset:
@@ -18,11 +30,7 @@ def load_digits(cfg: DataConfig) -> Dataset:
         >>> d.input_shape, d.num_classes
         ((1, 8, 8), 10)
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    bunch = sklearn_digits()
-    x = torch.tensor(bunch.data, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
-    y = torch.tensor(bunch.target, dtype=torch.int64)
+    x, y = _digits()
     train, test = shuffled_split(len(y), cfg.get("test_fraction", 0.2), seed_of(cfg))
     x_train, x_test = standardise(x[train], x[test])
     return Dataset("digits", x_train, y[train], x_test, y[test], num_classes=10)

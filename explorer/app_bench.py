@@ -1,0 +1,536 @@
+"""How the Streamlit app feels, measured in a real browser: ``python -m explorer app-bench``.
+
+Three figures on the Train page's default preset (digits, MLP 64-64, BP and DFA, SGD), with only
+the number of epochs raised so that the live figures are measured over several seconds:
+
+1. **time to first point**: from the click on *Train* to the first point of the loss curve drawn in
+   the browser (target: under 2 s). Measured in the page: a click listener notes the click, a
+   ``MutationObserver`` notes the first loss-chart mark with data. A short warm-up comparison on the
+   same fresh server goes first; its figure is reported as the cold start.
+2. **live refresh rate**: how many times a second the loss curve is redrawn with new data while the
+   runs train (target: at least 2). The same observer notes every change of the drawn curve; the
+   window runs from the first point to the moment the store says every run has ended.
+3. **polling overhead**: the training throughput (samples / time of each run's last record, summed
+   over the comparison's runs) with the page open and polling, against the same comparison trained
+   without the app through `explorer.runs.Workspace` in this process (target: less than 10% lower).
+   The direct run goes before the app run and, by default, once more after it; their mean counts.
+
+The app runs as ``streamlit run app.py`` on a free local port with a temporary run store; the
+browser is the system's Chromium (``$EXPLORER_CHROMIUM``, else ``/usr/bin/chromium`` or ``chromium``
+on the PATH) driven by Playwright for Python (``pip install playwright``; ``playwright install`` is
+not needed). Both are imported only when a measurement starts. The end-to-end tests start the app
+and the browser through `serve` and `open_browser`, so both share one way of doing it.
+
+Example:
+    >>> print(format_report({"epochs": 30, "device": "CPU", "first_point_s": 1.0, "cold_first_point_s": 3.0,
+    ...                      "refresh_per_s": 2.5, "refresh_window_s": 8.0, "longest_gap_s": 0.6,
+    ...                      "direct_samples_per_s": 20000.0, "app_samples_per_s": 19000.0,
+    ...                      "overhead": 0.05, "direct_runs": [], "app_runs": {}}).splitlines()[2])
+    time to first point   1.00 s    < 2 s               0.50x the target  meets
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+FIRST_POINT_TARGET_S = 2.0    # click on Train -> first point drawn, at most
+REFRESH_TARGET_PER_S = 2.0    # live redraws per second while training, at least
+OVERHEAD_TARGET = 0.10        # throughput lost to the app's polling, at most
+DEFAULT_EPOCHS = 60           # ~6 s per run without the app on 2 cores: several seconds to measure over
+REPO = Path(__file__).resolve().parents[1]
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+class BrowserMissing(RuntimeError):
+    """Playwright for Python or a Chromium to drive is not installed."""
+
+
+# The app and the browser ------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """A running ``streamlit run app.py``: its ``url`` (no trailing slash), ``store`` (the run store
+    it trains into), ``log`` (its output) and ``process``."""
+
+    def __init__(self, url: str, store: Path, log: Path, process: subprocess.Popen) -> None:
+        self.url, self.store, self.log, self.process = url, store, log, process
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def __repr__(self) -> str:
+        return f"AppServer({self.url!r}, store={str(self.store)!r}, pid={self.process.pid})"
+
+
+@contextlib.contextmanager
+def serve(store: str | os.PathLike | None = None, *, port: int | None = None, timeout: float = 120.0,
+          extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+          app_dir: str | os.PathLike = REPO) -> Iterator[AppServer]:
+    """Start ``python -m streamlit run app.py`` (headless, on ``port`` or a free one, usage stats off)
+    with ``EXPLORER_STORE`` set to ``store`` (default: a new temporary file), wait until its health
+    check answers, yield an `AppServer`, and stop it afterwards. Its output goes to a log file beside
+    the store; the log's tail is in the error if the app does not come up within ``timeout`` s."""
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="explorer-app-")))
+        store_path = Path(store) if store is not None else folder / "runs.sqlite"
+        port = port or free_port()
+        log_path = folder / "streamlit.log"
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false", *extra_args]
+        child_env = {**os.environ, **(env or {}), "EXPLORER_STORE": str(store_path)}
+        log = stack.enter_context(open(log_path, "wb"))
+        process = subprocess.Popen(cmd, cwd=app_dir, env=child_env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        server = AppServer(f"http://127.0.0.1:{port}", store_path, log_path, process)
+        stack.callback(_stop, process)
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {process.returncode} before it served; "
+                                   f"its output:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not answer {server.url}/_stcore/health within {timeout:g} s; "
+                                   f"its output:\n{server.log_tail()}")
+            time.sleep(0.2)
+        yield server
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the server we started (by its own process id), politely first."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+def chromium_path() -> str:
+    """The Chromium to drive: ``$EXPLORER_CHROMIUM``, else ``/usr/bin/chromium``, else ``chromium``
+    or ``chromium-browser`` on the PATH; `BrowserMissing` if there is none."""
+    wanted = os.environ.get("EXPLORER_CHROMIUM")
+    if wanted:
+        if not (os.path.isfile(wanted) and os.access(wanted, os.X_OK)):
+            raise BrowserMissing(f"$EXPLORER_CHROMIUM is {wanted!r}, which is not an executable file")
+        return wanted
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise BrowserMissing("no Chromium found (looked at $EXPLORER_CHROMIUM, /usr/bin/chromium and the PATH); "
+                         "install Debian's package: apt-get install chromium")
+
+
+@contextlib.contextmanager
+def open_browser(headless: bool = True) -> Iterator[Any]:
+    """A Playwright ``Browser`` on the system's Chromium (`chromium_path`); `BrowserMissing` if
+    Playwright for Python or Chromium is not installed."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:
+        raise BrowserMissing("Playwright for Python is not installed: pip install playwright "
+                             "(the system's Chromium is used, so `playwright install` is not needed)") from err
+    executable = chromium_path()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=headless, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_idle(page, timeout: float = 60.0) -> None:
+    """Wait until the app's script has finished its current run (Streamlit marks its root element)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached",
+                           timeout=timeout * 1000)
+
+
+def open_train_page(page, url: str, timeout: float = 90.0) -> None:
+    """Load the Train page at ``url`` and wait until its Train button is there and the script is idle."""
+    page.goto(url, timeout=timeout * 1000)
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=timeout * 1000)
+    wait_idle(page, timeout)
+
+
+def group_of(page) -> str | None:
+    """The group id in the page's URL (``?group=…``), if any."""
+    from urllib.parse import parse_qs, urlparse
+
+    return parse_qs(urlparse(page.url).query).get("group", [None])[0]
+
+
+# In the page: the loss chart is the Vega chart titled "Loss" (else the first chart); a "drawn
+# point" is a line or symbol mark with path data. Every change of the drawn marks is noted.
+OBSERVER_JS = r"""
+() => {
+  if (window.__explorerBench) return;
+  const S = window.__explorerBench = {clickAt: null, firstAt: null, changes: [], statusChanges: [],
+                                      last: '', lastStatus: ''};
+  const charts = () => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  const lossChart = () => {
+    const all = charts();
+    return all.find(c => [...c.querySelectorAll('.role-title text')].some(t => t.textContent.trim() === 'Loss'))
+           || all[0] || null;
+  };
+  const marks = (chart) => chart ? [...chart.querySelectorAll('.mark-line.role-mark path, .mark-symbol.role-mark path')]
+                                     .map(p => p.getAttribute('d') || '').filter(d => d.length > 0) : [];
+  const status = () => {
+    const main = document.querySelector('[data-testid="stMain"]') || document.body;
+    return [...main.querySelectorAll('[data-testid="stMarkdownContainer"]')].map(e => e.innerText).join('\n');
+  };
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('button');
+    if (S.clickAt === null && button && button.innerText.trim() === 'Train') S.clickAt = performance.now();
+  }, true);
+  new MutationObserver(() => {
+    if (S.clickAt === null) return;
+    const now = performance.now();
+    const drawn = marks(lossChart());
+    if (drawn.length > 0) {
+      const signature = drawn.join('|');
+      if (signature !== S.last) {
+        S.last = signature;
+        S.changes.push(now);
+        if (S.firstAt === null) S.firstAt = now;
+      }
+    }
+    const text = status();
+    if (text !== S.lastStatus) { S.lastStatus = text; S.statusChanges.push(now); }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}
+"""
+
+
+def click_train_and_time_first_point(page, timeout: float = 120.0) -> dict:
+    """On a loaded Train page (`open_train_page`): start watching, click *Train*, wait for the first
+    point of the loss curve. Returns ``first_point_s`` (from the click, in the page's clock), the
+    new ``group`` id from the URL and ``clicked`` (this machine's ``time.time()`` just before the click)."""
+    page.evaluate(OBSERVER_JS)
+    clicked = time.time()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("() => window.__explorerBench.firstAt !== null", timeout=timeout * 1000)
+    t = page.evaluate("() => [window.__explorerBench.clickAt, window.__explorerBench.firstAt]")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('group')", timeout=timeout * 1000)
+    return {"first_point_s": (t[1] - t[0]) / 1000, "group": group_of(page), "clicked": clicked}
+
+
+def first_record_s(store_path: str | os.PathLike, group: str, since: float) -> float:
+    """Seconds from ``since`` (a ``time.time()``) until the first record of ``group`` reached the
+    store: the server's share of the time to the first point (the rest is polling and drawing)."""
+    from .store import Store
+
+    store = Store(store_path)
+    try:
+        logged = [rows[0][1] for info in store.list_runs(group=group) if (rows := store.metric_rows(info.id))]
+        return min(logged) - since if logged else math.nan
+    finally:
+        store.close()
+
+
+def group_final(store, group: str) -> bool:
+    """Every run of ``group`` in ``store`` (an `explorer.store.Store`) has its final status."""
+    from .store import FINAL
+
+    infos = store.list_runs(group=group)
+    return bool(infos) and all(info.status in FINAL for info in infos)
+
+
+def measure_refresh(page, store_path: str | os.PathLike, group: str, *, window_s: float | None = None,
+                    timeout: float = 600.0) -> dict:
+    """After `click_train_and_time_first_point`: how often the loss curve changed, from its first
+    point until the group's runs have all ended in the store (or ``window_s`` s after the first
+    point). Returns ``refresh_per_s`` (nan if the runs ended before the first point), the number of
+    ``refreshes``, the ``refresh_window_s``, the ``longest_gap_s`` between two redraws and
+    ``status_per_s`` (changes of the page's text, for comparison)."""
+    from .store import Store
+
+    store = Store(store_path)
+    try:
+        start = time.monotonic()
+        first_at = page.evaluate("() => window.__explorerBench.firstAt")
+        while not group_final(store, group):
+            now_ms = page.evaluate("() => performance.now()")
+            if window_s is not None and (now_ms - first_at) / 1000 >= window_s:
+                break
+            if time.monotonic() - start > timeout:
+                raise TimeoutError(f"the runs of group {group} were still going after {timeout:g} s")
+            time.sleep(0.1)
+        end_at, changes, status_changes = page.evaluate(
+            "() => [performance.now(), window.__explorerBench.changes, window.__explorerBench.statusChanges]")
+    finally:
+        store.close()
+    window = (end_at - first_at) / 1000
+    inside = [t for t in changes if first_at < t <= end_at]
+    moments = [first_at, *inside, end_at]
+    gaps = [(b - a) / 1000 for a, b in zip(moments, moments[1:])]
+    status_inside = [t for t in status_changes if first_at < t <= end_at]
+    return {"refresh_per_s": len(inside) / window if window > 0 else math.nan, "refreshes": len(inside),
+            "refresh_window_s": window, "longest_gap_s": max(gaps) if window > 0 else math.nan,
+            "status_per_s": len(status_inside) / window if window > 0 else math.nan}
+
+
+def _throughputs(runs: list[tuple[str, dict | None]]) -> dict[str, float]:
+    out = {}
+    for label, last in runs:
+        if not last or not last.get("time"):
+            raise RuntimeError(f"run {label} logged no timed record, so its throughput is unknown")
+        out[label] = last["samples"] / last["time"]
+    return out
+
+
+def group_throughput(store_path: str | os.PathLike, group: str) -> dict[str, float]:
+    """Samples per second of each run of ``group`` (the last record's samples / time), by label."""
+    from .frames import run_label, unique_labels
+    from .store import Store
+
+    store = Store(store_path)
+    try:
+        infos = list(reversed(store.list_runs(group=group)))
+        labels = unique_labels([run_label(info.config) for info in infos])
+        return _throughputs([(label, (store.metrics(info.id) or [None])[-1]) for label, info in zip(labels, infos)])
+    finally:
+        store.close()
+
+
+def direct_throughput(epochs: int, *, warmup: bool = True, timeout: float = 900.0) -> dict[str, float]:
+    """Samples per second of each run of the Train page's default comparison with ``epochs`` epochs,
+    trained without the app through `explorer.runs.Workspace` (a temporary store) in this process."""
+    from . import urlstate
+    from .runs import Workspace
+
+    with tempfile.TemporaryDirectory(prefix="explorer-direct-") as folder:
+        with Workspace(Path(folder) / "runs.sqlite") as ws:
+            if warmup:  # first-use costs (kernels, allocator) out of the timed run, as in the app
+                ws.compare(*urlstate.configs({"epochs": 1, "maps": False})).wait(timeout=timeout)
+            found = ws.compare(*urlstate.configs({"epochs": epochs}))
+            found.wait(timeout=timeout)
+            return _throughputs([(label, (found.records[label] or [None])[-1]) for label in found.labels])
+
+
+# The benchmark ----------------------------------------------------------------------------------
+
+def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, direct_rounds: int = 2, warmup: bool = True,
+                      window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
+                      server: AppServer | None = None, browser=None, server_options: dict[str, str] | None = None,
+                      progress: Callable[[str], None] | None = None) -> dict:
+    """Measure the three figures (see the module's text) in one go and return them with their parts.
+
+    ``server`` and ``browser`` (from `serve` and `open_browser`) are used if given, else started
+    here and stopped at the end; ``server_options`` ({"runner.postScriptGC": "false"}, …) go to the
+    ``streamlit run`` started here (``--runner.postScriptGC false``). ``direct_rounds`` (1 or 2):
+    the direct run before the app run, and again after it.
+
+    Keys: ``first_point_s``; ``first_record_s`` (click to the first record in the store);
+    ``cold_first_point_s`` (the warm-up's, on the fresh server; nan without warm-up);
+    ``refresh_per_s``, ``refreshes``, ``refresh_window_s``, ``longest_gap_s``, ``status_per_s``
+    (see `measure_refresh`); ``direct_samples_per_s`` and ``app_samples_per_s`` (summed over the
+    runs), ``overhead`` (1 - app / direct), ``direct_runs`` (per round, per run) and ``app_runs``
+    (per run); ``epochs``, ``group``, ``device``, ``server_options`` and ``load_average`` (the
+    machine's 1-minute load at the start and the end: other work on the machine shows in every figure).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
+    if direct_rounds not in (1, 2):
+        raise ValueError(f"direct_rounds must be 1 or 2, got {direct_rounds!r}")
+    say = progress or (lambda line: None)
+    options = dict(server_options or {})
+    load = [_load()]
+    with contextlib.ExitStack() as stack:
+        if server is None:
+            say("starting streamlit run app.py …")
+            extra = tuple(arg for key, value in options.items() for arg in (f"--{key}", str(value)))
+            server = stack.enter_context(serve(extra_args=extra))
+        say(f"direct run without the app ({epochs} epochs) …")
+        direct = [direct_throughput(epochs, timeout=timeout)]
+        if browser is None:
+            browser = stack.enter_context(open_browser(headless=headless))
+        cold = math.nan
+        if warmup:
+            say("warm-up comparison through the app (1 epoch) …")
+            context = browser.new_context(viewport=VIEWPORT)
+            try:
+                page = context.new_page()
+                open_train_page(page, f"{server.url}/?epochs=1")
+                first = click_train_and_time_first_point(page, timeout=timeout)
+                cold = first["first_point_s"]
+                _wait_final(server.store, first["group"], timeout)
+            finally:
+                context.close()
+        say(f"comparison through the app, page open ({epochs} epochs) …")
+        context = browser.new_context(viewport=VIEWPORT)
+        try:
+            page = context.new_page()
+            open_train_page(page, f"{server.url}/?epochs={epochs}")
+            first = click_train_and_time_first_point(page, timeout=timeout)
+            refresh = measure_refresh(page, server.store, first["group"], window_s=window_s, timeout=timeout)
+            _wait_final(server.store, first["group"], timeout)
+            device = _device_name(server.store, first["group"])
+            stored = first_record_s(server.store, first["group"], first["clicked"])
+        finally:
+            context.close()
+        app = group_throughput(server.store, first["group"])
+        if direct_rounds == 2:
+            say("direct run without the app, again …")
+            direct.append(direct_throughput(epochs, timeout=timeout))
+    load.append(_load())
+    direct_total = sum(sum(r.values()) for r in direct) / len(direct)
+    app_total = sum(app.values())
+    return {"epochs": epochs, "device": device, "group": first["group"], "server_options": options,
+            "load_average": load,
+            "first_point_s": first["first_point_s"], "first_record_s": stored, "cold_first_point_s": cold,
+            **refresh,
+            "direct_samples_per_s": direct_total, "app_samples_per_s": app_total,
+            "overhead": 1 - app_total / direct_total, "direct_runs": direct, "app_runs": app}
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return math.nan
+
+
+def _wait_final(store_path, group: str, timeout: float) -> None:
+    from .store import Store
+
+    store = Store(store_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while not group_final(store, group):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the runs of group {group} were still going after {timeout:g} s")
+            time.sleep(0.1)
+    finally:
+        store.close()
+
+
+def _device_name(store_path, group: str) -> str:
+    from .store import Store
+
+    store = Store(store_path)
+    try:
+        return next((i.device_name for i in store.list_runs(group=group) if i.device_name), "?")
+    finally:
+        store.close()
+
+
+def format_report(result: dict) -> str:
+    """The three figures, each beside its target as a ratio (measured / target) and a verdict."""
+    def row(name, value, unit, target, ratio, ok):
+        verdict = "—" if math.isnan(ratio) else "meets" if ok else "misses"
+        return f"{name:<21}{value:>5} {unit:<4} {target:<19}{ratio:>5.2f}x the target  {verdict}"
+
+    first, rate, over = result["first_point_s"], result["refresh_per_s"], result["overhead"]
+    options = " ".join(f"--{k} {v}" for k, v in result.get("server_options", {}).items())
+    load = result.get("load_average")
+    lines = [
+        f"explorer app benchmark: Train page default preset (digits MLP 64-64, BP and DFA), "
+        f"{result['epochs']} epochs, device {result.get('device', '?')}"
+        + (f", load average {load[0]:.1f} -> {load[-1]:.1f} on {os.cpu_count()} CPUs" if load else "")
+        + (f", streamlit {options}" if options else ""),
+        f"{'figure':<21}{'value':>5} {'':<4} {'target':<19}ratio",
+        row("time to first point", f"{first:.2f}", "s", f"< {FIRST_POINT_TARGET_S:g} s",
+            first / FIRST_POINT_TARGET_S, first < FIRST_POINT_TARGET_S),
+        row("live refresh rate", f"{rate:.2f}", "/s", f">= {REFRESH_TARGET_PER_S:g} /s",
+            rate / REFRESH_TARGET_PER_S, rate >= REFRESH_TARGET_PER_S),
+        row("polling overhead", f"{100 * over:.1f}", "%", f"< {100 * OVERHEAD_TARGET:g} %",
+            over / OVERHEAD_TARGET, over < OVERHEAD_TARGET),
+        "",
+        f"first point: the first record was stored {result.get('first_record_s', math.nan):.2f} s after the click; "
+        f"on a fresh server (the warm-up, 1 epoch) the first point took {result['cold_first_point_s']:.2f} s",
+        f"refresh: {result.get('refreshes', '?')} redraws of the loss curve in {result['refresh_window_s']:.1f} s, "
+        f"longest gap {result['longest_gap_s']:.2f} s; the page's text changed "
+        f"{result.get('status_per_s', math.nan):.2f} times a second",
+        f"throughput: {result['direct_samples_per_s']:,.0f} samples/s without the app, "
+        f"{result['app_samples_per_s']:,.0f} with the page open",
+    ]
+    for i, runs in enumerate(result["direct_runs"], start=1):
+        lines.append(f"  direct round {i}: " + ", ".join(f"{k} {v:,.0f}" for k, v in runs.items()))
+    if result["app_runs"]:
+        lines.append("  with the app:   " + ", ".join(f"{k} {v:,.0f}" for k, v in result["app_runs"].items()))
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options, for ``python -m explorer app-bench``."""
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                        help=f"epochs of the default preset's comparison (default {DEFAULT_EPOCHS})")
+    parser.add_argument("--direct-rounds", type=int, choices=(1, 2), default=2,
+                        help="direct runs without the app: before the app run only (1), or before and after (2)")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the 1-epoch warm-up through the app")
+    parser.add_argument("--headed", action="store_true", help="show the browser window")
+    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                        help="a Streamlit option for the app's server, e.g. runner.postScriptGC=false (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark for parsed `add_arguments` options; print the report (or JSON)."""
+    if args.epochs < 1:
+        print("error: --epochs must be at least 1", file=sys.stderr)
+        return 2
+    options = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            print(f"error: --set takes OPTION=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        options[key.strip().lstrip("-")] = value.strip()
+    say = None if args.json else (lambda line: print(line, file=sys.stderr))
+    try:
+        result = run_app_benchmark(args.epochs, direct_rounds=args.direct_rounds, warmup=not args.no_warmup,
+                                   headless=not args.headed, server_options=options, progress=say)
+    except BrowserMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        from .export import strict
+
+        print(json.dumps(strict(result), indent=2))
+    else:
+        print(format_report(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m explorer.app_bench [--epochs N] [--direct-rounds 1|2] [--no-warmup] [--headed]
+    [--set OPTION=VALUE] [--json]``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m explorer app-bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The app benchmark (`explorer.app_bench`) at a small size, on the tests' app and browser.
+
+No timing is asserted here (the figures depend on the machine and its load); only facts about
+the measurements that a broken benchmark would get wrong.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from explorer import app_bench
+
+
+EPOCHS = 40  # enough for the runs to go on for seconds after their first point, even on a cold server
+
+
+def test_the_benchmark_measures_three_finite_figures(app, browser):
+    r = app_bench.run_app_benchmark(EPOCHS, direct_rounds=1, warmup=False, server=app, browser=browser)
+    assert 0 < r["first_point_s"] < 600
+    assert 0 < r["first_record_s"] < 600
+    assert math.isnan(r["cold_first_point_s"])  # no warm-up asked for
+    assert r["refresh_window_s"] > 0, "the runs ended before their first point was drawn: nothing to time"
+    assert math.isfinite(r["refresh_per_s"]) and r["refresh_per_s"] >= 0
+    assert r["refresh_per_s"] == pytest.approx(r["refreshes"] / r["refresh_window_s"])
+    assert r["longest_gap_s"] <= r["refresh_window_s"] + 1e-9
+    assert list(r["app_runs"]) == ["BP", "DFA"] and list(r["direct_runs"][0]) == ["BP", "DFA"]
+    assert all(v > 0 and math.isfinite(v) for v in [*r["app_runs"].values(), *r["direct_runs"][0].values()])
+    assert r["app_samples_per_s"] == pytest.approx(sum(r["app_runs"].values()))
+    assert r["overhead"] == pytest.approx(1 - r["app_samples_per_s"] / r["direct_samples_per_s"])
+    assert r["overhead"] < 1
+    # the benchmark trained the page's default preset with the asked epochs, in the app's store
+    from explorer.store import Store
+
+    with Store(app.store) as store:
+        infos = list(reversed(store.list_runs(group=r["group"])))
+    assert [i.config["algorithm"]["name"] for i in infos] == ["bp", "dfa"]
+    assert {i.config["train"]["epochs"] for i in infos} == {EPOCHS} and {i.status for i in infos} == {"done"}
+    report = app_bench.format_report(r).splitlines()
+    assert sum("x the target" in line for line in report) == 3
+
+
+def test_a_missing_browser_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLORER_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(app_bench.BrowserMissing, match="EXPLORER_CHROMIUM"):
+        app_bench.chromium_path()
+
+
+def test_bad_options_are_refused_before_anything_starts(capsys):
+    assert app_bench.main(["--set", "runner.postScriptGC"]) == 2
+    assert "OPTION=VALUE" in capsys.readouterr().err
+    assert app_bench.main(["--epochs", "0"]) == 2

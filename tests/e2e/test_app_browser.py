@@ -1,0 +1,252 @@
+"""The app in a real browser: train from the Train page, watch live curves and alignment, find the
+run again after a reload and from its link, keep two users' runs apart, screenshot every page.
+
+One comparison (a digits MLP with BP, DFA and FA, a few epochs, learning rate 0.1 set in the page)
+is trained once for the module and looked at by the tests that follow, in file order; each test
+first puts the page where it needs it. Screenshots go to ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from explorer import app_bench
+from explorer.frames import run_label, unique_labels
+from explorer.store import Store
+
+EPOCHS = 4
+TIMEOUT_MS = 90_000
+TALL = {"width": 1400, "height": 2400}
+APP = Path(__file__).resolve().parents[2] / "app.py"
+PAGE_TITLES = re.findall(r'st\.Page\([^)]*title="([^"]+)"', APP.read_text())
+
+# Every chart's title and its count of drawn marks (line or symbol paths with data).
+CHARTS_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(c => ({
+    title: [...c.querySelectorAll('.role-title text')].map(t => t.textContent.trim()).join(' '),
+    text: [...c.querySelectorAll('text')].map(t => t.textContent.trim()).join(' '),
+    marks: [...c.querySelectorAll('.mark-line.role-mark path, .mark-symbol.role-mark path')]
+             .filter(p => (p.getAttribute('d') || '').length > 0).length}))"""
+
+# The status block of the Train page ("device: …" then one line per run), or "".
+STATUS_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMarkdownContainer"]')]
+    .map(e => e.innerText.trim()).find(t => t.startsWith('device:')) || ''"""
+
+# Remember every status text the page shows from now on (to see that it was live).
+WATCH_STATUS_JS = """() => {
+    window.__statuses = [];
+    const note = () => {
+        const text = (""" + STATUS_JS + """)();
+        if (text && window.__statuses[window.__statuses.length - 1] !== text) window.__statuses.push(text);
+    };
+    new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def status(page) -> dict[str, str]:
+    """The Train page's status, run label -> its words ("finished · epoch 4.0/4 · …")."""
+    lines = page.evaluate(STATUS_JS).splitlines()[1:]
+    return dict(line.split(": ", 1) for line in lines if ": " in line)
+
+
+def wait_status(page, labels: set[str], words: str = "finished") -> dict[str, str]:
+    """Wait until the status lists exactly ``labels``, each with ``words``; return it."""
+    want = sorted(labels)
+    page.wait_for_function(
+        """([want, words]) => {
+            const text = (""" + STATUS_JS + """)();
+            const runs = text.split('\\n').slice(1).filter(l => l.includes(': '));
+            const labels = runs.map(l => l.split(': ')[0]).sort();
+            return JSON.stringify(labels) === JSON.stringify(want) && runs.every(l => l.includes(words));
+        }""", arg=[want, words], timeout=TIMEOUT_MS)
+    return status(page)
+
+
+def wait_curves(page, titles=("Loss", "Accuracy")) -> list[dict]:
+    """Wait until the charts titled ``titles`` are on the page with drawn marks; return all charts."""
+    page.wait_for_function(
+        """([titles, js]) => {
+            const charts = eval(js)();
+            return titles.every(t => charts.some(c => c.title === t && c.marks > 0));
+        }""", arg=[list(titles), CHARTS_JS], timeout=TIMEOUT_MS)
+    return page.evaluate(CHARTS_JS)
+
+
+def select_value(page, label: str) -> str:
+    return page.locator(f'[data-testid="stSelectbox"] input[aria-label="{label}"]').input_value()
+
+
+def number_value(page, label: str) -> str:
+    return page.get_by_label(label, exact=True).input_value()
+
+
+def choose(page, label: str, option: str) -> None:
+    page.locator('[data-testid="stSelectbox"]').filter(has=page.locator(f'input[aria-label="{label}"]')).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def wait_final(app, group: str) -> list:
+    """Wait until every run of ``group`` has ended in the store; return their infos, first started first."""
+    store = Store(app.store)
+    try:
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while not app_bench.group_final(store, group):
+            assert time.monotonic() < deadline, f"the runs of group {group} were still going after {TIMEOUT_MS / 1000:g} s"
+            time.sleep(0.2)
+        return list(reversed(store.list_runs(group=group)))
+    finally:
+        store.close()
+
+
+def labels_of(infos) -> list[str]:
+    """The labels the app gives these runs ("BP", "DFA", "FA signs each init", …)."""
+    return unique_labels([run_label(info.config) for info in infos])
+
+
+def go_to(page, title: str) -> None:
+    """Open the page ``title`` from the sidebar (same session) and wait until its script has run."""
+    link = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=re.compile(rf"(^|[^\w]){re.escape(title)}\s*$"))
+    path = urlparse(link.get_attribute("href")).path
+    link.click()
+    page.wait_for_url(lambda url: urlparse(url).path == path, timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+
+
+def screenshot(page, folder: Path, title: str) -> Path:
+    index = PAGE_TITLES.index(title) + 1 if title in PAGE_TITLES else 0
+    path = folder / f"{index:02d}-{title.lower().replace(' ', '-')}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(app, browser):
+    """A comparison set up and trained from the Train page: epochs from the URL, learning rate 0.1
+    and a third rule (FA) chosen in the page, then Train clicked. Yields the page and what it saw."""
+    context = browser.new_context(viewport=TALL)  # tall: the screenshots show whole pages
+    page = context.new_page()
+    try:
+        app_bench.open_train_page(page, f"{app.url}/?epochs={EPOCHS}")
+        lr = page.get_by_label("learning rate", exact=True)
+        lr.fill("0.1")
+        lr.press("Enter")
+        page.wait_for_url(re.compile(r"[?&]lr=0\.1(&|$)"), timeout=TIMEOUT_MS)
+        choose(page, "Rule 3", "fa")
+        page.wait_for_url(re.compile(r"[?&]rule3=fa(&|$)"), timeout=TIMEOUT_MS)
+        app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+        page.evaluate(WATCH_STATUS_JS)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_url(re.compile(r"[?&]group=[0-9a-f]+"), timeout=TIMEOUT_MS)
+        group = app_bench.group_of(page)
+        charts = wait_curves(page)
+        infos = wait_final(app, group)
+        labels = labels_of(infos)
+        final = wait_status(page, set(labels))
+        yield {"page": page, "url": page.url, "group": group, "charts": charts, "infos": infos, "labels": labels,
+               "final": final, "statuses": page.evaluate("() => window.__statuses")}
+    finally:
+        context.close()
+
+
+def test_train_page_trains_bp_and_dfa_with_live_curves(trained, screenshots):
+    page = trained["page"]
+    assert [i.config["algorithm"]["name"] for i in trained["infos"]] == ["bp", "dfa", "fa"]
+    assert all(i.status == "done" for i in trained["infos"])
+    assert {i.config["optimizer"]["lr"] for i in trained["infos"]} == {0.1}
+    assert {i.config["train"]["epochs"] for i in trained["infos"]} == {EPOCHS}
+    assert {i.config["data"]["name"] for i in trained["infos"]} == {"digits"}
+    # live: the page said the runs were training before it said they had finished
+    assert any("training" in s for s in trained["statuses"]), trained["statuses"]
+    for label, words in trained["final"].items():
+        assert f"epoch {EPOCHS:.1f}/{EPOCHS}" in words and "samples/s" in words, (label, words)
+    assert list(trained["final"]) == trained["labels"]
+    titles = {c["title"]: c for c in trained["charts"]}
+    assert titles["Loss"]["marks"] > 0 and titles["Accuracy"]["marks"] > 0
+    assert all(label in titles["Loss"]["text"] for label in trained["labels"])  # the legend
+    screenshot(page, screenshots, "Train")
+
+
+def test_reload_finds_the_run_again(trained):
+    page = trained["page"]
+    if page.url != trained["url"]:
+        page.goto(trained["url"])
+    page.reload()
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
+    assert app_bench.group_of(page) == trained["group"]
+    assert wait_status(page, set(trained["labels"])) == trained["final"]
+    wait_curves(page)
+    assert number_value(page, "learning rate") == "0.1"
+
+
+def test_alignment_page_shows_the_alignment_of_the_run(trained, screenshots):
+    page = trained["page"]
+    if app_bench.group_of(page) != trained["group"]:
+        app_bench.open_train_page(page, trained["url"])
+    go_to(page, "Alignment")
+    try:
+        page.wait_for_selector('[data-testid="stVegaLiteChart"]', state="attached", timeout=10_000)
+        page.wait_for_function(
+            """js => eval(js)().some(c => c.marks > 0 && c.text.includes('DFA'))""", arg=CHARTS_JS,
+            timeout=TIMEOUT_MS)
+    finally:
+        screenshot(page, screenshots, "Alignment")
+
+
+def test_the_link_opens_the_same_setup_and_runs_in_a_fresh_context(app, trained, new_page):
+    page = new_page()
+    page.goto(trained["url"])
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    assert number_value(page, "learning rate") == "0.1"
+    assert number_value(page, "epochs") == str(EPOCHS)
+    assert [select_value(page, f"Rule {i}") for i in (1, 2, 3)] == ["bp", "dfa", "fa"]
+    assert select_value(page, "Rule 4") in ("none", "—")  # the empty slot, however it is written
+    assert select_value(page, "Dataset") == "digits"
+    assert app_bench.group_of(page) == trained["group"]
+    assert wait_status(page, set(trained["labels"])) == trained["final"]
+    wait_curves(page)
+
+
+def test_two_users_training_at_once_see_only_their_own_runs(app, new_page):
+    first, second = new_page(), new_page()
+    urls = {first: f"{app.url}/?epochs={EPOCHS}", second: f"{app.url}/?epochs={EPOCHS}&rule1=fa&rule2=none"}
+    for page, url in urls.items():  # both load at the same time
+        page.goto(url, wait_until="commit")
+    for page in urls:
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
+        app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    for page in urls:
+        page.get_by_role("button", name="Train", exact=True).click()
+    for page in urls:
+        page.wait_for_url(re.compile(r"[?&]group=[0-9a-f]+"), timeout=TIMEOUT_MS)
+    groups = [app_bench.group_of(page) for page in urls]
+    assert groups[0] != groups[1]
+    runs = [wait_final(app, g) for g in groups]
+    assert [[i.config["algorithm"]["name"] for i in r] for r in runs] == [["bp", "dfa"], ["fa"]]
+    # they trained at the same time: every run started before any of them ended
+    assert max(i.started for r in runs for i in r) < min(i.finished for r in runs for i in r)
+    labels = [labels_of(r) for r in runs]
+    for page, group, own, other in zip(urls, groups, labels, labels[::-1]):
+        assert list(wait_status(page, set(own))) == own  # its own runs, and only them
+        assert app_bench.group_of(page) == group
+        wait_curves(page)
+        legend = " ".join(c["text"] for c in page.evaluate(CHARTS_JS))
+        assert all(label in legend for label in own) and not any(label in legend for label in other), legend
+
+
+def test_screenshot_of_every_page(trained, screenshots):
+    assert len(PAGE_TITLES) == 7, PAGE_TITLES
+    page = trained["page"]
+    if app_bench.group_of(page) != trained["group"]:
+        app_bench.open_train_page(page, trained["url"])
+    taken = []
+    for title in PAGE_TITLES:
+        go_to(page, title)
+        page.wait_for_timeout(300)  # let charts finish drawing
+        taken.append(screenshot(page, screenshots, title))
+    assert all(p.stat().st_size > 0 for p in taken)
+    assert len({p.name for p in taken}) == 7
