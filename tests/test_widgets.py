@@ -1,0 +1,369 @@
+"""The notebook widgets, headless: buttons clicked from Python, traits read back.
+
+Each widget trains (or reads) tiny runs on the embedded digits in a workspace of its own, so the
+file runs in well under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import threading
+import time
+from urllib.parse import urlparse
+
+import altair as alt
+import pytest
+
+from conftest import small_config
+from explorer import RunConfig
+from explorer.runs import Workspace
+from explorer.widgets import AlignmentWidget, EmbeddingWidget, ParityWidget, TrainerWidget, follow
+from explorer.widgets.parity import default_config
+
+SNAPSHOTS = {"epochs": 2, "batch_size": 64, "snapshots": [0, 1, 2], "snapshot_samples": 120}
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    path = tmp_path_factory.mktemp("widgets") / "runs.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXPLORER_STORE", str(path))  # run ids given as text are looked up here, not in ~/.explorer
+        with Workspace(path) as workspace:
+            yield workspace
+
+
+@pytest.fixture(scope="module")
+def finished(ws):
+    """A finished BP-and-DFA group with snapshots, as another session would have left it."""
+    group = ws.compare(small_config(train=SNAPSHOTS), [{"name": "bp"}, {"name": "dfa"}])
+    group.wait(timeout=120)
+    assert group.statuses() == ["done", "done"]
+    return group
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def chart_rows(view: alt.JupyterChart) -> int:
+    """Rows of data the chart widget holds (what the browser draws)."""
+    return sum(len(rows) for rows in view.spec.get("datasets", {}).values())
+
+
+# -- TrainerWidget -------------------------------------------------------------------------------
+
+
+def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(ws):
+    w = TrainerWidget(small_config(train={"epochs": 2, "batch_size": 32}), rules=["bp", "dfa"], workspace=ws,
+                      interval=0.05)
+    seen = []  # (step, thread name) at every change of the step trait
+    w.observe(lambda change: seen.append((change["new"], threading.current_thread().name)), "step")
+    assert (w.status, w.step, w.records, w.latest) == ("ready", 0, 0, {})
+    assert chart_rows(w.loss_chart) == 0
+
+    w.play.click()
+    assert w.status in ("queued", "running")
+    assert w.form.dataset.disabled  # the controls describe the running runs: locked
+    w.wait(timeout=120)
+
+    total = w.runs.infos[0].total_steps
+    assert w.status == "done" and w.progress == 1.0 and w.bar.value == 1.0
+    assert w.step == total > 0 and w.epoch == 2.0
+    assert sorted(w.latest) == ["BP", "DFA"]
+    assert all(0.0 <= v["test_acc"] <= 1.0 and math.isfinite(v["train_loss"]) for v in w.latest.values())
+    assert w.records == sum(len(r) for r in w.runs.lists) > 4
+    steps = [s for s, _ in seen]
+    assert len(steps) >= 2 and steps == sorted(steps)              # it moved, live, in order
+    assert any(name == "explorer-trainer" for _, name in seen)      # set from the background thread
+    assert chart_rows(w.loss_chart) > 0 and chart_rows(w.accuracy_chart) > 0
+    assert "DFA" in w.table.value and not w.form.dataset.disabled
+    assert not w._live.running
+
+
+def test_stop_ends_the_runs_and_the_thread(ws):
+    w = TrainerWidget(small_config(train={"epochs": 200, "batch_size": 16}), rules=["dfa"], workspace=ws,
+                      interval=0.05)
+    w.play.click()
+    wait_for(lambda: w.step > 0)
+    w.stop_button.click()
+    w.wait(timeout=60)
+    assert w.status == "cancelled"
+    assert 0 < w.step < w.runs.infos[0].total_steps
+    assert not w._live.running
+
+
+def test_pause_holds_the_runs_and_step_advances_them(ws):
+    w = TrainerWidget(small_config(train={"epochs": 50, "batch_size": 16, "log_every": 5}), rules=["bp"],
+                      workspace=ws, interval=0.05)
+    w.steps_per_click.value = 10
+    w.step_button.click()                      # nothing going yet: starts paused, takes 10 steps
+    wait_for(lambda: w.status == "paused" and w.runs.infos[0].steps_done == 10)
+    assert w.step == 10
+    time.sleep(0.3)
+    assert w.runs.infos[0].steps_done == 10    # held
+    w.step_button.click()
+    wait_for(lambda: w.runs.infos[0].steps_done == 20 and w.step == 20)
+    w.play.click()                             # resume
+    wait_for(lambda: w.step > 20)
+    w.pause_button.click()
+    wait_for(lambda: w.status == "paused")
+    w.stop()
+    w.wait(timeout=60)
+    assert w.status == "cancelled"
+
+
+def test_a_diverged_run_is_explained_in_words_and_marked_on_the_curves(ws):
+    w = TrainerWidget(small_config(optimizer={"name": "sgd", "lr": 1e6, "momentum": 0.9},
+                                   model={"name": "mlp", "hidden": [32], "activation": "relu"},
+                                   train={"epochs": 5, "batch_size": 64, "log_every": 1}),
+                      rules=["bp", "dfa"], workspace=ws, interval=0.05)
+    w.play.click()
+    w.wait(timeout=60)
+    assert w.status == "diverged"
+    step = w.runs.infos[0].diverged_at
+    assert f"BP diverged at step {step}" in w.messages.value and "smaller learning rate" in w.messages.value
+    marks = [layer for layer in w.loss_chart.spec["layer"] if layer["mark"]["type"] == "rule"]
+    assert marks, "the diverged run's step is marked on the loss chart"
+    assert all(r["step"] < step for r in w.runs.records["BP"])  # its curve ends before that step
+
+
+@pytest.mark.parametrize("cfg, rules", [
+    (small_config(), None),
+    (small_config(algorithm={"name": "dfa", "feedback_init": {"name": "uniform", "low": -0.5, "high": 0.5}},
+                  init={"name": "normal", "mean": 0.0, "std": 0.05}, seed=7), None),
+    (small_config(algorithm={"name": "bdfa", "block_size": 2}, model={"name": "mlp", "hidden": [8] * 6},
+                  optimizer={"name": "adam", "lr": 0.003, "batch_manhattan": True}), None),
+    (small_config(data={"name": "random", "samples": 300, "features": 12, "classes": 3},
+                  train={"epochs": 3, "batch_size": 16, "log_every": 4, "snapshots": [0, 3], "snapshot_samples": 50},
+                  algorithm={"name": "usf", "scale": 0.5}, init={"name": "kaiming", "gain": 2.0}), None),
+    (small_config(algorithm={"name": "fa", "sign_refresh": "epoch"}, optimizer={"name": "sgd", "lr": 0.1,
+                  "momentum": 0.5, "nesterov": True}), ["fa", {"name": "fp", "bp_depth": 1}, "sdfa"]),
+])
+def test_config_round_trips(cfg, rules):
+    config = RunConfig.from_dict(cfg)
+    w = TrainerWidget(config, rules=rules)
+    assert w.config == config
+    if rules is not None:
+        names = [r if isinstance(r, str) else r["name"] for r in rules]
+        assert [c.algorithm.name for c in w.configs] == names
+        assert all(c.with_values({"algorithm": None}) == config.with_values({"algorithm": None})
+                   for c in w.configs)
+    assert TrainerWidget(config.to_dict(), rules=rules).configs == w.configs  # a dict does as well
+
+
+def test_controls_change_the_config():
+    w = TrainerWidget(small_config())
+    w.form.hidden.value = "3x12"
+    w.form.optimizer.lr.value = 0.2
+    w.form.seed.value = 5
+    w.form.rules.names.value = ["dfa", "bdfa"]
+    w.form.rules.options["bdfa"].value = 2
+    w.form.feedback.name.value = "uniform"
+    w.form.feedback.fields["low"].value, w.form.feedback.fields["high"].value = -0.25, 0.25
+    bp_like, bdfa = w.configs
+    assert bp_like.model.hidden == (12, 12, 12) and bp_like.optimizer.lr == 0.2 and bp_like.seed == 5
+    assert bdfa.algorithm.block_size == 2 and bdfa.algorithm.feedback_init.high == 0.25
+    w.form.optimizer.name.value = "adam"      # chosen by hand: its usual learning rate
+    assert w.config.optimizer.lr == 0.001 and w.config.optimizer.momentum == 0.0
+
+
+@pytest.mark.parametrize("change, section, words", [
+    (lambda f: (setattr(f.feedback.name, "value", "uniform"), setattr(f.feedback.fields["low"], "value", 1.0)),
+     "feedback", "algorithm.feedback_init.low must be less than"),
+    (lambda f: setattr(f.hidden, "value", "wide"), "model", "model.hidden"),
+    (lambda f: setattr(f.optimizer.lr, "value", 0.0), "optimizer", "optimizer.lr"),
+    (lambda f: setattr(f.rules.names, "value", []), "rules", "rules: choose at least one"),
+    (lambda f: setattr(f.batch_size, "value", 0), "train", "train.batch_size"),
+])
+def test_a_refused_value_is_shown_next_to_its_control_and_nothing_starts(ws, change, section, words):
+    w = TrainerWidget(small_config(algorithm={"name": "dfa"}), workspace=ws)
+    runs_before = len(ws.store.list_runs())
+    change(w.form)
+    w.play.click()
+    assert words in w.form.errors[section].value and words in w.error
+    assert [s for s, label in w.form.errors.items() if label.value] == [section]
+    assert w.status == "ready" and w.comparison is None and len(ws.store.list_runs()) == runs_before
+
+
+# -- Stored, finished runs -----------------------------------------------------------------------
+
+
+def test_trainer_widget_on_a_stored_finished_run(ws, finished):
+    view = ws.open(finished.ids[1])
+    w = TrainerWidget(run=view)
+    assert w.config == view.info.run_config()
+    assert w.status == "done" and list(w.latest) == ["DFA"]
+    assert w.records == len(view.metrics()) and w.step == view.info.total_steps
+    assert chart_rows(w.loss_chart) > 0 and not w._live.running
+    both = TrainerWidget(run=finished)
+    assert [c.algorithm.name for c in both.configs] == ["bp", "dfa"] and both.configs == finished.configs
+
+
+def test_alignment_widget_on_a_stored_run_and_its_controls(ws, finished):
+    w = AlignmentWidget(ws.open(finished.ids[1]))
+    assert w.config == finished.configs[1] and w.status == "done" and not w._live.running
+    degrees = w.angles["DFA"]
+    assert sorted(degrees) == ["layers.0", "layers.1"] and all(0 <= d <= 180 for d in degrees.values())
+    rows = chart_rows(w.alignment_chart)
+    w.unit.value = "cos"
+    assert all(-1 <= c <= 1 for c in w.angles["DFA"].values())
+    assert math.isclose(w.angles["DFA"]["layers.0"], math.cos(math.radians(degrees["layers.0"])), abs_tol=1e-6)
+    w.kind.value = "weight"
+    assert w.angles["DFA"] and chart_rows(w.alignment_chart) == rows  # same rows, another kind
+    assert chart_rows(w.norms_chart) > 0
+    labelled = AlignmentWidget({"backprop": finished.ids[0], "direct FA": ws.open(finished.ids[1])})
+    assert labelled.runs.labels == ["backprop", "direct FA"] and set(labelled.angles) == {"backprop", "direct FA"}
+
+
+def test_embedding_widget_on_a_stored_run(ws, finished):
+    w = EmbeddingWidget(finished)
+    assert w.config == finished.configs[0] and w.status == "done"
+    assert w.layer.options == ("layers.0", "layers.1") and w.layer.value == "layers.1"
+    assert [e for _, e in w.checkpoint.options] == [0, 1, 2] and w.epoch == 2
+    assert w.points == 120 and len(w.charts) == 2
+    last = w.table(0)
+    w.checkpoint.value = 0
+    first = w.table(0)
+    assert w.epoch == 0 and not first[["x", "y"]].equals(last[["x", "y"]])  # the map moved with training
+    assert chart_rows(w.charts[0]) == 120
+    # A brush drawn in the browser comes back as a selection: the samples inside it are listed.
+    x0, x1 = sorted(first["x"])[10], sorted(first["x"])[-10]
+    w.charts[0]._vl_selections = {"brush": {"value": {"x": [x0, x1], "y": [-1e9, 1e9]}, "store": []}}
+    assert 0 < len(w.selected) < 120 and "samples</b> selected" in w.selection.value
+    w.method.value = "tsne"
+    wait_for(lambda: not w.computing, timeout=120)
+    assert w.table(0) is not None and not w.error and w.points == 120
+
+
+def test_embedding_widget_says_when_a_run_has_no_snapshots(ws):
+    group = ws.compare(small_config(), [{"name": "bp"}])
+    group.wait(timeout=60)
+    w = EmbeddingWidget(group.ids[0])
+    assert "No snapshots" in w.note.value and w.points == 0
+
+
+def test_parity_widget_runs_rules_over_seeds_and_shows_published_values(ws):
+    cfg = default_config().with_values({"data.train_samples": 200, "train.epochs": 2, "model.hidden": [16],
+                                        "device": "cpu"})
+    w = ParityWidget(cfg, rules=["bp", "ntk"], seeds=2, workspace=ws, interval=0.05)
+    assert w.config == cfg and len(w.configs) == 4
+    w.play.click()
+    w.wait(timeout=120)
+    assert w.status == "done" and w.progress == 1.0
+    assert sorted(w.final) == ["BP", "NTK"]
+    assert w.final["BP"]["published"] == 0.8 and w.final["NTK"]["published"] == 0.5 and w.final["BP"]["n"] == 2
+    assert 0.0 <= w.final["BP"]["low"] <= w.final["BP"]["mean"] <= w.final["BP"]["high"] <= 1.0
+    assert chart_rows(w.chart) > 0 and "published" in w.table.value
+    again = ParityWidget(run=[v.id for v in w.runs.views])  # the same runs, read back from the store
+    assert again.final == w.final and again.configs == w.configs and list(again.rules.value) == ["bp", "ntk"]
+
+
+def test_parity_widget_refuses_bad_values_next_to_the_control(ws):
+    w = ParityWidget(workspace=ws)
+    w.k.value = 0
+    w.play.click()
+    assert "data.k" in w.errors["data"].value and w.status == "ready" and w.runs is None
+
+
+# -- Threads and charts --------------------------------------------------------------------------
+
+
+def test_closing_a_widget_stops_its_thread(ws):
+    trainer = TrainerWidget(small_config(train={"epochs": 200, "batch_size": 16}), rules=["dfa"], workspace=ws)
+    trainer.play.click()
+    wait_for(lambda: trainer.step > 0)
+    watcher = AlignmentWidget(trainer, interval=0.05)
+    assert watcher._live.running
+    watcher.close()
+    assert not watcher._live.running
+    trainer.close()
+    assert not trainer._live.running
+    trainer.stop()                      # the run itself goes on until stopped
+    trainer.comparison.wait(timeout=60)
+    assert trainer.comparison.statuses() == ["cancelled"]
+
+
+def test_follow_needs_runs():
+    with pytest.raises(ValueError, match="no runs yet"):
+        follow(TrainerWidget(small_config()))
+
+
+def test_charts_render_offline_even_after_a_renderer_went_online(finished):
+    alt.JupyterChart.enable_offline(False)  # what alt.renderers.enable("jupyter") does
+    try:
+        views = [*AlignmentWidget(finished).children, *TrainerWidget(run=finished).children]
+        charts = [v for v in views if isinstance(v, alt.JupyterChart)]
+        charts += [c for box in TrainerWidget(run=finished).children if hasattr(box, "children")
+                   for c in box.children if isinstance(c, alt.JupyterChart)]
+        assert len(charts) >= 3
+        for chart in charts:
+            assert "esm.sh" not in chart._esm and 'from "https://' not in chart._esm
+            assert "vega-lite" in chart._esm.lower() and len(chart._esm) > 100_000  # the bundle itself
+    finally:
+        alt.JupyterChart.enable_offline()
+
+
+PAGE = """<!doctype html><html><body><script type="module">
+try {
+  const esm = await (await fetch("/esm.js")).text();
+  const widget = await import(URL.createObjectURL(new Blob([esm], {type: "text/javascript"})));
+  const drawn = [];
+  for (const state of await (await fetch("/states.json")).json()) {
+    const el = document.createElement("div");
+    document.body.appendChild(el);
+    const model = {get: k => state[k], set: (k, v) => { state[k] = v; }, save_changes: () => {}, on: () => {}};
+    await widget.default.render({model, el});   // what anywidget does with a JupyterChart in Jupyter
+    drawn.push(el.querySelectorAll("svg path, svg line, svg circle").length);
+  }
+  window.drawn = drawn;
+} catch (err) {
+  window.failed = String(err);
+}
+</script></body></html>"""
+
+
+def test_charts_draw_in_a_browser_with_the_network_cut_off(finished):
+    """The chart widgets' JavaScript (the offline bundle) draws their specs in Chromium while every
+    request that leaves the page is refused (and recorded)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (apt-get install chromium)")
+    trainer, alignment = TrainerWidget(run=finished), AlignmentWidget(finished)
+    views = [trainer.loss_chart, alignment.alignment_chart, alignment.norms_chart]
+    assert len({v._esm for v in views}) == 1
+    states = [{"spec": v.spec, "embed_options": v.embed_options, "debounce_wait": v.debounce_wait,
+               "max_wait": v.max_wait, "_vl_selections": v._vl_selections, "_params": v._params,
+               "local_tz": "UTC"} for v in views]
+    files = {"/": ("text/html", PAGE), "/esm.js": ("text/javascript", views[0]._esm),
+             "/states.json": ("application/json", json.dumps(states))}
+    outside = []
+
+    def serve(route):
+        url = urlparse(route.request.url)
+        if url.netloc == "widgets.test" and url.path in files:
+            kind, body = files[url.path]
+            route.fulfill(status=200, content_type=kind, body=body)
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.route("**/*", serve)
+            page.goto("http://widgets.test/")
+            page.wait_for_function("window.drawn !== undefined || window.failed !== undefined", timeout=30_000)
+            drawn, failed = page.evaluate("[window.drawn, window.failed]")
+        finally:
+            browser.close()
+    assert failed is None and errors == [] and outside == []
+    assert len(drawn) == 3 and all(n > 10 for n in drawn)  # every chart drew its marks
