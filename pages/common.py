@@ -7,13 +7,14 @@ few Streamlit-side habits they have in common, so each is written once:
 - `current_group()` / `remember_group()`: the comparison a session looks at. It lives in the
   session and in the URL (``?group=…``), so a reload or a link in another tab finds the run again.
 - `comparison()`: that group's runs, read incrementally from the store (each record read once).
-- `live()`: a fragment that re-draws every half second while runs are going and stops polling
+- `live()`: a fragment that re-draws about three times a second while runs are going and stops polling
   when they have all ended.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 from typing import Callable
 
 import streamlit as st
@@ -22,7 +23,8 @@ from explorer import runs
 from explorer.config import ConfigError
 from explorer.store import InvalidId, StoreError, UnknownRun, default_path
 
-REFRESH_S = 0.5  # live views redraw at least twice a second
+REFRESH_S = 0.35  # live views poll this often, so that they redraw at least twice a second under load
+FIRST_POINT_WAIT_S = 0.5  # a run just started logs its first record within this, usually
 
 
 def _leave_pages_folder_mode() -> None:
@@ -123,6 +125,11 @@ def live(draw: Callable[[runs.Comparison], None], group: str | None = None) -> N
         st.info("No runs yet. Start one on the **Train** page (or open a run from **Runs**).")
         return
     going = not found.finished
+    deadline = time.monotonic() + FIRST_POINT_WAIT_S
+    while going and not any(found.records.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a run just started: draw its first point now rather than a poll later
+        if not _poll(found):
+            return
 
     @st.fragment(run_every=REFRESH_S if going else None)
     def view() -> None:
