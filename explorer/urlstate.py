@@ -223,12 +223,22 @@ def parse(query: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def query_string(values: Mapping[str, Any]) -> str:
-    """``values`` as a URL query string (booleans as true/false)."""
+def query(values: Mapping[str, Any]) -> dict[str, str]:
+    """The values that differ from `DEFAULTS`, as query-parameter strings (`parse` reads them back).
+
+    Example:
+        >>> query({"lr": 0.1, "epochs": 10, "bm": True, "init_low": float("nan")})
+        {'lr': '0.1', 'bm': 'true'}
+    """
     def text(v: Any) -> str:
         return str(v).lower() if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
-    return urlencode({k: text(v) for k, v in values.items()})
+    return {k: text(v) for k, v in values.items() if k not in DEFAULTS or not _same(v, DEFAULTS[k])}
 
 
-__all__ = ["CONTROLS", "DEFAULTS", "SLOTS", "NONE", "configs", "params", "parse", "query_string",
+def query_string(values: Mapping[str, Any]) -> str:
+    """``values`` (those that differ from `DEFAULTS`) as a URL query string, booleans as true/false."""
+    return urlencode(query(values))
+
+
+__all__ = ["CONTROLS", "DEFAULTS", "SLOTS", "NONE", "configs", "params", "parse", "query", "query_string",
            "LOSSES", "OPTIMIZERS"]

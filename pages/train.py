@@ -207,7 +207,13 @@ def _buttons(values: dict) -> None:
 st.title("Train")
 st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
 hidden = {h for h in st.query_params.get("hide", "").split(",") if h}
+# Coming back from another page, the address has lost the setup (Streamlit forgets the controls of a
+# page that is not shown): bring back the session's last setup before drawing the controls.
+saved = st.session_state.get("train_setup")
+if saved and not set(st.query_params) - {"group", "hide"}:
+    st.switch_page("pages/train.py", query_params={**saved, **st.query_params.to_dict()})
 values = _controls(hidden)
+st.session_state["train_setup"] = urlstate.query(values)
 try:
     comparison_configs(*urlstate.configs(values))
 except ConfigError as err:

@@ -182,3 +182,14 @@ def test_a_dataset_that_is_not_here_says_how_to_get_it(store_path, tmp_path, sha
     assert Store(store_path).list_runs() == []
     at = _app(data="mnist", data_root=str(shared_data))
     assert "MNIST is not in" not in text(at)
+
+
+def test_coming_back_from_another_page_brings_the_setup_back(store_path):
+    at = _app(lr="0.02", rule3="fa")
+    at.switch_page("pages/alignment.py").run()
+    at.query_params.clear()             # what the browser's address holds after the sidebar link
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.number_input(key="lr").value == pytest.approx(0.02)
+    assert at.selectbox(key="rule3").value == "fa"
+    assert at.query_params["lr"] == "0.02"
