@@ -86,6 +86,8 @@ def _groups() -> list[str]:
     if from_url:
         st.session_state["parity_groups"] = from_url
     text = st.session_state.get("parity_groups", "")
+    if text and not from_url:  # arrived from another page: put it back in the address
+        st.query_params["parity"] = text
     return [g for g in text.split(",") if g]
 
 

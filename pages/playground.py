@@ -88,7 +88,10 @@ def _group() -> str | None:
     from_url = st.query_params.get("play")
     if from_url:
         st.session_state["play_group"] = from_url
-    return st.session_state.get("play_group")
+    group = st.session_state.get("play_group")
+    if group and not from_url:  # arrived from another page: put it back in the address
+        st.query_params["play"] = group
+    return group
 
 
 def _remember(group: str | None) -> None:

@@ -1,0 +1,141 @@
+"""AppTest of the Parity page: a small experiment on the built-in digits, run to its end from the page;
+the band chart, the final table and the published values it shows, checked against the store and
+`explorer.references.PARITY`; refused inputs that name their field and start nothing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_tools import APP, charts, run_until, text
+from explorer.references import PARITY
+from explorer.store import FINAL, Store
+
+# k = 1 (the parity of one digit) on 8×8 digits learns in a few epochs: BP ends near 0.95 here,
+# linear random features near 0.85; 2 rules × 2 seeds × 3 epochs of 1,000 samples take ~2 s.
+SMALL = {"par_k": 1, "par_seeds": 2, "par_epochs": 3, "par_train": 1000, "par_test": 500, "par_hidden": 32}
+RULES = ["bp", "rf:linear"]
+LABELS = {"bp": "BP", "rf:linear": "RF linear"}
+
+
+@pytest.fixture
+def page(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/parity.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, path
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def _set(at, values):
+    for key, value in values.items():
+        at.number_input(key=key).set_value(value)
+    at.run()
+
+
+def _runs(path) -> list:
+    with Store(path) as store:
+        return store.list_runs()
+
+
+def _band_and_refs(at):
+    found = [tables for spec, tables in charts(at)
+             if any("published" in t.columns for t in tables) or any("high" in t.columns for t in tables)]
+    assert len(found) == 1, f"expected one band chart, found {len(found)}"
+    band = next(t for t in found[0] if "high" in t.columns)
+    refs = next((t for t in found[0] if "published" in t.columns), None)
+    return band, refs
+
+
+def test_an_experiment_runs_to_its_end_and_shows_bands_across_seeds_beside_the_published_values(page):
+    at, path = page
+    _set(at, SMALL)
+    at.multiselect(key="par_rules").set_value(RULES)
+    at.selectbox(key="par_device").set_value("cpu")
+    at.run()
+    assert not [w.value for w in at.warning], "the small setup should be accepted"
+    _button(at, "Run experiment").click()
+    at.run()
+    assert "parity" in at.query_params  # the link names the experiment's groups
+    run_until(at, lambda at: len(_runs(path)) == 4 and all(r.status in FINAL for r in _runs(path)), timeout=120)
+    at.run()
+    runs = _runs(path)
+    assert sorted(r.status for r in runs) == ["done"] * 4
+    assert sorted(r.config["seed"] for r in runs) == [0, 0, 1, 1]
+
+    band, refs = _band_and_refs(at)
+    assert sorted(set(band["run"])) == sorted(LABELS.values())  # one band per rule
+    assert sorted(set(band["epoch"])) == [1.0, 2.0, 3.0]
+    assert (band["n"] == 2).all()  # n = seeds at every epoch
+    assert ((band["low"] <= band["mean"]) & (band["mean"] <= band["high"])).all()
+    assert (band["high"] > band["low"]).any()  # two seeds that differ give a band of some width
+    # The published values drawn are the literature's, for k = 1.
+    assert refs is not None
+    assert dict(zip(refs["run"], refs["published"])) == {LABELS[r]: PARITY[(1, r)] for r in RULES}
+
+    # The final table: the mean over seeds of each run's last test accuracy, read from the store here.
+    table = at.dataframe[0].value.set_index("series")
+    for rule in RULES:
+        label = LABELS[rule]
+        last = [r.config for r in runs if r.config["algorithm"]["name"] == rule.split(":")[0]]
+        assert len(last) == 2
+        with Store(path) as store:
+            accs = [store.metrics(r.id)[-1]["test_acc"] for r in runs
+                    if r.config["algorithm"]["name"] == rule.split(":")[0]]
+        row = table.loc[label]
+        assert math.isclose(row["test accuracy"], sum(accs) / 2, rel_tol=1e-9)
+        assert row["seeds"] == 2 and row["epoch"] == 3
+        assert row["published"] == PARITY[(1, rule)]
+        assert math.isclose(row["difference"], row["test accuracy"] - row["published"], rel_tol=1e-9)
+        final_band = band[(band["run"] == label) & (band["epoch"] == 3.0)].iloc[0]
+        assert math.isclose(row["± 95% CI"], final_band["high"] - final_band["mean"], rel_tol=1e-9)
+    assert table.loc["BP", "test accuracy"] > 0.85  # the parity of one digit is easy for backprop
+
+    # The link finds the experiment again in a fresh session (a reload, another tab).
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params["parity"] = at.query_params["parity"]
+    again.run()
+    again.switch_page("pages/parity.py")
+    again.query_params["parity"] = at.query_params["parity"]
+    again.run()
+    assert not again.exception
+    assert again.dataframe[0].value.set_index("series")["test accuracy"].to_dict() == table["test accuracy"].to_dict()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"par_seeds": 1}, "seeds:"),
+    ({"par_rules": []}, "rules:"),
+    ({"par_lr_sgd": 0.0}, "learning rate (sgd):"),
+    ({"par_base": "mnist", "par_root": "/nonexistent/folder"}, "data folder:"),
+])
+def test_bad_input_names_its_field_and_starts_nothing(page, change, field):
+    at, path = page
+    for key, value in change.items():
+        if key == "par_rules":
+            at.multiselect(key=key).set_value(value)
+        elif key == "par_base":
+            at.selectbox(key=key).set_value(value)
+            at.run()
+        elif key == "par_root":
+            at.text_input(key=key).set_value(value)
+        else:
+            at.number_input(key=key).set_value(value)
+    at.run()
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith(field) for w in warnings), warnings
+    assert _button(at, "Run experiment").disabled  # a refused setup cannot be started
+    at.run()
+    assert not at.exception
+    assert _runs(path) == []
+    assert "parity" not in at.query_params
+    if field == "data folder:":
+        assert "digits" in text(at)  # says how to do without a download

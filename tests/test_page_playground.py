@@ -1,0 +1,149 @@
+"""AppTest of the Playground page: BP trained on moons from the page, its decision boundary repainted
+while it trains and, at the end, agreeing with the data; side-by-side boundaries for several rules;
+refused inputs that name their field and start nothing."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_tools import APP, charts
+from explorer.store import FINAL, Store
+
+
+@pytest.fixture
+def page(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/playground.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, path
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def _runs(path) -> list:
+    with Store(path) as store:
+        return store.list_runs()
+
+
+def _boundaries(at) -> list[tuple[str, object, object]]:
+    """(title, grid table, points table) of each boundary chart on the page, left to right."""
+    out = []
+    for spec, tables in charts(at):
+        grid = next((t for t in tables if "confidence" in t.columns), None)
+        if grid is not None:
+            points = next(t for t in tables if "confidence" not in t.columns)
+            out.append((spec.get("description"), grid, points))
+    return out
+
+
+def _cell_labels(grid, points) -> np.ndarray:
+    """The label of the grid cell each point lies in."""
+    xs, ys = np.sort(grid["x"].unique()), np.sort(grid["y"].unique())
+    i = np.clip(np.searchsorted(xs, points["x"].to_numpy(), side="right") - 1, 0, len(xs) - 1)
+    j = np.clip(np.searchsorted(ys, points["y"].to_numpy(), side="right") - 1, 0, len(ys) - 1)
+    table = grid.set_index(["x", "y"])["label"]
+    return table.loc[list(zip(xs[i], ys[j]))].to_numpy()
+
+
+def _train(at, path, rules, **numbers):
+    at.multiselect(key="pg_rules").set_value(rules)
+    at.selectbox(key="pg_device").set_value("cpu")
+    for key, value in numbers.items():
+        at.number_input(key=key).set_value(value)
+    at.run()
+    assert not [w.value for w in at.warning]
+    _button(at, "Train").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "play" in at.query_params
+
+
+def test_bp_on_moons_repaints_its_boundary_while_it_trains_and_ends_agreeing_with_the_data(page):
+    at, path = page
+    _train(at, path, ["bp"], pg_samples=300, pg_epochs=100)
+    seen = []  # (title, labels) of each repaint, as someone watching the page would see them
+    deadline = time.monotonic() + 120
+    while True:
+        [(title, grid, points)] = _boundaries(at)
+        seen.append((title, grid["label"].to_numpy().copy()))
+        runs = _runs(path)
+        if runs and all(r.status in FINAL for r in runs) and title.endswith("epoch 100"):
+            break
+        assert time.monotonic() < deadline, seen[-1][0]
+        time.sleep(0.3)  # about as often as the page itself repaints
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    [run] = _runs(path)
+    assert run.status == "done"
+
+    titles = list(dict.fromkeys(t for t, _ in seen))
+    assert titles[0].startswith("BP · ") and len(titles) >= 2, titles
+    epochs = [float(t.split("epoch ")[1]) for t in titles if "epoch " in t]
+    assert epochs == sorted(epochs) and epochs[-1] == 100  # repainted forward in time, ending at the end
+    distinct = {labels.tobytes() for _, labels in seen}
+    assert len(distinct) >= 2  # the predicted labels changed as it trained
+    first, last = seen[0][1], seen[-1][1]
+    assert (first != last).mean() > 0.02
+
+    # After training, the regions agree with the data: most points lie in a cell of their own class.
+    [(_, grid, points)] = _boundaries(at)
+    assert len(grid) == 40 * 40 and set(grid["label"]) == {0, 1}
+    assert ((grid["confidence"] >= 0.5) & (grid["confidence"] <= 1)).all()
+    assert len(points) == 240  # the training points: a train share of 0.8 of 300
+    agreement = (_cell_labels(grid, points) == points["label"].to_numpy()).mean()
+    assert agreement > 0.9, agreement
+    # Every point lies inside the painted area.
+    assert grid["x"].min() < points["x"].min() and grid["x2"].max() > points["x"].max()
+    assert grid["y"].min() < points["y"].min() and grid["y2"].max() > points["y"].max()
+
+    # The figure under the boundary is the run's last test accuracy in the store.
+    with Store(path) as store:
+        final = store.metrics(run.id)[-1]
+        assert store.checkpoint_steps(run.id) == [15 * e for e in range(1, 101)]  # weights at every epoch
+    assert f"test accuracy {final['test_acc']:.3f}" in " ".join(c.value for c in at.caption)
+
+
+def test_rules_are_painted_side_by_side(page):
+    at, path = page
+    _train(at, path, ["bp", "fa", "dfa"], pg_samples=200, pg_epochs=5)
+    deadline = time.monotonic() + 60
+    while not (len(_runs(path)) == 3 and all(r.status in FINAL for r in _runs(path))):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    at.run()
+    painted = _boundaries(at)
+    assert [t for t, _, _ in painted] == ["BP · epoch 5", "FA · epoch 5", "DFA · epoch 5"]
+    # One toy and one seed: the same points under every boundary, but each rule its own regions.
+    assert all(p.equals(painted[0][2]) for _, _, p in painted)
+    assert len({g["label"].to_numpy().tobytes() + g["confidence"].to_numpy().tobytes() for _, g, _ in painted}) == 3
+
+
+@pytest.mark.parametrize("widget, value, field", [
+    ("pg_hidden", "16,x", "hidden widths:"),
+    ("pg_rules", ["bp", "ntk"], "rules (ntk):"),  # the NTK baseline needs one hidden layer; 16,16 has two
+    ("pg_lr", 0.0, "learning rate:"),
+])
+def test_bad_input_names_its_field_and_starts_nothing(page, widget, value, field):
+    at, path = page
+    if widget == "pg_hidden":
+        at.text_input(key=widget).set_value(value)
+    elif widget == "pg_rules":
+        at.multiselect(key=widget).set_value(value)
+    else:
+        at.number_input(key=widget).set_value(value)
+    at.run()
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith(field) for w in warnings), warnings
+    assert _button(at, "Train").disabled
+    at.run()
+    assert _runs(path) == [] and "play" not in at.query_params
