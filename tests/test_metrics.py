@@ -90,3 +90,20 @@ def test_a_zero_update_makes_the_cosine_undefined_not_zero_or_one():
     assert math.isnan(rows[0]["update_cos"]) and math.isnan(rows[0]["update_deg"])
     assert rows[0]["grad_norm"] > 0  # while DFA's own update is not zero: DFA learns from zero
     assert rows[0]["bp_grad_norm"] == 0
+
+
+@pytest.mark.parametrize("model", ["lenet5", "resnet20"])
+def test_dfa_weight_alignment_on_conv_nets_is_left_out_where_no_matrix_stands_for_the_path(model, request):
+    # A regression: the product of forward weights multiplied conv kernels as matrices and crashed.
+    data = {"name": "digits"}
+    if model == "lenet5":   # LeNet needs 28x28 images
+        data = {"name": "mnist", "root": str(request.getfixturevalue("shared_data")), "train_samples": 64,
+                "test_samples": 64}
+    built = build(small_config(model={"name": model}, algorithm={"name": "dfa"}, data=data))
+    x, y = built.data.x_train[:8], built.data.y_train[:8]
+    rows = alignment(built, x, y)
+    assert len(rows) > 0 and all(math.isfinite(r["update_cos"]) for r in rows)
+    weights = [r["weight_cos"] for r in rows]
+    if model == "lenet5":   # the fully connected layers above the convolutions form a chain of matrices
+        assert math.isfinite(weights[-1])
+    assert any(math.isnan(w) for w in weights)

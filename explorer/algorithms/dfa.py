@@ -177,9 +177,15 @@ class DirectFeedback(Rule):
             return None
         source = self.plan[t].source
         top = len(self.structure.layers) - 1 if source == OUTPUT else source
-        product = self.structure.layers[top].weight.detach()
-        for layer in reversed(self.structure.layers[hidden + 1: top]):
-            product = product @ layer.weight.detach()
+        weights = [layer.weight.detach() for layer in self.structure.layers[hidden + 1: top + 1]]
+        if any(w.dim() != 2 for w in weights):
+            return None  # a convolution on the path: no matrix product stands for it
+        product = weights[-1]
+        for w in reversed(weights[:-1]):
+            product = product @ w
+        feedback = self.feedback_for(hidden)
+        if feedback is not None and product.numel() != feedback.numel():
+            return None  # pooling or a reshape between the layers: the shapes do not meet
         return product
 
     def _tap_of(self, hidden: int) -> int | None:
