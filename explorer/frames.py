@@ -30,7 +30,7 @@ CURVE_COLUMNS = ["run", "step", "epoch", "split", "measure", "value"]
 ALIGNMENT_COLUMNS = ["run", "step", "epoch", "layer", "index", "kind", "cos", "deg"]
 NORM_COLUMNS = ["run", "step", "epoch", "layer", "index", "gradient", "norm"]
 
-_RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP", "sdfa": "sDFA",
+RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP", "sdfa": "sDFA",
                "ssdfa": "ssDFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF", "rf": "RF", "ntk": "NTK"}
 _OPTION_NAMES = {"block_size": "block", "bp_depth": "BP depth", "connections": "connections",
                  "sign_refresh": "signs each", "scale": "scale", "variant": ""}
@@ -46,7 +46,7 @@ def rule_label(algorithm: Mapping) -> str:
         'FA shallow'
     """
     name = algorithm.get("name", "bp")
-    parts = [_RULE_NAMES.get(name, name)]
+    parts = [RULE_NAMES.get(name, name)]
     for option, words in _OPTION_NAMES.items():
         if option in algorithm and algorithm[option] is not None:
             parts.append(f"{words} {algorithm[option]}".strip())

@@ -44,6 +44,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .config import ConfigError, RunConfig
+from .frames import RULE_NAMES
 from .references import PARITY
 
 DATASETS = ("digits", "mnist")
@@ -129,8 +130,6 @@ def measure(record: Mapping, metric: str) -> float:
 # ----------------------------------------------------------------------------------------------
 # Labels: one short name per run, made from its algorithm dict (and its own config changes).
 
-_RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP", "sdfa": "sDFA",
-               "ssdfa": "SSDFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF", "rf": "RF", "ntk": "NTK"}
 _REFRESH = {"init": "signs at init", "epoch": "signs every epoch", "step": "signs every step"}
 
 
@@ -164,7 +163,7 @@ def rule_label(algorithm: Mapping, changes: Mapping | None = None) -> str:
     if name == "bp" and algorithm.get("train_hidden") is False:
         text = "Shallow"
     else:
-        text = _RULE_NAMES.get(name, name)
+        text = RULE_NAMES.get(name, name)
         if "block_size" in algorithm:
             text += f" block {algorithm['block_size']}"
         if "bp_depth" in algorithm:

@@ -21,7 +21,7 @@ published = pd.DataFrame([{"run": r.label, "published": f"{r.value:g}{r.unit}", 
                            "setting": r.setting, "source": r.source} for r in lesson.references])
 if not published.empty:
     st.caption("Published values")
-    st.dataframe(published, hide_index=True, use_container_width=True)
+    st.dataframe(published, hide_index=True, width="stretch")
 
 dataset = "digits"
 if lesson.mnist is not None:
@@ -37,20 +37,20 @@ if absent:
     st.warning(absent, icon="📂")
 
 run, open_train = st.columns(2)
-if run.button("Run this lesson", type="primary", disabled=bool(absent), use_container_width=True):
+if run.button("Run this lesson", type="primary", disabled=bool(absent), width="stretch"):
     handles = common.workspace().jobs.submit_group(configs, label=f"lesson {lesson.key}")
     common.remember_group(handles[0].group)
     st.rerun()
-fits_train = lesson.page == "train" and len(lesson.rules) <= urlstate.SLOTS
-if open_train.button("Open on the Train page", disabled=not fits_train, use_container_width=True,
+fits_train = lesson.page == "train" and len(lesson.rules) <= urlstate.SLOTS and not lesson.run_changes
+if open_train.button("Open on the Train page", disabled=not fits_train, width="stretch",
                      help="to change its settings and run it there" if fits_train else
-                     "this lesson compares more rules than the Train page holds"):
+                     "this lesson's runs differ in more than their rule, or are more than the Train page holds"):
     try:
         query = urlstate.params(configs[0], [c.algorithm.to_dict() for c in configs])
     except ConfigError as err:
         common.config_error(err)
     else:
-        st.switch_page("pages/train.py", query_params=urlstate.query_string(query))
+        st.switch_page("pages/train.py", query_params=urlstate.query(query))
 
 
 def draw(found) -> None:
@@ -63,7 +63,7 @@ def draw(found) -> None:
             st.error(message)
     finals = {label: frames.latest(records) for label, records in zip(lesson.labels(), found.records.values())}
     st.subheader("Measured here, beside the published value")
-    st.dataframe(lessons.compare(lesson, finals), hide_index=True, use_container_width=True)
+    st.dataframe(lessons.compare(lesson, finals), hide_index=True, width="stretch")
     table = frames.curves(dict(zip(lesson.labels(), found.records.values())))
     if not table.empty:
         left, right = st.columns(2)

@@ -129,7 +129,7 @@ def _position(total: int, playing: bool) -> float:
     left, right = st.columns([6, 1])
     position = left.slider("checkpoint", 0.0, last, step=0.05, key="rep_pos",
                            help="between two checkpoints the points move from one map to the next")
-    if right.button("Pause" if playing else "Play", use_container_width=True, key="rep_play_button"):
+    if right.button("Pause" if playing else "Play", width="stretch", key="rep_play_button"):
         st.session_state["rep_play"] = not playing
     return position
 

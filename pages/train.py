@@ -173,14 +173,14 @@ def _buttons(values: dict) -> None:
     going = found is not None and not found.finished and found.controllable
     paused = going and all(s in ("paused", "queued") for s in found.statuses())
     c = st.columns(5)
-    start = c[0].button("Train", type="primary", disabled=going, use_container_width=True)
-    if c[1].button("Resume" if paused else "Pause", disabled=not going, use_container_width=True):
+    start = c[0].button("Train", type="primary", disabled=going, width="stretch")
+    if c[1].button("Resume" if paused else "Pause", disabled=not going, width="stretch"):
         found.resume() if paused else found.pause()
     step = c[2].button("Step", disabled=found is not None and found.finished is False and not going,
-                       use_container_width=True, help="one training step, then wait")
-    if c[3].button("Stop", disabled=not going, use_container_width=True):
+                       width="stretch", help="one training step, then wait")
+    if c[3].button("Stop", disabled=not going, width="stretch"):
         found.stop()
-    if c[4].button("Reset", use_container_width=True, help="stop these runs and clear the view; the setup stays"):
+    if c[4].button("Reset", width="stretch", help="stop these runs and clear the view; the setup stays"):
         if going:
             found.stop()
         common.remember_group(None)

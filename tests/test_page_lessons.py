@@ -1,0 +1,75 @@
+"""The Lessons page through AppTest: a preset runs in one click and is shown beside its published values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_tools import APP, run_until, text
+from explorer import lessons
+from explorer.store import Store
+
+
+@pytest.fixture()
+def store_path(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    return path
+
+
+def _lessons_page(lesson: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/lessons.py").run()
+    at.selectbox(key="lesson").set_value(lesson).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="lesson").value == lesson
+    return at
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
+    lesson = lessons.get("lillicrap_linear")
+    at = _lessons_page(lesson.key)
+    published = at.dataframe[0].value
+    assert sorted(published["run"]) == sorted(r.label for r in lesson.references)
+    _button(at, "Run this lesson").click().run()
+    store = Store(store_path)
+    run_until(at, lambda a: all(r.status == "done" for r in store.list_runs()) and len(store.list_runs()) == 3
+              and "training" not in text(a), timeout=120)
+    at.run()
+    table = at.dataframe[-1].value
+    runs = list(reversed(store.list_runs()))
+    assert [r.config["algorithm"]["name"] for r in runs] == [c.algorithm.name for c in lesson.configs()]
+    for label, run in zip(lesson.labels(), runs):
+        final = store.metrics(run.id)[-1]
+        for metric in lesson.shown_metrics():
+            shown = table[(table["label"] == label) & (table["metric"] == metric)]["measured"].iloc[0]
+            expected = lessons.measure(final, metric)
+            assert shown == pytest.approx(expected, nan_ok=True)
+    refs = {(r.label, r.metric): r.value for r in lesson.references}
+    for (label, metric), value in refs.items():
+        assert table[(table["label"] == label) & (table["metric"] == metric)]["published"].iloc[0] == value
+    # The lesson's point: FA learns the linear task, the shallow network does not.
+    errors = {row["label"]: row["measured"] for _, row in table.iterrows() if row["metric"] == lesson.shown_metrics()[0]}
+    assert all(math.isfinite(v) for v in errors.values())
+
+
+def test_open_on_the_train_page_carries_the_setup(store_path):
+    lesson = lessons.get("sparse_dfa")
+    at = _lessons_page(lesson.key)
+    _button(at, "Open on the Train page").click().run()
+    assert not at.exception
+    cfgs = lesson.configs()
+    assert at.selectbox(key="rule3").value == cfgs[2].algorithm.name
+    assert at.number_input(key="lr").value == pytest.approx(cfgs[0].optimizer.lr)
+    assert at.number_input(key="batch").value == cfgs[0].train.batch_size
+
+
+def test_a_lesson_whose_runs_differ_in_more_than_their_rule_stays_here(store_path):
+    at = _lessons_page("sign_manhattan")
+    assert _button(at, "Open on the Train page").disabled
