@@ -6,6 +6,7 @@ file runs in well under a minute on two cores.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
 import shutil
@@ -353,17 +354,23 @@ def test_charts_draw_in_a_browser_with_the_network_cut_off(finished):
             outside.append(route.request.url)
             route.abort()
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.route("**/*", serve)
-            page.goto("http://widgets.test/")
-            page.wait_for_function("window.drawn !== undefined || window.failed !== undefined", timeout=30_000)
-            drawn, failed = page.evaluate("[window.drawn, window.failed]")
-        finally:
-            browser.close()
+    def draw_in_chromium():
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.on("pageerror", lambda err: errors.append(str(err)))
+                page.route("**/*", serve)
+                page.goto("http://widgets.test/")
+                page.wait_for_function("window.drawn !== undefined || window.failed !== undefined", timeout=30_000)
+                return page.evaluate("[window.drawn, window.failed]")
+            finally:
+                browser.close()
+
+    errors = []
+    # Playwright's sync API refuses a thread with a running asyncio loop (which other tests in the
+    # same process may leave behind), so it gets a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        drawn, failed = pool.submit(draw_in_chromium).result()
     assert failed is None and errors == [] and outside == []
     assert len(drawn) == 3 and all(n > 10 for n in drawn)  # every chart drew its marks

@@ -20,6 +20,7 @@ import contextlib
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from .. import init as initialisers
 from ..config import ConfigError, InitSpec
@@ -177,9 +178,10 @@ class DirectFeedback(Rule):
             return None
         source = self.plan[t].source
         top = len(self.structure.layers) - 1 if source == OUTPUT else source
-        weights = [layer.weight.detach() for layer in self.structure.layers[hidden + 1: top + 1]]
-        if any(w.dim() != 2 for w in weights):
+        path = self.structure.layers[hidden + 1: top + 1]
+        if any(isinstance(layer, nn.Conv2d) for layer in path):
             return None  # a convolution on the path: no matrix product stands for it
+        weights = [layer.weight.detach() for layer in path]  # (out, in), or (seeds, out, in) stacked
         product = weights[-1]
         for w in reversed(weights[:-1]):
             product = product @ w

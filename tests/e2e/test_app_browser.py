@@ -213,7 +213,8 @@ def test_the_link_opens_the_same_setup_and_runs_in_a_fresh_context(app, trained,
 
 def test_two_users_training_at_once_see_only_their_own_runs(app, new_page):
     first, second = new_page(), new_page()
-    urls = {first: f"{app.url}/?epochs={EPOCHS}", second: f"{app.url}/?epochs={EPOCHS}&rule1=fa&rule2=none"}
+    long = 40  # epochs: long enough that the two comparisons surely train at the same time
+    urls = {first: f"{app.url}/?epochs={long}", second: f"{app.url}/?epochs={long}&rule1=fa&rule2=none"}
     for page, url in urls.items():  # both load at the same time
         page.goto(url, wait_until="commit")
     for page in urls:
