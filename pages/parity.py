@@ -12,7 +12,6 @@ import streamlit as st
 from explorer import charts, parity_runs
 from explorer.config import OPTIMIZERS, ConfigError
 from explorer.parity_runs import PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
-from explorer.playground import SwapChart
 from explorer.store import InvalidId, StoreError, UnknownRun
 from pages import common
 
@@ -145,7 +144,7 @@ def _band_spec(found: parity_runs.ParityRuns, band, refs: dict) -> dict:
     charts_by_group = st.session_state.setdefault("parity_band_charts", {})
     key = ",".join(found.groups)
     if key not in charts_by_group:
-        charts_by_group[key] = SwapChart(lambda table: charts.band_chart(table, refs, order=found.labels))
+        charts_by_group[key] = charts.SwapChart(lambda table: charts.band_chart(table, refs, order=found.labels))
     return charts_by_group[key].spec(band, key=tuple(sorted(refs.items())))
 
 

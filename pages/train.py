@@ -161,11 +161,15 @@ def _curves(found) -> None:
         return
     diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
                 for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
-    left, right = st.columns(2)
-    left.altair_chart(charts.learning_curves(table, "loss", order=found.labels, diverged=diverged),
-                      key="loss_chart")
-    right.altair_chart(charts.learning_curves(table, "accuracy", order=found.labels, diverged=diverged),
-                       key="accuracy_chart")
+    made = st.session_state.setdefault("train_charts", {})
+    for column, measure in zip(st.columns(2), ("loss", "accuracy")):
+        part = table[table["measure"] == measure]
+        # Built by Altair when its look changes; each live redraw only swaps the new points in.
+        chart = made.setdefault((found.group, measure), charts.SwapChart(None))
+        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60)
+        spec = chart.spec(part, key=look, make=lambda t, m=measure: charts.learning_curves(
+            t, m, order=found.labels, diverged=diverged))
+        column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
 
 
 def _buttons(values: dict) -> None:
