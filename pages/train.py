@@ -7,6 +7,7 @@ bar always holds the whole setup; ``?hide=…`` lists control groups a teacher f
 from __future__ import annotations
 
 import math
+import re
 
 import streamlit as st
 
@@ -90,6 +91,8 @@ def _controls(hidden: set[str]) -> dict:
     def box(group: str, column):
         return locked if group in hidden else column
 
+    slots = {}
+
     with box("data", top[0]):
         name = _select("Dataset", DATASETS, "data",
                        help="digits is built in; the others are read from a folder in torchvision's layout")
@@ -100,37 +103,66 @@ def _controls(hidden: set[str]) -> dict:
             if absent:
                 st.warning(absent, icon="📂")
         _select("loss", LOSSES, "loss")
+        slots["data"] = st.empty()
     with box("model", top[1]):
         if _select("Network", list(MODEL_OPTIONS), "model") == "mlp":
             _text("hidden widths", "hidden", help="comma-separated, e.g. 64,64")
         _select("activation", ACTIVATIONS, "act")
+        slots["model"] = st.empty()
     with box("rules", top[2]):
         for i in range(1, urlstate.SLOTS + 1):
             _rule_controls(i)
+        slots["rules"] = st.empty()
     with box("init", bottom[0]):
         _init_controls("init", "forward init")
         _init_controls("fb", "feedback init")
+        slots["init"] = st.empty()
     with box("optimizer", bottom[1]):
         if _select("optimiser", OPTIMIZERS, "opt") in ("sgd", "rmsprop"):
             _number("momentum", "momentum", min_value=0.0, max_value=0.999)
         _number("learning rate", "lr", min_value=0.0, format="%g", step=None)
         _number("weight decay", "wd", min_value=0.0, format="%g", step=None)
         _check("Batch Manhattan (sign of the update)", "bm")
+        slots["optimizer"] = st.empty()
     with box("training", bottom[2]):
         _number("batch size", "batch", min_value=1)
         _number("epochs", "epochs", min_value=1)
         _check("keep hidden maps", "maps", help="hidden representations of 500 test samples at ~10 checkpoints, "
                "for the Representations page")
+        slots["training"] = st.empty()
     with box("seed", bottom[2]):
         _number("seed", "seed", min_value=0)
+        slots["seed"] = st.empty()
     with box("device", bottom[2]):
         _select("device", ["auto", "cpu", "cuda", "mps"], "device")
+        slots["device"] = st.empty()
     values = {}
     for key, default in D.items():
         if key not in ("hide", "group"):
             value = st.session_state.get(key, default)
             values[key] = math.nan if value is None and _is_nan(default) else value
-    return values
+    return values, slots
+
+
+# Where each config field's control sits on this page: an error is shown in that group's box.
+SECTION_GROUP = {"data": "data", "model": "model", "algorithm": "rules", "optimizer": "optimizer",
+                 "train": "training", "seed": "seed", "device": "device"}
+PARAM_GROUP = {"hidden": "model", "act": "model", "opt": "optimizer", "lr": "optimizer", "momentum": "optimizer",
+               "wd": "optimizer", "bm": "optimizer", "batch": "training", "epochs": "training", "maps": "training"}
+
+
+def group_of(message: str) -> str:
+    """The control group whose field a `ConfigError` message names first ("rules" if unsure):
+    "rules[1]: algorithm.feedback_init.low …" is the init box's, "hidden: …" the model's."""
+    field = re.sub(r"^rules\[\d+\]: ", "", message).split(":", 1)[0].split(" ", 1)[0]
+    if field.startswith(("algorithm.feedback_init", "init", "fb")):
+        return "init"
+    if field in ("train.loss", "loss", "data_root"):
+        return "data"
+    section = field.split(".", 1)[0]
+    if section in SECTION_GROUP:
+        return SECTION_GROUP[section]
+    return PARAM_GROUP.get(field, "rules")
 
 
 def _status(found) -> None:
@@ -216,12 +248,12 @@ hidden = {h for h in st.query_params.get("hide", "").split(",") if h}
 saved = st.session_state.get("train_setup")
 if saved and not set(st.query_params) - {"group", "hide"}:
     st.switch_page("pages/train.py", query_params={**saved, **st.query_params.to_dict()})
-values = _controls(hidden)
+values, slots = _controls(hidden)
 st.session_state["train_setup"] = urlstate.query(values)
 try:
     comparison_configs(*urlstate.configs(values))
 except ConfigError as err:
-    st.warning(f"Check this setting: {err}", icon="✋")
+    slots[group_of(str(err))].warning(f"Check this setting: {err}", icon="✋")
 _buttons(values)
 common.live(_curves)
 with st.expander("Share this setup"):

@@ -93,6 +93,23 @@ def test_a_link_reproduces_the_setup(store_path):
     assert {c["seed"] for c in configs} == {7}
 
 
+def _column_with(at, kind, key):
+    return next(c for c in at.columns if any(w.key == key for w in getattr(c, kind)))
+
+
+@pytest.mark.parametrize("query, kind, key", [
+    ({"hidden": "64,x"}, "text_input", "hidden"),
+    ({"init": "uniform", "init_low": "0.5", "init_high": "0.1"}, "selectbox", "init"),
+    ({"rule2": "fp", "r2_bp_depth": "5", "hidden": "8,8"}, "selectbox", "rule2"),
+    ({"lr": "0"}, "number_input", "lr"),
+])
+def test_a_refused_setting_is_flagged_beside_its_control(store_path, query, kind, key):
+    at = _app(**query)
+    column = _column_with(at, kind, key)
+    assert [w.value for w in column.warning] and "Check this setting" in column.warning[0].value
+    assert sum(len(c.warning) for c in at.columns) == 1   # and nowhere else
+
+
 def test_bad_input_is_named_and_starts_nothing(store_path):
     at = _app(hidden="64,x")
     assert "hidden" in text(at)
