@@ -129,7 +129,8 @@ def norms(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
 def band(runs: Mapping[str, Sequence[Sequence[dict]]], key: str = "test_acc") -> pd.DataFrame:
     """Mean and 95% confidence band (Student's t) of one record key across seeds, per epoch end:
     run, epoch, mean, low, high, n. ``runs`` maps a label to a list of runs (one per seed), each a
-    list of records; only records at whole epochs are used, so seeds line up.
+    list of records; only records at whole epochs are used, so seeds line up. For an accuracy
+    (a key ending in ``_acc``) the band is clipped to [0, 1], where accuracies live.
 
     Example:
         >>> seeds = [[{"epoch": 1.0, "test_acc": a}] for a in (0.5, 0.6, 0.7)]
@@ -146,6 +147,8 @@ def band(runs: Mapping[str, Sequence[Sequence[dict]]], key: str = "test_acc") ->
                     rows.append((run, float(r["epoch"]), key, value))
     table = pd.DataFrame(rows, columns=["run", "epoch", "metric", "value"])
     out = summarise(table, ["run"]).sort_values(["run", "epoch"], kind="stable")
+    if key.endswith("_acc"):
+        out["low"], out["high"] = out["low"].clip(lower=0.0), out["high"].clip(upper=1.0)
     return out[["run", "epoch", "mean", "low", "high", "n"]].reset_index(drop=True)
 
 

@@ -120,6 +120,14 @@ def test_band_matches_an_independent_t_interval():
         assert (row["low"], row["high"], row["n"]) == (pytest.approx(low), pytest.approx(high), 5)
 
 
+def test_an_accuracy_band_stays_between_zero_and_one():
+    seeds = [[{"epoch": 1.0, "test_acc": a, "test_loss": a}] for a in (0.99, 0.95, 0.97)]
+    acc = frames.band({"BP": seeds}).iloc[0]    # mean 0.97, half-width t(0.975, 2) * 0.02 / sqrt(3) = 0.0497
+    assert acc["high"] == 1.0 and acc["low"] == pytest.approx(0.97 - 0.0497, abs=1e-4)
+    loss = frames.band({"BP": seeds}, "test_loss").iloc[0]
+    assert loss["high"] > 1.0   # a loss is not clipped
+
+
 def test_labels_are_unique_and_name_the_options():
     labels = [frames.run_label({"algorithm": a}) for a in
               ({"name": "bdfa", "block_size": 2}, {"name": "bdfa", "block_size": 4}, {"name": "bp"}, {"name": "bp"})]
