@@ -33,7 +33,7 @@ NORM_COLUMNS = ["run", "step", "epoch", "layer", "index", "gradient", "norm"]
 RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP", "sdfa": "sDFA",
                "ssdfa": "ssDFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF", "rf": "RF", "ntk": "NTK"}
 _OPTION_NAMES = {"block_size": "block", "bp_depth": "BP depth", "connections": "connections",
-                 "sign_refresh": "signs each", "scale": "scale", "variant": ""}
+                 "sign_refresh": "signs at", "scale": "scale", "variant": ""}
 
 
 def rule_label(algorithm: Mapping) -> str:

@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
 DEFAULTS["rule1"], DEFAULTS["rule2"] = "bp", "dfa"
 for _i in range(1, SLOTS + 1):
     DEFAULTS.update({f"r{_i}_block_size": 1, f"r{_i}_bp_depth": 0, f"r{_i}_connections": 1,
-                     f"r{_i}_sign_refresh": "init", f"r{_i}_scale": 1.0, f"r{_i}_variant": "gaussian",
+                     f"r{_i}_sign_refresh": NONE, f"r{_i}_scale": 1.0, f"r{_i}_variant": "gaussian",
                      f"r{_i}_shallow": False})
 
 _RULE_OPTION_OF = {**RULE_OPTIONS, "shallow": None}
@@ -125,7 +125,7 @@ def configs(values: Mapping[str, Any]) -> tuple[dict, list[dict]]:
         rule: dict[str, Any] = {"name": name}
         for field in RULE_FIELDS:
             owner = _RULE_OPTION_OF[field]
-            if owner == name:
+            if owner == name and v[f"r{i}_{field}"] != NONE:  # sign_refresh "none": plain FA, B as drawn
                 rule[field] = v[f"r{i}_{field}"]
         if v[f"r{i}_shallow"]:
             rule["train_hidden"] = False

@@ -73,8 +73,9 @@ def _rule_controls(i: int) -> None:
     elif name == "sdfa":
         _number("non-zeros per feedback column", p + "connections", min_value=1)
     elif name == "fa":
-        _select("make B sign-concordant", ["init", "epoch", "step"], p + "sign_refresh",
-                help="init: B as drawn; epoch/step: B takes sign(W) that often")
+        _select("make B sign-concordant", [urlstate.NONE, "init", "epoch", "step"], p + "sign_refresh",
+                help="none: B as drawn (plain FA); init / epoch / step: B = |R| ⊙ sign(W), taken at the "
+                     "start only, at every epoch, or at every step")
     elif name == "usf":
         _number("scale of sign(W)", p + "scale", min_value=1e-6, format="%g")
     elif name == "rf":

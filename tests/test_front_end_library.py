@@ -35,6 +35,13 @@ def test_setup_round_trips_through_configs_and_a_query_string(values):
     assert urlstate.parse(dict(parse_qsl(urlstate.query_string(back)))) == values
 
 
+def test_fa_from_the_page_is_plain_fa_unless_signs_are_asked_for():
+    _, rules = urlstate.configs({"rule1": "fa", "rule2": "fa", "r2_sign_refresh": "init"})
+    assert rules == [{"name": "fa"}, {"name": "fa", "sign_refresh": "init"}]
+    base, _ = urlstate.configs({})
+    assert urlstate.params(base, rules) == {"rule1": "fa", "rule2": "fa", "r2_sign_refresh": "init"}
+
+
 def test_setup_builds_the_configs_it_says():
     base, rules = urlstate.configs({"rule1": "bp", "rule2": "fa", "rule3": "usf", "fb": "uniform",
                                     "fb_low": -0.1, "fb_high": 0.1, "wd": 1e-3, "opt": "adam", "epochs": 4})
