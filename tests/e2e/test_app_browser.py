@@ -236,7 +236,9 @@ def test_two_users_training_at_once_see_only_their_own_runs(app, new_page):
         assert app_bench.group_of(page) == group
         wait_curves(page)
         legend = " ".join(c["text"] for c in page.evaluate(CHARTS_JS))
-        assert all(label in legend for label in own) and not any(label in legend for label in other), legend
+        words = f" {legend} "   # whole labels only: "FA" is inside "DFA"
+        assert all(f" {label} " in words for label in own), legend
+        assert not any(f" {label} " in words for label in other), legend
 
 
 def test_screenshot_of_every_page(trained, screenshots):
