@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -354,10 +353,6 @@ class BoundaryChart(SwapChart):
 # Runs and live boundaries
 
 
-_shared: dict[str, Workspace] = {}
-_shared_lock = threading.Lock()
-
-
 def workspace(path: str | os.PathLike | None = None) -> Workspace:
     """The process's playground workspace on ``path`` (default: the app's store, ``$EXPLORER_STORE``
     or ``~/.explorer/runs.sqlite``): its job manager stores each run's weights every epoch.
@@ -369,13 +364,9 @@ def workspace(path: str | os.PathLike | None = None) -> Workspace:
         >>> ws is workspace(path), ws.jobs.checkpoint_every
         (True, 1)
     """
-    from .store import default_path
+    from . import runs
 
-    key = os.path.abspath(os.fspath(path if path is not None else default_path()))
-    with _shared_lock:
-        if key not in _shared:
-            _shared[key] = Workspace(key, checkpoint_every=1)
-        return _shared[key]
+    return runs.workspace(path, checkpoint_every=1)
 
 
 @dataclass

@@ -205,27 +205,41 @@ class Workspace:
         return RunView(self.store, run_id)
 
 
-_shared: dict[str, Workspace] = {}
+_shared: dict[tuple[str, int | None], Workspace] = {}
 _shared_lock = threading.Lock()
 
 
-def workspace(path: str | os.PathLike | None = None) -> Workspace:
+def workspace(path: str | os.PathLike | None = None, *, checkpoint_every: int | None = None) -> Workspace:
     """The process's workspace on ``path`` (default: ``$EXPLORER_STORE`` or ``~/.explorer/runs.sqlite``),
-    made on first use and shared by every caller after.
+    made on first use and shared by every caller after; one per ``checkpoint_every`` (epochs
+    between stored weights: the Playground's runs store them every epoch to repaint from).
 
     Example:
         >>> import os, tempfile
         >>> path = os.path.join(tempfile.mkdtemp(), "runs.sqlite")
-        >>> workspace(path) is workspace(path)
-        True
+        >>> workspace(path) is workspace(path), workspace(path) is workspace(path, checkpoint_every=1)
+        (True, False)
     """
     from .store import default_path
 
-    key = os.path.abspath(os.fspath(path if path is not None else default_path()))
+    key = (os.path.abspath(os.fspath(path if path is not None else default_path())), checkpoint_every)
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = Workspace(key)
+            _shared[key] = Workspace(key[0], checkpoint_every=checkpoint_every)
         return _shared[key]
+
+
+def activity() -> tuple[int, int]:
+    """(runs training, runs waiting) over every shared workspace of this process.
+
+    Example:
+        >>> training, waiting = activity()
+        >>> training >= 0 and waiting >= 0
+        True
+    """
+    with _shared_lock:
+        managers = [ws.jobs for ws in _shared.values()]
+    return sum(len(m.active()) for m in managers), sum(len(m.queued()) for m in managers)
 
 
 def open(run_id: str, path: str | os.PathLike | None = None) -> RunView:  # noqa: A001 (explorer.runs.open)
@@ -242,4 +256,4 @@ def open(run_id: str, path: str | os.PathLike | None = None) -> RunView:  # noqa
     return workspace(path).open(run_id)
 
 
-__all__ = ["Comparison", "Workspace", "comparison_configs", "open", "workspace", "MAX_RULES"]
+__all__ = ["Comparison", "Workspace", "activity", "comparison_configs", "open", "workspace", "MAX_RULES"]

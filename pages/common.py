@@ -170,6 +170,6 @@ def server_device() -> str:
 
 def sidebar() -> None:
     """The sidebar every page shares: the device and how busy the server is."""
-    ws = workspace()
-    active, queued = len(ws.jobs.active()), len(ws.jobs.queued())
+    workspace()
+    active, queued = runs.activity()  # the Playground's runs train on a workspace of their own
     st.sidebar.caption(f"Device: **{server_device()}**  \nTraining now: {active} run(s), {queued} waiting")
