@@ -35,7 +35,8 @@ import pandas as pd
 
 from .config import ConfigError
 from .frames import curves, latest, run_label, unique_labels
-from .store import FINAL, RunInfo, RunView, Store, StoreError, owner_alive
+from .runs import Followed
+from .store import RunInfo, Store, StoreError, owner_alive
 
 COLUMNS = ["id", "group", "rule", "data", "network", "status", "progress", "steps", "test_acc", "test_loss",
            "created", "device", "notes"]
@@ -287,7 +288,7 @@ def overlay_labels(infos: Sequence[RunInfo]) -> list[str]:
     return unique_labels(labels)
 
 
-class Overlay:
+class Overlay(Followed):
     """Several stored runs (from any comparisons) followed together for one chart.
 
     ``records[label]`` holds every record read so far; `poll` reads only what is new, and the
@@ -307,27 +308,7 @@ class Overlay:
     """
 
     def __init__(self, store: Store, run_ids: Sequence[str]) -> None:
-        self.store = store
-        self.ids = list(run_ids)
-        self.infos = [store.get_run(i) for i in self.ids]
-        self.labels = overlay_labels(self.infos)
-        self._views = [RunView(store, i) for i in self.ids]
-        self.records: dict[str, list[dict]] = {label: [] for label in self.labels}
-
-    def poll(self) -> int:
-        """Read the records and rows that are new since the last call; the number of new records."""
-        new = 0
-        for label, view in zip(self.labels, self._views):
-            fresh = view.new_metrics()
-            self.records[label].extend(fresh)
-            new += len(fresh)
-        self.infos = [self.store.get_run(i) for i in self.ids]
-        return new
-
-    @property
-    def finished(self) -> bool:
-        """Every run has its final status (as last polled)."""
-        return all(info.status in FINAL for info in self.infos)
+        super().__init__(store, run_ids, overlay_labels([store.get_run(i) for i in run_ids]))
 
     def curves(self):
         """`frames.curves` of the runs, under their labels."""

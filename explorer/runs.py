@@ -68,40 +68,68 @@ def comparison_configs(base: RunConfig | Mapping, algorithms: Sequence[Mapping])
     return configs
 
 
-class Comparison:
-    """The runs of one group, in the order they were started, followed live from the store.
+def status_message(label: str, info: RunInfo) -> str:
+    """What happened to a run that diverged, failed or was interrupted, in words a student
+    understands ("" for the others). Markdown: the run's name in bold.
 
-    ``records[label]`` holds every record read so far; `poll` reads only what is new. Controls act
-    on the runs this process trains; on anyone else's they raise `RuntimeError`.
+    Example:
+        >>> from types import SimpleNamespace
+        >>> status_message("DFA", SimpleNamespace(status="diverged", diverged_at=12, error=None))[:30]
+        '**DFA diverged at step 12**: i'
+    """
+    if info.status == "diverged":
+        return (f"**{label} diverged at step {info.diverged_at}**: its loss became infinite or "
+                "not-a-number, so training stopped there. The curves show it up to that step. Try a "
+                "smaller learning rate or smaller initial weights.")
+    if info.status == "failed":
+        return f"**{label} failed**: {info.error or 'an error stopped it'}"
+    if info.status == "interrupted":
+        return f"**{label} was interrupted**: the process training it stopped; its records up to then are kept."
+    return ""
+
+
+class Followed:
+    """Stored runs followed together, each under a legend label: their rows (``infos``), configs,
+    and every record read so far (``records``, label -> list; ``lists`` in run order). `poll` reads
+    only what is new. Any stored runs will do; `Comparison` is a group of them with controls.
+
+    Example:
+        >>> import os, tempfile
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+        >>> a, b = store.create_run({"algorithm": {"name": "dfa"}}), store.create_run({})
+        >>> store.append_metrics(a, [{"step": 1}])
+        >>> runs = Followed(store, [a, b])
+        >>> runs.labels, runs.poll(), runs.poll(), runs.statuses(), runs.finished
+        (['DFA', 'BP'], 1, 0, ['queued', 'queued'], False)
     """
 
-    def __init__(self, store: Store, group: str, infos: Sequence[RunInfo], handles: Mapping[str, RunHandle]):
+    def __init__(self, store: Store, run_ids: Sequence[str], labels: Sequence[str] | None = None) -> None:
+        if not run_ids:
+            raise ValueError("no runs to follow")
+        if labels is not None and len(labels) != len(run_ids):
+            raise ValueError(f"{len(labels)} labels for {len(run_ids)} runs")
         self.store = store
-        self.group = group
-        self.ids = [info.id for info in infos]
-        self.configs = [RunConfig.from_dict(info.config) for info in infos]
-        self.labels = unique_labels([run_label(c) for c in self.configs])
-        self._views = [RunView(store, i) for i in self.ids]
-        self._handles = dict(handles)
-        self.records: dict[str, list[dict]] = {label: [] for label in self.labels}
-        self.infos: list[RunInfo] = list(infos)
+        self.ids = [check_id(i) for i in run_ids]
+        self.views = [RunView(store, i) for i in self.ids]   # fresh readers: each record is read once
+        self.infos: list[RunInfo] = [store.get_run(i) for i in self.ids]
+        self.configs = [RunConfig.from_dict(info.config) for info in self.infos]
+        self.labels = unique_labels(list(labels) if labels is not None else [run_label(c) for c in self.configs])
+        self.lists: list[list[dict]] = [[] for _ in self.ids]
+        self.records: dict[str, list[dict]] = dict(zip(self.labels, self.lists))
 
-    def __repr__(self) -> str:
-        return f"Comparison({self.group!r}, {dict(zip(self.labels, self.statuses()))})"
-
-    @property
-    def config(self) -> RunConfig:
-        """The first run's config (the base and the first rule)."""
-        return self.configs[0]
+    def __len__(self) -> int:
+        return len(self.ids)
 
     def poll(self) -> int:
-        """Read the records and statuses that are new since the last call; the number of new records."""
-        new = 0
-        for label, view in zip(self.labels, self._views):
-            fresh = view.new_metrics()
-            self.records[label].extend(fresh)
-            new += len(fresh)
+        """Read the runs' rows, then their new records; the number of new records. (Rows first: a
+        run seen final here has written every record it will write.) A run deleted meanwhile makes
+        it raise `UnknownRun`."""
         self.infos = [self.store.get_run(i) for i in self.ids]
+        new = 0
+        for records, view in zip(self.lists, self.views):
+            fresh = view.new_metrics()
+            records.extend(fresh)
+            new += len(fresh)
         return new
 
     def statuses(self) -> list[str]:
@@ -110,8 +138,35 @@ class Comparison:
 
     @property
     def finished(self) -> bool:
-        """Every run has its final status."""
+        """Every run has its final status (as last polled)."""
         return all(s in FINAL for s in self.statuses())
+
+    @property
+    def progress(self) -> float:
+        """Mean fraction of the steps done (a run not yet built counts 0; a finished one 1)."""
+        parts = [1.0 if info.status in FINAL else (info.progress or 0.0) for info in self.infos]
+        return sum(parts) / len(parts)
+
+
+class Comparison(Followed):
+    """The runs of one group, in the order they were started, followed live from the store.
+
+    ``records[label]`` holds every record read so far; `poll` reads only what is new. Controls act
+    on the runs this process trains; on anyone else's they raise `RuntimeError`.
+    """
+
+    def __init__(self, store: Store, group: str, infos: Sequence[RunInfo], handles: Mapping[str, RunHandle]):
+        super().__init__(store, [info.id for info in infos])
+        self.group = group
+        self._handles = dict(handles)
+
+    def __repr__(self) -> str:
+        return f"Comparison({self.group!r}, {dict(zip(self.labels, self.statuses()))})"
+
+    @property
+    def config(self) -> RunConfig:
+        """The first run's config (the base and the first rule)."""
+        return self.configs[0]
 
     @property
     def controllable(self) -> bool:
@@ -256,4 +311,4 @@ def open(run_id: str, path: str | os.PathLike | None = None) -> RunView:  # noqa
     return workspace(path).open(run_id)
 
 
-__all__ = ["Comparison", "Workspace", "activity", "comparison_configs", "open", "workspace", "MAX_RULES"]
+__all__ = ["Comparison", "Followed", "Workspace", "activity", "status_message", "comparison_configs", "open", "workspace", "MAX_RULES"]

@@ -143,16 +143,8 @@ def live(draw: Callable[[runs.Comparison], None], group: str | None = None) -> N
 
 
 def diverged_message(label: str, info) -> str:
-    """Plain words for a run that diverged, failed or was stopped; "" for the others."""
-    if info.status == "diverged":
-        return (f"**{label} diverged at step {info.diverged_at}**: its loss became infinite or "
-                "not-a-number, so training stopped there. The curves show it up to that step. Try a "
-                "smaller learning rate or smaller initial weights.")
-    if info.status == "failed":
-        return f"**{label} failed**: {info.error or 'an error stopped it'}"
-    if info.status == "interrupted":
-        return f"**{label} was interrupted**: the server stopped while it trained; its records up to then are kept."
-    return ""
+    """Plain words for a run that diverged, failed or was interrupted; "" for the others."""
+    return runs.status_message(label, info)
 
 
 def config_error(err: ConfigError | StoreError | ValueError) -> None:

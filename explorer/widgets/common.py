@@ -19,8 +19,8 @@ import ipywidgets as widgets
 import traitlets
 
 from ..config import RunConfig
-from ..frames import run_label, unique_labels
-from ..store import FINAL, RunView, UnknownRun
+from ..runs import Followed
+from ..store import RunView, UnknownRun
 
 # -- Charts ------------------------------------------------------------------------------------
 
@@ -50,7 +50,7 @@ def chart_view(chart: alt.TopLevelMixin) -> alt.JupyterChart:
 # -- Runs followed from the store ----------------------------------------------------------------
 
 
-class Runs:
+class Runs(Followed):
     """Stored runs followed live, each under a legend label: their records so far (``records``,
     label -> list), their rows (``infos``) and configs. `poll` reads only what is new.
 
@@ -68,43 +68,7 @@ class Runs:
     def __init__(self, views: Sequence[RunView], labels: Sequence[str] | None = None) -> None:
         if not views:
             raise ValueError("no runs to follow")
-        if labels is not None and len(labels) != len(views):
-            raise ValueError(f"{len(labels)} labels for {len(views)} runs")
-        self.views = list(views)
-        self.ids = [v.id for v in self.views]
-        self.infos = [v.info for v in self.views]
-        self.configs = [RunConfig.from_dict(info.config) for info in self.infos]
-        self.labels = unique_labels(list(labels) if labels is not None else [run_label(c) for c in self.configs])
-        self.lists: list[list[dict]] = [[] for _ in self.views]
-        self.records: dict[str, list[dict]] = dict(zip(self.labels, self.lists))
-
-    def __len__(self) -> int:
-        return len(self.views)
-
-    def poll(self) -> int:
-        """Read the runs' rows, then their new records; the number of new records. (Rows first:
-        a run seen final here has written every record it will write.)"""
-        self.infos = [v.info for v in self.views]
-        new = 0
-        for records, view in zip(self.lists, self.views):
-            fresh = view.new_metrics()
-            records.extend(fresh)
-            new += len(fresh)
-        return new
-
-    def statuses(self) -> list[str]:
-        return [info.status for info in self.infos]
-
-    @property
-    def finished(self) -> bool:
-        """Every run has its final status."""
-        return all(s in FINAL for s in self.statuses())
-
-    @property
-    def progress(self) -> float:
-        """Mean fraction of the steps done (a run not yet built counts 0; a finished one 1)."""
-        parts = [1.0 if info.status in FINAL else (info.progress or 0.0) for info in self.infos]
-        return sum(parts) / len(parts)
+        super().__init__(views[0].store, [v.id for v in views], labels)
 
     def diverged_at(self, x: str = "epoch") -> dict[str, float]:
         """Label -> where each diverged run diverged, as a ``x`` ("step" or "epoch") value."""

@@ -12,7 +12,7 @@ import traitlets
 from .. import charts, frames
 from ..config import RunConfig
 from ..frames import rule_label
-from ..runs import Comparison, Workspace, workspace as shared_workspace
+from ..runs import Comparison, Workspace, status_message, workspace as shared_workspace
 from .common import Live, Runs, chart_view, follow, message_html, overall_status, table_html
 from .controls import SetupForm
 
@@ -21,15 +21,7 @@ METRIC_KEYS = ("step", "epoch", "train_loss", "test_loss", "train_acc", "test_ac
 
 def run_message(label: str, info) -> str:
     """What happened to a run, in words a student understands ("" for a run that is fine)."""
-    if info.status == "diverged":
-        return (f"{label} diverged at step {info.diverged_at}: its loss became infinite or not a number, so "
-                "training stopped there (its curves end at that step). Try a smaller learning rate or narrower "
-                "initialisation ranges.")
-    if info.status == "failed":
-        return f"{label} failed: {info.error}"
-    if info.status == "interrupted":
-        return f"{label} was interrupted: the process training it ended."
-    return ""
+    return status_message(label, info).replace("**", "")
 
 
 def _rules(rules, config: RunConfig) -> list[dict]:
