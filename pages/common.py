@@ -7,7 +7,7 @@ few Streamlit-side habits they have in common, so each is written once:
 - `current_group()` / `remember_group()`: the comparison a session looks at. It lives in the
   session and in the URL (``?group=…``), so a reload or a link in another tab finds the run again.
 - `comparison()`: that group's runs, read incrementally from the store (each record read once).
-- `live()`: a fragment that re-draws about three times a second while runs are going and stops polling
+- `live()`: a fragment that re-draws more than twice a second while runs are going and stops polling
   when they have all ended.
 """
 
@@ -131,13 +131,22 @@ def live(draw: Callable[[runs.Comparison], None], group: str | None = None) -> N
         if not _poll(found):
             return
 
+    refreshing(lambda: _poll(found), lambda: found.finished, lambda: draw(found))
+
+
+def refreshing(poll: Callable[[], bool | int | None], finished: Callable[[], bool], draw: Callable[[], None]) -> None:
+    """``draw()`` now, and (after ``poll()``) again every `REFRESH_S` seconds in a fragment while
+    ``finished()`` is false; when it turns true, once more as a whole page, so that the view stops
+    polling and the page's buttons follow. ``poll()`` returning False skips a drawing."""
+    going = not finished()
+
     @st.fragment(run_every=REFRESH_S if going else None)
     def view() -> None:
-        if not _poll(found):
+        if poll() is False:
             return
-        draw(found)
-        if going and found.finished:
-            st.rerun()  # once more as a whole page, so the view stops polling
+        draw()
+        if going and finished():
+            st.rerun()
 
     view()
 

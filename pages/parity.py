@@ -172,16 +172,7 @@ def _view(found: parity_runs.ParityRuns) -> None:
 
 
 def _live(found: parity_runs.ParityRuns) -> None:
-    going = not found.finished
-
-    @st.fragment(run_every=common.REFRESH_S if going else None)
-    def view() -> None:
-        found.poll()
-        _view(found)
-        if going and found.finished:
-            st.rerun()  # once more as a whole page, so the view stops polling and the buttons update
-
-    view()
+    common.refreshing(found.poll, lambda: found.finished, lambda: _view(found))
 
 
 st.title("Parity")

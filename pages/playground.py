@@ -147,16 +147,7 @@ def _view(live: playground.LiveBoundaries) -> None:
 
 
 def _live(live: playground.LiveBoundaries) -> None:
-    going = not live.comparison.finished
-
-    @st.fragment(run_every=common.REFRESH_S if going else None)
-    def view() -> None:
-        live.comparison.poll()
-        _view(live)
-        if going and live.comparison.finished:
-            st.rerun()  # once more as a whole page, so the view stops polling and the buttons update
-
-    view()
+    common.refreshing(live.comparison.poll, lambda: live.comparison.finished, lambda: _view(live))
 
 
 st.title("Playground")
