@@ -219,20 +219,15 @@ def _overlay(ids: list[str]) -> run_table.Overlay | None:
 
 
 def _live(overlay: run_table.Overlay) -> None:
-    going = not overlay.finished
-
-    @st.fragment(run_every=common.REFRESH_S if going else None)
-    def view() -> None:
+    def poll() -> bool:
         try:
             overlay.poll()
         except UnknownRun:
             st.warning("A selected run was deleted meanwhile (perhaps in another tab).")
-            return
-        _curves(overlay)
-        if going and overlay.finished:
-            st.rerun()   # once more as a whole page: statuses in the table, and the view stops polling
+            return False
+        return True
 
-    view()
+    common.refreshing(poll, lambda: overlay.finished, lambda: _curves(overlay))
 
 
 st.title("Runs")
