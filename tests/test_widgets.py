@@ -60,7 +60,8 @@ def chart_rows(view: alt.JupyterChart) -> int:
 
 
 def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(ws):
-    w = TrainerWidget(small_config(train={"epochs": 2, "batch_size": 32}), rules=["bp", "dfa"], workspace=ws,
+    # Long enough (about a second here) for several of the store's 0.25 s flushes to be seen live.
+    w = TrainerWidget(small_config(train={"epochs": 8, "batch_size": 32}), rules=["bp", "dfa"], workspace=ws,
                       interval=0.05)
     seen = []  # (step, thread name) at every change of the step trait
     w.observe(lambda change: seen.append((change["new"], threading.current_thread().name)), "step")
@@ -74,7 +75,7 @@ def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(
 
     total = w.runs.infos[0].total_steps
     assert w.status == "done" and w.progress == 1.0 and w.bar.value == 1.0
-    assert w.step == total > 0 and w.epoch == 2.0
+    assert w.step == total > 0 and w.epoch == 8.0
     assert sorted(w.latest) == ["BP", "DFA"]
     assert all(0.0 <= v["test_acc"] <= 1.0 and math.isfinite(v["train_loss"]) for v in w.latest.values())
     assert w.records == sum(len(r) for r in w.runs.lists) > 4

@@ -261,7 +261,23 @@ def table_html(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
 # -- A widget that draws runs followed from the store --------------------------------------------
 
 
-class RunsWidget(widgets.VBox):
+class Following(widgets.VBox):
+    """A widget that follows runs on its `Live` thread (``self._live``): `wait` and `close`."""
+
+    def wait(self, timeout: float | None = None):
+        """Block until the runs have ended and their last records are drawn (`TimeoutError`)."""
+        self._live.join(timeout)
+        return self
+
+    def close(self) -> None:
+        """Stop the live thread (the runs go on) and close the widget."""
+        live = getattr(self, "_live", None)  # absent if the widget failed while being made
+        if live is not None:
+            live.stop()
+        super().close()
+
+
+class RunsWidget(Following):
     """Base of the widgets that draw runs (live or finished): it follows ``run`` (see `follow`) on
     a `Live` thread, sets ``status`` and ``records`` and calls `draw` when records arrive. The
     thread ends when the runs end or the widget is closed. ``config`` / ``configs`` are the
@@ -309,18 +325,6 @@ class RunsWidget(widgets.VBox):
         self._tick(first=True)
         if not self.runs.finished:
             self._live.start()
-
-    def wait(self, timeout: float | None = None):
-        """Block until the runs have ended and their last records are drawn (`TimeoutError`)."""
-        self._live.join(timeout)
-        return self
-
-    def close(self) -> None:
-        """Stop the live thread and close the widget."""
-        live = getattr(self, "_live", None)  # absent if the widget failed while being made
-        if live is not None:
-            live.stop()
-        super().close()
 
     def _tick(self, first: bool = False) -> bool:
         new = self.runs.poll()

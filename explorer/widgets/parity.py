@@ -17,7 +17,7 @@ from ..jobs import RunHandle
 from ..parity import RuleSpec, parity_config, rule_spec
 from ..references import PARITY
 from ..runs import Workspace, workspace as shared_workspace
-from .common import Live, Runs, chart_view, follow, message_html, overall_status, table_html
+from .common import Following, Live, Runs, chart_view, follow, message_html, overall_status, table_html
 from .controls import WIDE, section_of
 
 PARITY_RULES = ["bp", "dfa", "fa", "ntk", "rf:gaussian", "rf:relu", "rf:linear"]
@@ -44,7 +44,7 @@ def default_config() -> RunConfig:
     return parity_config(d.pop("k"), rule_spec("bp"), **d)
 
 
-class ParityWidget(widgets.VBox):
+class ParityWidget(Following):
     """The parity task (k digits side by side, label = parity of their sum) for several rules and
     seeds: test accuracy per epoch with 95% confidence bands across seeds, the final table, and
     the published value of each rule (`explorer.references.PARITY`) beside the measured one, as
@@ -216,18 +216,6 @@ class ParityWidget(widgets.VBox):
         """Stop every run of this widget (they end ``cancelled`` with their records)."""
         for h in self.handles:
             h.stop()
-
-    def wait(self, timeout: float | None = None) -> ParityWidget:
-        """Block until the runs have ended and are drawn (`TimeoutError` after ``timeout`` s)."""
-        self._live.join(timeout)
-        return self
-
-    def close(self) -> None:
-        """Stop the live thread and close the widget (the runs go on; `stop` ends them)."""
-        live = getattr(self, "_live", None)  # absent if the widget failed while being made
-        if live is not None:
-            live.stop()
-        super().close()
 
     def _get_workspace(self) -> Workspace:
         if not isinstance(self._workspace, Workspace):

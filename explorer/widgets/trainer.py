@@ -13,7 +13,7 @@ from .. import charts, frames
 from ..config import RunConfig
 from ..frames import rule_label
 from ..runs import Comparison, Workspace, status_message, workspace as shared_workspace
-from .common import Live, Runs, chart_view, follow, message_html, overall_status, table_html
+from .common import Following, Live, Runs, chart_view, follow, message_html, overall_status, table_html
 from .controls import SetupForm
 
 METRIC_KEYS = ("step", "epoch", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -33,7 +33,7 @@ def _rules(rules, config: RunConfig) -> list[dict]:
     return [(own if r == own["name"] else {"name": r}) if isinstance(r, str) else dict(r) for r in rules]
 
 
-class TrainerWidget(widgets.VBox):
+class TrainerWidget(Following):
     """Set up a run, compare up to four learning rules on it, and watch them learn live.
 
     The controls are the Train page's: dataset, network, the rules to compare (with their
@@ -166,18 +166,6 @@ class TrainerWidget(widgets.VBox):
     def stop(self) -> None:
         """Stop the runs (they end ``cancelled`` with what they logged)."""
         self._control(lambda c: c.stop())
-
-    def wait(self, timeout: float | None = None) -> TrainerWidget:
-        """Block until the runs have ended and their last records are drawn (`TimeoutError`)."""
-        self._live.join(timeout)
-        return self
-
-    def close(self) -> None:
-        """Stop following the runs (the live thread ends) and close the widget."""
-        live = getattr(self, "_live", None)  # absent if the widget failed while being made
-        if live is not None:
-            live.stop()
-        super().close()
 
     def _control(self, action):
         if self.comparison is None:
