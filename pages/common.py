@@ -68,25 +68,36 @@ def _workspace(path: str) -> runs.Workspace:
     return runs.workspace(path)
 
 
-def current_group() -> str | None:
-    """The group id this session looks at: the URL's ``group`` if it has one, else the session's."""
-    from_url = st.query_params.get("group")
+def shown(param: str) -> str | None:
+    """What this session looks at under ``param`` (a group id, or several joined by commas): the URL's
+    value if it has one, else the session's, which goes back into the address (after a visit to
+    another page, whose link carries no parameters)."""
+    from_url = st.query_params.get(param)
     if from_url:
-        st.session_state["group"] = from_url
-    group = st.session_state.get("group")
-    if group and not from_url:  # arrived from another page: put it back in the address
-        st.query_params["group"] = group
-    return group
+        st.session_state[param] = from_url
+    value = st.session_state.get(param)
+    if value and not from_url:
+        st.query_params[param] = value
+    return value or None
+
+
+def show(param: str, value: str | None) -> None:
+    """Look at ``value`` under ``param`` from now on (None: at nothing), in the session and the URL."""
+    if value:
+        st.session_state[param] = st.query_params[param] = value
+    else:
+        st.session_state.pop(param, None)
+        st.query_params.pop(param, None)
+
+
+def current_group() -> str | None:
+    """The group id this session looks at (``?group=…``)."""
+    return shown("group")
 
 
 def remember_group(group: str | None) -> None:
     """Look at ``group`` from now on (None: at nothing), in the session and in the URL."""
-    if group is None:
-        st.session_state.pop("group", None)
-        st.query_params.pop("group", None)
-    else:
-        st.session_state["group"] = group
-        st.query_params["group"] = group
+    show("group", group)
 
 
 def comparison(group: str | None = None) -> runs.Comparison | None:

@@ -80,22 +80,8 @@ def _controls() -> tuple[ParitySetup, dict]:
 
 
 def _groups() -> list[str]:
-    """The experiment this session looks at: the URL's ``parity`` if it has one, else the session's."""
-    from_url = st.query_params.get("parity")
-    if from_url:
-        st.session_state["parity_groups"] = from_url
-    text = st.session_state.get("parity_groups", "")
-    if text and not from_url:  # arrived from another page: put it back in the address
-        st.query_params["parity"] = text
-    return [g for g in text.split(",") if g]
-
-
-def _remember(groups: list[str] | None) -> None:
-    if groups:
-        st.session_state["parity_groups"] = st.query_params["parity"] = ",".join(groups)
-    else:
-        st.session_state.pop("parity_groups", None)
-        st.query_params.pop("parity", None)
+    """The experiment this session looks at (``?parity=g1,g2,…``, one group per seed)."""
+    return [g for g in (common.shown("parity") or "").split(",") if g]
 
 
 def _experiment() -> parity_runs.ParityRuns | None:
@@ -195,7 +181,7 @@ if run:
     except (ConfigError, StoreError, ValueError) as err:
         common.config_error(err)
     else:
-        _remember(groups)
+        common.show("parity", ",".join(groups))
         st.rerun()
 if found is None:
     st.info(f"Set up the experiment and press **Run experiment**: {len(setup.rules) * len(setup.optimizers)} "

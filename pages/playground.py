@@ -84,27 +84,9 @@ def _controls() -> tuple[PlaygroundSetup, dict]:
     return setup, spots
 
 
-def _group() -> str | None:
-    from_url = st.query_params.get("play")
-    if from_url:
-        st.session_state["play_group"] = from_url
-    group = st.session_state.get("play_group")
-    if group and not from_url:  # arrived from another page: put it back in the address
-        st.query_params["play"] = group
-    return group
-
-
-def _remember(group: str | None) -> None:
-    if group:
-        st.session_state["play_group"] = st.query_params["play"] = group
-    else:
-        st.session_state.pop("play_group", None)
-        st.query_params.pop("play", None)
-
-
 def _live_boundaries() -> playground.LiveBoundaries | None:
     """The runs shown and their boundaries, kept in the session: each repaint reads only what is new."""
-    group = _group()
+    group = common.shown("play")
     if not group:
         return None
     cache = st.session_state.setdefault("play_boundaries", {})
@@ -168,7 +150,7 @@ if c[1].button("Stop", disabled=not (going and found.controllable), width="stret
 if c[2].button("Reset", width="stretch", help="stop these runs and clear the view; the setup stays"):
     if going and found.controllable:
         found.stop()
-    _remember(None)
+    common.show("play", None)
     st.rerun()
 if train:
     try:
@@ -177,7 +159,7 @@ if train:
     except (ConfigError, StoreError, ValueError) as err:
         common.config_error(err)
     else:
-        _remember(started.group)
+        common.show("play", started.group)
         st.rerun()
 if live is None:
     st.info("Choose the data, the network and the rules, then press **Train**.")

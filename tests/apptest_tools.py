@@ -54,3 +54,15 @@ def text(at) -> str:
     for kind in ("markdown", "caption", "info", "warning", "error", "success"):
         parts += [e.value for e in getattr(at, kind)]
     return "\n".join(parts)
+
+
+def app_on(page: str):
+    """The app opened on ``page`` ("pages/parity.py"), through app.py's navigation, without errors."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -9,7 +9,7 @@ import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, charts, run_until, text
+from apptest_tools import APP, app_on, charts, run_until, text
 from explorer.references import PARITY
 from explorer.store import FINAL, Store
 
@@ -24,12 +24,7 @@ LABELS = {"bp": "BP", "rf:linear": "RF linear"}
 def page(tmp_path, monkeypatch):
     path = tmp_path / "runs.sqlite"
     monkeypatch.setenv("EXPLORER_STORE", str(path))
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/parity.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at, path
+    return app_on("pages/parity.py"), path
 
 
 def _button(at, label):

@@ -8,9 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, charts
+from apptest_tools import app_on, charts
 from explorer.store import FINAL, Store
 
 
@@ -18,12 +17,7 @@ from explorer.store import FINAL, Store
 def page(tmp_path, monkeypatch):
     path = tmp_path / "runs.sqlite"
     monkeypatch.setenv("EXPLORER_STORE", str(path))
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/playground.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at, path
+    return app_on("pages/playground.py"), path
 
 
 def _button(at, label):
