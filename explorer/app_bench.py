@@ -13,7 +13,8 @@ the number of epochs raised so that the live figures are measured over several s
 3. **polling overhead**: the training throughput (samples / time of each run's last record, summed
    over the comparison's runs) with the page open and polling, against the same comparison trained
    without the app through `explorer.runs.Workspace` in this process (target: less than 10% lower).
-   The direct run goes before the app run and, by default, once more after it; their mean counts.
+   App rounds alternate with direct rounds (direct, app, direct, app, …, direct); each app round
+   is set against the mean of the direct rounds beside it, and the median round is reported.
 
 The app runs as ``streamlit run app.py`` on a free local port with a temporary run store; the
 browser is the system's Chromium (``$EXPLORER_CHROMIUM``, else ``/usr/bin/chromium`` or ``chromium``
@@ -25,7 +26,7 @@ Example:
     >>> print(format_report({"epochs": 30, "device": "CPU", "first_point_s": 1.0, "cold_first_point_s": 3.0,
     ...                      "refresh_per_s": 2.5, "refresh_window_s": 8.0, "longest_gap_s": 0.6,
     ...                      "direct_samples_per_s": 20000.0, "app_samples_per_s": 19000.0,
-    ...                      "overhead": 0.05, "direct_runs": [], "app_runs": {}}).splitlines()[2])
+    ...                      "overhead": 0.05, "direct_runs": [], "app_runs": []}).splitlines()[2])
     time to first point   1.00 s    < 2 s               0.50x the target  meets
 """
 
@@ -52,6 +53,7 @@ FIRST_POINT_TARGET_S = 2.0    # click on Train -> first point drawn, at most
 REFRESH_TARGET_PER_S = 2.0    # live redraws per second while training, at least
 OVERHEAD_TARGET = 0.10        # throughput lost to the app's polling, at most
 DEFAULT_EPOCHS = 60           # ~6 s per run without the app on 2 cores: several seconds to measure over
+DEFAULT_ROUNDS = 3            # app rounds, each between two direct rounds; the figures are medians
 REPO = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -341,29 +343,33 @@ def direct_throughput(epochs: int, *, warmup: bool = True, timeout: float = 900.
 
 # The benchmark ----------------------------------------------------------------------------------
 
-def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, direct_rounds: int = 2, warmup: bool = True,
+def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROUNDS, warmup: bool = True,
                       window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
                       server: AppServer | None = None, browser=None, server_options: dict[str, str] | None = None,
                       progress: Callable[[str], None] | None = None) -> dict:
     """Measure the three figures (see the module's text) in one go and return them with their parts.
 
-    ``server`` and ``browser`` (from `serve` and `open_browser`) are used if given, else started
-    here and stopped at the end; ``server_options`` ({"runner.postScriptGC": "false"}, …) go to the
-    ``streamlit run`` started here (``--runner.postScriptGC false``). ``direct_rounds`` (1 or 2):
-    the direct run before the app run, and again after it.
+    ``rounds`` app rounds alternate with ``rounds + 1`` direct rounds (direct, app, direct, …,
+    direct): each app round is compared with the mean of the direct rounds on either side of it,
+    so a machine that speeds up or slows down meanwhile (a shared 2-core machine does, by 10-20%)
+    weighs on both sides alike; the figures are the medians over the app rounds. ``server`` and
+    ``browser`` (from `serve` and `open_browser`) are used if given, else started here and stopped
+    at the end; ``server_options`` ({"server.fileWatcherType": "auto"}, …) go to the ``streamlit
+    run`` started here.
 
     Keys: ``first_point_s``; ``first_record_s`` (click to the first record in the store);
     ``cold_first_point_s`` (the warm-up's, on the fresh server; nan without warm-up);
     ``refresh_per_s``, ``refreshes``, ``refresh_window_s``, ``longest_gap_s``, ``status_per_s``
     (see `measure_refresh`); ``direct_samples_per_s`` and ``app_samples_per_s`` (summed over the
-    runs), ``overhead`` (1 - app / direct), ``direct_runs`` (per round, per run) and ``app_runs``
-    (per run); ``epochs``, ``group``, ``device``, ``server_options`` and ``load_average`` (the
-    machine's 1-minute load at the start and the end: other work on the machine shows in every figure).
+    runs, medians over the rounds), ``overhead`` (median over the app rounds of 1 - app / direct
+    beside it), ``overheads`` (each round's), ``direct_runs`` and ``app_runs`` (per round, per run);
+    ``epochs``, ``group`` (the last app round's), ``device``, ``server_options`` and
+    ``load_average`` (the machine's 1-minute load at the start and the end).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
-    if direct_rounds not in (1, 2):
-        raise ValueError(f"direct_rounds must be 1 or 2, got {direct_rounds!r}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a whole number of at least 1, got {rounds!r}")
     say = progress or (lambda line: None)
     options = dict(server_options or {})
     load = [_load()]
@@ -372,47 +378,57 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, direct_rounds: int = 2, w
             say("starting streamlit run app.py …")
             extra = tuple(arg for key, value in options.items() for arg in (f"--{key}", str(value)))
             server = stack.enter_context(serve(extra_args=extra))
-        say(f"direct run without the app ({epochs} epochs) …")
-        direct = [direct_throughput(epochs, timeout=timeout)]
         if browser is None:
             browser = stack.enter_context(open_browser(headless=headless))
         cold = math.nan
         if warmup:
             say("warm-up comparison through the app (1 epoch) …")
-            context = browser.new_context(viewport=VIEWPORT)
-            try:
-                page = context.new_page()
-                open_train_page(page, f"{server.url}/?epochs=1")
-                first = click_train_and_time_first_point(page, timeout=timeout)
-                cold = first["first_point_s"]
-                _wait_final(server.store, first["group"], timeout)
-            finally:
-                context.close()
-        say(f"comparison through the app, page open ({epochs} epochs) …")
-        context = browser.new_context(viewport=VIEWPORT)
-        try:
-            page = context.new_page()
-            open_train_page(page, f"{server.url}/?epochs={epochs}")
-            first = click_train_and_time_first_point(page, timeout=timeout)
-            refresh = measure_refresh(page, server.store, first["group"], window_s=window_s, timeout=timeout)
-            _wait_final(server.store, first["group"], timeout)
-            device = _device_name(server.store, first["group"])
-            stored = first_record_s(server.store, first["group"], first["clicked"])
-        finally:
-            context.close()
-        app = group_throughput(server.store, first["group"])
-        if direct_rounds == 2:
-            say("direct run without the app, again …")
+            cold = _app_round(server, browser, 1, timeout)["first_point_s"]
+        say(f"direct run without the app ({epochs} epochs) …")
+        direct, app = [direct_throughput(epochs, timeout=timeout)], []
+        for i in range(rounds):
+            say(f"round {i + 1}/{rounds}: through the app, page open, then directly again …")
+            app.append(_app_round(server, browser, epochs, timeout, window_s=window_s))
             direct.append(direct_throughput(epochs, timeout=timeout))
     load.append(_load())
-    direct_total = sum(sum(r.values()) for r in direct) / len(direct)
-    app_total = sum(app.values())
-    return {"epochs": epochs, "device": device, "group": first["group"], "server_options": options,
-            "load_average": load,
-            "first_point_s": first["first_point_s"], "first_record_s": stored, "cold_first_point_s": cold,
-            **refresh,
-            "direct_samples_per_s": direct_total, "app_samples_per_s": app_total,
-            "overhead": 1 - app_total / direct_total, "direct_runs": direct, "app_runs": app}
+    totals = [sum(r.values()) for r in direct]
+    app_totals = [sum(r["runs"].values()) for r in app]
+    overheads = [1 - a / ((totals[i] + totals[i + 1]) / 2) for i, a in enumerate(app_totals)]
+    middle = app[sorted(range(rounds), key=lambda i: overheads[i])[(rounds - 1) // 2]]  # the median round
+    last = app[-1]
+    return {"epochs": epochs, "rounds": rounds, "device": last["device"], "group": last["group"],
+            "server_options": options, "load_average": load,
+            "first_point_s": _median([r["first_point_s"] for r in app]),
+            "first_record_s": _median([r["first_record_s"] for r in app]), "cold_first_point_s": cold,
+            **{key: _median([r["refresh"][key] for r in app]) for key in middle["refresh"]},
+            "direct_samples_per_s": _median(totals), "app_samples_per_s": _median(app_totals),
+            "overhead": _median(overheads), "overheads": overheads,
+            "direct_runs": direct, "app_runs": [r["runs"] for r in app]}
+
+
+def _app_round(server: AppServer, browser, epochs: int, timeout: float, window_s: float | None = None) -> dict:
+    """Train the default comparison from a freshly opened Train page, watch it to its end, and
+    return what was measured: ``first_point_s``, ``first_record_s``, ``refresh`` (see
+    `measure_refresh`), ``runs`` (samples/s per run), ``group`` and ``device``."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        open_train_page(page, f"{server.url}/?epochs={epochs}")
+        first = click_train_and_time_first_point(page, timeout=timeout)
+        refresh = measure_refresh(page, server.store, first["group"], window_s=window_s, timeout=timeout)
+        _wait_final(server.store, first["group"], timeout)
+    finally:
+        context.close()
+    return {"first_point_s": first["first_point_s"], "group": first["group"], "refresh": refresh,
+            "first_record_s": first_record_s(server.store, first["group"], first["clicked"]),
+            "runs": group_throughput(server.store, first["group"]),
+            "device": _device_name(server.store, first["group"])}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def _load() -> float:
@@ -457,7 +473,7 @@ def format_report(result: dict) -> str:
     load = result.get("load_average")
     lines = [
         f"explorer app benchmark: Train page default preset (digits MLP 64-64, BP and DFA), "
-        f"{result['epochs']} epochs, device {result.get('device', '?')}"
+        f"{result['epochs']} epochs, {result.get('rounds', 1)} app round(s), device {result.get('device', '?')}"
         + (f", load average {load[0]:.1f} -> {load[-1]:.1f} on {os.cpu_count()} CPUs" if load else "")
         + (f", streamlit {options}" if options else ""),
         f"{'figure':<21}{'value':>5} {'':<4} {'target':<19}ratio",
@@ -473,13 +489,18 @@ def format_report(result: dict) -> str:
         f"refresh: {result.get('refreshes', '?')} redraws of the loss curve in {result['refresh_window_s']:.1f} s, "
         f"longest gap {result['longest_gap_s']:.2f} s; the page's text changed "
         f"{result.get('status_per_s', math.nan):.2f} times a second",
-        f"throughput: {result['direct_samples_per_s']:,.0f} samples/s without the app, "
+        f"throughput (medians): {result['direct_samples_per_s']:,.0f} samples/s without the app, "
         f"{result['app_samples_per_s']:,.0f} with the page open",
     ]
-    for i, runs in enumerate(result["direct_runs"], start=1):
-        lines.append(f"  direct round {i}: " + ", ".join(f"{k} {v:,.0f}" for k, v in runs.items()))
-    if result["app_runs"]:
-        lines.append("  with the app:   " + ", ".join(f"{k} {v:,.0f}" for k, v in result["app_runs"].items()))
+    def runs(label: str, per_run: dict) -> str:
+        return f"  {label:<16}" + ", ".join(f"{k} {v:,.0f}" for k, v in per_run.items())
+
+    direct, app, overheads = result["direct_runs"], result["app_runs"], result.get("overheads", [])
+    for i, per_run in enumerate(direct):
+        lines.append(runs(f"direct {i + 1}:", per_run))
+        if i < len(app):
+            lost = f" (overhead {100 * overheads[i]:.1f} %)" if i < len(overheads) else ""
+            lines.append(runs(f"app {i + 1}:", app[i]) + lost)
     return "\n".join(lines)
 
 
@@ -487,8 +508,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's options, for ``python -m explorer app-bench``."""
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                         help=f"epochs of the default preset's comparison (default {DEFAULT_EPOCHS})")
-    parser.add_argument("--direct-rounds", type=int, choices=(1, 2), default=2,
-                        help="direct runs without the app: before the app run only (1), or before and after (2)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
+                        help=f"app rounds, each between two direct rounds; medians are reported (default {DEFAULT_ROUNDS})")
     parser.add_argument("--no-warmup", action="store_true", help="skip the 1-epoch warm-up through the app")
     parser.add_argument("--headed", action="store_true", help="show the browser window")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
@@ -498,9 +519,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark for parsed `add_arguments` options; print the report (or JSON)."""
-    if args.epochs < 1:
-        print("error: --epochs must be at least 1", file=sys.stderr)
-        return 2
+    for name in ("epochs", "rounds"):
+        if getattr(args, name) < 1:
+            print(f"error: --{name} must be at least 1", file=sys.stderr)
+            return 2
     options = {}
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -510,7 +532,7 @@ def run(args: argparse.Namespace) -> int:
         options[key.strip().lstrip("-")] = value.strip()
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     try:
-        result = run_app_benchmark(args.epochs, direct_rounds=args.direct_rounds, warmup=not args.no_warmup,
+        result = run_app_benchmark(args.epochs, rounds=args.rounds, warmup=not args.no_warmup,
                                    headless=not args.headed, server_options=options, progress=say)
     except BrowserMissing as err:
         print(f"error: {err}", file=sys.stderr)
@@ -525,7 +547,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m explorer.app_bench [--epochs N] [--direct-rounds 1|2] [--no-warmup] [--headed]
+    """``python -m explorer.app_bench [--epochs N] [--rounds N] [--no-warmup] [--headed]
     [--set OPTION=VALUE] [--json]``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m explorer app-bench", description=__doc__.splitlines()[0])
     add_arguments(parser)

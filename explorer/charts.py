@@ -64,22 +64,28 @@ def _labels(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
 
 def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch",
                     order: Sequence[str] | None = None, diverged: Mapping[str, float] | None = None,
-                    log: bool = False, height: int = 260) -> alt.Chart:
+                    log: bool = False, height: int = 260, live: bool = False) -> alt.Chart:
     """Train (solid) and test (dashed) curves of one measure ("loss" or "accuracy") per run, from
     `frames.curves`. ``diverged`` maps a run to the ``x`` value where it diverged: a red rule and a
-    label mark the spot."""
+    label mark the spot. ``live``: a chart redrawn while runs train, without tooltips or point
+    marks; the browser evaluates a tooltip for every point at every redraw, and a moving chart is
+    not read by hovering (measured: the two charts of the Train page cost the browser about half
+    as much CPU per redraw without them)."""
     if measure not in ("loss", "accuracy"):
         raise ValueError(f"measure must be 'loss' or 'accuracy', got {measure!r}")
     data = df[df["measure"] == measure]
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    lines = alt.Chart(data).mark_line(point=len(data) < 60).encode(
+    encoding = dict(
         x=alt.X(f"{x}:Q", title=x),
         y=alt.Y("value:Q", title=measure, scale=scale),
         color=alt.Color("run:N", title="rule", scale=colors(_labels(df, order))),
         strokeDash=alt.StrokeDash("split:N", title="data", scale=alt.Scale(domain=["train", "test"],
                                                                             range=[[1, 0], [5, 3]])),
-        tooltip=["run:N", "split:N", alt.Tooltip(f"{x}:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")],
     )
+    if not live:
+        encoding["tooltip"] = ["run:N", "split:N", alt.Tooltip(f"{x}:Q", format=".2f"),
+                               alt.Tooltip("value:Q", format=".4f")]
+    lines = alt.Chart(data).mark_line(point=not live and len(data) < 60).encode(**encoding)
     chart = lines
     if diverged:
         marks = pd.DataFrame({"run": list(diverged), x: list(diverged.values()),

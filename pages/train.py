@@ -188,7 +188,8 @@ def _status(found) -> None:
 
 def _curves(found) -> None:
     _status(found)
-    table = frames.curves(frames.thinned(found.records))
+    going = not found.finished
+    table = frames.curves(frames.thinned(found.records, common.LIVE_POINTS) if going else frames.thinned(found.records))
     if table.empty:
         st.caption("The first points appear after the first logged step.")
         return
@@ -199,9 +200,9 @@ def _curves(found) -> None:
         part = table[table["measure"] == measure]
         # Built by Altair when its look changes; each live redraw only swaps the new points in.
         chart = made.setdefault((found.group, measure), charts.SwapChart(None))
-        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60)
+        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60, going)
         spec = chart.spec(part, key=look, make=lambda t, m=measure: charts.learning_curves(
-            t, m, order=found.labels, diverged=diverged))
+            t, m, order=found.labels, diverged=diverged, live=going))
         column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
 
 
