@@ -393,7 +393,7 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROU
     load.append(_load())
     totals = [sum(r.values()) for r in direct]
     app_totals = [sum(r["runs"].values()) for r in app]
-    overheads = [1 - a / ((totals[i] + totals[i + 1]) / 2) for i, a in enumerate(app_totals)]
+    overheads = _overheads(direct, [r["runs"] for r in app])
     middle = app[sorted(range(rounds), key=lambda i: overheads[i])[(rounds - 1) // 2]]  # the median round
     last = app[-1]
     return {"epochs": epochs, "rounds": rounds, "device": last["device"], "group": last["group"],
@@ -423,6 +423,13 @@ def _app_round(server: AppServer, browser, epochs: int, timeout: float, window_s
             "first_record_s": first_record_s(server.store, first["group"], first["clicked"]),
             "runs": group_throughput(server.store, first["group"]),
             "device": _device_name(server.store, first["group"])}
+
+
+def _overheads(direct: list[dict[str, float]], app: list[dict[str, float]]) -> list[float]:
+    """Each app round's lost share of throughput: 1 - its total / the mean of the direct rounds on
+    either side of it (``direct`` has one round more than ``app``; samples/s per run)."""
+    totals = [sum(r.values()) for r in direct]
+    return [1 - sum(r.values()) / ((totals[i] + totals[i + 1]) / 2) for i, r in enumerate(app)]
 
 
 def _median(values: list[float]) -> float:

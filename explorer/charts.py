@@ -98,10 +98,11 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
 
 
 def alignment_chart(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg", x: str = "step",
-                    order: Sequence[str] | None = None, height: int = 200) -> alt.FacetChart:
+                    order: Sequence[str] | None = None, height: int = 200, live: bool = False) -> alt.FacetChart:
     """One panel per hidden layer: the ``kind`` alignment ("update", "signal" or "weight") of each
     run over training, from `frames.alignment`, in degrees (``unit="deg"``, the 90° line marked:
-    below it the rule's update points with the gradient) or as a cosine (the 0 line marked)."""
+    below it the rule's update points with the gradient) or as a cosine (the 0 line marked).
+    ``live``: without tooltips, as in `learning_curves`."""
     if unit not in ("deg", "cos"):
         raise ValueError(f"unit must be 'deg' or 'cos', got {unit!r}")
     data = df[df["kind"] == kind]
@@ -111,7 +112,8 @@ def alignment_chart(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg"
         x=alt.X(f"{x}:Q", title=x),
         y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain)),
         color=alt.Color("run:N", title="rule", scale=colors(_labels(df, order))),
-        tooltip=["run:N", "layer:N", alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{unit}:Q", format=".3f")],
+        tooltip=alt.Undefined if live else ["run:N", "layer:N", alt.Tooltip(f"{x}:Q"),
+                                            alt.Tooltip(f"{unit}:Q", format=".3f")],
     )
     reference = alt.Chart().mark_rule(color="black", strokeDash=[4, 4]).encode(
         y=alt.datum(90 if unit == "deg" else 0))
@@ -120,17 +122,18 @@ def alignment_chart(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg"
 
 
 def norms_chart(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None = None,
-                height: int = 200) -> alt.FacetChart:
+                height: int = 200, live: bool = False) -> alt.FacetChart:
     """Per-layer gradient norms on a log scale, from `frames.norms`: the rule's update (solid) and
     backprop's gradient on the same batch (dotted). Norms that shrink layer by layer are vanishing
-    gradients; norms that grow by orders of magnitude are exploding ones."""
+    gradients; norms that grow by orders of magnitude are exploding ones. ``live``: without
+    tooltips, as in `learning_curves`."""
     lines = alt.Chart().mark_line().encode(
         x=alt.X(f"{x}:Q", title=x),
         y=alt.Y("norm:Q", title="gradient norm", scale=alt.Scale(type="log")),
         color=alt.Color("run:N", title="rule", scale=colors(_labels(df, order))),
         strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"],
                                                                 range=[[1, 0], [2, 2]])),
-        tooltip=["run:N", "layer:N", "gradient:N", alt.Tooltip("norm:Q", format=".3e")],
+        tooltip=alt.Undefined if live else ["run:N", "layer:N", "gradient:N", alt.Tooltip("norm:Q", format=".3e")],
     )
     return lines.properties(data=df, height=height, width=220).facet(
         column=alt.Column("layer:N", title=None, sort=alt.SortField("index")))

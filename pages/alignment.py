@@ -21,7 +21,9 @@ shown = right.multiselect("alignment", list(KINDS), default=list(KINDS), key="al
 
 
 def draw(found) -> None:
-    table = frames.alignment(frames.thinned(found.records))
+    going, labels = not found.finished, tuple(found.labels)
+    records = common.live_records(found)
+    table = frames.alignment(records)
     if table.empty:
         st.caption("No alignment measured yet: it appears with the first logged step (backprop alone has none).")
     for kind in shown:
@@ -31,13 +33,19 @@ def draw(found) -> None:
         if part.empty:
             st.caption("None of these rules has this alignment (e.g. weight alignment needs a chain of layers).")
             continue
-        st.altair_chart(charts.alignment_chart(part, kind, unit=unit, order=found.labels), key=f"align_{kind}")
+        # Built by Altair when its look changes; each live redraw swaps the new points in.
+        spec = common.swapped_spec(f"align {found.group} {kind}", part, key=(unit, labels, going),
+                                   make=lambda t, k=kind: charts.alignment_chart(t, k, unit=unit, order=labels,
+                                                                                live=going))
+        st.vega_lite_chart(spec=spec, key=f"align_{kind}")
     st.subheader("Gradient norms")
     st.caption("Per layer, log scale: the rule's update (solid) and backprop's gradient (dotted). Norms that "
                "fall layer by layer are vanishing gradients; norms that grow by orders of magnitude explode.")
-    norms = frames.norms(frames.thinned(found.records))
+    norms = frames.norms(records)
     if not norms.empty:
-        st.altair_chart(charts.norms_chart(norms, order=found.labels), key="norms")
+        spec = common.swapped_spec(f"norms {found.group}", norms, key=(labels, going),
+                                   make=lambda t: charts.norms_chart(t, order=labels, live=going))
+        st.vega_lite_chart(spec=spec, key="norms")
 
 
 common.live(draw)

@@ -19,7 +19,7 @@ from typing import Callable
 
 import streamlit as st
 
-from explorer import runs
+from explorer import frames, runs
 from explorer.config import ConfigError
 from explorer.store import InvalidId, StoreError, UnknownRun, default_path
 
@@ -164,6 +164,22 @@ def refreshing(poll: Callable[[], bool | int | None], finished: Callable[[], boo
             st.rerun()
 
     view()
+
+
+def swapped_spec(name: str, *tables, key: object, make: Callable) -> dict:
+    """The Vega-Lite spec of this session's chart ``name`` (`charts.SwapChart`): built by
+    ``make(*tables)`` when ``key`` (what decides the chart's look) changes, else the last spec
+    with ``tables`` swapped in. Draw it with ``st.vega_lite_chart``."""
+    from explorer.charts import SwapChart
+
+    chart = st.session_state.setdefault("swapped_charts", {}).setdefault(name, SwapChart(None))
+    return chart.spec(*tables, key=key, make=make)
+
+
+def live_records(found: runs.Followed) -> dict[str, list[dict]]:
+    """The records of ``found``'s runs to draw: `LIVE_POINTS` per curve while they train, more
+    once they have ended."""
+    return frames.thinned(found.records, LIVE_POINTS) if not found.finished else frames.thinned(found.records)
 
 
 def diverged_message(label: str, info) -> str:

@@ -121,10 +121,10 @@ def _view(live: playground.LiveBoundaries) -> None:
                            for label, records in found.records.items()})
     if not table.empty:
         diverged = {p.label: p.epoch for p, info in zip(painted, found.infos) if info.status == "diverged"}
-        curves = st.session_state.setdefault("play_curves", {}).setdefault(found.group, charts.SwapChart(None))
         few = (table["measure"] == "accuracy").sum() < 60  # the chart marks points on short curves
-        spec = curves.spec(table, key=(tuple(diverged.items()), few), make=lambda t: charts.learning_curves(
-            t, "accuracy", order=found.labels, diverged=diverged, height=180))
+        spec = common.swapped_spec(f"play {found.group}", table, key=(tuple(diverged.items()), few),
+                                   make=lambda t: charts.learning_curves(t, "accuracy", order=found.labels,
+                                                                         diverged=diverged, height=180))
         st.vega_lite_chart(spec=spec, key="play_accuracy", width="stretch")
 
 

@@ -189,20 +189,17 @@ def _status(found) -> None:
 def _curves(found) -> None:
     _status(found)
     going = not found.finished
-    table = frames.curves(frames.thinned(found.records, common.LIVE_POINTS) if going else frames.thinned(found.records))
+    table = frames.curves(common.live_records(found))
     if table.empty:
         st.caption("The first points appear after the first logged step.")
         return
     diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
                 for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
-    made = st.session_state.setdefault("train_charts", {})
     for column, measure in zip(st.columns(2), ("loss", "accuracy")):
         part = table[table["measure"] == measure]
-        # Built by Altair when its look changes; each live redraw only swaps the new points in.
-        chart = made.setdefault((found.group, measure), charts.SwapChart(None))
         look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60, going)
-        spec = chart.spec(part, key=look, make=lambda t, m=measure: charts.learning_curves(
-            t, m, order=found.labels, diverged=diverged, live=going))
+        spec = common.swapped_spec(f"train {found.group} {measure}", part, key=look, make=lambda t, m=measure:
+                                   charts.learning_curves(t, m, order=found.labels, diverged=diverged, live=going))
         column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
 
 

@@ -171,6 +171,20 @@ def test_learning_curves_mark_divergence_and_refuse_unknown_measures():
         charts.learning_curves(table, "speed")
 
 
+def test_live_charts_leave_out_tooltips_and_points():
+    import json
+
+    records = {"BP": [_record(1, 2.0), _record(2, 1.0)]}
+    curves = frames.curves(records)
+    for make in (lambda live: charts.learning_curves(curves, "loss", live=live),
+                 lambda live: charts.alignment_chart(frames.alignment(records), live=live),
+                 lambda live: charts.norms_chart(frames.norms(records), live=live)):
+        assert "tooltip" in json.dumps(make(False).to_dict())
+        assert "tooltip" not in json.dumps(make(True).to_dict())
+    assert charts.learning_curves(curves, "loss").to_dict()["mark"]["point"] is True   # short curves: points
+    assert charts.learning_curves(curves, "loss", live=True).to_dict()["mark"]["point"] is False
+
+
 def test_charts_render_offline_as_png_and_svg():
     chart = charts.learning_curves(frames.curves({"BP": [_record(1, 2.0), _record(2, 1.0)]}), "loss")
     assert charts.to_bytes(chart, "png")[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -60,6 +61,33 @@ def test_train_compares_rules_live_and_shows_what_the_store_holds(store_path):
         assert shown["epoch"].iloc[-1] == 3
         assert last["test_acc"] > 0.5  # three epochs of digits are enough to learn something
     assert "BP**: finished" in text(at) and "samples/s" in text(at)
+
+
+def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_path):
+    import json
+
+    from pages.common import LIVE_POINTS
+
+    at = _app(epochs="300")
+    _button(at, "Train").click().run()
+    store = Store(store_path)
+    ids = [r.id for r in store.list_runs(group=at.query_params["group"])]
+    deadline = time.monotonic() + 60
+    while min(len(store.metric_rows(i)) for i in ids) < LIVE_POINTS + 20:
+        assert time.monotonic() < deadline, "the runs logged too few records in a minute"
+        time.sleep(0.1)
+    _button(at, "Pause").click().run()
+    run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
+    spec, (loss,) = next((s, t) for s, t in charts(at) if s.get("title") == "Loss")
+    per_curve = loss.groupby(["run", "split"]).size()
+    assert len(per_curve) == 4 and per_curve.max() <= LIVE_POINTS + 1   # thinned while the runs go on
+    assert "tooltip" not in json.dumps(spec) and '"point": true' not in json.dumps(spec)
+    _button(at, "Stop").click().run()
+    run_until(at, _finished)
+    spec, (loss,) = next((s, t) for s, t in charts(at) if s.get("title") == "Loss")
+    logged = min(len(store.metrics(i)) for i in ids)
+    assert loss.groupby(["run", "split"]).size().min() >= min(logged, 250) > LIVE_POINTS + 1
+    assert "tooltip" in json.dumps(spec)          # a finished chart is read by hovering
 
 
 def test_compared_rules_start_from_the_same_weights(store_path):
