@@ -64,10 +64,11 @@ class RunHandle:
     """
 
     def __init__(self, manager: JobManager, run_id: str, config: RunConfig, group: str | None,
-                 on_metrics: Callable[[dict], None] | None) -> None:
+                 on_metrics: Callable[[dict], None] | None, checkpoint_every: int | None = None) -> None:
         self.id = run_id
         self.config = config
         self.group = group
+        self.checkpoint_every = checkpoint_every  # epochs between stored weights (None: at the end only)
         self._manager = manager
         self._on_metrics = on_metrics
         self._cond = threading.Condition()
@@ -216,15 +217,20 @@ class JobManager:
     # Submitting ---------------------------------------------------------------------------
 
     def submit(self, config: RunConfig | Mapping, *, group: str | None = None,
-               on_metrics: Callable[[dict], None] | None = None) -> RunHandle:
+               on_metrics: Callable[[dict], None] | None = None, checkpoint_every: int | None = None) -> RunHandle:
         """Validate ``config`` (`ConfigError` names the field), store it as a queued run, return its
-        handle. ``on_metrics(record)`` is called on the run's thread with each record as it is logged."""
+        handle. ``on_metrics(record)`` is called on the run's thread with each record as it is logged.
+        ``checkpoint_every`` (epochs) overrides the manager's for this run: the Playground repaints
+        its boundaries from weights stored every epoch, on the same manager as every other run."""
+        if checkpoint_every is not None:
+            _whole(checkpoint_every, "checkpoint_every", 1)
         cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         with self._lock:
             if self._closing:
                 raise RuntimeError("this job manager is closed; start a new one to submit runs")
         run_id = self.store.create_run(cfg, group=group)
-        handle = RunHandle(self, run_id, cfg, group, on_metrics)
+        handle = RunHandle(self, run_id, cfg, group, on_metrics,
+                           self.checkpoint_every if checkpoint_every is None else checkpoint_every)
         with self._lock:
             if self._closing:
                 self.store.finish_run(run_id, "cancelled")
@@ -236,7 +242,8 @@ class JobManager:
         return handle
 
     def submit_group(self, configs: Sequence[RunConfig | Mapping], *, label: str | None = None,
-                     on_metrics: Callable[[dict], None] | None = None) -> list[RunHandle]:
+                     on_metrics: Callable[[dict], None] | None = None,
+                     checkpoint_every: int | None = None) -> list[RunHandle]:
         """Runs started together to compare them (rules, usually): all must have the same seed, so
         they start from the same forward weights and see the same minibatches. They share a group id.
 
@@ -262,7 +269,7 @@ class JobManager:
             raise ConfigError(f"seed: runs of a group share one seed (same forward weights, same minibatches); "
                               f"got seeds {', '.join(map(str, seeds))}")
         group = self.store.create_group(cfgs[0].seed, label)
-        return [self.submit(c, group=group, on_metrics=on_metrics) for c in cfgs]
+        return [self.submit(c, group=group, on_metrics=on_metrics, checkpoint_every=checkpoint_every) for c in cfgs]
 
     # Looking on ---------------------------------------------------------------------------
 
@@ -374,8 +381,9 @@ class JobManager:
                 trainer.step()
                 handle.steps_done = trainer.steps_done
                 snapshots = self._store_snapshots(handle, trainer, snapshots)
-                if (self.checkpoint_every and trainer.steps_done % trainer.steps_per_epoch == 0
-                        and trainer.epoch % self.checkpoint_every == 0 and not trainer.finished):
+                every = handle.checkpoint_every
+                if (every and trainer.steps_done % trainer.steps_per_epoch == 0
+                        and trainer.epoch % every == 0 and not trainer.finished):
                     store.save_checkpoint(handle.id, trainer.steps_done, trainer.built.model.state_dict())
                 if handle._flush_error is not None:
                     raise handle._flush_error

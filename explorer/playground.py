@@ -8,10 +8,10 @@ repainted from its freshest weights while it trains.
   ``grid`` table (x, y, x2, y2, label, confidence) and the ``points`` table (x, y, label, split)
   that `explorer.charts.boundary_chart` draws. It takes a ``state_dict`` (a stored checkpoint)
   or a live model.
-- `workspace`: the process's playground workspace: the same run store as the app's, with a job
-  manager that stores every run's weights at the end of every epoch (``checkpoint_every=1``), so
-  a page finds fresh weights in the store while the runs train, and a reload or another tab does
-  too. `LiveBoundaries` follows a group of runs and recomputes a run's grid only when a newer
+- `start`: trains a setup's rules on the process's shared workspace (the app's store and job
+  manager), storing every run's weights at the end of every epoch (``checkpoint_every=1`` for
+  these runs), so a page finds fresh weights in the store while the runs train, and a reload or
+  another tab does too. `LiveBoundaries` follows a group of runs and recomputes a run's grid only when a newer
   checkpoint is there.
 
 Why checkpoints rather than a callback into the trainer: the runs stay ordinary stored runs
@@ -353,20 +353,27 @@ class BoundaryChart(SwapChart):
 # Runs and live boundaries
 
 
-def workspace(path: str | os.PathLike | None = None) -> Workspace:
-    """The process's playground workspace on ``path`` (default: the app's store, ``$EXPLORER_STORE``
-    or ``~/.explorer/runs.sqlite``): its job manager stores each run's weights every epoch.
+CHECKPOINT_EVERY = 1  # epochs between the stored weights a boundary is repainted from
+
+
+def start(setup: PlaygroundSetup, workspace: Workspace | None = None) -> Comparison:
+    """Train ``setup``'s rules as one comparison on ``workspace`` (default: the process's shared
+    one, `explorer.runs.workspace`), storing each run's weights every epoch to repaint from.
 
     Example:
         >>> import tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "runs.sqlite")
-        >>> ws = workspace(path)
-        >>> ws is workspace(path), ws.jobs.checkpoint_every
-        (True, 1)
+        >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+        >>> found = start(PlaygroundSetup(rules=("bp",), epochs=2, samples=100, device="cpu"), ws)
+        >>> found.wait(timeout=60)
+        >>> len(ws.store.checkpoint_steps(found.ids[0]))   # one per epoch
+        2
+        >>> ws.close()
     """
     from . import runs
 
-    return runs.workspace(path, checkpoint_every=1)
+    base, rules = setup.comparison()
+    return (workspace or runs.workspace()).compare(base, rules, label=f"playground {setup.data}",
+                                                   checkpoint_every=CHECKPOINT_EVERY)
 
 
 @dataclass
@@ -440,4 +447,4 @@ class LiveBoundaries:
 
 
 __all__ = ["PlaygroundSetup", "Boundary", "BoundaryChart", "LiveBoundaries", "Painted", "extent",
-           "predict", "workspace", "RESOLUTION", "MARGIN", "GRID_COLUMNS", "POINT_COLUMNS", "DEFAULT_NOISE", "TOYS"]
+           "predict", "start", "CHECKPOINT_EVERY", "RESOLUTION", "MARGIN", "GRID_COLUMNS", "POINT_COLUMNS", "DEFAULT_NOISE", "TOYS"]

@@ -229,11 +229,12 @@ class Workspace:
         self.store.close()
 
     def compare(self, base: RunConfig | Mapping, algorithms: Sequence[Mapping], *, label: str | None = None,
-                paused: bool = False) -> Comparison:
+                paused: bool = False, checkpoint_every: int | None = None) -> Comparison:
         """Start one run per algorithm dict (see `comparison_configs`) as a group; with ``paused``
-        they wait for `Comparison.step` or `Comparison.resume`."""
+        they wait for `Comparison.step` or `Comparison.resume`. ``checkpoint_every`` (epochs
+        between stored weights) overrides the job manager's for these runs."""
         configs = comparison_configs(base, algorithms)
-        handles = self.jobs.submit_group(configs, label=label)
+        handles = self.jobs.submit_group(configs, label=label, checkpoint_every=checkpoint_every)
         if paused:
             for h in handles:
                 h.pause()
@@ -260,27 +261,27 @@ class Workspace:
         return RunView(self.store, run_id)
 
 
-_shared: dict[tuple[str, int | None], Workspace] = {}
+_shared: dict[str, Workspace] = {}
 _shared_lock = threading.Lock()
 
 
-def workspace(path: str | os.PathLike | None = None, *, checkpoint_every: int | None = None) -> Workspace:
+def workspace(path: str | os.PathLike | None = None) -> Workspace:
     """The process's workspace on ``path`` (default: ``$EXPLORER_STORE`` or ``~/.explorer/runs.sqlite``),
-    made on first use and shared by every caller after; one per ``checkpoint_every`` (epochs
-    between stored weights: the Playground's runs store them every epoch to repaint from).
+    made on first use and shared by every caller after: one job manager per store, so every page's
+    runs wait in one queue for the same cores.
 
     Example:
         >>> import os, tempfile
         >>> path = os.path.join(tempfile.mkdtemp(), "runs.sqlite")
-        >>> workspace(path) is workspace(path), workspace(path) is workspace(path, checkpoint_every=1)
-        (True, False)
+        >>> workspace(path) is workspace(path)
+        True
     """
     from .store import default_path
 
-    key = (os.path.abspath(os.fspath(path if path is not None else default_path())), checkpoint_every)
+    key = os.path.abspath(os.fspath(path if path is not None else default_path()))
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = Workspace(key[0], checkpoint_every=checkpoint_every)
+            _shared[key] = Workspace(key)
         return _shared[key]
 
 

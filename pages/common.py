@@ -203,5 +203,5 @@ def server_device() -> str:
 def sidebar() -> None:
     """The sidebar every page shares: the device and how busy the server is."""
     workspace()
-    active, queued = runs.activity()  # the Playground's runs train on a workspace of their own
+    active, queued = runs.activity()
     st.sidebar.caption(f"Device: **{server_device()}**  \nTraining now: {active} run(s), {queued} waiting")

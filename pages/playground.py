@@ -22,12 +22,6 @@ RULE_WORDS = {"bp": "BP (backprop)", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bd
               "rf": "RF (random features)", "ntk": "NTK (linearised)"}
 
 
-def _workspace():
-    """The playground's workspace: the app's run store, with weights stored every epoch (one per
-    process and store, made on first use)."""
-    return playground.workspace()
-
-
 def _controls() -> tuple[PlaygroundSetup, dict]:
     """Draw the controls; the setup they hold and, per field, a place right under its widget."""
     spots: dict = {}
@@ -92,7 +86,7 @@ def _live_boundaries() -> playground.LiveBoundaries | None:
     cache = st.session_state.setdefault("play_boundaries", {})
     if group not in cache:
         try:
-            cache[group] = playground.LiveBoundaries(_workspace().comparison(group))
+            cache[group] = playground.LiveBoundaries(common.workspace().comparison(group))
         except (InvalidId, UnknownRun, ValueError) as err:
             st.warning(f"The link names runs this server cannot show here: {err}")
             return None
@@ -154,8 +148,7 @@ if c[2].button("Reset", width="stretch", help="stop these runs and clear the vie
     st.rerun()
 if train:
     try:
-        base, rules = setup.comparison()
-        started = _workspace().compare(base, rules, label=f"playground {setup.data}")
+        started = playground.start(setup, common.workspace())
     except (ConfigError, StoreError, ValueError) as err:
         common.config_error(err)
     else:

@@ -178,6 +178,19 @@ def test_a_reader_attached_by_id_follows_a_run_live_from_another_thread(tmp_path
     assert 0 < live[0] < live[-1] < 1  # progress grew while it watched
 
 
+def test_a_run_can_store_its_weights_more_often_than_the_managers_default(tmp_path):
+    cfg = small_config(model={"name": "mlp", "hidden": [8]}, train={"epochs": 3})
+    with JobManager(tmp_path / "runs.sqlite") as jobs:
+        often, plain = jobs.submit(cfg, checkpoint_every=1), jobs.submit(cfg)
+        every_other = jobs.submit_group([cfg], checkpoint_every=2)[0]
+        assert [r.wait(60) for r in (often, plain, every_other)] == ["done"] * 3
+        assert jobs.store.checkpoint_steps(often.id) == [22, 44, 66]
+        assert jobs.store.checkpoint_steps(plain.id) == [66]          # at the end only
+        assert jobs.store.checkpoint_steps(every_other.id) == [44, 66]
+        with pytest.raises(ValueError, match="checkpoint_every"):
+            jobs.submit(cfg, checkpoint_every=0)
+
+
 def test_a_finished_run_stores_weights_feedback_and_snapshots_that_restore_it(tmp_path):
     cfg = small_config(model={"name": "mlp", "hidden": [8]}, algorithm={"name": "dfa"},
                        train={"epochs": 2, "snapshots": [0, 2], "snapshot_samples": 50})

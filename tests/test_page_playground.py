@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from apptest_tools import app_on, charts
+from explorer import runs
 from explorer.store import FINAL, Store
 
 
@@ -117,6 +118,8 @@ def test_rules_are_painted_side_by_side(page):
     at.run()
     painted = _boundaries(at)
     assert [t for t, _, _ in painted] == ["BP · epoch 5", "FA · epoch 5", "DFA · epoch 5"]
+    jobs = runs.workspace(path).jobs   # the Train page's job manager: one queue for every page's runs
+    assert sorted(jobs.handle(r.id).id for r in _runs(path)) == sorted(r.id for r in _runs(path))
     # One toy and one seed: the same points under every boundary, but each rule its own regions.
     assert all(p.equals(painted[0][2]) for _, _, p in painted)
     assert len({g["label"].to_numpy().tobytes() + g["confidence"].to_numpy().tobytes() for _, g, _ in painted}) == 3

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from explorer import playground
 from explorer.config import ConfigError
 from explorer.playground import Boundary, LiveBoundaries, PlaygroundSetup, extent
 from explorer.runs import Workspace
@@ -78,8 +79,8 @@ def test_a_run_stores_its_weights_every_epoch_and_the_live_boundary_paints_them_
                             batch_size=20, epochs=3, device="cpu")
     base, rules = setup.comparison()
     per_epoch = 60 // 20
-    with Workspace(tmp_path / "runs.sqlite", checkpoint_every=1) as ws:
-        comparison = ws.compare(base, rules, paused=True)
+    with Workspace(tmp_path / "runs.sqlite") as ws:   # the shared kind: no weights stored but at the end
+        comparison = ws.compare(base, rules, paused=True, checkpoint_every=playground.CHECKPOINT_EVERY)
         live = LiveBoundaries(comparison, resolution=12)
         [initial] = live.refresh()
         assert initial.step is None and initial.title == "DFA · initial weights"
