@@ -375,3 +375,14 @@ def test_charts_draw_in_a_browser_with_the_network_cut_off(finished):
         drawn, failed = pool.submit(draw_in_chromium).result()
     assert failed is None and errors == [] and outside == []
     assert len(drawn) == 3 and all(n > 10 for n in drawn)  # every chart drew its marks
+
+
+def test_the_parity_widget_starts_from_the_parity_pages_default():
+    from explorer.parity_runs import ParitySetup
+    from explorer.widgets.parity import ParityWidget
+
+    widget = ParityWidget()
+    try:
+        assert [c.to_dict() for c in widget.configs] == [c.to_dict() for c in ParitySetup().configs()]
+    finally:
+        widget.close()

@@ -15,14 +15,12 @@ from ..config import OPTIMIZERS, ConfigError, RunConfig
 from ..frames import rule_label
 from ..jobs import RunHandle
 from ..parity import RuleSpec, parity_config, rule_spec
+from ..parity_runs import PARITY_RULES, ParitySetup
 from ..references import PARITY
 from ..runs import Workspace, workspace as shared_workspace
 from .common import Following, Live, Runs, chart_view, follow, message_html, overall_status, table_html
 from .controls import WIDE, section_of
 
-PARITY_RULES = ["bp", "dfa", "fa", "ntk", "rf:gaussian", "rf:relu", "rf:linear"]
-DEFAULT = {"k": 3, "base": "digits", "epochs": 8, "optimizer": "adadelta", "lr": 1.0, "hidden": 512,
-           "data_options": {"train_samples": 10_000}}
 FINAL_COLUMNS = ["rule", "epoch", "mean", "low", "high", "n", "published"]
 
 
@@ -38,10 +36,16 @@ def spec_of(config: RunConfig) -> RuleSpec:
 
 
 def default_config() -> RunConfig:
-    """The classroom parity setting: k = 3 digits side by side from the embedded digits, 10,000
-    fresh samples an epoch, 8 epochs, Adadelta, one hidden layer of 512 ReLU units."""
-    d = dict(DEFAULT)
-    return parity_config(d.pop("k"), rule_spec("bp"), **d)
+    """The Parity page's classroom setting (`explorer.parity_runs.ParitySetup`), for BP and its
+    first seed: k = 3 digits side by side from the embedded digits, 10,000 fresh samples an epoch,
+    12 epochs of SGD, one hidden layer of 128 ReLU units.
+
+    Example:
+        >>> cfg = default_config()
+        >>> cfg.data.get("k"), cfg.optimizer.name, cfg.model.hidden, cfg.train.epochs
+        (3, 'sgd', (128,), 12)
+    """
+    return ParitySetup(rules=("bp",)).configs()[0]
 
 
 class ParityWidget(Following):
@@ -52,7 +56,8 @@ class ParityWidget(Following):
 
     ``config`` is a parity `RunConfig` (default: `default_config`, on the embedded digits);
     ``rules`` the rules to run (``bp``, ``dfa``, ``fa``, ``ntk``, ``rf:gaussian``, ``rf:relu``,
-    ``rf:linear``), each over ``seeds`` seeds (the config's seed and the ones after it; the rules
+    ``rf:linear``; with neither a config nor rules, the Parity page's default: BP, DFA and
+    Gaussian random features), each over ``seeds`` seeds (the config's seed and the ones after it; the rules
     of one seed start from the same weights). ``run`` instead shows stored parity runs (run or
     group ids, runs from ``explorer.runs.open``, a list of them). ``widget.configs`` gives every
     run's `RunConfig` (rule by rule, seed by seed), ``widget.config`` the first; ``final`` holds
@@ -73,7 +78,7 @@ class ParityWidget(Following):
     error = traitlets.Unicode("")
 
     def __init__(self, config: RunConfig | Mapping | None = None, *, rules: Sequence[str] | None = None,
-                 seeds: int = 2, run=None, workspace: Workspace | str | os.PathLike | None = None,
+                 seeds: int = ParitySetup.seeds, run=None, workspace: Workspace | str | os.PathLike | None = None,
                  interval: float = 0.5) -> None:
         self._workspace = workspace
         self.handles: list[RunHandle] = []
@@ -85,6 +90,7 @@ class ParityWidget(Following):
             seeds = len({c.seed for c in self.runs.configs})
         if config is None:
             config = default_config()
+            rules = ParitySetup.rules if rules is None else rules
         config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         if config.data.name != "parity":
             raise ConfigError(f"data.name must be 'parity' for the parity widget, got {config.data.name!r}")
@@ -96,7 +102,7 @@ class ParityWidget(Following):
         self.hidden = widgets.IntText(config.model.hidden[0] if config.model.hidden else 512,
                                       description="hidden units", style=WIDE, layout={"width": "190px"})
         self.rules = widgets.TagsInput(value=list(rules or [spec_of(config).label]),
-                                       allowed_tags=PARITY_RULES, allow_duplicates=False)
+                                       allowed_tags=list(PARITY_RULES), allow_duplicates=False)
         self.optimizer = widgets.Dropdown(options=OPTIMIZERS, value=config.optimizer.name, description="optimiser",
                                           style=WIDE, layout={"width": "200px"})
         self.lr = widgets.FloatText(config.optimizer.lr, description="learning rate", style=WIDE,
