@@ -7,6 +7,7 @@ file runs in well under a minute on two cores.
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import json
 import math
 import shutil
@@ -15,6 +16,8 @@ import time
 from urllib.parse import urlparse
 
 import altair as alt
+import ipywidgets as widgets
+import numpy as np
 import pytest
 
 from conftest import small_config
@@ -237,6 +240,16 @@ def test_embedding_widget_on_a_stored_run(ws, finished):
     x0, x1 = sorted(first["x"])[10], sorted(first["x"])[-10]
     w.charts[0]._vl_selections = {"brush": {"value": {"x": [x0, x1], "y": [-1e9, 1e9]}, "store": []}}
     assert 0 < len(w.selected) < 120 and "samples</b> selected" in w.selection.value
+    # ... and shown as images: each the probe's input, as the store holds it
+    from PIL import Image
+
+    probe = ws.store.probe(finished.ids[0])["x"]
+    images = [c for c in w.samples.children if isinstance(c, widgets.Image)]
+    assert len(images) == min(len(w.selected), 60)
+    for image, index in zip(images[:5], w.selected):
+        shown = np.asarray(Image.open(io.BytesIO(image.value))).astype(float)
+        pixels = probe[index, 0].float().numpy()
+        assert np.corrcoef(shown.ravel(), pixels.ravel())[0, 1] > 0.999   # same picture, rescaled to 0-255
     w.method.value = "tsne"
     wait_for(lambda: not w.computing, timeout=120)
     assert w.table(0) is not None and not w.error and w.points == 120

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import Sequence
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import torch
 import traitlets
 
-from .. import charts
+from .. import charts, maps
 from ..embed import embed
 from ..store import FINAL
 from .common import RunsWidget, chart_view, message_html, overall_status
@@ -20,6 +22,32 @@ METHODS = [("PCA", "pca"), ("t-SNE", "tsne")]
 
 def _empty(title: str):
     return charts.embedding_chart(pd.DataFrame({"x": [], "y": [], "label": []}), title=title, brush=False)
+
+
+SAMPLE_WIDTH = 36   # pixels on screen per brushed sample image
+SAMPLE_LIMIT = 60   # images shown at most
+
+
+def sample_pngs(x: np.ndarray | None, indices: Sequence[int], limit: int = SAMPLE_LIMIT) -> list[bytes]:
+    """The first ``limit`` chosen probe inputs as PNG files, for image data (N, C, H, W); none for
+    any other data. Pixels as `explorer.maps.sample_images` stretches them.
+
+    Example:
+        >>> pngs = sample_pngs(np.arange(8.0).reshape(2, 1, 2, 2), [0, 1])
+        >>> len(pngs), pngs[0][:4], sample_pngs(np.zeros((2, 3)), [0])
+        (2, b'\x89PNG', [])
+    """
+    from PIL import Image
+
+    tensor = None if x is None else torch.as_tensor(x)
+    if not maps.is_image(tensor):
+        return []
+    out = []
+    for pixels in maps.sample_images(tensor, indices, limit=limit):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        out.append(buffer.getvalue())
+    return out
 
 
 class EmbeddingWidget(RunsWidget):
@@ -71,13 +99,14 @@ class EmbeddingWidget(RunsWidget):
         self.color = widgets.Dropdown(options=[color], value=color, description="colour by")
         self.note = widgets.HTML("")
         self.selection = widgets.HTML("")
+        self.samples = widgets.Box(layout={"flex_flow": "row wrap"})  # the brushed samples, as images
         self.charts = [chart_view(_empty(label)) for label in self.runs.labels]
         for i, chart in enumerate(self.charts):
             chart.observe(lambda change, i=i: self._on_brush(i, change["new"]), "_vl_selections")
         for control in (self.layer, self.checkpoint, self.method, self.color):
             control.observe(self._on_control, "value")
         self.children = [widgets.HBox([self.layer, self.method, self.color]), self.checkpoint, self.note,
-                         widgets.HBox(self.charts), self.selection, self.error_line]
+                         widgets.HBox(self.charts), self.selection, self.samples, self.error_line]
         self.follow_live()
 
     def close(self) -> None:
@@ -224,13 +253,14 @@ class EmbeddingWidget(RunsWidget):
         if not self._setting:
             self.selected = []
             self.selection.value = ""
+            self.samples.children = ()
             self.redraw()
 
     def _on_brush(self, i: int, selections: dict) -> None:
         value = (selections.get("brush") or {}).get("value") or {}
         df = self.table(i)
         if not value or df is None or "x" not in value or "y" not in value:
-            self.selected, self.selection.value = [], ""
+            self.selected, self.selection.value, self.samples.children = [], "", ()
             return
         (x0, x1), (y0, y1) = sorted(value["x"]), sorted(value["y"])
         inside = df[(df["x"] >= x0) & (df["x"] <= x1) & (df["y"] >= y0) & (df["y"] <= y1)]
@@ -240,3 +270,6 @@ class EmbeddingWidget(RunsWidget):
         self.selection.value = (f"<b>{len(inside)} samples</b> selected on {self.runs.labels[i]} "
                                 f"({self.color.value}: {parts or 'none'}); probe indices: "
                                 f"{', '.join(map(str, self.selected[:50]))}{' …' if len(inside) > 50 else ''}")
+        self.samples.children = tuple(widgets.Image(value=png, format="png", width=SAMPLE_WIDTH,
+                                                    layout={"margin": "1px"})
+                                      for png in sample_pngs((self._probes[i] or {}).get("x"), self.selected))
