@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import streamlit as st
 
@@ -180,6 +180,42 @@ def live_records(found: runs.Followed) -> dict[str, list[dict]]:
     """The records of ``found``'s runs to draw: `LIVE_POINTS` per curve while they train, more
     once they have ended."""
     return frames.thinned(found.records, LIVE_POINTS) if not found.finished else frames.thinned(found.records)
+
+
+class Classroom:
+    """A page's classroom links. ``?hide=a,b`` names groups of controls (among ``groups``) that the
+    link folds into a closed "Settings fixed by this link" box; `box` says where a group's
+    controls go, and `share` draws the box that builds such a link from the address bar."""
+
+    def __init__(self, groups: Sequence[str]) -> None:
+        self.groups = tuple(groups)
+        self.hidden = {h for h in st.query_params.get("hide", "").split(",") if h in self.groups}
+        self._locked = None
+
+    def box(self, group: str, column):
+        """``column``, or the closed box (made at the first hidden group) if the link hides ``group``."""
+        if group not in self.hidden:
+            return column
+        if self._locked is None:
+            self._locked = st.expander("Settings fixed by this link", expanded=False)
+        return self._locked
+
+    def share(self, runs_param: str) -> None:
+        """"Share this setup": the page's address with the chosen groups hidden, and without the
+        runs shown (``runs_param``) unless asked, so that each student starts their own."""
+        from explorer.urlstate import query_string
+
+        with st.expander("Share this setup"):
+            st.caption("The address bar holds the whole setup and the runs shown. Hide controls for a class link:")
+            hide = st.multiselect("controls to hide", self.groups, default=sorted(self.hidden))
+            with_runs = st.checkbox("link to the runs shown too (otherwise each student starts their own)",
+                                    value=False)
+            query = {k: v for k, v in st.query_params.to_dict().items()
+                     if k != "hide" and (with_runs or k != runs_param)}
+            if hide:
+                query["hide"] = ",".join(hide)
+            here = (st.context.url or "").split("?")[0]
+            st.code(f"{here}?{query_string(query)}", language=None)
 
 
 def diverged_message(label: str, info) -> str:

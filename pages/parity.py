@@ -24,11 +24,15 @@ def _number(label: str, key: str, value, **kw):
     return st.number_input(label, value=value, key=key, bind="query-params", **kw)
 
 
-def _controls() -> tuple[ParitySetup, dict]:
-    """Draw the controls; the setup they hold and, per field, a place right under its widget."""
+CONTROL_GROUPS = ("task", "rules", "size")  # what a classroom link can hide (?hide=…)
+
+
+def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
+    """Draw the controls (groups the link hides go into a closed box); the setup they hold and,
+    per field, a place right under its widget."""
     spots: dict[str, st.delta_generator.DeltaGenerator] = {}
     task, rules_col, size = st.columns(3)
-    with task:
+    with classroom.box("task", task):
         k = _number("k (digits per sample)", "par_k", D.k, min_value=1, max_value=10, step=1,
                     help="the label is the parity of the sum of k digits shown side by side")
         spots["k"] = st.empty()
@@ -41,7 +45,7 @@ def _controls() -> tuple[ParitySetup, dict]:
                                  placeholder="$EXPLORER_DATA or ~/.explorer/data",
                                  help="a folder holding MNIST/raw/ (torchvision's layout)")
         spots["root"] = st.empty()
-    with rules_col:
+    with classroom.box("rules", rules_col):
         rules = st.multiselect("rules", PARITY_RULES, default=list(D.rules), key="par_rules", bind="query-params",
                                format_func=lambda r: RULE_WORDS.get(r, r),
                                help="NTK and random features are the lazy baselines: features that do not learn")
@@ -51,11 +55,13 @@ def _controls() -> tuple[ParitySetup, dict]:
         optimizers = {name: _number(f"learning rate ({name})", f"par_lr_{name}", PARITY_LR[name], min_value=0.0,
                                     format="%g", step=None) for name in chosen}
         spots["optimizers"] = st.empty()
-    with size:
+    with classroom.box("size", size):
         seeds = _number("seeds", "par_seeds", D.seeds, min_value=1, max_value=parity_runs.MAX_SEEDS, step=1,
                         help="each rule is run once per seed; the band is the 95% confidence interval of the mean")
         spots["seeds"] = st.empty()
-        with st.expander("Experiment size", expanded=False):
+        # Expanders do not nest: inside the link's closed box, these go straight in.
+        hidden = "size" in classroom.hidden
+        with st.container() if hidden else st.expander("Experiment size", expanded=False):
             epochs = _number("epochs", "par_epochs", D.epochs, min_value=1, step=1)
             spots["epochs"] = st.empty()
             train_samples = _number("training samples per epoch", "par_train", D.train_samples, min_value=10, step=1000,
@@ -164,7 +170,8 @@ def _live(found: parity_runs.ParityRuns) -> None:
 st.title("Parity")
 st.caption("k digits side by side; the label is the parity of their sum. Backprop learns it; lazy methods "
            "(random features, the NTK regime) stay at chance for k = 3; DFA learns it more slowly.")
-setup, spots = _controls()
+classroom = common.Classroom(CONTROL_GROUPS)
+setup, spots = _controls(classroom)
 problems = setup.problems()
 for name, message in problems.items():
     spots.get(name, spots["setup"]).warning(message, icon="✋")
@@ -188,3 +195,4 @@ if found is None:
             f"series × {setup.seeds} seeds.")
 else:
     _live(found)
+classroom.share("parity")

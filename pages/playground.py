@@ -22,11 +22,15 @@ RULE_WORDS = {"bp": "BP (backprop)", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bd
               "rf": "RF (random features)", "ntk": "NTK (linearised)"}
 
 
-def _controls() -> tuple[PlaygroundSetup, dict]:
-    """Draw the controls; the setup they hold and, per field, a place right under its widget."""
+CONTROL_GROUPS = ("data", "network", "training")  # what a classroom link can hide (?hide=…)
+
+
+def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
+    """Draw the controls (groups the link hides go into a closed box); the setup they hold and,
+    per field, a place right under its widget."""
     spots: dict = {}
     data_col, net_col, train_col = st.columns(3)
-    with data_col:
+    with classroom.box("data", data_col):
         data = st.selectbox("dataset", TOYS, key="pg_data", bind="query-params")
         spots["data"] = st.empty()
         noise = st.slider("noise", 0.0, 1.5, DEFAULT_NOISE[data], 0.01, key=f"pg_noise_{data}", bind="query-params",
@@ -43,7 +47,7 @@ def _controls() -> tuple[PlaygroundSetup, dict]:
             classes = st.number_input("classes", min_value=2, max_value=10, value=D.classes, key="pg_classes",
                                       bind="query-params")
         spots["classes"] = st.empty()
-    with net_col:
+    with classroom.box("network", net_col):
         hidden = st.text_input("hidden widths", value=D.hidden, key="pg_hidden", bind="query-params",
                                help="comma-separated, e.g. 16,16; empty for a linear classifier")
         spots["hidden"] = st.empty()
@@ -55,7 +59,7 @@ def _controls() -> tuple[PlaygroundSetup, dict]:
                                max_selections=MAX_RULES,
                                help="they start from the same forward weights and see the same minibatches")
         spots["rules"] = st.empty()
-    with train_col:
+    with classroom.box("training", train_col):
         optimizer = st.selectbox("optimiser", OPTIMIZERS, key="pg_opt", bind="query-params")
         spots["optimizer"] = st.empty()
         lr = st.number_input("learning rate", min_value=0.0, value=D.lr, format="%g", step=None, key="pg_lr",
@@ -129,7 +133,8 @@ def _live(live: playground.LiveBoundaries) -> None:
 st.title("Playground")
 st.caption("Two-dimensional data, a small network, and up to four learning rules side by side: the coloured "
            "regions are each network's decision, shaded by its confidence, repainted every epoch.")
-setup, spots = _controls()
+classroom = common.Classroom(CONTROL_GROUPS)
+setup, spots = _controls(classroom)
 problems = setup.problems()
 for name, message in problems.items():
     spots.get(name, spots["setup"]).warning(message, icon="✋")
@@ -158,3 +163,4 @@ if live is None:
     st.info("Choose the data, the network and the rules, then press **Train**.")
 else:
     _live(live)
+classroom.share("play")

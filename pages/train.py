@@ -84,13 +84,10 @@ def _rule_controls(i: int) -> None:
         _check("shallow (hidden layers frozen)", p + "shallow")
 
 
-def _controls(hidden: set[str]) -> dict:
-    """Draw the setup controls (groups in ``hidden`` go into a closed box) and return their values."""
+def _controls(classroom: common.Classroom) -> dict:
+    """Draw the setup controls (groups the link hides go into a closed box) and return their values."""
     top, bottom = st.columns(3), st.columns(3)
-    locked = st.expander("Settings fixed by this link", expanded=False) if hidden else None
-
-    def box(group: str, column):
-        return locked if group in hidden else column
+    box = classroom.box
 
     slots = {}
 
@@ -241,13 +238,13 @@ def _buttons(values: dict) -> None:
 
 st.title("Train")
 st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
-hidden = {h for h in st.query_params.get("hide", "").split(",") if h}
+classroom = common.Classroom(urlstate.CONTROLS)
 # Coming back from another page, the address has lost the setup (Streamlit forgets the controls of a
 # page that is not shown): bring back the session's last setup before drawing the controls.
 saved = st.session_state.get("train_setup")
 if saved and not set(st.query_params) - {"group", "hide"}:
     st.switch_page("pages/train.py", query_params={**saved, **st.query_params.to_dict()})
-values, slots = _controls(hidden)
+values, slots = _controls(classroom)
 st.session_state["train_setup"] = urlstate.query(values)
 try:
     comparison_configs(*urlstate.configs(values))
@@ -255,12 +252,4 @@ except ConfigError as err:
     slots[group_of(str(err))].warning(f"Check this setting: {err}", icon="✋")
 _buttons(values)
 common.live(_curves)
-with st.expander("Share this setup"):
-    st.caption("The address bar holds the whole setup and the runs shown. Hide controls for a class link:")
-    hide = st.multiselect("controls to hide", urlstate.CONTROLS, default=sorted(hidden & set(urlstate.CONTROLS)))
-    with_runs = st.checkbox("link to the runs shown too (otherwise each student starts their own)", value=False)
-    query = {k: v for k, v in st.query_params.to_dict().items() if k != "hide" and (with_runs or k != "group")}
-    if hide:
-        query["hide"] = ",".join(hide)
-    here = (st.context.url or "").split("?")[0]
-    st.code(f"{here}?{urlstate.query_string(query)}", language=None)
+classroom.share("group")

@@ -56,13 +56,16 @@ def text(at) -> str:
     return "\n".join(parts)
 
 
-def app_on(page: str):
-    """The app opened on ``page`` ("pages/parity.py"), through app.py's navigation, without errors."""
+def app_on(page: str, **query: str):
+    """The app opened on ``page`` ("pages/parity.py"), through app.py's navigation, without errors,
+    with ``query`` in its address."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

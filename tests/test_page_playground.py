@@ -144,3 +144,4 @@ def test_bad_input_names_its_field_and_starts_nothing(page, widget, value, field
     assert _button(at, "Train").disabled
     at.run()
     assert _runs(path) == [] and "play" not in at.query_params
+
