@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import io
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import altair as alt
 import pandas as pd

@@ -218,6 +218,15 @@ class Classroom:
             st.code(f"{here}?{query_string(query)}", language=None)
 
 
+def show_problems(setup, spots: dict) -> dict[str, str]:
+    """``setup.problems()`` (field -> message), each shown right under the control it is about
+    (``spots[field]``, else ``spots["setup"]``); an empty dict when the setup can start."""
+    problems = setup.problems()
+    for name, message in problems.items():
+        spots.get(name, spots["setup"]).warning(message, icon="✋")
+    return problems
+
+
 def diverged_message(label: str, info) -> str:
     """Plain words for a run that diverged, failed or was interrupted; "" for the others."""
     return runs.status_message(label, info)

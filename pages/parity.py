@@ -172,9 +172,7 @@ st.caption("k digits side by side; the label is the parity of their sum. Backpro
            "(random features, the NTK regime) stay at chance for k = 3; DFA learns it more slowly.")
 classroom = common.Classroom(CONTROL_GROUPS)
 setup, spots = _controls(classroom)
-problems = setup.problems()
-for name, message in problems.items():
-    spots.get(name, spots["setup"]).warning(message, icon="✋")
+problems = common.show_problems(setup, spots)
 
 found = _experiment()
 going = found is not None and not found.finished

@@ -135,9 +135,7 @@ st.caption("Two-dimensional data, a small network, and up to four learning rules
            "regions are each network's decision, shaded by its confidence, repainted every epoch.")
 classroom = common.Classroom(CONTROL_GROUPS)
 setup, spots = _controls(classroom)
-problems = setup.problems()
-for name, message in problems.items():
-    spots.get(name, spots["setup"]).warning(message, icon="✋")
+problems = common.show_problems(setup, spots)
 
 live = _live_boundaries()
 found = live.comparison if live is not None else None

@@ -69,3 +69,8 @@ def app_on(page: str, **query: str):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def button(at, label: str):
+    """The page's button labelled ``label``."""
+    return next(b for b in at.button if b.label == label)

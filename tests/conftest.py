@@ -25,3 +25,11 @@ def small_config(**sections) -> dict:
            "train": {"epochs": 1, "batch_size": 64}, "seed": 0, "device": "cpu"}
     cfg.update(sections)
     return cfg
+
+
+@pytest.fixture()
+def store_path(tmp_path, monkeypatch):
+    """A fresh run store for the app or library under test (``$EXPLORER_STORE`` names it): its path."""
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    return path

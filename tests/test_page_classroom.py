@@ -15,8 +15,7 @@ from apptest_tools import app_on
      {"par_k", "par_base"}, "parity"),
 ])
 def test_a_classroom_link_folds_the_hidden_controls_away_and_builds_such_links(
-        page, hide, inside, outside, runs_param, tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_STORE", str(tmp_path / "runs.sqlite"))
+        page, hide, inside, outside, runs_param, store_path):
     at = app_on(page, hide=hide)
     box = next(e for e in at.expander if e.label == "Settings fixed by this link")
     keys = {w.key for kind in (box.number_input, box.selectbox, box.multiselect, box.text_input) for w in kind}

@@ -7,16 +7,9 @@ import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, run_until, text
+from apptest_tools import APP, button, run_until, text
 from explorer import lessons
 from explorer.store import Store
-
-
-@pytest.fixture()
-def store_path(tmp_path, monkeypatch):
-    path = tmp_path / "runs.sqlite"
-    monkeypatch.setenv("EXPLORER_STORE", str(path))
-    return path
 
 
 def _lessons_page(lesson: str) -> AppTest:
@@ -28,16 +21,12 @@ def _lessons_page(lesson: str) -> AppTest:
     return at
 
 
-def _button(at, label):
-    return next(b for b in at.button if b.label == label)
-
-
 def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
     lesson = lessons.get("lillicrap_linear")
     at = _lessons_page(lesson.key)
     published = at.dataframe[0].value
     assert sorted(published["run"]) == sorted(r.label for r in lesson.references)
-    _button(at, "Run this lesson").click().run()
+    button(at, "Run this lesson").click().run()
     store = Store(store_path)
     run_until(at, lambda a: all(r.status == "done" for r in store.list_runs()) and len(store.list_runs()) == 3
               and "training" not in text(a), timeout=120)
@@ -62,7 +51,7 @@ def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
 def test_open_on_the_train_page_carries_the_setup(store_path):
     lesson = lessons.get("sparse_dfa")
     at = _lessons_page(lesson.key)
-    _button(at, "Open on the Train page").click().run()
+    button(at, "Open on the Train page").click().run()
     assert not at.exception
     cfgs = lesson.configs()
     assert at.selectbox(key="rule3").value == cfgs[2].algorithm.name
@@ -72,4 +61,4 @@ def test_open_on_the_train_page_carries_the_setup(store_path):
 
 def test_a_lesson_whose_runs_differ_in_more_than_their_rule_stays_here(store_path):
     at = _lessons_page("sign_manhattan")
-    assert _button(at, "Open on the Train page").disabled
+    assert button(at, "Open on the Train page").disabled

@@ -9,7 +9,7 @@ import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, app_on, charts, run_until, text
+from apptest_tools import APP, app_on, button, charts, run_until, text
 from explorer.references import PARITY
 from explorer.store import FINAL, Store
 
@@ -21,14 +21,8 @@ LABELS = {"bp": "BP", "rf:linear": "RF linear"}
 
 
 @pytest.fixture
-def page(tmp_path, monkeypatch):
-    path = tmp_path / "runs.sqlite"
-    monkeypatch.setenv("EXPLORER_STORE", str(path))
-    return app_on("pages/parity.py"), path
-
-
-def _button(at, label):
-    return next(b for b in at.button if b.label == label)
+def page(store_path):
+    return app_on("pages/parity.py"), store_path
 
 
 def _set(at, values):
@@ -58,7 +52,7 @@ def test_an_experiment_runs_to_its_end_and_shows_bands_across_seeds_beside_the_p
     at.selectbox(key="par_device").set_value("cpu")
     at.run()
     assert not [w.value for w in at.warning], "the small setup should be accepted"
-    _button(at, "Run experiment").click()
+    button(at, "Run experiment").click()
     at.run()
     assert "parity" in at.query_params  # the link names the experiment's groups
     run_until(at, lambda at: len(_runs(path)) == 4 and all(r.status in FINAL for r in _runs(path)), timeout=120)
@@ -127,7 +121,7 @@ def test_bad_input_names_its_field_and_starts_nothing(page, change, field):
     at.run()
     warnings = [w.value for w in at.warning]
     assert any(w.startswith(field) for w in warnings), warnings
-    assert _button(at, "Run experiment").disabled  # a refused setup cannot be started
+    assert button(at, "Run experiment").disabled  # a refused setup cannot be started
     at.run()
     assert not at.exception
     assert _runs(path) == []

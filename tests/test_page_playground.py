@@ -9,20 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from apptest_tools import app_on, charts
+from apptest_tools import app_on, button, charts
 from explorer import runs
 from explorer.store import FINAL, Store
 
 
 @pytest.fixture
-def page(tmp_path, monkeypatch):
-    path = tmp_path / "runs.sqlite"
-    monkeypatch.setenv("EXPLORER_STORE", str(path))
-    return app_on("pages/playground.py"), path
-
-
-def _button(at, label):
-    return next(b for b in at.button if b.label == label)
+def page(store_path):
+    return app_on("pages/playground.py"), store_path
 
 
 def _runs(path) -> list:
@@ -57,7 +51,7 @@ def _train(at, path, rules, **numbers):
         at.number_input(key=key).set_value(value)
     at.run()
     assert not [w.value for w in at.warning]
-    _button(at, "Train").click()
+    button(at, "Train").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "play" in at.query_params
@@ -141,7 +135,7 @@ def test_bad_input_names_its_field_and_starts_nothing(page, widget, value, field
     at.run()
     warnings = [w.value for w in at.warning]
     assert any(w.startswith(field) for w in warnings), warnings
-    assert _button(at, "Train").disabled
+    assert button(at, "Train").disabled
     at.run()
     assert _runs(path) == [] and "play" not in at.query_params
 

@@ -10,7 +10,7 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, charts, run_until, text
+from apptest_tools import APP, button, charts, run_until, text
 from explorer import runs
 from explorer.store import Store
 
@@ -59,11 +59,11 @@ def downloads(monkeypatch):
 
 
 def _download(at, files, key) -> tuple[str, bytes]:
-    button = next(b for b in at.get("download_button") if b.key == key)
-    proto = button.proto
+    download = next(b for b in at.get("download_button") if b.key == key)
+    proto = download.proto
     data = files[proto.deferred_file_id] if proto.HasField("deferred_file_id") else files[proto.url]
     data = data() if callable(data) else data
-    return button.label, data.encode() if isinstance(data, str) else bytes(data)
+    return download.label, data.encode() if isinstance(data, str) else bytes(data)
 
 
 def _page() -> AppTest:
@@ -86,10 +86,6 @@ def _select(at, ids) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def _button(at, label):
-    return next(b for b in at.button if b.label == label)
 
 
 def _by_rule(store: Store, name: str):
@@ -177,7 +173,7 @@ def test_one_run_opens_on_train_with_its_comparison_and_setup(workspace, downloa
     at = _select(_page(), [dfa.id])
     label, config = _download(at, downloads, "runs_config")
     assert label == "Config (JSON)" and json.loads(config) == dfa.config
-    _button(at, "Open on the Train page").click().run()
+    button(at, "Open on the Train page").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Train"
     assert at.query_params["group"] == dfa.group
@@ -192,14 +188,14 @@ def test_delete_asks_first_then_removes_the_run_and_its_group(workspace):
     extra.wait(timeout=60)
     run, group = extra.ids[0], extra.group
     at = _select(_page(), [run])
-    _button(at, "Delete…").click().run()
+    button(at, "Delete…").click().run()
     assert "cannot be undone" in text(at)
     assert store.get_run(run).status == "done"               # nothing deleted yet
-    _button(at, "Cancel").click().run()
+    button(at, "Cancel").click().run()
     assert "cannot be undone" not in text(at) and store.get_run(run)
 
-    _button(at, "Delete…").click().run()
-    _button(at, "Yes, delete 1 run(s)").click().run()
+    button(at, "Delete…").click().run()
+    button(at, "Yes, delete 1 run(s)").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Deleted 1 run(s)." in text(at)
     assert run not in [i.id for i in store.list_runs()]
@@ -217,7 +213,7 @@ def test_deleting_a_run_that_is_training_is_refused(workspace):
         at = _page()
         run_until(at, lambda a: store.get_run(run).status == "running", timeout=30)
         at = _select(at, [run])
-        _button(at, "Delete…").click().run()
+        button(at, "Delete…").click().run()
         assert "still training" in text(at) and "stop it" in text(at)
         assert "Yes, delete" not in [b.label for b in at.button]   # no way past the refusal
         assert store.get_run(run).status == "running"

@@ -8,17 +8,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, charts, run_until, text
+from apptest_tools import APP, button, charts, run_until, text
 from explorer.store import Store
 
 PAGES = APP.replace("app.py", "pages/")
-
-
-@pytest.fixture()
-def store_path(tmp_path, monkeypatch):
-    path = tmp_path / "runs.sqlite"
-    monkeypatch.setenv("EXPLORER_STORE", str(path))
-    return path
 
 
 def _app(**query) -> AppTest:
@@ -28,10 +21,6 @@ def _app(**query) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def _button(at, label):
-    return next(b for b in at.button if b.label == label)
 
 
 def _finished(at) -> bool:
@@ -45,7 +34,7 @@ def _chart(at, title):
 
 def test_train_compares_rules_live_and_shows_what_the_store_holds(store_path):
     at = _app()
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     group = at.query_params["group"]
     assert group
     run_until(at, _finished)
@@ -69,20 +58,20 @@ def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_pa
     from pages.common import LIVE_POINTS
 
     at = _app(epochs="300")
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     store = Store(store_path)
     ids = [r.id for r in store.list_runs(group=at.query_params["group"])]
     deadline = time.monotonic() + 60
     while min(len(store.metric_rows(i)) for i in ids) < LIVE_POINTS + 20:
         assert time.monotonic() < deadline, "the runs logged too few records in a minute"
         time.sleep(0.1)
-    _button(at, "Pause").click().run()
+    button(at, "Pause").click().run()
     run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
     spec, (loss,) = next((s, t) for s, t in charts(at) if s.get("title") == "Loss")
     per_curve = loss.groupby(["run", "split"]).size()
     assert len(per_curve) == 4 and per_curve.max() <= LIVE_POINTS + 1   # thinned while the runs go on
     assert "tooltip" not in json.dumps(spec) and '"point": true' not in json.dumps(spec)
-    _button(at, "Stop").click().run()
+    button(at, "Stop").click().run()
     run_until(at, _finished)
     spec, (loss,) = next((s, t) for s, t in charts(at) if s.get("title") == "Loss")
     logged = min(len(store.metrics(i)) for i in ids)
@@ -92,7 +81,7 @@ def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_pa
 
 def test_compared_rules_start_from_the_same_weights(store_path):
     at = _app(**{"rule2": "fa", "rule3": "dfa"})
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     run_until(at, _finished)
     store = Store(store_path)
     runs = list(reversed(store.list_runs(group=at.query_params["group"])))
@@ -110,7 +99,7 @@ def test_a_link_reproduces_the_setup(store_path):
     assert at.number_input(key="lr").value == pytest.approx(0.02)
     assert at.selectbox(key="rule3").value == "bdfa"
     assert at.text_input(key="hidden").value == "16,16,16"
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     run_until(at, _finished)
     runs = list(reversed(Store(store_path).list_runs(group=at.query_params["group"])))
     configs = [r.config for r in runs]
@@ -141,21 +130,21 @@ def test_a_refused_setting_is_flagged_beside_its_control(store_path, query, kind
 def test_bad_input_is_named_and_starts_nothing(store_path):
     at = _app(hidden="64,x")
     assert "hidden" in text(at)
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     assert "Not started" in text(at) and "hidden" in text(at)
     assert Store(store_path).list_runs() == []
 
     at = _app(rule2="fp", r2_bp_depth="5", hidden="8,8")
     assert "rules[1]: algorithm.bp_depth must be at most the number of hidden layers (2)" in text(at)
     at = _app(init="uniform", init_low="0.5", init_high="0.1")
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     assert "init.low must be less than init.high" in text(at)
     assert Store(store_path).list_runs() == []
 
 
 def test_a_diverged_run_is_named_with_its_step(store_path):
     at = _app(rule2="none", lr="30", loss="mse", epochs="2")
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     run_until(at, _finished)
     info = Store(store_path).list_runs()[0]
     assert info.status == "diverged"
@@ -167,21 +156,21 @@ def test_a_diverged_run_is_named_with_its_step(store_path):
 
 def test_step_takes_one_step_then_resume_finishes(store_path):
     at = _app(epochs="2")
-    _button(at, "Step").click().run()
+    button(at, "Step").click().run()
     store = Store(store_path)
     group = at.query_params["group"]
     run_until(at, lambda a: all(r.steps_done == 1 and r.status == "paused" for r in store.list_runs(group=group)))
-    assert _button(at, "Resume")
-    _button(at, "Resume").click().run()
+    assert button(at, "Resume")
+    button(at, "Resume").click().run()
     run_until(at, _finished)
     assert {r.status for r in store.list_runs(group=group)} == {"done"}
 
 
 def test_stop_cancels_and_reload_finds_the_runs(store_path):
     at = _app(epochs="200")
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     group = at.query_params["group"]
-    _button(at, "Stop").click().run()
+    button(at, "Stop").click().run()
     run_until(at, _finished)
     assert "stopped" in text(at)
     again = _app(group=group)   # a reload, or the link in another tab
@@ -202,7 +191,7 @@ def test_classroom_link_hides_controls(store_path):
 
 def test_alignment_page_shows_the_measured_angles(store_path):
     at = _app(epochs="2")
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     run_until(at, _finished)
     page = AppTest.from_file(PAGES + "alignment.py", default_timeout=60)
     page.query_params["group"] = at.query_params["group"]
@@ -222,7 +211,7 @@ def test_alignment_page_shows_the_measured_angles(store_path):
 def test_a_dataset_that_is_not_here_says_how_to_get_it(store_path, tmp_path, shared_data):
     at = _app(data="mnist", data_root=str(tmp_path / "empty"))
     assert "MNIST is not in" in text(at) and "digits" in text(at)
-    _button(at, "Train").click().run()
+    button(at, "Train").click().run()
     assert "Not started" in text(at)
     assert Store(store_path).list_runs() == []
     at = _app(data="mnist", data_root=str(shared_data))
