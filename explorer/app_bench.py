@@ -394,13 +394,12 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROU
     totals = [sum(r.values()) for r in direct]
     app_totals = [sum(r["runs"].values()) for r in app]
     overheads = _overheads(direct, [r["runs"] for r in app])
-    middle = app[sorted(range(rounds), key=lambda i: overheads[i])[(rounds - 1) // 2]]  # the median round
     last = app[-1]
     return {"epochs": epochs, "rounds": rounds, "device": last["device"], "group": last["group"],
             "server_options": options, "load_average": load,
             "first_point_s": _median([r["first_point_s"] for r in app]),
             "first_record_s": _median([r["first_record_s"] for r in app]), "cold_first_point_s": cold,
-            **{key: _median([r["refresh"][key] for r in app]) for key in middle["refresh"]},
+            **{key: _median([r["refresh"][key] for r in app]) for key in app[0]["refresh"]},
             "direct_samples_per_s": _median(totals), "app_samples_per_s": _median(app_totals),
             "overhead": _median(overheads), "overheads": overheads,
             "direct_runs": direct, "app_runs": [r["runs"] for r in app]}

@@ -74,3 +74,13 @@ def app_on(page: str, **query: str):
 def button(at, label: str):
     """The page's button labelled ``label``."""
     return next(b for b in at.button if b.label == label)
+
+
+def set_widget(at, key: str, value):
+    """Give the page's input widget keyed ``key`` (a number, text, select, multiselect, slider or
+    checkbox) the value ``value``, as a person would; the page runs at the next ``at.run()``."""
+    for kind in ("number_input", "text_input", "selectbox", "multiselect", "slider", "checkbox"):
+        found = [w for w in at.get(kind) if w.key == key]
+        if found:
+            return found[0].set_value(value)
+    raise KeyError(f"no input widget keyed {key!r} on the page")

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from apptest_tools import app_on, button, charts
+from apptest_tools import app_on, button, charts, set_widget
 from explorer import runs
 from explorer.store import FINAL, Store
 
@@ -126,12 +126,7 @@ def test_rules_are_painted_side_by_side(page):
 ])
 def test_bad_input_names_its_field_and_starts_nothing(page, widget, value, field):
     at, path = page
-    if widget == "pg_hidden":
-        at.text_input(key=widget).set_value(value)
-    elif widget == "pg_rules":
-        at.multiselect(key=widget).set_value(value)
-    else:
-        at.number_input(key=widget).set_value(value)
+    set_widget(at, widget, value)
     at.run()
     warnings = [w.value for w in at.warning]
     assert any(w.startswith(field) for w in warnings), warnings
