@@ -16,6 +16,11 @@ the number of epochs raised so that the live figures are measured over several s
    App rounds alternate with direct rounds (direct, app, direct, app, …, direct); each app round
    is set against the mean of the direct rounds beside it, and the median round is reported.
 
+With ``--floor``, every app round is followed by a *floor* round (and a direct round): the same
+comparison started from ``pages/bench_floor.py``, the Train page's live view with one line of text
+in it, polled by the same helper at the same rate. Its overhead is what polling costs on this
+machine whatever a page draws, so the report can say how much of the app's is its own.
+
 The app runs as ``streamlit run app.py`` on a free local port with a temporary run store; the
 browser is the system's Chromium (``$EXPLORER_CHROMIUM``, else ``/usr/bin/chromium`` or ``chromium``
 on the PATH) driven by Playwright for Python (``pip install playwright``; ``playwright install`` is
@@ -55,6 +60,7 @@ OVERHEAD_TARGET = 0.10        # throughput lost to the app's polling, at most
 DEFAULT_EPOCHS = 60           # ~6 s per run without the app on 2 cores: several seconds to measure over
 DEFAULT_ROUNDS = 3            # app rounds, each between two direct rounds; the figures are medians
 REPO = Path(__file__).resolve().parents[1]
+FLOOR_PAGE = "pages/bench_floor.py"  # the live view with nothing in it (see --floor)
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
@@ -91,8 +97,9 @@ class AppServer:
 @contextlib.contextmanager
 def serve(store: str | os.PathLike | None = None, *, port: int | None = None, timeout: float = 120.0,
           extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-          app_dir: str | os.PathLike = REPO) -> Iterator[AppServer]:
-    """Start ``python -m streamlit run app.py`` (headless, on ``port`` or a free one, usage stats off)
+          app_dir: str | os.PathLike = REPO, script: str = "app.py") -> Iterator[AppServer]:
+    """Start ``python -m streamlit run app.py`` (or ``script``, relative to ``app_dir``; headless, on
+    ``port`` or a free one, usage stats off)
     with ``EXPLORER_STORE`` set to ``store`` (default: a new temporary file), wait until its health
     check answers, yield an `AppServer`, and stop it afterwards. Its output goes to a log file beside
     the store; the log's tail is in the error if the app does not come up within ``timeout`` s."""
@@ -101,7 +108,7 @@ def serve(store: str | os.PathLike | None = None, *, port: int | None = None, ti
         store_path = Path(store) if store is not None else folder / "runs.sqlite"
         port = port or free_port()
         log_path = folder / "streamlit.log"
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", *extra_args]
         child_env = {**os.environ, **(env or {}), "EXPLORER_STORE": str(store_path)}
@@ -344,7 +351,7 @@ def direct_throughput(epochs: int, *, warmup: bool = True, timeout: float = 900.
 # The benchmark ----------------------------------------------------------------------------------
 
 def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROUNDS, warmup: bool = True,
-                      window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
+                      floor: bool = False, window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
                       server: AppServer | None = None, browser=None, server_options: dict[str, str] | None = None,
                       progress: Callable[[str], None] | None = None) -> dict:
     """Measure the three figures (see the module's text) in one go and return them with their parts.
@@ -352,7 +359,8 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROU
     ``rounds`` app rounds alternate with ``rounds + 1`` direct rounds (direct, app, direct, …,
     direct): each app round is compared with the mean of the direct rounds on either side of it,
     so a machine that speeds up or slows down meanwhile (a shared 2-core machine does, by 10-20%)
-    weighs on both sides alike; the figures are the medians over the app rounds. ``server`` and
+    weighs on both sides alike; the figures are the medians over the app rounds. ``floor`` adds a
+    floor round (`floor_round`, on a second server) and a direct round after each app round. ``server`` and
     ``browser`` (from `serve` and `open_browser`) are used if given, else started here and stopped
     at the end; ``server_options`` ({"server.fileWatcherType": "auto"}, …) go to the ``streamlit
     run`` started here.
@@ -364,7 +372,8 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROU
     runs, medians over the rounds), ``overhead`` (median over the app rounds of 1 - app / direct
     beside it), ``overheads`` (each round's), ``direct_runs`` and ``app_runs`` (per round, per run);
     ``epochs``, ``group`` (the last app round's), ``device``, ``server_options`` and
-    ``load_average`` (the machine's 1-minute load at the start and the end).
+    ``load_average`` (the machine's 1-minute load at the start and the end). With ``floor``, also
+    ``floor_overhead``, ``floor_overheads``, ``floor_runs`` and ``floor_status_per_s`` (median).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
@@ -384,25 +393,37 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROU
         if warmup:
             say("warm-up comparison through the app (1 epoch) …")
             cold = _app_round(server, browser, 1, timeout)["first_point_s"]
+        floor_server = stack.enter_context(serve(script=FLOOR_PAGE)) if floor else None
         say(f"direct run without the app ({epochs} epochs) …")
-        direct, app = [direct_throughput(epochs, timeout=timeout)], []
+        direct, app, low = [direct_throughput(epochs, timeout=timeout)], [], []
         for i in range(rounds):
             say(f"round {i + 1}/{rounds}: through the app, page open, then directly again …")
             app.append(_app_round(server, browser, epochs, timeout, window_s=window_s))
             direct.append(direct_throughput(epochs, timeout=timeout))
+            if floor_server is not None:
+                say(f"round {i + 1}/{rounds}: through the floor page, then directly again …")
+                low.append(floor_round(floor_server, browser, epochs, timeout))
+                direct.append(direct_throughput(epochs, timeout=timeout))
     load.append(_load())
     totals = [sum(r.values()) for r in direct]
     app_totals = [sum(r["runs"].values()) for r in app]
-    overheads = _overheads(direct, [r["runs"] for r in app])
+    in_order = [r["runs"] for pair in zip(app, low) for r in pair] if floor else [r["runs"] for r in app]
+    every = _overheads(direct, in_order)  # app (and floor) rounds, in the order they ran between direct rounds
+    overheads, floor_overheads = (every[::2], every[1::2]) if floor else (every, [])
     last = app[-1]
-    return {"epochs": epochs, "rounds": rounds, "device": last["device"], "group": last["group"],
-            "server_options": options, "load_average": load,
-            "first_point_s": _median([r["first_point_s"] for r in app]),
-            "first_record_s": _median([r["first_record_s"] for r in app]), "cold_first_point_s": cold,
-            **{key: _median([r["refresh"][key] for r in app]) for key in app[0]["refresh"]},
-            "direct_samples_per_s": _median(totals), "app_samples_per_s": _median(app_totals),
-            "overhead": _median(overheads), "overheads": overheads,
-            "direct_runs": direct, "app_runs": [r["runs"] for r in app]}
+    result = {"epochs": epochs, "rounds": rounds, "device": last["device"], "group": last["group"],
+              "server_options": options, "load_average": load,
+              "first_point_s": _median([r["first_point_s"] for r in app]),
+              "first_record_s": _median([r["first_record_s"] for r in app]), "cold_first_point_s": cold,
+              **{key: _median([r["refresh"][key] for r in app]) for key in app[0]["refresh"]},
+              "direct_samples_per_s": _median(totals), "app_samples_per_s": _median(app_totals),
+              "overhead": _median(overheads), "overheads": overheads,
+              "direct_runs": direct, "app_runs": [r["runs"] for r in app]}
+    if floor:
+        result.update({"floor_overhead": _median(floor_overheads), "floor_overheads": floor_overheads,
+                       "floor_runs": [r["runs"] for r in low],
+                       "floor_status_per_s": _median([r["status_per_s"] for r in low])})
+    return result
 
 
 def _app_round(server: AppServer, browser, epochs: int, timeout: float, window_s: float | None = None) -> dict:
@@ -422,6 +443,30 @@ def _app_round(server: AppServer, browser, epochs: int, timeout: float, window_s
             "first_record_s": first_record_s(server.store, first["group"], first["clicked"]),
             "runs": group_throughput(server.store, first["group"]),
             "device": _device_name(server.store, first["group"])}
+
+
+def floor_round(server: AppServer, browser, epochs: int, timeout: float = 600.0) -> dict:
+    """Train the default comparison from a fresh ``pages/bench_floor.py`` (served by ``server``) and
+    watch it to its end; returns ``runs`` (samples/s per run), ``group`` and ``status_per_s`` (how
+    often the page's line of text changed while the runs trained)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/?epochs={epochs}", timeout=timeout * 1000)
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=timeout * 1000)
+        wait_idle(page, timeout)
+        page.evaluate(OBSERVER_JS)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_function("() => new URLSearchParams(location.search).get('group')", timeout=timeout * 1000)
+        group = group_of(page)
+        start = page.evaluate("() => performance.now()")
+        _wait_final(server.store, group, timeout)
+        end, changes = page.evaluate("() => [performance.now(), window.__explorerBench.statusChanges]")
+    finally:
+        context.close()
+    inside = [t for t in changes if start < t <= end]
+    return {"runs": group_throughput(server.store, group), "group": group,
+            "status_per_s": len(inside) / ((end - start) / 1000) if end > start else math.nan}
 
 
 def _overheads(direct: list[dict[str, float]], app: list[dict[str, float]]) -> list[float]:
@@ -498,15 +543,25 @@ def format_report(result: dict) -> str:
         f"throughput (medians): {result['direct_samples_per_s']:,.0f} samples/s without the app, "
         f"{result['app_samples_per_s']:,.0f} with the page open",
     ]
+    floor = "floor_overhead" in result
+    if floor:
+        lines.append(f"floor: the live view with one line of text, polled the same way "
+                     f"({result['floor_status_per_s']:.2f} redraws/s), cost {100 * result['floor_overhead']:.1f} % "
+                     f"(median); the Train page costs {100 * (over - result['floor_overhead']):.1f} points more")
+
     def runs(label: str, per_run: dict) -> str:
         return f"  {label:<16}" + ", ".join(f"{k} {v:,.0f}" for k, v in per_run.items())
 
-    direct, app, overheads = result["direct_runs"], result["app_runs"], result.get("overheads", [])
-    for i, per_run in enumerate(direct):
-        lines.append(runs(f"direct {i + 1}:", per_run))
-        if i < len(app):
-            lost = f" (overhead {100 * overheads[i]:.1f} %)" if i < len(overheads) else ""
-            lines.append(runs(f"app {i + 1}:", app[i]) + lost)
+    kinds = [("app", result["app_runs"], result.get("overheads", []))]
+    if floor:
+        kinds.append(("floor", result["floor_runs"], result["floor_overheads"]))
+    between = [(kind, i, per_run[i], lost[i] if i < len(lost) else None)
+               for i in range(len(kinds[0][1])) for kind, per_run, lost in kinds]
+    for n, per_run in enumerate(result["direct_runs"]):
+        lines.append(runs(f"direct {n + 1}:", per_run))
+        if n < len(between):
+            kind, i, measured, lost = between[n]
+            lines.append(runs(f"{kind} {i + 1}:", measured) + (f" (overhead {100 * lost:.1f} %)" if lost is not None else ""))
     return "\n".join(lines)
 
 
@@ -517,6 +572,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                         help=f"app rounds, each between two direct rounds; medians are reported (default {DEFAULT_ROUNDS})")
     parser.add_argument("--no-warmup", action="store_true", help="skip the 1-epoch warm-up through the app")
+    parser.add_argument("--floor", action="store_true",
+                        help=f"after each app round, also train from {FLOOR_PAGE} (the live view with one line "
+                             "of text): what polling costs whatever a page draws")
     parser.add_argument("--headed", action="store_true", help="show the browser window")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                         help="a Streamlit option for the app's server, e.g. runner.postScriptGC=false (repeatable)")
@@ -538,7 +596,7 @@ def run(args: argparse.Namespace) -> int:
         options[key.strip().lstrip("-")] = value.strip()
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     try:
-        result = run_app_benchmark(args.epochs, rounds=args.rounds, warmup=not args.no_warmup,
+        result = run_app_benchmark(args.epochs, rounds=args.rounds, warmup=not args.no_warmup, floor=args.floor,
                                    headless=not args.headed, server_options=options, progress=say)
     except BrowserMissing as err:
         print(f"error: {err}", file=sys.stderr)
@@ -553,7 +611,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m explorer.app_bench [--epochs N] [--rounds N] [--no-warmup] [--headed]
+    """``python -m explorer.app_bench [--epochs N] [--rounds N] [--no-warmup] [--floor] [--headed]
     [--set OPTION=VALUE] [--json]``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m explorer app-bench", description=__doc__.splitlines()[0])
     add_arguments(parser)

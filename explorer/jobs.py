@@ -165,7 +165,9 @@ class JobManager:
     ``store`` is a `Store` (left open at `close`) or a path (default: `store.default_path`; the
     manager opens and closes it). ``checkpoint_every`` (epochs) stores the weights and feedback
     matrices every so many epochs; they are always stored when a run ends, unless it failed.
-    Use it as a context manager, or call `close`.
+    ``threads_per_run`` is how many threads torch's CPU kernels use in each run (default: the
+    usable cores shared out among ``max_concurrent`` runs, `device.threads_per_run`), set on the
+    worker threads only. Use it as a context manager, or call `close`.
 
     Example:
         >>> import os, tempfile
@@ -183,8 +185,13 @@ class JobManager:
     """
 
     def __init__(self, store: Store | str | os.PathLike | None = None, *, max_concurrent: int = 2,
-                 flush_interval: float = 0.25, checkpoint_every: int | None = None) -> None:
+                 flush_interval: float = 0.25, checkpoint_every: int | None = None,
+                 threads_per_run: int | None = None) -> None:
+        from .device import threads_per_run as share_cores
+
         _whole(max_concurrent, "max_concurrent", 1)
+        if threads_per_run is not None:
+            _whole(threads_per_run, "threads_per_run", 1)
         if (isinstance(flush_interval, bool) or not isinstance(flush_interval, (int, float))
                 or not 0.1 <= flush_interval <= 1.0):
             raise ValueError(f"flush_interval must be between 0.1 and 1 seconds, got {flush_interval!r}")
@@ -195,6 +202,7 @@ class JobManager:
         self.max_concurrent = max_concurrent
         self.flush_interval = float(flush_interval)
         self.checkpoint_every = checkpoint_every
+        self.threads_per_run = threads_per_run or share_cores(max_concurrent)
         self._lock = threading.Condition()
         self._queue: deque[RunHandle] = deque()
         self._active: dict[str, RunHandle] = {}
@@ -342,6 +350,9 @@ class JobManager:
         return True
 
     def _work(self) -> None:
+        from .device import use_threads
+
+        use_threads(self.threads_per_run)
         while True:
             with self._lock:
                 while not self._queue and not self._closing:
@@ -360,6 +371,8 @@ class JobManager:
 
     def _run(self, handle: RunHandle) -> None:
         """Train one run to its end and give it its final status in the store."""
+        import torch
+
         from .device import describe
         from .trainer import Trainer
 
@@ -371,7 +384,7 @@ class JobManager:
             trainer = Trainer(handle.config, on_metrics=handle._collect)
             handle.total_steps = trainer.total_steps
             store.update_progress(handle.id, steps_done=0, total_steps=trainer.total_steps,
-                                  device=str(trainer.built.device), device_name=describe(trainer.built.device))
+                                  device=str(trainer.built.device), device_name=describe(trainer.built.device, threads=torch.get_num_threads()))
             snapshots = self._store_snapshots(handle, trainer, 0)
             stopped = False
             while not trainer.finished:

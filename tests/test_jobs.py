@@ -245,10 +245,36 @@ def test_close_with_cancel_stops_running_and_queued_runs(tmp_path):
         jobs.submit(TINY)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_each_run_trains_with_its_share_of_threads_and_the_callers_threads_keep_theirs(tmp_path, threads):
+    before = torch.get_num_threads()
+    with JobManager(tmp_path / "runs.sqlite", max_concurrent=1, threads_per_run=threads) as jobs:
+        handle = jobs.submit(TINY)
+        assert handle.wait(timeout=60) == "done"
+        name = jobs.store.list_runs()[0].device_name
+    # the worker read its own count from torch while it trained, and the store says it to the user
+    assert name == f"CPU ({threads} thread{'s' if threads > 1 else ''})"
+    assert torch.get_num_threads() == before
+    fresh = []
+    later = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    later.start(); later.join()
+    assert fresh == [before]  # threads that start later keep the process's default
+
+
+def test_runs_sharing_the_cores_default_to_one_thread_each(tmp_path):
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    with JobManager(tmp_path / "runs.sqlite", max_concurrent=2 * cores) as jobs:
+        assert jobs.submit(TINY).wait(timeout=60) == "done"
+        assert jobs.store.list_runs()[0].device_name == "CPU (1 thread)"
+
+
 def test_bad_arguments_are_refused_by_name(tmp_path):
     path = tmp_path / "runs.sqlite"
     for kwargs, name in (({"max_concurrent": 0}, "max_concurrent"), ({"flush_interval": 0.05}, "flush_interval"),
-                         ({"flush_interval": 2}, "flush_interval"), ({"checkpoint_every": 0}, "checkpoint_every")):
+                         ({"flush_interval": 2}, "flush_interval"), ({"checkpoint_every": 0}, "checkpoint_every"),
+                         ({"threads_per_run": 0}, "threads_per_run"), ({"threads_per_run": 1.5}, "threads_per_run")):
         with pytest.raises(ValueError, match=name):
             JobManager(path, **kwargs)
     with JobManager(path) as jobs:

@@ -45,6 +45,34 @@ def test_the_benchmark_measures_three_finite_figures(app, browser):
     assert sum("x the target" in line for line in report) == 3
 
 
+def test_the_floor_page_trains_the_default_comparison_and_polls_while_it_runs(browser):
+    with app_bench.serve(script=app_bench.FLOOR_PAGE, extra_args=("--runner.postScriptGC", "false")) as floor:
+        r = app_bench.floor_round(floor, browser, EPOCHS)
+        from explorer.store import Store
+
+        with Store(floor.store) as store:
+            infos = list(reversed(store.list_runs(group=r["group"])))
+    assert [i.config["algorithm"]["name"] for i in infos] == ["bp", "dfa"]
+    assert {i.config["train"]["epochs"] for i in infos} == {EPOCHS} and {i.status for i in infos} == {"done"}
+    assert list(r["runs"]) == ["BP", "DFA"] and all(v > 0 and math.isfinite(v) for v in r["runs"].values())
+    assert r["status_per_s"] >= 1, "the floor page's line did not change while the runs trained: it did not poll"
+
+
+def test_a_report_with_a_floor_lists_the_rounds_in_the_order_they_ran():
+    result = {"epochs": 5, "device": "CPU", "first_point_s": 1.0, "cold_first_point_s": 3.0,
+              "refresh_per_s": 2.5, "refresh_window_s": 8.0, "longest_gap_s": 0.6,
+              "direct_samples_per_s": 100.0, "app_samples_per_s": 75.0, "overhead": 0.25, "overheads": [0.25, 0.3],
+              "direct_runs": [{"BP": 100.0}, {"BP": 101.0}, {"BP": 102.0}, {"BP": 103.0}, {"BP": 104.0}],
+              "app_runs": [{"BP": 75.0}, {"BP": 70.0}], "floor_runs": [{"BP": 90.0}, {"BP": 95.0}],
+              "floor_overheads": [0.1, 0.05], "floor_overhead": 0.075, "floor_status_per_s": 2.2}
+    lines = app_bench.format_report(result).splitlines()
+    rounds = [line.split(":")[0].strip() for line in lines if line.startswith("  ")]
+    assert rounds == ["direct 1", "app 1", "direct 2", "floor 1", "direct 3", "app 2", "direct 4", "floor 2", "direct 5"]
+    assert "  floor 2:        BP 95 (overhead 5.0 %)" in lines
+    floor_line = next(line for line in lines if line.startswith("floor:"))
+    assert "7.5 %" in floor_line and "17.5 points more" in floor_line
+
+
 def test_the_overhead_sets_each_app_round_against_the_direct_rounds_beside_it():
     direct = [{"BP": 100.0}, {"BP": 80.0}, {"BP": 120.0}, {"BP": 100.0}]
     app = [{"BP": 72.0}, {"BP": 50.0}, {"BP": 99.0}]
