@@ -200,20 +200,22 @@ def group_of(page) -> str | None:
     return parse_qs(urlparse(page.url).query).get("group", [None])[0]
 
 
-# In the page: the loss chart is the Vega chart titled "Loss" (else the first chart); a "drawn
-# point" is a line or symbol mark with path data. Every change of the drawn marks is noted.
+# In the page: the loss chart is the live SVG titled "Loss" (`explorer.sketch`, while runs train)
+# or the Vega chart titled "Loss" (else the first chart); a "drawn point" is a curve, line or symbol
+# mark with path data. Every change of the drawn marks is noted.
 OBSERVER_JS = r"""
 () => {
   if (window.__explorerBench) return;
   const S = window.__explorerBench = {clickAt: null, firstAt: null, changes: [], statusChanges: [],
                                       last: '', lastStatus: ''};
-  const charts = () => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  const charts = () => [...document.querySelectorAll('svg.explorer-live, [data-testid="stVegaLiteChart"]')];
   const lossChart = () => {
     const all = charts();
-    return all.find(c => [...c.querySelectorAll('.role-title text')].some(t => t.textContent.trim() === 'Loss'))
+    return all.find(c => c.getAttribute('data-title') === 'Loss'
+                         || [...c.querySelectorAll('.role-title text')].some(t => t.textContent.trim() === 'Loss'))
            || all[0] || null;
   };
-  const marks = (chart) => chart ? [...chart.querySelectorAll('.mark-line.role-mark path, .mark-symbol.role-mark path')]
+  const marks = (chart) => chart ? [...chart.querySelectorAll('path.curve, .mark-line.role-mark path, .mark-symbol.role-mark path')]
                                      .map(p => p.getAttribute('d') || '').filter(d => d.length > 0) : [];
   const status = () => {
     const main = document.querySelector('[data-testid="stMain"]') || document.body;

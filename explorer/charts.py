@@ -39,12 +39,22 @@ DIVERGED_COLOR = "#d62728"
 
 
 def colors(labels: Sequence[str]) -> alt.Scale:
-    """A colour scale over ``labels`` in which each label gets its rule's colour (the label's first
-    word); a second label of the same rule, or an unknown one, takes a spare colour.
+    """A colour scale over ``labels``: each gets its `rule_colors` colour.
 
     Example:
         >>> colors(["BP", "DFA", "BDFA block 2", "BDFA block 4"]).to_dict()["range"]
         ['#4c78a8', '#e45756', '#54a24b', '#79706e']
+    """
+    return alt.Scale(domain=list(labels), range=rule_colors(labels))
+
+
+def rule_colors(labels: Sequence[str]) -> list[str]:
+    """One colour per label: its rule's (the label's first word); a second label of the same rule,
+    or an unknown one, takes a spare colour.
+
+    Example:
+        >>> rule_colors(["DFA", "DFA seed 2"])
+        ['#e45756', '#79706e']
     """
     taken: set[str] = set()
     spare = iter(SPARE_COLORS * (1 + len(labels) // len(SPARE_COLORS)))
@@ -55,7 +65,7 @@ def colors(labels: Sequence[str]) -> alt.Scale:
             color = next(c for c in spare if c not in taken)
         taken.add(color)
         out.append(color)
-    return alt.Scale(domain=list(labels), range=out)
+    return out
 
 
 def _labels(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:

@@ -11,7 +11,7 @@ import re
 
 import streamlit as st
 
-from explorer import charts, frames, urlstate
+from explorer import charts, frames, sketch, urlstate
 from explorer.config import (ACTIVATIONS, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError,
                              DataConfig)
 from explorer.data.availability import missing
@@ -192,11 +192,15 @@ def _curves(found) -> None:
         return
     diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
                 for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
+    if going:  # redrawn twice a second: a plain SVG costs the browser a tenth of a Vega chart
+        for column, measure in zip(st.columns(2), ("loss", "accuracy")):
+            column.markdown(sketch.curves_svg(table, measure, order=found.labels, diverged=diverged), unsafe_allow_html=True)
+        return
     for column, measure in zip(st.columns(2), ("loss", "accuracy")):
         part = table[table["measure"] == measure]
-        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60, going)
+        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60)
         spec = common.swapped_spec(f"train {found.group} {measure}", part, key=look, make=lambda t, m=measure:
-                                   charts.learning_curves(t, m, order=found.labels, diverged=diverged, live=going))
+                                   charts.learning_curves(t, m, order=found.labels, diverged=diverged))
         column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
 
 

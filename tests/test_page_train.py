@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import pytest
@@ -67,10 +68,13 @@ def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_pa
         time.sleep(0.1)
     button(at, "Pause").click().run()
     run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
-    spec, (loss,) = next((s, t) for s, t in charts(at) if s.get("title") == "Loss")
-    per_curve = loss.groupby(["run", "split"]).size()
-    assert len(per_curve) == 4 and per_curve.max() <= LIVE_POINTS + 1   # thinned while the runs go on
-    assert "tooltip" not in json.dumps(spec) and '"point": true' not in json.dumps(spec)
+    # while the runs go on: plain SVG curves (`explorer.sketch`), thinned, and no Vega chart
+    live = next(m.value for m in at.markdown if m.value.startswith('<svg class="explorer-live" data-title="Loss"'))
+    curves = re.findall(r'<path class="curve" data-run="([^"]+)" data-split="([^"]+)" d="([^"]+)"', live)
+    assert sorted((run, split) for run, split, _ in curves) == [("BP", "test"), ("BP", "train"),
+                                                                ("DFA", "test"), ("DFA", "train")]
+    assert max(len(re.findall(r"[\d.]+,[\d.]+", d)) for *_, d in curves) <= LIVE_POINTS + 1
+    assert not [s for s, _ in charts(at) if s.get("title") == "Loss"]
     button(at, "Stop").click().run()
     run_until(at, _finished)
     spec, (loss,) = next((s, t) for s, t in charts(at) if s.get("title") == "Loss")

@@ -25,11 +25,13 @@ TALL = {"width": 1400, "height": 2400}
 APP = Path(__file__).resolve().parents[2] / "app.py"
 PAGE_TITLES = re.findall(r'st\.Page\([^)]*title="([^"]+)"', APP.read_text())
 
-# Every chart's title and its count of drawn marks (line or symbol paths with data).
-CHARTS_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(c => ({
-    title: [...c.querySelectorAll('.role-title text')].map(t => t.textContent.trim()).join(' '),
+# Every chart's title and its count of drawn marks (line or symbol paths with data): the Vega
+# charts, and the live SVG curves the Train page draws while runs train (`explorer.sketch`).
+CHARTS_JS = """() => [...document.querySelectorAll('svg.explorer-live, [data-testid="stVegaLiteChart"]')].map(c => ({
+    title: c.getAttribute('data-title')
+           || [...c.querySelectorAll('.role-title text')].map(t => t.textContent.trim()).join(' '),
     text: [...c.querySelectorAll('text')].map(t => t.textContent.trim()).join(' '),
-    marks: [...c.querySelectorAll('.mark-line.role-mark path, .mark-symbol.role-mark path')]
+    marks: [...c.querySelectorAll('path.curve, .mark-line.role-mark path, .mark-symbol.role-mark path')]
              .filter(p => (p.getAttribute('d') || '').length > 0).length}))"""
 
 # The status block of the Train page ("device: …" then one line per run), or "".

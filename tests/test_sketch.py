@@ -1,0 +1,113 @@
+"""The live SVG curves (`explorer.sketch`): drawn to scale, styled like the Vega charts, safe labels."""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+
+from explorer import charts
+from explorer.sketch import curves_svg, ticks
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _table() -> pd.DataFrame:
+    rows = []
+    for run, scale in (("BP", 1.0), ("DFA", 1.5)):
+        for split, shift in (("train", 0.0), ("test", 0.1)):
+            for i in range(1, 8):
+                rows.append((run, i, i / 2, split, "loss", scale * 2.3 / i + shift))
+    return pd.DataFrame(rows, columns=["run", "step", "epoch", "split", "measure", "value"])
+
+
+def _parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg.replace("<svg ", f'<svg xmlns="{SVG[1:-1]}" ', 1))
+
+
+def _points(path: ET.Element) -> list[tuple[float, float]]:
+    return [(float(a), float(b)) for a, b in re.findall(r"([-\d.]+),([-\d.]+)", path.get("d"))]
+
+
+def _axis(root: ET.Element, horizontal: bool):
+    """Pixel -> value along one axis, fitted from its first and last tick labels (read off the drawing)."""
+    number = re.compile(r"-?[\d.]+(e-?\d+)?")
+    texts = [t for t in root.iter(f"{SVG}text") if number.fullmatch(t.text or "")]
+    if horizontal:
+        labels = [(float(t.get("x")), float(t.text)) for t in texts if t.get("text-anchor") == "middle"]
+    else:  # a y label's baseline sits 4 px below its grid line
+        labels = [(float(t.get("y")) - 4, float(t.text)) for t in texts if t.get("text-anchor") == "end"]
+    (p0, v0), (p1, v1) = labels[0], labels[-1]
+    return lambda pixel: v0 + (pixel - p0) * (v1 - v0) / (p1 - p0)
+
+
+def test_each_curve_is_drawn_to_scale_against_the_axes_it_labels():
+    df = _table()
+    root = _parse(curves_svg(df, "loss"))
+    x_of, y_of = _axis(root, True), _axis(root, False)
+    curves = root.findall(f"{SVG}path[@class='curve']")
+    assert sorted((c.get("data-run"), c.get("data-split")) for c in curves) == \
+        [("BP", "test"), ("BP", "train"), ("DFA", "test"), ("DFA", "train")]
+    for curve in curves:
+        rows = df[(df["run"] == curve.get("data-run")) & (df["split"] == curve.get("data-split"))]
+        drawn = _points(curve)
+        assert len(drawn) == len(rows)
+        for (px, py), (_, row) in zip(drawn, rows.iterrows()):
+            assert x_of(px) == pytest.approx(row["epoch"], abs=0.02)
+            assert y_of(py) == pytest.approx(row["value"], abs=0.02)
+
+
+def test_the_look_follows_the_vega_chart_colours_dashes_title_and_legend():
+    df = _table()
+    svg = curves_svg(df, "loss", order=["DFA", "BP"])
+    root = _parse(svg)
+    vega = charts.learning_curves(df, "loss", order=["DFA", "BP"]).to_dict()
+    color = dict(zip(vega["encoding"]["color"]["scale"]["domain"], vega["encoding"]["color"]["scale"]["range"]))
+    for curve in root.findall(f"{SVG}path[@class='curve']"):
+        assert curve.get("stroke") == color[curve.get("data-run")]
+        assert (curve.get("stroke-dasharray") is not None) == (curve.get("data-split") == "test")
+    assert root.get("data-title") == "Loss" == vega["title"]
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert texts[0] == "Loss" and {"DFA", "BP", "train", "test", "epoch", "loss"} <= set(texts)
+    assert texts.index("DFA") < texts.index("BP")   # the legend keeps the given order
+
+
+def test_a_diverged_run_is_marked_where_it_diverged():
+    df = _table()
+    root = _parse(curves_svg(df, "loss", diverged={"DFA": 2.5}))
+    x_of = _axis(root, True)
+    red = [line for line in root.iter(f"{SVG}line") if line.get("stroke") == charts.DIVERGED_COLOR]
+    assert len(red) == 1 and x_of(float(red[0].get("x1"))) == pytest.approx(2.5, abs=0.02)
+    assert "DFA diverged" in [t.text for t in root.iter(f"{SVG}text")]
+
+
+def test_labels_are_escaped_and_empty_or_flat_tables_still_draw():
+    df = _table().assign(run=lambda d: d["run"].replace({"BP": 'BP <b>"&'}))
+    root = _parse(curves_svg(df, "loss"))
+    assert 'BP <b>"&' in {c.get("data-run") for c in root.findall(f"{SVG}path[@class='curve']")}
+    empty = _parse(curves_svg(df.iloc[:0], "accuracy"))
+    assert empty.findall(f"{SVG}path[@class='curve']") == []
+    flat = df.assign(value=0.5)
+    for curve in _parse(curves_svg(flat, "loss")).findall(f"{SVG}path[@class='curve']"):
+        assert all(math.isfinite(v) for point in _points(curve) for v in point)
+
+
+def test_a_measure_that_is_not_drawn_is_refused_by_name():
+    with pytest.raises(ValueError, match="measure"):
+        curves_svg(_table(), "lr")
+
+
+@pytest.mark.parametrize("low, high", [(0.0, 1.0), (0.013, 0.087), (1.0, 60.0), (-3.2, 7.9), (2.3, 2.31)])
+def test_ticks_are_round_evenly_spaced_and_cover_the_range(low, high):
+    found = ticks(low, high)
+    assert 2 <= len(found) <= 11
+    steps = {round(b - a, 9) for a, b in zip(found, found[1:])}
+    assert len(steps) == 1
+    step = steps.pop()
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert round(mantissa, 6) in (1.0, 2.0, 5.0)
+    assert found[0] >= low - 1e-9 and found[-1] <= high + 1e-9
+    assert found[0] - low < step and high - found[-1] < step   # no room left for another tick
