@@ -158,8 +158,10 @@ def test_a_reader_attached_by_id_follows_a_run_live_from_another_thread(tmp_path
             with Store(path) as other:  # its own store object, as another tab or process would have
                 view = other.open_run(run.id)
                 while True:
-                    info = view.info
+                    # records first: the status read after them is at least as new (a record and its
+                    # progress are written together), so a record seen never pairs with progress 0
                     seen.extend(view.new_metrics())
+                    info = view.info
                     if info.status == "running" and seen:
                         live.append(info.progress)
                     if info.status in ("done", "failed", "diverged", "cancelled"):

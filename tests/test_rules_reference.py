@@ -61,6 +61,7 @@ def make_built(
     seed=0,
     feedback_init=UNIFORM,
     init=UNIFORM,
+    device="cpu",
     **alg_options,
 ):
     algorithm = {"name": rule, **alg_options}
@@ -76,7 +77,7 @@ def make_built(
             "optimizer": {"name": "sgd", "lr": 0.05},
             "train": {"epochs": 1, "batch_size": BATCH, "loss": loss},
             "seed": seed,
-            "device": "cpu",
+            "device": device,
         }
     )
     return build(cfg)
@@ -191,8 +192,8 @@ def check_feedback_shapes(rule, weights, feedback, options):
 
 
 def run_reference_comparison(rule, activation, hidden, loss="cross_entropy", classes=3,
-                             seed=0, **options):
-    built = make_built(rule, activation, hidden, loss, classes, seed=seed, **options)
+                             seed=0, device="cpu", **options):
+    built = make_built(rule, activation, hidden, loss, classes, seed=seed, device=device, **options)
     x, y = make_batch(classes, seed=seed + 100)
     weights, biases, feedback_before = read_params(built)
     L = len(weights)
@@ -203,7 +204,7 @@ def run_reference_comparison(rule, activation, hidden, loss="cross_entropy", cla
         assert weights[-1].shape[0] == classes
     check_feedback_shapes(rule, weights, feedback_before, options)
 
-    grads = lib_updates(built, x, y)
+    grads = lib_updates(built, x.to(device), y.to(device))
     label = f"{rule} {activation} hidden={list(hidden)} loss={loss} options={options}"
     ref_opts = {k: options[k] for k in ("block_size", "bp_depth") if k in options}
     x64, y64 = x.numpy().astype(np.float64), y.numpy()
