@@ -1,7 +1,8 @@
 """How the Streamlit app feels, measured in a real browser: ``python -m explorer app-bench``.
 
 Three figures on the Train page's default preset (digits, MLP 64-64, BP and DFA, SGD), with only
-the number of epochs raised so that the live figures are measured over several seconds:
+the number of epochs raised so that the live figures are measured over several seconds (by default
+as many as train for about ten seconds here, found by a short run first: machines differ by 4x):
 
 1. **time to first point**: from the click on *Train* to the first point of the loss curve drawn in
    the browser (target: under 2 s). Measured in the page: a click listener notes the click, a
@@ -57,7 +58,8 @@ from typing import Any, Callable, Iterator
 FIRST_POINT_TARGET_S = 2.0    # click on Train -> first point drawn, at most
 REFRESH_TARGET_PER_S = 2.0    # live redraws per second while training, at least
 OVERHEAD_TARGET = 0.10        # throughput lost to the app's polling, at most
-DEFAULT_EPOCHS = 60           # ~6 s per run without the app on 2 cores: several seconds to measure over
+DEFAULT_SECONDS = 10.0        # each round trains about this long: the refresh rate and throughput need seconds
+CALIBRATION_EPOCHS = 20       # a short direct run first, timed to find the epochs that last DEFAULT_SECONDS
 DEFAULT_ROUNDS = 3            # app rounds, each between two direct rounds; the figures are medians
 REPO = Path(__file__).resolve().parents[1]
 FLOOR_PAGE = "pages/bench_floor.py"  # the live view with nothing in it (see --floor)
@@ -350,15 +352,34 @@ def direct_throughput(epochs: int, *, warmup: bool = True, timeout: float = 900.
             return _throughputs([(label, (found.records[label] or [None])[-1]) for label in found.labels])
 
 
+def epochs_lasting(seconds: float, *, timeout: float = 900.0) -> int:
+    """Epochs of the default comparison that train for about ``seconds`` without the app on this
+    machine, from a timed run of `CALIBRATION_EPOCHS` (the throughput of its slower run)."""
+    rates = direct_throughput(CALIBRATION_EPOCHS, timeout=timeout)
+    return max(1, round(seconds * min(rates.values()) / default_epoch_samples()))
+
+
+def default_epoch_samples() -> int:
+    """Samples one epoch of the default comparison trains on (whole batches of the training set)."""
+    from . import urlstate
+    from .config import RunConfig
+    from .data import load_dataset
+
+    base, rules = urlstate.configs({})
+    cfg = RunConfig.from_dict(base | {"algorithm": rules[0]})
+    return load_dataset(cfg.data, "cpu").num_train // cfg.train.batch_size * cfg.train.batch_size
+
+
 # The benchmark ----------------------------------------------------------------------------------
 
-def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROUNDS, warmup: bool = True,
+def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SECONDS, rounds: int = DEFAULT_ROUNDS, warmup: bool = True,
                       floor: bool = False, window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
                       server: AppServer | None = None, browser=None, server_options: dict[str, str] | None = None,
                       progress: Callable[[str], None] | None = None) -> dict:
     """Measure the three figures (see the module's text) in one go and return them with their parts.
 
-    ``rounds`` app rounds alternate with ``rounds + 1`` direct rounds (direct, app, direct, …,
+    ``epochs`` of the default comparison per round; None: as many as train for about ``seconds``
+    here (`epochs_lasting`). ``rounds`` app rounds alternate with ``rounds + 1`` direct rounds (direct, app, direct, …,
     direct): each app round is compared with the mean of the direct rounds on either side of it,
     so a machine that speeds up or slows down meanwhile (a shared 2-core machine does, by 10-20%)
     weighs on both sides alike; the figures are the medians over the app rounds. ``floor`` adds a
@@ -377,8 +398,10 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROU
     ``load_average`` (the machine's 1-minute load at the start and the end). With ``floor``, also
     ``floor_overhead``, ``floor_overheads``, ``floor_runs`` and ``floor_status_per_s`` (median).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be a whole number of at least 1 (or None), got {epochs!r}")
+    if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 < seconds < math.inf):
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be a whole number of at least 1, got {rounds!r}")
     say = progress or (lambda line: None)
@@ -396,6 +419,9 @@ def run_app_benchmark(epochs: int = DEFAULT_EPOCHS, *, rounds: int = DEFAULT_ROU
             say("warm-up comparison through the app (1 epoch) …")
             cold = _app_round(server, browser, 1, timeout)["first_point_s"]
         floor_server = stack.enter_context(serve(script=FLOOR_PAGE)) if floor else None
+        if epochs is None:
+            say(f"timing {CALIBRATION_EPOCHS} epochs without the app, to train about {seconds:g} s a round …")
+            epochs = epochs_lasting(seconds, timeout=timeout)
         say(f"direct run without the app ({epochs} epochs) …")
         direct, app, low = [direct_throughput(epochs, timeout=timeout)], [], []
         for i in range(rounds):
@@ -569,8 +595,11 @@ def format_report(result: dict) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's options, for ``python -m explorer app-bench``."""
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
-                        help=f"epochs of the default preset's comparison (default {DEFAULT_EPOCHS})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of the default preset's comparison in each round (default: as many as "
+                             "train for --seconds here)")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
+                        help=f"without --epochs: train about this long a round (default {DEFAULT_SECONDS:g})")
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                         help=f"app rounds, each between two direct rounds; medians are reported (default {DEFAULT_ROUNDS})")
     parser.add_argument("--no-warmup", action="store_true", help="skip the 1-epoch warm-up through the app")
@@ -586,9 +615,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark for parsed `add_arguments` options; print the report (or JSON)."""
     for name in ("epochs", "rounds"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             print(f"error: --{name} must be at least 1", file=sys.stderr)
             return 2
+    if not 0 < args.seconds < math.inf:
+        print(f"error: --seconds must be a positive number, got {args.seconds}", file=sys.stderr)
+        return 2
     options = {}
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -598,7 +630,7 @@ def run(args: argparse.Namespace) -> int:
         options[key.strip().lstrip("-")] = value.strip()
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     try:
-        result = run_app_benchmark(args.epochs, rounds=args.rounds, warmup=not args.no_warmup, floor=args.floor,
+        result = run_app_benchmark(args.epochs, seconds=args.seconds, rounds=args.rounds, warmup=not args.no_warmup, floor=args.floor,
                                    headless=not args.headed, server_options=options, progress=say)
     except BrowserMissing as err:
         print(f"error: {err}", file=sys.stderr)
@@ -613,7 +645,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m explorer.app_bench [--epochs N] [--rounds N] [--no-warmup] [--floor] [--headed]
+    """``python -m explorer.app_bench [--epochs N | --seconds S] [--rounds N] [--no-warmup] [--floor] [--headed]
     [--set OPTION=VALUE] [--json]``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m explorer app-bench", description=__doc__.splitlines()[0])
     add_arguments(parser)

@@ -63,14 +63,21 @@ def curves_svg(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch", ord
     title in ``data-title``. ``diverged`` maps a run to the ``x`` where it diverged."""
     if measure not in ("loss", "accuracy"):
         raise ValueError(f"measure must be 'loss' or 'accuracy', got {measure!r}")
-    data = df[df["measure"] == measure]
-    labels = list(order) if order is not None else list(dict.fromkeys(data["run"]))
+    # Plain lists and a dict rather than pandas' filtering and groupby: this runs at every live
+    # redraw, on the interpreter the training threads need (pandas took 2.9 ms of a 3.7 ms draw).
+    keep = (df["measure"] == measure).to_numpy()
+    columns = (df[name].to_numpy()[keep].tolist() for name in ("run", "split", x, "value"))
+    curves: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for run, split, at, value in zip(*columns):
+        curves.setdefault((run, split), []).append((at, value))
+    labels = list(order) if order is not None else list(dict.fromkeys(run for run, _ in curves))
     color = dict(zip(labels, rule_colors(labels)))
     title = measure.capitalize()
     right, bottom = WIDTH - RIGHT, height - BOTTOM
-    xs = [*data[x], *(diverged or {}).values()]
+    points = [point for curve in curves.values() for point in curve]
+    xs = [at for at, _ in points] + list((diverged or {}).values())
     x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    y_lo, y_hi = (float(data["value"].min()), float(data["value"].max())) if len(data) else (0.0, 1.0)
+    y_lo, y_hi = (min(v for _, v in points), max(v for _, v in points)) if points else (0.0, 1.0)
     x_ticks, y_ticks = ticks(x_lo, x_hi), ticks(y_lo, y_hi)
     x_lo, x_hi = min(x_lo, x_ticks[0]), max(x_hi, x_ticks[-1])
     y_lo, y_hi = min(y_lo, y_ticks[0]), max(y_hi, y_ticks[-1])
@@ -94,11 +101,11 @@ def curves_svg(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch", ord
                  f'<text x="{(LEFT + right) / 2:.0f}" y="{height - 4}" text-anchor="middle" {FONT}>{escape(x)}</text>'
                  f'<text x="12" y="{(TOP + bottom) / 2:.0f}" text-anchor="middle" transform="rotate(-90 12 '
                  f'{(TOP + bottom) / 2:.0f})" {FONT}>{measure}</text>')
-    for (run, split), rows in data.groupby(["run", "split"], sort=False):
-        points = " L".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(rows[x], rows["value"]))
+    for (run, split), curve in curves.items():
+        path = " L".join(f"{px(a):.1f},{py(b):.1f}" for a, b in curve)
         dash = f' stroke-dasharray="{DASHES[split]}"' if DASHES.get(split) else ""
         parts.append(f'<path class="curve" data-run="{escape(str(run))}" data-split="{escape(str(split))}" '
-                     f'd="M{points}" fill="none" stroke="{color.get(run, "#888")}" stroke-width="2"{dash}/>')
+                     f'd="M{path}" fill="none" stroke="{color.get(run, "#888")}" stroke-width="2"{dash}/>')
     for run, at in (diverged or {}).items():
         parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{TOP}" y2="{bottom}" stroke="{DIVERGED_COLOR}" '
                      f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12}" font-family="sans-serif" '

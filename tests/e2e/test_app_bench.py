@@ -93,3 +93,13 @@ def test_bad_options_are_refused_before_anything_starts(capsys):
     assert app_bench.main(["--epochs", "0"]) == 2
     assert app_bench.main(["--rounds", "0"]) == 2
     assert "--rounds" in capsys.readouterr().err
+    assert app_bench.main(["--seconds", "0"]) == 2
+    assert "--seconds" in capsys.readouterr().err
+
+
+def test_rounds_last_about_the_asked_seconds_at_the_slower_runs_pace(monkeypatch):
+    # digits keeps 1,438 training samples; the page's default batch of 64 makes 22 whole batches an epoch
+    assert app_bench.default_epoch_samples() == 22 * 64
+    monkeypatch.setattr(app_bench, "direct_throughput", lambda epochs, timeout: {"BP": 4 * 14_080.0, "DFA": 14_080.0})
+    assert app_bench.epochs_lasting(10.0) == 100  # 10 s x 14,080 samples/s / 1,408 samples an epoch
+    assert app_bench.epochs_lasting(0.01) == 1
