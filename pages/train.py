@@ -163,7 +163,8 @@ def group_of(message: str) -> str:
     return PARAM_GROUP.get(field, "rules")
 
 
-def _status(found) -> None:
+def _status(found) -> str:
+    """The device, then one line per run: its state, epoch, step and samples per second (Markdown)."""
     infos = found.infos
     device = next((i.device_name for i in infos if i.device_name), None)
     parts = [f"device: **{device or '…'}**"]
@@ -176,25 +177,25 @@ def _status(found) -> None:
         if last.get("time"):
             words += f" · {last['samples'] / last['time']:,.0f} samples/s"
         parts.append(f"**{label}**: {words}")
-    st.markdown("  \n".join(parts))
-    for label, info in zip(found.labels, infos):
-        message = common.diverged_message(label, info)
-        if message:
-            st.error(message)
+    return "  \n".join(parts)
 
 
 def _curves(found) -> None:
-    _status(found)
     going = not found.finished
+    for label, info in zip(found.labels, found.infos):
+        message = common.diverged_message(label, info)
+        if message:
+            st.error(message)
     table = frames.curves(common.live_records(found))
-    if table.empty:
-        st.caption("The first points appear after the first logged step.")
-        return
     diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
                 for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
-    if going:  # redrawn twice a second: a plain SVG costs the browser a tenth of a Vega chart
-        for column, measure in zip(st.columns(2), ("loss", "accuracy")):
-            column.markdown(sketch.curves_svg(table, measure, order=found.labels, diverged=diverged), unsafe_allow_html=True)
+    if going and not table.empty:  # redrawn twice a second: plain SVG, status and charts as one element
+        svgs = [sketch.curves_svg(table, measure, order=found.labels, diverged=diverged) for measure in ("loss", "accuracy")]
+        st.markdown(sketch.live_panel(_status(found), svgs), unsafe_allow_html=True)
+        return
+    st.markdown(_status(found))
+    if table.empty:
+        st.caption("The first points appear after the first logged step.")
         return
     for column, measure in zip(st.columns(2), ("loss", "accuracy")):
         part = table[table["measure"] == measure]

@@ -68,8 +68,11 @@ def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_pa
         time.sleep(0.1)
     button(at, "Pause").click().run()
     run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
-    # while the runs go on: plain SVG curves (`explorer.sketch`), thinned, and no Vega chart
-    live = next(m.value for m in at.markdown if m.value.startswith('<svg class="explorer-live" data-title="Loss"'))
+    # while the runs go on: plain SVG curves (`explorer.sketch`), thinned, and no Vega chart; the
+    # status and both charts are one element (each element is a pass of the browser's at every poll)
+    panel = next(m.value for m in at.markdown if 'data-title="Loss"' in m.value)
+    assert panel.startswith("device:") and "BP**: paused" in panel and 'data-title="Accuracy"' in panel
+    live = re.search(r'<svg class="explorer-live" data-title="Loss".*?</svg>', panel).group(0)
     curves = re.findall(r'<path class="curve" data-run="([^"]+)" data-split="([^"]+)" d="([^"]+)"', live)
     assert sorted((run, split) for run, split, _ in curves) == [("BP", "test"), ("BP", "train"),
                                                                 ("DFA", "test"), ("DFA", "train")]
