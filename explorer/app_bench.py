@@ -16,6 +16,9 @@ as many as train for about ten seconds here, found by a short run first: machine
    without the app through `explorer.runs.Workspace` in this process (target: less than 10% lower).
    App rounds alternate with direct rounds (direct, app, direct, app, …, direct); each app round
    is set against the mean of the direct rounds beside it, and the median round is reported.
+   The same figure is also measured inside one long comparison trained by the app, with the
+   page closed and open in turns (`toggled_overhead`): the machine's changes of pace, which
+   separate rounds cannot escape, then weigh on both sides alike.
 
 With ``--floor``, every app round is followed by a *floor* round (and a direct round): the same
 comparison started from ``pages/bench_floor.py``, the Train page's live view with one line of text
@@ -60,7 +63,7 @@ REFRESH_TARGET_PER_S = 2.0    # live redraws per second while training, at least
 OVERHEAD_TARGET = 0.10        # throughput lost to the app's polling, at most
 DEFAULT_SECONDS = 10.0        # each round trains about this long: the refresh rate and throughput need seconds
 CALIBRATION_EPOCHS = 20       # a short direct run first, timed to find the epochs that last DEFAULT_SECONDS
-DEFAULT_ROUNDS = 3            # app rounds, each between two direct rounds; the figures are medians
+DEFAULT_ROUNDS = 5            # app rounds, each between two direct rounds; the figures are medians
 REPO = Path(__file__).resolve().parents[1]
 FLOOR_PAGE = "pages/bench_floor.py"  # the live view with nothing in it (see --floor)
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -373,7 +376,7 @@ def default_epoch_samples() -> int:
 # The benchmark ----------------------------------------------------------------------------------
 
 def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SECONDS, rounds: int = DEFAULT_ROUNDS, warmup: bool = True,
-                      floor: bool = False, window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
+                      floor: bool = False, toggle: bool = True, window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
                       server: AppServer | None = None, browser=None, server_options: dict[str, str] | None = None,
                       progress: Callable[[str], None] | None = None) -> dict:
     """Measure the three figures (see the module's text) in one go and return them with their parts.
@@ -397,6 +400,8 @@ def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SEC
     ``epochs``, ``group`` (the last app round's), ``device``, ``server_options`` and
     ``load_average`` (the machine's 1-minute load at the start and the end). With ``floor``, also
     ``floor_overhead``, ``floor_overheads``, ``floor_runs`` and ``floor_status_per_s`` (median).
+    With ``toggle`` (the default), also ``toggle_overhead``, ``toggle_overheads``, ``toggle_closed``
+    and ``toggle_open`` (`toggled_overhead`: the page open and closed in turns in one long run).
     """
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a whole number of at least 1 (or None), got {epochs!r}")
@@ -432,6 +437,9 @@ def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SEC
                 say(f"round {i + 1}/{rounds}: through the floor page, then directly again …")
                 low.append(floor_round(floor_server, browser, epochs, timeout))
                 direct.append(direct_throughput(epochs, timeout=timeout))
+        if toggle:
+            say(f"one long comparison through the app, the page closed and open in turns ({TOGGLE_PAIRS} open windows) …")
+            toggled = toggled_overhead(server, browser, timeout=timeout)
     load.append(_load())
     totals = [sum(r.values()) for r in direct]
     app_totals = [sum(r["runs"].values()) for r in app]
@@ -447,6 +455,9 @@ def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SEC
               "direct_samples_per_s": _median(totals), "app_samples_per_s": _median(app_totals),
               "overhead": _median(overheads), "overheads": overheads,
               "direct_runs": direct, "app_runs": [r["runs"] for r in app]}
+    if toggle:
+        result.update({"toggle_overhead": toggled["overhead"], "toggle_overheads": toggled["overheads"],
+                       "toggle_closed": toggled["closed"], "toggle_open": toggled["open"]})
     if floor:
         result.update({"floor_overhead": _median(floor_overheads), "floor_overheads": floor_overheads,
                        "floor_runs": [r["runs"] for r in low],
@@ -495,6 +506,81 @@ def floor_round(server: AppServer, browser, epochs: int, timeout: float = 600.0)
     inside = [t for t in changes if start < t <= end]
     return {"runs": group_throughput(server.store, group), "group": group,
             "status_per_s": len(inside) / ((end - start) / 1000) if end > start else math.nan}
+
+
+TOGGLE_PAIRS = 4          # page-open windows in the one-run measurement, each between two closed ones
+TOGGLE_WINDOW_S = 4.0     # seconds each window is counted over
+TOGGLE_SETTLE_S = 1.5     # after opening (a page load, a full script run) or closing, before counting
+TOGGLE_EPOCHS = 100_000   # more than the measurement needs: the runs are stopped from the page after it
+
+
+def toggled_overhead(server: AppServer, browser, *, pairs: int = TOGGLE_PAIRS, window_s: float = TOGGLE_WINDOW_S,
+                     settle_s: float = TOGGLE_SETTLE_S, timeout: float = 600.0) -> dict:
+    """Polling's cost inside one long comparison trained by the app: windows with the Train page
+    closed (``about:blank``) and open on the runs (their link, as a reload would) alternate, closed
+    first and last, and each window's throughput is read from the records the runs stored in it.
+    Rounds of separate runs (`run_app_benchmark`) are at the mercy of the machine's changes of pace
+    between them (here two training threads in one process ran at about 93,000 or about 130,000
+    samples/s, keeping one pace for tens of seconds); windows seconds apart in the same runs are not.
+
+    Returns ``closed`` and ``open`` (samples/s summed over the runs, per window, in order),
+    ``overheads`` (each open window against the mean of the closed windows on either side) and
+    ``overhead`` (their median)."""
+    from .store import Store
+
+    context = browser.new_context(viewport=VIEWPORT)
+    store = Store(server.store)
+    try:
+        page = context.new_page()
+        open_train_page(page, f"{server.url}/?epochs={TOGGLE_EPOCHS}", timeout)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_function("() => new URLSearchParams(location.search).get('group')", timeout=timeout * 1000)
+        link = page.url
+        reader = _RecordsReader(store, [info.id for info in store.list_runs(group=group_of(page))])
+        rates: dict[str, list[float]] = {"closed": [], "open": []}
+        for state in ["closed", "open"] * pairs + ["closed"]:
+            if state == "open":
+                open_train_page(page, link, timeout)
+            else:
+                page.goto("about:blank")
+            time.sleep(settle_s)
+            rates[state].append(reader.rate_over(window_s))
+        open_train_page(page, link, timeout)
+        page.get_by_role("button", name="Stop", exact=True).click()
+        _wait_final(server.store, group_of(page), timeout)
+    finally:
+        store.close()
+        context.close()
+    overheads = _overheads([{"runs": r} for r in rates["closed"]], [{"runs": r} for r in rates["open"]])
+    return {**rates, "overheads": overheads, "overhead": _median(overheads)}
+
+
+class _RecordsReader:
+    """The newest record of each of some runs, read incrementally from the store (each record once)."""
+
+    def __init__(self, store, run_ids: list[str]) -> None:
+        self.store, self.run_ids = store, run_ids
+        self.seen = {run_id: 0 for run_id in run_ids}
+        self.last: dict[str, dict] = {}
+
+    def newest(self) -> dict[str, dict]:
+        for run_id in self.run_ids:
+            rows = self.store.metric_rows(run_id, after=self.seen[run_id])
+            if rows:
+                self.seen[run_id], _, self.last[run_id] = rows[-1]
+        return dict(self.last)
+
+    def rate_over(self, seconds: float) -> float:
+        """Samples per second trained by the runs together over the next ``seconds`` (from their
+        records' own clocks: samples seen and training time)."""
+        before = self.newest()
+        time.sleep(seconds)
+        after = self.newest()
+        missing = [run_id for run_id in self.run_ids if run_id not in before or after[run_id] is before[run_id]]
+        if missing:
+            raise RuntimeError(f"runs {missing} stored no new record in {seconds:g} s")
+        return sum((after[i]["samples"] - before[i]["samples"]) / (after[i]["time"] - before[i]["time"])
+                   for i in self.run_ids)
 
 
 def _overheads(direct: list[dict[str, float]], app: list[dict[str, float]]) -> list[float]:
@@ -562,6 +648,9 @@ def format_report(result: dict) -> str:
             rate / REFRESH_TARGET_PER_S, rate >= REFRESH_TARGET_PER_S),
         row("polling overhead", f"{100 * over:.1f}", "%", f"< {100 * OVERHEAD_TARGET:g} %",
             over / OVERHEAD_TARGET, over < OVERHEAD_TARGET),
+        *([row("  same run, on/off", f"{100 * result['toggle_overhead']:.1f}", "%", f"< {100 * OVERHEAD_TARGET:g} %",
+               result["toggle_overhead"] / OVERHEAD_TARGET, result["toggle_overhead"] < OVERHEAD_TARGET)]
+          if "toggle_overhead" in result else []),
         "",
         f"first point: the first record was stored {result.get('first_record_s', math.nan):.2f} s after the click; "
         f"on a fresh server (the warm-up, 1 epoch) the first point took {result['cold_first_point_s']:.2f} s",
@@ -571,6 +660,11 @@ def format_report(result: dict) -> str:
         f"throughput (medians): {result['direct_samples_per_s']:,.0f} samples/s without the app, "
         f"{result['app_samples_per_s']:,.0f} with the page open",
     ]
+    if "toggle_overhead" in result:
+        lines.append("same run, on/off: one comparison trained by the app, windows of the page closed / open: "
+                     + " / ".join(f"{c:,.0f}" for c in result["toggle_closed"]) + " closed, "
+                     + " / ".join(f"{o:,.0f}" for o in result["toggle_open"]) + " open samples/s; overheads "
+                     + ", ".join(f"{100 * o:.1f} %" for o in result["toggle_overheads"]))
     floor = "floor_overhead" in result
     if floor:
         lines.append(f"floor: the live view with one line of text, polled the same way "
@@ -606,6 +700,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--floor", action="store_true",
                         help=f"after each app round, also train from {FLOOR_PAGE} (the live view with one line "
                              "of text): what polling costs whatever a page draws")
+    parser.add_argument("--no-toggle", action="store_true",
+                        help="skip the one-run measurement (the page closed and open in turns while one comparison trains)")
     parser.add_argument("--headed", action="store_true", help="show the browser window")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                         help="a Streamlit option for the app's server, e.g. runner.postScriptGC=false (repeatable)")
@@ -630,7 +726,7 @@ def run(args: argparse.Namespace) -> int:
         options[key.strip().lstrip("-")] = value.strip()
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     try:
-        result = run_app_benchmark(args.epochs, seconds=args.seconds, rounds=args.rounds, warmup=not args.no_warmup, floor=args.floor,
+        result = run_app_benchmark(args.epochs, seconds=args.seconds, rounds=args.rounds, warmup=not args.no_warmup, floor=args.floor, toggle=not args.no_toggle,
                                    headless=not args.headed, server_options=options, progress=say)
     except BrowserMissing as err:
         print(f"error: {err}", file=sys.stderr)
@@ -645,7 +741,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m explorer.app_bench [--epochs N | --seconds S] [--rounds N] [--no-warmup] [--floor] [--headed]
+    """``python -m explorer.app_bench [--epochs N | --seconds S] [--rounds N] [--no-warmup] [--floor] [--no-toggle] [--headed]
     [--set OPTION=VALUE] [--json]``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m explorer app-bench", description=__doc__.splitlines()[0])
     add_arguments(parser)

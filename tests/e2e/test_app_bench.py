@@ -17,7 +17,7 @@ EPOCHS = 40  # enough for the runs to go on for seconds after their first point,
 
 
 def test_the_benchmark_measures_three_finite_figures(app, browser):
-    r = app_bench.run_app_benchmark(EPOCHS, rounds=1, warmup=False, server=app, browser=browser)
+    r = app_bench.run_app_benchmark(EPOCHS, rounds=1, warmup=False, toggle=False, server=app, browser=browser)
     assert 0 < r["first_point_s"] < 600
     assert 0 < r["first_record_s"] < 600
     assert math.isnan(r["cold_first_point_s"])  # no warm-up asked for
@@ -103,3 +103,40 @@ def test_rounds_last_about_the_asked_seconds_at_the_slower_runs_pace(monkeypatch
     monkeypatch.setattr(app_bench, "direct_throughput", lambda epochs, timeout: {"BP": 4 * 14_080.0, "DFA": 14_080.0})
     assert app_bench.epochs_lasting(10.0) == 100  # 10 s x 14,080 samples/s / 1,408 samples an epoch
     assert app_bench.epochs_lasting(0.01) == 1
+
+
+def test_one_long_run_counts_windows_with_the_page_closed_and_open_in_turns(app, browser):
+    r = app_bench.toggled_overhead(app, browser, pairs=1, window_s=1.0, settle_s=1.0)
+    assert len(r["closed"]) == 2 and len(r["open"]) == 1   # closed, open, closed
+    assert all(v > 0 and math.isfinite(v) for v in [*r["closed"], *r["open"]])
+    assert r["overheads"] == [pytest.approx(1 - r["open"][0] / ((r["closed"][0] + r["closed"][1]) / 2))]
+    assert r["overhead"] == r["overheads"][0]
+    from explorer.store import Store
+
+    with Store(app.store) as store:  # the default comparison, long enough, stopped from the page at the end
+        infos = [i for i in store.list_runs() if i.config["train"]["epochs"] == app_bench.TOGGLE_EPOCHS]
+    assert sorted(i.config["algorithm"]["name"] for i in infos) == ["bp", "dfa"]
+    assert {i.status for i in infos} == {"cancelled"}
+
+
+class _Rows:
+    """A store stand-in: each run's records, revealed a batch at a time."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def metric_rows(self, run_id, *, after=0):
+        rows = self.batches[run_id].pop(0) if self.batches[run_id] else []
+        return [row for row in rows if row[0] > after]
+
+
+def test_a_window_counts_the_samples_each_run_trained_over_its_own_clock(monkeypatch):
+    monkeypatch.setattr(app_bench.time, "sleep", lambda s: None)
+    store = _Rows({"a": [[(1, 0.0, {"samples": 100, "time": 1.0}), (2, 0.0, {"samples": 300, "time": 2.0})],
+                         [(3, 0.0, {"samples": 1300, "time": 4.0})]],
+                   "b": [[(1, 0.0, {"samples": 50, "time": 1.0})], [(2, 0.0, {"samples": 550, "time": 6.0})]]})
+    reader = app_bench._RecordsReader(store, ["a", "b"])
+    # a: (1300 - 300) / (4 - 2) = 500 samples/s; b: (550 - 50) / (6 - 1) = 100 samples/s
+    assert reader.rate_over(1.0) == pytest.approx(600.0)
+    with pytest.raises(RuntimeError, match="no new record"):
+        reader.rate_over(1.0)   # nothing new stored: no rate to tell
