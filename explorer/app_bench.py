@@ -375,8 +375,9 @@ def default_epoch_samples() -> int:
 
 # The benchmark ----------------------------------------------------------------------------------
 
-def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SECONDS, rounds: int = DEFAULT_ROUNDS, warmup: bool = True,
-                      floor: bool = False, toggle: bool = True, window_s: float | None = None, headless: bool = True, timeout: float = 900.0,
+def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SECONDS, rounds: int = DEFAULT_ROUNDS,
+                      warmup: bool = True, floor: bool = False, toggle: bool = True, window_s: float | None = None,
+                      headless: bool = True, timeout: float = 900.0,
                       server: AppServer | None = None, browser=None, server_options: dict[str, str] | None = None,
                       progress: Callable[[str], None] | None = None) -> dict:
     """Measure the three figures (see the module's text) in one go and return them with their parts.
@@ -726,8 +727,9 @@ def run(args: argparse.Namespace) -> int:
         options[key.strip().lstrip("-")] = value.strip()
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     try:
-        result = run_app_benchmark(args.epochs, seconds=args.seconds, rounds=args.rounds, warmup=not args.no_warmup, floor=args.floor, toggle=not args.no_toggle,
-                                   headless=not args.headed, server_options=options, progress=say)
+        result = run_app_benchmark(args.epochs, seconds=args.seconds, rounds=args.rounds, warmup=not args.no_warmup,
+                                   floor=args.floor, toggle=not args.no_toggle, headless=not args.headed,
+                                   server_options=options, progress=say)
     except BrowserMissing as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
