@@ -402,7 +402,8 @@ def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SEC
     ``load_average`` (the machine's 1-minute load at the start and the end). With ``floor``, also
     ``floor_overhead``, ``floor_overheads``, ``floor_runs`` and ``floor_status_per_s`` (median).
     With ``toggle`` (the default), also ``toggle_overhead``, ``toggle_overheads``, ``toggle_closed``
-    and ``toggle_open`` (`toggled_overhead`: the page open and closed in turns in one long run).
+    and ``toggle_open`` (`toggled_overhead`: the page open and closed in turns in one long run);
+    with ``floor`` too, ``floor_toggle_overhead`` and ``floor_toggle_overheads`` (the same, floor page).
     """
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a whole number of at least 1 (or None), got {epochs!r}")
@@ -441,6 +442,9 @@ def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SEC
         if toggle:
             say(f"one long comparison through the app, the page closed and open in turns ({TOGGLE_PAIRS} open windows) …")
             toggled = toggled_overhead(server, browser, timeout=timeout)
+            if floor_server is not None:
+                say("the same on the floor page …")
+                floor_toggled = toggled_overhead(floor_server, browser, timeout=timeout)
     load.append(_load())
     totals = [sum(r.values()) for r in direct]
     app_totals = [sum(r["runs"].values()) for r in app]
@@ -459,6 +463,9 @@ def run_app_benchmark(epochs: int | None = None, *, seconds: float = DEFAULT_SEC
     if toggle:
         result.update({"toggle_overhead": toggled["overhead"], "toggle_overheads": toggled["overheads"],
                        "toggle_closed": toggled["closed"], "toggle_open": toggled["open"]})
+        if floor:
+            result.update({"floor_toggle_overhead": floor_toggled["overhead"],
+                           "floor_toggle_overheads": floor_toggled["overheads"]})
     if floor:
         result.update({"floor_overhead": _median(floor_overheads), "floor_overheads": floor_overheads,
                        "floor_runs": [r["runs"] for r in low],
@@ -671,6 +678,9 @@ def format_report(result: dict) -> str:
         lines.append(f"floor: the live view with one line of text, polled the same way "
                      f"({result['floor_status_per_s']:.2f} redraws/s), cost {100 * result['floor_overhead']:.1f} % "
                      f"(median); the Train page costs {100 * (over - result['floor_overhead']):.1f} points more")
+        if "floor_toggle_overhead" in result:
+            lines.append(f"floor, same run on/off: {100 * result['floor_toggle_overhead']:.1f} % (windows "
+                         + ", ".join(f"{100 * o:.1f} %" for o in result["floor_toggle_overheads"]) + ")")
 
     def runs(label: str, per_run: dict) -> str:
         return f"  {label:<16}" + ", ".join(f"{k} {v:,.0f}" for k, v in per_run.items())

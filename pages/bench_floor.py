@@ -3,8 +3,8 @@
 The Train page's live view with nothing in it. A *Train* button starts the Train page's default
 comparison (``?epochs=`` as on the Train page) in the app's workspace, and the same live helper
 (`common.live`: a fragment that reruns every `common.REFRESH_S` s while the runs train) draws one
-line of text. What training loses with this page open is what polling itself costs on the
-machine, whatever a page draws. Run it alone: ``streamlit run pages/bench_floor.py``.
+line of text, and *Stop* ends the runs. What training loses with this page open is what polling
+itself costs on the machine, whatever a page draws. Run it alone: ``streamlit run pages/bench_floor.py``.
 """
 
 import streamlit as st
@@ -22,4 +22,6 @@ if st.button("Train", type="primary"):
     epochs = st.query_params.get("epochs", str(urlstate.DEFAULTS["epochs"]))
     common.remember_group(common.workspace().compare(*urlstate.configs({"epochs": int(epochs)})).group)
     st.rerun()
+if st.button("Stop") and common.comparison() is not None:
+    common.comparison().stop()
 common.live(_steps)

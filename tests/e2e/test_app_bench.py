@@ -46,16 +46,22 @@ def test_the_benchmark_measures_three_finite_figures(app, browser):
 
 
 def test_the_floor_page_trains_the_default_comparison_and_polls_while_it_runs(browser):
+    from explorer.store import Store
+
     with app_bench.serve(script=app_bench.FLOOR_PAGE, extra_args=("--runner.postScriptGC", "false")) as floor:
         r = app_bench.floor_round(floor, browser, EPOCHS)
-        from explorer.store import Store
-
+        # its Stop button ends a long comparison: the same-run measurement works on it too
+        toggled = app_bench.toggled_overhead(floor, browser, pairs=1, window_s=1.0, settle_s=1.0)
         with Store(floor.store) as store:
             infos = list(reversed(store.list_runs(group=r["group"])))
+            long = [i for i in store.list_runs() if i.config["train"]["epochs"] == app_bench.TOGGLE_EPOCHS]
     assert [i.config["algorithm"]["name"] for i in infos] == ["bp", "dfa"]
     assert {i.config["train"]["epochs"] for i in infos} == {EPOCHS} and {i.status for i in infos} == {"done"}
     assert list(r["runs"]) == ["BP", "DFA"] and all(v > 0 and math.isfinite(v) for v in r["runs"].values())
     assert r["status_per_s"] >= 1, "the floor page's line did not change while the runs trained: it did not poll"
+    assert len(toggled["closed"]) == 2 and math.isfinite(toggled["overhead"])
+    assert sorted(i.config["algorithm"]["name"] for i in long) == ["bp", "dfa"]
+    assert {i.status for i in long} == {"cancelled"}
 
 
 def test_a_report_with_a_floor_lists_the_rounds_in_the_order_they_ran():
