@@ -22,6 +22,6 @@ if st.button("Train", type="primary"):
     epochs = st.query_params.get("epochs", str(urlstate.DEFAULTS["epochs"]))
     common.remember_group(common.workspace().compare(*urlstate.configs({"epochs": int(epochs)})).group)
     st.rerun()
-if st.button("Stop") and common.comparison() is not None:
-    common.comparison().stop()
+if st.button("Stop") and (shown := common.comparison()) is not None:
+    shown.stop()
 common.live(_steps)
