@@ -63,6 +63,17 @@ def app():
         yield server
 
 
+LIVE_SECONDS = 3.0  # runs train about this long, so a page polls them several times while they train
+
+
+@pytest.fixture(scope="session")
+def epochs() -> int:
+    """Epochs of the Train page's default comparison that train for about `LIVE_SECONDS` on this
+    machine without the app (timed: a fixed count ends before the first poll on a fast machine;
+    with the app, or with more runs at once, they last longer)."""
+    return app_bench.epochs_lasting(LIVE_SECONDS)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """A headless Chromium (Debian's) under Playwright; fails, saying what is missing, if it cannot start."""

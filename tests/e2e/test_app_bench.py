@@ -13,11 +13,8 @@ import pytest
 from explorer import app_bench
 
 
-EPOCHS = 40  # enough for the runs to go on for seconds after their first point, even on a cold server
-
-
-def test_the_benchmark_measures_three_finite_figures(app, browser):
-    r = app_bench.run_app_benchmark(EPOCHS, rounds=1, warmup=False, toggle=False, server=app, browser=browser)
+def test_the_benchmark_measures_three_finite_figures(app, browser, epochs):
+    r = app_bench.run_app_benchmark(epochs, rounds=1, warmup=False, toggle=False, server=app, browser=browser)
     assert 0 < r["first_point_s"] < 600
     assert 0 < r["first_record_s"] < 600
     assert math.isnan(r["cold_first_point_s"])  # no warm-up asked for
@@ -40,23 +37,23 @@ def test_the_benchmark_measures_three_finite_figures(app, browser):
     with Store(app.store) as store:
         infos = list(reversed(store.list_runs(group=r["group"])))
     assert [i.config["algorithm"]["name"] for i in infos] == ["bp", "dfa"]
-    assert {i.config["train"]["epochs"] for i in infos} == {EPOCHS} and {i.status for i in infos} == {"done"}
+    assert {i.config["train"]["epochs"] for i in infos} == {epochs} and {i.status for i in infos} == {"done"}
     report = app_bench.format_report(r).splitlines()
     assert sum("x the target" in line for line in report) == 3
 
 
-def test_the_floor_page_trains_the_default_comparison_and_polls_while_it_runs(browser):
+def test_the_floor_page_trains_the_default_comparison_and_polls_while_it_runs(browser, epochs):
     from explorer.store import Store
 
     with app_bench.serve(script=app_bench.FLOOR_PAGE, extra_args=("--runner.postScriptGC", "false")) as floor:
-        r = app_bench.floor_round(floor, browser, EPOCHS)
+        r = app_bench.floor_round(floor, browser, epochs)
         # its Stop button ends a long comparison: the same-run measurement works on it too
         toggled = app_bench.toggled_overhead(floor, browser, pairs=1, window_s=1.0, settle_s=1.0)
         with Store(floor.store) as store:
             infos = list(reversed(store.list_runs(group=r["group"])))
             long = [i for i in store.list_runs() if i.config["train"]["epochs"] == app_bench.TOGGLE_EPOCHS]
     assert [i.config["algorithm"]["name"] for i in infos] == ["bp", "dfa"]
-    assert {i.config["train"]["epochs"] for i in infos} == {EPOCHS} and {i.status for i in infos} == {"done"}
+    assert {i.config["train"]["epochs"] for i in infos} == {epochs} and {i.status for i in infos} == {"done"}
     assert list(r["runs"]) == ["BP", "DFA"] and all(v > 0 and math.isfinite(v) for v in r["runs"].values())
     assert r["status_per_s"] >= 1, "the floor page's line did not change while the runs trained: it did not poll"
     assert len(toggled["closed"]) == 2 and math.isfinite(toggled["overhead"])

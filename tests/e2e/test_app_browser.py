@@ -1,9 +1,10 @@
 """The app in a real browser: train from the Train page, watch live curves and alignment, find the
 run again after a reload and from its link, keep two users' runs apart, screenshot every page.
 
-One comparison (a digits MLP with BP, DFA and FA, a few epochs, learning rate 0.1 set in the page)
-is trained once for the module and looked at by the tests that follow, in file order; each test
-first puts the page where it needs it. Screenshots go to ``artifacts/screenshots/``.
+One comparison (a digits MLP with BP, DFA and FA, learning rate 0.1 set in the page) is trained
+once for the module and looked at by the tests that follow, in file order; each test first puts
+the page where it needs it. It trains for the conftest's ``epochs``, timed on this machine to last
+seconds: on a fast machine a fixed few epochs end before the page's first poll. Screenshots go to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from explorer import app_bench
 from explorer.frames import run_label, unique_labels
 from explorer.store import Store
 
-EPOCHS = 4
 TIMEOUT_MS = 90_000
 TALL = {"width": 1400, "height": 2400}
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -126,13 +126,13 @@ def screenshot(page, folder: Path, title: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(app, browser):
+def trained(app, browser, epochs):
     """A comparison set up and trained from the Train page: epochs from the URL, learning rate 0.1
     and a third rule (FA) chosen in the page, then Train clicked. Yields the page and what it saw."""
     context = browser.new_context(viewport=TALL)  # tall: the screenshots show whole pages
     page = context.new_page()
     try:
-        app_bench.open_train_page(page, f"{app.url}/?epochs={EPOCHS}")
+        app_bench.open_train_page(page, f"{app.url}/?epochs={epochs}")
         lr = page.get_by_label("learning rate", exact=True)
         lr.fill("0.1")
         lr.press("Enter")
@@ -148,7 +148,7 @@ def trained(app, browser):
         infos = wait_final(app, group)
         labels = labels_of(infos)
         final = wait_status(page, set(labels))
-        yield {"page": page, "url": page.url, "group": group, "charts": charts, "infos": infos, "labels": labels,
+        yield {"epochs": epochs, "page": page, "url": page.url, "group": group, "charts": charts, "infos": infos, "labels": labels,
                "final": final, "statuses": page.evaluate("() => window.__statuses")}
     finally:
         context.close()
@@ -159,12 +159,13 @@ def test_train_page_trains_bp_and_dfa_with_live_curves(trained, screenshots):
     assert [i.config["algorithm"]["name"] for i in trained["infos"]] == ["bp", "dfa", "fa"]
     assert all(i.status == "done" for i in trained["infos"])
     assert {i.config["optimizer"]["lr"] for i in trained["infos"]} == {0.1}
-    assert {i.config["train"]["epochs"] for i in trained["infos"]} == {EPOCHS}
+    epochs = trained["epochs"]
+    assert {i.config["train"]["epochs"] for i in trained["infos"]} == {epochs}
     assert {i.config["data"]["name"] for i in trained["infos"]} == {"digits"}
     # live: the page said the runs were training before it said they had finished
     assert any("training" in s for s in trained["statuses"]), trained["statuses"]
     for label, words in trained["final"].items():
-        assert f"epoch {EPOCHS:.1f}/{EPOCHS}" in words and "samples/s" in words, (label, words)
+        assert f"epoch {epochs:.1f}/{epochs}" in words and "samples/s" in words, (label, words)
     assert list(trained["final"]) == trained["labels"]
     titles = {c["title"]: c for c in trained["charts"]}
     assert titles["Loss"]["marks"] > 0 and titles["Accuracy"]["marks"] > 0
@@ -204,7 +205,7 @@ def test_the_link_opens_the_same_setup_and_runs_in_a_fresh_context(app, trained,
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
     app_bench.wait_idle(page, TIMEOUT_MS / 1000)
     assert number_value(page, "learning rate") == "0.1"
-    assert number_value(page, "epochs") == str(EPOCHS)
+    assert number_value(page, "epochs") == str(trained["epochs"])
     assert [select_value(page, f"Rule {i}") for i in (1, 2, 3)] == ["bp", "dfa", "fa"]
     assert select_value(page, "Rule 4") in ("none", "—")  # the empty slot, however it is written
     assert select_value(page, "Dataset") == "digits"
@@ -213,10 +214,10 @@ def test_the_link_opens_the_same_setup_and_runs_in_a_fresh_context(app, trained,
     wait_curves(page)
 
 
-def test_two_users_training_at_once_see_only_their_own_runs(app, new_page):
+def test_two_users_training_at_once_see_only_their_own_runs(app, new_page, epochs):
     first, second = new_page(), new_page()
-    long = 40  # epochs: long enough that the two comparisons surely train at the same time
-    urls = {first: f"{app.url}/?epochs={long}", second: f"{app.url}/?epochs={long}&rule1=fa&rule2=none"}
+    # seconds of training each, so the two comparisons surely train at the same time
+    urls = {first: f"{app.url}/?epochs={epochs}", second: f"{app.url}/?epochs={epochs}&rule1=fa&rule2=none"}
     for page, url in urls.items():  # both load at the same time
         page.goto(url, wait_until="commit")
     for page in urls:
