@@ -66,6 +66,7 @@ def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_pa
     while min(len(store.metric_rows(i)) for i in ids) < LIVE_POINTS + 20:
         assert time.monotonic() < deadline, "the runs logged too few records in a minute"
         time.sleep(0.1)
+    at.run()  # the page as it is now that they train (drawn at the click, they may have been queued)
     button(at, "Pause").click().run()
     run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
     # while the runs go on: plain SVG curves (`explorer.sketch`), thinned, and no Vega chart; the
