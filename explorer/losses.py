@@ -30,6 +30,18 @@ def make_loss(name: str, num_classes: int) -> Callable[[torch.Tensor, torch.Tens
     raise ValueError(f"unknown loss {name!r}")
 
 
+def hits(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Which predictions are right, a bool per sample (shaped like ``y``), on the device.
+
+    Example:
+        >>> hits("cross_entropy", torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([1, 1])).tolist()
+        [True, False]
+    """
+    if name == "bce":
+        return (out.squeeze(-1) > 0).long() == y
+    return out.argmax(-1) == y
+
+
 def correct(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """How many predictions are right, as a device tensor (no host sync). With a leading seed axis
     (out: (S, batch, outputs)) it counts per seed.
@@ -38,10 +50,7 @@ def correct(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         >>> correct("cross_entropy", torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]]]), torch.tensor([[1], [1]])).tolist()
         [1, 0]
     """
-    if name == "bce":
-        right = (out.squeeze(-1) > 0).long() == y
-    else:
-        right = out.argmax(-1) == y
+    right = hits(name, out, y)
     return right.sum(-1) if out.dim() == 3 else right.sum()
 
 

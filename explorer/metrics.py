@@ -27,11 +27,15 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
         >>> math.isnan(cosine(torch.zeros(2), torch.ones(2)))
         True
     """
+    return float(_cosine(a, b))
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """`cosine` as a float64 device scalar (nothing read from the device)."""
     a, b = a.detach().double().flatten(), b.detach().double().flatten()
     na, nb = a.norm(), b.norm()
-    if na == 0 or nb == 0:
-        return math.nan
-    return float((a @ b / (na * nb)).clamp(-1.0, 1.0))
+    defined = (na > 0) & (nb > 0)
+    return torch.where(defined, (a @ b / (na * nb)).clamp(-1.0, 1.0), math.nan)
 
 
 def degrees(cos: float) -> float:
@@ -46,15 +50,22 @@ def degrees(cos: float) -> float:
 
 def signal_cosine(a: torch.Tensor | None, b: torch.Tensor | None) -> float:
     """Batch mean of per-sample cosines between two teaching signals (samples with a zero
-    signal are undefined and left out; NaN if all are)."""
-    if a is None or b is None:
-        return math.nan
+    signal are undefined and left out; NaN if all are).
+
+    Example:
+        >>> signal_cosine(torch.tensor([[1.0, 0.0], [0.0, 0.0]]), torch.tensor([[1.0, 1.0], [1.0, 0.0]]))  # doctest: +ELLIPSIS
+        0.7071...
+    """
+    return math.nan if a is None or b is None else float(_signal_cosine(a, b))
+
+
+def _signal_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """`signal_cosine` as a float64 device scalar (0 / 0: NaN when no sample is defined)."""
     a, b = a.detach().double().flatten(1), b.detach().double().flatten(1)
     norms = a.norm(dim=1) * b.norm(dim=1)
     defined = norms > 0
-    if not defined.any():
-        return math.nan
-    return float(((a * b).sum(1)[defined] / norms[defined]).mean())
+    per_sample = torch.where(defined, (a * b).sum(1) / norms, 0.0)
+    return per_sample.sum() / defined.sum()
 
 
 @contextlib.contextmanager
@@ -167,24 +178,33 @@ def alignment_rows(built: Built, rule_grads, rule_signals, bp_grads, bp_signals,
     def pick(t):
         return t if t is None or seed is None else t[seed]
 
-    rows = []
+    def norm(t):
+        return None if t is None else t.detach().double().norm()
+
+    def both(figure, a, b):
+        return None if a is None or b is None else figure(a, b)
+
+    figures = []  # per layer, the seven figures below as float64 device scalars (None: undefined)
     for i, name in enumerate(built.hidden_names):
         key = f"{name}.weight"
         weight = pick(built.structure.layers[i].weight.detach())
         update, bp = pick(rule_grads.get(key)), pick(bp_grads.get(key))
         feedback = pick(built.rule.feedback_for(i))
         target = pick(built.rule.weight_alignment_target(i))
-        update_cos = cosine(update, bp) if update is not None and bp is not None else math.nan
-        signal_cos = signal_cosine(pick(rule_signals[i]), pick(bp_signals[i]))
-        weight_cos = cosine(feedback, target) if feedback is not None and target is not None else math.nan
+        figures += [both(_cosine, update, bp), both(_signal_cosine, pick(rule_signals[i]), pick(bp_signals[i])),
+                    both(_cosine, feedback, target), norm(update), norm(bp), norm(weight), norm(feedback)]
+    defined = [f for f in figures if f is not None]
+    values = iter(torch.stack(defined).tolist() if defined else [])  # one read of the device
+    read = [math.nan if f is None else next(values) for f in figures]
+    rows = []
+    for i, name in enumerate(built.hidden_names):
+        update_cos, signal_cos, weight_cos, grad_norm, bp_grad_norm, weight_norm, feedback_norm = read[7 * i:7 * i + 7]
         rows.append({
             "layer": name, "index": i + 1,
             "update_cos": update_cos, "update_deg": degrees(update_cos),
             "signal_cos": signal_cos, "signal_deg": degrees(signal_cos),
             "weight_cos": weight_cos, "weight_deg": degrees(weight_cos),
-            "grad_norm": float(update.norm()) if update is not None else math.nan,
-            "bp_grad_norm": float(bp.norm()) if bp is not None else math.nan,
-            "weight_norm": float(weight.norm()),
-            "feedback_norm": float(feedback.norm()) if feedback is not None else math.nan,
+            "grad_norm": grad_norm, "bp_grad_norm": bp_grad_norm,
+            "weight_norm": weight_norm, "feedback_norm": feedback_norm,
         })
     return rows

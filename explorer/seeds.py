@@ -24,7 +24,7 @@ import torch
 from .algorithms import Structure, make_rule
 from .build import FEEDBACK, Built, build, derived_seed
 from .config import ConfigError, RunConfig
-from .losses import correct, per_seed_loss
+from .losses import hits, per_seed_loss
 from .metrics import alignment_rows, backprop_reference
 from .models.stacked import StackedMLP
 from .trainer import Trainer, TrainResult
@@ -95,9 +95,7 @@ class SeedsTrainer(Trainer):
 
     def _per_seed(self, loss, logits, y):
         losses = per_seed_loss(self.cfg.train.loss, self.built.data.num_classes, logits, y)
-        if self.built.data.regression:
-            return losses, losses * 0
-        return losses, correct(self.cfg.train.loss, logits, y)
+        return losses, None if self.built.data.regression else hits(self.cfg.train.loss, logits, y)
 
     def _alignment(self, x, y, grads, signals):
         bp_grads, bp_signals = backprop_reference(self.built, x, y, grads, signals)
@@ -114,10 +112,12 @@ class SeedsTrainer(Trainer):
             xs = x[i:i + 2048].expand(self.seeds, *x[i:i + 2048].shape)
             ys = y[i:i + 2048].expand(self.seeds, *y[i:i + 2048].shape)
             out = model(xs)
-            losses, rights = self._per_seed(None, out, ys)
+            losses, right_ones = self._per_seed(None, out, ys)
             loss_sum += losses * xs.shape[1]
-            right += rights
+            if right_ones is not None:
+                right += right_ones.sum(-1)
         model.train()
         n = max(len(x), 1)
-        accs = [float("nan") if b.data.regression else r / n for r in right.tolist()]
-        return [(l / n, a) for l, a in zip(loss_sum.tolist(), accs)]
+        loss_sum, right = torch.stack([loss_sum, right]).tolist()  # one read of the device
+        accs = [float("nan") if b.data.regression else r / n for r in right]
+        return [(l / n, a) for l, a in zip(loss_sum, accs)]

@@ -1,9 +1,9 @@
 """The training loop: minibatches by index from on-device data, metrics at each logging interval.
 
-Nothing in a step waits for the device: the loss and accuracy are summed in device tensors and a
-non-finite loss is noted on the device too (the step it first happened). The host reads them only
-when a record is logged (every ``train.log_every`` steps and at each epoch's end); a run whose loss
-went non-finite stops there, marked ``diverged`` at the exact step, with every earlier record kept.
+Nothing in a step waits for the device: each step's loss and right answers stay there (`Tally`),
+and the host reads them only when a record is logged (every ``train.log_every`` steps and at each
+epoch's end), with the step whose loss first went non-finite; a run whose loss went non-finite
+stops there, marked ``diverged`` at the exact step, with every earlier record kept.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import torch
 
 from .build import BATCHES, Built, build, derived_seed
 from .config import ConfigError, RunConfig
-from .losses import correct
+from .losses import correct, hits
 from .metrics import compare_with_backprop, measured_backward
 from .optim import batch_manhattan_, make_optimizer
+from .tally import Tally
 
 
 @dataclass
@@ -68,11 +69,7 @@ class Trainer:
         self.steps_done = 0
         self.samples_seen = 0
         self._order = torch.empty(0, dtype=torch.long)
-        self._loss_sum = torch.zeros(self.seeds, device=b.device)
-        self._correct = torch.zeros(self.seeds, device=b.device)
-        self._seen = 0
-        self._first_bad = torch.full((self.seeds,), -1, dtype=torch.long, device=b.device)
-        self._counter = torch.zeros((), dtype=torch.long, device=b.device)
+        self._tally = Tally(self.seeds)
         self.snapshots: list = []
         self.probe = None
         if self.cfg.train.snapshots:
@@ -131,7 +128,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         b.rule.after_step(b.model)
         self.steps_done += 1
-        self._accumulate(loss.detach(), logits.detach(), y)
+        self._tally.add(*self._per_seed(loss.detach(), logits.detach(), y))
+        self.samples_seen += self.batch_size
         if logging:
             self._log(layers)
         if self.steps_done % self.steps_per_epoch == 0 and self.diverged[0] is None:
@@ -143,10 +141,11 @@ class Trainer:
         """The minibatch for this step's indices (one row of ``idx`` per seed)."""
         return self.built.data.x_train[idx[0]], self.built.data.y_train[idx[0]]
 
-    def _per_seed(self, loss, logits, y) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss, number right) of each seed on this batch, as device vectors."""
-        right = correct(self.cfg.train.loss, logits, y) if not self.built.data.regression else loss * 0
-        return loss.reshape(1), right.reshape(1)
+    def _per_seed(self, loss, logits, y) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each seed's loss on this batch (seeds,) and which of its predictions were right
+        (seeds, batch), on the device; None for the latter in regression."""
+        right = None if self.built.data.regression else hits(self.cfg.train.loss, logits, y).reshape(1, -1)
+        return loss.reshape(1), right
 
     def _alignment(self, x, y, grads, signals) -> list[list[dict]]:
         """Per seed, the alignment rows of this batch."""
@@ -159,16 +158,6 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------
 
-    def _accumulate(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        losses, right = self._per_seed(loss, logits, y)
-        self._counter += 1
-        first = (self._first_bad < 0) & ~torch.isfinite(losses)
-        self._first_bad = torch.where(first, self._counter, self._first_bad)
-        self._loss_sum += losses * self.batch_size
-        self._correct += right
-        self._seen += self.batch_size
-        self.samples_seen += self.batch_size
-
     def _snapshot(self, epoch: int) -> None:
         """Hidden activations of the fixed probe set, if this epoch was asked for."""
         if epoch in self.cfg.train.snapshots:
@@ -178,14 +167,14 @@ class Trainer:
             self.snapshots.append(Snapshot(epoch, self.steps_done, capture(self.built, self.probe.x, layers=layers)))
 
     def _log(self, layers: list[list[dict]]) -> None:
-        """Read the device once: record each live seed's metrics for the interval; a seed whose
+        """Read the interval from the device: record each live seed's metrics; a seed whose
         loss went non-finite is marked diverged at that step and records nothing more."""
-        for s, first_bad in enumerate(self._first_bad.tolist()):
-            if first_bad >= 0 and self.diverged[s] is None:
-                self.diverged[s] = first_bad
+        start = self.steps_done - self._tally.steps  # the step before the interval's first
+        train = self._tally.read()
+        for s, (_, _, first_bad) in enumerate(train):
+            if first_bad is not None and self.diverged[s] is None:
+                self.diverged[s] = start + first_bad + 1
         tests = self._evaluate()
-        losses, rights = self._loss_sum.tolist(), self._correct.tolist()
-        seen = max(self._seen, 1)
         for s in range(self.seeds):
             if self.diverged[s] is not None:
                 continue
@@ -194,8 +183,8 @@ class Trainer:
                 "epoch": self.steps_done / self.steps_per_epoch,
                 "samples": self.samples_seen,
                 "time": time.perf_counter() - self._start,
-                "train_loss": losses[s] / seen,
-                "train_acc": math.nan if self.built.data.regression else rights[s] / seen,
+                "train_loss": train[s][0],
+                "train_acc": train[s][1],
                 "test_loss": tests[s][0],
                 "test_acc": tests[s][1],
                 "layers": layers[s],
@@ -203,8 +192,6 @@ class Trainer:
             self.histories[s].append(record)
             if self.on_metrics is not None:
                 self.on_metrics(record) if self.seeds == 1 else self.on_metrics(s, record)
-        self._loss_sum.zero_(), self._correct.zero_()
-        self._seen = 0
 
     def results(self) -> list[TrainResult]:
         """One result per seed."""
@@ -250,7 +237,8 @@ def evaluate(built: Built, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) 
             right += correct(built.config.train.loss, out, y[i:i + chunk])
     model.train(training)
     n = max(len(x), 1)
-    return float(loss_sum) / n, (math.nan if built.data.regression else float(right) / n)
+    loss_sum, right = torch.stack([loss_sum, right]).tolist()  # one read of the device
+    return loss_sum / n, (math.nan if built.data.regression else right / n)
 
 
 def train(cfg: RunConfig | dict, on_metrics: Callable[[dict], None] | None = None, *,

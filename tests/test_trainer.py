@@ -35,6 +35,31 @@ def test_records_arrive_through_on_metrics_at_each_interval_and_epoch_end():
             "grad_norm", "weight_norm", "feedback_norm"} <= set(layer)
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "bce"])
+def test_a_records_train_loss_and_accuracy_are_those_of_the_steps_in_its_interval(loss):
+    data = {"name": "random", "samples": 1400, "features": 10, "classes": 2} if loss == "bce" else {"name": "digits"}
+    cfg = small_config(data=data, train={"epochs": 2, "batch_size": 100, "log_every": 4, "loss": loss})
+    trainer = Trainer(cfg)
+    rule, steps = trainer.built.rule, []
+    backward = rule.backward
+
+    def watched(model, x, y, loss_fn):  # every step's loss and predictions, read one by one
+        out = backward(model, x, y, loss_fn)
+        predicted = (out[1].squeeze(1) > 0).long() if loss == "bce" else out[1].argmax(1)
+        steps.append((out[0].item(), (predicted == y).tolist()))
+        return out
+
+    rule.backward = watched
+    result = trainer.run()
+    assert [r["step"] for r in result.history] == [4, 8, 12, 14, 16, 20, 24, 28]
+    logged_at = [0] + [r["step"] for r in result.history]
+    for (before, at), record in zip(zip(logged_at, logged_at[1:]), result.history):
+        interval = steps[before:at]
+        assert record["train_loss"] == pytest.approx(sum(l for l, _ in interval) / len(interval), rel=1e-6)
+        right = [r for _, rights in interval for r in rights]
+        assert record["train_acc"] == pytest.approx(sum(right) / len(right), rel=1e-9)
+
+
 def test_a_non_finite_loss_stops_the_run_as_diverged_at_that_step():
     cfg = small_config(optimizer={"name": "sgd", "lr": 1e6, "momentum": 0.9},
                        model={"name": "mlp", "hidden": [32], "activation": "relu"},
