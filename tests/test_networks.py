@@ -99,6 +99,27 @@ def test_dfa_on_a_cnn_projects_the_error_onto_each_block_output():
         torch.testing.assert_close(got[f"{name}.bias"], gb, rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.parametrize("model,rule,algorithm", [
+    ("mlp", "dfa", {}), ("mlp", "sdfa", {"connections": 2}), ("mlp", "bdfa", {"block_size": 1}),
+    ("mlp", "fp", {"bp_depth": 1}), ("lenet5", "dfa", {}), ("resnet20", "dfa", {})])
+def test_the_one_pass_direct_feedback_gives_the_updates_of_the_staged_one(model, rule, algorithm):
+    # Two routes to the same signals: one autograd pass with the error injected at its source
+    # (what trains), and one autograd call per stage with the sources read in between (ifa's way).
+    data = images(channels=3, side=32) if model == "resnet20" else images()
+    if model == "mlp":
+        cfg = small_config(model={"name": "mlp", "hidden": [12, 10, 8, 6]}, algorithm={"name": rule, **algorithm})
+        built = build(cfg, data=data)
+    else:
+        built = built_for(model, rule, data, **algorithm)
+    one_pass = compute_updates(built, data.x_train, data.y_train)
+    built.rule.staged = True
+    staged = compute_updates(built, data.x_train, data.y_train)
+    assert sorted(one_pass) == sorted(staged)
+    for name in one_pass:
+        torch.testing.assert_close(one_pass[name], staged[name], rtol=1e-5, atol=1e-8, msg=name)
+    assert any(g.abs().sum() > 0 for n, g in one_pass.items() if n.startswith(built.hidden_names[0]))
+
+
 @pytest.mark.parametrize("model,shape", [("tutorial_cnn", (1, 28, 28)), ("lenet5", (1, 28, 28)),
                                          ("cifar_cnn", (3, 32, 32)), ("resnet20", (3, 32, 32)),
                                          ("resnet18", (3, 32, 32))])

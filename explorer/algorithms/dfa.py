@@ -11,7 +11,10 @@ through the layer's own activation (and pooling) to its weights, which gives
 - fp: the top ``k`` hidden layers take the backprop signal, the rest the ``δ`` at depth ``k``;
 - ifa: layer 1 takes ``e @ B_1``, layer ``l > 1`` takes ``δ_{l-1} @ W_l.T`` (the error runs forward).
 
-Signals whose sources are ready are sent in one autograd call (DFA: all hidden layers at once).
+Where every source lies above the taps it teaches (all rules but ifa), one autograd pass does it
+all: the source tensor goes through `_Inject`, the identity, whose backward also hands each tap it
+feeds ``δ_source @ B``. ifa's error runs forward, against autograd's order, so it goes in stages:
+the signals whose sources are ready are sent in one autograd call, then the next.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ class DirectFeedback(Rule):
         # Only a tap that takes the backprop signal needs the gradient arriving from above.
         self.leaf_grad = [signal.kind == "backprop" for signal in self.plan]
         self.sources = {s.source for s in self.plan if s.kind == "feedback" and s.source != OUTPUT}
-        if cfg.name == "ifa":
+        self.staged = cfg.name == "ifa"
+        if self.staged:
             self.sources |= set(range(taps - 1))
 
     def draw(self, model) -> None:
@@ -120,6 +124,35 @@ class DirectFeedback(Rule):
     def backward(self, model, x, y, loss_fn):
         if not self.trains_hidden:
             return super().backward(model, x, y, loss_fn)
+        if self.staged:
+            return self._staged_backward(model, x, y, loss_fn)
+        outs: list[torch.Tensor] = []
+
+        def cut(tap, h):  # a tap taught by backprop stays joined to the layer above
+            outs.append(h)
+            return h if self.leaf_grad[len(outs) - 1] else h.detach()
+
+        def inject(source, tensor):
+            fed = [t for t, signal in enumerate(self.plan) if signal.kind == "feedback"
+                   and signal.source == source and outs[t].requires_grad]
+            if not fed:
+                return tensor
+            feedbacks = [self.owner(t).feedback for t in fed]
+            return _Inject.apply(tensor, self.structure.lead_dims, feedbacks, *[outs[t] for t in fed])
+
+        hooks = [self.owner(t).register_forward_hook(lambda _m, _i, out, t=t: inject(t, out))
+                 for t in self.sources]
+        try:
+            with _tap_handlers(self.structure.taps, cut):
+                logits = inject(OUTPUT, model(x))
+        finally:
+            for h in hooks:
+                h.remove()
+        loss = loss_fn(logits, y)
+        loss.backward()
+        return loss, logits
+
+    def _staged_backward(self, model, x, y, loss_fn):
         s = self.structure
         outs: list[torch.Tensor] = []
         leaves: list[torch.Tensor] = []
@@ -193,6 +226,29 @@ class DirectFeedback(Rule):
     def _tap_of(self, hidden: int) -> int | None:
         owners = self.structure.tap_owner
         return owners.index(hidden) if hidden in owners else None
+
+
+class _Inject(torch.autograd.Function):
+    """The identity on a source tensor; its backward also returns, for each tap tensor passed
+    with it, ``δ @ B`` shaped like that tap (δ: the gradient arriving at the source).
+
+    Example:
+        >>> source, tap = torch.zeros(2, 3, requires_grad=True), torch.zeros(2, 4, requires_grad=True)
+        >>> out = _Inject.apply(source, 1, [torch.ones(3, 4)], tap)
+        >>> out.sum().backward(); tap.grad.tolist()[0]
+        [3.0, 3.0, 3.0, 3.0]
+    """
+
+    @staticmethod
+    def forward(ctx, source, lead_dims, feedbacks, *taps):
+        ctx.lead_dims, ctx.feedbacks, ctx.shapes = lead_dims, feedbacks, [t.shape for t in taps]
+        return source.view_as(source)
+
+    @staticmethod
+    def backward(ctx, delta):
+        flat = delta.flatten(ctx.lead_dims)  # (…, dim of source)
+        return (delta, None, None,
+                *[(flat @ b).reshape(shape) for b, shape in zip(ctx.feedbacks, ctx.shapes)])
 
 
 @contextlib.contextmanager
