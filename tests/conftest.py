@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,20 @@ def small_config(**sections) -> dict:
            "train": {"epochs": 1, "batch_size": 64}, "seed": 0, "device": "cpu"}
     cfg.update(sections)
     return cfg
+
+
+def epochs_lasting(cfg: dict, seconds: float) -> int:
+    """Epochs of ``cfg`` that train for about ``seconds`` on this machine, timed on two epochs
+    trained alone after a warm-up step: for tests that must see a run while it trains, whatever
+    the machine's pace (a fixed count can end before a poller's first look on a fast machine)."""
+    from explorer import Trainer
+
+    trainer = Trainer(cfg | {"train": cfg["train"] | {"epochs": 2}})
+    trainer.step()
+    start = time.perf_counter()
+    trainer.run()
+    per_epoch = (time.perf_counter() - start) / (2 - 1 / trainer.steps_per_epoch)
+    return max(2, math.ceil(seconds / per_epoch))
 
 
 @pytest.fixture()

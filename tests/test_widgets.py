@@ -20,7 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from conftest import small_config
+from conftest import epochs_lasting, small_config
 from explorer import RunConfig
 from explorer.runs import Workspace
 from explorer.widgets import AlignmentWidget, EmbeddingWidget, ParityWidget, TrainerWidget, follow
@@ -63,8 +63,10 @@ def chart_rows(view: alt.JupyterChart) -> int:
 
 
 def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(ws):
-    # Long enough (about a second here) for several of the store's 0.25 s flushes to be seen live.
-    w = TrainerWidget(small_config(train={"epochs": 8, "batch_size": 32}), rules=["bp", "dfa"], workspace=ws,
+    # Long enough (a second of training each, alone) for several of the store's 0.25 s flushes to be seen live.
+    cfg = small_config(train={"epochs": 8, "batch_size": 32})
+    epochs = epochs_lasting(cfg, 1.0)
+    w = TrainerWidget(cfg | {"train": {"epochs": epochs, "batch_size": 32}}, rules=["bp", "dfa"], workspace=ws,
                       interval=0.05)
     seen = []  # (step, thread name) at every change of the step trait
     w.observe(lambda change: seen.append((change["new"], threading.current_thread().name)), "step")
@@ -78,7 +80,7 @@ def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(
 
     total = w.runs.infos[0].total_steps
     assert w.status == "done" and w.progress == 1.0 and w.bar.value == 1.0
-    assert w.step == total > 0 and w.epoch == 8.0
+    assert w.step == total > 0 and w.epoch == epochs
     assert sorted(w.latest) == ["BP", "DFA"]
     assert all(0.0 <= v["test_acc"] <= 1.0 and math.isfinite(v["train_loss"]) for v in w.latest.values())
     assert w.records == sum(len(r) for r in w.runs.lists) > 4
