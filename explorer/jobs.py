@@ -225,9 +225,11 @@ class JobManager:
     # Submitting ---------------------------------------------------------------------------
 
     def submit(self, config: RunConfig | Mapping, *, group: str | None = None,
-               on_metrics: Callable[[dict], None] | None = None, checkpoint_every: int | None = None) -> RunHandle:
+               on_metrics: Callable[[dict], None] | None = None, checkpoint_every: int | None = None,
+               paused: bool = False) -> RunHandle:
         """Validate ``config`` (`ConfigError` names the field), store it as a queued run, return its
         handle. ``on_metrics(record)`` is called on the run's thread with each record as it is logged.
+        ``paused``: the run is held before its first step (until `RunHandle.step` or `resume`).
         ``checkpoint_every`` (epochs) overrides the manager's for this run: the Playground repaints
         its boundaries from weights stored every epoch, on the same manager as every other run."""
         if checkpoint_every is not None:
@@ -239,6 +241,7 @@ class JobManager:
         run_id = self.store.create_run(cfg, group=group)
         handle = RunHandle(self, run_id, cfg, group, on_metrics,
                            self.checkpoint_every if checkpoint_every is None else checkpoint_every)
+        handle._paused = paused  # before it is queued: pausing after would race its first steps
         with self._lock:
             if self._closing:
                 self.store.finish_run(run_id, "cancelled")
@@ -251,7 +254,7 @@ class JobManager:
 
     def submit_group(self, configs: Sequence[RunConfig | Mapping], *, label: str | None = None,
                      on_metrics: Callable[[dict], None] | None = None,
-                     checkpoint_every: int | None = None) -> list[RunHandle]:
+                     checkpoint_every: int | None = None, paused: bool = False) -> list[RunHandle]:
         """Runs started together to compare them (rules, usually): all must have the same seed, so
         they start from the same forward weights and see the same minibatches. They share a group id.
 
@@ -277,7 +280,8 @@ class JobManager:
             raise ConfigError(f"seed: runs of a group share one seed (same forward weights, same minibatches); "
                               f"got seeds {', '.join(map(str, seeds))}")
         group = self.store.create_group(cfgs[0].seed, label)
-        return [self.submit(c, group=group, on_metrics=on_metrics, checkpoint_every=checkpoint_every) for c in cfgs]
+        return [self.submit(c, group=group, on_metrics=on_metrics, checkpoint_every=checkpoint_every, paused=paused)
+                for c in cfgs]
 
     # Looking on ---------------------------------------------------------------------------
 

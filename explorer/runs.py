@@ -234,10 +234,7 @@ class Workspace:
         they wait for `Comparison.step` or `Comparison.resume`. ``checkpoint_every`` (epochs
         between stored weights) overrides the job manager's for these runs."""
         configs = comparison_configs(base, algorithms)
-        handles = self.jobs.submit_group(configs, label=label, checkpoint_every=checkpoint_every)
-        if paused:
-            for h in handles:
-                h.pause()
+        handles = self.jobs.submit_group(configs, label=label, checkpoint_every=checkpoint_every, paused=paused)
         return self.comparison(handles[0].group)
 
     def comparison(self, group: str) -> Comparison:

@@ -67,6 +67,22 @@ def test_queued_runs_know_their_position_and_a_stopped_one_never_starts(tmp_path
         assert first.wait(60) == "cancelled" and third.wait(60) == "done"
 
 
+def test_a_group_submitted_paused_takes_no_step_until_told(tmp_path):
+    with JobManager(tmp_path / "runs.sqlite", max_concurrent=2) as jobs:
+        runs = jobs.submit_group([LONG, LONG | {"algorithm": {"name": "dfa"}}], paused=True)
+        wait_until(lambda: all(r.status == "paused" for r in runs))
+        time.sleep(0.3)
+        assert [r.steps_done for r in runs] == [0, 0]  # held before the first step, not soon after
+        for r in runs:
+            r.step(1)
+        wait_until(lambda: all(r.steps_done == 1 for r in runs))
+        time.sleep(0.2)
+        assert [r.steps_done for r in runs] == [1, 1] and {r.status for r in runs} == {"paused"}
+        for r in runs:
+            r.stop()
+        assert [r.wait(60) for r in runs] == ["cancelled", "cancelled"]
+
+
 def test_pause_single_step_resume_and_stop_act_before_the_next_step(tmp_path):
     with JobManager(tmp_path / "runs.sqlite", max_concurrent=1) as jobs:
         run = jobs.submit(LONG)
