@@ -1,4 +1,5 @@
-"""Live learning curves as a small inline SVG, for the redraws while runs train.
+"""Live charts as small inline SVG, for the redraws while runs train: learning curves (the Train
+page) and, per hidden layer, alignment and gradient norms (the Alignment page).
 
 A Vega chart costs the browser about 78 ms of CPU per redraw on a 2-core machine, even with its
 data swapped in place; the Train page redraws two of them 2.3 times a second, on the cores the
@@ -34,7 +35,9 @@ from .charts import DIVERGED_COLOR, rule_colors
 
 WIDTH = 480                               # the viewBox width; the SVG stretches to its column
 LEFT, RIGHT, TOP, BOTTOM = 48, 84, 28, 36   # margins: y labels, legend, title, x labels
+PANEL_WIDTH = 360                         # one small panel per hidden layer
 DASHES = {"train": None, "test": "5,3"}
+NORM_DASHES = {"rule": None, "backprop": "2,2"}  # as `charts.norms_chart`
 FONT = 'font-family="sans-serif" font-size="11" fill="#444"'
 
 
@@ -65,22 +68,107 @@ def curves_svg(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch", ord
     title in ``data-title``. ``diverged`` maps a run to the ``x`` where it diverged."""
     if measure not in ("loss", "accuracy"):
         raise ValueError(f"measure must be 'loss' or 'accuracy', got {measure!r}")
+    keep = (df["measure"] == measure).to_numpy()
+    curves = _group(df, keep, ("run", "split"), x, "value")
+    labels = list(order) if order is not None else list(dict.fromkeys(run for run, _ in curves))
+    return lines_svg(curves, title=measure.capitalize(), x_label=x, y_label=measure, runs=labels,
+                     dashes=DASHES, diverged=diverged, height=height)
+
+
+def alignment_svgs(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg", x: str = "step",
+                   order: Sequence[str] | None = None, height: int = 220) -> list[str]:
+    """`charts.alignment_chart` drawn live: one SVG per hidden layer (in layer order, titled with
+    the layer's name) of each run's ``kind`` alignment from `frames.alignment` rows, on the same
+    fixed axis (0-180° or -1..1) with the 90° (or 0) line dashed.
+
+    Example:
+        >>> df = pd.DataFrame({"run": ["DFA"] * 2, "step": [1, 2], "layer": ["layers.0"] * 2, "index": [1, 1],
+        ...                    "kind": ["update"] * 2, "cos": [0.1, 0.5], "deg": [84.3, 60.0]})
+        >>> [svg.count('class="curve"') for svg in alignment_svgs(df)]
+        [1]
+    """
+    if unit not in ("deg", "cos"):
+        raise ValueError(f"unit must be 'deg' or 'cos', got {unit!r}")
+    keep = (df["kind"] == kind).to_numpy()
+    labels = _labels(df, order)
+    return [lines_svg(curves, title=layer, x_label=x, y_label="degrees" if unit == "deg" else "cosine",
+                      runs=labels, dashes={kind: None}, domain=(0.0, 180.0) if unit == "deg" else (-1.0, 1.0),
+                      y_ticks=[30.0 * i for i in range(7)] if unit == "deg" else None,
+                      marks=(90.0 if unit == "deg" else 0.0,), height=height, width=PANEL_WIDTH)
+            for layer, curves in _by_layer(df, keep, ("run", "kind"), x, unit)]
+
+
+def norms_svgs(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None = None,
+               height: int = 220) -> list[str]:
+    """`charts.norms_chart` drawn live: one SVG per hidden layer of each run's gradient norm from
+    `frames.norms` rows on a log scale, the rule's own solid and backprop's dotted.
+
+    Example:
+        >>> df = pd.DataFrame({"run": ["DFA"] * 2, "step": [1, 1], "layer": ["layers.0"] * 2, "index": [1, 1],
+        ...                    "gradient": ["rule", "backprop"], "norm": [0.01, 1.0]})
+        >>> 'data-split="backprop"' in norms_svgs(df)[0]
+        True
+    """
+    return [lines_svg(curves, title=layer, x_label=x, y_label="gradient norm", runs=_labels(df, order),
+                      dashes=NORM_DASHES, log=True, height=height, width=PANEL_WIDTH)
+            for layer, curves in _by_layer(df, slice(None), ("run", "gradient"), x, "norm")]
+
+
+def _labels(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
+    return list(order) if order is not None else list(dict.fromkeys(df["run"].tolist()))
+
+
+def _group(df: pd.DataFrame, keep, keys: tuple[str, str], x: str, y: str) -> dict[tuple, list[tuple[float, float]]]:
+    """(key pair) -> [(x, y), …] of the kept rows, in row order."""
     # Plain lists and a dict rather than pandas' filtering and groupby: this runs at every live
     # redraw, on the interpreter the training threads need (pandas took 2.9 ms of a 3.7 ms draw).
-    keep = (df["measure"] == measure).to_numpy()
-    columns = (df[name].to_numpy()[keep].tolist() for name in ("run", "split", x, "value"))
-    curves: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for run, split, at, value in zip(*columns):
-        curves.setdefault((run, split), []).append((at, value))
-    labels = list(order) if order is not None else list(dict.fromkeys(run for run, _ in curves))
-    color = dict(zip(labels, rule_colors(labels)))
-    title = measure.capitalize()
-    right, bottom = WIDTH - RIGHT, height - BOTTOM
-    points = [point for curve in curves.values() for point in curve]
+    columns = (df[name].to_numpy()[keep].tolist() for name in (*keys, x, y))
+    curves: dict[tuple, list[tuple[float, float]]] = {}
+    for a, b, at, value in zip(*columns):
+        curves.setdefault((a, b), []).append((at, value))
+    return curves
+
+
+def _by_layer(df: pd.DataFrame, keep, keys: tuple[str, str], x: str, y: str):
+    """[(layer, {(key pair): [(x, y), …]})] of the kept rows, in layer order (one pass, plain lists)."""
+    columns = (df[name].to_numpy()[keep].tolist() for name in ("index", "layer", *keys, x, y))
+    layers: dict[tuple, dict[tuple, list[tuple[float, float]]]] = {}
+    for index, layer, a, b, at, value in zip(*columns):
+        layers.setdefault((index, layer), {}).setdefault((a, b), []).append((at, value))
+    return [(layer, curves) for (_, layer), curves in sorted(layers.items(), key=lambda item: item[0][0])]
+
+
+def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *, title: str, x_label: str,
+              y_label: str, runs: Sequence[str], dashes: Mapping[str, str | None],
+              domain: tuple[float, float] | None = None, y_ticks: Sequence[float] | None = None,
+              log: bool = False, marks: Sequence[float] = (),
+              diverged: Mapping[str, float] | None = None, height: int = 260, width: int = WIDTH) -> str:
+    """The drawing under every live chart: ``lines`` maps (run, style) to its (x, y) points, each
+    drawn as ``<path class="curve" data-run=run data-split=style>`` in the run's colour
+    (`charts.rule_colors` over ``runs``) with the style's dash from ``dashes`` (a legend entry per
+    run and per style). ``domain`` fixes the y axis (``y_ticks`` its labelled values); ``log`` draws
+    y on a log scale (values > 0);
+    ``marks`` are y values marked by a dashed line; ``diverged`` maps a run to the x where it diverged.
+
+    Example:
+        >>> svg = lines_svg({("BP", "train"): [(0, 1.0), (1, 0.5)]}, title="Loss", x_label="epoch",
+        ...                 y_label="loss", runs=["BP"], dashes={"train": None})
+        >>> svg.count('<path class="curve"'), 'data-title="Loss"' in svg
+        (1, True)
+    """
+    color = dict(zip(runs, rule_colors(list(runs))))
+    scale = math.log10 if log else float
+    lines = {key: [(a, scale(b)) for a, b in curve if not log or b > 0] for key, curve in lines.items()}
+    right, bottom = width - RIGHT, height - BOTTOM
+    points = [point for curve in lines.values() for point in curve]
     xs = [at for at, _ in points] + list((diverged or {}).values())
     x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    y_lo, y_hi = (min(v for _, v in points), max(v for _, v in points)) if points else (0.0, 1.0)
-    x_ticks, y_ticks = ticks(x_lo, x_hi), ticks(y_lo, y_hi)
+    if domain is not None:
+        y_lo, y_hi = domain
+    else:
+        y_lo, y_hi = (min(v for _, v in points), max(v for _, v in points)) if points else (0.0, 1.0)
+    x_ticks = ticks(x_lo, x_hi)
+    y_ticks = list(y_ticks) if y_ticks is not None else _decades(y_lo, y_hi) if log else ticks(y_lo, y_hi)
     x_lo, x_hi = min(x_lo, x_ticks[0]), max(x_hi, x_ticks[-1])
     y_lo, y_hi = min(y_lo, y_ticks[0]), max(y_hi, y_ticks[-1])
 
@@ -90,36 +178,50 @@ def curves_svg(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch", ord
     def py(value: float) -> float:
         return bottom - (bottom - TOP) * ((value - y_lo) / (y_hi - y_lo) if y_hi > y_lo else 0.5)
 
-    parts = [f'<svg class="explorer-live" data-title="{title}" viewBox="0 0 {WIDTH} {height}" width="100%" '
-             f'height="{height}" role="img" aria-label="{title} per {escape(x)}, live">',
-             f'<text x="{LEFT}" y="16" font-family="sans-serif" font-size="13" font-weight="bold" fill="#222">{title}</text>']
+    parts = [f'<svg class="explorer-live" data-title="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" '
+             f'height="{height}" role="img" aria-label="{escape(title)} per {escape(x_label)}, live">',
+             f'<text x="{LEFT}" y="16" font-family="sans-serif" font-size="13" font-weight="bold" fill="#222">'
+             f'{escape(title)}</text>']
     for t in y_ticks:
         parts.append(f'<line x1="{LEFT}" x2="{right}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#e6e6e6"/>'
-                     f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end" {FONT}>{_label(t)}</text>')
+                     f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end" {FONT}>'
+                     f'{_label(10 ** t if log else t)}</text>')
     for t in x_ticks:
         parts.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{bottom}" y2="{bottom + 4}" stroke="#888"/>'
                      f'<text x="{px(t):.1f}" y="{bottom + 16}" text-anchor="middle" {FONT}>{_label(t)}</text>')
     parts.append(f'<line x1="{LEFT}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#888"/>'
-                 f'<text x="{(LEFT + right) / 2:.0f}" y="{height - 4}" text-anchor="middle" {FONT}>{escape(x)}</text>'
+                 f'<text x="{(LEFT + right) / 2:.0f}" y="{height - 4}" text-anchor="middle" {FONT}>{escape(x_label)}</text>'
                  f'<text x="12" y="{(TOP + bottom) / 2:.0f}" text-anchor="middle" transform="rotate(-90 12 '
-                 f'{(TOP + bottom) / 2:.0f})" {FONT}>{measure}</text>')
-    for (run, split), curve in curves.items():
+                 f'{(TOP + bottom) / 2:.0f})" {FONT}>{escape(y_label)}</text>')
+    for mark in marks:
+        parts.append(f'<line class="mark" x1="{LEFT}" x2="{right}" y1="{py(mark):.1f}" y2="{py(mark):.1f}" '
+                     f'stroke="#222" stroke-dasharray="4,4"/>')
+    for (run, style), curve in lines.items():
+        if not curve:
+            continue
         path = " L".join(f"{px(a):.1f},{py(b):.1f}" for a, b in curve)
-        dash = f' stroke-dasharray="{DASHES[split]}"' if DASHES.get(split) else ""
-        parts.append(f'<path class="curve" data-run="{escape(str(run))}" data-split="{escape(str(split))}" '
+        dash = f' stroke-dasharray="{dashes[style]}"' if dashes.get(style) else ""
+        parts.append(f'<path class="curve" data-run="{escape(str(run))}" data-split="{escape(str(style))}" '
                      f'd="M{path}" fill="none" stroke="{color.get(run, "#888")}" stroke-width="2"{dash}/>')
     for run, at in (diverged or {}).items():
         parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{TOP}" y2="{bottom}" stroke="{DIVERGED_COLOR}" '
                      f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12}" font-family="sans-serif" '
                      f'font-size="11" fill="{DIVERGED_COLOR}">{escape(str(run))} diverged</text>')
-    legend = [(escape(str(run)), color[run], None) for run in labels]
-    legend += [(split, "#666", dash) for split, dash in DASHES.items()]
+    legend = [(escape(str(run)), color[run], None) for run in runs]
+    legend += [(escape(style), "#666", dash) for style, dash in dashes.items()] if len(dashes) > 1 else []
     for i, (name, stroke, dash) in enumerate(legend):
         y = TOP + 8 + 18 * i
         parts.append(f'<line x1="{right + 14}" x2="{right + 34}" y1="{y}" y2="{y}" stroke="{stroke}" stroke-width="2"'
                      + (f' stroke-dasharray="{dash}"' if dash else "") + f'/><text x="{right + 40}" y="{y + 4}" {FONT}>{name}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _decades(low: float, high: float) -> list[float]:
+    """Whole powers of ten (as exponents) covering ``low``..``high`` (exponents too)."""
+    first, last = math.floor(low), math.ceil(high)
+    step = max(1, math.ceil((last - first) / 5))
+    return [float(e) for e in range(first, last + 1, step)] if last > first else [float(first), float(first + 1)]
 
 
 def live_panel(status: str, charts: Sequence[str]) -> str:
@@ -134,6 +236,17 @@ def live_panel(status: str, charts: Sequence[str]) -> str:
         >>> panel.splitlines()[0], panel.count('<div style="flex')
         ('**BP**: training', 2)
     """
-    boxes = "".join(f'<div style="flex:1 1 320px;min-width:0">{chart}</div>' for chart in charts)
-    # a blank line ends the Markdown paragraph; the HTML block must stay on one line to stay one block
-    return f'{status}\n\n<div class="explorer-live-panel" style="display:flex;flex-wrap:wrap;gap:1rem">{boxes}</div>'
+    # a blank line ends the Markdown paragraph
+    return f"{status}\n\n{panels(charts)}"
+
+
+def panels(charts: Sequence[str], min_width: int = 320) -> str:
+    """``charts`` (SVG strings) side by side, wrapping on narrow screens, as one line of HTML (so
+    that Markdown keeps it one block).
+
+    Example:
+        >>> panels(["<svg></svg>"] * 3).count('<div style="flex:1 1 320px')
+        3
+    """
+    boxes = "".join(f'<div style="flex:1 1 {min_width}px;min-width:0">{chart}</div>' for chart in charts)
+    return f'<div class="explorer-live-panel" style="display:flex;flex-wrap:wrap;gap:1rem">{boxes}</div>'

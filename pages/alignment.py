@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import charts, frames
+from explorer import charts, frames, sketch
 from pages import common
 
 KINDS = {
@@ -20,18 +20,25 @@ unit = left.radio("show as", ["deg", "cos"], horizontal=True, key="align_unit",
 shown = right.multiselect("alignment", list(KINDS), default=list(KINDS), key="align_kinds")
 
 
+NO_KIND = "None of these rules has this alignment (e.g. weight alignment needs a chain of layers)."
+NORMS = ("Per layer, log scale: the rule's update (solid) and backprop's gradient (dotted). Norms that "
+         "fall layer by layer are vanishing gradients; norms that grow by orders of magnitude explode.")
+
+
 def draw(found) -> None:
     going, labels = not found.finished, tuple(found.labels)
     records = common.live_records(found)
     table = frames.alignment(records)
     if table.empty:
         st.caption("No alignment measured yet: it appears with the first logged step (backprop alone has none).")
+    if going:
+        return draw_live(table, frames.norms(records), labels)
     for kind in shown:
         part = table[table["kind"] == kind]
         st.subheader(f"{kind.capitalize()} alignment")
         st.caption(KINDS[kind])
         if part.empty:
-            st.caption("None of these rules has this alignment (e.g. weight alignment needs a chain of layers).")
+            st.caption(NO_KIND)
             continue
         # Built by Altair when its look changes; each live redraw swaps the new points in.
         spec = common.swapped_spec(f"align {found.group} {kind}", part, key=(unit, labels, going),
@@ -39,13 +46,26 @@ def draw(found) -> None:
                                                                                 live=going))
         st.vega_lite_chart(spec=spec, key=f"align_{kind}")
     st.subheader("Gradient norms")
-    st.caption("Per layer, log scale: the rule's update (solid) and backprop's gradient (dotted). Norms that "
-               "fall layer by layer are vanishing gradients; norms that grow by orders of magnitude explode.")
+    st.caption(NORMS)
     norms = frames.norms(records)
     if not norms.empty:
         spec = common.swapped_spec(f"norms {found.group}", norms, key=(labels, going),
                                    make=lambda t: charts.norms_chart(t, order=labels, live=going))
         st.vega_lite_chart(spec=spec, key="norms")
+
+
+def draw_live(table, norms, labels) -> None:
+    """While the runs train: the same charts as plain SVG in one Markdown element (a Vega chart per
+    kind cost Chromium 0.31 cores at two redraws a second; see `explorer.sketch`)."""
+    parts = []
+    for kind in shown:
+        part = table[table["kind"] == kind]
+        svgs = sketch.alignment_svgs(part, kind, unit=unit, order=labels) if not part.empty else []
+        parts.append(f"#### {kind.capitalize()} alignment\n\n{KINDS[kind]}\n\n"
+                     + (sketch.panels(svgs, min_width=240) if svgs else f"*{NO_KIND}*"))
+    svgs = sketch.norms_svgs(norms, order=labels) if not norms.empty else []
+    parts.append(f"#### Gradient norms\n\n{NORMS}\n\n" + (sketch.panels(svgs, min_width=240) if svgs else ""))
+    st.markdown("\n\n".join(parts), unsafe_allow_html=True)
 
 
 common.live(draw)

@@ -216,6 +216,40 @@ def test_alignment_page_shows_the_measured_angles(store_path):
     assert (norms["norm"] > 0).all() and set(norms["gradient"]) == {"rule", "backprop"}
 
 
+def test_alignment_page_draws_light_panels_per_layer_while_runs_train(store_path):
+    at = _app(epochs="300")
+    button(at, "Train").click().run()
+    group = at.query_params["group"]
+    store = Store(store_path)
+    dfa = next(r.id for r in store.list_runs(group=group) if r.config["algorithm"]["name"] == "dfa")
+    try:
+        deadline = time.monotonic() + 60
+        while len(store.metric_rows(dfa)) < 3:
+            assert time.monotonic() < deadline, "DFA logged too few records in a minute"
+            time.sleep(0.1)
+        at.run()
+        button(at, "Pause").click().run()
+        run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
+        page = AppTest.from_file(PAGES + "alignment.py", default_timeout=60)
+        page.query_params["group"] = group
+        page.run()
+        assert not page.exception
+        assert charts(page) == []    # no Vega chart while the runs are not finished
+        [live] = [m.value for m in page.markdown if "explorer-live" in m.value]   # one element
+        titles = re.findall(r'<svg class="explorer-live" data-title="([^"]+)"', live)
+        # update, signal and weight alignment, then gradient norms: a panel per hidden layer each
+        assert titles == ["layers.0", "layers.1"] * 4
+        first = live[:live.index("</svg>")]
+        path = re.search(r'<path class="curve" data-run="DFA" data-split="update" d="([^"]+)"', first).group(1)
+        logged = [rec["layers"][0]["update_deg"] for rec in store.metrics(dfa)]
+        assert 3 <= len(re.findall(r"[\d.]+,[\d.]+", path)) == len(logged) <= 100
+    finally:
+        button(at, "Stop").click().run()
+        run_until(at, _finished)
+    page.run()   # ended: the whole Vega charts again, with every point
+    assert [s for s, _ in charts(page) if "update" in str(s).lower()]
+
+
 def test_a_dataset_that_is_not_here_says_how_to_get_it(store_path, tmp_path, shared_data):
     at = _app(data="mnist", data_root=str(tmp_path / "empty"))
     assert "MNIST is not in" in text(at) and "digits" in text(at)

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from explorer import charts
-from explorer.sketch import curves_svg, ticks
+from explorer import charts, frames
+from explorer.sketch import alignment_svgs, curves_svg, norms_svgs, ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -32,16 +32,20 @@ def _points(path: ET.Element) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in re.findall(r"([-\d.]+),([-\d.]+)", path.get("d"))]
 
 
-def _axis(root: ET.Element, horizontal: bool):
-    """Pixel -> value along one axis, fitted from its first and last tick labels (read off the drawing)."""
+def _axis(root: ET.Element, horizontal: bool, log: bool = False):
+    """Pixel -> value along one axis, fitted from its first and last tick labels (read off the
+    drawing); ``log``: the labels are powers of ten at even distances."""
     number = re.compile(r"-?[\d.]+(e-?\d+)?")
     texts = [t for t in root.iter(f"{SVG}text") if number.fullmatch(t.text or "")]
     if horizontal:
         labels = [(float(t.get("x")), float(t.text)) for t in texts if t.get("text-anchor") == "middle"]
     else:  # a y label's baseline sits 4 px below its grid line
         labels = [(float(t.get("y")) - 4, float(t.text)) for t in texts if t.get("text-anchor") == "end"]
+    if log:
+        labels = [(p, math.log10(v)) for p, v in labels]
     (p0, v0), (p1, v1) = labels[0], labels[-1]
-    return lambda pixel: v0 + (pixel - p0) * (v1 - v0) / (p1 - p0)
+    linear = lambda pixel: v0 + (pixel - p0) * (v1 - v0) / (p1 - p0)  # noqa: E731
+    return (lambda pixel: 10 ** linear(pixel)) if log else linear
 
 
 def test_each_curve_is_drawn_to_scale_against_the_axes_it_labels():
@@ -111,3 +115,57 @@ def test_ticks_are_round_evenly_spaced_and_cover_the_range(low, high):
     assert round(mantissa, 6) in (1.0, 2.0, 5.0)
     assert found[0] >= low - 1e-9 and found[-1] <= high + 1e-9
     assert found[0] - low < step and high - found[-1] < step   # no room left for another tick
+
+
+def _records() -> dict[str, list[dict]]:
+    """Two runs' logged records over two hidden layers, as the trainer writes them."""
+    runs = {}
+    for run, tilt in (("FA", 0.0), ("DFA", 10.0)):
+        runs[run] = [{"step": step, "epoch": step / 10, "layers": [
+            {"layer": name, "index": index, "update_cos": math.cos(math.radians(80 - 5 * step + tilt + index)),
+             "update_deg": 80 - 5 * step + tilt + index, "signal_cos": 0.5, "signal_deg": 60.0,
+             "weight_cos": math.nan, "weight_deg": math.nan,
+             "grad_norm": 10.0 ** (-step - index), "bp_grad_norm": 10.0 ** -index}
+            for index, name in ((2, "layers.1"), (1, "layers.0"))]} for step in range(1, 6)]
+    return runs
+
+
+@pytest.mark.parametrize("unit", ["deg", "cos"])
+def test_alignment_is_one_panel_per_layer_drawn_to_scale_with_the_right_angle_marked(unit):
+    table = frames.alignment(_records())
+    svgs = alignment_svgs(table, "update", unit=unit, order=["FA", "DFA"])
+    roots = [_parse(svg) for svg in svgs]
+    assert [r.get("data-title") for r in roots] == ["layers.0", "layers.1"]   # layer order, not row order
+    for root, index in zip(roots, (1, 2)):
+        x_of, y_of = _axis(root, True), _axis(root, False)
+        curves = root.findall(f"{SVG}path[@class='curve']")
+        assert sorted(c.get("data-run") for c in curves) == ["DFA", "FA"]
+        for curve in curves:
+            rows = table[(table["run"] == curve.get("data-run")) & (table["index"] == index)
+                         & (table["kind"] == "update")]
+            drawn = _points(curve)
+            assert [round(x_of(px)) for px, _ in drawn] == rows["step"].tolist()
+            assert [y_of(py) for _, py in drawn] == pytest.approx(rows[unit].tolist(), abs=0.01 if unit == "cos" else 0.5)
+        [mark] = root.findall(f"{SVG}line[@class='mark']")
+        assert y_of(float(mark.get("y1"))) == pytest.approx(90.0 if unit == "deg" else 0.0, abs=1e-6)
+        labels = [float(t.text) for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+        assert (min(labels), max(labels)) == ((0.0, 180.0) if unit == "deg" else (-1.0, 1.0))  # fixed axis
+    assert alignment_svgs(table, "weight") == []   # no run measured it: no panel
+    with pytest.raises(ValueError, match="unit"):
+        alignment_svgs(table, unit="rad")
+
+
+def test_norms_are_drawn_on_a_log_scale_rule_solid_and_backprop_dotted():
+    table = frames.norms(_records())
+    svgs = norms_svgs(table, order=["FA", "DFA"])
+    assert len(svgs) == 2
+    root = _parse(svgs[0])
+    assert root.get("data-title") == "layers.0"
+    y_of = _axis(root, False, log=True)
+    for curve in root.findall(f"{SVG}path[@class='curve']"):
+        gradient = curve.get("data-split")
+        rows = table[(table["run"] == curve.get("data-run")) & (table["index"] == 1) & (table["gradient"] == gradient)]
+        assert [y_of(py) for _, py in _points(curve)] == pytest.approx(rows["norm"].tolist(), rel=0.03)
+        assert (curve.get("stroke-dasharray") is not None) == (gradient == "backprop")
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert {"rule", "backprop", "FA", "DFA"} <= set(texts)
