@@ -35,6 +35,9 @@ RULE_COLORS = {
 }
 SPARE_COLORS = ["#79706e", "#d37295", "#fabfd2", "#b6992d", "#f1ce63", "#86bcb6", "#e15759", "#a0cbe8"]
 CLASS_SCHEME = "tableau10"
+# Vega's "tableau10" scheme, for pictures painted outside Vega (`explorer.paint`)
+CLASS_COLORS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6",
+                "#9d755d", "#bab0ac")
 DIVERGED_COLOR = "#d62728"
 
 

@@ -418,6 +418,7 @@ class LiveBoundaries:
         self._train_points: pd.DataFrame | None = None
         self.painted = [Painted(label, None, 0.0, b.grid())
                         for label, b in zip(comparison.labels, self.boundaries)]
+        self._pictures: dict[int, tuple[int | None, str]] = {}  # run index -> (its step, its picture)
 
     def points(self) -> pd.DataFrame:
         """The data of the runs (they share it: one seed, one toy)."""
@@ -435,14 +436,29 @@ class LiveBoundaries:
                 self.painted[i] = Painted(self.painted[i].label, steps[-1], boundary.epoch_of(steps[-1]), grid)
         return list(self.painted)
 
+    def pictures(self, size: int = 240) -> list[str]:
+        """Each run's latest boundary under the training points as an inline PNG (`paint.boundary_html`),
+        painted again only when its boundary is new: the Playground's repaints while runs train."""
+        from .paint import boundary_html
+
+        for i, p in enumerate(self.painted):
+            cached = self._pictures.get(i)
+            if cached is None or cached[0] != p.step:
+                self._pictures[i] = (p.step, boundary_html(p.grid, self.train_points(), title=p.title, size=size))
+        return [self._pictures[i][1] for i in range(len(self.painted))]
+
+    def train_points(self) -> pd.DataFrame:
+        """The points the runs train on (the boundaries are drawn under these)."""
+        if self._train_points is None:
+            everything = self.points()
+            self._train_points = everything[everything["split"] == "train"].reset_index(drop=True)
+        return self._train_points
+
     def specs(self, points: pd.DataFrame | None = None) -> list[dict]:
         """The Vega-Lite spec of each run's latest boundary (`BoundaryChart`) under ``points``
         (default: the training points), titled with the run and epoch."""
         if points is None:
-            if self._train_points is None:
-                everything = self.points()
-                self._train_points = everything[everything["split"] == "train"].reset_index(drop=True)
-            points = self._train_points
+            points = self.train_points()
         return [chart.spec(p.grid, points, p.title) for chart, p in zip(self.charts, self.painted)]
 
 

@@ -7,9 +7,11 @@ reload or a link in another tab finds them again.
 
 from __future__ import annotations
 
+from html import escape
+
 import streamlit as st
 
-from explorer import charts, frames, playground
+from explorer import charts, frames, playground, sketch
 from explorer.config import ACTIVATIONS, OPTIMIZERS, RULES, ConfigError
 from explorer.playground import DEFAULT_NOISE, TOYS, PlaygroundSetup
 from explorer.runs import MAX_RULES
@@ -102,28 +104,56 @@ def _live_boundaries() -> playground.LiveBoundaries | None:
 def _view(live: playground.LiveBoundaries) -> None:
     found = live.comparison
     painted = live.refresh()
+    if not found.finished:
+        return _view_live(live, painted)
     columns = st.columns(len(painted))
     for i, (column, p, spec, info) in enumerate(zip(columns, painted, live.specs(), found.infos)):
-        last = frames.latest(found.records[p.label])
         column.markdown(f"**{p.title}**")
         column.vega_lite_chart(spec=spec, key=f"boundary_{i}", width="content", theme=None)
-        words = common.STATUS_WORDS.get(info.status, info.status)
-        if "test_acc" in last:
-            words += f" · test accuracy {last['test_acc']:.3f} · train {last['train_acc']:.3f}"
-        column.caption(words)
+        column.caption(_words(found, p, info))
         message = common.diverged_message(p.label, info)
         if message:
             column.error(message)
-    # One point per epoch: enough for a small chart, and cheap to rebuild at every repaint.
-    table = frames.curves({label: [r for r in records if float(r["epoch"]).is_integer()]
-                           for label, records in found.records.items()})
+    table, diverged = _accuracy(found, painted)
     if not table.empty:
-        diverged = {p.label: p.epoch for p, info in zip(painted, found.infos) if info.status == "diverged"}
         few = (table["measure"] == "accuracy").sum() < 60  # the chart marks points on short curves
         spec = common.swapped_spec(f"play {found.group}", table, key=(tuple(diverged.items()), few),
                                    make=lambda t: charts.learning_curves(t, "accuracy", order=found.labels,
                                                                          diverged=diverged, height=180))
         st.vega_lite_chart(spec=spec, key="play_accuracy", width="stretch")
+
+
+def _words(found, p: playground.Painted, info) -> str:
+    """A run's status and its latest accuracies, under its boundary."""
+    last = frames.latest(found.records[p.label])
+    words = common.STATUS_WORDS.get(info.status, info.status)
+    if "test_acc" in last:
+        words += f" · test accuracy {last['test_acc']:.3f} · train {last['train_acc']:.3f}"
+    return words
+
+
+def _accuracy(found, painted) -> tuple:
+    """The accuracy curves (one point per epoch: enough for a small chart, and cheap to rebuild at
+    every repaint) and where runs diverged."""
+    table = frames.curves({label: [r for r in records if float(r["epoch"]).is_integer()]
+                           for label, records in found.records.items()})
+    return table, {p.label: p.epoch for p, info in zip(painted, found.infos) if info.status == "diverged"}
+
+
+def _view_live(live: playground.LiveBoundaries, painted) -> None:
+    """While the runs train: each boundary as a PNG, the status and the accuracy curves as SVG,
+    all in one element (the Vega maps cost Chromium about a core at every repaint; `explorer.paint`)."""
+    found = live.comparison
+    boxes = []
+    for p, picture, info in zip(painted, live.pictures(), found.infos):
+        message = common.diverged_message(p.label, info)
+        boxes.append(f'<div style="font-weight:600;margin-bottom:.5rem">{escape(p.title)}</div>{picture}'
+                     f'<div style="color:#808495;font-size:.875rem">{escape(_words(found, p, info))}</div>'
+                     + (f'<div style="color:{charts.DIVERGED_COLOR}">{escape(message)}</div>' if message else ""))
+    table, diverged = _accuracy(found, painted)
+    curves = sketch.curves_svg(table, "accuracy", order=found.labels, diverged=diverged, height=180)
+    st.markdown(f"{sketch.panels(boxes, min_width=240)}\n\n{curves if not table.empty else ''}",
+                unsafe_allow_html=True)
 
 
 def _live(live: playground.LiveBoundaries) -> None:
