@@ -114,6 +114,30 @@ def norms_svgs(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None
             for layer, curves in _by_layer(df, slice(None), ("run", "gradient"), x, "norm")]
 
 
+def band_svg(df: pd.DataFrame, references: Mapping[str, float] | None = None, *, measure: str = "test accuracy",
+             order: Sequence[str] | None = None, height: int = 280, width: int = 2 * WIDTH) -> str:
+    """`charts.band_chart` drawn live: each run's mean over seeds (a line) and 95% band (shaded)
+    per epoch from `frames.band` rows, and each published value in ``references`` dashed in the
+    run's colour. Twice as wide as a learning curve: it spans the page.
+
+    Example:
+        >>> df = pd.DataFrame({"run": ["BP"] * 2, "epoch": [1.0, 2.0], "mean": [0.6, 0.8], "low": [0.5, 0.7],
+        ...                    "high": [0.7, 0.9], "n": [3, 3]})
+        >>> svg = band_svg(df, {"BP": 0.95})
+        >>> svg.count('class="band"'), svg.count('class="reference"'), svg.count('class="curve"')
+        (1, 1, 1)
+    """
+    labels = _labels(df, order) if len(df) else list(references or {})
+    curves = _group(df, slice(None), ("run", "run"), "epoch", "mean")
+    lines = {(run, "mean"): curve for (run, _), curve in curves.items()}
+    columns = (df[name].tolist() for name in ("run", "epoch", "low", "high"))
+    bands: dict[str, list[tuple[float, float, float]]] = {}
+    for run, at, low, high in zip(*columns):
+        bands.setdefault(run, []).append((at, low, high))
+    return lines_svg(lines, title=measure.capitalize(), x_label="epoch", y_label=measure, runs=labels,
+                     dashes={"mean": None}, bands=bands, references=references, height=height, width=width)
+
+
 def _labels(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
     return list(order) if order is not None else list(dict.fromkeys(df["run"].tolist()))
 
@@ -142,13 +166,18 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
               y_label: str, runs: Sequence[str], dashes: Mapping[str, str | None],
               domain: tuple[float, float] | None = None, y_ticks: Sequence[float] | None = None,
               log: bool = False, marks: Sequence[float] = (),
+              bands: Mapping[str, Sequence[tuple[float, float, float]]] | None = None,
+              references: Mapping[str, float] | None = None,
               diverged: Mapping[str, float] | None = None, height: int = 260, width: int = WIDTH) -> str:
     """The drawing under every live chart: ``lines`` maps (run, style) to its (x, y) points, each
     drawn as ``<path class="curve" data-run=run data-split=style>`` in the run's colour
     (`charts.rule_colors` over ``runs``) with the style's dash from ``dashes`` (a legend entry per
     run and per style). ``domain`` fixes the y axis (``y_ticks`` its labelled values); ``log`` draws
     y on a log scale (values > 0);
-    ``marks`` are y values marked by a dashed line; ``diverged`` maps a run to the x where it diverged.
+    ``marks`` are y values marked by a dashed line; ``bands`` map a run to its (x, low, high) points,
+    shaded in its colour (``<path class="band">``); ``references`` map a run to a value drawn as a
+    dashed line in its colour (``<line class="reference">``); ``diverged`` maps a run to the x where
+    it diverged.
 
     Example:
         >>> svg = lines_svg({("BP", "train"): [(0, 1.0), (1, 0.5)]}, title="Loss", x_label="epoch",
@@ -159,14 +188,15 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
     color = dict(zip(runs, rule_colors(list(runs))))
     scale = math.log10 if log else float
     lines = {key: [(a, scale(b)) for a, b in curve if not log or b > 0] for key, curve in lines.items()}
-    right, bottom = width - RIGHT, height - BOTTOM
+    longest = max((len(str(name)) for name in [*runs, *(dashes if len(dashes) > 1 else ())]), default=0)
+    right, bottom = width - max(RIGHT, 44 + 7 * longest), height - BOTTOM  # room for the legend's words
+    bands, references = bands or {}, references or {}
     points = [point for curve in lines.values() for point in curve]
+    points += [(at, v) for band in bands.values() for at, low, high in band for v in (low, high)]
     xs = [at for at, _ in points] + list((diverged or {}).values())
+    ys = [v for _, v in points] + list(references.values())
     x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    if domain is not None:
-        y_lo, y_hi = domain
-    else:
-        y_lo, y_hi = (min(v for _, v in points), max(v for _, v in points)) if points else (0.0, 1.0)
+    y_lo, y_hi = domain if domain is not None else (min(ys), max(ys)) if ys else (0.0, 1.0)
     x_ticks = ticks(x_lo, x_hi)
     y_ticks = list(y_ticks) if y_ticks is not None else _decades(y_lo, y_hi) if log else ticks(y_lo, y_hi)
     x_lo, x_hi = min(x_lo, x_ticks[0]), max(x_hi, x_ticks[-1])
@@ -193,6 +223,16 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
                  f'<text x="{(LEFT + right) / 2:.0f}" y="{height - 4}" text-anchor="middle" {FONT}>{escape(x_label)}</text>'
                  f'<text x="12" y="{(TOP + bottom) / 2:.0f}" text-anchor="middle" transform="rotate(-90 12 '
                  f'{(TOP + bottom) / 2:.0f})" {FONT}>{escape(y_label)}</text>')
+    for run, band in bands.items():
+        if band:
+            edge = [(a, high) for a, _, high in band] + [(a, low) for a, low, _ in reversed(band)]
+            outline = " L".join(f"{px(a):.1f},{py(b):.1f}" for a, b in edge)
+            parts.append(f'<path class="band" data-run="{escape(str(run))}" d="M{outline} Z" '
+                         f'fill="{color.get(run, "#888")}" fill-opacity="0.2" stroke="none"/>')
+    for run, value in references.items():
+        parts.append(f'<line class="reference" data-run="{escape(str(run))}" x1="{LEFT}" x2="{right}" '
+                     f'y1="{py(value):.1f}" y2="{py(value):.1f}" stroke="{color.get(run, "#888")}" '
+                     f'stroke-dasharray="6,3"/>')
     for mark in marks:
         parts.append(f'<line class="mark" x1="{LEFT}" x2="{right}" y1="{py(mark):.1f}" y2="{py(mark):.1f}" '
                      f'stroke="#222" stroke-dasharray="4,4"/>')

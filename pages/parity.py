@@ -7,9 +7,11 @@ experiment's runs (one group per seed), so a reload or a link in another tab fin
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
-from explorer import charts, parity_runs
+from explorer import charts, parity_runs, sketch
 from explorer.config import OPTIMIZERS, ConfigError
 from explorer.parity_runs import PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
 from explorer.store import InvalidId, StoreError, UnknownRun
@@ -140,24 +142,56 @@ def _band_spec(found: parity_runs.ParityRuns, band, refs: dict) -> dict:
     return charts_by_group[key].spec(band, key=tuple(sorted(refs.items())))
 
 
+FORMATS = {"test accuracy": "%.3f", "± 95% CI": "%.3f", "published": "%.3f", "difference": "%+.3f", "lr": "%g"}
+NO_POINTS = "The first points appear at the end of the first epoch."
+BAND_WORDS = ("Lines: mean over seeds; shaded: 95% confidence interval of the mean; dashed: the published "
+              "value for the rule (where the literature has one).")
+
+
 def _view(found: parity_runs.ParityRuns) -> None:
     _status(found)
     band = found.band()
     refs = found.references()
-    st.subheader(f"Test accuracy, parity of k = {found.k} digits ({found.base})")
+    title = f"Test accuracy, parity of k = {found.k} digits ({found.base})"
+    if not found.finished:
+        return _view_live(found, band, refs, title)
+    st.subheader(title)
     if band.empty:
-        st.caption("The first points appear at the end of the first epoch.")
+        st.caption(NO_POINTS)
     else:
         st.vega_lite_chart(spec=_band_spec(found, band, refs), key="parity_band", width="stretch")
-        st.caption("Lines: mean over seeds; shaded: 95% confidence interval of the mean; dashed: the published "
-                   "value for the rule (where the literature has one).")
+        st.caption(BAND_WORDS)
     st.subheader("Final test accuracy")
-    st.dataframe(_final_table(found), hide_index=True, key="parity_final", column_config={
-        "test accuracy": st.column_config.NumberColumn(format="%.3f"),
-        "± 95% CI": st.column_config.NumberColumn(format="%.3f"),
-        "published": st.column_config.NumberColumn(format="%.3f"),
-        "difference": st.column_config.NumberColumn(format="%+.3f"),
-        "lr": st.column_config.NumberColumn(format="%g")})
+    st.dataframe(_final_table(found), hide_index=True, key="parity_final",
+                 column_config={column: st.column_config.NumberColumn(format=f) for column, f in FORMATS.items()})
+    _notes(found)
+
+
+def _view_live(found: parity_runs.ParityRuns, band, refs: dict, title: str) -> None:
+    """While the runs train: the band as SVG and the table as Markdown, in one element (the Vega
+    band and the data grid redrawn at every poll cost the browser far more; `explorer.sketch`)."""
+    chart = (f"{sketch.panels([sketch.band_svg(band, refs, order=found.labels)])}\n\n<small>{BAND_WORDS}</small>"
+             if not band.empty else f"<small>{NO_POINTS}</small>")
+    st.markdown(f"### {title}\n\n{chart}\n\n### Final test accuracy\n\n{_markdown_table(_final_table(found))}",
+                unsafe_allow_html=True)
+    _notes(found)
+
+
+def _markdown_table(table) -> str:
+    """``table`` as a Markdown table, numbers written as `FORMATS` says (a dash where there is none)."""
+    def cell(column, value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return FORMATS[column] % value if column in FORMATS else str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(c, v) for c, v in zip(table.columns, row)) + " |"
+              for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _notes(found: parity_runs.ParityRuns) -> None:
+    """What the published values are, and where the literature has none."""
     if found.k not in (1, 3):
         st.caption("The literature gives values for k = 1 and k = 3 only.")
     st.caption(REFERENCE_NOTE)

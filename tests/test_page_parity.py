@@ -5,6 +5,7 @@ the band chart, the final table and the published values it shows, checked again
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -98,6 +99,42 @@ def test_an_experiment_runs_to_its_end_and_shows_bands_across_seeds_beside_the_p
     again.run()
     assert not again.exception
     assert again.dataframe[0].value.set_index("series")["test accuracy"].to_dict() == table["test accuracy"].to_dict()
+
+
+def test_while_it_runs_the_band_and_the_table_are_light_and_stop_ends_it(page):
+    at, path = page
+    _set(at, SMALL | {"par_epochs": 500})   # stopped long before its end
+    at.multiselect(key="par_rules").set_value(RULES)
+    at.selectbox(key="par_device").set_value("cpu")
+    at.run()
+    button(at, "Run experiment").click()
+    at.run()
+    live = []
+
+    def two_epochs_drawn(at):
+        live[:] = [m.value for m in at.markdown if "explorer-live" in m.value]
+        return bool(live) and all(len(re.findall(r'<path class="curve" data-run="[^"]+" data-split="mean" '
+                                                 r'd="M[^"]*L[^"]*"', v)) == 2 for v in live)
+
+    run_until(at, two_epochs_drawn, timeout=120)
+    [view] = live                          # the band chart and the final table: one element
+    assert _charts_with_bands(at) == []    # no Vega chart and no data grid while it runs
+    assert not at.dataframe
+    assert sorted(re.findall(r'<path class="band" data-run="([^"]+)"', view)) == sorted(LABELS.values())
+    references = re.findall(r'<line class="reference" data-run="([^"]+)"', view)
+    assert sorted(references) == sorted(LABELS.values())    # the published value of each rule, dashed
+    rows = [line for line in view.splitlines() if line.startswith("| BP") or line.startswith("| RF")]
+    assert len(rows) == 2 and all(re.search(r"\| 0\.\d{3} \|", row) for row in rows)   # accuracies, 3 decimals
+    button(at, "Stop").click()
+    at.run()
+    run_until(at, lambda at: all(r.status in FINAL for r in _runs(path)), timeout=60)
+    at.run()
+    assert {r.status for r in _runs(path)} <= {"cancelled", "done"} and "cancelled" in {r.status for r in _runs(path)}
+    assert len(_charts_with_bands(at)) == 1 and at.dataframe   # ended: the Vega band and the data grid
+
+
+def _charts_with_bands(at) -> list:
+    return [tables for spec, tables in charts(at) if any("high" in t.columns for t in tables)]
 
 
 @pytest.mark.parametrize("change, field", [

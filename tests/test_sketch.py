@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from explorer import charts, frames
-from explorer.sketch import alignment_svgs, curves_svg, norms_svgs, ticks
+from explorer.sketch import alignment_svgs, band_svg, curves_svg, norms_svgs, ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -169,3 +169,26 @@ def test_norms_are_drawn_on_a_log_scale_rule_solid_and_backprop_dotted():
         assert (curve.get("stroke-dasharray") is not None) == (gradient == "backprop")
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert {"rule", "backprop", "FA", "DFA"} <= set(texts)
+
+
+def test_a_band_is_shaded_between_its_low_and_high_with_the_mean_and_the_published_value():
+    band = pd.DataFrame({"run": ["BP"] * 3 + ["DFA"] * 3, "epoch": [1.0, 2.0, 3.0] * 2,
+                         "mean": [0.55, 0.7, 0.8, 0.5, 0.6, 0.65], "low": [0.5, 0.62, 0.75, 0.45, 0.5, 0.6],
+                         "high": [0.6, 0.78, 0.85, 0.55, 0.7, 0.7], "n": [3] * 6})
+    root = _parse(band_svg(band, {"BP": 0.95, "DFA": 0.7}, order=["BP", "DFA"]))
+    x_of, y_of = _axis(root, True), _axis(root, False)
+    colors = dict(zip(["BP", "DFA"], charts.rule_colors(["BP", "DFA"])))
+    assert len(root.findall(f"{SVG}path[@class='band']")) == 2
+    for shade in root.findall(f"{SVG}path[@class='band']"):
+        rows = band[band["run"] == shade.get("data-run")]
+        drawn = [(x_of(px), y_of(py)) for px, py in _points(shade)]
+        expected = list(zip(rows["epoch"], rows["high"])) + list(zip(rows["epoch"], rows["low"]))[::-1]
+        assert drawn == [pytest.approx(p, abs=0.01) for p in expected]   # along the top, back along the bottom
+        assert shade.get("fill") == colors[shade.get("data-run")]
+    for curve in root.findall(f"{SVG}path[@class='curve']"):
+        rows = band[band["run"] == curve.get("data-run")]
+        assert [y_of(py) for _, py in _points(curve)] == pytest.approx(rows["mean"].tolist(), abs=0.01)
+    lines = {line.get("data-run"): line for line in root.findall(f"{SVG}line[@class='reference']")}
+    assert {run: y_of(float(line.get("y1"))) for run, line in lines.items()} == \
+        {"BP": pytest.approx(0.95, abs=0.01), "DFA": pytest.approx(0.7, abs=0.01)}
+    assert all(line.get("stroke") == colors[run] for run, line in lines.items())
