@@ -71,7 +71,13 @@ def rule_colors(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def _labels(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
+def run_order(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
+    """The runs of a table in the order to draw them: ``order`` if given, else as they first appear.
+
+    Example:
+        >>> run_order(pd.DataFrame({"run": ["DFA", "BP", "DFA"]}), None)
+        ['DFA', 'BP']
+    """
     return list(order) if order is not None else list(dict.fromkeys(df["run"]))
 
 
@@ -91,7 +97,7 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
     encoding = dict(
         x=alt.X(f"{x}:Q", title=x),
         y=alt.Y("value:Q", title=measure, scale=scale),
-        color=alt.Color("run:N", title="rule", scale=colors(_labels(df, order))),
+        color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
         strokeDash=alt.StrokeDash("split:N", title="data", scale=alt.Scale(domain=["train", "test"],
                                                                             range=[[1, 0], [5, 3]])),
     )
@@ -124,7 +130,7 @@ def alignment_chart(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg"
     lines = alt.Chart().mark_line().encode(
         x=alt.X(f"{x}:Q", title=x),
         y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain)),
-        color=alt.Color("run:N", title="rule", scale=colors(_labels(df, order))),
+        color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", alt.Tooltip(f"{x}:Q"),
                                             alt.Tooltip(f"{unit}:Q", format=".3f")],
     )
@@ -143,7 +149,7 @@ def norms_chart(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | Non
     lines = alt.Chart().mark_line().encode(
         x=alt.X(f"{x}:Q", title=x),
         y=alt.Y("norm:Q", title="gradient norm", scale=alt.Scale(type="log")),
-        color=alt.Color("run:N", title="rule", scale=colors(_labels(df, order))),
+        color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
         strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"],
                                                                 range=[[1, 0], [2, 2]])),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", "gradient:N", alt.Tooltip("norm:Q", format=".3e")],
@@ -175,7 +181,7 @@ def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, 
                order: Sequence[str] | None = None, height: int = 280) -> alt.Chart:
     """Mean (line) and 95% confidence band (area) per run over epochs, from `frames.band`; each
     published value in ``references`` (run label -> value) is a dashed line in the run's colour."""
-    labels = _labels(df, order) if len(df) else list(references or {})
+    labels = run_order(df, order) if len(df) else list(references or {})
     scale = colors(labels)
     base = alt.Chart(df).encode(x=alt.X("epoch:Q"), color=alt.Color("run:N", title="rule", scale=scale))
     area = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title=measure, scale=alt.Scale(zero=False)),
@@ -206,7 +212,7 @@ def boundary_chart(grid: pd.DataFrame, points: pd.DataFrame, *, title: str = "",
 
 def bar_chart(df: pd.DataFrame, value: str, *, title: str = "", order: Sequence[str] | None = None) -> alt.Chart:
     """One bar per run (columns run and ``value``), in the rules' colours: costs and final scores."""
-    labels = _labels(df, order)
+    labels = run_order(df, order)
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("run:N", sort=labels, title=None), y=alt.Y(f"{value}:Q", title=title or value),
         color=alt.Color("run:N", scale=colors(labels), legend=None),

@@ -40,18 +40,6 @@ def _rgb(color: str) -> tuple[int, int, int]:
 PALETTE = np.array([_rgb(c) for c in CLASS_COLORS], dtype=float)
 
 
-def region_color(label: int, confidence: float) -> tuple[int, int, int]:
-    """The colour a cell is painted: its class colour at the confidence's opacity over white.
-
-    Example:
-        >>> region_color(0, 1.0)   # #4c78a8 at opacity 0.6
-        (148, 174, 203)
-    """
-    low, high = OPACITY
-    alpha = low + (high - low) * min(max(confidence, 0.0), 1.0)
-    return tuple(int(round(255 * (1 - alpha) + c * alpha)) for c in PALETTE[label % len(PALETTE)])
-
-
 def boundary_image(grid: pd.DataFrame, points: pd.DataFrame, *, size: int = 240) -> Image.Image:
     """A ``size`` × ``size`` picture of a `playground.Boundary` grid table (x, y, x2, y2, label,
     confidence; a square of cells, x fastest) with ``points`` (x, y, label) on it; y grows upwards."""

@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from .charts import DIVERGED_COLOR, rule_colors
+from .charts import DIVERGED_COLOR, rule_colors, run_order
 
 WIDTH = 480                               # the viewBox width; the SVG stretches to its column
 LEFT, RIGHT, TOP, BOTTOM = 48, 84, 28, 36   # margins: y labels, legend, title, x labels
@@ -90,7 +90,7 @@ def alignment_svgs(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg",
     if unit not in ("deg", "cos"):
         raise ValueError(f"unit must be 'deg' or 'cos', got {unit!r}")
     keep = (df["kind"] == kind).to_numpy()
-    labels = _labels(df, order)
+    labels = run_order(df, order)
     return [lines_svg(curves, title=layer, x_label=x, y_label="degrees" if unit == "deg" else "cosine",
                       runs=labels, dashes={kind: None}, domain=(0.0, 180.0) if unit == "deg" else (-1.0, 1.0),
                       y_ticks=[30.0 * i for i in range(7)] if unit == "deg" else None,
@@ -109,7 +109,7 @@ def norms_svgs(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None
         >>> 'data-split="backprop"' in norms_svgs(df)[0]
         True
     """
-    return [lines_svg(curves, title=layer, x_label=x, y_label="gradient norm", runs=_labels(df, order),
+    return [lines_svg(curves, title=layer, x_label=x, y_label="gradient norm", runs=run_order(df, order),
                       dashes=NORM_DASHES, log=True, height=height, width=PANEL_WIDTH)
             for layer, curves in _by_layer(df, slice(None), ("run", "gradient"), x, "norm")]
 
@@ -127,19 +127,14 @@ def band_svg(df: pd.DataFrame, references: Mapping[str, float] | None = None, *,
         >>> svg.count('class="band"'), svg.count('class="reference"'), svg.count('class="curve"')
         (1, 1, 1)
     """
-    labels = _labels(df, order) if len(df) else list(references or {})
-    curves = _group(df, slice(None), ("run", "run"), "epoch", "mean")
-    lines = {(run, "mean"): curve for (run, _), curve in curves.items()}
-    columns = (df[name].tolist() for name in ("run", "epoch", "low", "high"))
+    labels = run_order(df, order) if len(df) else list(references or {})
+    lines: dict[tuple[str, str], list[tuple[float, float]]] = {}
     bands: dict[str, list[tuple[float, float, float]]] = {}
-    for run, at, low, high in zip(*columns):
+    for run, at, mean, low, high in zip(*(df[name].tolist() for name in ("run", "epoch", "mean", "low", "high"))):
+        lines.setdefault((run, "mean"), []).append((at, mean))
         bands.setdefault(run, []).append((at, low, high))
     return lines_svg(lines, title=measure.capitalize(), x_label="epoch", y_label=measure, runs=labels,
                      dashes={"mean": None}, bands=bands, references=references, height=height, width=width)
-
-
-def _labels(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
-    return list(order) if order is not None else list(dict.fromkeys(df["run"].tolist()))
 
 
 def _group(df: pd.DataFrame, keep, keys: tuple[str, str], x: str, y: str) -> dict[tuple, list[tuple[float, float]]]:
