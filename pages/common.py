@@ -250,3 +250,15 @@ def sidebar() -> None:
     workspace()
     active, queued = runs.activity()
     st.sidebar.caption(f"Device: **{server_device()}**  \nTraining now: {active} run(s), {queued} waiting")
+
+
+LOSS_AXES = {"auto": None, "linear": False, "log": True}
+
+
+def loss_axis(key: str, where=st) -> bool | None:
+    """The "loss axis" control every page with a loss chart offers: None (auto: log by itself when
+    the losses span several decades, see `explorer.charts.wants_log`), False (linear) or True (log).
+    Pass the result as the ``log`` of `explorer.charts.learning_curves` / `explorer.sketch.curves_svg`."""
+    choice = where.radio("loss axis", list(LOSS_AXES), horizontal=True, key=key,
+                         help="auto: a log scale when the losses span several decades (after a divergence)")
+    return LOSS_AXES[choice]
