@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import io
+import math
 from typing import Mapping, Sequence
 
 import altair as alt
@@ -27,48 +28,96 @@ import pandas as pd
 # 5,000 rows would turn them into an error, so it is lifted for the charts built by this module.
 alt.data_transformers.disable_max_rows()
 
-# One colour per rule, in the order of ALGORITHMS.md (Tableau 10, then its lighter half).
+# One colour-blind-safe categorical palette: Okabe & Ito's eight colours (Okabe & Ito 2008, "Color
+# Universal Design"; Wong 2011, Nature Methods 8:441), made to stay apart for readers with protanopia
+# and deuteranopia. Yellow comes last: thin on white, it is the hardest to see.
+PALETTE = ("#0072b2", "#e69f00", "#009e73", "#d55e00", "#56b4e9", "#cc79a7", "#000000", "#f0e442")
+BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, BLACK, YELLOW = PALETTE
+# Each rule's own colour. The rules drawn together most (BP, FA, DFA; the sign-symmetric uSF, brSF
+# and frSF beside them; IFA and BDFA beside DFA) each have a colour of their own; rules that are
+# rarely drawn together share one, and `rule_colors` gives the second of them a free colour.
 RULE_COLORS = {
-    "BP": "#4c78a8", "FA": "#f58518", "DFA": "#e45756", "IFA": "#72b7b2", "BDFA": "#54a24b", "FP": "#eeca3b",
-    "sDFA": "#b279a2", "ssDFA": "#ff9da6", "uSF": "#9d755d", "frSF": "#bab0ac", "brSF": "#2f4b7c",
-    "RF": "#8cd17d", "NTK": "#499894",
+    "BP": BLUE, "FA": ORANGE, "DFA": GREEN, "IFA": VERMILLION, "BDFA": SKY, "FP": PURPLE, "sDFA": BLACK,
+    "ssDFA": YELLOW, "uSF": PURPLE, "brSF": SKY, "frSF": VERMILLION, "RF": BLACK, "NTK": PURPLE, "Shallow": BLACK,
 }
-SPARE_COLORS = ["#79706e", "#d37295", "#fabfd2", "#b6992d", "#f1ce63", "#86bcb6", "#e15759", "#a0cbe8"]
-CLASS_SCHEME = "tableau10"
-# Vega's "tableau10" scheme, for pictures painted outside Vega (`explorer.paint`)
-CLASS_COLORS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6",
-                "#9d755d", "#bab0ac")
+# After the eight: Paul Tol's muted colours that differ most from them (more than eight runs at
+# once cannot all stay apart for every reader).
+SPARE_COLORS = ["#882255", "#999933", "#44aa99", "#332288", "#888888", "#ddcc77", "#aa4499", "#117733"]
+# The classes of a 2-D toy or a digit map: the same eight, then two of Tol's.
+CLASS_COLORS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, YELLOW, BLACK, "#882255", "#999933")
 DIVERGED_COLOR = "#d62728"
 
 
-def colors(labels: Sequence[str]) -> alt.Scale:
-    """A colour scale over ``labels``: each gets its `rule_colors` colour.
+def colors(labels: Sequence[str], shown: Sequence[str] | None = None) -> alt.Scale:
+    """A colour scale over ``labels``: each gets its `rule_colors` colour. With ``shown`` the
+    scale (and so the legend) holds only those labels, each still in its colour among ``labels``.
 
     Example:
         >>> colors(["BP", "DFA", "BDFA block 2", "BDFA block 4"]).to_dict()["range"]
-        ['#4c78a8', '#e45756', '#54a24b', '#79706e']
+        ['#0072b2', '#009e73', '#56b4e9', '#e69f00']
     """
-    return alt.Scale(domain=list(labels), range=rule_colors(labels))
+    color = dict(zip(labels, rule_colors(labels)))
+    shown = list(labels) if shown is None else list(shown)
+    return alt.Scale(domain=shown, range=[color.get(label, "#888888") for label in shown])
+
+
+def class_scale(values: pd.Series) -> alt.Scale:
+    """The colour scale of the classes in ``values`` (`CLASS_COLORS`): class label i in colour i
+    (as `explorer.paint` paints it), other values (words) in the same colours by sort order.
+
+    Example:
+        >>> class_scale(pd.Series([2, 0, 2])).to_dict()
+        {'domain': [0, 2], 'range': ['#0072b2', '#009e73']}
+    """
+    if not pd.api.types.is_integer_dtype(values):
+        return alt.Scale(range=list(CLASS_COLORS))
+    domain = sorted(int(v) for v in set(values))
+    return alt.Scale(domain=domain, range=[CLASS_COLORS[v % len(CLASS_COLORS)] for v in domain])
 
 
 def rule_colors(labels: Sequence[str]) -> list[str]:
-    """One colour per label: its rule's (the label's first word); a second label of the same rule,
-    or an unknown one, takes a spare colour.
+    """One colour per label: its rule's (`RULE_COLORS`, by the label's first word), unless an
+    earlier label holds it; the others take the first colour of the palette no label holds, then
+    the spares. So a comparison of up to eight runs never repeats a colour.
 
     Example:
-        >>> rule_colors(["DFA", "DFA seed 2"])
-        ['#e45756', '#79706e']
+        >>> rule_colors(["DFA", "DFA seed 2", "BP"])
+        ['#009e73', '#e69f00', '#0072b2']
     """
+    own = [RULE_COLORS.get(str(label).replace(",", " ").split(" ")[0]) for label in labels]
+    out: list[str | None] = []
     taken: set[str] = set()
-    spare = iter(SPARE_COLORS * (1 + len(labels) // len(SPARE_COLORS)))
-    out = []
-    for label in labels:
-        color = RULE_COLORS.get(str(label).split(" ")[0])
-        if color is None or color in taken:
-            color = next(c for c in spare if c not in taken)
-        taken.add(color)
-        out.append(color)
-    return out
+    for color in own:
+        keep = color is not None and color not in taken
+        out.append(color if keep else None)
+        taken.update([color] if keep else [])
+    free = (c for c in [*PALETTE, *SPARE_COLORS * (1 + len(labels) // len(SPARE_COLORS))] if c not in taken)
+    return [color or next(free) for color in out]
+
+
+def wants_log(values) -> bool:
+    """Whether a loss axis should be logarithmic: its finite positive values span three decades or
+    more (a diverging run next to a converging one; a loss falling to the float floor).
+
+    Example:
+        >>> wants_log([0.9, 0.5, 0.3]), wants_log([2.3, 0.1, 8e31]), wants_log([float("inf"), 1.0, 0.0])
+        (False, True, False)
+    """
+    kept = [float(v) for v in values if v is not None and math.isfinite(v) and v > 0]
+    return bool(kept) and max(kept) / min(kept) >= 1e3
+
+
+def log_axis(measure: str, values, log: bool | None) -> bool:
+    """Whether a chart of ``measure`` draws y on a log scale: never for an accuracy; for a loss,
+    ``log`` if given, else `wants_log` of its values.
+
+    Example:
+        >>> log_axis("loss", [1.0, 1e-6], None), log_axis("loss", [1.0, 1e-6], False), log_axis("accuracy", [1e-6, 1], True)
+        (True, False, False)
+    """
+    if measure == "accuracy":
+        return False
+    return wants_log(values) if log is None else bool(log)
 
 
 def run_order(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
@@ -81,30 +130,52 @@ def run_order(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
     return list(order) if order is not None else list(dict.fromkeys(df["run"]))
 
 
+NUMBER_FORMAT = "~g"    # d3-format of a linear axis: 0.25, 1500, 1e-13, 8e+31; never 1.4999999999999
+LOG_FORMAT = ".3~g"     # of a log axis (Vega's log ticks ignore "~g"'s precision): 0.01, 1, 1e+10
+
+
 def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch",
                     order: Sequence[str] | None = None, diverged: Mapping[str, float] | None = None,
-                    log: bool = False, height: int = 260, live: bool = False) -> alt.Chart:
+                    log: bool | None = None, height: int = 260, live: bool = False) -> alt.Chart:
     """Train (solid) and test (dashed) curves of one measure ("loss" or "accuracy") per run, from
     `frames.curves`. ``diverged`` maps a run to the ``x`` value where it diverged: a red rule and a
-    label mark the spot. ``live``: a chart redrawn while runs train, without tooltips or point
+    label mark the spot. ``log``: a log-scale loss axis (None: by itself, `wants_log`; an accuracy
+    is never log). Values that are not finite (or not positive, on a log axis) are not drawn.
+    ``live``: a chart redrawn while runs train, without tooltips or point
     marks; the browser evaluates a tooltip for every point at every redraw, and a moving chart is
     not read by hovering (measured: the two charts of the Train page cost the browser about half
-    as much CPU per redraw without them)."""
+    as much CPU per redraw without them).
+
+    The chart picks its measure's rows itself (a Vega filter), so the whole table may be swapped
+    in at a redraw (`SwapChart`) without the other measure's values joining the lines.
+
+    Example:
+        >>> from explorer import frames
+        >>> recs = [{"step": s, "epoch": s, "train_loss": 10.0 ** -s, "test_loss": 1.0, "train_acc": 0.5,
+        ...          "test_acc": 0.5} for s in (1, 2, 3, 4)]
+        >>> learning_curves(frames.curves({"BP": recs}), "loss").to_dict()["encoding"]["y"]["scale"]["type"]
+        'log'
+    """
     if measure not in ("loss", "accuracy"):
         raise ValueError(f"measure must be 'loss' or 'accuracy', got {measure!r}")
-    data = df[df["measure"] == measure]
-    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    mine = df[df["measure"] == measure]
+    logged = log_axis(measure, mine["value"], log)
+    shown = f"datum.measure === '{measure}' && isFinite(datum.value)" + (" && datum.value > 0" if logged else "")
+    scale = alt.Scale(type="log") if logged else alt.Scale(zero=False)
     encoding = dict(
-        x=alt.X(f"{x}:Q", title=x),
-        y=alt.Y("value:Q", title=measure, scale=scale),
+        x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format=NUMBER_FORMAT)),
+        y=alt.Y("value:Q", title=measure + (" (log scale)" if logged else ""), scale=scale,
+                axis=alt.Axis(format=LOG_FORMAT if logged else NUMBER_FORMAT)),
         color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
         strokeDash=alt.StrokeDash("split:N", title="data", scale=alt.Scale(domain=["train", "test"],
                                                                             range=[[1, 0], [5, 3]])),
+        order=alt.Order(f"{x}:Q"),
     )
     if not live:
         encoding["tooltip"] = ["run:N", "split:N", alt.Tooltip(f"{x}:Q", format=".2f"),
-                               alt.Tooltip("value:Q", format=".4f")]
-    lines = alt.Chart(data).mark_line(point=not live and len(data) < 60).encode(**encoding)
+                               alt.Tooltip("value:Q", format=".4~g")]
+    lines = (alt.Chart(df).transform_filter(shown)
+             .mark_line(point=not live and len(mine) < 60).encode(**encoding))
     chart = lines
     if diverged:
         marks = pd.DataFrame({"run": list(diverged), x: list(diverged.values()),
@@ -121,23 +192,70 @@ def alignment_chart(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg"
     """One panel per hidden layer: the ``kind`` alignment ("update", "signal" or "weight") of each
     run over training, from `frames.alignment`, in degrees (``unit="deg"``, the 90° line marked:
     below it the rule's update points with the gradient) or as a cosine (the 0 line marked).
-    ``live``: without tooltips, as in `learning_curves`."""
+    The legend lists the runs that have this alignment (BP has no feedback matrix, so no weight
+    alignment). ``live``: without tooltips, as in `learning_curves`. `alignment_panels` draws the
+    same panels as separate charts, to lay out across a page.
+
+    Example:
+        >>> from explorer import frames
+        >>> recs = [{"step": 1, "epoch": 1, "layers": [{"layer": "layers.0", "index": 1, "weight_cos": 0.5}]}]
+        >>> spec = alignment_chart(frames.alignment({"BP": [], "FA": recs}), "weight", order=["BP", "FA"]).to_dict()
+        >>> spec["spec"]["layer"][0]["encoding"]["color"]["scale"]["domain"]   # no BP: it has no line
+        ['FA']
+    """
+    data = _kind(df, kind, unit)
+    return alt.layer(*_alignment_marks(data, kind, unit, x, order, live), data=data).properties(
+        height=height, width=220).facet(column=alt.Column("layer:N", title=None, sort=alt.SortField("index")))
+
+
+def alignment_panels(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg", x: str = "step",
+                     order: Sequence[str] | None = None, height: int = 220,
+                     live: bool = False) -> list[tuple[str, alt.LayerChart]]:
+    """`alignment_chart`'s panels as (layer, chart) pairs in layer order, each chart as wide as
+    the place it is drawn in (``width="container"``) and titled with its layer.
+
+    Example:
+        >>> from explorer import frames
+        >>> recs = [{"step": 1, "epoch": 1, "layers": [{"layer": f"layers.{i}", "index": i + 1, "update_cos": 0.5}
+        ...                                           for i in (1, 0)]}]
+        >>> [layer for layer, _ in alignment_panels(frames.alignment({"FA": recs}))]
+        ['hidden layer 1', 'hidden layer 2']
+    """
+    data = _kind(df, kind, unit)
+    return [(layer, alt.layer(*_alignment_marks(part, kind, unit, x, order, live), data=part).properties(
+        height=height, width="container", title=layer)) for layer, part in _layers(data)]
+
+
+def _kind(df: pd.DataFrame, kind: str, unit: str) -> pd.DataFrame:
     if unit not in ("deg", "cos"):
         raise ValueError(f"unit must be 'deg' or 'cos', got {unit!r}")
-    data = df[df["kind"] == kind]
+    return df[df["kind"] == kind]
+
+
+def _layers(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(layer, its rows) in layer order."""
+    return [(str(part["layer"].iloc[0]), part) for _, part in df.groupby("index", sort=True)]
+
+
+def _shown(df: pd.DataFrame, order: Sequence[str] | None) -> alt.Scale:
+    """The colour scale of the runs that have rows in ``df``, in their colours among all of ``order``."""
+    labels = run_order(df, order)
+    return colors(labels, shown=[label for label in labels if label in set(df["run"])])
+
+
+def _alignment_marks(data: pd.DataFrame, kind: str, unit: str, x: str, order, live: bool) -> list[alt.Chart]:
     title = f"{kind} alignment ({'degrees' if unit == 'deg' else 'cosine'})"
     domain = [0, 180] if unit == "deg" else [-1, 1]
     lines = alt.Chart().mark_line().encode(
-        x=alt.X(f"{x}:Q", title=x),
-        y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain)),
-        color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
+        x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format=NUMBER_FORMAT)),
+        y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain), axis=alt.Axis(format=NUMBER_FORMAT)),
+        color=alt.Color("run:N", title="rule", scale=_shown(data, order)),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", alt.Tooltip(f"{x}:Q"),
                                             alt.Tooltip(f"{unit}:Q", format=".3f")],
     )
     reference = alt.Chart().mark_rule(color="black", strokeDash=[4, 4]).encode(
         y=alt.datum(90 if unit == "deg" else 0))
-    return alt.layer(lines, reference, data=data).properties(height=height, width=220).facet(
-        column=alt.Column("layer:N", title=None, sort=alt.SortField("index")))
+    return [lines, reference]
 
 
 def norms_chart(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None = None,
@@ -145,17 +263,28 @@ def norms_chart(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | Non
     """Per-layer gradient norms on a log scale, from `frames.norms`: the rule's update (solid) and
     backprop's gradient on the same batch (dotted). Norms that shrink layer by layer are vanishing
     gradients; norms that grow by orders of magnitude are exploding ones. ``live``: without
-    tooltips, as in `learning_curves`."""
-    lines = alt.Chart().mark_line().encode(
-        x=alt.X(f"{x}:Q", title=x),
-        y=alt.Y("norm:Q", title="gradient norm", scale=alt.Scale(type="log")),
-        color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
+    tooltips, as in `learning_curves`. `norms_panels`: the panels as separate charts."""
+    return _norm_lines(df, x, order, live).properties(data=df, height=height, width=220).facet(
+        column=alt.Column("layer:N", title=None, sort=alt.SortField("index")))
+
+
+def norms_panels(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None = None, height: int = 220,
+                 live: bool = False) -> list[tuple[str, alt.Chart]]:
+    """`norms_chart`'s panels as (layer, chart) pairs, as `alignment_panels`."""
+    return [(layer, _norm_lines(part, x, order, live).properties(data=part, height=height, width="container",
+                                                                 title=layer)) for layer, part in _layers(df)]
+
+
+def _norm_lines(df: pd.DataFrame, x: str, order, live: bool) -> alt.Chart:
+    return alt.Chart().mark_line().encode(
+        x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format=NUMBER_FORMAT)),
+        y=alt.Y("norm:Q", title="gradient norm (log scale)", scale=alt.Scale(type="log"),
+                axis=alt.Axis(format=LOG_FORMAT)),
+        color=alt.Color("run:N", title="rule", scale=_shown(df, order)),
         strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"],
                                                                 range=[[1, 0], [2, 2]])),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", "gradient:N", alt.Tooltip("norm:Q", format=".3e")],
     )
-    return lines.properties(data=df, height=height, width=220).facet(
-        column=alt.Column("layer:N", title=None, sort=alt.SortField("index")))
 
 
 def embedding_chart(df: pd.DataFrame, *, color: str = "label", title: str = "", brush: bool = True,
@@ -169,7 +298,7 @@ def embedding_chart(df: pd.DataFrame, *, color: str = "label", title: str = "", 
     chart = alt.Chart(df).mark_circle(size=14, opacity=0.75).encode(
         x=alt.X("x:Q", scale=scale, axis=None),
         y=alt.Y("y:Q", scale=scale, axis=None),
-        color=alt.Color(f"{color}:N", title=color, scale=alt.Scale(scheme=CLASS_SCHEME)),
+        color=alt.Color(f"{color}:N", title=color, scale=class_scale(df[color])),
         tooltip=[c for c in ("index", color) if c in df.columns],
     ).properties(height=height, title=title)
     if brush:
@@ -200,13 +329,14 @@ def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, 
 def boundary_chart(grid: pd.DataFrame, points: pd.DataFrame, *, title: str = "", size: int = 240) -> alt.Chart:
     """A 2-D classifier's decision regions (``grid``: x, y, x2, y2, label, confidence) under the
     data (``points``: x, y, label); a region's opacity is the network's confidence."""
+    scale = class_scale(pd.concat([grid["label"], points["label"]]))
     regions = alt.Chart(grid).mark_rect().encode(
         x=alt.X("x:Q", axis=None), x2="x2:Q", y=alt.Y("y:Q", axis=None), y2="y2:Q",
-        color=alt.Color("label:N", scale=alt.Scale(scheme=CLASS_SCHEME), legend=None),
+        color=alt.Color("label:N", scale=scale, legend=None),
         opacity=alt.Opacity("confidence:Q", scale=alt.Scale(domain=[0, 1], range=[0.05, 0.6]), legend=None),
     )
     dots = alt.Chart(points).mark_circle(size=18, stroke="white", strokeWidth=0.5, opacity=1).encode(
-        x="x:Q", y="y:Q", color=alt.Color("label:N", scale=alt.Scale(scheme=CLASS_SCHEME), title="class"))
+        x="x:Q", y="y:Q", color=alt.Color("label:N", scale=scale, title="class"))
     return alt.layer(regions, dots).properties(width=size, height=size, title=title)
 
 

@@ -12,12 +12,13 @@ Example:
     >>> curves({"dfa": recs})[["run", "split", "measure", "value"]].values.tolist()[:2]
     [['dfa', 'train', 'loss', 1.2], ['dfa', 'train', 'accuracy', 0.6]]
     >>> alignment({"dfa": recs})[["layer", "kind", "cos", "deg"]].values.tolist()
-    [['layers.0', 'update', 0.5, 60.0]]
+    [['hidden layer 1', 'update', 0.5, 60.0]]
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -31,39 +32,108 @@ ALIGNMENT_COLUMNS = ["run", "step", "epoch", "layer", "index", "kind", "cos", "d
 NORM_COLUMNS = ["run", "step", "epoch", "layer", "index", "gradient", "norm"]
 
 RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP", "sdfa": "sDFA",
-               "ssdfa": "ssDFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF", "rf": "RF", "ntk": "NTK"}
-_OPTION_NAMES = {"block_size": "block", "bp_depth": "BP depth", "connections": "connections",
-                 "sign_refresh": "signs at", "scale": "scale", "variant": ""}
+              "ssdfa": "ssDFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF", "rf": "RF", "ntk": "NTK"}
+_REFRESH = {"init": "signs at init", "epoch": "signs every epoch", "step": "signs every step"}
 
 
-def rule_label(algorithm: Mapping) -> str:
-    """A short legend label for an algorithm dict: its rule and the options that set it apart.
+def _describe_init(spec) -> str:
+    """A feedback initialisation in the notation of the papers ("U[-0.5, 0.5]")."""
+    if isinstance(spec, str):
+        return spec
+    name = spec.get("name", "default")
+    if name == "uniform":
+        return f"U[{spec['low']:g}, {spec['high']:g}]"
+    if name == "normal":
+        return f"N({spec.get('mean', 0):g}, {spec['std']:g}²)"
+    if name == "sign_concordant":
+        return "sign-concordant"
+    return f"{name} ×{spec['gain']:g}" if spec.get("gain") is not None else name
+
+
+def _options(algorithm: Mapping) -> str:
+    """The words for a rule's options, after its name (" block 2", " 1 connection, shallow")."""
+    text = ""
+    if algorithm.get("block_size") is not None:
+        text += f" block {algorithm['block_size']}"
+    if algorithm.get("bp_depth") is not None:
+        text += f" BP depth {algorithm['bp_depth']}"
+    if algorithm.get("connections") is not None:
+        n = algorithm["connections"]
+        text += f" {n} connection{'s' if n != 1 else ''}"
+    if algorithm.get("variant") is not None:
+        text += f" {algorithm['variant']}"
+    if algorithm.get("scale") is not None:
+        text += f" scale {algorithm['scale']:g}"
+    if algorithm.get("sign_refresh") is not None:
+        text += f", {_REFRESH.get(algorithm['sign_refresh'], algorithm['sign_refresh'])}"
+    if algorithm.get("train_hidden") is False:
+        text += ", shallow"
+    return text
+
+
+def rule_label(algorithm: Mapping, changes: Mapping | None = None) -> str:
+    """THE name of a run's rule, wherever a run is named (legends, messages, tables, lessons): the
+    rule, the options that set it apart, its feedback's range, and ``changes`` (dotted config
+    changes beyond the algorithm; Batch Manhattan reads "+ BM", its own learning rate left out).
 
     Example:
         >>> rule_label({"name": "bdfa", "block_size": 2}), rule_label({"name": "rf", "variant": "linear"})
         ('BDFA block 2', 'RF linear')
-        >>> rule_label({"name": "fa", "train_hidden": False})
-        'FA shallow'
+        >>> rule_label({"name": "sdfa", "connections": 1}), rule_label({"name": "fa", "train_hidden": False})
+        ('sDFA 1 connection', 'FA, shallow')
+        >>> rule_label({"name": "bp", "train_hidden": False})   # shallow learning: the output layer alone
+        'Shallow'
+        >>> rule_label({"name": "ifa", "feedback_init": {"name": "uniform", "low": -0.1, "high": 0.1}})
+        'IFA, B ~ U[-0.1, 0.1]'
+        >>> rule_label({"name": "usf"}, {"optimizer.batch_manhattan": True, "optimizer.lr": 3e-4})
+        'uSF + BM'
     """
     name = algorithm.get("name", "bp")
-    parts = [RULE_NAMES.get(name, name)]
-    for option, words in _OPTION_NAMES.items():
-        if option in algorithm and algorithm[option] is not None:
-            parts.append(f"{words} {algorithm[option]}".strip())
-    if algorithm.get("train_hidden") is False:
-        parts.append("shallow")
-    return " ".join(parts)
+    if name == "bp" and algorithm.get("train_hidden") is False:
+        text = "Shallow"
+    else:
+        text = RULE_NAMES.get(name, name) + _options(algorithm)
+    if algorithm.get("feedback_init") is not None:
+        text += f", B ~ {_describe_init(algorithm['feedback_init'])}"
+    changes = changes or {}
+    for key, value in changes.items():
+        if key == "optimizer.batch_manhattan":
+            text += " + BM" if value else ""
+        elif not (key == "optimizer.lr" and changes.get("optimizer.batch_manhattan")):  # BM's own lr
+            text += f", {key.rsplit('.', 1)[-1]} {value}"
+    return text
 
 
 def run_label(config: RunConfig | Mapping) -> str:
-    """`rule_label` of a run's config (a `RunConfig` or its dict).
+    """`rule_label` of a run's config (a `RunConfig` or its dict), Batch Manhattan included.
 
     Example:
         >>> run_label({"algorithm": {"name": "sdfa", "connections": 1}})
-        'sDFA connections 1'
+        'sDFA 1 connection'
+        >>> run_label({"algorithm": {"name": "usf"}, "optimizer": {"batch_manhattan": True}})
+        'uSF + BM'
     """
     d = config.to_dict() if isinstance(config, RunConfig) else config
-    return rule_label(d.get("algorithm", {"name": "bp"}))
+    manhattan = (d.get("optimizer") or {}).get("batch_manhattan")
+    return rule_label(d.get("algorithm", {"name": "bp"}), {"optimizer.batch_manhattan": True} if manhattan else None)
+
+
+def layer_label(name: str) -> str:
+    """The words a person reads for a tapped layer's module name: "layers.0" (an MLP's first hidden
+    layer) is "hidden layer 1"; a residual block's "blocks.0.conv2" is "block 1, conv 2"; others
+    ("stem", "conv1") stay as they are, their number set apart.
+
+    Example:
+        >>> layer_label("layers.0"), layer_label("blocks.2.conv1"), layer_label("conv2"), layer_label("stem")
+        ('hidden layer 1', 'block 3, conv 1', 'conv 2', 'stem')
+    """
+    found = re.fullmatch(r"layers\.(\d+)", name)
+    if found:
+        return f"hidden layer {int(found[1]) + 1}"
+    found = re.fullmatch(r"blocks\.(\d+)\.(.+)", name)
+    if found:
+        return f"block {int(found[1]) + 1}, {layer_label(found[2])}"
+    return re.sub(r"^([a-z]+)(\d+)$", r"\1 \2", name)
 
 
 def unique_labels(labels: Sequence[str]) -> list[str]:
@@ -96,7 +166,8 @@ def curves(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
 
 
 def alignment(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
-    """Update, signal and weight alignment per hidden layer: run, step, epoch, layer, index, kind, cos, deg.
+    """Update, signal and weight alignment per hidden layer: run, step, epoch, layer (`layer_label`), index,
+    kind, cos, deg.
     Kinds a rule does not have (bp has no alignment; DFA on a CNN no weight alignment) are left out."""
     rows = []
     for run, records in runs.items():
@@ -106,14 +177,14 @@ def alignment(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
                     cos = layer.get(f"{kind}_cos")
                     if cos is None or not math.isfinite(cos):
                         continue
-                    rows.append((run, r["step"], r["epoch"], layer["layer"], layer["index"], kind, cos,
+                    rows.append((run, r["step"], r["epoch"], layer_label(layer["layer"]), layer["index"], kind, cos,
                                  layer.get(f"{kind}_deg", math.degrees(math.acos(max(-1.0, min(1.0, cos)))))))
     return pd.DataFrame(rows, columns=ALIGNMENT_COLUMNS)
 
 
 def norms(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
     """Per-layer gradient norms: the rule's own (``gradient`` = "rule") and backprop's on the same
-    batch ("backprop"): run, step, epoch, layer, index, gradient, norm. Zero norms are left out
+    batch ("backprop"): run, step, epoch, layer (`layer_label`), index, gradient, norm. Zero norms are left out
     (they have no place on a log scale)."""
     rows = []
     for run, records in runs.items():
@@ -122,7 +193,7 @@ def norms(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
                 for gradient, key in (("rule", "grad_norm"), ("backprop", "bp_grad_norm")):
                     value = layer.get(key)
                     if value is not None and math.isfinite(value) and value > 0:
-                        rows.append((run, r["step"], r["epoch"], layer["layer"], layer["index"], gradient, value))
+                        rows.append((run, r["step"], r["epoch"], layer_label(layer["layer"]), layer["index"], gradient, value))
     return pd.DataFrame(rows, columns=NORM_COLUMNS)
 
 

@@ -44,7 +44,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .config import ConfigError, RunConfig
-from .frames import RULE_NAMES
+from .frames import rule_label
 from .references import PARITY
 
 DATASETS = ("digits", "mnist")
@@ -125,69 +125,6 @@ def measure(record: Mapping, metric: str) -> float:
         return values[-1]
     defined = [v for v in values if not math.isnan(v)]
     return sum(defined) / len(defined) if defined else math.nan
-
-
-# ----------------------------------------------------------------------------------------------
-# Labels: one short name per run, made from its algorithm dict (and its own config changes).
-
-_REFRESH = {"init": "signs at init", "epoch": "signs every epoch", "step": "signs every step"}
-
-
-def _describe_init(spec: Any) -> str:
-    if isinstance(spec, str):
-        return spec
-    name = spec.get("name", "default")
-    if name == "uniform":
-        return f"U[{spec['low']:g}, {spec['high']:g}]"
-    if name == "normal":
-        return f"N({spec.get('mean', 0):g}, {spec['std']:g}²)"
-    if name == "sign_concordant":
-        return "sign-concordant"
-    return f"{name} ×{spec['gain']:g}" if spec.get("gain") is not None else name
-
-
-def rule_label(algorithm: Mapping, changes: Mapping | None = None) -> str:
-    """A short label for a run of a lesson: the rule, its options and the run's own changes.
-
-    Example:
-        >>> rule_label({"name": "bdfa", "block_size": 2})
-        'BDFA block 2'
-        >>> rule_label({"name": "fa", "feedback_init": {"name": "uniform", "low": 0, "high": 1}})
-        'FA, B ~ U[0, 1]'
-        >>> rule_label({"name": "bp", "train_hidden": False})
-        'Shallow'
-        >>> rule_label({"name": "usf"}, {"optimizer.batch_manhattan": True, "optimizer.lr": 3e-4})
-        'uSF + BM'
-    """
-    name = algorithm.get("name", "bp")
-    if name == "bp" and algorithm.get("train_hidden") is False:
-        text = "Shallow"
-    else:
-        text = RULE_NAMES.get(name, name)
-        if "block_size" in algorithm:
-            text += f" block {algorithm['block_size']}"
-        if "bp_depth" in algorithm:
-            text += f" BP depth {algorithm['bp_depth']}"
-        if "connections" in algorithm:
-            n = algorithm["connections"]
-            text += f" {n} connection{'s' if n != 1 else ''}"
-        if "variant" in algorithm and algorithm["variant"] != "gaussian":
-            text += f" {algorithm['variant']}"
-        if "scale" in algorithm:
-            text += f" scale {algorithm['scale']:g}"
-        if "sign_refresh" in algorithm:
-            text += f", {_REFRESH.get(algorithm['sign_refresh'], algorithm['sign_refresh'])}"
-        if algorithm.get("train_hidden") is False:
-            text += ", shallow"
-    if "feedback_init" in algorithm:
-        text += f", B ~ {_describe_init(algorithm['feedback_init'])}"
-    changes = changes or {}
-    for key, value in changes.items():
-        if key == "optimizer.batch_manhattan":
-            text += " + BM" if value else ""
-        elif not (key == "optimizer.lr" and changes.get("optimizer.batch_manhattan")):  # BM's own lr
-            text += f", {key.rsplit('.', 1)[-1]} {value}"
-    return text
 
 
 # ----------------------------------------------------------------------------------------------
@@ -380,6 +317,7 @@ _BIOTORCH = "BioTorch (Sanfiz & Akrout 2021)"
 _BDFA = "Espinosa Zarlenga & Niklasson (Blocked DFA), MNIST"
 _THESIS = "Di Pasquale thesis, CIFAR-10"
 _PARITY_SOURCE = "Daniely & Malach 2020; the parity thesis"
+_LINEAR_FA = "FA, B ~ U[-0.5, 0.5]"   # the run's `rule_label`, as every page names it
 
 
 def _mnist_data(train_samples: int, test_samples: int) -> dict:
@@ -387,7 +325,7 @@ def _mnist_data(train_samples: int, test_samples: int) -> dict:
 
 
 def _parity_lesson(k: int) -> Lesson:
-    rules = ({"name": "bp"}, {"name": "dfa"}, {"name": "ntk"}, {"name": "rf"})
+    rules = ({"name": "bp"}, {"name": "dfa"}, {"name": "ntk"}, {"name": "rf", "variant": "gaussian"})
     keys = ("bp", "dfa", "ntk", "rf:gaussian")
     labels = [rule_label(r) for r in rules]
     setting = "k MNIST digits, 512 ReLU, sigmoid output, BCE, weight decay 1e-3, 20 epochs"
@@ -443,12 +381,12 @@ def _lessons() -> list[Lesson]:
              {"name": "bp", "train_hidden": False}),
             (Reference("BP", 1e-11, "nse", "", "Lillicrap et al. 2016, linear task",
                        "30-20-10 linear, W ~ U[-0.01, 0.01]"),
-             Reference("FA", 1e-11, "nse", "", "Lillicrap et al. 2016, linear task",
+             Reference(_LINEAR_FA, 1e-11, "nse", "", "Lillicrap et al. 2016, linear task",
                        "30-20-10 linear, B ~ U[-0.5, 0.5]"),
              Reference("Shallow", 1, "nse", "", "Lillicrap et al. 2016, linear task", "last layer only"),
-             Reference("FA", 22, "signal_deg", "°", "Lillicrap et al. 2016, alignment",
+             Reference(_LINEAR_FA, 22, "signal_deg", "°", "Lillicrap et al. 2016, alignment",
                        "small forward init, settles ≈ 22–25°")),
-            metrics=("nse",), names=("BP", "FA", "Shallow")),
+            metrics=("nse",)),
         Lesson(
             "lillicrap_mnist", "BP, FA and shallow learning on handwritten digits",
             "Lillicrap's MNIST experiment in small: one sigmoid hidden layer trained by BP, by FA (random "

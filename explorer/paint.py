@@ -4,7 +4,7 @@ A Vega boundary chart is 1,600 rectangles under the data's dots; three of them r
 poll kept Chromium busy with about one core of a 2-core machine (measured while BP, FA and DFA
 trained on moons). The same picture as one PNG, painted here with NumPy and Pillow, is one image
 for the browser to decode. The look follows `charts.boundary_chart`: each cell in its class's
-colour (`charts.CLASS_COLORS`) at an opacity from 0.05 to 0.6 by the network's confidence, over
+colour (`charts.CLASS_COLORS`, colour-blind safe) at an opacity from 0.05 to 0.6 by the network's confidence, over
 white; the points as dots with a white rim. Once the runs end, the page draws the Vega chart.
 
 Example:
@@ -13,7 +13,7 @@ Example:
     ...                      "y2": [1.0, 1.0, 2.0, 2.0], "label": [0, 1, 0, 1], "confidence": [1.0, 1.0, 0.5, 0.5]})
     >>> image = boundary_image(grid, pd.DataFrame({"x": [0.5], "y": [0.5], "label": [0]}), size=40)
     >>> image.size, image.getpixel((30, 5))   # top right: class 1 at confidence 0.5 (opacity 0.325)
-    ((40, 40), (252, 215, 180))
+    ((40, 40), (247, 224, 172))
 """
 
 from __future__ import annotations

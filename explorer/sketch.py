@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from .charts import DIVERGED_COLOR, rule_colors, run_order
+from .charts import DIVERGED_COLOR, log_axis, rule_colors, run_order
 
 WIDTH = 480                               # the viewBox width; the SVG stretches to its column
 LEFT, RIGHT, TOP, BOTTOM = 48, 84, 28, 36   # margins: y labels, legend, title, x labels
@@ -62,17 +62,27 @@ def _label(value: float) -> str:
 
 
 def curves_svg(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch", order: Sequence[str] | None = None,
-               diverged: Mapping[str, float] | None = None, height: int = 260) -> str:
+               diverged: Mapping[str, float] | None = None, log: bool | None = None, height: int = 260) -> str:
     """Train (solid) and test (dashed) curves of ``measure`` per run from `frames.curves` rows, as
     one ``<svg>`` element: each curve a ``<path class="curve" data-run=… data-split=…>``, the
-    title in ``data-title``. ``diverged`` maps a run to the ``x`` where it diverged."""
+    title in ``data-title``. ``diverged`` maps a run to the ``x`` where it diverged. ``log``: a
+    log-scale loss axis (None: by itself, `charts.wants_log`; an accuracy is never log).
+
+    Example:
+        >>> df = pd.DataFrame({"run": ["IFA"] * 3, "epoch": [1, 2, 3], "split": ["train"] * 3,
+        ...                    "measure": ["loss"] * 3, "value": [2.3, 40.0, 8e31]})
+        >>> svg = curves_svg(df, "loss")
+        >>> "(log scale)" in svg, ">1e+28<" in svg, "1.49999" in svg
+        (True, True, False)
+    """
     if measure not in ("loss", "accuracy"):
         raise ValueError(f"measure must be 'loss' or 'accuracy', got {measure!r}")
     keep = (df["measure"] == measure).to_numpy()
     curves = _group(df, keep, ("run", "split"), x, "value")
     labels = list(order) if order is not None else list(dict.fromkeys(run for run, _ in curves))
-    return lines_svg(curves, title=measure.capitalize(), x_label=x, y_label=measure, runs=labels,
-                     dashes=DASHES, diverged=diverged, height=height)
+    logged = log_axis(measure, [v for curve in curves.values() for _, v in curve], log)
+    return lines_svg(curves, title=measure.capitalize(), x_label=x, y_label=measure + (" (log scale)" if logged else ""),
+                     runs=labels, dashes=DASHES, diverged=diverged, log=logged, height=height)
 
 
 def alignment_svgs(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg", x: str = "step",
@@ -109,7 +119,7 @@ def norms_svgs(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None
         >>> 'data-split="backprop"' in norms_svgs(df)[0]
         True
     """
-    return [lines_svg(curves, title=layer, x_label=x, y_label="gradient norm", runs=run_order(df, order),
+    return [lines_svg(curves, title=layer, x_label=x, y_label="gradient norm (log scale)", runs=run_order(df, order),
                       dashes=NORM_DASHES, log=True, height=height, width=PANEL_WIDTH)
             for layer, curves in _by_layer(df, slice(None), ("run", "gradient"), x, "norm")]
 
@@ -181,14 +191,24 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
         (1, True)
     """
     color = dict(zip(runs, rule_colors(list(runs))))
-    scale = math.log10 if log else float
-    lines = {key: [(a, scale(b)) for a, b in curve if not log or b > 0] for key, curve in lines.items()}
-    longest = max((len(str(name)) for name in [*runs, *(dashes if len(dashes) > 1 else ())]), default=0)
+    lines = {key: _finite(curve, log) for key, curve in lines.items()}
+    bands = {run: _band_pieces(band, log) for run, band in (bands or {}).items()}
+    references = {run: v for run, v in (references or {}).items() if _drawable(v, log)}
+    if log:
+        lines = {key: [(a, None if b is None else math.log10(b)) for a, b in curve] for key, curve in lines.items()}
+        bands = {run: [[(a, math.log10(lo), math.log10(hi)) for a, lo, hi in piece] for piece in pieces]
+                 for run, pieces in bands.items()}
+        references = {run: math.log10(v) for run, v in references.items()}
+    drawn = {run for (run, _), curve in lines.items() if any(b is not None for _, b in curve)}
+    drawn |= {run for run, band in bands.items() if band} | set(references)
+    legend_runs = [run for run in runs if run in drawn]
+    longest = max((len(str(name)) for name in [*legend_runs, *(dashes if len(dashes) > 1 else ())]), default=0)
     right, bottom = width - max(RIGHT, 44 + 7 * longest), height - BOTTOM  # room for the legend's words
-    bands, references = bands or {}, references or {}
-    points = [point for curve in lines.values() for point in curve]
-    points += [(at, v) for band in bands.values() for at, low, high in band for v in (low, high)]
-    xs = [at for at, _ in points] + list((diverged or {}).values())
+    points = [(a, b) for curve in lines.values() for a, b in curve if b is not None]
+    points += [(at, v) for pieces in bands.values() for piece in pieces for at, low, high in piece
+               for v in (low, high)]
+    diverged = {run: at for run, at in (diverged or {}).items() if _drawable(at, False)}
+    xs = [at for at, _ in points] + list(diverged.values())
     ys = [v for _, v in points] + list(references.values())
     x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
     y_lo, y_hi = domain if domain is not None else (min(ys), max(ys)) if ys else (0.0, 1.0)
@@ -218,7 +238,7 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
                  f'<text x="{(LEFT + right) / 2:.0f}" y="{height - 4}" text-anchor="middle" {FONT}>{escape(x_label)}</text>'
                  f'<text x="12" y="{(TOP + bottom) / 2:.0f}" text-anchor="middle" transform="rotate(-90 12 '
                  f'{(TOP + bottom) / 2:.0f})" {FONT}>{escape(y_label)}</text>')
-    for run, band in bands.items():
+    for run, band in ((run, piece) for run, pieces in bands.items() for piece in pieces):
         if band:
             edge = [(a, high) for a, _, high in band] + [(a, low) for a, low, _ in reversed(band)]
             outline = " L".join(f"{px(a):.1f},{py(b):.1f}" for a, b in edge)
@@ -232,17 +252,17 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
         parts.append(f'<line class="mark" x1="{LEFT}" x2="{right}" y1="{py(mark):.1f}" y2="{py(mark):.1f}" '
                      f'stroke="#222" stroke-dasharray="4,4"/>')
     for (run, style), curve in lines.items():
-        if not curve:
+        path = _path([(px(a), None if b is None else py(b)) for a, b in curve])
+        if not path:
             continue
-        path = " L".join(f"{px(a):.1f},{py(b):.1f}" for a, b in curve)
         dash = f' stroke-dasharray="{dashes[style]}"' if dashes.get(style) else ""
         parts.append(f'<path class="curve" data-run="{escape(str(run))}" data-split="{escape(str(style))}" '
-                     f'd="M{path}" fill="none" stroke="{color.get(run, "#888")}" stroke-width="2"{dash}/>')
-    for run, at in (diverged or {}).items():
+                     f'd="{path}" fill="none" stroke="{color.get(run, "#888")}" stroke-width="2"{dash}/>')
+    for run, at in diverged.items():
         parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{TOP}" y2="{bottom}" stroke="{DIVERGED_COLOR}" '
                      f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12}" font-family="sans-serif" '
                      f'font-size="11" fill="{DIVERGED_COLOR}">{escape(str(run))} diverged</text>')
-    legend = [(escape(str(run)), color[run], None) for run in runs]
+    legend = [(escape(str(run)), color[run], None) for run in legend_runs]
     legend += [(escape(style), "#666", dash) for style, dash in dashes.items()] if len(dashes) > 1 else []
     for i, (name, stroke, dash) in enumerate(legend):
         y = TOP + 8 + 18 * i
@@ -250,6 +270,53 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
                      + (f' stroke-dasharray="{dash}"' if dash else "") + f'/><text x="{right + 40}" y="{y + 4}" {FONT}>{name}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _drawable(value, log: bool) -> bool:
+    """A number a chart can place: finite (and positive on a log scale)."""
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value) and (not log or value > 0)
+
+
+def _finite(curve: Sequence[tuple[float, float]], log: bool) -> list[tuple[float, float | None]]:
+    """A curve's points in x order, a point that cannot be drawn (NaN, ±inf, ≤ 0 on a log scale)
+    kept as a gap (y None): the line breaks there rather than joining across it."""
+    out = [(a, b if _drawable(b, log) else None) for a, b in curve if _drawable(a, False)]
+    return sorted(out, key=lambda point: point[0])
+
+
+def _band_pieces(band: Sequence[tuple[float, float, float]], log: bool) -> list[list[tuple[float, float, float]]]:
+    """A band's stretches of two or more points (x order) where both edges can be drawn: a point
+    of a single seed has no band (NaN edges), and the band breaks there.
+
+    Example:
+        >>> nan = float("nan")
+        >>> [len(p) for p in _band_pieces([(1, 0, 1), (2, 0, 1), (3, nan, nan), (4, 0, 1), (5, 0, 1), (6, 0, 1)], False)]
+        [2, 3]
+    """
+    pieces: list[list[tuple[float, float, float]]] = [[]]
+    for point in sorted((p for p in band if _drawable(p[0], False)), key=lambda p: p[0]):
+        if _drawable(point[1], log) and _drawable(point[2], log):
+            pieces[-1].append(point)
+        elif pieces[-1]:
+            pieces.append([])
+    return [piece for piece in pieces if len(piece) >= 2]
+
+
+def _path(points: Sequence[tuple[float, float | None]]) -> str:
+    """An SVG path through ``points`` (pixels), broken where y is None; "" if nothing to draw.
+
+    Example:
+        >>> _path([(0, 1), (2, 3), (4, None), (6, 7), (8, 9)])
+        'M0.0,1.0 L2.0,3.0 M6.0,7.0 L8.0,9.0'
+    """
+    out, pen_down = [], False
+    for a, b in points:
+        if b is None:
+            pen_down = False
+            continue
+        out.append(f"{'L' if pen_down else 'M'}{a:.1f},{b:.1f}")
+        pen_down = True
+    return " ".join(out)
 
 
 def _decades(low: float, high: float) -> list[float]:

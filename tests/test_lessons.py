@@ -11,7 +11,7 @@ import re
 import pytest
 import torch
 
-from explorer import lessons
+from explorer import frames, lessons
 from explorer.config import AlgorithmConfig, ConfigError
 from explorer.lessons import LESSONS, Lesson, Reference, compare, get, measure
 from explorer.trainer import Trainer, train
@@ -119,7 +119,7 @@ def test_parity_lessons_take_their_figures_from_explorer_references():
         refs = {ref.label: ref.value for ref in get(f"parity_k{k}").references}
         assert refs["BP"] == pytest.approx(100 * PARITY[(k, "bp")])
         assert refs["NTK"] == pytest.approx(100 * PARITY[(k, "ntk")])
-        assert refs["RF"] == pytest.approx(100 * PARITY[(k, "rf:gaussian")])
+        assert refs["RF gaussian"] == pytest.approx(100 * PARITY[(k, "rf:gaussian")])
     assert get("parity_k3").references[1].label == "DFA" and "DFA" not in {r.label for r in get("parity_k1").references}
 
 
@@ -173,14 +173,15 @@ def test_compare_times_steps_relative_to_the_first_run():
 
 def test_compare_reads_the_linear_teacher_and_its_alignment():
     lesson = get("lillicrap_linear")
+    fa = "FA, B ~ U[-0.5, 0.5]"
     finals = {"BP": {"test_loss": 1e-12, "layers": [{"signal_deg": 0.0}]},
-              "FA": {"test_loss": 3e-12, "layers": [{"signal_deg": 25.0}]},
+              fa: {"test_loss": 3e-12, "layers": [{"signal_deg": 25.0}]},
               "Shallow": {"test_loss": 9.5, "layers": [{"signal_deg": math.nan}]}}
     table = compare(lesson, finals).set_index(["label", "metric"])
-    assert table.loc[("FA", "nse"), "measured"] == pytest.approx(3e-13)
+    assert table.loc[(fa, "nse"), "measured"] == pytest.approx(3e-13)
     assert table.loc[("Shallow", "nse"), "measured"] == pytest.approx(0.95)
-    assert table.loc[("FA", "signal_deg"), "published"] == 22
-    assert table.loc[("FA", "signal_deg"), "measured"] == 25.0
+    assert table.loc[(fa, "signal_deg"), "published"] == 22
+    assert table.loc[(fa, "signal_deg"), "measured"] == 25.0
 
 
 def test_a_short_lesson_run_gives_records_compare_can_read():
@@ -219,3 +220,11 @@ def test_every_run_of_every_lesson_takes_a_logged_step(key, label):
     assert record["step"] == 1 and len(record["layers"]) >= 1
     if "test_acc" in lesson.shown_metrics():
         assert 0 <= mine[mine.metric == "test_acc"]["measured"].item() <= 100
+
+
+@pytest.mark.parametrize("key", list(LESSONS))
+def test_a_lesson_names_each_run_as_every_page_does(key):
+    """One label per run: the lesson's legend and the label a page gives the stored run (its
+    messages, the Runs page) are the same words ("sDFA 1 connection", "IFA, B ~ U[-0.1, 0.1]")."""
+    lesson = get(key)
+    assert lesson.labels() == [frames.run_label(cfg) for cfg in lesson.configs()]

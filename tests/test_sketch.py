@@ -35,7 +35,7 @@ def _points(path: ET.Element) -> list[tuple[float, float]]:
 def _axis(root: ET.Element, horizontal: bool, log: bool = False):
     """Pixel -> value along one axis, fitted from its first and last tick labels (read off the
     drawing); ``log``: the labels are powers of ten at even distances."""
-    number = re.compile(r"-?[\d.]+(e-?\d+)?")
+    number = re.compile(r"-?[\d.]+(e[-+]?\d+)?")
     texts = [t for t in root.iter(f"{SVG}text") if number.fullmatch(t.text or "")]
     if horizontal:
         labels = [(float(t.get("x")), float(t.text)) for t in texts if t.get("text-anchor") == "middle"]
@@ -135,7 +135,7 @@ def test_alignment_is_one_panel_per_layer_drawn_to_scale_with_the_right_angle_ma
     table = frames.alignment(_records())
     svgs = alignment_svgs(table, "update", unit=unit, order=["FA", "DFA"])
     roots = [_parse(svg) for svg in svgs]
-    assert [r.get("data-title") for r in roots] == ["layers.0", "layers.1"]   # layer order, not row order
+    assert [r.get("data-title") for r in roots] == ["hidden layer 1", "hidden layer 2"]   # layer order, not row order
     for root, index in zip(roots, (1, 2)):
         x_of, y_of = _axis(root, True), _axis(root, False)
         curves = root.findall(f"{SVG}path[@class='curve']")
@@ -160,7 +160,7 @@ def test_norms_are_drawn_on_a_log_scale_rule_solid_and_backprop_dotted():
     svgs = norms_svgs(table, order=["FA", "DFA"])
     assert len(svgs) == 2
     root = _parse(svgs[0])
-    assert root.get("data-title") == "layers.0"
+    assert root.get("data-title") == "hidden layer 1"
     y_of = _axis(root, False, log=True)
     for curve in root.findall(f"{SVG}path[@class='curve']"):
         gradient = curve.get("data-split")
@@ -192,3 +192,116 @@ def test_a_band_is_shaded_between_its_low_and_high_with_the_mean_and_the_publish
     assert {run: y_of(float(line.get("y1"))) for run, line in lines.items()} == \
         {"BP": pytest.approx(0.95, abs=0.01), "DFA": pytest.approx(0.7, abs=0.01)}
     assert all(line.get("stroke") == colors[run] for run, line in lines.items())
+
+
+# --- nothing but finite numbers reaches the drawing (issue 12, item 4) -------------------------
+
+GEOMETRY = ("d", "points", "x", "y", "x1", "x2", "y1", "y2", "width", "height")
+
+
+def _numbers(svg: str) -> list[str]:
+    """Every number-like token of every geometry attribute of every element."""
+    tokens = []
+    for element in _parse(svg).iter():
+        for name in GEOMETRY:
+            value = element.get(name)
+            if value is not None and value != "100%":
+                tokens += [t for t in re.split(r"[MLHVZmlhvz,\s]+", value) if t]
+    return tokens
+
+
+def _assert_finite(svg: str) -> None:
+    tokens = _numbers(svg)
+    assert tokens, "nothing drawn at all"
+    bad = [t for t in tokens if not re.fullmatch(r"-?\d+(\.\d+)?", t) or not math.isfinite(float(t))]
+    assert not bad, f"not finite numbers in the SVG: {bad[:5]}"
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _band(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["run", "epoch", "mean", "low", "high", "n"])
+
+
+BANDS = {
+    # one seed so far: frames.band gives NaN edges (no t interval from one value)
+    "single seed": _band([("DFA", 1.0, 0.6, NAN, NAN, 1), ("DFA", 2.0, 0.7, NAN, NAN, 1)]),
+    "seeds at different epochs": _band([("BP", 1.0, 0.6, 0.5, 0.7, 3), ("BP", 2.0, 0.7, 0.6, 0.8, 3),
+                                        ("BP", 3.0, 0.72, NAN, NAN, 1), ("DFA", 1.0, 0.55, 0.4, 0.7, 2)]),
+    "first row NaN": _band([("DFA", 1.0, 0.6, NAN, NAN, 1), ("DFA", 2.0, 0.7, 0.6, 0.8, 2),
+                            ("DFA", 3.0, 0.75, 0.7, 0.8, 2)]),
+    "a diverged seed": _band([("FA", 1.0, INF, -INF, INF, 2), ("FA", 2.0, NAN, NAN, NAN, 2)]),
+}
+
+
+@pytest.mark.parametrize("case", list(BANDS))
+def test_a_band_never_draws_a_number_that_is_not_finite(case):
+    svg = band_svg(BANDS[case], {"DFA": 0.7, "BP": NAN}, order=["BP", "DFA", "FA"])
+    _assert_finite(svg)
+
+
+def test_a_band_is_shaded_only_where_two_seeds_or_more_give_its_edges_and_breaks_at_a_gap():
+    band = _band([("DFA", e, 0.5 + e / 10, 0.4 + e / 10, 0.6 + e / 10, 1 if e == 3 else 2) for e in range(1, 6)])
+    band.loc[band["n"] == 1, ["low", "high"]] = NAN
+    root = _parse(band_svg(band))
+    x_of = _axis(root, True)
+    shaded = [sorted({round(x_of(px), 3) for px, _ in _points(p)}) for p in root.findall(f"{SVG}path[@class='band']")]
+    assert shaded == [[1.0, 2.0], [4.0, 5.0]]     # not across epoch 3, where one seed is all there is
+    curve = root.find(f"{SVG}path[@class='curve']")
+    assert [round(x_of(px), 3) for px, _ in _points(curve)] == [1.0, 2.0, 3.0, 4.0, 5.0]   # the mean is drawn
+
+
+def _curves(values: dict[str, list[float]]) -> pd.DataFrame:
+    rows = [(run, i + 1, float(i + 1), "train", "loss", v) for run, vs in values.items() for i, v in enumerate(vs)]
+    return pd.DataFrame(rows, columns=["run", "step", "epoch", "split", "measure", "value"])
+
+
+CURVES = {
+    "a diverged run": {"BP": [2.3, 1.0, 0.5, 0.3], "IFA": [2.3, 40.0, 8e31, INF]},
+    "NaN inside": {"DFA": [2.0, NAN, 1.0, 0.8]},
+    "unequal lengths": {"BP": [2.0, 1.0, 0.5, 0.4, 0.3], "FA": [2.0]},
+    "only NaN": {"FA": [NAN, NAN]},
+    "zero and negative": {"BP": [1.0, 0.0, -1.0, 0.5]},
+}
+
+
+@pytest.mark.parametrize("log", [None, False, True])
+@pytest.mark.parametrize("case", list(CURVES))
+def test_curves_never_draw_a_number_that_is_not_finite(case, log):
+    _assert_finite(curves_svg(_curves(CURVES[case]), "loss", log=log, diverged={"IFA": 3.0, "FA": NAN}))
+
+
+def test_a_line_breaks_where_its_value_is_missing_instead_of_joining_across():
+    root = _parse(curves_svg(_curves({"DFA": [2.0, 1.5, NAN, 1.0, 0.8]}), "loss", log=False))
+    d = root.find(f"{SVG}path[@class='curve']").get("d")
+    assert d.count("M") == 2 and len(_points(root.find(f"{SVG}path[@class='curve']"))) == 4
+
+
+def test_a_loss_that_spans_many_decades_gets_a_log_axis_with_round_labels():
+    root = _parse(curves_svg(_curves(CURVES["a diverged run"]), "loss"))
+    labels = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    assert labels and all(math.log10(float(label)).is_integer() and len(label) <= 5 for label in labels), labels
+    assert any(t.text == "loss (log scale)" for t in root.iter(f"{SVG}text"))
+    y_of = _axis(root, False, log=True)
+    bp = next(p for p in root.findall(f"{SVG}path[@class='curve']") if p.get("data-run") == "BP")
+    assert [y_of(py) for _, py in _points(bp)] == pytest.approx([2.3, 1.0, 0.5, 0.3], rel=0.05)
+    linear = _parse(curves_svg(_curves(CURVES["a diverged run"]), "loss", log=False))
+    assert not any("(log scale)" in (t.text or "") for t in linear.iter(f"{SVG}text"))
+    accuracy = _curves({"BP": [1e-6, 0.5, 1.0]}).assign(measure="accuracy")
+    assert "(log scale)" not in curves_svg(accuracy, "accuracy", log=True)   # an accuracy is never log
+
+
+def test_every_tick_label_is_a_short_number():
+    for values in ({"BP": [1.4999999999999, 1.5000000001]}, {"BP": [2.3, 0.1]}, {"BP": [3e-14, 6e-14]}):
+        root = _parse(curves_svg(_curves(values), "loss", log=False))
+        numbers = [t.text for t in root.iter(f"{SVG}text") if re.fullmatch(r"[-\d.e+]+", t.text or "")]
+        assert numbers and all(len(n.lstrip("-")) <= 6 for n in numbers), numbers
+
+
+def test_the_legend_lists_only_the_runs_that_have_a_line():
+    """BP has no weight alignment (no feedback matrix): it is not in that chart's legend."""
+    table = frames.alignment(_records())
+    svg = alignment_svgs(table, "update", order=["BP", "FA", "DFA"])[0]
+    texts = [t.text for t in _parse(svg).iter(f"{SVG}text")]
+    assert "FA" in texts and "DFA" in texts and "BP" not in texts

@@ -1,0 +1,170 @@
+"""What the Vega charts of `explorer.charts` draw, read off the SVG that Vega renders (vl-convert),
+and the one colour-blind-safe palette shared by the charts, the live sketches and the painted maps."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer import charts, frames, lessons, paint, sketch
+from tests.colorvision import delta_e2000, simulate
+
+vlc = pytest.importorskip("vl_convert")
+
+RUNS = ("BP", "FA", "DFA")
+
+
+def _records(run: str, epochs: int = 6) -> list[dict]:
+    """A run's records: one per epoch, the accuracies rising and the losses falling, each run apart."""
+    shift = RUNS.index(run) / 50
+    return [{"step": 10 * e, "epoch": float(e), "train_loss": 0.7 / e + shift, "test_loss": 0.8 / e + shift,
+             "train_acc": 0.5 + 0.05 * e + shift, "test_acc": 0.45 + 0.05 * e + shift} for e in range(1, epochs + 1)]
+
+
+def _svg(spec: dict) -> str:
+    """The chart as Vega draws it (the datasets a `SwapChart` swapped in as plain records)."""
+    datasets = {name: t.to_dict("records") if isinstance(t, pd.DataFrame) else t
+                for name, t in spec.get("datasets", {}).items()}
+    return vlc.vegalite_to_svg({**spec, "datasets": datasets})
+
+
+def _lines(svg: str) -> list[tuple[str, str, list[tuple[float, float]]]]:
+    """(run, split, pixel points) of every line Vega drew."""
+    out = []
+    for label, d in re.findall(r'<path aria-label="([^"]*)"[^>]*aria-roledescription="line mark" d="([^"]*)"', svg):
+        fields = dict(part.split(": ", 1) for part in label.split("; "))
+        points = [(float(x), float(y)) for x, y in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d)]
+        out.append((fields["run"], fields.get("split", ""), points))
+    return out
+
+
+def _assert_drawn_as_stored(svg: str, table: pd.DataFrame, measure: str) -> None:
+    """Each drawn line's x increases, it has one point per stored value, and its y values are the
+    stored ones (one linear map from value to pixel serves every line)."""
+    lines = _lines(svg)
+    rows = table[table["measure"] == measure]
+    assert len(lines) == rows.groupby(["run", "split"]).ngroups
+    pixels, values = [], []
+    for run, split, points in lines:
+        stored = rows[(rows["run"] == run) & (rows["split"] == split)].sort_values("epoch")
+        xs = [x for x, _ in points]
+        assert all(b > a for a, b in zip(xs, xs[1:])), f"{run} {split}: x goes back ({xs})"
+        assert len(points) == len(stored), f"{run} {split}: {len(points)} points for {len(stored)} values"
+        pixels += [y for _, y in points]
+        values += stored["value"].tolist()
+    slope, intercept = np.polyfit(values, pixels, 1)
+    assert slope < 0    # larger values higher up
+    assert np.allclose(np.polyval([slope, intercept], values), pixels, atol=0.6)
+
+
+@pytest.mark.parametrize("measure", ["accuracy", "loss"])
+def test_a_swapped_in_table_draws_each_line_from_its_own_values(measure):
+    """Issue 12, item 3: the Playground swaps its whole table (loss and accuracy rows) into the
+    accuracy chart at every repaint; the lines must still hold one measure, in epoch order."""
+    first = frames.curves({run: _records(run, 3) for run in RUNS})
+    later = frames.curves({run: _records(run, 6) for run in RUNS})
+    chart = charts.SwapChart(None)
+    make = lambda t: charts.learning_curves(t, measure, order=list(RUNS))  # noqa: E731
+    chart.spec(first, key="look", make=make)
+    swapped = chart.spec(later, key="look", make=make)
+    _assert_drawn_as_stored(_svg(swapped), later, measure)
+
+
+def test_wants_log_when_the_losses_span_three_decades():
+    assert charts.wants_log([2.3, 0.5, 1e-3]) and charts.wants_log([0.1, 8e31])
+    assert not charts.wants_log([2.3, 0.5, 0.01]) and not charts.wants_log([])
+    assert not charts.wants_log([0.5, math.inf, math.nan, 0.0, -1.0, None])   # only finite positive values count
+
+
+def _diverged() -> pd.DataFrame:
+    bp = [{"step": e, "epoch": float(e), "train_loss": 2.3 / e, "test_loss": 2.4 / e} for e in range(1, 5)]
+    ifa = [{"step": e, "epoch": float(e), "train_loss": v, "test_loss": v} for e, v in
+           enumerate([2.3, 50.0, 8e31, math.inf], start=1)]
+    return frames.curves({"BP": bp, "IFA": ifa})
+
+
+def test_a_diverged_loss_gets_a_log_axis_unless_told_otherwise_and_accuracy_never():
+    table = _diverged()
+    scale = lambda **kw: charts.learning_curves(table, "loss", **kw).to_dict()["encoding"]["y"]["scale"]  # noqa: E731
+    assert scale().get("type") == "log" and scale(log=True).get("type") == "log"
+    assert scale(log=False).get("type") is None
+    accuracy = frames.curves({"BP": [{"step": 1, "epoch": 1.0, "train_acc": 1e-6, "test_acc": 0.9}]})
+    assert charts.learning_curves(accuracy, "accuracy", log=True).to_dict()["encoding"]["y"]["scale"].get("type") is None
+
+
+def test_every_axis_label_is_a_short_number():
+    """Issue 12, item 5: after a divergence the loss axis read "1.4999999999999…"."""
+    table = _diverged()
+    for log in (None, False):
+        svg = _svg(charts.learning_curves(table, "loss", log=log).to_dict())
+        labels = re.findall(r'<text[^>]*>([-\d.e+−,]+)</text>', svg)
+        assert labels and all(len(label) <= 6 for label in labels), labels
+    _assert_drawn_as_stored(_svg(charts.learning_curves(table[table["value"] < 1e3], "loss").to_dict()),
+                            table[table["value"] < 1e3], "loss")
+
+
+def test_the_weight_alignment_legend_leaves_out_a_rule_without_feedback():
+    """Issue 12, item 8: BP was listed in the weight-alignment legend with no line."""
+    layer = {"layer": "layers.0", "index": 1, "weight_cos": 0.5, "update_cos": 0.9}
+    records = {"BP": [{"step": 1, "epoch": 1, "layers": [{"layer": "layers.0", "index": 1, "update_cos": 1.0}]}],
+               "FA": [{"step": 1, "epoch": 1, "layers": [layer]}]}
+    table = frames.alignment(records)
+    for chart in (charts.alignment_chart(table, "weight", order=["BP", "FA"]),
+                  charts.alignment_panels(table, "weight", order=["BP", "FA"])[0][1]):
+        legend = re.findall(r'<text[^>]*>(BP|FA)</text>', _svg(chart.to_dict()))
+        assert legend == ["FA"]
+    spec = charts.alignment_panels(table, "weight", order=["BP", "FA"])[0][1].to_dict()
+    assert spec["width"] == "container" and spec["title"] == "hidden layer 1"
+
+
+# --- one palette, colour-blind safe (issue 12, item 10) ----------------------------------------
+
+COMPARISONS = {"BP, FA, DFA": ["BP", "FA", "DFA"], **{f"lesson {k}": lesson.labels()
+                                                     for k, lesson in lessons.LESSONS.items()}}
+MIN_DISTANCE = 10.0   # CIEDE2000; about 2.3 is a just-noticeable difference, 10 is plainly different
+
+
+@pytest.mark.parametrize("name", list(COMPARISONS))
+def test_runs_drawn_together_stay_apart_for_colour_blind_readers(name):
+    labels = COMPARISONS[name][:len(charts.PALETTE)]   # beyond eight runs no palette keeps them all apart
+    colors = charts.rule_colors(labels)
+    assert len(set(colors)) == len(colors)
+    for vision in (None, "deuteranopia", "protanopia"):
+        seen = [c if vision is None else simulate(c, vision) for c in colors]
+        for (a, ca), (b, cb) in itertools.combinations(zip(labels, seen), 2):
+            assert delta_e2000(ca, cb) >= MIN_DISTANCE, f"{name}: {a} and {b} look alike ({vision or 'normal'})"
+
+
+def test_the_class_colours_of_a_map_stay_apart_for_colour_blind_readers():
+    first = charts.CLASS_COLORS[:8]
+    for vision in (None, "deuteranopia", "protanopia"):
+        seen = [c if vision is None else simulate(c, vision) for c in first]
+        assert min(delta_e2000(a, b) for a, b in itertools.combinations(seen, 2)) >= MIN_DISTANCE
+
+
+def test_each_rule_has_its_colour_in_the_charts_the_sketches_and_the_downloads():
+    labels = ["BP", "FA", "DFA", "uSF", "brSF", "frSF"]
+    vega = charts.learning_curves(frames.curves({r: _records("BP", 2) for r in labels}), "loss", order=labels)
+    scale = vega.to_dict()["encoding"]["color"]["scale"]
+    in_vega = dict(zip(scale["domain"], scale["range"]))
+    drawn = dict(re.findall(r'aria-label="[^"]*run: ([^;"]+)[^"]*"[^>]*stroke="(#[0-9a-f]{6})"', _svg(vega.to_dict())))
+    svg = sketch.curves_svg(frames.curves({r: _records("BP", 2) for r in labels}), "loss", order=labels)
+    in_sketch = dict(re.findall(r'<path class="curve" data-run="([^"]+)" data-split="train" d="[^"]*" fill="none" '
+                                r'stroke="(#[0-9a-f]{6})"', svg))
+    assert in_vega == drawn == in_sketch == {label: charts.RULE_COLORS[label] for label in labels}
+
+
+def test_the_painted_map_uses_the_class_colours_of_the_vega_map():
+    grid = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 0.0], "x2": [1.0, 2.0], "y2": [1.0, 1.0],
+                         "label": [0, 1], "confidence": [1.0, 1.0]}).iloc[:1]
+    points = pd.DataFrame({"x": [0.5], "y": [0.5], "label": [1]})
+    vega = charts.boundary_chart(grid, points).to_dict()
+    scale = vega["layer"][1]["encoding"]["color"]["scale"]
+    image = paint.boundary_image(grid, points, size=40)
+    dot = "#%02x%02x%02x" % image.getpixel((20, 20))
+    assert dict(zip(scale["domain"], scale["range"]))[1] == dot == charts.CLASS_COLORS[1]
