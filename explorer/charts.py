@@ -130,8 +130,16 @@ def run_order(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
     return list(order) if order is not None else list(dict.fromkeys(df["run"]))
 
 
-NUMBER_FORMAT = "~g"    # d3-format of a linear axis: 0.25, 1500, 1e-13, 8e+31; never 1.4999999999999
-LOG_FORMAT = ".3~g"     # of a log axis (Vega's log ticks ignore "~g"'s precision): 0.01, 1, 1e+10
+# Every axis's numbers: 0.25, 100, 12345 as they are, very large or small ones as 8e+31 or 6e-14;
+# never 1.4999999999999. A label expression rather than a format: Vega trims a format's precision
+# to the tick step (so "~g" writes 100 as "1e+2").
+NUMBER_LABELS = ("abs(datum.value) >= 1e5 || (abs(datum.value) < 1e-3 && datum.value != 0) ? "
+                 "format(datum.value, '.2~e') : format(datum.value, '.6~g')")
+
+
+def number_axis(**kw) -> alt.Axis:
+    """An axis whose numbers read as `NUMBER_LABELS` says."""
+    return alt.Axis(labelExpr=NUMBER_LABELS, **kw)
 
 
 def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch",
@@ -163,9 +171,9 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
     shown = f"datum.measure === '{measure}' && isFinite(datum.value)" + (" && datum.value > 0" if logged else "")
     scale = alt.Scale(type="log") if logged else alt.Scale(zero=False)
     encoding = dict(
-        x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format=NUMBER_FORMAT)),
+        x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y("value:Q", title=measure + (" (log scale)" if logged else ""), scale=scale,
-                axis=alt.Axis(format=LOG_FORMAT if logged else NUMBER_FORMAT)),
+                axis=number_axis()),
         color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
         strokeDash=alt.StrokeDash("split:N", title="data", scale=alt.Scale(domain=["train", "test"],
                                                                             range=[[1, 0], [5, 3]])),
@@ -247,8 +255,8 @@ def _alignment_marks(data: pd.DataFrame, kind: str, unit: str, x: str, order, li
     title = f"{kind} alignment ({'degrees' if unit == 'deg' else 'cosine'})"
     domain = [0, 180] if unit == "deg" else [-1, 1]
     lines = alt.Chart().mark_line().encode(
-        x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format=NUMBER_FORMAT)),
-        y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain), axis=alt.Axis(format=NUMBER_FORMAT)),
+        x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
+        y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain), axis=number_axis()),
         color=alt.Color("run:N", title="rule", scale=_shown(data, order)),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", alt.Tooltip(f"{x}:Q"),
                                             alt.Tooltip(f"{unit}:Q", format=".3f")],
@@ -277,9 +285,9 @@ def norms_panels(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | No
 
 def _norm_lines(df: pd.DataFrame, x: str, order, live: bool) -> alt.Chart:
     return alt.Chart().mark_line().encode(
-        x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format=NUMBER_FORMAT)),
+        x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y("norm:Q", title="gradient norm (log scale)", scale=alt.Scale(type="log"),
-                axis=alt.Axis(format=LOG_FORMAT)),
+                axis=number_axis()),
         color=alt.Color("run:N", title="rule", scale=_shown(df, order)),
         strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"],
                                                                 range=[[1, 0], [2, 2]])),
@@ -312,8 +320,9 @@ def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, 
     published value in ``references`` (run label -> value) is a dashed line in the run's colour."""
     labels = run_order(df, order) if len(df) else list(references or {})
     scale = colors(labels)
-    base = alt.Chart(df).encode(x=alt.X("epoch:Q"), color=alt.Color("run:N", title="rule", scale=scale))
-    area = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title=measure, scale=alt.Scale(zero=False)),
+    base = alt.Chart(df).encode(x=alt.X("epoch:Q", axis=number_axis()), color=alt.Color("run:N", title="rule", scale=scale))
+    area = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title=measure, scale=alt.Scale(zero=False),
+                                                      axis=number_axis()),
                                               y2="high:Q")
     line = base.mark_line(point=True).encode(
         y="mean:Q", tooltip=["run:N", "epoch:Q", alt.Tooltip("mean:Q", format=".3f"), "n:Q"])
@@ -344,7 +353,7 @@ def bar_chart(df: pd.DataFrame, value: str, *, title: str = "", order: Sequence[
     """One bar per run (columns run and ``value``), in the rules' colours: costs and final scores."""
     labels = run_order(df, order)
     return alt.Chart(df).mark_bar().encode(
-        x=alt.X("run:N", sort=labels, title=None), y=alt.Y(f"{value}:Q", title=title or value),
+        x=alt.X("run:N", sort=labels, title=None), y=alt.Y(f"{value}:Q", title=title or value, axis=number_axis()),
         color=alt.Color("run:N", scale=colors(labels), legend=None),
         tooltip=["run:N", alt.Tooltip(f"{value}:Q", format=".3g")],
     )

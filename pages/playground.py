@@ -25,6 +25,9 @@ RULE_WORDS = {"bp": "BP (backprop)", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bd
 
 
 CONTROL_GROUPS = ("data", "network", "training")  # what a classroom link can hide (?hide=…)
+# The accuracy chart's height in px, title and axes included (a stretched Vega chart fits all of it
+# in this height): at 180 the plot was pressed flat and the legends were cut off.
+CURVE_HEIGHT = 260
 
 
 def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
@@ -119,7 +122,7 @@ def _view(live: playground.LiveBoundaries) -> None:
         few = (table["measure"] == "accuracy").sum() < 60  # the chart marks points on short curves
         spec = common.swapped_spec(f"play {found.group}", table, key=(tuple(diverged.items()), few),
                                    make=lambda t: charts.learning_curves(t, "accuracy", order=found.labels,
-                                                                         diverged=diverged, height=180))
+                                                                         diverged=diverged, height=CURVE_HEIGHT))
         st.vega_lite_chart(spec=spec, key="play_accuracy", width="stretch")
 
 
@@ -151,7 +154,7 @@ def _view_live(live: playground.LiveBoundaries, painted) -> None:
                      f'<div style="color:#808495;font-size:.875rem">{escape(_words(found, p, info))}</div>'
                      + (f'<div style="color:{charts.DIVERGED_COLOR}">{escape(message)}</div>' if message else ""))
     table, diverged = _accuracy(found, painted)
-    curves = sketch.curves_svg(table, "accuracy", order=found.labels, diverged=diverged, height=180)
+    curves = sketch.curves_svg(table, "accuracy", order=found.labels, diverged=diverged, height=CURVE_HEIGHT)
     st.markdown(f"{sketch.panels(boxes, min_width=240)}\n\n{curves if not table.empty else ''}",
                 unsafe_allow_html=True)
 

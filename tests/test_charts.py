@@ -106,6 +106,8 @@ def test_every_axis_label_is_a_short_number():
         assert labels and all(len(label) <= 6 for label in labels), labels
     _assert_drawn_as_stored(_svg(charts.learning_curves(table[table["value"] < 1e3], "loss").to_dict()),
                             table[table["value"] < 1e3], "loss")
+    long = frames.curves({"BP": [{"step": e, "epoch": float(e), "train_acc": 0.9, "test_acc": 0.9} for e in range(1, 101)]})
+    assert "100" in re.findall(r'<text[^>]*>([-\d.e+]+)</text>', _svg(charts.learning_curves(long, "accuracy").to_dict()))
 
 
 def test_the_weight_alignment_legend_leaves_out_a_rule_without_feedback():

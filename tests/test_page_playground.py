@@ -7,15 +7,18 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 import time
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from PIL import Image
 
-from apptest_tools import app_on, button, charts, set_widget
-from explorer import runs
+from apptest_tools import _elements, app_on, button, charts, set_widget
+from explorer import frames, runs
+from tests.test_charts import _assert_drawn_as_stored, _svg
 from explorer.store import FINAL, Store
 
 
@@ -53,6 +56,17 @@ def _pictures(at, side: int = 40) -> list[tuple[str, np.ndarray]]:
             blocks = image[:cell * side, :cell * side].reshape(side, cell, side, cell, 3)
             blue_over_red = np.median(blocks[..., 2] - blocks[..., 0], axis=(1, 3))  # the dots barely count
             out.append((html.unescape(alt), (blue_over_red < 0).astype(int)[::-1].ravel()))  # bottom row first
+    return out
+
+
+def _vega_specs(at) -> list[dict]:
+    """Every Vega-Lite chart on the page as one spec, its tables back in as datasets (to render)."""
+    out = []
+    for element in _elements(at._tree, "vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        spec["datasets"] = {d.name: pa.ipc.open_stream(io.BytesIO(d.data.data)).read_pandas()
+                            for d in element.proto.datasets}
+        out.append(spec)
     return out
 
 
@@ -146,6 +160,16 @@ def test_rules_are_painted_side_by_side(page):
     # One toy and one seed: the same points under every boundary, but each rule its own regions.
     assert all(p.equals(painted[0][2]) for _, _, p in painted)
     assert len({g["label"].to_numpy().tobytes() + g["confidence"].to_numpy().tobytes() for _, g, _ in painted}) == 3
+
+    # Issue 12, item 3: at each repaint the accuracy chart is given the whole table (loss rows too);
+    # it draws each rule's accuracy, one point per epoch, x increasing, at the stored values.
+    at.run()
+    [accuracy] = [spec for spec in _vega_specs(at) if spec.get("title") == "Accuracy"]
+    with Store(path) as store:
+        stored = {frames.run_label(r.config): store.metrics(r.id) for r in _runs(path)}
+    table = frames.curves({label: [r for r in records if float(r["epoch"]).is_integer()]
+                           for label, records in stored.items()})
+    _assert_drawn_as_stored(_svg(accuracy), table, "accuracy")
 
 
 @pytest.mark.parametrize("widget, value, field", [
