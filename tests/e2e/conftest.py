@@ -86,12 +86,13 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, screenshots, request):
-    """``new_page()`` opens a page in a fresh browser context (its own cookies and Streamlit session);
+    """``new_page()`` opens a page in a fresh browser context (its own cookies and Streamlit session;
+    ``new_page(viewport)`` at another size than `app_bench.VIEWPORT`);
     every context is closed after the test, with a screenshot of its page if the test failed."""
     contexts = []
 
-    def make():
-        context = browser.new_context(viewport=app_bench.VIEWPORT)
+    def make(viewport: dict | None = None):
+        context = browser.new_context(viewport=viewport or app_bench.VIEWPORT)
         contexts.append(context)
         return context.new_page()
 

@@ -10,20 +10,16 @@ seconds: on a fast machine a fixed few epochs end before the page's first poll. 
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
 from explorer import app_bench
 from explorer.frames import run_label, unique_labels
-from explorer.store import Store
 
-TIMEOUT_MS = 90_000
+from .browse import PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, wait_final
+
 TALL = {"width": 1400, "height": 2400}
-APP = Path(__file__).resolve().parents[2] / "app.py"
-PAGE_TITLES = re.findall(r'st\.Page\([^)]*title="([^"]+)"', APP.read_text())
 
 # Every chart's title and its count of drawn marks (line or symbol paths with data): the Vega
 # charts, and the live SVG curves the Train page draws while runs train (`explorer.sketch`).
@@ -33,10 +29,6 @@ CHARTS_JS = """() => [...document.querySelectorAll('svg.explorer-live, [data-tes
     text: [...c.querySelectorAll('text')].map(t => t.textContent.trim()).join(' '),
     marks: [...c.querySelectorAll('path.curve, .mark-line.role-mark path, .mark-symbol.role-mark path')]
              .filter(p => (p.getAttribute('d') || '').length > 0).length}))"""
-
-# The status block of the Train page ("device: …" then one line per run), or "".
-STATUS_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMarkdownContainer"]')]
-    .map(e => e.innerText.trim()).find(t => t.startsWith('device:')) || ''"""
 
 # Remember every status text the page shows from now on (to see that it was live).
 WATCH_STATUS_JS = """() => {
@@ -86,41 +78,13 @@ def number_value(page, label: str) -> str:
     return page.get_by_label(label, exact=True).input_value()
 
 
-def choose(page, label: str, option: str) -> None:
-    page.locator('[data-testid="stSelectbox"]').filter(has=page.locator(f'input[aria-label="{label}"]')).click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def wait_final(app, group: str) -> list:
-    """Wait until every run of ``group`` has ended in the store; return their infos, first started first."""
-    store = Store(app.store)
-    try:
-        deadline = time.monotonic() + TIMEOUT_MS / 1000
-        while not app_bench.group_final(store, group):
-            assert time.monotonic() < deadline, f"the runs of group {group} were still going after {TIMEOUT_MS / 1000:g} s"
-            time.sleep(0.2)
-        return list(reversed(store.list_runs(group=group)))
-    finally:
-        store.close()
-
-
 def labels_of(infos) -> list[str]:
     """The labels the app gives these runs ("BP", "DFA", "FA signs each init", …)."""
     return unique_labels([run_label(info.config) for info in infos])
 
 
-def go_to(page, title: str) -> None:
-    """Open the page ``title`` from the sidebar (same session) and wait until its script has run."""
-    link = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=re.compile(rf"(^|[^\w]){re.escape(title)}\s*$"))
-    path = urlparse(link.get_attribute("href")).path
-    link.click()
-    page.wait_for_url(lambda url: urlparse(url).path == path, timeout=TIMEOUT_MS)
-    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
-
-
 def screenshot(page, folder: Path, title: str) -> Path:
-    index = PAGE_TITLES.index(title) + 1 if title in PAGE_TITLES else 0
-    path = folder / f"{index:02d}-{title.lower().replace(' ', '-')}.png"
+    path = screenshot_path(folder, title)
     page.screenshot(path=str(path), full_page=True)
     return path
 
