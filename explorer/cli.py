@@ -1,5 +1,8 @@
 """The command line: ``python -m explorer train | runs | stress | bench | parity | sweep | embed-bench | seeds-bench | app-bench``.
 
+Its ``--help`` texts are plain text (no reStructuredText markup); the train flags list the names the
+config accepts, read from the config's own lists.
+
 Example:
     python -m explorer train --rule dfa --epochs 5 --hidden 256,256
     python -m explorer train --config run.json --json --store runs.sqlite
@@ -15,37 +18,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import queue
 import sys
 from typing import Any
 
-from .config import ConfigError, RunConfig
+from .config import (ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError,
+                     RunConfig)
 from .data import DatasetNotFound
+from .dataset_options import DATASET_OPTIONS
 from .export import strict
 from .store import STATUSES, StoreError
 
-# flag -> dotted config key
-TRAIN_FLAGS = {
-    "dataset": ("data.name", str), "data_root": ("data.root", str),
-    "model": ("model.name", str), "activation": ("model.activation", str),
-    "rule": ("algorithm.name", str),
-    "optimizer": ("optimizer.name", str), "lr": ("optimizer.lr", float),
-    "momentum": ("optimizer.momentum", float), "weight_decay": ("optimizer.weight_decay", float),
-    "epochs": ("train.epochs", int), "batch_size": ("train.batch_size", int),
-    "loss": ("train.loss", str), "log_every": ("train.log_every", int),
-    "seed": ("seed", int), "device": ("device", str),
+DESCRIPTION = ("See how neural networks learn when the backward pass is not backpropagation: train runs, "
+               "list and export them, run the parity task and sweeps, and time the engine.")
+
+# flag -> (dotted config key, type, the names it accepts or None). The names are the config's own
+# lists, so the help can never offer a name the config refuses, nor miss one it takes.
+TRAIN_FLAGS: dict[str, tuple[str, type, Any]] = {
+    "dataset": ("data.name", str, DATASET_OPTIONS), "data_root": ("data.root", str, None),
+    "model": ("model.name", str, MODEL_OPTIONS), "activation": ("model.activation", str, ACTIVATIONS),
+    "rule": ("algorithm.name", str, RULES),
+    "optimizer": ("optimizer.name", str, OPTIMIZERS), "lr": ("optimizer.lr", float, None),
+    "momentum": ("optimizer.momentum", float, None), "weight_decay": ("optimizer.weight_decay", float, None),
+    "epochs": ("train.epochs", int, None), "batch_size": ("train.batch_size", int, None),
+    "loss": ("train.loss", str, LOSSES), "log_every": ("train.log_every", int, None),
+    "seed": ("seed", int, None), "device": ("device", str, DEVICES),
 }
 
 
+def flag_help(key: str, names) -> str:
+    """The help of a train flag: the config field it sets and, where it is a name, every name it takes.
+
+    Example:
+        >>> flag_help("train.loss", ("cross_entropy", "bce"))
+        'sets train.loss: cross_entropy, bce'
+        >>> flag_help("seed", None)
+        'sets seed'
+    """
+    return f"sets {key}" + (f": {', '.join(names)}" if names else "")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m explorer", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m explorer", description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--store", help="the run store, an SQLite file (default: $EXPLORER_STORE, "
                                        "else ~/.explorer/runs.sqlite)")
-    t = sub.add_parser("train", parents=[store], help="train one run into the store; print its id and final metrics")
+    t = sub.add_parser("train", parents=[store], help="train one run into the store; print its curve (a line per "
+                                                       "epoch) and its final metrics")
     t.add_argument("--config", help="a RunConfig as a JSON file; flags below override its fields")
-    for flag, (key, kind) in TRAIN_FLAGS.items():
-        t.add_argument(f"--{flag.replace('_', '-')}", type=kind, help=f"sets {key}")
+    for flag, (key, kind, names) in TRAIN_FLAGS.items():
+        t.add_argument(f"--{flag.replace('_', '-')}", type=kind, metavar=flag.upper(), help=flag_help(key, names))
     t.add_argument("--hidden", help="hidden widths of the MLP, e.g. 256,256")
     t.add_argument("--batch-manhattan", action="store_true", help="sets optimizer.batch_manhattan")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -131,7 +156,7 @@ def read_json(path: str, flag: str) -> Any:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run config of a ``train`` command line: the file (if any), then the flags."""
     base: dict[str, Any] = read_json(args.config, "--config") if args.config else {}
-    changes = {key: getattr(args, flag) for flag, (key, _) in TRAIN_FLAGS.items()
+    changes = {key: getattr(args, flag) for flag, (key, _, _) in TRAIN_FLAGS.items()
                if getattr(args, flag) is not None}
     if args.hidden is not None:
         try:
@@ -143,20 +168,69 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict(base).with_values(changes)
 
 
+CURVE_COLUMNS = (("epoch", "epoch"), ("train loss", "train_loss"), ("train acc", "train_acc"),
+                 ("test loss", "test_loss"), ("test acc", "test_acc"))
+
+
+def _number(value: Any) -> str:
+    """A metric as a person reads it: four decimals, '-' where there is none (NaN, None).
+
+    Example:
+        >>> _number(0.123456), _number(float("nan")), _number(None), _number(3)
+        ('0.1235', '-', '-', '3')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.4f}"
+
+
+def curve_header() -> str:
+    """The header of the curve `train` prints, one column per `CURVE_COLUMNS` entry."""
+    return "".join(f"{title:>11}" for title, _ in CURVE_COLUMNS)
+
+
+def curve_line(record: dict) -> str | None:
+    """A record as one line of the printed curve, or None for a record logged within an epoch.
+
+    Example:
+        >>> curve_line({"epoch": 2.0, "train_loss": 0.51, "train_acc": 0.8, "test_loss": 0.6, "test_acc": 0.75})
+        '          2     0.5100     0.8000     0.6000     0.7500'
+        >>> curve_line({"epoch": 1.4, "train_loss": 0.7}) is None
+        True
+    """
+    epoch = float(record["epoch"])
+    if not epoch.is_integer():
+        return None
+    return "".join(f"{_number(int(epoch) if key == 'epoch' else record.get(key)):>11}" for _, key in CURVE_COLUMNS)
+
+
 def _train(args) -> int:
     from tqdm import tqdm
 
     from .jobs import JobManager
 
     cfg = config_from_args(args)
+    records: queue.Queue[dict] = queue.Queue()  # filled on the run's thread, printed on this one
     with JobManager(args.store, max_concurrent=1) as jobs:
-        handle = jobs.submit(cfg)
+        handle = jobs.submit(cfg, on_metrics=records.put)
+        if not args.json:
+            print(f"run {handle.id} (in {jobs.store.path})")
+            print(curve_header(), flush=True)
+
+        def show_curve(bar) -> None:
+            while not records.empty():
+                line = curve_line(records.get())
+                if line is not None and not args.json:
+                    bar.write(line, file=sys.stdout)
+
         try:
             while handle.total_steps is None and handle.wait(0.05) is None:
                 pass  # building: loading data, drawing weights
             with tqdm(total=handle.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
                 while handle.wait(0.1) is None:
+                    show_curve(bar)
                     bar.update(handle.steps_done - bar.n)
+                show_curve(bar)
                 bar.update(handle.steps_done - bar.n)
         except KeyboardInterrupt:
             handle.stop()
@@ -173,12 +247,12 @@ def _train(args) -> int:
                                    "diverged_at": handle.diverged_at, "final": final, "config": cfg.to_dict()}),
                          indent=2))
         return 0
-    print(f"run {handle.id} (in {store_path})")
     print(f"status: {handle.status}" + (f" at step {handle.diverged_at}" if handle.diverged_at else ""))
     f = final
     if f:
-        print(f"step {f['step']}  epoch {f['epoch']:.2f}  train loss {f['train_loss']:.4f}  "
-              f"train acc {f['train_acc']:.4f}  test loss {f['test_loss']:.4f}  test acc {f['test_acc']:.4f}")
+        print(f"step {f['step']}  epoch {f['epoch']:.2f}  train loss {_number(f['train_loss'])}  "
+              f"train acc {_number(f['train_acc'])}  test loss {_number(f['test_loss'])}  "
+              f"test acc {_number(f['test_acc'])}")
         print(f"{'layer':<12}{'update°':>9}{'signal°':>9}{'weight°':>9}{'|grad|':>11}{'|W|':>9}{'|B|':>9}")
         for row in f["layers"]:
             print(f"{row['layer']:<12}{row['update_deg']:>9.1f}{row['signal_deg']:>9.1f}{row['weight_deg']:>9.1f}"
@@ -376,7 +450,27 @@ def main(argv: list[str] | None = None) -> int:
                 "sweep": _sweep, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench,
                 "app-bench": _app_bench}
     try:
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # a reader that left early shows here, not in the interpreter's last flush
+        return code
     except (ConfigError, DatasetNotFound, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return reader_left()
+
+
+SIGPIPE_STATUS = 128 + 13  # what a shell reports for a command ended by SIGPIPE (as `yes | head` ends)
+
+
+def reader_left() -> int:
+    """Standard output's reader closed it (``runs list | head``): stop quietly, as Unix tools do.
+
+    Python ignores SIGPIPE, so a write to a closed pipe raises; the rest of the output (and the
+    interpreter's flush at exit) goes to the null device instead, so no second error is printed
+    (the recipe in the Python documentation's note on SIGPIPE, module `signal`).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return SIGPIPE_STATUS

@@ -19,7 +19,8 @@ import pandas as pd
 
 from .config import ConfigError, RunConfig
 from .references import PARITY
-from .sweep import METRICS, expand, select_lr, summarise, sweep
+from .sweep import (METRICS, Progress, close_bar, epochs_in, expand, progress_bar, select_lr, summarise,
+                    sweep)
 
 
 @dataclass(frozen=True)
@@ -57,19 +58,23 @@ def parity_config(k: int, spec: RuleSpec, *, base: str = "mnist", epochs: int = 
     return RunConfig.from_dict(d)
 
 
-def run_parity(k: int, rules: Sequence[str], lrs: Sequence[float], seeds: int = 3, progress: bool = True,
-               **settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def run_parity(k: int, rules: Sequence[str], lrs: Sequence[float], seeds: int = 3,
+               progress: bool | Progress = True, **settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(long table, summary, final table) over ``rules`` × ``lrs`` × ``seeds``. The final table has,
-    per rule at its chosen lr, the last epoch's test accuracy (mean, 95% CI) and the published value."""
+    per rule at its chosen lr, the last epoch's test accuracy (mean, 95% CI) and the published value.
+    ``progress`` is `sweep`'s, over every rule's runs: one bar, moved by each training step."""
     specs = [rule_spec(r) for r in rules]
     # Every rule's config (and every lr) is checked before the first run starts.
     bases = [parity_config(k, spec, lr=lrs[0], **settings) for spec in specs]
-    for base in bases:
-        expand(base, {"optimizer.lr": list(lrs)}, seeds)
+    epochs = sum(epochs_in(expand(base, {"optimizer.lr": list(lrs)}, seeds)) for base in bases)
+    bar = progress_bar(epochs, f"parity k={k}") if progress is True else None
+    report = bar.update if bar is not None else progress  # one count over every rule's runs
     tables = []
     for spec, base in zip(specs, bases):
-        result = sweep(base, {"optimizer.lr": list(lrs)}, seeds, progress=progress)
+        result = sweep(base, {"optimizer.lr": list(lrs)}, seeds, progress=report)
         tables.append(result.table.assign(rule=spec.label))
+    if bar is not None:
+        close_bar(bar)
     table = pd.concat(tables, ignore_index=True)
     keys = ["rule", "optimizer.lr"]
     summary = summarise(table, keys)

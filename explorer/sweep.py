@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -73,21 +74,38 @@ def expand(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]],
     return pairs
 
 
+Progress = Callable[[float], None]  # called with the epochs just trained (a fraction: steps count)
+
+
 def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: int | Sequence[int] = 3, *,
-          progress: bool = True, batch_seeds: bool = True,
+          progress: bool | Progress = True, batch_seeds: bool = True,
           on_run: Callable[[dict, TrainResult], None] | None = None) -> SweepResult:
     """Run every combination of ``grid`` for every seed; see the module docstring. With
     ``batch_seeds`` the seeds of each grid point train together as one stacked network where the
-    network allows it (`seeds.stackable`), and one by one otherwise; the numbers are the same."""
+    network allows it (`seeds.stackable`), and one by one otherwise; the numbers are the same.
+
+    ``progress``: True draws a bar on standard error counting the epochs of every run (a run of 20
+    epochs adds 20, step by step as it trains); a function is called instead with each step's share
+    of an epoch (`progress_bar`'s ``update`` fits); False reports nothing.
+
+    Example:
+        >>> trained = []
+        >>> _ = sweep({"model": {"hidden": [8]}, "train": {"epochs": 2}, "device": "cpu"},
+        ...           {"optimizer.lr": [0.1]}, seeds=1, progress=trained.append)
+        >>> len(trained) > 2, round(sum(trained), 6)   # many steps, two epochs in all
+        (True, 2.0)
+    """
     pairs = expand(base, grid, seeds)
     rows: list[dict] = []
-    bar = _bar(len(pairs), progress)
+    bar = progress_bar(epochs_in(pairs), "sweep") if progress is True else None
+    report = bar.update if bar is not None else (progress or None)
     run = 0
     for point, cfgs in _by_point(pairs):
         if batch_seeds and len(cfgs) > 1 and stackable(cfgs[0]) is None:
-            results = SeedsTrainer(cfgs).run_all()
+            results = _trained(report, epochs_in((point, c) for c in cfgs), SeedsTrainer(cfgs).run_all)
         else:
-            results = [train(cfg) for cfg in cfgs]
+            results = [_trained(report, cfg.train.epochs, lambda p, cfg=cfg: train(cfg, progress=p))
+                       for cfg in cfgs]
         for cfg, result in zip(cfgs, results):
             for record in result.history:
                 if float(record["epoch"]).is_integer():  # epoch ends
@@ -97,14 +115,75 @@ def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: i
             if on_run is not None:
                 on_run(point, result)
             run += 1
-        if bar is not None:
-            bar.update(len(cfgs))
     if bar is not None:
-        bar.close()
+        close_bar(bar)
     keys = list(grid)
     table = pd.DataFrame(rows, columns=["run", "seed", *keys, "status", "epoch", "metric", "value"])
     best = select_lr(table, keys) if "optimizer.lr" in keys else None
     return SweepResult(table, summarise(table, keys), best, keys)
+
+
+def epochs_in(pairs) -> int:
+    """The epochs all these (grid point, config) pairs train: the length of a progress bar.
+
+    Example:
+        >>> epochs_in(expand({"train": {"epochs": 4}}, {"optimizer.lr": [0.1, 0.01]}, seeds=3))
+        24
+    """
+    return sum(cfg.train.epochs for _, cfg in pairs)
+
+
+class RunEpochs:
+    """A trainer's ``progress(step, total steps)`` as ``report(epochs trained since the last call)``,
+    for a run (or stacked seeds) of ``epochs`` epochs in all. `finish` reports what a run that
+    stopped early (diverged) left untrained, so that a count over many runs reaches its total.
+
+    Example:
+        >>> told = []
+        >>> run = RunEpochs(told.append, 2)
+        >>> run(1, 4); run(2, 4); run.finish()
+        >>> told
+        [0.5, 0.5, 1.0]
+    """
+
+    def __init__(self, report: Progress, epochs: int) -> None:
+        self.report, self.epochs, self.done = report, epochs, 0.0
+
+    def __call__(self, step: int, steps: int) -> None:
+        now = self.epochs * step / steps
+        self.report(now - self.done)
+        self.done = now
+
+    def finish(self) -> None:
+        if self.done < self.epochs:
+            self.report(self.epochs - self.done)
+            self.done = float(self.epochs)
+
+
+def _trained(report: Progress | None, epochs: int, fit: Callable[[Callable | None], Any]) -> Any:
+    """``fit(progress)`` (a run, or stacked seeds, of ``epochs`` epochs) with its steps reported."""
+    if report is None:
+        return fit(None)
+    run = RunEpochs(report, epochs)
+    result = fit(run)
+    run.finish()
+    return result
+
+
+def progress_bar(epochs: int, desc: str):
+    """A tqdm bar on standard error counting ``epochs`` of training, with one decimal (steps move it)."""
+    from tqdm import tqdm
+
+    return tqdm(total=epochs, desc=desc, file=sys.stderr, dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f} epochs "
+                           "[{elapsed}<{remaining}]")
+
+
+def close_bar(bar) -> None:
+    """Close a `progress_bar` whose runs have all ended: it shows its whole count (the steps' shares
+    of an epoch, added as floats, can sum to a hair under it)."""
+    bar.n = bar.total
+    bar.close()
 
 
 def _by_point(pairs):
@@ -152,11 +231,3 @@ def select_lr(table: pd.DataFrame, keys: Sequence[str], last: int = LAST_EPOCHS)
         return scores.loc[[scores["score"].idxmax()]].reset_index(drop=True)
     best = scores.loc[scores.groupby(others, sort=False)["score"].idxmax()]
     return best.reset_index(drop=True)
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="run", desc="sweep")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -11,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explorer import cli, stress
+from explorer import cli, config, stress
+from explorer.dataset_options import DATASET_OPTIONS
 from explorer.jobs import JobManager
 from explorer.store import Store
 
@@ -51,14 +53,73 @@ def test_train_from_a_config_file_prints_json_with_flags_overriding_the_file(tmp
         assert store.metrics(info.id)[-1]["test_acc"] == result["final"]["test_acc"]
 
 
-def test_train_prints_a_readable_summary(tmp_path):
+def test_train_prints_its_curve_a_line_per_epoch_then_a_readable_summary(tmp_path):
     other = tmp_path / "elsewhere" / "my-runs.sqlite"
-    out = run("train", "--rule", "fa", "--epochs", "1", "--hidden", "16,16", "--device", "cpu", "--store", str(other))
+    out = run("train", "--rule", "fa", "--epochs", "3", "--hidden", "16,16", "--device", "cpu", "--store", str(other))
     assert out.returncode == 0, out.stderr
     assert "status: done" in out.stdout and "layers.1" in out.stdout and "test acc" in out.stdout
-    run_id = out.stdout.split()[1]  # "run <id> (in <store>)"
+    lines = out.stdout.splitlines()
+    run_id = lines[0].split()[1]  # "run <id> (in <store>)"
+    assert lines[1].split() == ["epoch", "train", "loss", "train", "acc", "test", "loss", "test", "acc"]
+    curve = [line.split() for line in lines[2:5]]
     with Store(other) as store:
         assert store.get_run(run_id).config["algorithm"]["name"] == "fa"
+        ends = [r for r in store.metrics(run_id) if float(r["epoch"]).is_integer()]
+    assert [row[0] for row in curve] == ["1", "2", "3"] and len(ends) == 3
+    for row, record in zip(curve, ends):  # each epoch's line holds that epoch's stored record
+        printed = [float(v) for v in row[1:]]
+        stored = [record[k] for k in ("train_loss", "train_acc", "test_loss", "test_acc")]
+        assert printed == pytest.approx(stored, abs=5e-5)
+    assert lines[5] == "status: done"
+
+
+def test_a_reader_that_leaves_early_ends_the_output_quietly(store_path):
+    """``runs list | head``: once the reader has gone, the listing stops without a traceback."""
+    with Store(store_path) as store:
+        for _ in range(200):  # more than one buffer of output, so a print itself meets the closed pipe
+            store.create_run(TINY)
+    child = subprocess.Popen([sys.executable, "-m", "explorer", "runs", "list"], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader leaves before the first line (the child is still importing)
+    err, code = child.stderr.read(), child.wait(300)
+    assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
+    assert code == 141  # 128 + SIGPIPE: what a shell reports for a tool its reader left (`yes | head`)
+
+
+def subcommand_parsers(parser):
+    """Every parser under ``parser`` (itself, its subcommands, theirs), with its command words."""
+    yield parser.prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from subcommand_parsers(sub)
+
+
+def test_every_help_is_plain_text_without_markup():
+    helps = dict(subcommand_parsers(cli._parser()))
+    assert {"python -m explorer train", "python -m explorer runs list", "python -m explorer parity"} <= set(helps)
+    for prog, parser in helps.items():
+        assert "`" not in parser.format_help(), prog
+    top = run("--help")
+    assert top.returncode == 0 and "`" not in top.stdout and "train" in top.stdout
+
+
+@pytest.fixture(scope="module")
+def train_help() -> str:
+    """``train --help`` as a user sees it, its lines joined (a long list wraps)."""
+    out = subprocess.run([sys.executable, "-m", "explorer", "train", "--help"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return " ".join(out.stdout.split())
+
+
+@pytest.mark.parametrize("flag, names", [("--rule", config.RULES), ("--dataset", list(DATASET_OPTIONS)),
+                                         ("--model", list(config.MODEL_OPTIONS)), ("--loss", config.LOSSES),
+                                         ("--optimizer", config.OPTIMIZERS), ("--activation", config.ACTIVATIONS),
+                                         ("--device", config.DEVICES)])
+def test_train_help_lists_every_name_the_config_accepts(train_help, flag, names):
+    listed = train_help.split(f"{flag} {flag[2:].upper()} sets ", 1)[1].split(" --", 1)[0]  # "data.name: digits, ..."
+    assert listed.split(": ", 1)[1].split(", ") == list(names)
 
 
 def test_a_bad_field_is_a_clear_error_and_exit_code_2(tmp_path):

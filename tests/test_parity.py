@@ -50,9 +50,23 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+PROGRESS: list[float] = []  # what run_parity reported to its progress function in bp_vs_rf
+
+
 @pytest.fixture(scope="module")
 def bp_vs_rf():
-    return run_parity(3, ["bp", "rf"], [GOOD_LR, SLOW_LR], seeds=2, progress=False, **FAST)
+    PROGRESS.clear()
+    return run_parity(3, ["bp", "rf"], [GOOD_LR, SLOW_LR], seeds=2, progress=PROGRESS.append, **FAST)
+
+
+def test_progress_is_counted_in_epochs_moved_by_every_step_over_all_rules(bp_vs_rf):
+    steps_per_epoch = 10_000 // 64
+    seeds_stacked = 2 * 2  # rules × lrs: each lr's two seeds train stacked, one report per step
+    assert len(PROGRESS) == seeds_stacked * FAST["epochs"] * steps_per_epoch
+    assert all(share > 0 for share in PROGRESS)
+    # The first run's first epoch moves the count by its two seeds' epoch, step by step.
+    assert sum(PROGRESS[:steps_per_epoch]) == pytest.approx(2.0)
+    assert sum(PROGRESS) == pytest.approx(2 * 2 * 2 * FAST["epochs"])  # rules × lrs × seeds × epochs
 
 
 def test_bp_learns_the_parity_of_three_digits_where_random_features_stay_at_chance(bp_vs_rf):
@@ -112,6 +126,7 @@ def test_parity_command_writes_one_summary_row_per_rule_lr_epoch_and_metric(tmp_
               "--seeds", str(seeds), "--epochs", str(epochs), "--train-samples", "300", "--test-samples", "100",
               "--device", "cpu", "--out", str(out_csv))
     assert out.returncode == 0, out.stderr
+    assert "24.0/24 epochs" in out.stderr  # the bar's end: rules × lrs × seeds × epochs
     csv = pd.read_csv(out_csv)
     assert {"rule", "optimizer.lr", "epoch", "metric", "mean", "ci95", "n"} <= set(csv.columns)
     keys = ["rule", "optimizer.lr", "epoch", "metric"]

@@ -72,3 +72,25 @@ def test_a_single_seed_has_an_undefined_interval():
 def test_a_bad_grid_is_refused_before_anything_runs(grid, message):
     with pytest.raises(ConfigError, match=message):
         expand(small_config(), grid, seeds=2)
+
+
+def test_progress_moves_step_by_step_within_a_single_run():
+    """The bar counts epochs of training, moved by every step: a single long run does not sit at 0/1."""
+    told: list[float] = []
+    sweep(small_config(train={"epochs": 3, "batch_size": 64}), {"optimizer.lr": [0.05]}, seeds=1, progress=told.append)
+    steps_per_epoch = 1437 // 64  # the digits' train split (80% of 1,797) in equal batches of 64
+    assert len(told) == 3 * steps_per_epoch and all(share > 0 for share in told)
+    assert sum(told[:steps_per_epoch]) == pytest.approx(1.0)  # one epoch's steps add up to one epoch
+    assert sum(told) == pytest.approx(3.0)
+
+
+def test_progress_counts_every_run_whole_stacked_seeds_and_a_run_that_diverged_alike():
+    told: list[float] = []
+    base = small_config(train={"epochs": 4, "batch_size": 64, "log_every": 1},
+                        model={"name": "mlp", "hidden": [32], "activation": "relu"})
+    diverged = []
+    sweep(base, {"optimizer.lr": [0.05, 1e6]}, seeds=2, progress=told.append,  # lr 1e6 diverges
+          on_run=lambda point, run: diverged.append((point["optimizer.lr"], run.diverged_at)))
+    assert [lr for lr, at in diverged if at is None] == [0.05, 0.05]
+    assert [lr for lr, at in diverged if at is not None and at < 4 * 22] == [1e6, 1e6]  # early, in epoch 1 to 4
+    assert sum(told) == pytest.approx(2 * 2 * 4)  # lrs × seeds × epochs: the bar reaches its end
