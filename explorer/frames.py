@@ -136,6 +136,32 @@ def layer_label(name: str) -> str:
     return re.sub(r"^([a-z]+)(\d+)$", r"\1 \2", name)
 
 
+def number_text(value, unit: str = "", missing: str = "–") -> str:
+    """A number as a table or an axis shows it: short (four significant digits, whole numbers up to
+    99999; very large or small ones as 6e-14 or 8e+31), a percentage or an angle with one decimal,
+    ``missing`` for none or NaN.
+
+    Example:
+        >>> number_text(0.00000000000006), number_text(1.4999999999999), number_text(250.0), number_text(None)
+        ('6e-14', '1.5', '250', '–')
+        >>> number_text(97.54, "%"), number_text(33.333, "°"), number_text(float("inf"))
+        ('97.5%', '33.3°', 'inf')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    value = float(value)
+    if unit in ("%", "°"):
+        return f"{value:.1f}{unit}"
+    if math.isinf(value):
+        text = "inf" if value > 0 else "-inf"
+    elif value != 0 and not 1e-3 <= abs(value) < 1e5:
+        mantissa, exponent = f"{value:.1e}".split("e")
+        text = f"{mantissa.replace('.0', '')}e{int(exponent):+d}"
+    else:
+        text = f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return f"{text} {unit}" if unit else text
+
+
 def unique_labels(labels: Sequence[str]) -> list[str]:
     """Labels made unique by numbering repeats ("BP", "BP (2)"), so two runs never share a legend entry.
 

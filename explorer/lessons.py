@@ -44,7 +44,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .config import ConfigError, RunConfig
-from .frames import rule_label
+from .frames import number_text, rule_label
 from .references import PARITY
 
 DATASETS = ("digits", "mnist")
@@ -307,6 +307,22 @@ def compare(lesson: Lesson, finals: Mapping[str, Mapping]) -> pd.DataFrame:
                          "published": ref.value if ref else math.nan, "unit": unit_of(metric),
                          "source": ref.source if ref else ""})
     return pd.DataFrame(rows, columns=["label", "metric", "measured", "published", "unit", "source"])
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """`compare`'s table as a page shows it: measured and published values as short text in their
+    unit ("97.5%", "6e-14", "–" where there is none), the unit column folded in.
+
+    Example:
+        >>> table = compare(get("lillicrap_mnist"), {"BP": {"test_acc": 0.97541, "layers": []}})
+        >>> shown(table).iloc[0].tolist()
+        ['BP', 'test_error', '2.5%', '2.4%', 'Lillicrap et al. 2016, MNIST']
+        >>> shown(table).iloc[1]["measured"], shown(table).iloc[1]["published"]
+        ('–', '–')
+    """
+    text = lambda column: [number_text(v, u) for v, u in zip(table[column], table["unit"])]  # noqa: E731
+    return pd.DataFrame({"label": table["label"], "metric": table["metric"], "measured": text("measured"),
+                         "published": text("published"), "source": table["source"]})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -574,4 +590,4 @@ def get(key: str) -> Lesson:
 
 
 __all__ = ["Reference", "Lesson", "LESSONS", "LessonNotFound", "get", "compare", "measure", "unit_of",
-           "rule_label"]
+           "rule_label", "shown"]

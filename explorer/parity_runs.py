@@ -301,6 +301,35 @@ class ParityRuns:
         """`frames.band` of the series: run, epoch, mean, low, high, n (seeds that reached the epoch)."""
         return frames.band(self.runs(), key)
 
+    def live_band(self, key: str = "test_acc") -> pd.DataFrame:
+        """`band` while the runs train: the interval only at epochs that every seed of the series
+        still on its way (queued, running, paused or done) has reached; elsewhere low and high are
+        NaN and only the mean is drawn. An interval of the two seeds that happen to be ahead is a
+        wedge of noise (t(0.975, 1) = 12.7 times their spread), not the experiment's answer.
+
+        Example:
+            >>> import dataclasses, os, tempfile
+            >>> with Workspace(os.path.join(tempfile.mkdtemp(), "runs.sqlite")) as ws:
+            ...     setup = ParitySetup(k=1, rules=("bp",), seeds=2, epochs=1, train_samples=64, test_samples=64,
+            ...                         hidden=8, device="cpu")
+            ...     found = follow(ws, start(ws, setup))
+            ...     found.wait(timeout=60)
+            ...     seed2 = found.comparisons[1]   # seen as if it had not started yet
+            ...     seed2.infos[0] = dataclasses.replace(seed2.infos[0], status="queued")
+            ...     seed2.records[seed2.labels[0]].clear()
+            ...     live = found.live_band()
+            >>> live[["n", "low", "high"]].isna().values.tolist()   # one seed of two: no interval yet
+            [[False, True, True]]
+        """
+        band = self.band(key)
+        going = {label: sum(comparison.infos[comparison.labels.index(run_label)].status in ("queued", "running",
+                                                                                          "paused", "done")
+                            for comparison, run_label in members)
+                 for label, members in self._series.items()}
+        partial = (band["n"] < band["run"].map(going)).to_numpy()
+        band.loc[partial, ["low", "high"]] = math.nan
+        return band
+
     def references(self) -> dict[str, float]:
         """The published test accuracy of each series' rule at this k, where the literature has one."""
         out = {}

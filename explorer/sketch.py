@@ -32,6 +32,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from .charts import DIVERGED_COLOR, log_axis, rule_colors, run_order
+from .frames import number_text
 
 WIDTH = 480                               # the viewBox width; the SVG stretches to its column
 LEFT, RIGHT, TOP, BOTTOM = 48, 84, 28, 36   # margins: y labels, legend, title, x labels
@@ -58,7 +59,7 @@ def ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _label(value: float) -> str:
-    return f"{value:g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.0e}"
+    return number_text(value)
 
 
 def curves_svg(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch", order: Sequence[str] | None = None,

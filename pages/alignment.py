@@ -36,22 +36,37 @@ def draw(found) -> None:
     for kind in shown:
         part = table[table["kind"] == kind]
         st.subheader(f"{kind.capitalize()} alignment")
-        st.caption(KINDS[kind])
+        st.caption(KINDS[kind] + without(kind, part, labels))
         if part.empty:
             st.caption(NO_KIND)
             continue
-        # Built by Altair when its look changes; each live redraw swaps the new points in.
-        spec = common.swapped_spec(f"align {found.group} {kind}", part, key=(unit, labels, going),
-                                   make=lambda t, k=kind: charts.alignment_chart(t, k, unit=unit, order=labels,
-                                                                                live=going))
-        st.vega_lite_chart(spec=spec, key=f"align_{kind}")
+        draw_panels(f"align_{kind}", charts.alignment_panels(part, kind, unit=unit, order=labels))
     st.subheader("Gradient norms")
     st.caption(NORMS)
     norms = frames.norms(records)
     if not norms.empty:
-        spec = common.swapped_spec(f"norms {found.group}", norms, key=(labels, going),
-                                   make=lambda t: charts.norms_chart(t, order=labels, live=going))
-        st.vega_lite_chart(spec=spec, key="norms")
+        draw_panels("norms", charts.norms_panels(norms, order=labels))
+
+
+PER_ROW = 3   # panels side by side; more layers wrap to the next row
+
+
+def draw_panels(key: str, panels) -> None:
+    """One chart per hidden layer, side by side across the page's width (wrapping after `PER_ROW`)."""
+    for first in range(0, len(panels), PER_ROW):
+        row = panels[first:first + PER_ROW]
+        for i, (column, (_, chart)) in enumerate(zip(st.columns(min(len(panels), PER_ROW)), row)):
+            column.altair_chart(chart, key=f"{key}_{first + i}", width="stretch")
+
+
+def without(kind: str, part, labels) -> str:
+    """Which runs have no line in this kind's charts, and why ("" when every run has one)."""
+    missing = [label for label in labels if label not in set(part["run"])]
+    if not missing:
+        return ""
+    why = ("backprop is the reference itself" if kind != "weight" else
+           "BP has no feedback matrix, and feedback that stands in for no one forward matrix has no weight alignment")
+    return f" No line for {', '.join(missing)}: {why}."
 
 
 def draw_live(table, norms, labels) -> None:
@@ -61,7 +76,7 @@ def draw_live(table, norms, labels) -> None:
     for kind in shown:
         part = table[table["kind"] == kind]
         svgs = sketch.alignment_svgs(part, kind, unit=unit, order=labels) if not part.empty else []
-        parts.append(f"#### {kind.capitalize()} alignment\n\n{KINDS[kind]}\n\n"
+        parts.append(f"#### {kind.capitalize()} alignment\n\n{KINDS[kind]}{without(kind, part, labels)}\n\n"
                      + (sketch.panels(svgs, min_width=240) if svgs else f"*{NO_KIND}*"))
     svgs = sketch.norms_svgs(norms, order=labels) if not norms.empty else []
     parts.append(f"#### Gradient norms\n\n{NORMS}\n\n" + (sketch.panels(svgs, min_width=240) if svgs else ""))

@@ -17,7 +17,7 @@ key = st.selectbox("Lesson", KEYS, format_func=lambda k: lessons.LESSONS[k].titl
 lesson = lessons.get(key)
 st.markdown(lesson.text)
 
-published = pd.DataFrame([{"run": r.label, "published": f"{r.value:g}{r.unit}", "what": r.metric,
+published = pd.DataFrame([{"run": r.label, "published": frames.number_text(r.value, r.unit), "what": r.metric,
                            "setting": r.setting, "source": r.source} for r in lesson.references])
 if not published.empty:
     st.caption("Published values")
@@ -54,24 +54,32 @@ if open_train.button("Open on the Train page", disabled=not fits_train, width="s
 
 
 def draw(found) -> None:
+    # The lesson's labels name the runs everywhere on this page: status, messages, table, legends.
+    labels = lesson.labels()
     statuses = ", ".join(f"{label}: {common.STATUS_WORDS.get(info.status, info.status)}"
-                         for label, info in zip(found.labels, found.infos))
+                         for label, info in zip(labels, found.infos))
     st.caption(statuses)
-    for label, info in zip(found.labels, found.infos):
+    for label, info in zip(labels, found.infos):
         message = common.diverged_message(label, info)
         if message:
             st.error(message)
-    finals = {label: frames.latest(records) for label, records in zip(lesson.labels(), found.records.values())}
+    records = dict(zip(labels, found.lists))
+    finals = {label: frames.latest(rows) for label, rows in records.items()}
     st.subheader("Measured here, beside the published value")
-    st.dataframe(lessons.compare(lesson, finals), hide_index=True, width="stretch")
-    table = frames.curves(dict(zip(lesson.labels(), found.records.values())))
+    st.dataframe(lessons.shown(lessons.compare(lesson, finals)), hide_index=True, width="stretch")
+    st.caption("–: not measured (a run not finished, or a value the rule does not have) or not published.")
+    table = frames.curves(records)
     if not table.empty:
+        log = common.loss_axis("lesson_loss_axis")
         left, right = st.columns(2)
-        left.altair_chart(charts.learning_curves(table, "loss", order=lesson.labels()), key="lesson_loss")
-        right.altair_chart(charts.learning_curves(table, "accuracy", order=lesson.labels()), key="lesson_acc")
-    angles = frames.alignment(dict(zip(lesson.labels(), found.records.values())))
+        diverged = {label: frames.latest(records[label]).get("epoch", 0.0)
+                    for label, info in zip(labels, found.infos) if info.status == "diverged"}
+        left.altair_chart(charts.learning_curves(table, "loss", order=labels, diverged=diverged or None, log=log),
+                          key="lesson_loss")
+        right.altair_chart(charts.learning_curves(table, "accuracy", order=labels), key="lesson_acc")
+    angles = frames.alignment(records)
     if not angles.empty:
-        st.altair_chart(charts.alignment_chart(angles, "update", order=lesson.labels()), key="lesson_align")
+        st.altair_chart(charts.alignment_chart(angles, "update", order=labels), key="lesson_align")
 
 
 group = common.current_group()

@@ -7,11 +7,10 @@ experiment's runs (one group per seed), so a reload or a link in another tab fin
 
 from __future__ import annotations
 
-import math
-
+import pandas as pd
 import streamlit as st
 
-from explorer import charts, parity_runs, sketch
+from explorer import charts, frames, parity_runs, sketch
 from explorer.config import OPTIMIZERS, ConfigError
 from explorer.parity_runs import PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
 from explorer.store import InvalidId, StoreError, UnknownRun
@@ -124,12 +123,16 @@ def _status(found: parity_runs.ParityRuns) -> None:
 
 
 def _final_table(found: parity_runs.ParityRuns):
+    """The final table as text: accuracies in % with one decimal, "–" where there is no value (one
+    seed has no interval; the literature has no value for most k)."""
     final = found.final()
-    table = final.rename(columns={"run": "series", "epoch": "epoch", "mean": "test accuracy",
-                                  "ci95": "± 95% CI", "n": "seeds", "published": "published"})
-    table["difference"] = table["test accuracy"] - table["published"]
-    return table[["series", "rule", "optimiser", "lr", "epoch", "test accuracy", "± 95% CI", "seeds", "published",
-                  "difference"]]
+    percent = lambda values: [frames.number_text(100 * v, "%") for v in values]  # noqa: E731
+    return pd.DataFrame({
+        "series": final["run"], "rule": final["rule"], "optimiser": final["optimiser"],
+        "lr": [frames.number_text(v) for v in final["lr"]], "epoch": [frames.number_text(v) for v in final["epoch"]],
+        "test accuracy": percent(final["mean"]), "± 95% CI": percent(final["ci95"]), "seeds": final["n"],
+        "published": percent(final["published"]), "difference": percent(final["mean"] - final["published"]),
+    })
 
 
 def _band_spec(found: parity_runs.ParityRuns, band, refs: dict) -> dict:
@@ -142,19 +145,19 @@ def _band_spec(found: parity_runs.ParityRuns, band, refs: dict) -> dict:
     return charts_by_group[key].spec(band, key=tuple(sorted(refs.items())))
 
 
-FORMATS = {"test accuracy": "%.3f", "± 95% CI": "%.3f", "published": "%.3f", "difference": "%+.3f", "lr": "%g"}
 NO_POINTS = "The first points appear at the end of the first epoch."
 BAND_WORDS = ("Lines: mean over seeds; shaded: 95% confidence interval of the mean; dashed: the published "
               "value for the rule (where the literature has one).")
+LIVE_BAND_WORDS = " While the runs train, the interval is shaded once every seed of a rule has reached the epoch."
 
 
 def _view(found: parity_runs.ParityRuns) -> None:
     _status(found)
-    band = found.band()
     refs = found.references()
     title = f"Test accuracy, parity of k = {found.k} digits ({found.base})"
     if not found.finished:
-        return _view_live(found, band, refs, title)
+        return _view_live(found, found.live_band(), refs, title)
+    band = found.band()
     st.subheader(title)
     if band.empty:
         st.caption(NO_POINTS)
@@ -162,15 +165,15 @@ def _view(found: parity_runs.ParityRuns) -> None:
         st.vega_lite_chart(spec=_band_spec(found, band, refs), key="parity_band", width="stretch")
         st.caption(BAND_WORDS)
     st.subheader("Final test accuracy")
-    st.dataframe(_final_table(found), hide_index=True, key="parity_final",
-                 column_config={column: st.column_config.NumberColumn(format=f) for column, f in FORMATS.items()})
+    st.dataframe(_final_table(found), hide_index=True, key="parity_final")
     _notes(found)
 
 
 def _view_live(found: parity_runs.ParityRuns, band, refs: dict, title: str) -> None:
     """While the runs train: the band as SVG and the table as Markdown, in one element (the Vega
     band and the data grid redrawn at every poll cost the browser far more; `explorer.sketch`)."""
-    chart = (f"{sketch.panels([sketch.band_svg(band, refs, order=found.labels)])}\n\n<small>{BAND_WORDS}</small>"
+    chart = (f"{sketch.panels([sketch.band_svg(band, refs, order=found.labels)])}\n\n"
+             f"<small>{BAND_WORDS}{LIVE_BAND_WORDS}</small>"
              if not band.empty else f"<small>{NO_POINTS}</small>")
     st.markdown(f"### {title}\n\n{chart}\n\n### Final test accuracy\n\n{_markdown_table(_final_table(found))}",
                 unsafe_allow_html=True)
@@ -178,15 +181,9 @@ def _view_live(found: parity_runs.ParityRuns, band, refs: dict, title: str) -> N
 
 
 def _markdown_table(table) -> str:
-    """``table`` as a Markdown table, numbers written as `FORMATS` says (a dash where there is none)."""
-    def cell(column, value):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "–"
-        return FORMATS[column] % value if column in FORMATS else str(value)
-
+    """``table`` (text, as `_final_table` writes it) as a Markdown table."""
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(c, v) for c, v in zip(table.columns, row)) + " |"
-              for row in table.itertuples(index=False)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, button, run_until, text
-from explorer import lessons
+from explorer import frames, lessons
 from explorer.store import Store
 
 
@@ -39,13 +40,19 @@ def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
         for metric in lesson.shown_metrics():
             shown = table[(table["label"] == label) & (table["metric"] == metric)]["measured"].iloc[0]
             expected = lessons.measure(final, metric)
-            assert shown == pytest.approx(expected, nan_ok=True)
-    refs = {(r.label, r.metric): r.value for r in lesson.references}
-    for (label, metric), value in refs.items():
-        assert table[(table["label"] == label) & (table["metric"] == metric)]["published"].iloc[0] == value
+            assert shown == frames.number_text(expected, lessons.unit_of(metric))
+    refs = {(r.label, r.metric): (r.value, r.unit) for r in lesson.references}
+    for (label, metric), (value, unit) in refs.items():
+        assert table[(table["label"] == label) & (table["metric"] == metric)]["published"].iloc[0] == \
+            frames.number_text(value, unit)
+    # Issue 12, item 6: no raw None, no long decimals (the linear task's errors reach 1e-13).
+    cells = [str(v) for column in ("measured", "published") for v in table[column]]
+    assert all(c == "–" or re.fullmatch(r"-?[\d.]+(e[-+]\d+)?( ?[%°×]| ms)?", c) and len(c) <= 9 for c in cells), cells
     # The lesson's point: FA learns the linear task, the shallow network does not.
     errors = {row["label"]: row["measured"] for _, row in table.iterrows() if row["metric"] == lesson.shown_metrics()[0]}
-    assert all(math.isfinite(v) for v in errors.values())
+    assert all(math.isfinite(float(v)) for v in errors.values())
+    # The loss axis control is offered, and the legend names the runs as the lesson does.
+    assert at.radio(key="lesson_loss_axis").value is not None
 
 
 def test_open_on_the_train_page_carries_the_setup(store_path):
