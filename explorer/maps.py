@@ -4,12 +4,15 @@ A run trained with snapshots (the Train page's "keep hidden maps") holds, at a f
 the hidden representations of a fixed probe set, and the probe's labels (and inputs). This module
 turns them into what the page draws:
 
-- `Mapper` reads a run's snapshots from the store and makes its maps: PCA at once, t-SNE in a
-  background thread, checkpoint after checkpoint (each warm-started from the previous one, as
-  `embed.embed` does), cached per run, view (a layer, or one digit's part of the first layer)
-  and checkpoint. A page polls the returned `MapJob` and never waits on it.
+- `Mapper` reads a run's snapshots from the store and makes its maps: PCA at once, t-SNE on
+  background threads, checkpoint after checkpoint (each warm-started from the previous one, as
+  `embed.embed` does), the runs asked for taking turns, cached per run, view (a layer, or one
+  digit's part of the first layer) and checkpoint. A page polls the returned `MapJob` and never
+  waits on it.
 - `MapJob.at` gives the map at a fractional checkpoint position, interpolated between two
-  consecutive aligned maps, so a slider or a play button moves the points smoothly.
+  consecutive aligned maps, so a slider or a play button moves the points smoothly; `shown_at`
+  gives the map at an epoch and the words that say which checkpoint is on screen; `map_chart`
+  draws it in a square frame fitted to its points.
 - `colours` names each way to colour the points (class; for parity: parity and the digit in each
   slot), `points` builds the tidy table `charts.embedding_chart` draws, `inside` picks the samples
   in a brushed rectangle, and `sample_images` / `sample_features` show them.
@@ -32,10 +35,9 @@ import os
 import threading
 import time
 import queue
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,7 @@ from .embed import embed, normalise
 from .embed import matrices as snapshot_matrices
 from .embed import tsne_steps as _raw_steps
 from .config import ConfigError, RunConfig
+from .frames import layer_label
 from .representations import Snapshot, per_digit
 from .store import ACTIVE, Store
 
@@ -52,6 +55,7 @@ METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 TSNE_OPTIONS = {"perplexity": 30.0, "n_iter": 500, "early_exaggeration_iter": 250, "seed": 0}
 REFRESH_S = 1.0      # a training run's snapshots are read again at most this often
 MAX_SOURCES = 16     # runs whose snapshots stay in memory
+WORKERS = min(2, os.cpu_count() or 1)  # t-SNE threads: two runs side by side, one each (openTSNE runs on one core)
 ALONE = " · digit {} alone"  # the per-digit views of the first hidden layer: "layers.0 · digit 1 alone"
 
 
@@ -295,8 +299,9 @@ class MapJob:
         self.epochs, self.steps = list(epochs), list(steps)
         self.maps: list[np.ndarray] = []
         self.error: str | None = None
-        self.future: Future | None = None
+        self.queued = False     # t-SNE: waiting for a worker, or on one
         self.raw_last: np.ndarray | None = None  # t-SNE: the last map before scaling (the warm start)
+        self._todo: Iterator | None = None       # t-SNE: yields the maps still to make, one per checkpoint
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -317,7 +322,7 @@ class MapJob:
     @property
     def running(self) -> bool:
         """A background computation of the job is queued or under way."""
-        return self.future is not None and not self.future.done()
+        return self.queued
 
     @property
     def done(self) -> bool:
@@ -399,15 +404,43 @@ def tsne_steps(matrices: Sequence[np.ndarray], previous: np.ndarray | None = Non
         yield normalise(raw), raw
 
 
+class _OneBlasThread:
+    """numpy's BLAS kept to one thread while any worker makes a t-SNE map: two openTSNE runs at
+    once on a multi-threaded OpenBLAS print "OpenBLAS Warning : Detect OpenMP Loop and this
+    application may hang". The limit is process-wide, so it is set when the first worker starts a
+    map and lifted when the last one ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limit = None
+
+    def __enter__(self) -> None:
+        from threadpoolctl import threadpool_limits
+
+        with self._lock:
+            if self._inside == 0:
+                self._limit = threadpool_limits(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                self._limit.restore_original_limits()
+
+
 class Mapper:
     """Reads runs' snapshots from ``store`` and makes their maps: PCA at once, t-SNE on ``workers``
-    background threads. Each (run, view, method) has one `MapJob`, kept for the process, so a map
-    is computed once per checkpoint; when a training run stores more checkpoints, its t-SNE goes on
-    from the last map made. ``tsne`` overrides `TSNE_OPTIONS`.
+    background threads (default `WORKERS`). Each (run, view, method) has one `MapJob`, kept for
+    the process, so a map is computed once per checkpoint; when a training run stores more
+    checkpoints, its t-SNE goes on from the last map made. ``tsne`` overrides `TSNE_OPTIONS`.
 
-    ``computed`` counts the t-SNE checkpoints computed so far (to see that the cache works). A run
-    still training is read again only when it has taken a snapshot since (its stored progress says
-    so), never on every poll.
+    t-SNE is made one checkpoint at a time, the jobs asked for taking turns: two runs side by side
+    both show their maps coming (each on its own worker when there are two). ``made`` lists each
+    t-SNE checkpoint computed, in order, as (run, view, method, epoch); ``computed`` counts them
+    (to see that the cache works). A run still training is read again only when it has taken a
+    snapshot since (its stored progress says so), never on every poll.
 
     Example:
         >>> import os, tempfile
@@ -423,43 +456,64 @@ class Mapper:
         >>> mapper.close(); store.close()
     """
 
-    def __init__(self, store: Store, workers: int = 1, tsne: Mapping | None = None) -> None:
+    def __init__(self, store: Store, workers: int | None = None, tsne: Mapping | None = None) -> None:
         self.store = store
         self.tsne = {**TSNE_OPTIONS, **(tsne or {})}
-        self.computed = 0
+        self.made: list[tuple[str, str, str, int]] = []
         self._jobs: dict[tuple, MapJob] = {}
         self._sources: dict[str, Source] = {}
         self._lock = threading.Lock()
         self._closed = False
-        self._queue: queue.Queue = queue.Queue()
-        self._workers = workers
+        self._queue: queue.Queue = queue.Queue()   # t-SNE jobs with a checkpoint still to make, in turn
+        self._blas = _OneBlasThread()
+        self._workers = WORKERS if workers is None else workers
         # Daemon threads: a t-SNE under way never holds up the server's exit.
-        for i in range(workers):
+        for i in range(self._workers):
             threading.Thread(target=self._work, name=f"explorer-maps-{i}", daemon=True).start()
 
+    @property
+    def computed(self) -> int:
+        """t-SNE checkpoints computed so far."""
+        return len(self.made)
+
     def close(self) -> None:
-        """Stop after the checkpoint each worker is on; cancel the work not yet started."""
+        """Stop after the checkpoint each worker is on; drop the work not yet started."""
         self._closed = True
         while True:
             try:
-                future, _, _ = self._queue.get_nowait()
+                job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            future.cancel()
+            if job is not None:
+                job.queued = False
         for _ in range(self._workers):
             self._queue.put(None)
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None or self._closed:
+            job = self._queue.get()
+            if job is None or self._closed:
                 return
-            future, job, mats = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(self._tsne(job, mats))
-                except BaseException as err:  # kept on the future, and in words on the job
-                    future.set_exception(err)
+            if self._step(job):
+                self._queue.put(job)   # behind the other jobs: they take turns
+
+    def _step(self, job: MapJob) -> bool:
+        """Make the job's next t-SNE map; whether it has more to make."""
+        try:
+            with self._blas:
+                scaled, raw = next(job._todo)
+        except Exception as err:  # shown on the page; the job keeps the maps made before
+            job.error = f"{type(err).__name__}: {err}"
+            job.queued = False
+            return False
+        if self._closed:
+            return False
+        job.raw_last = raw
+        job.add(scaled)
+        self.made.append((*job.key, job.epochs[job.ready - 1]))
+        with self._lock:
+            job.queued = job.ready < job.total
+            return job.queued
 
     def source(self, run_id: str) -> Source:
         """The run's config, snapshots and probe, read again when a run in training has taken more
@@ -517,12 +571,6 @@ class Mapper:
             job = self._jobs.get(key)
             if job is not None and (job.total >= len(snaps) or job.running):
                 return job
-            if method == "tsne":
-                if job is None:
-                    job = self._jobs[key] = MapJob(key, epochs, steps)
-                else:  # more checkpoints than last time: go on from the last map made
-                    job.epochs, job.steps = epochs, steps
-                job.error, job.future = None, Future()
         mats = snapshot_matrices([s.layers[view] for s in snaps]) if snaps else []
         if method == "pca":
             job = MapJob(key, epochs, steps)
@@ -530,23 +578,125 @@ class Mapper:
                 job.add(coords)
             with self._lock:
                 self._jobs[key] = job
-        elif mats:
-            self._queue.put((job.future, job, mats))
-        else:
-            job.future.set_result(None)
+            return job
+        with self._lock:
+            if job is None:
+                job = self._jobs[key] = MapJob(key, epochs, steps)
+            elif job.running:  # asked for twice at once: the first asking queued it
+                return job
+            job.epochs, job.steps, job.error = epochs, steps, None  # more checkpoints: on from the last map
+            job._todo = tsne_steps(mats[job.ready:], job.raw_last, **self.tsne)
+            job.queued = job.ready < job.total
+        if job.queued:
+            self._queue.put(job)
         return job
 
-    def _tsne(self, job: MapJob, mats: list[np.ndarray]) -> None:
-        try:
-            for scaled, raw in tsne_steps(mats[job.ready:], job.raw_last, **self.tsne):
-                if self._closed:
-                    return
-                job.raw_last = raw
-                job.add(scaled)
-                self.computed += 1
-        except Exception as err:  # shown on the page; the job keeps the maps made before
-            job.error = f"{type(err).__name__}: {err}"
-            raise
+
+# ----------------------------------------------------------------------------------------------
+# What one map shows at the slider's epoch, and how it is drawn
+
+MARGIN = 0.04   # of the points' extent, on each side of a map's frame
+
+
+def epoch_text(epoch: float) -> str:
+    """An epoch as the page writes it: whole epochs without decimals.
+
+    Example:
+        >>> epoch_text(10.0), epoch_text(4.25), epoch_text(0.30000000000000004)
+        ('10', '4.25', '0.3')
+    """
+    return f"{round(float(epoch), 2):g}"
+
+
+def view_label(view: str) -> str:
+    """A view in the page's words: "layers.0 · digit 1 alone" is "hidden layer 1 · digit 1 alone".
+
+    Example:
+        >>> view_label("layers.1"), view_label("layers.0" + ALONE.format(2))
+        ('hidden layer 2', 'hidden layer 1 · digit 2 alone')
+    """
+    layer, _, rest = view.partition(" · ")
+    return layer_label(layer) + (f" · {rest}" if rest else "")
+
+
+def shown_at(job: MapJob, epoch: float) -> tuple[np.ndarray, float, str]:
+    """What the job's map shows at the slider's ``epoch``: (points, the epoch they are at, a line
+    saying which checkpoint that is). Between two checkpoints the points lie between their maps;
+    an epoch with no map ready yet shows the nearest ready one, and the line says so plainly.
+
+    Example:
+        >>> job = MapJob(("r", "l", "tsne"), [0, 2, 4], [0, 20, 40])
+        >>> job.add(np.zeros((1, 2))); job.add(np.ones((1, 2)))
+        >>> [shown_at(job, e)[1:] for e in (1, 2, 4)]      # doctest: +NORMALIZE_WHITESPACE
+        [(1.0, 'between the checkpoints at epochs 0 and 2'), (2.0, 'checkpoint 2 of 3'),
+         (2.0, 'epoch 4 not computed yet, showing epoch 2 (2 of 3 maps ready)')]
+    """
+    ready = job.ready
+    if ready == 0:
+        raise LookupError(f"no map of {job.key[1]} is ready yet")
+    epochs = job.epochs[:ready]
+    position = float(np.interp(epoch, epochs, np.arange(ready)))
+    shown = job.epoch_at(position)
+    if abs(shown - epoch) < 1e-9:
+        if position == int(position):
+            line = f"checkpoint {int(position) + 1} of {job.total}"
+        else:
+            low = int(position)
+            line = f"between the checkpoints at epochs {epochs[low]} and {epochs[low + 1]}"
+    elif epoch > shown and ready < job.total and epoch <= job.epochs[-1] + 1e-9:
+        line = (f"epoch {epoch_text(epoch)} not computed yet, showing epoch {epoch_text(shown)} "
+                f"({ready} of {job.total} maps ready)")
+    else:
+        which = "last" if epoch > shown else "first"
+        line = f"no map at epoch {epoch_text(epoch)}: showing this run's {which}, epoch {epoch_text(shown)}"
+    return job.at(position), shown, line
+
+
+def frame(coords: np.ndarray, margin: float = MARGIN) -> tuple[list[float], list[float]]:
+    """The x and y domains that fit the points with equal aspect: both as wide as the points'
+    larger extent (plus ``margin`` of it each side), centred on the points, so a square chart is
+    filled along that axis, as TensorBoard's projector frames its points.
+
+    Example:
+        >>> frame(np.array([[0.0, 0.0], [10.0, 2.0]]), margin=0.1)
+        ([-1.0, 11.0], [-5.0, 7.0])
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    low, high = coords.min(0), coords.max(0)
+    span = float((high - low).max())
+    half = (span if span > 0 else 1.0) * (0.5 + margin)
+    centre = (low + high) / 2
+    return [float(centre[0] - half), float(centre[0] + half)], [float(centre[1] - half), float(centre[1] + half)]
+
+
+def map_chart(table: pd.DataFrame, *, color: str, title: str, subtitle: str = "", warn: bool = False,
+              size: int = 420):
+    """One map as a square Altair chart, ``size`` pixels wide, its axes fitted to its points
+    (`frame`), points coloured by the column ``color``; an interval selection named "brush" picks
+    an area. ``warn`` colours the ``subtitle`` (the line of `shown_at`) when the map is not the
+    slider's epoch.
+
+    Example:
+        >>> t = points(np.array([[0.0, 0.0], [4.0, 1.0]]), {"class": np.array(["0", "1"])})
+        >>> spec = map_chart(t, color="class", title="BP").to_dict()
+        >>> [round(v, 2) for v in spec["encoding"]["x"]["scale"]["domain"]], spec["width"] == spec["height"]
+        ([-0.16, 4.16], True)
+    """
+    import altair as alt
+
+    from .charts import class_scale
+
+    if color not in table.columns:
+        raise ValueError(f"color must be a column of the table ({', '.join(map(str, table.columns))}), got {color!r}")
+    xs, ys = frame(table[["x", "y"]].to_numpy())
+    heading = alt.TitleParams(title, subtitle=subtitle or alt.Undefined, anchor="start",
+                              subtitleColor="#b35806" if warn else "#555555")
+    return alt.Chart(table).mark_circle(size=16, opacity=0.8).encode(
+        x=alt.X("x:Q", scale=alt.Scale(domain=xs, nice=False, zero=False), axis=None),
+        y=alt.Y("y:Q", scale=alt.Scale(domain=ys, nice=False, zero=False), axis=None),
+        color=alt.Color(f"{color}:N", title=color, scale=class_scale(table[color])),
+        tooltip=[c for c in ("index", color) if c in table.columns],
+    ).properties(width=size, height=size, title=heading).add_params(alt.selection_interval(name="brush"))
 
 
 _shared: dict[str, Mapper] = {}
@@ -572,4 +722,5 @@ def shared(store: Store) -> Mapper:
 
 
 __all__ = ["MapJob", "Mapper", "Source", "colours", "points", "brush_of", "inside", "sample_images",
-           "sample_features", "per_digit_layers", "views", "tsne_steps", "shared", "METHODS"]
+           "sample_features", "per_digit_layers", "views", "tsne_steps", "shared", "METHODS", "shown_at",
+           "frame", "map_chart", "view_label", "epoch_text"]

@@ -1,9 +1,9 @@
 """Representations: 2-D maps of a run's hidden layers as it trains; two runs side by side.
 
 PCA maps appear at once; t-SNE maps are computed in the background when asked (`explorer.maps`),
-checkpoint by checkpoint, and kept for the server's life. The checkpoint slider (or Play) moves
-the points smoothly from one checkpoint's map to the next. Brushing an area of a map lists the
-samples inside it and shows them.
+checkpoint by checkpoint, and kept for the server's life. The epoch slider (or Play) moves
+the points smoothly from one checkpoint's map to the next; each map's title says which checkpoint
+it shows. Brushing an area of a map lists the samples inside it and shows them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from explorer import charts, maps
+from explorer import maps
 from explorer.config import ConfigError
 from explorer.frames import run_label
 from explorer.store import ACTIVE, StoreError
@@ -21,6 +21,8 @@ from pages import common
 NONE = "none"
 PLAY_S = 0.2       # seconds between two Play ticks
 PLAY_STEP = 0.2    # checkpoints the map moves at each tick
+EPOCH_STEP = 0.05  # the epoch slider's step
+MAP_PX = (560, 440)  # a map's width and height, one run shown or two side by side
 POLL_S = 1.0       # while runs train or t-SNE maps are being made
 NO_MAPS = ("This run kept no hidden maps. Tick **keep hidden maps** on the **Train** page (on by default) and "
            "train again: the hidden representations of 500 test samples are kept at about ten checkpoints.")
@@ -81,7 +83,8 @@ def _job(run_id: str, label: str, view: str, method: str):
     if source is None or not source.snapshots:
         return source, None
     if view not in maps.views(source):
-        st.warning(f"{label} has no map of {view}; it has {', '.join(maps.views(source))}.")
+        st.warning(f"{label} has no map of {maps.view_label(view)}; it has "
+                   f"{', '.join(map(maps.view_label, maps.views(source)))}.")
         return source, None
     try:
         job = _mapper().request(run_id, view, method)
@@ -100,38 +103,42 @@ def _job(run_id: str, label: str, view: str, method: str):
     return source, job
 
 
-def _draw(source, job, label: str, view: str, colour: str, position: float, key: str) -> None:
-    """One run's map at checkpoint ``position``, and the samples brushed on it."""
+def _draw(source, job, label: str, view: str, colour: str, epoch: float, size: int, key: str) -> None:
+    """One run's map at the slider's ``epoch`` (its title says which checkpoint is on screen), and
+    the samples brushed on it."""
     if job.ready == 0:
         return
     colouring = maps.colours(source.probe)
     colour = colour if colour in colouring else next(iter(colouring))
-    table = maps.points(job.at(position), colouring)
-    title = f"{label} · {view} · {maps.METHODS[job.key[2]]} · epoch {job.epoch_at(position):.1f}"
-    chart = charts.embedding_chart(table, color=colour, title=title, domain=job.domain())
-    event = st.altair_chart(chart, on_select="rerun", key=key)
+    coords, shown, line = maps.shown_at(job, epoch)
+    table = maps.points(coords, colouring)
+    title = f"{label} · {maps.view_label(view)} · {maps.METHODS[job.key[2]]} · epoch {maps.epoch_text(shown)}"
+    chart = maps.map_chart(table, color=colour, title=title, subtitle=line, warn=abs(shown - epoch) > 1e-9,
+                           size=size)
+    event = st.altair_chart(chart, on_select="rerun", key=key, width="content")
     _samples(maps.inside(table, maps.brush_of(event)), source.probe, colour)
 
 
-def _position(total: int, playing: bool) -> float:
-    """The checkpoint slider (and Play), over ``total`` checkpoints; its position."""
-    if total < 2:
-        return 0.0
-    last = float(total - 1)
-    pos = float(st.session_state.get("rep_pos", last))  # opens at the end
+def _epoch(first: float, last: float, checkpoints: int, playing: bool) -> float:
+    """The epoch slider (and Play) from the ``first`` to the ``last`` checkpoint's epoch; its value."""
+    if last <= first:
+        return float(last)
+    pos = float(st.session_state.get("rep_epoch", last))  # opens at the end
     if pos >= st.session_state.get("rep_last", last):
         pos = last  # at the end it stays at the end, as a run in training keeps more maps
     st.session_state["rep_last"] = last
-    pos = min(max(pos, 0.0), last)
+    pos = min(max(pos, first), last)
     if playing:
-        pos = 0.0 if pos >= last else min(pos + PLAY_STEP, last)
-    st.session_state["rep_pos"] = round(pos, 2)
+        tick = PLAY_STEP * (last - first) / max(checkpoints - 1, 1)
+        pos = first if pos >= last else min(pos + tick, last)
+    st.session_state["rep_epoch"] = round(pos / EPOCH_STEP) * EPOCH_STEP
     left, right = st.columns([6, 1])
-    position = left.slider("checkpoint", 0.0, last, step=0.05, key="rep_pos",
-                           help="between two checkpoints the points move from one map to the next")
+    epoch = left.slider("epoch", float(first), float(last), step=EPOCH_STEP, key="rep_epoch",
+                        help="each map's title says which checkpoint it shows; between two checkpoints "
+                             "the points move from one map to the next")
     if right.button("Pause" if playing else "Play", width="stretch", key="rep_play_button"):
         st.session_state["rep_play"] = not playing
-    return position
+    return float(epoch)
 
 
 def _until_maps(run_id: str) -> None:
@@ -149,13 +156,16 @@ def _maps(shown: list[tuple[str, str]], view: str, colour: str, method: str, eve
     for (run_id, label), column in zip(shown, columns):
         with column:
             found.append(_job(run_id, label, view, method))
-    total = max((job.total for _, job in found if job is not None), default=0)
+    asked = [job for _, job in found if job is not None and job.total]
+    total = max((job.total for job in asked), default=0)
     with slider:
-        position = _position(total, playing)
+        first = min((job.epochs[0] for job in asked), default=0)
+        epoch = _epoch(first, max((job.epochs[-1] for job in asked), default=0), total, playing)
+    size = MAP_PX[min(len(shown), len(MAP_PX)) - 1]
     for (run_id, label), column, (source, job) in zip(shown, columns, found):
         if job is not None:
             with column:
-                _draw(source, job, label, view, colour, position, key=f"rep_map_{run_id}")
+                _draw(source, job, label, view, colour, epoch, size, key=f"rep_map_{run_id}")
     playing = st.session_state.get("rep_play", False) and total > 1
     busy = any((job is not None and not job.done) or (source is not None and source.status in ACTIVE)
                for source, job in found)
@@ -184,6 +194,7 @@ if first is None or not first.snapshots:
     st.stop()
 row = st.columns([2, 2, 1])
 view = row[0].selectbox("layer", maps.views(first), index=len(first.layers) - 1, key="rep_view",
+                        format_func=maps.view_label,
                         help="a hidden layer; for parity, also each digit's part of the first hidden layer")
 colour = row[1].selectbox("colour by", list(maps.colours(first.probe)), key="rep_colour")
 method = row[2].radio("map", list(maps.METHODS), format_func=maps.METHODS.get, key="rep_method",

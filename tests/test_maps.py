@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -216,4 +217,30 @@ def test_per_digit_views_of_a_parity_mlp_add_up_to_its_first_layer(tmp_path):
         assert torch.allclose(torch.tanh(total + bias), source.snapshots[-1].layers["layers.0"], atol=1e-5)
         job = mapper.request(run, "layers.0 · digit 2 alone", "pca")
         assert job.total == 1 and job.at(0).shape == (50, 2)
+        mapper.close()
+
+
+def test_the_maps_of_two_runs_are_made_in_turn_checkpoint_by_checkpoint(store, monkeypatch):
+    """Two runs' t-SNE asked for together: the second run's first map comes before the first run's
+    last (it used to wait for all of the first run's), so both panels show progress from the start."""
+    first, second = _fake_run(store, checkpoints=4), _fake_run(store, checkpoints=4, seed=1)
+    asked = threading.Event()
+    fresh = embed_module._tsne_fresh
+
+    def held(*args, **kwargs):   # the first map waits until both runs have been asked for
+        assert asked.wait(30), "the second run was never asked for"
+        return fresh(*args, **kwargs)
+
+    monkeypatch.setattr(embed_module, "_tsne_fresh", held)
+    mapper = maps.Mapper(store, workers=1, tsne={"n_iter": 20, "early_exaggeration_iter": 10})
+    try:
+        jobs = [mapper.request(run, "layers.0", "tsne") for run in (first, second)]
+        asked.set()
+        for job in jobs:
+            _wait(job)
+        made = [(run, epoch) for run, _, _, epoch in mapper.made]
+        assert sorted(made) == sorted((run, e) for run in (first, second) for e in range(4))
+        assert made.index((second, 0)) < made.index((first, 3))
+        assert made == [(run, e) for e in range(4) for run in (first, second)]   # in turn
+    finally:
         mapper.close()

@@ -16,6 +16,7 @@ from explorer.embed import embed
 SAMPLES = 80
 BASE = {"model": {"hidden": [16, 8], "activation": "tanh"}, "optimizer": {"name": "sgd", "lr": 0.1},
         "train": {"epochs": 2, "snapshots": [0, 1, 2], "snapshot_samples": SAMPLES}, "device": "cpu"}
+UNEVEN = {**BASE, "train": {"epochs": 4, "snapshots": [0, 1, 4], "snapshot_samples": SAMPLES}}  # index != epoch
 PARITY = {"data": {"name": "parity", "base": "digits", "k": 2}, "model": {"hidden": [12]},
           "train": {"epochs": 1, "snapshots": [0, 1], "snapshot_samples": SAMPLES}, "device": "cpu"}
 
@@ -30,6 +31,7 @@ def trained(tmp_path_factory):
         ws = runs.workspace(path)
         groups = {"rules": ws.compare(BASE, [{"name": "bp"}, {"name": "dfa"}]),
                   "parity": ws.compare(PARITY, [{"name": "bp"}]),
+                "uneven": ws.compare(UNEVEN, [{"name": "bp"}]),
                   "bare": ws.compare({"model": {"hidden": [8]}, "train": {"epochs": 1}, "device": "cpu"},
                                      [{"name": "bp"}])}
         for found in groups.values():
@@ -47,14 +49,20 @@ def _page(group: str) -> AppTest:
     return at
 
 
+def _title(spec) -> str:
+    title = spec.get("title", "")
+    return title.get("text", "") if isinstance(title, dict) else str(title)
+
+
 def _maps(at) -> dict[str, object]:
     """The map tables on the page, by the run named first in their titles."""
-    return {spec["title"].split(" · ")[0]: tables[0] for spec, tables in charts(at)
-            if str(spec.get("title", "")).count(" · ") >= 3}
+    return {_title(spec).split(" · ")[0]: tables[0] for spec, tables in charts(at) if _title(spec).count(" · ") >= 3}
 
 
 def _titles(at) -> list[str]:
-    return [spec.get("title") for spec, _ in charts(at)]
+    """Each map's title and, after a newline, its subtitle (which checkpoint it shows)."""
+    return [f"{_title(spec)}\n{spec['title'].get('subtitle', '')}" if isinstance(spec.get("title"), dict)
+            else _title(spec) for spec, _ in charts(at)]
 
 
 def _snapshot_maps(ws, run_id, layer):
@@ -69,7 +77,7 @@ def test_pca_maps_of_two_runs_side_by_side_move_with_the_checkpoint(trained):
     assert at.selectbox(key="rep_right").value == found.ids[1]
     shown = _maps(at)
     assert list(shown) == ["BP", "DFA"]
-    slider = at.slider(key="rep_pos")
+    slider = at.slider(key="rep_epoch")
     assert slider.max == 2.0 and slider.value == 2.0   # opens at the last checkpoint
     for label, run_id in zip(found.labels, found.ids):
         table = shown[label]
@@ -84,13 +92,13 @@ def test_pca_maps_of_two_runs_side_by_side_move_with_the_checkpoint(trained):
     start = _maps(at)
     assert np.allclose(start["BP"][["x", "y"]], start["DFA"][["x", "y"]])  # same forward weights at epoch 0
     assert not np.allclose(start["BP"][["x", "y"]], shown["BP"][["x", "y"]])
-    assert "epoch 0.0" in _titles(at)[0]
+    assert "epoch 0\n" in _titles(at)[0]
 
-    at.slider(key="rep_pos").set_value(0.5).run()   # between checkpoints: halfway from one map to the next
+    at.slider(key="rep_epoch").set_value(0.5).run()   # between checkpoints: halfway from one map to the next
     half = _maps(at)["BP"][["x", "y"]].to_numpy()
     pca = _snapshot_maps(ws, found.ids[0], "layers.1")
     assert np.allclose(half, (pca[0] + pca[1]) / 2, atol=1e-5)
-    assert "epoch 0.5" in _titles(at)[0]
+    assert "epoch 0.5\n" in _titles(at)[0]
 
     at.selectbox(key="rep_view").set_value("layers.0").run()
     assert np.allclose(_maps(at)["BP"][["x", "y"]], (_snapshot_maps(ws, found.ids[0], "layers.0")[0]
@@ -101,14 +109,14 @@ def test_play_moves_the_map_through_the_checkpoints(trained):
     ws, groups = trained
     at = _page(groups["rules"].group)
     next(b for b in at.button if b.label == "Play").click().run()
-    assert at.slider(key="rep_pos").value == 0.0            # from the start
+    assert at.slider(key="rep_epoch").value == 0.0            # from the start
     at.run()
-    assert at.slider(key="rep_pos").value == pytest.approx(0.2)
-    assert "epoch 0.2" in _titles(at)[0]
+    assert at.slider(key="rep_epoch").value == pytest.approx(0.2)
+    assert "epoch 0.2\n" in _titles(at)[0]
     next(b for b in at.button if b.label == "Pause").click().run()
-    paused = at.slider(key="rep_pos").value
+    paused = at.slider(key="rep_epoch").value
     at.run()
-    assert at.slider(key="rep_pos").value == paused and "Play" in [b.label for b in at.button]
+    assert at.slider(key="rep_epoch").value == paused and "Play" in [b.label for b in at.button]
 
 
 def test_tsne_appears_after_asking_and_is_kept(trained):
@@ -177,7 +185,7 @@ def test_parity_is_coloured_by_parity_or_by_a_slot_and_has_per_digit_maps(traine
 
     at.selectbox(key="rep_view").set_value("layers.0 · digit 1 alone").run()
     assert not at.exception
-    assert "digit 1 alone" in _titles(at)[0] and "epoch 1.0" in _titles(at)[0]
+    assert "digit 1 alone" in _titles(at)[0] and "epoch 1\n" in _titles(at)[0]
     assert len(_maps(at)["BP"]) == SAMPLES and not at.slider   # kept at one checkpoint: the end
     assert "end of training" in text(at)
 
@@ -187,12 +195,12 @@ def test_the_maps_of_a_run_in_training_appear_as_it_goes(trained):
     found = ws.compare(BASE, [{"name": "fa"}], paused=True)
     try:
         at = run_until(_page(found.group), lambda a: "FA" in _maps(a), timeout=30)
-        assert "epoch 0.0" in _titles(at)[0] and not at.slider        # one map so far: before training
+        assert "epoch 0\n" in _titles(at)[0] and not at.slider        # one map so far: before training
         found.resume()
         run_until(at, lambda a: len(a.slider) == 1, timeout=60)   # a second map: the slider appears, at the end
         found.wait(timeout=60)
-        run_until(at, lambda a: len(a.slider) == 1 and a.slider(key="rep_pos").max == 2.0, timeout=10)
-        assert at.slider(key="rep_pos").value == 2.0 and "epoch 2.0" in _titles(at)[0]   # follows the end
+        run_until(at, lambda a: len(a.slider) == 1 and a.slider(key="rep_epoch").max == 2.0, timeout=10)
+        assert at.slider(key="rep_epoch").value == 2.0 and "epoch 2\n" in _titles(at)[0]   # follows the end
     finally:
         if not found.finished:
             found.stop()
@@ -214,3 +222,69 @@ def test_a_run_without_maps_says_how_to_get_them(trained, tmp_path, monkeypatch)
     assert not empty.exception
     assert "No runs with hidden maps yet" in text(empty) and "keep hidden maps" in text(empty)
     st.cache_resource.clear()
+
+
+def test_the_slider_is_in_epochs_and_each_title_names_the_checkpoint_on_screen(trained):
+    """Checkpoints at epochs 0, 1 and 4: the slider says an epoch (it said a checkpoint's index, 0-2)
+    and the map drawn is that epoch's stored map."""
+    ws, groups = trained
+    run = groups["uneven"].ids[0]
+    pca = _snapshot_maps(ws, run, "layers.1")
+    at = _page(groups["uneven"].group)
+    slider = at.slider(key="rep_epoch")
+    assert (slider.min, slider.max, slider.value) == (0.0, 4.0, 4.0)
+    for epoch, checkpoint in ((4.0, 2), (1.0, 1), (0.0, 0), (4.0, 2)):   # moved, and put back
+        at.slider(key="rep_epoch").set_value(epoch).run()
+        title = _titles(at)[0]
+        assert title.startswith(f"BP · hidden layer 2 · PCA · epoch {epoch:g}\n")
+        assert f"checkpoint {checkpoint + 1} of 3" in title
+        drawn = _maps(at)["BP"].sort_values("index")[["x", "y"]].to_numpy()
+        assert np.allclose(drawn, pca[checkpoint], atol=1e-5)
+    at.slider(key="rep_epoch").set_value(2.5).run()   # between epochs 1 and 4: half way
+    assert "between the checkpoints at epochs 1 and 4" in _titles(at)[0]
+    assert np.allclose(_maps(at)["BP"].sort_values("index")[["x", "y"]], (pca[1] + pca[2]) / 2, atol=1e-5)
+
+
+def test_an_epoch_not_computed_yet_is_said_plainly(trained):
+    """t-SNE with one of three maps made: at the slider's last epoch the map shows epoch 0 and says so."""
+    ws, groups = trained
+    run = groups["uneven"].ids[0]
+    mapper = maps.shared(ws.store)
+    key = (run, "layers.1", "tsne")
+    partial = maps.MapJob(key, [0, 1, 4], [s.step for s in ws.store.snapshots(run)])
+    made = _snapshot_maps(ws, run, "layers.1")[0] * 0.5
+    partial.add(made)
+    partial.queued = True   # held: still "being computed"
+    mapper._jobs[key] = partial
+    try:
+        at = _page(groups["uneven"].group)
+        at.radio(key="rep_method").set_value("tsne").run()
+        assert at.slider(key="rep_epoch").value == 4.0
+        title = _titles(at)[0]
+        assert title.startswith("BP · hidden layer 2 · t-SNE · epoch 0\n")
+        assert "epoch 4 not computed yet, showing epoch 0 (1 of 3 maps ready)" in title
+        assert np.allclose(_maps(at)["BP"].sort_values("index")[["x", "y"]], made, atol=1e-6)
+        at.slider(key="rep_epoch").set_value(0.0).run()
+        assert "checkpoint 1 of 3" in _titles(at)[0] and "not computed" not in _titles(at)[0]
+    finally:
+        mapper._jobs.pop(key, None)
+
+
+def test_each_map_fills_its_square_frame(trained):
+    """The axes fit the points drawn (a small margin), one span for both: no empty frame, equal aspect."""
+    ws, groups = trained
+    at = _page(groups["rules"].group)
+    for at_epoch in (2.0, 0.0):
+        at.slider(key="rep_epoch").set_value(at_epoch).run()
+        for spec, tables in charts(at):
+            points = tables[0][["x", "y"]].to_numpy()
+            low, high = points.min(0), points.max(0)
+            domains = [np.array(spec["encoding"][axis]["scale"]["domain"]) for axis in ("x", "y")]
+            spans = [d[1] - d[0] for d in domains]
+            assert spec["width"] == spec["height"] and spans[0] == pytest.approx(spans[1])
+            wide = int(np.argmax(high - low))   # the points reach across the frame along their wider axis
+            margin = (domains[wide][1] - high[wide]) / (high[wide] - low[wide])
+            assert domains[wide][0] == pytest.approx(low[wide] - margin * (high[wide] - low[wide]))
+            assert 0 < margin <= 0.05
+            for d, lo, hi in zip(domains, low, high):   # every point inside, centred
+                assert d[0] < lo and hi < d[1] and (d[0] + d[1]) / 2 == pytest.approx((lo + hi) / 2)
