@@ -222,6 +222,7 @@ def _train(args) -> int:
                 line = curve_line(records.get())
                 if line is not None and not args.json:
                     bar.write(line, file=sys.stdout)
+                    sys.stdout.flush()  # each epoch as it ends, into a pipe (tee, head) as well
 
         try:
             while handle.total_steps is None and handle.wait(0.05) is None:
