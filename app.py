@@ -20,5 +20,5 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-common.sidebar()
 page.run()
+common.sidebar()  # after the page, so that it counts the runs as the page has just shown them

@@ -82,6 +82,7 @@ class RunHandle:
         self._write_lock = threading.Lock()   # one writer of this run's records at a time
         self._last_write = 0.0
         self._sealed = False
+        self._ending = False      # its final status is being written: no longer counted as active
         self._flush_error: StoreError | None = None
         self.steps_done = 0
         self.total_steps: int | None = None
@@ -306,9 +307,10 @@ class JobManager:
             return [h.id for h in self._queue]
 
     def active(self) -> list[str]:
-        """Ids of the runs on a worker (running or paused)."""
+        """Ids of the runs on a worker (running or paused). A run leaves this list before its final
+        status reaches the store, so whoever reads that status and then asks here finds it gone."""
         with self._lock:
-            return list(self._active)
+            return [run_id for run_id, h in self._active.items() if not h._ending]
 
     def wait_all(self, timeout: float | None = None) -> bool:
         """Block until no run is queued or active; False if ``timeout`` s passed first."""
@@ -408,6 +410,7 @@ class JobManager:
             status = "cancelled" if stopped else result.status
             self._flush(handle, force=True, seal=True)
             store.save_checkpoint(handle.id, trainer.steps_done, trainer.built.model.state_dict())
+            handle._ending = True
             store.finish_run(handle.id, status, diverged_at=result.diverged_at if status == "diverged" else None,
                              steps_done=trainer.steps_done)
             handle.diverged_at = result.diverged_at if status == "diverged" else None
@@ -417,6 +420,7 @@ class JobManager:
             text = "".join(traceback.format_exception_only(type(err), err)).strip()
             try:
                 self._flush(handle, force=True, seal=True)
+                handle._ending = True
                 store.finish_run(handle.id, "failed", error=text,
                                  steps_done=None if trainer is None else trainer.steps_done)
             except StoreError as store_err:  # the store itself is failing: say so on the handle

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from typing import Mapping, Sequence
@@ -70,22 +71,63 @@ def comparison_configs(base: RunConfig | Mapping, algorithms: Sequence[Mapping])
 
 def status_message(label: str, info: RunInfo) -> str:
     """What happened to a run that diverged, failed or was interrupted, in words a student
-    understands ("" for the others). Markdown: the run's name in bold.
+    understands ("" for the others). Markdown: the run's name in bold. A failure's raw error text
+    is not in it (`failure_words` says why in plain words; ``info.error`` keeps the detail).
 
     Example:
         >>> from types import SimpleNamespace
         >>> status_message("DFA", SimpleNamespace(status="diverged", diverged_at=12, error=None))[:30]
         '**DFA diverged at step 12**: i'
+        >>> status_message("BP", SimpleNamespace(status="failed", diverged_at=None,
+        ...                error="RuntimeError: DefaultCPUAllocator: can't allocate memory: you tried to allocate 40000000000 bytes."))
+        '**BP failed**: not enough memory for this network (it asked for 40 GB); try smaller hidden widths or a smaller batch.'
     """
     if info.status == "diverged":
         return (f"**{label} diverged at step {info.diverged_at}**: its loss became infinite or "
                 "not-a-number, so training stopped there. The curves show it up to that step. Try a "
                 "smaller learning rate or smaller initial weights.")
     if info.status == "failed":
-        return f"**{label} failed**: {info.error or 'an error stopped it'}"
+        return f"**{label} failed**: {failure_words(info.error)}"
     if info.status == "interrupted":
         return f"**{label} was interrupted**: the process training it stopped; its records up to then are kept."
     return ""
+
+
+_ASKED = re.compile(r"(?:tried to allocate|Tried to allocate)\s+([\d.]+)\s*(bytes|[KMGT]i?B)")
+_UNIT = {"bytes": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def failure_words(error: str | None) -> str:
+    """Why a run failed, in plain words, from its raw error text (`RunInfo.error`): running out of
+    memory is said as such, with the size asked for; any other error is its own message without
+    the exception's class and the C++ source position.
+
+    Example:
+        >>> failure_words("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 8 GiB total)")
+        'not enough memory for this network (it asked for 2.1 GB); try smaller hidden widths or a smaller batch.'
+        >>> failure_words("ValueError: mat1 and mat2 shapes cannot be multiplied (64x10 and 12x3)")
+        'mat1 and mat2 shapes cannot be multiplied (64x10 and 12x3)'
+        >>> failure_words(None)
+        'an error stopped it'
+    """
+    if not error:
+        return "an error stopped it"
+    if "out of memory" in error or "can't allocate memory" in error or error.startswith("MemoryError"):
+        asked = _ASKED.search(error)
+        size = f" (it asked for {_size(float(asked.group(1)) * _UNIT[asked.group(2)])})" if asked else ""
+        return f"not enough memory for this network{size}; try smaller hidden widths or a smaller batch."
+    last = error.strip().splitlines()[-1]
+    last = re.sub(r"^[\w.]+(Error|Exception): ", "", last)
+    return re.sub(r"^\[enforce fail at [^\]]*\]\s*", "", last) or error
+
+
+def _size(n: float) -> str:
+    """Bytes for people: ``_size(4e10) == "40 GB"``, ``_size(2.5e6) == "2.5 MB"``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value >= 10 else f"{value:.2g} {unit}"
+    return f"{n:.0f} bytes"
 
 
 class Followed:
@@ -309,4 +351,4 @@ def open(run_id: str, path: str | os.PathLike | None = None) -> RunView:  # noqa
     return workspace(path).open(run_id)
 
 
-__all__ = ["Comparison", "Followed", "Workspace", "activity", "status_message", "comparison_configs", "open", "workspace", "MAX_RULES"]
+__all__ = ["Comparison", "Followed", "Workspace", "activity", "status_message", "failure_words", "comparison_configs", "open", "workspace", "MAX_RULES"]

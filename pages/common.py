@@ -133,27 +133,34 @@ def _poll(found: runs.Comparison) -> bool:
     return True
 
 
-def live(draw: Callable[[runs.Comparison], None], group: str | None = None) -> None:
-    """Draw ``draw(comparison)`` now, and again every `REFRESH_S` seconds while any run is going."""
-    found = comparison(group)
+def live(draw: Callable[[runs.Comparison], None], group: str | None = None,
+         found: runs.Comparison | None = None) -> None:
+    """Draw ``draw(comparison)`` now, and again every `REFRESH_S` seconds while any run is going.
+    Give ``found`` (from `comparison`) when the page drew its buttons from it: the view then goes
+    on from that look, and if the runs have ended since, the whole page is drawn again at once (so
+    Train, Stop and the sidebar never stay live for runs that have ended)."""
+    found = found if found is not None else comparison(group)
     if found is None:
         st.info("No runs yet. Start one on the **Train** page (or open a run from **Runs**).")
         return
     going = not found.finished
     deadline = time.monotonic() + FIRST_POINT_WAIT_S
-    while going and not any(found.records.values()) and time.monotonic() < deadline:
+    while going and not any(found.records.values()) and not found.finished and time.monotonic() < deadline:
         time.sleep(0.05)  # a run just started: draw its first point now rather than a poll later
         if not _poll(found):
             return
 
-    refreshing(lambda: _poll(found), lambda: found.finished, lambda: draw(found))
+    refreshing(lambda: _poll(found), lambda: found.finished, lambda: draw(found), going=going)
 
 
-def refreshing(poll: Callable[[], bool | int | None], finished: Callable[[], bool], draw: Callable[[], None]) -> None:
+def refreshing(poll: Callable[[], bool | int | None], finished: Callable[[], bool], draw: Callable[[], None],
+               going: bool | None = None) -> None:
     """``draw()`` now, and (after ``poll()``) again every `REFRESH_S` seconds in a fragment while
     ``finished()`` is false; when it turns true, once more as a whole page, so that the view stops
-    polling and the page's buttons follow. ``poll()`` returning False skips a drawing."""
-    going = not finished()
+    polling and the page's buttons follow. ``going``: whether the page around was drawn with the
+    runs going (default: ``not finished()`` now); runs that ended since make the page redraw at
+    once. ``poll()`` returning False skips a drawing."""
+    going = not finished() if going is None else going
 
     @st.fragment(run_every=REFRESH_S if going else None)
     def view() -> None:
@@ -232,6 +239,17 @@ def diverged_message(label: str, info) -> str:
     return runs.status_message(label, info)
 
 
+def run_problems(labels: Sequence[str], infos: Sequence, where=st) -> None:
+    """An error box for each run that diverged, failed or was interrupted, in plain words; under a
+    failed one, the error's own text in a closed box (for whoever reports it)."""
+    for label, info in zip(labels, infos):
+        message = diverged_message(label, info)
+        if message:
+            where.error(message)
+        if info.status == "failed" and info.error:
+            where.expander(f"{label}: the error as Python reported it").code(info.error, language=None)
+
+
 def config_error(err: ConfigError | StoreError | ValueError) -> None:
     """Show a refused input the way every page does."""
     st.error(f"Not started: {err}", icon="⚠️")
@@ -246,7 +264,9 @@ def server_device() -> str:
 
 
 def sidebar() -> None:
-    """The sidebar every page shares: the device and how busy the server is."""
+    """The sidebar every page shares: the device and how busy the server is. Drawn after the page
+    (app.py), so that it counts the runs as the page last saw them: a run whose end the page shows
+    is no longer counted (`explorer.jobs.JobManager.active`)."""
     workspace()
     active, queued = runs.activity()
     st.sidebar.caption(f"Device: **{server_device()}**  \nTraining now: {active} run(s), {queued} waiting")

@@ -37,22 +37,33 @@ def _is_nan(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
 
 
-# Each control takes its default from urlstate.DEFAULTS, so a value equal to it leaves the URL.
+# Each control takes its default from urlstate.DEFAULTS, so a value equal to it leaves the URL. Its
+# value is kept for the whole session (``persist_state``): coming back from another page, whose link
+# carries no parameters, Streamlit puts the control's value back and writes it into the address
+# again. ``drawn`` collects the values of the controls this run shows (a hidden one is not read).
+drawn: dict = {}
+KEEP = {"bind": "query-params", "persist_state": "session"}
+
+
 def _select(label: str, options, key: str, **kw):
-    return st.selectbox(label, options, index=list(options).index(D[key]), key=key, bind="query-params", **kw)
+    drawn[key] = st.selectbox(label, options, index=list(options).index(D[key]), key=key, **KEEP, **kw)
+    return drawn[key]
 
 
 def _number(label: str, key: str, **kw):
-    value = st.number_input(label, value=None if _is_nan(D[key]) else D[key], key=key, bind="query-params", **kw)
+    value = st.number_input(label, value=None if _is_nan(D[key]) else D[key], key=key, **KEEP, **kw)
+    drawn[key] = math.nan if value is None and _is_nan(D[key]) else value
     return value
 
 
 def _text(label: str, key: str, **kw):
-    return st.text_input(label, value=D[key], key=key, bind="query-params", **kw)
+    drawn[key] = st.text_input(label, value=D[key], key=key, **KEEP, **kw)
+    return drawn[key]
 
 
 def _check(label: str, key: str, **kw):
-    return st.checkbox(label, value=D[key], key=key, bind="query-params", **kw)
+    drawn[key] = st.checkbox(label, value=D[key], key=key, **KEEP, **kw)
+    return drawn[key]
 
 
 def _init_controls(prefix: str, title: str) -> None:
@@ -95,9 +106,8 @@ def _controls(classroom: common.Classroom) -> dict:
         name = _select("Dataset", DATASETS, "data",
                        help="digits is built in; the others are read from a folder in torchvision's layout")
         if name in FOLDER_DATASETS:
-            _text("data folder", "data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
-            absent = missing(DataConfig(name, {"root": st.session_state["data_root"]}
-                                        if st.session_state.get("data_root") else {}))
+            root = _text("data folder", "data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
+            absent = missing(DataConfig(name, {"root": root} if root else {}))
             if absent:
                 st.warning(absent, icon="📂")
         _select("loss", LOSSES, "loss")
@@ -134,12 +144,7 @@ def _controls(classroom: common.Classroom) -> dict:
     with box("device", bottom[2]):
         _select("device", ["auto", "cpu", "cuda", "mps"], "device")
         slots["device"] = st.empty()
-    values = {}
-    for key, default in D.items():
-        if key not in ("hide", "group"):
-            value = st.session_state.get(key, default)
-            values[key] = math.nan if value is None and _is_nan(default) else value
-    return values, slots
+    return dict(drawn), slots
 
 
 # Where each config field's control sits on this page: an error is shown in that group's box.
@@ -182,10 +187,7 @@ def _status(found) -> str:
 
 def _curves(found) -> None:
     going = not found.finished
-    for label, info in zip(found.labels, found.infos):
-        message = common.diverged_message(label, info)
-        if message:
-            st.error(message)
+    common.run_problems(found.labels, found.infos)
     table = frames.curves(common.live_records(found))
     diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
                 for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
@@ -205,8 +207,8 @@ def _curves(found) -> None:
         column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
 
 
-def _buttons(values: dict) -> None:
-    found = common.comparison()
+def _buttons(values: dict, found) -> None:
+    """Train, Pause/Resume, Step, Stop and Reset, drawn from ``found`` (the runs shown) as last polled."""
     going = found is not None and not found.finished and found.controllable
     paused = going and all(s in ("paused", "queued") for s in found.statuses())
     c = st.columns(5)
@@ -244,17 +246,12 @@ def _buttons(values: dict) -> None:
 st.title("Train")
 st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
 classroom = common.Classroom(urlstate.CONTROLS)
-# Coming back from another page, the address has lost the setup (Streamlit forgets the controls of a
-# page that is not shown): bring back the session's last setup before drawing the controls.
-saved = st.session_state.get("train_setup")
-if saved and not set(st.query_params) - {"group", "hide"}:
-    st.switch_page("pages/train.py", query_params={**saved, **st.query_params.to_dict()})
 values, slots = _controls(classroom)
-st.session_state["train_setup"] = urlstate.query(values)
 try:
     comparison_configs(*urlstate.configs(values))
 except ConfigError as err:
     slots[group_of(str(err))].warning(f"Check this setting: {err}", icon="✋")
-_buttons(values)
-common.live(_curves)
+shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
+_buttons(values, shown)
+common.live(_curves, found=shown)
 classroom.share("group")

@@ -301,3 +301,25 @@ def test_bad_arguments_are_refused_by_name(tmp_path):
         assert jobs.store.list_runs() == []
         with pytest.raises(KeyError, match="not submitted to this job manager"):
             jobs.handle("0123456789abcdef")
+
+
+def test_a_run_leaves_the_active_list_before_its_final_status_is_stored(tmp_path, monkeypatch):
+    """Whoever reads a final status in the store and then counts the active runs (the app's sidebar)
+    must not count that run: done or failed."""
+    from explorer import trainer
+
+    with JobManager(tmp_path / "runs.sqlite", max_concurrent=1) as jobs:
+        seen, real_finish = [], jobs.store.finish_run
+
+        def finish(run_id, status, **kw):
+            seen.append((status, run_id in jobs.active()))
+            real_finish(run_id, status, **kw)
+
+        monkeypatch.setattr(jobs.store, "finish_run", finish)
+        assert jobs.submit(small_config()).wait(timeout=120) == "done"
+        def failing(config, **kw):
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 40000000000 bytes")
+
+        monkeypatch.setattr(trainer, "Trainer", failing)
+        assert jobs.submit(small_config()).wait(timeout=120) == "failed"
+    assert seen == [("done", False), ("failed", False)]

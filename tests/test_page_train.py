@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, button, charts, run_until, text
+from apptest_tools import APP, button, charts, run_until, set_widget, text
+from explorer import runs
 from explorer.store import Store
 
 PAGES = APP.replace("app.py", "pages/")
@@ -238,7 +240,7 @@ def test_alignment_page_draws_light_panels_per_layer_while_runs_train(store_path
         [live] = [m.value for m in page.markdown if "explorer-live" in m.value]   # one element
         titles = re.findall(r'<svg class="explorer-live" data-title="([^"]+)"', live)
         # update, signal and weight alignment, then gradient norms: a panel per hidden layer each
-        assert titles == ["layers.0", "layers.1"] * 4
+        assert titles == ["hidden layer 1", "hidden layer 2"] * 4
         first = live[:live.index("</svg>")]
         path = re.search(r'<path class="curve" data-run="DFA" data-split="update" d="([^"]+)"', first).group(1)
         logged = [rec["layers"][0]["update_deg"] for rec in store.metrics(dfa)]
@@ -269,3 +271,124 @@ def test_coming_back_from_another_page_brings_the_setup_back(store_path):
     assert at.number_input(key="lr").value == pytest.approx(0.02)
     assert at.selectbox(key="rule3").value == "fa"
     assert at.query_params["lr"] == "0.02"
+
+
+# A control changed and put back ----------------------------------------------------------------
+
+CONTROL_KEYS = ("data", "model", "hidden", "act", "rule1", "rule2", "rule3", "rule4", "init", "fb", "opt", "lr",
+                "momentum", "wd", "bm", "batch", "epochs", "maps", "seed", "device")
+
+
+def _control_values(at) -> dict:
+    """The value of each setup control on the page (a missing one is missing)."""
+    found = {}
+    for kind in ("number_input", "text_input", "selectbox", "checkbox"):
+        found.update({w.key: w.value for w in at.get(kind) if w.key in CONTROL_KEYS})
+    return found
+
+
+@pytest.mark.parametrize("key, there", [("epochs", 20), ("rule2", "fa"), ("lr", 0.1), ("hidden", "32"),
+                                        ("bm", True), ("maps", False)])
+def test_a_control_changed_and_put_back_keeps_every_control(store_path, key, there):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()                      # every control at its default: the address has no setup in it
+    defaults = _control_values(at)
+    assert set(defaults) == set(CONTROL_KEYS)
+    set_widget(at, key, there).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _control_values(at)[key] == there
+    set_widget(at, key, defaults[key]).run()      # back to the default: the setup leaves the address
+    assert not at.exception, [e.value for e in at.exception]
+    assert _control_values(at) == defaults
+    at.run()                      # and the next run of the page keeps them
+    assert not at.exception and _control_values(at) == defaults
+
+
+def test_putting_a_control_back_after_stop_keeps_every_control(store_path):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    set_widget(at, "epochs", 200).run()
+    button(at, "Train").click().run()
+    button(at, "Stop").click().run()
+    run_until(at, _finished)
+    set_widget(at, "epochs", 10).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _control_values(at)["epochs"] == 10 and len(_control_values(at)) == len(CONTROL_KEYS)
+    assert "BP**: stopped" in text(at)     # the runs shown stay shown
+
+
+# The live state ends when the runs end ---------------------------------------------------------
+
+ALLOCATOR_ERROR = ("RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+                   "allocate memory: you tried to allocate 40000000000 bytes. Error code 12 (Cannot allocate memory)")
+
+
+@pytest.fixture()
+def runs_end_between_looks(monkeypatch):
+    """``end(how)``: the next runs started wait before they build, and end (``how``: "done",
+    "diverged", "failed" with the allocator's error, or "stopped") between the page's first look at
+    them and its second, within one drawing of the page: the moment a page that drew its buttons
+    from the first look left them live."""
+    from explorer import runs, trainer
+    from explorer.store import FINAL
+
+    def end(how: str) -> None:
+        release = threading.Event()
+        real_trainer, real_poll, looks = trainer.Trainer, runs.Followed.poll, []
+
+        def held_trainer(config, **kw):
+            assert release.wait(60), "the page never looked at its runs twice"
+            if how == "failed":
+                raise RuntimeError(ALLOCATOR_ERROR.removeprefix("RuntimeError: "))
+            return real_trainer(config, **kw)
+
+        def poll(self):
+            looks.append(self)
+            if len(looks) == 2:
+                if how == "stopped":
+                    self.stop()
+                release.set()
+                deadline = time.monotonic() + 60
+                while not all(self.store.get_run(i).status in FINAL for i in self.ids):
+                    assert time.monotonic() < deadline, "the runs did not end in a minute"
+                    time.sleep(0.05)
+            return real_poll(self)
+
+        monkeypatch.setattr(trainer, "Trainer", held_trainer)
+        monkeypatch.setattr(runs.Followed, "poll", poll)
+    return end
+
+
+def _assert_live_state_ended(at) -> None:
+    assert not button(at, "Train").disabled
+    assert button(at, "Stop").disabled and button(at, "Pause").disabled
+    # what the sidebar counts (drawn after the page; AppTest loses the sidebar after an st.rerun)
+    assert runs.activity() == (0, 0)
+
+
+@pytest.mark.parametrize("how, query, words", [
+    ("done", {"epochs": "1"}, ["BP**: finished", "DFA**: finished"]),
+    ("diverged", {"rule2": "none", "lr": "30", "loss": "mse", "epochs": "2"}, ["BP diverged at step"]),
+    ("failed", {}, ["**BP failed**: not enough memory for this network (it asked for 40 GB); try smaller "
+                    "hidden widths", "**DFA failed**: not enough memory"]),
+    ("stopped", {"epochs": "200"}, ["BP**: stopped", "DFA**: stopped"]),
+])
+def test_the_live_state_ends_in_the_drawing_that_sees_the_runs_end(store_path, runs_end_between_looks,
+                                                                   how, query, words):
+    at = _app(**query)
+    runs_end_between_looks(how)
+    button(at, "Train").click().run()      # one drawing: the runs end while the page draws it
+    assert not at.exception, [e.value for e in at.exception]
+    _assert_live_state_ended(at)
+    for w in words:
+        assert w in text(at)
+
+
+def test_a_failed_run_says_why_in_plain_words_and_keeps_the_raw_error_aside(store_path, runs_end_between_looks):
+    at = _app()
+    runs_end_between_looks("failed")
+    button(at, "Train").click().run()
+    assert all("DefaultCPUAllocator" not in e.value for e in at.error)      # not the headline
+    detail = next(e for e in at.expander if e.label == "BP: the error as Python reported it")
+    assert ALLOCATOR_ERROR in detail.code[0].value
+
