@@ -68,10 +68,13 @@ END_WORDS = {"done": "finished", "failed": "failed", "diverged": "diverged", "ca
 # What the page shows about its live state: its buttons, the sidebar, the status, errors, exceptions.
 PAGE_STATE_JS = """() => {
     const main = document.querySelector('[data-testid="stMain"]') || document.body;
-    const button = name => [...main.querySelectorAll('button')].find(b => b.innerText.trim() === name);
+    // Streamlit keeps the last run's elements, marked stale, until the rerun replaces them
+    const buttons = [...main.querySelectorAll('button')].filter(b => !b.closest('[data-stale="true"]'));
+    const button = name => buttons.find(b => b.innerText.trim() === name);
     const enabled = name => button(name) ? !button(name).disabled : null;
     const sidebar = document.querySelector('[data-testid="stSidebar"]');
     return {train: enabled('Train'), stop: enabled('Stop'), resume: enabled('Resume'),
+            buttons: buttons.map(b => b.innerText.trim()).filter(t => t),
             sidebar: sidebar ? sidebar.innerText : '',
             status: (""" + STATUS_JS + """)(),
             alerts: [...main.querySelectorAll('[data-testid="stAlert"]')].map(e => e.innerText.trim()),
@@ -104,7 +107,8 @@ def ended_problems(state: dict, infos) -> list[str]:
     if state["stop"] is not False:
         problems.append(f"Stop is {'absent' if state['stop'] is None else 'enabled'}")
     if "Training now: 0 run(s)" not in state["sidebar"]:
-        problems.append(f"the sidebar says {state['sidebar'].strip()!r}, not 'Training now: 0 run(s)'")
+        said = [line for line in state["sidebar"].splitlines() if "Training now" in line]
+        problems.append(f"the sidebar says {said[0] if said else state['sidebar'].strip()!r}, not 'Training now: 0 run(s)'")
     lines = status_lines(state["status"])
     if len(lines) != len(infos):
         problems.append(f"the status lists {len(lines)} run(s) for {len(infos)}: {state['status']!r}")
