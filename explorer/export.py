@@ -1,4 +1,5 @@
-"""Stored runs as tables: one row per metric record, a run's or a whole group's, as CSV or JSON.
+"""Stored runs as tables: one row per metric record, a run's or a whole group's, as CSV or JSON;
+and a chart as a picture file to download (`picture`).
 
 A record's per-layer rows become columns named ``<layer>.<metric>`` (``layers.0.update_cos``), so
 the runs of a group, which share their layers, line up in one table; each row also names its run,
@@ -18,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from typing import Any, Sequence
@@ -27,6 +29,8 @@ import pandas as pd
 from .store import Store, UnknownRun, check_id
 
 FORMATS = ("csv", "json")
+PICTURES = {"png": "image/png", "svg": "image/svg+xml"}  # picture formats and their MIME types
+SCALE = 2  # a PNG's pixels per chart pixel: sharp on a projector and in a slide
 
 
 def _flat(record: dict) -> dict:
@@ -111,3 +115,24 @@ def export(store: Store, ident: str, fmt: str = "csv") -> str:
     group = store.get_group(ident)
     return json.dumps({"group": {"id": group.id, "seed": group.seed, "label": group.label},
                        "runs": [run_document(store, r) for r in runs]}, indent=2)
+
+
+def picture(chart, fmt: str = "png") -> bytes:
+    """An Altair chart as a PNG (at `SCALE` times its size) or SVG file's bytes, on white, drawn
+    offline (vl-convert): a download that reads the same in a slide of any colour.
+
+    Example:
+        >>> import altair as alt, io
+        >>> from PIL import Image
+        >>> chart = alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_point().encode(x="x").properties(width=50, height=40)
+        >>> png = Image.open(io.BytesIO(picture(chart, "png")))
+        >>> png.getpixel((0, 0)), png.size[0] > 2 * 50
+        ((255, 255, 255, 255), True)
+    """
+    if fmt not in PICTURES:
+        raise ValueError(f"format must be one of {', '.join(PICTURES)}, got {fmt!r}")
+    white = chart.properties(background="white")  # a copy: the chart on the page keeps its own
+    buffer = io.BytesIO() if fmt == "png" else io.StringIO()
+    white.save(buffer, format=fmt, **({"scale_factor": SCALE} if fmt == "png" else {}))
+    value = buffer.getvalue()
+    return value if isinstance(value, bytes) else value.encode()

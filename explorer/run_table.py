@@ -87,6 +87,40 @@ def network(config: RunInfo | Mapping) -> str:
     return " ".join(words)
 
 
+MISSING = "–"  # what a table cell shows for a value that is not there (never a raw "None")
+
+
+def readable(value) -> str:
+    """A number as a person reads it in a table: thousands grouped, at most 3 significant digits,
+    powers of ten for the very small; `MISSING` for None, NaN and infinities.
+
+    Example:
+        >>> readable(21820.4), readable(0.123456), readable(6e-14), readable(6.4e-5), readable(None)
+        ('21,820', '0.123', '6e-14', '6.4e-5', '–')
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return MISSING if value is None else str(value)
+    if not math.isfinite(value):
+        return MISSING
+    if isinstance(value, int) or abs(value) >= 999.5:
+        return f"{value:,.0f}"
+    if value == 0 or abs(value) >= 1e-3:
+        return f"{value:.3g}"
+    return re.sub(r"e([-+])0*(\d)", r"e\1\2", f"{value:.2g}")  # 6.4e-05 -> 6.4e-5
+
+
+def percent(value) -> str:
+    """A fraction as a percentage with one decimal; `MISSING` where there is none.
+
+    Example:
+        >>> percent(0.94718), percent(None), percent(float("nan"))
+        ('94.7%', '–', '–')
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{100 * value:.1f}%"
+    return MISSING
+
+
 def _notes(info: RunInfo) -> str:
     if info.status == "diverged":
         return f"diverged at step {info.diverged_at}"
@@ -97,7 +131,8 @@ def _notes(info: RunInfo) -> str:
 
 def describe(info: RunInfo, final: Mapping | None = None) -> dict:
     """One run as a row of the runs table (see `COLUMNS`); ``final`` is its last metric record,
-    whose test accuracy and loss fill those columns (None where it has none).
+    whose test accuracy (`percent`) and loss (`readable`) fill those columns, as text a person
+    reads (`MISSING` where it has none).
 
     Example:
         >>> import os, tempfile
@@ -106,18 +141,14 @@ def describe(info: RunInfo, final: Mapping | None = None) -> dict:
         >>> info = store.get_run(store.create_run({"algorithm": {"name": "fa"}, "seed": 3}))
         >>> row = describe(info, {"test_acc": 0.9})
         >>> row["rule"], row["status"], row["test_acc"], row["test_loss"]
-        ('FA', 'queued', 0.9, None)
+        ('FA', 'queued', '90.0%', '–')
     """
     final = final or {}
-
-    def number(key: str) -> float | None:
-        value = final.get(key)
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
     steps = f"{info.steps_done}/{info.total_steps}" if info.total_steps else str(info.steps_done)
     return {"id": info.id, "group": info.group or "", "rule": run_label(info.config), "data": dataset_name(info),
             "network": network(info), "status": info.status, "progress": info.progress, "steps": steps,
-            "test_acc": number("test_acc"), "test_loss": number("test_loss"),
+            "test_acc": percent(final.get("test_acc")), "test_loss": readable(final.get("test_loss")),
             "created": datetime.fromtimestamp(info.created), "device": info.device_name or info.device or "",
             "notes": _notes(info)}
 
@@ -432,7 +463,7 @@ def config_json(info: RunInfo) -> str:
     return json.dumps(info.config, indent=2) + "\n"
 
 
-__all__ = ["COLUMNS", "Overlay", "config_json", "dataset_name", "delete_runs", "describe", "filter_runs", "finals",
+__all__ = ["COLUMNS", "MISSING", "Overlay", "config_json", "dataset_name", "delete_runs", "describe", "filter_runs", "finals",
            "matches",
-           "network", "options", "overlay_labels", "refusal", "rule_name", "runs_frame", "search_text",
+           "network", "options", "overlay_labels", "percent", "readable", "refusal", "rule_name", "runs_frame", "search_text",
            "train_query"]

@@ -66,13 +66,22 @@ def _caption(listed, shown, more: bool, limit: int) -> None:
 
 
 COLUMN_CONFIG = {
-    "id": st.column_config.TextColumn("run", help="the run's id"),
-    "group": st.column_config.TextColumn("group", help="runs started together to compare rules"),
-    "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-    "test_acc": st.column_config.NumberColumn("test acc.", format="percent", help="at the last logged step"),
-    "test_loss": st.column_config.NumberColumn("test loss", format="%.4g", help="at the last logged step"),
-    "created": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
+    "id": st.column_config.TextColumn("run", help="the run's id", width=80),
+    "rule": st.column_config.TextColumn("rule", width=120),
+    "data": st.column_config.TextColumn("data", width=65),
+    "network": st.column_config.TextColumn("network", width=110),
+    "status": st.column_config.TextColumn("status", width=75),
+    "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent",
+                                                width=90),
+    "test_acc": st.column_config.TextColumn("test acc.", help="at the last logged step", width=70),
+    "test_loss": st.column_config.TextColumn("test loss", help="at the last logged step", width=70),
+    "created": st.column_config.DatetimeColumn("started", format="MM-DD HH:mm", width=90,
+                                               help="month-day hour:minute"),
+    "notes": st.column_config.TextColumn("notes", help="why a run ended early"),
 }
+# The columns on screen, all within the page's width at 1400 px (the group, steps and device are
+# in the search and the run's config instead).
+SHOWN = list(COLUMN_CONFIG)
 
 
 def _table(shown) -> list[str]:
@@ -81,7 +90,8 @@ def _table(shown) -> list[str]:
     # The table's key follows the runs listed, so a row picked always means the run it showed.
     digest = hashlib.sha1(",".join(frame["id"]).encode()).hexdigest()[:12]
     event = st.dataframe(frame, key=f"runs_table_{digest}", on_select="rerun", selection_mode="multi-row",
-                         hide_index=True, column_config=COLUMN_CONFIG, width="stretch")
+                         hide_index=True, column_config=COLUMN_CONFIG, column_order=SHOWN,
+                         width="stretch")
     rows = [r for r in event.selection.rows if 0 <= r < len(frame)]
     return [frame["id"].iloc[r] for r in rows]
 
@@ -175,10 +185,11 @@ def _actions(overlay: run_table.Overlay) -> None:
 
 
 def _chart_downloads(chart, name: str) -> None:
-    """PNG and SVG buttons for a chart; the file is rendered only when one is pressed."""
+    """PNG and SVG buttons for a chart (`export.picture`: 2x, on white); the file is rendered only
+    when one is pressed."""
     a, b, _ = st.columns([1, 1, 3])
-    for column, fmt, mime in ((a, "png", "image/png"), (b, "svg", "image/svg+xml")):
-        column.download_button(fmt.upper(), lambda fmt=fmt: charts.to_bytes(chart, fmt), file_name=f"runs-{name}.{fmt}",
+    for column, (fmt, mime) in zip((a, b), export.PICTURES.items()):
+        column.download_button(fmt.upper(), lambda fmt=fmt: export.picture(chart, fmt), file_name=f"runs-{name}.{fmt}",
                                mime=mime, key=f"runs_{name}_{fmt}", on_click="ignore", icon=":material/download:")
 
 
@@ -191,9 +202,9 @@ def _curves(overlay: run_table.Overlay) -> None:
     if table.empty:
         st.caption("No curves yet: these runs have not logged a step.")
         return
-    left, mid, _ = st.columns([2, 1, 3])
+    left, mid, _ = st.columns([2, 3, 2])
     x = left.radio("x axis", ["epoch", "step"], horizontal=True, key="runs_x")
-    log = mid.checkbox("log-scale loss", key="runs_log")
+    log = common.loss_axis("runs_loss_axis", mid)
     diverged = overlay.diverged(x)
     loss = charts.learning_curves(table, "loss", x=x, order=overlay.labels, diverged=diverged, log=log)
     accuracy = charts.learning_curves(table, "accuracy", x=x, order=overlay.labels, diverged=diverged)

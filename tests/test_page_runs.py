@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -100,7 +101,10 @@ def test_the_table_lists_every_stored_run_and_the_filters_narrow_it(workspace):
     fa = _by_rule(store, "fa")
     row = table[table["id"] == fa.id].iloc[0]
     assert (row["rule"], row["data"], row["status"]) == ("FA", "moons", "done")
-    assert row["test_acc"] == pytest.approx(store.metrics(fa.id)[-1]["test_acc"])
+    assert row["test_acc"] == f"{100 * store.metrics(fa.id)[-1]['test_acc']:.1f}%"
+    cells = table.astype(str).values.ravel().tolist()
+    assert "None" not in cells and "nan" not in cells                  # missing values read as a dash
+    assert not [c for c in cells if re.fullmatch(r"-?\d*\.\d{5,}(e-?\d+)?", c)]   # no long decimals
     assert f"{len(table)} of {len(table)} runs shown" in text(at)
 
     at.multiselect(key="runs_data").set_value(["moons"]).run()
@@ -147,7 +151,8 @@ def test_selecting_two_runs_overlays_both_and_downloads_what_the_store_holds(wor
     # Runs from two comparisons: their labels say how they differ, and each keeps its rule's colour.
     assert set(loss["run"]) == {"BP digits seed 0", "FA moons seed 1"} == set(accuracy["run"])
     for label, info in (("BP digits seed 0", bp), ("FA moons seed 1", fa)):
-        test = accuracy[(accuracy["run"] == label) & (accuracy["split"] == "test")]
+        test = accuracy[(accuracy["run"] == label) & (accuracy["split"] == "test")
+                        & (accuracy["measure"] == "accuracy")]   # the chart picks its measure itself
         assert test["value"].tolist() == pytest.approx([r["test_acc"] for r in store.metrics(info.id)])
 
     _, csv = _download(at, downloads, "runs_csv")
@@ -165,6 +170,36 @@ def test_selecting_two_runs_overlays_both_and_downloads_what_the_store_holds(wor
 
     for key, magic in (("runs_loss_png", b"\x89PNG\r\n\x1a\n"), ("runs_accuracy_svg", b"<svg")):
         assert _download(at, downloads, key)[1].startswith(magic)
+
+
+def test_png_downloads_are_twice_the_chart_on_white(workspace, downloads):
+    from PIL import Image
+
+    at = _select(_page(), [_by_rule(workspace.store, "bp").id])
+    for name in ("loss", "accuracy"):
+        svg = _download(at, downloads, f"runs_{name}_svg")[1].decode()
+        width, height = (float(re.search(rf'<svg[^>]* {a}="([\d.]+)"', svg)[1]) for a in ("width", "height"))
+        png = Image.open(io.BytesIO(_download(at, downloads, f"runs_{name}_png")[1])).convert("RGBA")
+        assert png.size == (round(2 * width), round(2 * height))             # 2x the chart's size
+        w, h = png.size
+        for corner in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)):
+            assert png.getpixel(corner) == (255, 255, 255, 255)               # opaque white, not transparent
+
+
+def _loss_scale(at) -> str:
+    spec = next(spec for spec, _ in charts(at) if spec.get("title") == "Loss")
+    return "log" if '"type": "log"' in json.dumps(spec) else "linear"
+
+
+def test_the_loss_axis_control_sets_the_loss_charts_scale_and_goes_back(workspace):
+    at = _select(_page(), [_by_rule(workspace.store, "bp").id])
+    assert not at.checkbox, "the old log-scale checkbox is gone"
+    axis = at.radio(key="runs_loss_axis")
+    assert axis.value == "auto" and _loss_scale(at) == "linear"    # these losses span less than a decade
+    for choice, scale in (("log", "log"), ("linear", "linear"), ("auto", "linear")):
+        at.radio(key="runs_loss_axis").set_value(choice).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert _loss_scale(at) == scale, choice
 
 
 def test_one_run_opens_on_train_with_its_comparison_and_setup(workspace, downloads):

@@ -40,9 +40,24 @@ def test_rows_describe_each_run_with_its_last_record(store):
     assert frame["id"].tolist() == [b, a]
     first, second = frame.iloc[1], frame.iloc[0]
     assert (first["rule"], first["data"], first["network"]) == ("BDFA block 2", "digits", "MLP 8-8-8 relu")
-    assert (first["test_acc"], first["test_loss"]) == (0.75, 0.25)              # the last record's
+    assert (first["test_acc"], first["test_loss"]) == ("75.0%", "0.25")         # the last record's, for people
     assert (second["status"], second["notes"]) == ("diverged", "diverged at step 7")
-    assert second["network"] == "MLP 4 tanh" and math.isnan(second["test_loss"])   # NaN loss: no value
+    assert second["network"] == "MLP 4 tanh" and second["test_loss"] == "–"     # NaN loss: a dash
+    assert second["test_acc"] == "–"                                           # none logged: a dash, not "None"
+
+
+@pytest.mark.parametrize("value, shown", [
+    (6e-14, "6e-14"), (0.00000000000006, "6e-14"), (6.4e-5, "6.4e-5"), (1.4999999999999, "1.5"),
+    (0.123456, "0.123"), (21820.4, "21,820"), (999.96, "1,000"), (12, "12"), (0.0, "0"),
+    (None, "–"), (math.nan, "–"), (math.inf, "–")])
+def test_numbers_read_as_a_person_writes_them(value, shown):
+    assert run_table.readable(value) == shown
+
+
+@pytest.mark.parametrize("value, shown", [(0.94718, "94.7%"), (1.0, "100.0%"), (0.0005, "0.1%"),
+                                          (None, "–"), (math.nan, "–")])
+def test_accuracies_read_as_percentages_with_one_decimal(value, shown):
+    assert run_table.percent(value) == shown
 
 
 def test_filters_combine_and_text_terms_match_word_starts(store):

@@ -10,6 +10,7 @@ import concurrent.futures
 import io
 import json
 import math
+import re
 import shutil
 import threading
 import time
@@ -90,6 +91,10 @@ def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(
     assert chart_rows(w.loss_chart) > 0 and chart_rows(w.accuracy_chart) > 0
     assert "DFA" in w.table.value and not w.form.dataset.disabled
     assert not w._live.running
+    cells = re.findall(r"<td>([^<]*)</td>", w.table.value)
+    speed = cells[-1]                                              # samples/s: grouped digits, no e+04
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*", speed) and "e+" not in w.table.value and "None" not in cells
+    assert "<th>samples/s</th>" in w.table.value and "%" in w.table.value   # accuracies as percentages
 
 
 def test_stop_ends_the_runs_and_the_thread(ws):
@@ -215,11 +220,11 @@ def test_alignment_widget_on_a_stored_run_and_its_controls(ws, finished):
     w = AlignmentWidget(ws.open(finished.ids[1]))
     assert w.config == finished.configs[1] and w.status == "done" and not w._live.running
     degrees = w.angles["DFA"]
-    assert sorted(degrees) == ["layers.0", "layers.1"] and all(0 <= d <= 180 for d in degrees.values())
+    assert sorted(degrees) == ["hidden layer 1", "hidden layer 2"] and all(0 <= d <= 180 for d in degrees.values())
     rows = chart_rows(w.alignment_chart)
     w.unit.value = "cos"
     assert all(-1 <= c <= 1 for c in w.angles["DFA"].values())
-    assert math.isclose(w.angles["DFA"]["layers.0"], math.cos(math.radians(degrees["layers.0"])), abs_tol=1e-6)
+    assert math.isclose(w.angles["DFA"]["hidden layer 1"], math.cos(math.radians(degrees["hidden layer 1"])), abs_tol=1e-6)
     w.kind.value = "weight"
     assert w.angles["DFA"] and chart_rows(w.alignment_chart) == rows  # same rows, another kind
     assert chart_rows(w.norms_chart) > 0
@@ -230,7 +235,8 @@ def test_alignment_widget_on_a_stored_run_and_its_controls(ws, finished):
 def test_embedding_widget_on_a_stored_run(ws, finished):
     w = EmbeddingWidget(finished)
     assert w.config == finished.configs[0] and w.status == "done"
-    assert w.layer.options == ("layers.0", "layers.1") and w.layer.value == "layers.1"
+    assert w.layer.options == (("hidden layer 1", "layers.0"), ("hidden layer 2", "layers.1"))  # words a person reads
+    assert w.layer.value == "layers.1" and w.layer.label == "hidden layer 2"
     assert [e for _, e in w.checkpoint.options] == [0, 1, 2] and w.epoch == 2
     assert w.points == 120 and len(w.charts) == 2
     last = w.table(0)
@@ -401,3 +407,60 @@ def test_the_parity_widget_starts_from_the_parity_pages_default():
         assert [c.to_dict() for c in widget.configs] == [c.to_dict() for c in ParitySetup().configs()]
     finally:
         widget.close()
+
+
+def test_the_buttons_say_what_they_do_without_an_emoji_font():
+    # Emoji (⏸ ⏭ ⏹) showed as empty boxes on machines without an emoji font: words, and
+    # FontAwesome icons, which Jupyter ships.
+    w = TrainerWidget({"device": "cpu"})
+    p = ParityWidget({"data": {"name": "parity", "base": "digits"}, "device": "cpu"})
+    buttons = {b.description: b.icon for b in (w.play, w.pause_button, w.step_button, w.stop_button,
+                                                 p.play, p.stop_button)}
+    assert buttons == {"Train": "play", "Pause": "pause", "Step": "step-forward", "Stop": "stop", "Run": "play"}
+    assert all(ord(ch) < 0x2000 for text in buttons for ch in text)
+
+
+def test_the_loss_axis_toggle_sets_the_loss_charts_scale():
+    w = TrainerWidget({"device": "cpu"})
+
+    def scale() -> str:
+        return "log" if '"type": "log"' in json.dumps(w.loss_chart.chart.to_dict()) else "linear"
+
+    assert w.loss_axis.value is None and scale() == "linear"     # auto, with nothing to plot yet
+    w.loss_axis.value = True
+    assert scale() == "log"
+    w.loss_axis.value = False
+    assert scale() == "linear"
+
+
+def test_one_blas_thread_holds_until_the_last_concurrent_tsne_ends():
+    from threadpoolctl import threadpool_info
+
+    from explorer.blas_threads import one_blas_thread
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    before = blas_threads()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with one_blas_thread():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second():
+        first_in.wait(10)
+        with one_blas_thread():
+            second_in.set()
+            first_out.wait(10)
+            seen["after the first ended"] = blas_threads()   # threadpoolctl per thread would be back to several
+    threads = [threading.Thread(target=f) for f in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen["after the first ended"] == {1}
+    assert blas_threads() == before                                # all restored once both ended

@@ -239,22 +239,27 @@ def error_label() -> widgets.HTML:
     return widgets.HTML("")
 
 
-def table_html(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
-    """A small HTML table of ``rows`` (dicts); floats to 4 significant digits, None as a dash.
+def table_html(rows: Sequence[Mapping], columns: Sequence[str], headers: Mapping[str, str] | None = None) -> str:
+    """A small HTML table of ``rows`` (dicts) as a person reads it: accuracies (columns ending in
+    ``acc``) as percentages, other numbers by `explorer.run_table.readable`, a dash for what is
+    missing; ``headers`` renames columns.
 
     Example:
-        >>> table_html([{"rule": "BP", "loss": 0.123456}], ["rule", "loss"]).count("<td>")
-        2
+        >>> html_ = table_html([{"rule": "BP", "test_acc": 0.9472, "loss": 6e-14, "lr": None}],
+        ...                    ["rule", "test_acc", "loss", "lr"], {"test_acc": "test acc."})
+        >>> [cell.split("<")[0] for cell in html_.split("<td>")[1:]], "test acc." in html_
+        (['BP', '94.7%', '6e-14', '–'], True)
     """
-    def cell(value) -> str:
-        if value is None:
-            return "–"
-        if isinstance(value, float):
-            return "–" if value != value else f"{value:.4g}"
-        return html.escape(str(value))
+    from ..run_table import percent, readable
 
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    def cell(column: str, value) -> str:
+        if isinstance(value, str):
+            return html.escape(value)
+        return percent(value) if column.endswith("acc") else readable(value)
+
+    headers = headers or {}
+    head = "".join(f"<th>{html.escape(headers.get(c, c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(c, r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

@@ -13,7 +13,9 @@ import torch
 import traitlets
 
 from .. import charts, maps
+from ..blas_threads import one_blas_thread
 from ..embed import embed
+from ..frames import layer_label
 from ..store import FINAL
 from .common import RunsWidget, chart_view, message_html, overall_status
 
@@ -156,7 +158,8 @@ class EmbeddingWidget(RunsWidget):
         try:
             layer = self.layer.value if self.layer.value in layers else (
                 self._wanted["layer"] if self._wanted["layer"] in layers else layers[-1])
-            self.layer.options, self.layer.value = layers, layer
+            self.layer.options = [(layer_label(n), n) for n in layers]  # "hidden layer 1", not "layers.0"
+            self.layer.value = layer
             at_end = self.checkpoint.value == self.checkpoint.options[-1][1]
             current = self.checkpoint.value
             self.checkpoint.options = [(str(e), e) for e in epochs]
@@ -188,8 +191,9 @@ class EmbeddingWidget(RunsWidget):
     def _tsne(self, key: tuple, snapshots: list) -> None:
         n = snapshots[0].layers[key[1]].shape[0]
         try:
-            self._maps[key] = embed(snapshots, "tsne", layer=key[1], n_iter=self.n_iter,
-                                    perplexity=min(self.perplexity, max(1.0, (n - 1) / 3)))
+            with one_blas_thread():  # several maps at once: see explorer.blas_threads
+                self._maps[key] = embed(snapshots, "tsne", layer=key[1], n_iter=self.n_iter,
+                                        perplexity=min(self.perplexity, max(1.0, (n - 1) / 3)))
             if not self._closed:
                 self.redraw()
         except Exception as err:  # shown in the widget
@@ -243,7 +247,7 @@ class EmbeddingWidget(RunsWidget):
             pad = 0.05 * (hi - lo or 1.0)
             chart.chart = charts.embedding_chart(
                 df, color=self.color.value, domain=[lo - pad, hi + pad], height=320,
-                title=f"{label} · {self.layer.value} · epoch {self.checkpoint.value}")
+                title=f"{label} · {layer_label(self.layer.value)} · epoch {self.checkpoint.value}")
             if i == 0:
                 self.points = len(df)
         self.epoch = self.checkpoint.value

@@ -111,8 +111,8 @@ class ParityWidget(Following):
         self.seeds = widgets.BoundedIntText(seeds, min=1, max=20, description="seeds", style=WIDE,
                                             layout={"width": "130px"})
         self.errors = {s: widgets.HTML("") for s in ("data", "model", "rules", "optimizer", "train", "general")}
-        self.play = widgets.Button(description="▶ Run", button_style="success")
-        self.stop_button = widgets.Button(description="⏹ Stop", button_style="danger")
+        self.play = widgets.Button(description="Run", icon="play", button_style="success")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger")
         self.play.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.bar = widgets.FloatProgress(0.0, min=0.0, max=1.0, description="progress", layout={"width": "420px"})
@@ -192,7 +192,7 @@ class ParityWidget(Following):
     # Controls --------------------------------------------------------------------------------
 
     def start(self) -> list[RunHandle] | None:
-        """What ▶ does: start every rule over every seed (None, with the message beside its control,
+        """What Run does: start every rule over every seed (None, with the message beside its control,
         if a value is refused). The rules of one seed form a group: same weights, same batches."""
         for label in self.errors.values():
             label.value = ""

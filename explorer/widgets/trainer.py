@@ -17,6 +17,8 @@ from .common import Following, Live, Runs, chart_view, follow, message_html, ove
 from .controls import SetupForm
 
 METRIC_KEYS = ("step", "epoch", "train_loss", "test_loss", "train_acc", "test_acc")
+HEADERS = {"train_loss": "train loss", "test_loss": "test loss", "train_acc": "train acc.", "test_acc": "test acc.",
+           "samples_per_s": "samples/s"}  # the table's column titles, as the page words them
 
 
 def run_message(label: str, info) -> str:
@@ -37,7 +39,7 @@ class TrainerWidget(Following):
     """Set up a run, compare up to four learning rules on it, and watch them learn live.
 
     The controls are the Train page's: dataset, network, the rules to compare (with their
-    options), forward and feedback initialisers, optimiser, training and seed. ``▶ Train`` starts
+    options), forward and feedback initialisers, optimiser, training and seed. ``Train`` starts
     one run per rule from the same forward weights and minibatch order (a group in the run
     store); pause, step and stop steer them. A background thread follows the runs and sets the
     widget's traits (``status``, ``step``, ``epoch``, ``progress``, ``records``, ``latest``: each
@@ -80,10 +82,14 @@ class TrainerWidget(Following):
             config, rules = self.runs.configs[0], [c.algorithm.to_dict() for c in self.runs.configs]
         config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config or {})
         self.form = SetupForm(config, _rules(rules, config))
-        self.play = widgets.Button(description="▶ Train", button_style="success", tooltip="start, or resume")
-        self.pause_button = widgets.Button(description="⏸ Pause")
-        self.step_button = widgets.Button(description="⏭ Step", tooltip="take the steps below, then wait")
-        self.stop_button = widgets.Button(description="⏹ Stop", button_style="danger")
+        # Words, with FontAwesome icons that ship with Jupyter: emoji (⏸ ⏭ ⏹) need a font many
+        # school machines lack.
+        self.play = widgets.Button(description="Train", icon="play", button_style="success",
+                                   tooltip="start, or resume")
+        self.pause_button = widgets.Button(description="Pause", icon="pause")
+        self.step_button = widgets.Button(description="Step", icon="step-forward",
+                                          tooltip="take the steps below, then wait")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger")
         self.steps_per_click = widgets.BoundedIntText(steps_per_click, min=1, max=100_000, description="steps",
                                                       layout={"width": "130px"})
         self.play.on_click(lambda _: self.start())
@@ -95,6 +101,11 @@ class TrainerWidget(Following):
         self.status_line = widgets.HTML("")
         self.messages = widgets.HTML("")
         self.table = widgets.HTML("")
+        self.loss_axis = widgets.ToggleButtons(options=[("auto", None), ("linear", False), ("log", True)],
+                                               description="loss axis", style={"button_width": "60px"},
+                                               tooltips=["a log scale when the losses span several decades",
+                                                         "", ""])
+        self.loss_axis.observe(lambda _: self._redraw_loss(), "value")
         self.loss_chart = chart_view(self._curves("loss"))
         self.accuracy_chart = chart_view(self._curves("accuracy"))
         self._live = Live(self._tick, interval=interval, on_error=self._on_thread_error, name="explorer-trainer")
@@ -102,7 +113,7 @@ class TrainerWidget(Following):
                                 self.stop_button])
         super().__init__([self.form.box, buttons, self.form.errors["general"],
                           widgets.HBox([self.bar, self.status_line]), self.messages, self.table,
-                          widgets.HBox([self.loss_chart, self.accuracy_chart])])
+                          self.loss_axis, widgets.HBox([self.loss_chart, self.accuracy_chart])])
         if self.runs is not None:
             self._follow(self.runs)
 
@@ -130,7 +141,7 @@ class TrainerWidget(Following):
     # Controls --------------------------------------------------------------------------------
 
     def start(self, paused: bool = False) -> Comparison | None:
-        """What ▶ does: resume the runs if they are going, else start one run per rule from the
+        """What Train does: resume the runs if they are going, else start one run per rule from the
         controls (``paused``: waiting for `take_steps`). None, with the message beside its control,
         if a value is refused."""
         self.error = ""
@@ -169,7 +180,7 @@ class TrainerWidget(Following):
 
     def _control(self, action):
         if self.comparison is None:
-            self._show_error("nothing is training: press ▶ Train first")
+            self._show_error("nothing is training: press Train first")
             return None
         try:
             action(self.comparison)
@@ -222,7 +233,7 @@ class TrainerWidget(Following):
         self.step = max((v["step"] for v in latest.values()), default=0)
         self.epoch = max((v["epoch"] for v in latest.values()), default=0.0)
         rows = [{"rule": label, **values} for label, values in latest.items()]
-        self.table.value = table_html(rows, ["rule", *METRIC_KEYS, "samples_per_s"]) if rows else ""
+        self.table.value = table_html(rows, ["rule", *METRIC_KEYS, "samples_per_s"], HEADERS) if rows else ""
         self.loss_chart.chart = self._curves("loss")
         self.accuracy_chart.chart = self._curves("accuracy")
 
@@ -230,8 +241,12 @@ class TrainerWidget(Following):
         records = self.runs.records if self.runs is not None else {}
         order = self.runs.labels if self.runs is not None else [rule_label(a) for a in self.form.algorithms()]
         diverged = self.runs.diverged_at("epoch") if self.runs is not None else None
+        log = self.loss_axis.value if measure == "loss" else None  # None: auto (charts.wants_log)
         return charts.learning_curves(frames.curves(records), measure, order=order, diverged=diverged or None,
-                                      height=220)
+                                      log=log, height=220)
+
+    def _redraw_loss(self) -> None:
+        self.loss_chart.chart = self._curves("loss")
 
     def _show_error(self, err) -> None:
         self.error = str(err)
