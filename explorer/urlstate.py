@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
@@ -51,6 +52,30 @@ for _i in range(1, SLOTS + 1):
                      f"r{_i}_shallow": False})
 
 _RULE_OPTION_OF = {**RULE_OPTIONS, "shallow": None}
+
+# What the Train page calls each parameter's control: errors are told in these words (`explain`).
+RULE_OPTION_LABELS = {"block_size": "hidden layers per block", "bp_depth": "top layers trained by BP",
+                      "connections": "non-zeros per feedback column", "sign_refresh": "make B sign-concordant",
+                      "scale": "scale of sign(W)", "variant": "features", "shallow": "shallow (hidden layers frozen)"}
+INIT_LABELS = {"init": "forward init", "fb": "feedback init"}
+LABELS: dict[str, str] = {
+    "data": "Dataset", "data_root": "data folder", "model": "Network", "hidden": "hidden widths", "act": "activation",
+    **{f"rule{i}": f"Rule {i}" for i in range(1, SLOTS + 1)},
+    **{f"r{i}_{f}": label for i in range(1, SLOTS + 1) for f, label in RULE_OPTION_LABELS.items()},
+    **INIT_LABELS, **{f"{p}_{f}": f"{INIT_LABELS[p]}: {f}" for p in INIT_LABELS for f in INIT_FIELDS},
+    "opt": "optimiser", "lr": "learning rate", "momentum": "momentum", "wd": "weight decay",
+    "bm": "Batch Manhattan (sign of the update)", "batch": "batch size", "epochs": "epochs", "loss": "loss",
+    "seed": "seed", "device": "device", "maps": "keep hidden maps", "hide": "hidden controls", "group": "runs shown",
+}
+# Config fields (outside the algorithm) and the parameter that sets each.
+FIELD_PARAMS = {"data.name": "data", "data.root": "data_root", "model.name": "model", "model.hidden": "hidden",
+                "model.activation": "act", "optimizer.name": "opt", "optimizer.lr": "lr",
+                "optimizer.momentum": "momentum", "optimizer.weight_decay": "wd", "optimizer.batch_manhattan": "bm",
+                "train.epochs": "epochs", "train.batch_size": "batch", "train.loss": "loss", "seed": "seed",
+                "device": "device", "init.name": "init", "algorithm.feedback_init.name": "fb",
+                **{f"init.{f}": f"init_{f}" for f in INIT_FIELDS},
+                **{f"algorithm.feedback_init.{f}": f"fb_{f}" for f in INIT_FIELDS}}
+
 MAP_SAMPLES = 500   # probe samples whose hidden representations are kept for the maps
 MAP_CHECKPOINTS = 10
 
@@ -240,5 +265,51 @@ def query_string(values: Mapping[str, Any]) -> str:
     return urlencode(query(values))
 
 
-__all__ = ["CONTROLS", "DEFAULTS", "SLOTS", "NONE", "configs", "params", "parse", "query", "query_string",
+def explain(message: str, values: Mapping[str, Any] = {}) -> tuple[str | None, str]:
+    """A `ConfigError` message about a setup (from `configs` or `runs.comparison_configs`) in the
+    Train page's words: (the parameter whose control it is about, or None; the message). Config
+    field names become control labels (`LABELS`); a rule's own setting is named with its slot
+    ("Rule 3 · …", the slot found among ``values``' filled ones); "…, got x" becomes "… (got x)".
+
+    Example:
+        >>> explain("rules[0]: init.low must be less than init.high, got low=0.5 >= high=-0.5")
+        ('init_low', 'forward init: low must be less than high (got low=0.5 >= high=-0.5)')
+        >>> explain("rules[1]: algorithm.bp_depth must be at most 2, got 5", {"rule2": "none", "rule3": "fp"})
+        ('r3_bp_depth', 'Rule 3 · top layers trained by BP must be at most 2 (got 5)')
+        >>> explain("rules[0]: optimizer.lr must be greater than 0, got 0")
+        ('lr', 'learning rate must be greater than 0 (got 0)')
+        >>> explain("hidden: layer widths are whole numbers separated by commas, like 64,64; got '64,x'")
+        ('hidden', "hidden widths: layer widths are whole numbers separated by commas, like 64,64; got '64,x'")
+    """
+    index, rest = None, message
+    ruled = re.match(r"rules\[(\d+)\]: (.*)", message, re.S)
+    if ruled:
+        index, rest = int(ruled.group(1)), ruled.group(2)
+    rest = re.sub(r",? got (.*)$", r" (got \1)", rest, flags=re.S) if ", got " in rest else rest
+    field = re.match(r"[a-z_]+(?:\.[a-z_]+)*", rest)
+    field = field.group(0) if field else ""
+    param = FIELD_PARAMS.get(field)
+    if param is not None and param.split("_")[0] in INIT_LABELS:   # forward or feedback init: its fields by name
+        prefix = field.rsplit(".", 1)[0] + "."
+        return param, f"{INIT_LABELS[param.split('_')[0]]}: {rest.replace(prefix, '')}"
+    if param is not None:
+        return param, LABELS[param] + rest[len(field):]
+    if field.startswith("algorithm.") and index is not None:
+        slot = _filled_slots(values)[index] if index < len(_filled_slots(values)) else index + 1
+        option = {"name": "", "train_hidden": "shallow"}.get(field[len("algorithm."):], field[len("algorithm."):])
+        param = f"r{slot}_{option}" if option else f"rule{slot}"
+        name = f"Rule {slot} · {LABELS[param]}" if param in LABELS and option else f"Rule {slot}"
+        return param, name + rest[len(field):]
+    head = rest.split(":", 1)[0]
+    if head in LABELS:
+        return head, LABELS[head] + rest[len(head):]
+    return None, rest
+
+
+def _filled_slots(values: Mapping[str, Any]) -> list[int]:
+    v = {**DEFAULTS, **values}
+    return [i for i in range(1, SLOTS + 1) if v[f"rule{i}"] != NONE]
+
+
+__all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "SLOTS", "NONE", "configs", "params", "parse", "query", "query_string",
            "LOSSES", "OPTIMIZERS"]

@@ -6,8 +6,8 @@ bar always holds the whole setup; ``?hide=…`` lists control groups a teacher f
 
 from __future__ import annotations
 
+import contextlib
 import math
-import re
 
 import streamlit as st
 
@@ -37,135 +37,123 @@ def _is_nan(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
 
 
-# Each control takes its default from urlstate.DEFAULTS, so a value equal to it leaves the URL. Its
-# value is kept for the whole session (``persist_state``): coming back from another page, whose link
-# carries no parameters, Streamlit puts the control's value back and writes it into the address
-# again. ``drawn`` collects the values of the controls this run shows (a hidden one is not read).
+# Each control takes its default from urlstate.DEFAULTS, so a value equal to it leaves the URL, and
+# its label from urlstate.LABELS, the words errors are told in. Its value is kept for the whole
+# session (``persist_state``): coming back from another page, whose link carries no parameters,
+# Streamlit puts the value back and writes it into the address again. ``drawn`` collects the
+# values of the controls this run shows (a hidden one is not read), ``placed`` the group of each.
 drawn: dict = {}
+placed: dict = {}
+spots: dict = {}   # group -> the spot under its controls where its errors go
 KEEP = {"bind": "query-params", "persist_state": "session"}
+L = urlstate.LABELS
 
 
-def _select(label: str, options, key: str, **kw):
-    drawn[key] = st.selectbox(label, options, index=list(options).index(D[key]), key=key, **KEEP, **kw)
-    return drawn[key]
+@contextlib.contextmanager
+def _group(box, name: str, column):
+    """Draw the controls of group ``name`` in ``column`` (or the closed box of a classroom link),
+    then the spot for its errors."""
+    with box(name, column):
+        placed[None] = name
+        yield
+        spots[name] = st.empty()
 
 
-def _number(label: str, key: str, **kw):
-    value = st.number_input(label, value=None if _is_nan(D[key]) else D[key], key=key, **KEEP, **kw)
-    drawn[key] = math.nan if value is None and _is_nan(D[key]) else value
+def _keep(key: str, value):
+    drawn[key], placed[key] = value, placed[None]
     return value
 
 
-def _text(label: str, key: str, **kw):
-    drawn[key] = st.text_input(label, value=D[key], key=key, **KEEP, **kw)
-    return drawn[key]
+def _select(key: str, options, **kw):
+    return _keep(key, st.selectbox(L[key], options, index=list(options).index(D[key]), key=key, **KEEP, **kw))
 
 
-def _check(label: str, key: str, **kw):
-    drawn[key] = st.checkbox(label, value=D[key], key=key, **KEEP, **kw)
-    return drawn[key]
+def _number(key: str, **kw):
+    value = st.number_input(L[key], value=None if _is_nan(D[key]) else D[key], key=key, **KEEP, **kw)
+    _keep(key, math.nan if value is None and _is_nan(D[key]) else value)
+    return value
 
 
-def _init_controls(prefix: str, title: str) -> None:
-    name = _select(title, list(INIT_PARAMS), prefix)
+def _text(key: str, **kw):
+    return _keep(key, st.text_input(L[key], value=D[key], key=key, **KEEP, **kw))
+
+
+def _check(key: str, **kw):
+    return _keep(key, st.checkbox(L[key], value=D[key], key=key, **KEEP, **kw))
+
+
+def _init_controls(prefix: str) -> None:
+    name = _select(prefix, list(INIT_PARAMS))
     for field in INIT_PARAMS[name]:
         if field != "inner":
-            _number(f"{title}: {field}", f"{prefix}_{field}", format="%g", step=None)
+            _number(f"{prefix}_{field}", format="%g", step=None)
 
 
 def _rule_controls(i: int) -> None:
-    name = _select(f"Rule {i}", RULE_CHOICES, f"rule{i}",
-                   help="; ".join(f"{k}: {v}" for k, v in RULE_HELP.items()))
+    name = _select(f"rule{i}", RULE_CHOICES, help="; ".join(f"{k}: {v}" for k, v in RULE_HELP.items()))
     p = f"r{i}_"
     if name == "bdfa":
-        _number("hidden layers per block", p + "block_size", min_value=1)
+        _number(p + "block_size", min_value=1)
     elif name == "fp":
-        _number("top layers trained by BP", p + "bp_depth", min_value=0)
+        _number(p + "bp_depth", min_value=0)
     elif name == "sdfa":
-        _number("non-zeros per feedback column", p + "connections", min_value=1)
+        _number(p + "connections", min_value=1)
     elif name == "fa":
-        _select("make B sign-concordant", [urlstate.NONE, "init", "epoch", "step"], p + "sign_refresh",
+        _select(p + "sign_refresh", [urlstate.NONE, "init", "epoch", "step"],
                 help="none: B as drawn (plain FA); init / epoch / step: B = |R| ⊙ sign(W), taken at the "
                      "start only, at every epoch, or at every step")
     elif name == "usf":
-        _number("scale of sign(W)", p + "scale", min_value=1e-6, format="%g")
+        _number(p + "scale", min_value=1e-6, format="%g")
     elif name == "rf":
-        _select("features", ["gaussian", "relu", "linear"], p + "variant")
+        _select(p + "variant", ["gaussian", "relu", "linear"])
     if name not in (urlstate.NONE, "rf", "ntk"):
-        _check("shallow (hidden layers frozen)", p + "shallow")
+        _check(p + "shallow")
 
 
 def _controls(classroom: common.Classroom) -> dict:
     """Draw the setup controls (groups the link hides go into a closed box) and return their values."""
     top, bottom = st.columns(3), st.columns(3)
     box = classroom.box
-
-    slots = {}
-
-    with box("data", top[0]):
-        name = _select("Dataset", DATASETS, "data",
-                       help="digits is built in; the others are read from a folder in torchvision's layout")
+    with _group(box, "data", top[0]):
+        name = _select("data", DATASETS, help="digits is built in; the others are read from a folder in torchvision's layout")
         if name in FOLDER_DATASETS:
-            root = _text("data folder", "data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
+            root = _text("data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
             absent = missing(DataConfig(name, {"root": root} if root else {}))
             if absent:
                 st.warning(absent, icon="📂")
-        _select("loss", LOSSES, "loss")
-        slots["data"] = st.empty()
-    with box("model", top[1]):
-        if _select("Network", list(MODEL_OPTIONS), "model") == "mlp":
-            _text("hidden widths", "hidden", help="comma-separated, e.g. 64,64")
-        _select("activation", ACTIVATIONS, "act")
-        slots["model"] = st.empty()
-    with box("rules", top[2]):
+        _select("loss", LOSSES)
+    with _group(box, "model", top[1]):
+        if _select("model", list(MODEL_OPTIONS)) == "mlp":
+            _text("hidden", help="comma-separated, e.g. 64,64")
+        _select("act", ACTIVATIONS)
+    with _group(box, "rules", top[2]):
         for i in range(1, urlstate.SLOTS + 1):
             _rule_controls(i)
-        slots["rules"] = st.empty()
-    with box("init", bottom[0]):
-        _init_controls("init", "forward init")
-        _init_controls("fb", "feedback init")
-        slots["init"] = st.empty()
-    with box("optimizer", bottom[1]):
-        if _select("optimiser", OPTIMIZERS, "opt") in ("sgd", "rmsprop"):
-            _number("momentum", "momentum", min_value=0.0, max_value=0.999)
-        _number("learning rate", "lr", min_value=0.0, format="%g", step=None)
-        _number("weight decay", "wd", min_value=0.0, format="%g", step=None)
-        _check("Batch Manhattan (sign of the update)", "bm")
-        slots["optimizer"] = st.empty()
-    with box("training", bottom[2]):
-        _number("batch size", "batch", min_value=1)
-        _number("epochs", "epochs", min_value=1)
-        _check("keep hidden maps", "maps", help="hidden representations of 500 test samples at ~10 checkpoints, "
-               "for the Representations page")
-        slots["training"] = st.empty()
-    with box("seed", bottom[2]):
-        _number("seed", "seed", min_value=0)
-        slots["seed"] = st.empty()
-    with box("device", bottom[2]):
-        _select("device", ["auto", "cpu", "cuda", "mps"], "device")
-        slots["device"] = st.empty()
-    return dict(drawn), slots
+    with _group(box, "init", bottom[0]):
+        _init_controls("init")
+        _init_controls("fb")
+    with _group(box, "optimizer", bottom[1]):
+        if _select("opt", OPTIMIZERS) in ("sgd", "rmsprop"):
+            _number("momentum", min_value=0.0, max_value=0.999)
+        _number("lr", min_value=0.0, format="%g", step=None)
+        _number("wd", min_value=0.0, format="%g", step=None)
+        _check("bm")
+    with _group(box, "training", bottom[2]):
+        _number("batch", min_value=1)
+        _number("epochs", min_value=1)
+        _check("maps", help="hidden representations of 500 test samples at ~10 checkpoints, for the Representations page")
+    with _group(box, "seed", bottom[2]):
+        _number("seed", min_value=0)
+    with _group(box, "device", bottom[2]):
+        _select("device", ["auto", "cpu", "cuda", "mps"])
+    return dict(drawn)
 
 
-# Where each config field's control sits on this page: an error is shown in that group's box.
-SECTION_GROUP = {"data": "data", "model": "model", "algorithm": "rules", "optimizer": "optimizer",
-                 "train": "training", "seed": "seed", "device": "device"}
-PARAM_GROUP = {"hidden": "model", "act": "model", "opt": "optimizer", "lr": "optimizer", "momentum": "optimizer",
-               "wd": "optimizer", "bm": "optimizer", "batch": "training", "epochs": "training", "maps": "training"}
-
-
-def group_of(message: str) -> str:
-    """The control group whose field a `ConfigError` message names first ("rules" if unsure):
-    "rules[1]: algorithm.feedback_init.low …" is the init box's, "hidden: …" the model's."""
-    field = re.sub(r"^rules\[\d+\]: ", "", message).split(":", 1)[0].split(" ", 1)[0]
-    if field.startswith(("algorithm.feedback_init", "init", "fb")):
-        return "init"
-    if field in ("train.loss", "loss", "data_root"):
-        return "data"
-    section = field.split(".", 1)[0]
-    if section in SECTION_GROUP:
-        return SECTION_GROUP[section]
-    return PARAM_GROUP.get(field, "rules")
+def refused(err: ConfigError, values: dict) -> tuple[str, str]:
+    """(the group whose box shows it, the error in the page's words) for a setup the engine
+    refuses: "rules[0]: init.low …" is the init box's "forward init: low …" (`urlstate.explain`)."""
+    param, words = urlstate.explain(str(err), values)
+    return placed.get(param, "rules"), words
 
 
 def _status(found) -> str:
@@ -185,14 +173,16 @@ def _status(found) -> str:
     return "  \n".join(parts)
 
 
-def _curves(found) -> None:
+def _curves(found, log: bool | None = None) -> None:
+    """Status, problems and the loss and accuracy curves; ``log``: the loss axis (`common.loss_axis`)."""
     going = not found.finished
     common.run_problems(found.labels, found.infos)
     table = frames.curves(common.live_records(found))
     diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
                 for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
     if going and not table.empty:  # redrawn twice a second: plain SVG, status and charts as one element
-        svgs = [sketch.curves_svg(table, measure, order=found.labels, diverged=diverged) for measure in ("loss", "accuracy")]
+        svgs = [sketch.curves_svg(table, measure, order=found.labels, diverged=diverged,
+                                  log=log if measure == "loss" else None) for measure in ("loss", "accuracy")]
         st.markdown(sketch.live_panel(_status(found), svgs), unsafe_allow_html=True)
         return
     st.markdown(_status(found))
@@ -201,9 +191,11 @@ def _curves(found) -> None:
         return
     for column, measure in zip(st.columns(2), ("loss", "accuracy")):
         part = table[table["measure"] == measure]
-        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60)
-        spec = common.swapped_spec(f"train {found.group} {measure}", part, key=look, make=lambda t, m=measure:
-                                   charts.learning_curves(t, m, order=found.labels, diverged=diverged))
+        scale = log if measure == "loss" else None
+        drawn_log = charts.log_axis(measure, part["value"], scale)   # the chart's look changes with it
+        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60, drawn_log)
+        spec = common.swapped_spec(f"train {found.group} {measure}", part, key=look, make=lambda t, m=measure, lg=scale:
+                                   charts.learning_curves(t, m, order=found.labels, diverged=diverged, log=lg))
         column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
 
 
@@ -235,7 +227,7 @@ def _buttons(values: dict, found) -> None:
                 raise ConfigError(f"data: {absent}")
             started = common.workspace().compare(base, rules, paused=bool(step))
         except ConfigError as err:
-            common.config_error(err)
+            st.error(f"Not started: {refused(err, values)[1]}", icon="⚠️")
             return
         if step:
             started.step()
@@ -246,12 +238,14 @@ def _buttons(values: dict, found) -> None:
 st.title("Train")
 st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
 classroom = common.Classroom(urlstate.CONTROLS)
-values, slots = _controls(classroom)
+values = _controls(classroom)
 try:
     comparison_configs(*urlstate.configs(values))
 except ConfigError as err:
-    slots[group_of(str(err))].warning(f"Check this setting: {err}", icon="✋")
+    group, words = refused(err, values)
+    spots[group].warning(f"Check this setting: {words}", icon="✋")
 shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
 _buttons(values, shown)
-common.live(_curves, found=shown)
+loss_log = common.loss_axis("train_loss_axis")
+common.live(lambda found: _curves(found, loss_log), found=shown)
 classroom.share("group")

@@ -144,12 +144,29 @@ def test_bad_input_is_named_and_starts_nothing(store_path):
     assert "Not started" in text(at) and "hidden" in text(at)
     assert Store(store_path).list_runs() == []
 
-    at = _app(rule2="fp", r2_bp_depth="5", hidden="8,8")
-    assert "rules[1]: algorithm.bp_depth must be at most the number of hidden layers (2)" in text(at)
-    at = _app(init="uniform", init_low="0.5", init_high="0.1")
+    at = _app(rule2="none", rule3="fp", r3_bp_depth="5", hidden="8,8")
+    assert "Rule 3 · top layers trained by BP must be at most the number of hidden layers (2) (got 5)" in text(at)
+    at = _app(init="uniform", init_low="0.5", init_high="-0.5")
     button(at, "Train").click().run()
-    assert "init.low must be less than init.high" in text(at)
+    assert "Not started: forward init: low must be less than high (got low=0.5 >= high=-0.5)" in text(at)
     assert Store(store_path).list_runs() == []
+
+
+@pytest.mark.parametrize("query, key, words", [
+    ({"init": "uniform", "init_low": "0.5", "init_high": "-0.5"}, "init",
+     "forward init: low must be less than high (got low=0.5 >= high=-0.5)"),
+    ({"fb": "uniform", "fb_low": "0.5", "fb_high": "-0.5"}, "fb", "feedback init: low must be less than high"),
+    ({"lr": "0"}, "lr", "learning rate must be greater than 0 (got 0)"),
+    ({"rule2": "none", "rule3": "fp", "r3_bp_depth": "5", "hidden": "8,8"}, "rule3",
+     "Rule 3 · top layers trained by BP must be at most the number of hidden layers (2) (got 5)"),
+])
+def test_a_refused_setting_is_told_in_the_page_words_in_its_box(store_path, query, key, words):
+    at = _app(**query)
+    column = _column_with(at, "selectbox" if key in ("init", "fb", "rule3") else "number_input", key)
+    [warning] = [w.value for c in at.columns for w in c.warning]
+    assert warning == f"Check this setting: {words}" or warning.startswith(f"Check this setting: {words}")
+    assert column.warning[0].value == warning
+    assert not re.search(r"rules\[|init\.|optimizer\.|algorithm\.", warning)   # no config field names
 
 
 def test_a_diverged_run_is_named_with_its_step(store_path):
@@ -392,3 +409,20 @@ def test_a_failed_run_says_why_in_plain_words_and_keeps_the_raw_error_aside(stor
     detail = next(e for e in at.expander if e.label == "BP: the error as Python reported it")
     assert ALLOCATOR_ERROR in detail.code[0].value
 
+
+
+def test_the_loss_axis_control_sets_the_loss_chart_scale(store_path):
+    import json
+
+    at = _app(rule2="none", epochs="2")
+    button(at, "Train").click().run()
+    run_until(at, _finished)
+    axis = next(r for r in at.radio if r.key == "train_loss_axis")
+    scales = {}
+    for choice in ("log", "linear"):
+        axis.set_value(choice).run()
+        assert not at.exception
+        axis = next(r for r in at.radio if r.key == "train_loss_axis")
+        specs = {s.get("title"): json.dumps(s) for s, _ in charts(at)}
+        scales[choice] = ('"type": "log"' in specs["Loss"], '"type": "log"' in specs["Accuracy"])
+    assert scales == {"log": (True, False), "linear": (False, False)}
