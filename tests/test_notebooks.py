@@ -76,6 +76,10 @@ def test_lesson_runs_top_to_bottom(path, kernel):
     assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), "saved with outputs"
     nb.cells.append(nbformat.v4.new_code_cell(CHECK_WIDGETS))
     assert execute(nb, kernel, path.parent) == []
+    printed = [out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+               for out in cell.get("outputs", []) if out.get("output_type") == "stream"]
+    # A library's warning (the kernel forwards what C code writes to stderr) is no lesson.
+    assert not [t for t in printed if "OpenBLAS Warning" in t or "may hang" in t], printed
 
 
 def test_a_failing_cell_is_detected_and_stops_the_notebook(kernel, tmp_path):

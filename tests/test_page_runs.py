@@ -255,3 +255,16 @@ def test_deleting_a_run_that_is_training_is_refused(workspace):
     finally:
         going.stop()
         going.wait(timeout=30)
+
+
+def test_the_header_has_no_deploy_button():
+    """A classroom app is not deployed from the projector: the toolbar hides developer options."""
+    import tomllib
+    from pathlib import Path
+
+    from streamlit import config
+
+    settings = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    mode = settings.get("client", {}).get("toolbarMode")
+    assert mode in ("viewer", "minimal"), f"client.toolbarMode is {mode!r}: Streamlit shows Deploy"
+    assert "client.toolbarMode" in config._config_options_template     # the option Streamlit reads

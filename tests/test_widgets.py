@@ -282,6 +282,10 @@ def test_parity_widget_runs_rules_over_seeds_and_shows_published_values(ws):
     assert w.final["BP"]["published"] == 0.8 and w.final["NTK"]["published"] == 0.5 and w.final["BP"]["n"] == 2
     assert 0.0 <= w.final["BP"]["low"] <= w.final["BP"]["mean"] <= w.final["BP"]["high"] <= 1.0
     assert chart_rows(w.chart) > 0 and "published" in w.table.value
+    assert "<td>80.0%</td>" in w.table.value and "<td>50.0%</td>" in w.table.value   # published, as percentages
+    shown = w.summary(readable=True)
+    assert shown.loc[shown["rule"] == "BP", "published"].item() == "80.0%"
+    assert shown.loc[shown["rule"] == "BP", "mean"].item() == f"{100 * w.final['BP']['mean']:.1f}%"
     again = ParityWidget(run=[v.id for v in w.runs.views])  # the same runs, read back from the store
     assert again.final == w.final and again.configs == w.configs and list(again.rules.value) == ["bp", "ntk"]
 
@@ -464,3 +468,26 @@ def test_one_blas_thread_holds_until_the_last_concurrent_tsne_ends():
         t.join(20)
     assert seen["after the first ended"] == {1}
     assert blas_threads() == before                                # all restored once both ended
+
+
+def test_the_widgets_colour_each_rule_as_the_app_does():
+    from explorer import charts
+
+    w = TrainerWidget({"device": "cpu"}, rules=["bp", "fa", "dfa"])
+    labels = ["BP", "FA", "DFA"]
+    for view in (w.loss_chart, w.accuracy_chart):
+        scales = [enc["scale"] for enc in _encodings(view.chart.to_dict()) if enc.get("field") == "run"
+                  and "scale" in enc]
+        assert scales and all(s["domain"] == labels and s["range"] == charts.rule_colors(labels) for s in scales)
+
+
+def _encodings(spec):
+    """Every ``color`` encoding in a Vega-Lite spec, layers included."""
+    if isinstance(spec, dict):
+        if isinstance(spec.get("encoding"), dict) and "color" in spec["encoding"]:
+            yield spec["encoding"]["color"]
+        for value in spec.values():
+            yield from _encodings(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            yield from _encodings(value)

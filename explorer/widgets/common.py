@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 import altair as alt
 import ipywidgets as widgets
+import pandas as pd
 import traitlets
 
 from ..config import RunConfig
@@ -239,10 +240,25 @@ def error_label() -> widgets.HTML:
     return widgets.HTML("")
 
 
-def table_html(rows: Sequence[Mapping], columns: Sequence[str], headers: Mapping[str, str] | None = None) -> str:
-    """A small HTML table of ``rows`` (dicts) as a person reads it: accuracies (columns ending in
-    ``acc``) as percentages, other numbers by `explorer.run_table.readable`, a dash for what is
-    missing; ``headers`` renames columns.
+def cell_text(column: str, value, percents: Sequence[str] = ()) -> str:
+    """A table cell as a person reads it: accuracies (a column ending in ``acc``, or one of
+    ``percents``) as percentages with one decimal, other numbers by `explorer.run_table.readable`
+    (21,820; 0.372; 6e-14), a dash for what is missing, text as it is.
+
+    Example:
+        >>> cell_text("test_acc", 0.9472), cell_text("mean", 0.5, ["mean"]), cell_text("loss", None)
+        ('94.7%', '50.0%', '–')
+    """
+    from ..run_table import percent, readable
+
+    if isinstance(value, str):
+        return value
+    return percent(value) if column.endswith("acc") or column in percents else readable(value)
+
+
+def table_html(rows: Sequence[Mapping], columns: Sequence[str], headers: Mapping[str, str] | None = None,
+               percents: Sequence[str] = ()) -> str:
+    """A small HTML table of ``rows`` (dicts), each cell by `cell_text`; ``headers`` renames columns.
 
     Example:
         >>> html_ = table_html([{"rule": "BP", "test_acc": 0.9472, "loss": 6e-14, "lr": None}],
@@ -250,17 +266,27 @@ def table_html(rows: Sequence[Mapping], columns: Sequence[str], headers: Mapping
         >>> [cell.split("<")[0] for cell in html_.split("<td>")[1:]], "test acc." in html_
         (['BP', '94.7%', '6e-14', '–'], True)
     """
-    from ..run_table import percent, readable
-
-    def cell(column: str, value) -> str:
-        if isinstance(value, str):
-            return html.escape(value)
-        return percent(value) if column.endswith("acc") else readable(value)
-
     headers = headers or {}
     head = "".join(f"<th>{html.escape(headers.get(c, c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(c, r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell_text(c, r.get(c), percents))}</td>" for c in columns)
+                   + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def readable_frame(frame: pd.DataFrame, percents: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` with every cell as `cell_text` writes it: a table to show, not to compute with.
+
+    Example:
+        >>> readable_frame(pd.DataFrame({"rule": ["BP"], "mean": [0.8123], "published": [None]}),
+        ...                ["mean", "published"]).values.tolist()
+        [['BP', '81.2%', '–']]
+    """
+    return pd.DataFrame({c: [cell_text(c, None if _missing(v) else v, percents) for v in frame[c]]
+                         for c in frame.columns}, index=frame.index)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 # -- A widget that draws runs followed from the store --------------------------------------------

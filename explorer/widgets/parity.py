@@ -18,10 +18,12 @@ from ..parity import RuleSpec, parity_config, rule_spec
 from ..parity_runs import PARITY_RULES, ParitySetup
 from ..references import PARITY
 from ..runs import Workspace, workspace as shared_workspace
-from .common import Following, Live, Runs, chart_view, follow, message_html, overall_status, table_html
+from .common import (Following, Live, Runs, chart_view, follow, message_html, overall_status, readable_frame,
+                     table_html)
 from .controls import WIDE, section_of
 
 FINAL_COLUMNS = ["rule", "epoch", "mean", "low", "high", "n", "published"]
+PERCENTS = ("mean", "low", "high", "published")  # test accuracies, shown as percentages
 
 
 def spec_of(config: RunConfig) -> RuleSpec:
@@ -177,8 +179,9 @@ class ParityWidget(Following):
                 out[rule_label(spec.algorithm)] = value
         return out
 
-    def summary(self) -> pd.DataFrame:
-        """Per rule, the last epoch's mean test accuracy, 95% band (low, high), seeds and published value."""
+    def summary(self, readable: bool = False) -> pd.DataFrame:
+        """Per rule, the last epoch's mean test accuracy, 95% band (low, high), seeds and published
+        value; ``readable``: as text to show (percentages, a dash for no published value)."""
         band = frames.band(self._groups()) if self.runs is not None else pd.DataFrame()
         published = self.published()
         rows = []
@@ -187,7 +190,8 @@ class ParityWidget(Following):
             rows.append({"rule": label, "epoch": float(last["epoch"]), "mean": float(last["mean"]),
                          "low": float(last["low"]), "high": float(last["high"]), "n": int(last["n"]),
                          "published": published.get(label)})
-        return pd.DataFrame(rows, columns=FINAL_COLUMNS)
+        table = pd.DataFrame(rows, columns=FINAL_COLUMNS)
+        return readable_frame(table, PERCENTS) if readable else table
 
     # Controls --------------------------------------------------------------------------------
 
@@ -256,7 +260,7 @@ class ParityWidget(Following):
             table = self.summary()
             self.final = {row["rule"]: {k: row[k] for k in ("mean", "low", "high", "n", "published")}
                           for row in table.to_dict("records")}
-            self.table.value = table_html(table.to_dict("records"), FINAL_COLUMNS) if len(table) else ""
+            self.table.value = table_html(table.to_dict("records"), FINAL_COLUMNS, percents=PERCENTS) if len(table) else ""
             self.chart.chart = self._band_chart(frames.band(self._groups()))
         return not runs.finished
 
