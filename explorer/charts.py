@@ -217,10 +217,11 @@ def alignment_chart(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg"
 
 
 def alignment_panels(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg", x: str = "step",
-                     order: Sequence[str] | None = None, height: int = 220,
+                     order: Sequence[str] | None = None, height: int = 400,
                      live: bool = False) -> list[tuple[str, alt.LayerChart]]:
     """`alignment_chart`'s panels as (layer, chart) pairs in layer order, each chart as wide as
-    the place it is drawn in (``width="container"``) and titled with its layer.
+    the place it is drawn in (``width="container"``), its legend underneath (a narrow column has
+    no room beside the plot); the page writes the layer's name above it.
 
     Example:
         >>> from explorer import frames
@@ -230,8 +231,8 @@ def alignment_panels(df: pd.DataFrame, kind: str = "update", *, unit: str = "deg
         ['hidden layer 1', 'hidden layer 2']
     """
     data = _kind(df, kind, unit)
-    return [(layer, alt.layer(*_alignment_marks(part, kind, unit, x, order, live), data=part).properties(
-        height=height, width="container", title=layer)) for layer, part in _layers(data)]
+    return [(layer, alt.layer(*_alignment_marks(part, kind, unit, x, order, live, PANEL_LEGEND), data=part).properties(
+        height=height, width="container")) for layer, part in _layers(data)]
 
 
 def _kind(df: pd.DataFrame, kind: str, unit: str) -> pd.DataFrame:
@@ -251,13 +252,18 @@ def _shown(df: pd.DataFrame, order: Sequence[str] | None) -> alt.Scale:
     return colors(labels, shown=[label for label in labels if label in set(df["run"])])
 
 
-def _alignment_marks(data: pd.DataFrame, kind: str, unit: str, x: str, order, live: bool) -> list[alt.Chart]:
+# A panel's legend, under the plot: beside it, long labels left the plot a sliver.
+PANEL_LEGEND = alt.Legend(orient="bottom", columns=1, title=None, labelLimit=300)
+
+
+def _alignment_marks(data: pd.DataFrame, kind: str, unit: str, x: str, order, live: bool,
+                     legend: alt.Legend | None = None) -> list[alt.Chart]:
     title = f"{kind} alignment ({'degrees' if unit == 'deg' else 'cosine'})"
     domain = [0, 180] if unit == "deg" else [-1, 1]
     lines = alt.Chart().mark_line().encode(
         x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain), axis=number_axis()),
-        color=alt.Color("run:N", title="rule", scale=_shown(data, order)),
+        color=alt.Color("run:N", title="rule", scale=_shown(data, order), legend=legend or alt.Undefined),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", alt.Tooltip(f"{x}:Q"),
                                             alt.Tooltip(f"{unit}:Q", format=".3f")],
     )
@@ -276,21 +282,22 @@ def norms_chart(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | Non
         column=alt.Column("layer:N", title=None, sort=alt.SortField("index")))
 
 
-def norms_panels(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None = None, height: int = 220,
+def norms_panels(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | None = None, height: int = 400,
                  live: bool = False) -> list[tuple[str, alt.Chart]]:
     """`norms_chart`'s panels as (layer, chart) pairs, as `alignment_panels`."""
-    return [(layer, _norm_lines(part, x, order, live).properties(data=part, height=height, width="container",
-                                                                 title=layer)) for layer, part in _layers(df)]
+    return [(layer, _norm_lines(part, x, order, live, PANEL_LEGEND).properties(data=part, height=height,
+                                                                               width="container"))
+            for layer, part in _layers(df)]
 
 
-def _norm_lines(df: pd.DataFrame, x: str, order, live: bool) -> alt.Chart:
+def _norm_lines(df: pd.DataFrame, x: str, order, live: bool, legend: alt.Legend | None = None) -> alt.Chart:
     return alt.Chart().mark_line().encode(
         x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y("norm:Q", title="gradient norm (log scale)", scale=alt.Scale(type="log"),
                 axis=number_axis()),
-        color=alt.Color("run:N", title="rule", scale=_shown(df, order)),
-        strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"],
-                                                                range=[[1, 0], [2, 2]])),
+        color=alt.Color("run:N", title="rule", scale=_shown(df, order), legend=legend or alt.Undefined),
+        strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"], range=[[1, 0], [2, 2]]),
+                                  legend=legend or alt.Undefined),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", "gradient:N", alt.Tooltip("norm:Q", format=".3e")],
     )
 

@@ -55,7 +55,8 @@ def draw_panels(key: str, panels) -> None:
     """One chart per hidden layer, side by side across the page's width (wrapping after `PER_ROW`)."""
     for first in range(0, len(panels), PER_ROW):
         row = panels[first:first + PER_ROW]
-        for i, (column, (_, chart)) in enumerate(zip(st.columns(min(len(panels), PER_ROW)), row)):
+        for i, (column, (layer, chart)) in enumerate(zip(st.columns(min(len(panels), PER_ROW)), row)):
+            column.markdown(f"**{layer}**")
             column.altair_chart(chart, key=f"{key}_{first + i}", width="stretch")
 
 
@@ -66,7 +67,7 @@ def without(kind: str, part, labels) -> str:
         return ""
     why = ("backprop is the reference itself" if kind != "weight" else
            "BP has no feedback matrix, and feedback that stands in for no one forward matrix has no weight alignment")
-    return f" No line for {', '.join(missing)}: {why}."
+    return f". No line for {', '.join(missing)}: {why}."
 
 
 def draw_live(table, norms, labels) -> None:

@@ -76,7 +76,8 @@ def draw(found) -> None:
                     for label, info in zip(labels, found.infos) if info.status == "diverged"}
         left.altair_chart(charts.learning_curves(table, "loss", order=labels, diverged=diverged or None, log=log),
                           key="lesson_loss")
-        right.altair_chart(charts.learning_curves(table, "accuracy", order=labels), key="lesson_acc")
+        if (table["measure"] == "accuracy").any():   # a regression lesson (the linear teacher) has none
+            right.altair_chart(charts.learning_curves(table, "accuracy", order=labels), key="lesson_acc")
     angles = frames.alignment(records)
     if not angles.empty:
         st.altair_chart(charts.alignment_chart(angles, "update", order=labels), key="lesson_align")

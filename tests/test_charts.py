@@ -120,8 +120,8 @@ def test_the_weight_alignment_legend_leaves_out_a_rule_without_feedback():
                   charts.alignment_panels(table, "weight", order=["BP", "FA"])[0][1]):
         legend = re.findall(r'<text[^>]*>(BP|FA)</text>', _svg(chart.to_dict()))
         assert legend == ["FA"]
-    spec = charts.alignment_panels(table, "weight", order=["BP", "FA"])[0][1].to_dict()
-    assert spec["width"] == "container" and spec["title"] == "hidden layer 1"
+    [(layer, panel)] = charts.alignment_panels(table, "weight", order=["BP", "FA"])
+    assert layer == "hidden layer 1" and panel.to_dict()["width"] == "container"
 
 
 # --- one palette, colour-blind safe (issue 12, item 10) ----------------------------------------
