@@ -172,16 +172,16 @@ CURVE_COLUMNS = (("epoch", "epoch"), ("train loss", "train_loss"), ("train acc",
                  ("test loss", "test_loss"), ("test acc", "test_acc"))
 
 
-def _number(value: Any) -> str:
-    """A metric as a person reads it: four decimals, '-' where there is none (NaN, None).
+def _number(value: Any, spec: str = ".4f") -> str:
+    """A metric as a person reads it: four decimals (or ``spec``), '-' where there is none (NaN, None).
 
     Example:
-        >>> _number(0.123456), _number(float("nan")), _number(None), _number(3)
-        ('0.1235', '-', '-', '3')
+        >>> _number(0.123456), _number(float("nan")), _number(None), _number(3), _number(1234.5, ".3g")
+        ('0.1235', '-', '-', '3', '1.23e+03')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return str(value) if isinstance(value, int) else f"{value:.4f}"
+    return str(value) if isinstance(value, int) else format(value, spec)
 
 
 def curve_header() -> str:
@@ -207,6 +207,7 @@ def curve_line(record: dict) -> str | None:
 def _train(args) -> int:
     from tqdm import tqdm
 
+    from .frames import layer_label
     from .jobs import JobManager
 
     cfg = config_from_args(args)
@@ -254,10 +255,11 @@ def _train(args) -> int:
         print(f"step {f['step']}  epoch {f['epoch']:.2f}  train loss {_number(f['train_loss'])}  "
               f"train acc {_number(f['train_acc'])}  test loss {_number(f['test_loss'])}  "
               f"test acc {_number(f['test_acc'])}")
-        print(f"{'layer':<12}{'update°':>9}{'signal°':>9}{'weight°':>9}{'|grad|':>11}{'|W|':>9}{'|B|':>9}")
+        print(f"{'layer':<17}{'update°':>9}{'signal°':>9}{'weight°':>9}{'|grad|':>11}{'|W|':>9}{'|B|':>9}")
         for row in f["layers"]:
-            print(f"{row['layer']:<12}{row['update_deg']:>9.1f}{row['signal_deg']:>9.1f}{row['weight_deg']:>9.1f}"
-                  f"{row['grad_norm']:>11.3g}{row['weight_norm']:>9.3g}{row['feedback_norm']:>9.3g}")
+            degrees = "".join(f"{_number(row[k], '.1f'):>9}" for k in ("update_deg", "signal_deg", "weight_deg"))
+            print(f"{layer_label(row['layer']):<17}{degrees}{_number(row['grad_norm'], '.3g'):>11}"
+                  f"{_number(row['weight_norm'], '.3g'):>9}{_number(row['feedback_norm'], '.3g'):>9}")
     return 0
 
 
