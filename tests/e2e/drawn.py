@@ -15,7 +15,8 @@ Two kinds of chart are on the app's pages, and both are read as drawn:
   Vega ``View``, found on the React component that embeds it (the fiber's hook state holds the
   ``View``, which has ``scenegraph()`` and ``data()``); for SVG charts, where Vega itself binds each
   mark's element to its scene node (``element.__data__``), that binding is the fallback. Each
-  ``line`` and ``area`` mark's items are one series in the order drawn; its x values must rise.
+  ``line`` and ``area`` mark's items are one series in the order drawn; its x values must rise. A
+  chart whose data marks hold no item at all is an empty frame, and is reported.
   The SVG attributes Vega writes are also checked for finiteness, like every SVG on the page.
 
 A page is checked at a moment (`Watch.problems`) and at every frame in between: an init script
@@ -113,6 +114,8 @@ CHECKS_JS = r"""
 
   D.checkSeries = (chart) => {
     D.checkLabels((chart.kind === 'live' ? 'live chart "' : 'Vega chart "') + chart.title + '"', chart.labels || []);
+    if (chart.kind === 'vega' && chart.source !== null && chart.items === 0)
+      D.note('Vega chart "' + chart.title + '" (' + chart.size.join('×') + ' px) draws no data: an empty frame');
     for (const s of chart.series) {
       const where = (chart.kind === 'live' ? 'live chart "' : 'Vega chart "') + chart.title + '", series "' + s.name + '"';
       if (s.points === null) { D.note(where + ': its path is not made of M and L commands'); continue; }
@@ -152,7 +155,9 @@ CHECKS_JS = r"""
       const bound = [...chart.querySelectorAll('svg.marks g')].find(g => g.__data__ && g.__data__.marktype === 'group');
       if (bound) { root = bound.__data__; source = 'svg __data__'; }
     }
-    const out = {kind: 'vega', renderer, source, title: '', series: [], marks: 0, labels: []};
+    const box = chart.getBoundingClientRect();
+    const out = {kind: 'vega', renderer, source, title: '', series: [], marks: 0, labels: [], items: 0,
+                 size: [Math.round(box.width), Math.round(box.height)]};
     const titles = [];
     const nameOf = (datum) => Object.entries(datum || {})
       .filter(([k, v]) => typeof v === 'string' && !k.startsWith('__')).map(([, v]) => v).join(' / ');
@@ -160,6 +165,7 @@ CHECKS_JS = r"""
       if (!mark || !mark.items) return;
       if (mark.role === 'title-text') mark.items.forEach(i => titles.push(String(i.text)));
       if (mark.role === 'axis-label') mark.items.forEach(i => out.labels.push(String(i.text)));
+      if (mark.role === 'mark' && mark.marktype !== 'group') out.items += mark.items.length;
       if ((mark.marktype === 'line' || mark.marktype === 'area') && mark.role === 'mark' && mark.items.length) {
         out.marks += 1;
         out.series.push({name: nameOf(mark.items[0].datum) || mark.name || mark.marktype,
@@ -179,7 +185,7 @@ CHECKS_JS = r"""
                     ...[...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(D.vegaChart)];
     charts.forEach(D.checkSeries);
     return {charts: charts.map(c => ({kind: c.kind, title: c.title, renderer: c.renderer, source: c.source,
-                                      marks: c.marks, series: c.series.map(s => ({name: s.name, points: (s.points || []).length}))})),
+                                      marks: c.marks, items: c.items, size: c.size, series: c.series.map(s => ({name: s.name, points: (s.points || []).length}))})),
             problems: D.problems.slice(), liveFrames: D.liveFrames};
   };
 
@@ -239,8 +245,17 @@ class Watch:
 
     def wait_vega(self, timeout_ms: float = 60_000) -> None:
         """Wait until every Vega chart on the page has drawn its scene (Vega draws after the DOM is there)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.page.evaluate(CHECKS_JS)
-        self.page.wait_for_function(VEGA_READY_JS, timeout=timeout_ms)
+        try:
+            self.page.wait_for_function(VEGA_READY_JS, timeout=timeout_ms)
+        except PlaywrightTimeout:
+            charts = self.page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+                                        ".map(c => window.__drawn.vegaChart(c)).map(c => [c.renderer, c.source])")
+            raise AssertionError(f"after {timeout_ms / 1000:g} s, Vega's scene of some chart on {self.page.url} "
+                                 f"could not be read ([renderer, where its scene was found] per chart: {charts}); "
+                                 "has Streamlit changed how it embeds Vega?") from None
 
     def problems(self) -> list[str]:
         """Everything wrong with what was drawn or logged since the page loaded, in words."""
