@@ -1,5 +1,5 @@
 """What a page draws, checked the way a person would see it: every line made of finite numbers,
-every series going left to right, and no errors in the browser's console.
+every series going left to right, readable numbers on the axes, and no errors in the browser's console.
 
 Two kinds of chart are on the app's pages, and both are read as drawn:
 
@@ -19,8 +19,11 @@ Two kinds of chart are on the app's pages, and both are read as drawn:
   chart whose data marks hold no item at all is an empty frame, and is reported.
   The SVG attributes Vega writes are also checked for finiteness, like every SVG on the page.
 
-A page is checked at a moment (`Watch.problems`) and at every frame in between: an init script
-(`OBSERVER_JS`) re-checks every SVG on the page after each change of the DOM, so a NaN drawn for
+Numbers on the axes must read as people write them: a label with more than 6 significant digits
+("1.4999999999999998") is reported, on live and Vega charts alike.
+
+A page is checked at a moment (`Watch.problems`) and at every frame in between: the init script
+(`CHECKS_JS`) re-checks every SVG on the page after each change of the DOM, so a NaN drawn for
 half a second while runs train is caught even if no test looked at that moment. Console errors
 (``console`` messages of type error and uncaught ``pageerror``) are collected from the page's load.
 
@@ -207,7 +210,7 @@ CHECKS_JS = r"""
 })()
 """
 
-# True once every Vega chart on the page has its scene with at least one mark drawn.
+# True once the scene of every Vega chart on the page can be read (Vega draws after its element is there).
 VEGA_READY_JS = "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]" \
                 ".every(c => { const v = window.__drawn.vegaChart(c); return v.source !== null; })"
 

@@ -55,6 +55,12 @@ def wait_steps(page, step: int) -> None:
         page.wait_for_timeout(250)
 
 
+def in_view(locator) -> bool:
+    """The element is wholly on the screen, as the page is now scrolled."""
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= SCREEN["height"]
+
+
 def first_points_problems(watch: Watch, runs: set[str]) -> list[str]:
     """Wait until the live loss chart draws a point of each of ``runs`` (the first step's record);
     a problem if it does not within `REACT_MS`."""
@@ -123,11 +129,13 @@ def test_every_page_before_a_run(app, new_page, screenshots):
 
 def test_train_page_held_by_step_then_finished(app, new_page, epochs):
     page, watch = open_watched(new_page, f"{app.url}/?epochs={epochs}")
+    unseen = [] if in_view(page.get_by_role("button", name="Train", exact=True)) else [
+        f"at {SCREEN['width']}×{SCREEN['height']} the Train button is below the fold"]
     click(page, "Step")
     RAN["group"] = group = param(page, "group")
     try:
         wait_steps(page, 1)
-        problems = first_points_problems(watch, {"BP", "DFA"})
+        problems = unseen + first_points_problems(watch, {"BP", "DFA"})
         state = page_state(page)
         if state["resume"] is not True:
             assert_none([*problems, f"after Step the runs are paused ({state['status']!r}), but no Resume button "
