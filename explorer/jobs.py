@@ -103,6 +103,12 @@ class RunHandle:
         return self._done.is_set()
 
     @property
+    def held(self) -> bool:
+        """Paused, or told to take a few steps and then wait (`step`): the controls' state, which a
+        run shows in the store only once it has taken those steps."""
+        return self._paused and not self._stop
+
+    @property
     def position(self) -> int | None:
         return self._manager.position(self.id)
 

@@ -215,6 +215,14 @@ class Comparison(Followed):
         """This process trains the group's runs that are still active, so the controls reach them."""
         return all(i in self._handles for i, info in zip(self.ids, self.infos) if info.active)
 
+    @property
+    def held(self) -> bool:
+        """Every run still going is paused, or stepping and then pausing (`step`), by this process's
+        controls: what a page's Pause/Resume button follows (the store says "running" while a
+        stepped run takes its step)."""
+        going = [self._handles.get(i) for i, info in zip(self.ids, self.infos) if info.active]
+        return bool(going) and all(h is not None and h.held for h in going)
+
     def _handles_or_raise(self) -> list[RunHandle]:
         if not self.controllable:
             raise RuntimeError("these runs are trained by another process (or another app server); "

@@ -34,6 +34,9 @@ INIT_FIELDS = ("low", "high", "mean", "std", "gain")
 RULE_FIELDS = ("block_size", "bp_depth", "connections", "sign_refresh", "scale", "variant", "shallow")
 CONTROLS = ("data", "model", "rules", "init", "feedback", "optimizer", "training", "seed", "device")
 
+# The default comparison lasts long enough to watch it learn (about 20 s of training on a 2-core
+# machine, 300 epochs of the built-in digits); Pause or Stop end it sooner.
+DEFAULT_EPOCHS = 300
 # Every parameter and its default; the type of the default is the parameter's type.
 DEFAULTS: dict[str, Any] = {
     "data": "digits", "data_root": "",
@@ -42,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "init": "default", **{f"init_{f}": math.nan for f in INIT_FIELDS},
     "fb": "default", **{f"fb_{f}": math.nan for f in INIT_FIELDS},
     "opt": "sgd", "lr": 0.05, "momentum": 0.9, "wd": 0.0, "bm": False,
-    "batch": 64, "epochs": 10, "loss": "cross_entropy", "seed": 0, "device": "auto", "maps": True,
+    "batch": 64, "epochs": DEFAULT_EPOCHS, "loss": "cross_entropy", "seed": 0, "device": "auto", "maps": True,
     "hide": "", "group": "",
 }
 DEFAULTS["rule1"], DEFAULTS["rule2"] = "bp", "dfa"
@@ -252,7 +255,7 @@ def query(values: Mapping[str, Any]) -> dict[str, str]:
     """The values that differ from `DEFAULTS`, as query-parameter strings (`parse` reads them back).
 
     Example:
-        >>> query({"lr": 0.1, "epochs": 10, "bm": True, "init_low": float("nan")})
+        >>> query({"lr": 0.1, "epochs": DEFAULT_EPOCHS, "bm": True, "init_low": float("nan")})
         {'lr': '0.1', 'bm': 'true'}
     """
     def text(v: Any) -> str:

@@ -160,7 +160,7 @@ def _status(found) -> str:
     """The device, then one line per run: its state, epoch, step and samples per second (Markdown)."""
     infos = found.infos
     device = next((i.device_name for i in infos if i.device_name), None)
-    parts = [f"device: **{device or '…'}**"]
+    parts = [f"device: **{device}**" if device else "device: …" if not found.finished else ""]
     for label, info in zip(found.labels, infos):
         last = frames.latest(found.records[label])
         words = common.STATUS_WORDS.get(info.status, info.status)
@@ -170,7 +170,7 @@ def _status(found) -> str:
         if last.get("time"):
             words += f" · {last['samples'] / last['time']:,.0f} samples/s"
         parts.append(f"**{label}**: {words}")
-    return "  \n".join(parts)
+    return "  \n".join(p for p in parts if p)
 
 
 def _curves(found, log: bool | None = None) -> None:
@@ -187,7 +187,7 @@ def _curves(found, log: bool | None = None) -> None:
         return
     st.markdown(_status(found))
     if table.empty:
-        st.caption("The first points appear after the first logged step.")
+        st.caption("These runs logged no points." if found.finished else "The first points appear after the first logged step.")
         return
     for column, measure in zip(st.columns(2), ("loss", "accuracy")):
         part = table[table["measure"] == measure]
@@ -202,7 +202,7 @@ def _curves(found, log: bool | None = None) -> None:
 def _buttons(values: dict, found) -> None:
     """Train, Pause/Resume, Step, Stop and Reset, drawn from ``found`` (the runs shown) as last polled."""
     going = found is not None and not found.finished and found.controllable
-    paused = going and all(s in ("paused", "queued") for s in found.statuses())
+    paused = going and found.held
     c = st.columns(5)
     start = c[0].button("Train", type="primary", disabled=going, width="stretch")
     if c[1].button("Resume" if paused else "Pause", disabled=not going, width="stretch"):
@@ -237,15 +237,20 @@ def _buttons(values: dict, found) -> None:
 
 st.title("Train")
 st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
+# The buttons and the live curves come first, the setup below them: at 1400×900 the Train button and
+# the curves it starts are in view together (drawn after the setup, whose values the buttons read).
+action = st.container()
 classroom = common.Classroom(urlstate.CONTROLS)
+st.subheader("Setup")
 values = _controls(classroom)
 try:
     comparison_configs(*urlstate.configs(values))
 except ConfigError as err:
     group, words = refused(err, values)
     spots[group].warning(f"Check this setting: {words}", icon="✋")
-shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
-_buttons(values, shown)
-loss_log = common.loss_axis("train_loss_axis")
-common.live(lambda found: _curves(found, loss_log), found=shown)
+with action:
+    shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
+    _buttons(values, shown)
+    loss_log = common.loss_axis("train_loss_axis")
+    common.live(lambda found: _curves(found, loss_log), found=shown)
 classroom.share("group")

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from apptest_tools import APP, button, charts, run_until, set_widget, text
 from explorer import runs
 from explorer.store import Store
+from explorer.urlstate import DEFAULTS
 
 PAGES = APP.replace("app.py", "pages/")
 
@@ -328,9 +329,9 @@ def test_putting_a_control_back_after_stop_keeps_every_control(store_path):
     button(at, "Train").click().run()
     button(at, "Stop").click().run()
     run_until(at, _finished)
-    set_widget(at, "epochs", 10).run()
+    set_widget(at, "epochs", DEFAULTS["epochs"]).run()     # back to the default
     assert not at.exception, [e.value for e in at.exception]
-    assert _control_values(at)["epochs"] == 10 and len(_control_values(at)) == len(CONTROL_KEYS)
+    assert _control_values(at)["epochs"] == DEFAULTS["epochs"] and len(_control_values(at)) == len(CONTROL_KEYS)
     assert "BP**: stopped" in text(at)     # the runs shown stay shown
 
 
@@ -426,3 +427,31 @@ def test_the_loss_axis_control_sets_the_loss_chart_scale(store_path):
         specs = {s.get("title"): json.dumps(s) for s, _ in charts(at)}
         scales[choice] = ('"type": "log"' in specs["Loss"], '"type": "log"' in specs["Accuracy"])
     assert scales == {"log": (True, False), "linear": (False, False)}
+
+
+def test_after_step_the_button_says_resume_while_the_step_is_still_being_taken(store_path, monkeypatch):
+    from explorer import trainer
+
+    release, real_trainer = threading.Event(), trainer.Trainer
+
+    def slow_to_build(config, **kw):      # the runs are "running" in the store: building, then stepping
+        release.wait(60)
+        return real_trainer(config, **kw)
+
+    monkeypatch.setattr(trainer, "Trainer", slow_to_build)
+    at = _app()
+    try:
+        button(at, "Step").click().run()
+        store, group = Store(store_path), at.query_params["group"]
+        deadline = time.monotonic() + 60
+        while {r.status for r in store.list_runs(group=group)} != {"running"}:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        at.run()
+        labels = [b.label for b in at.button]
+        assert "Resume" in labels and "Pause" not in labels
+    finally:
+        release.set()
+    run_until(at, lambda a: all(r.status == "paused" and r.steps_done == 1 for r in store.list_runs(group=group)))
+    assert "Resume" in [b.label for b in at.button]
+    button(at, "Stop").click().run()
