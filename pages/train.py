@@ -252,5 +252,8 @@ with action:
     shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
     _buttons(values, shown)
     loss_log = common.loss_axis("train_loss_axis")
-    common.live(lambda found: _curves(found, loss_log), found=shown)
+    if shown is None:
+        st.info("Choose the setup below, then press **Train**: the curves appear here while the rules learn.")
+    else:
+        common.live(lambda found: _curves(found, loss_log), found=shown)
 classroom.share("group")
