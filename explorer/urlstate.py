@@ -34,9 +34,9 @@ INIT_FIELDS = ("low", "high", "mean", "std", "gain")
 RULE_FIELDS = ("block_size", "bp_depth", "connections", "sign_refresh", "scale", "variant", "shallow")
 CONTROLS = ("data", "model", "rules", "init", "feedback", "optimizer", "training", "seed", "device")
 
-# The default comparison lasts long enough to watch it learn (about 20 s of training on a 2-core
-# machine, 300 epochs of the built-in digits); Pause or Stop end it sooner.
-DEFAULT_EPOCHS = 300
+# The default comparison lasts long enough to watch it learn (27 s from the click to the end in the
+# app on a 2-core machine: 500 epochs of the built-in digits); Pause or Stop end it sooner.
+DEFAULT_EPOCHS = 500
 # Every parameter and its default; the type of the default is the parameter's type.
 DEFAULTS: dict[str, Any] = {
     "data": "digits", "data_root": "",
