@@ -166,7 +166,7 @@ def _status(found) -> str:
         words = common.STATUS_WORDS.get(info.status, info.status)
         if info.total_steps:
             epochs = found.configs[0].train.epochs
-            words += f" · epoch {last.get('epoch', 0):.1f}/{epochs} · step {info.steps_done}/{info.total_steps}"
+            words += f" · epoch {last.get('epoch', 0):.1f}/{epochs} · step {info.steps_done or 0:,}/{info.total_steps:,}"
         if last.get("time"):
             words += f" · {last['samples'] / last['time']:,.0f} samples/s"
         parts.append(f"**{label}**: {words}")
