@@ -24,9 +24,14 @@ SCREEN = {"width": 1400, "height": 900}  # a laptop's screen, and a classroom pr
 APP = Path(__file__).resolve().parents[2] / "app.py"
 PAGE_TITLES = re.findall(r'st\.Page\([^)]*title="([^"]+)"', APP.read_text())
 
-# The status block of the Train page ("device: …" then one line per run), or "".
+# The words of a run's state on the Train page (the status line after "label: ").
+STATES = ("waiting", "training", "paused", "finished", "stopped", "failed", "diverged", "interrupted")
+# The status block of the Train page ("device: …", where the device is known, then one line per
+# run, "label: words"), or "": Markdown outside alerts, expanders, captions and widget labels.
 STATUS_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMarkdownContainer"]')]
-    .map(e => e.innerText.trim()).find(t => t.startsWith('device:')) || ''"""
+    .filter(e => !e.closest('[data-testid="stAlert"], [data-testid="stExpander"], [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"]'))
+    .map(e => e.innerText.trim())
+    .find(t => t.startsWith('device:') || /^[^:\\n]{1,60}: (""" + "|".join(STATES) + """)/.test(t)) || ''"""
 
 
 def wait_final(app, group: str, timeout_ms: float = TIMEOUT_MS) -> list:
@@ -94,8 +99,11 @@ def status_lines(status: str) -> list[tuple[str, str]]:
     Example:
         >>> status_lines("device: CPU\\nBP: finished · epoch 2.0/2\\nDFA: failed")
         [('BP', 'finished · epoch 2.0/2'), ('DFA', 'failed')]
+        >>> status_lines("BP: failed")
+        [('BP', 'failed')]
     """
-    return [tuple(line.split(": ", 1)) for line in status.splitlines()[1:] if ": " in line]
+    return [tuple(line.split(": ", 1)) for line in status.splitlines()
+            if ": " in line and not line.startswith("device:")]
 
 
 def ended_problems(state: dict, infos) -> list[str]:
@@ -134,6 +142,12 @@ def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the selectbox labelled ``label``."""
     page.locator('[data-testid="stSelectbox"]').filter(has=page.locator(f'input[aria-label="{label}"]')).click()
     page.get_by_role("option", name=option, exact=True).click()
+
+
+def control_value(page, label: str) -> str:
+    """What the control labelled ``label`` shows (a selectbox's choice, or the text in its box)."""
+    select = page.locator(f'[data-testid="stSelectbox"] input[aria-label="{label}"]')
+    return select.input_value() if select.count() else page.get_by_label(label, exact=True).input_value()
 
 
 def set_control(page, label: str, value: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from explorer import app_bench
 from explorer.frames import run_label, unique_labels
 
-from .browse import PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, wait_final
+from .browse import PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, status_lines, wait_final
 
 TALL = {"width": 1400, "height": 2400}
 
@@ -43,8 +43,7 @@ WATCH_STATUS_JS = """() => {
 
 def status(page) -> dict[str, str]:
     """The Train page's status, run label -> its words ("finished · epoch 4.0/4 · …")."""
-    lines = page.evaluate(STATUS_JS).splitlines()[1:]
-    return dict(line.split(": ", 1) for line in lines if ": " in line)
+    return dict(status_lines(page.evaluate(STATUS_JS)))
 
 
 def wait_status(page, labels: set[str], words: str = "finished") -> dict[str, str]:
@@ -53,7 +52,7 @@ def wait_status(page, labels: set[str], words: str = "finished") -> dict[str, st
     page.wait_for_function(
         """([want, words]) => {
             const text = (""" + STATUS_JS + """)();
-            const runs = text.split('\\n').slice(1).filter(l => l.includes(': '));
+            const runs = text.split('\\n').filter(l => l.includes(': ') && !l.startsWith('device:'));
             const labels = runs.map(l => l.split(': ')[0]).sort();
             return JSON.stringify(labels) === JSON.stringify(want) && runs.every(l => l.includes(words));
         }""", arg=[want, words], timeout=TIMEOUT_MS)
