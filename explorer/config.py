@@ -106,7 +106,7 @@ def _drop_none(d: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# Initialisers (ALGORITHMS.md, "Initialisers"): one spec format for forward and feedback weights.
+# Initialisers (docs/algorithms.md, "Initialisers"): one spec format for forward and feedback weights.
 
 INIT_PARAMS: dict[str, tuple[str, ...]] = {
     "default": (), "zeros": (),
@@ -122,7 +122,7 @@ INIT_PARAMS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class InitSpec:
-    """How to draw a weight matrix: an initialiser key of ALGORITHMS.md and its parameters.
+    """How to draw a weight matrix: an initialiser key of docs/algorithms.md and its parameters.
 
     Example:
         >>> InitSpec.from_dict({"name": "uniform", "low": -0.1, "high": 0.1}).high
@@ -280,7 +280,7 @@ class ModelConfig:
 
 
 # ----------------------------------------------------------------------------------------------
-# Learning rules (ALGORITHMS.md, "Rules").
+# Learning rules (docs/algorithms.md, "The rules").
 
 RULES = ("bp", "fa", "dfa", "ifa", "bdfa", "fp", "sdfa", "ssdfa", "usf", "frsf", "brsf", "rf", "ntk")
 LAZY_RULES = ("rf", "ntk")

@@ -1,4 +1,4 @@
-"""Initialisers for forward weights and feedback matrices (ALGORITHMS.md, "Initialisers").
+"""Initialisers for forward weights and feedback matrices (docs/algorithms.md, "Initialisers").
 
 Fan-in and fan-out are read off the stored tensor the way `torch.nn.init` reads them: for a
 matrix of shape ``(rows, cols)`` the fan-in is ``cols`` and the fan-out ``rows`` (times the kernel

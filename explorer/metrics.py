@@ -1,7 +1,7 @@
 """Measurements of a rule against backpropagation, at the same weights and on the same batch.
 
 - `compute_updates`: the gradient each trainable parameter receives under the run's rule.
-- `alignment`: per hidden layer, the update, signal and weight alignment of ALGORITHMS.md.
+- `alignment`: per hidden layer, the update, signal and weight alignment of docs/algorithms.md.
 
 A cosine involving a zero vector is undefined and reported as NaN, never as 0 or 1.
 """

@@ -116,7 +116,8 @@ class Trainer:
         x, y = self._batch(self._order[:, position * self.batch_size:(position + 1) * self.batch_size])
         b.model.train()
         step = self.steps_done + 1
-        logging = step % self.log_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
+        # the first step is logged too, so a live chart has a point as soon as a run has moved
+        logging = step == 1 or step % self.log_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
         if logging:  # alignment on this step's batch, at the weights this step's update was made at
             loss, logits, signals = measured_backward(b, b.rule, x, y)
             layers = self._alignment(x, y, {n: p.grad for n, p in b.trainable()}, signals)

@@ -1,6 +1,6 @@
-"""Independent NumPy (float64) reference for the learning rules of ALGORITHMS.md.
+"""Independent NumPy (float64) reference for the learning rules of docs/algorithms.md.
 
-Written straight from /work/shared/ALGORITHMS.md, without importing the library or torch.
+Written straight from the math spec (docs/algorithms.md), without importing the library or torch.
 
 Indexing: Python lists are 0-based, so list index ``i`` is the document's layer ``l = i + 1``.
 ``weights[i]`` has shape (n_out, n_in) (PyTorch convention, ``a = h @ W.T + b``), the last entry

@@ -170,13 +170,13 @@ def test_runs_list_show_export_and_delete(capsys, store_path, tmp_path):
     assert code == 0 and alone.id not in out and pair[0].id in out and "dfa mlp[8] on digits" in out
     code, out, _ = main(capsys, "runs", "show", alone.id, "--json")
     shown = json.loads(out)  # strict JSON: NaN became null
-    assert code == 0 and shown["id"] == alone.id and [r["step"] for r in shown["metrics"]] == [4, 8, 12, 16, 20, 22]
+    assert code == 0 and shown["id"] == alone.id and [r["step"] for r in shown["metrics"]] == [1, 4, 8, 12, 16, 20, 22]
     assert shown["metrics"][0]["layers"][0]["weight_cos"] is None and shown["checkpoints"] == [22]
     code, out, _ = main(capsys, "runs", "show", alone.id)
-    assert code == 0 and f"run {alone.id}: done" in out and "22/22 steps, 6 records" in out
+    assert code == 0 and f"run {alone.id}: done" in out and "22/22 steps, 7 records" in out
     code, out, _ = main(capsys, "runs", "export", group, "--format", "csv")
     table = pd.read_csv(io.StringIO(out))
-    assert code == 0 and len(table) == 12 and set(table["run"]) == {pair[0].id, pair[1].id}
+    assert code == 0 and len(table) == 14 and set(table["run"]) == {pair[0].id, pair[1].id}
     assert set(table["rule"]) == {"bp", "dfa"} and "layers.0.update_cos" in table.columns
     code, _, err = main(capsys, "runs", "export", alone.id, "--format", "json", "--out", str(tmp_path / "one.json"))
     assert code == 0 and json.loads((tmp_path / "one.json").read_text())["id"] == alone.id

@@ -345,3 +345,21 @@ def test_training_on_parity_resamples_every_epoch(monkeypatch):
     result = explorer.train({"data": {"name": "parity", "base": "digits", "k": 1}, "device": "cpu",
                              "model": {"name": "mlp", "hidden": [64]}, "train": {"epochs": 3}})
     assert sorted(set(epochs) - {0}) == [1, 2] and result.final["test_acc"] > 0.9
+
+
+def test_an_mnist_file_that_is_not_idx_is_refused_naming_the_file(tmp_path):
+    """torchvision's reader fails on a wrong magic number with a bare AssertionError; the error a
+    person reads must name the file and its format instead."""
+    import gzip
+
+    from explorer.data import DatasetFileError
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split in ("train", "t10k"):
+        for kind in ("images-idx3", "labels-idx1"):
+            name = f"{split}-{kind}-ubyte"
+            (raw / f"{name}.gz").write_bytes(gzip.compress(b"not an idx file"))
+            (raw / name).write_bytes(b"not an idx file")
+    with pytest.raises(DatasetFileError, match=r"train-images-idx3-ubyte is not a readable IDX file"):
+        load_dataset(DataConfig("mnist", {"root": str(tmp_path)}), torch.device("cpu"))

@@ -3,7 +3,7 @@ background jobs on a GPU.
 
 Skipped where PyTorch sees no CUDA device (CI never has one). On a GPU machine:
 ``python -m pytest tests/test_gpu.py``. Expected values come from the NumPy reference of
-ALGORITHMS.md or from the same config run on the CPU, never from the CUDA run itself. Weights,
+docs/algorithms.md or from the same config run on the CPU, never from the CUDA run itself. Weights,
 feedback matrices and minibatch orders are drawn from CPU generators, so a CUDA run starts exactly
 where its CPU twin does; only brsf draws its per-step magnitudes on the device.
 """

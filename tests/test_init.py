@@ -1,4 +1,4 @@
-"""Initialisers draw what ALGORITHMS.md says, for forward weights and feedback matrices."""
+"""Initialisers draw what docs/algorithms.md says, for forward weights and feedback matrices."""
 
 from __future__ import annotations
 

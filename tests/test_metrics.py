@@ -1,4 +1,4 @@
-"""Alignment metrics against independent NumPy computations (ALGORITHMS.md, "Alignment metrics")."""
+"""Alignment metrics against independent NumPy computations (docs/algorithms.md, "Alignment")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""explorer.compute_updates against an independent NumPy reference of ALGORITHMS.md.
+"""explorer.compute_updates against an independent NumPy reference of docs/algorithms.md.
 
 The expected values come from tests/reference_rules.py (float64 NumPy, written from the document)
 or from torch.autograd on a plain model built here; the library is only used through its public
@@ -165,7 +165,7 @@ def assert_matches(grads, ref, L, train_hidden=True, rtol=RTOL, atol=ATOL, label
 
 
 def check_feedback_shapes(rule, weights, feedback, options):
-    """Every layer the rule needs feedback on has it, in the orientation of ALGORITHMS.md."""
+    """Every layer the rule needs feedback on has it, in the orientation of docs/algorithms.md."""
     L = len(weights)
     C = weights[-1].shape[0]
     widths = [w.shape[0] for w in weights[:-1]]

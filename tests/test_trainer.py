@@ -26,8 +26,8 @@ def test_rules_learn_digits(rule):
 def test_records_arrive_through_on_metrics_at_each_interval_and_epoch_end():
     seen = []
     result = train(small_config(train={"epochs": 2, "batch_size": 100, "log_every": 4}), on_metrics=seen.append)
-    # digits: 1,438 training samples -> 14 full batches per epoch; logs at 4, 8, 12, 14 | 16, 20, 24, 28
-    assert [r["step"] for r in seen] == [4, 8, 12, 14, 16, 20, 24, 28]
+    # digits: 1,438 training samples -> 14 full batches per epoch; logs at the first step, 4, 8, 12, 14 | 16, 20, 24, 28
+    assert [r["step"] for r in seen] == [1, 4, 8, 12, 14, 16, 20, 24, 28]
     assert seen == result.history and result.final == seen[-1]
     assert seen[-1]["samples"] == 2 * 1400 and seen[-1]["epoch"] == 2.0
     layer = seen[-1]["layers"][0]
@@ -51,7 +51,7 @@ def test_a_records_train_loss_and_accuracy_are_those_of_the_steps_in_its_interva
 
     rule.backward = watched
     result = trainer.run()
-    assert [r["step"] for r in result.history] == [4, 8, 12, 14, 16, 20, 24, 28]
+    assert [r["step"] for r in result.history] == [1, 4, 8, 12, 14, 16, 20, 24, 28]
     logged_at = [0] + [r["step"] for r in result.history]
     for (before, at), record in zip(zip(logged_at, logged_at[1:]), result.history):
         interval = steps[before:at]

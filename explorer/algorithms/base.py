@@ -1,7 +1,7 @@
 """The learning-rule interface. A rule is a strategy applied to a network, never a copy of one.
 
 A rule attaches its feedback matrices to the network (as buffers, so they are saved with it), and
-for each batch fills ``.grad`` of every trainable parameter with the update of ALGORITHMS.md:
+for each batch fills ``.grad`` of every trainable parameter with the update of docs/algorithms.md:
 ``grad W_l = δ_l.T @ h_{l-1}``, the rules differing only in how ``δ_l`` is made.
 """
 
@@ -80,7 +80,7 @@ class Rule:
         return None
 
     def weight_alignment_target(self, hidden: int) -> torch.Tensor | None:
-        """The forward path that layer's feedback matrix stands in for (ALGORITHMS.md)."""
+        """The forward path that layer's feedback matrix stands in for (docs/algorithms.md)."""
         return None
 
 

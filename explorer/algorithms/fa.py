@@ -82,7 +82,7 @@ def feedback_forward(layers):
 
 
 class FeedbackAlignment(Rule):
-    """fa, usf, frsf, brsf (see ALGORITHMS.md); which one is ``cfg.name`` (+ ``sign_refresh``).
+    """fa, usf, frsf, brsf (see docs/algorithms.md); which one is ``cfg.name`` (+ ``sign_refresh``).
 
     Example:
         >>> from explorer.config import AlgorithmConfig, InitSpec

@@ -1,4 +1,4 @@
-"""Lazy baselines for the parity task (ALGORITHMS.md): networks whose hidden layer does not learn
+"""Lazy baselines for the parity task (docs/algorithms.md): networks whose hidden layer does not learn
 features.
 
 - ``rf``, random features: the hidden layer keeps its initial weights, only the output layer learns.

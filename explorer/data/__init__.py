@@ -28,7 +28,7 @@ from .idx import load_mnist_like, load_notmnist
 from .parity import ParityDataset, load_parity
 from .synthetic import load_parity_bits, load_teacher
 from .toys import TOYS, load_toy
-from .vision import DatasetNotFound
+from .vision import DatasetFileError, DatasetNotFound
 
 LOADERS = {
     "digits": load_digits, "random": load_random, "mnist1d": load_mnist1d,
@@ -45,4 +45,4 @@ def load_dataset(cfg: DataConfig, device: torch.device | str) -> Dataset:
     return LOADERS[cfg.name](cfg).to(device)
 
 
-__all__ = ["Dataset", "DatasetNotFound", "LOADERS", "ParityDataset", "load_dataset"]
+__all__ = ["Dataset", "DatasetFileError", "DatasetNotFound", "LOADERS", "ParityDataset", "load_dataset"]

@@ -15,7 +15,7 @@ import torch
 from ..config import DataConfig
 from .base import Dataset
 from .splits import stratified_split
-from .vision import data_root, find_or_download, image_dataset, unpacked_root
+from .vision import DatasetFileError, data_root, find_or_download, image_dataset, unpacked_root
 
 NOTMNIST_SEED = 0  # the fixed shuffle of notMNIST's train/test split
 
@@ -73,9 +73,20 @@ def read_idx(name: str, cfg: DataConfig) -> dict[str, tuple[torch.Tensor, torch.
                              lambda: unpacked_root(root, source.folder, source.files),
                              download if source.torchvision else None)
     raw = ready / source.folder / "raw"
-    return {split: (read_image_file(str(raw / f"{split}-images-idx3-ubyte")).unsqueeze(1),
-                    read_label_file(str(raw / f"{split}-labels-idx1-ubyte")))
+    return {split: (_read(read_image_file, raw / f"{split}-images-idx3-ubyte", source.title).unsqueeze(1),
+                    _read(read_label_file, raw / f"{split}-labels-idx1-ubyte", source.title))
             for split in source.splits}
+
+
+def _read(reader, path, title: str) -> torch.Tensor:
+    """``reader(path)`` (torchvision's IDX readers), with a file that is not IDX said as such: they
+    fail with a bare ``AssertionError`` (wrong magic number) or a shape error, naming nothing."""
+    try:
+        return reader(str(path))
+    except (AssertionError, RuntimeError, ValueError, EOFError) as err:
+        detail = f" ({type(err).__name__}: {err})" if str(err) else f" ({type(err).__name__})"
+        raise DatasetFileError(f"{title} file {path} is not a readable IDX file (MNIST's format){detail}; "
+                                f"put the original files in {path.parent}") from err
 
 
 def load_mnist_like(cfg: DataConfig) -> Dataset:

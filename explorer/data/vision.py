@@ -21,6 +21,10 @@ class DatasetNotFound(FileNotFoundError):
     """A dataset's files are not in the data folder and could not be downloaded."""
 
 
+class DatasetFileError(ValueError):
+    """A dataset's file is there but not in the format it should be in; the message names the file."""
+
+
 def data_root(cfg: DataConfig) -> Path:
     """``data.root``, else ``$EXPLORER_DATA``, else ``~/.explorer/data``.
 
