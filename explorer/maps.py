@@ -50,6 +50,7 @@ from .config import ConfigError, RunConfig
 from .frames import layer_label
 from .representations import Snapshot, per_digit
 from .store import ACTIVE, Store
+from .blas_threads import one_blas_thread
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 TSNE_OPTIONS = {"perplexity": 30.0, "n_iter": 500, "early_exaggeration_iter": 250, "seed": 0}
@@ -404,32 +405,6 @@ def tsne_steps(matrices: Sequence[np.ndarray], previous: np.ndarray | None = Non
         yield normalise(raw), raw
 
 
-class _OneBlasThread:
-    """numpy's BLAS kept to one thread while any worker makes a t-SNE map: two openTSNE runs at
-    once on a multi-threaded OpenBLAS print "OpenBLAS Warning : Detect OpenMP Loop and this
-    application may hang". The limit is process-wide, so it is set when the first worker starts a
-    map and lifted when the last one ends."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._inside = 0
-        self._limit = None
-
-    def __enter__(self) -> None:
-        from threadpoolctl import threadpool_limits
-
-        with self._lock:
-            if self._inside == 0:
-                self._limit = threadpool_limits(limits=1, user_api="blas")
-            self._inside += 1
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:
-            self._inside -= 1
-            if self._inside == 0:
-                self._limit.restore_original_limits()
-
-
 class Mapper:
     """Reads runs' snapshots from ``store`` and makes their maps: PCA at once, t-SNE on ``workers``
     background threads (default `WORKERS`). Each (run, view, method) has one `MapJob`, kept for
@@ -465,7 +440,6 @@ class Mapper:
         self._lock = threading.Lock()
         self._closed = False
         self._queue: queue.Queue = queue.Queue()   # t-SNE jobs with a checkpoint still to make, in turn
-        self._blas = _OneBlasThread()
         self._workers = WORKERS if workers is None else workers
         # Daemon threads: a t-SNE under way never holds up the server's exit.
         for i in range(self._workers):
@@ -500,7 +474,7 @@ class Mapper:
     def _step(self, job: MapJob) -> bool:
         """Make the job's next t-SNE map; whether it has more to make."""
         try:
-            with self._blas:
+            with one_blas_thread():  # several maps at once: see explorer.blas_threads
                 scaled, raw = next(job._todo)
         except Exception as err:  # shown on the page; the job keeps the maps made before
             job.error = f"{type(err).__name__}: {err}"

@@ -259,6 +259,9 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
         dash = f' stroke-dasharray="{dashes[style]}"' if dashes.get(style) else ""
         parts.append(f'<path class="curve" data-run="{escape(str(run))}" data-split="{escape(str(style))}" '
                      f'd="{path}" fill="none" stroke="{color.get(run, "#888")}" stroke-width="2"{dash}/>')
+        for a, b in _lone(curve):  # a path through one point draws nothing: a run's first point is a dot
+            parts.append(f'<circle class="lone" data-run="{escape(str(run))}" cx="{px(a):.1f}" cy="{py(b):.1f}" '
+                         f'r="3" fill="{color.get(run, "#888")}"/>')
     for run, at in diverged.items():
         parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{TOP}" y2="{bottom}" stroke="{DIVERGED_COLOR}" '
                      f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12}" font-family="sans-serif" '
@@ -318,6 +321,18 @@ def _path(points: Sequence[tuple[float, float | None]]) -> str:
         out.append(f"{'L' if pen_down else 'M'}{a:.1f},{b:.1f}")
         pen_down = True
     return " ".join(out)
+
+
+def _lone(points: Sequence[tuple[float, float | None]]) -> list[tuple[float, float]]:
+    """The points of ``points`` with no drawn neighbour (y None on both sides, or the ends).
+
+    Example:
+        >>> _lone([(0, 1)]), _lone([(0, 1), (1, None), (2, 3), (3, 4)])
+        ([(0, 1)], [(0, 1)])
+    """
+    drawn = [b is not None for _, b in points]
+    return [p for i, p in enumerate(points) if drawn[i] and not (i > 0 and drawn[i - 1])
+            and not (i + 1 < len(points) and drawn[i + 1])]
 
 
 def _decades(low: float, high: float) -> list[float]:

@@ -118,7 +118,7 @@ def _delete(overlay: run_table.Overlay) -> None:
         names = "\n".join(f"- **{label}** ({info.id}, {info.status})"
                           for label, info in zip(overlay.labels, overlay.infos))
         st.warning(f"Delete {len(ids)} run(s) with their metrics, snapshots and checkpoints? "
-                   f"This cannot be undone.\n\n{names}", icon="🗑️")
+                   f"This cannot be undone.\n\n{names}", icon=":material/delete:")
         yes, no, _ = st.columns([1.4, 1, 3])
         if yes.button(f"Yes, delete {len(ids)} run(s)", type="primary", key="runs_delete_yes"):
             st.session_state.pop(CONFIRM)
@@ -163,7 +163,7 @@ def _actions(overlay: run_table.Overlay) -> None:
         refused = [r for r in (run_table.refusal(info, label) for label, info in pairs) if r]
         if refused:
             st.session_state.pop(CONFIRM, None)
-            st.error("Not deleted. " + " ".join(refused), icon="⛔")
+            st.error("Not deleted. " + " ".join(refused), icon=":material/block:")
         else:
             st.session_state[CONFIRM] = ids
     c[2].download_button("Metrics (CSV)", lambda: export.runs_table(store, ids).to_csv(index=False),

@@ -305,3 +305,12 @@ def test_the_legend_lists_only_the_runs_that_have_a_line():
     svg = alignment_svgs(table, "update", order=["BP", "FA", "DFA"])[0]
     texts = [t.text for t in _parse(svg).iter(f"{SVG}text")]
     assert "FA" in texts and "DFA" in texts and "BP" not in texts
+
+
+def test_a_curve_of_one_point_is_drawn_as_a_dot_where_its_value_is():
+    """After the first Step a run has one record; a path through one point draws nothing."""
+    one = [{"step": 1, "epoch": 0.05, "train_loss": 2.0, "test_loss": 2.5, "train_acc": 0.1, "test_acc": 0.1}]
+    svg = curves_svg(frames.curves({"BP": one}), "loss")
+    dots = re.findall(r'<circle class="lone" data-run="BP" cx="([\d.]+)" cy="([\d.]+)"', svg)
+    assert len(dots) == 2  # train and test
+    assert float(dots[0][1]) != float(dots[1][1])  # drawn at their own values: 2.0 and 2.5 differ

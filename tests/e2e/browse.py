@@ -168,3 +168,17 @@ CONTROLS_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [da
 def controls(page) -> list[str]:
     """The labels of every control the page shows (widgets in its main area)."""
     return page.evaluate(CONTROLS_JS)
+
+
+def settled_controls(page, timeout_s: float = REACT_MS / 1000) -> list[str]:
+    """`controls` once the page has drawn them all: the same list read twice, half a second apart,
+    with the page idle (the Train page draws its buttons and curves first, the setup after them)."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while True:
+        app_bench.wait_idle(page, timeout_s)
+        now = controls(page)
+        if now == last or time.monotonic() > deadline:
+            return now
+        last = now
+        page.wait_for_timeout(500)

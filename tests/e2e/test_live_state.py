@@ -21,7 +21,7 @@ import pytest
 from explorer import app_bench
 from explorer.data.idx import IDX_SOURCES
 
-from .browse import (REACT_MS, SCREEN, control_value, controls, page_state, set_control, status_lines,
+from .browse import (REACT_MS, SCREEN, control_value, controls, page_state, set_control, settled_controls, status_lines,
                      wait_ended, wait_final)
 from .drawn import Watch
 
@@ -124,7 +124,8 @@ def test_runs_stopped_with_stop_end_the_live_state(app, new_page, screenshots):
 @pytest.mark.parametrize("label, param, changed", [("epochs", "epochs", "20"), ("Rule 2", "rule2", "fa")])
 def test_a_control_changed_and_put_back_keeps_every_control(app, new_page, screenshots, label, param, changed):
     page, watch = open_train(new_page, f"{app.url}/")
-    default, before = control_value(page, label), controls(page)
+    before = settled_controls(page)
+    default = control_value(page, label)
     assert default != changed, f"{label} starts at {changed!r} already: choose another value to change it to"
     set_control(page, label, changed)
     page.wait_for_url(re.compile(rf"[?&]{param}={changed}(&|$)"), timeout=REACT_MS)
