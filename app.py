@@ -7,16 +7,16 @@ import streamlit as st
 
 from pages import common
 
-st.set_page_config(page_title="explorer", page_icon=":material/explore:", layout="wide")
+st.set_page_config(page_title="explorer", layout="wide")
 
 PAGES = [
-    st.Page("pages/train.py", title="Train", icon=":material/play_circle:", default=True),
-    st.Page("pages/alignment.py", title="Alignment", icon=":material/architecture:"),
-    st.Page("pages/representations.py", title="Representations", icon=":material/scatter_plot:"),
-    st.Page("pages/parity.py", title="Parity", icon=":material/casino:"),
-    st.Page("pages/playground.py", title="Playground", icon=":material/palette:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
-    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("pages/train.py", title="Train", default=True),
+    st.Page("pages/alignment.py", title="Alignment"),
+    st.Page("pages/representations.py", title="Representations"),
+    st.Page("pages/parity.py", title="Parity"),
+    st.Page("pages/playground.py", title="Playground"),
+    st.Page("pages/runs.py", title="Runs"),
+    st.Page("pages/lessons.py", title="Lessons"),
 ]
 
 page = st.navigation(PAGES)

@@ -230,7 +230,7 @@ def show_problems(setup, spots: dict) -> dict[str, str]:
     (``spots[field]``, else ``spots["setup"]``); an empty dict when the setup can start."""
     problems = setup.problems()
     for name, message in problems.items():
-        spots.get(name, spots["setup"]).warning(message, icon=":material/back_hand:")
+        spots.get(name, spots["setup"]).warning(message)
     return problems
 
 
@@ -252,7 +252,7 @@ def run_problems(labels: Sequence[str], infos: Sequence, where=st) -> None:
 
 def config_error(err: ConfigError | StoreError | ValueError) -> None:
     """Show a refused input the way every page does."""
-    st.error(f"Not started: {err}", icon=":material/warning:")
+    st.error(f"Not started: {err}")
 
 
 @st.cache_resource(show_spinner=False)

@@ -34,7 +34,7 @@ except ConfigError as err:
     st.stop()
 absent = missing(configs[0].data)
 if absent:
-    st.warning(absent, icon=":material/folder_off:")
+    st.warning(absent)
 
 run, open_train = st.columns(2)
 if run.button("Run this lesson", type="primary", disabled=bool(absent), width="stretch"):

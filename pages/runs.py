@@ -118,7 +118,7 @@ def _delete(overlay: run_table.Overlay) -> None:
         names = "\n".join(f"- **{label}** ({info.id}, {info.status})"
                           for label, info in zip(overlay.labels, overlay.infos))
         st.warning(f"Delete {len(ids)} run(s) with their metrics, snapshots and checkpoints? "
-                   f"This cannot be undone.\n\n{names}", icon=":material/delete:")
+                   f"This cannot be undone.\n\n{names}")
         yes, no, _ = st.columns([1.4, 1, 3])
         if yes.button(f"Yes, delete {len(ids)} run(s)", type="primary", key="runs_delete_yes"):
             st.session_state.pop(CONFIRM)
@@ -163,7 +163,7 @@ def _actions(overlay: run_table.Overlay) -> None:
         refused = [r for r in (run_table.refusal(info, label) for label, info in pairs) if r]
         if refused:
             st.session_state.pop(CONFIRM, None)
-            st.error("Not deleted. " + " ".join(refused), icon=":material/block:")
+            st.error("Not deleted. " + " ".join(refused))
         else:
             st.session_state[CONFIRM] = ids
     c[2].download_button("Metrics (CSV)", lambda: export.runs_table(store, ids).to_csv(index=False),
@@ -180,7 +180,7 @@ def _actions(overlay: run_table.Overlay) -> None:
             for label, info in pairs:
                 st.download_button(label, run_table.config_json(info), file_name=f"config-{info.id}.json",
                                    mime="application/json", key=f"runs_config_{info.id}", on_click="ignore",
-                                   width="stretch", help=config_help, icon=":material/download:")
+                                   width="stretch", help=config_help)
     _delete(overlay)
 
 
@@ -190,7 +190,7 @@ def _chart_downloads(chart, name: str) -> None:
     a, b, _ = st.columns([1, 1, 3])
     for column, (fmt, mime) in zip((a, b), export.PICTURES.items()):
         column.download_button(fmt.upper(), lambda fmt=fmt: export.picture(chart, fmt), file_name=f"runs-{name}.{fmt}",
-                               mime=mime, key=f"runs_{name}_{fmt}", on_click="ignore", icon=":material/download:")
+                               mime=mime, key=f"runs_{name}_{fmt}", on_click="ignore")
 
 
 def _curves(overlay: run_table.Overlay) -> None:

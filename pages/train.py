@@ -120,7 +120,7 @@ def _controls(classroom: common.Classroom) -> dict:
             root = _text("data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
             absent = missing(DataConfig(name, {"root": root} if root else {}))
             if absent:
-                st.warning(absent, icon=":material/folder_off:")
+                st.warning(absent)
         _select("loss", LOSSES)
     with _group(box, "model", top[1]):
         if _select("model", list(MODEL_OPTIONS)) == "mlp":
@@ -227,7 +227,7 @@ def _buttons(values: dict, found) -> None:
                 raise ConfigError(f"data: {absent}")
             started = common.workspace().compare(base, rules, paused=bool(step))
         except ConfigError as err:
-            st.error(f"Not started: {refused(err, values)[1]}", icon=":material/warning:")
+            st.error(f"Not started: {refused(err, values)[1]}")
             return
         if step:
             started.step()
@@ -247,7 +247,7 @@ try:
     comparison_configs(*urlstate.configs(values))
 except ConfigError as err:
     group, words = refused(err, values)
-    spots[group].warning(f"Check this setting: {words}", icon=":material/back_hand:")
+    spots[group].warning(f"Check this setting: {words}")
 with action:
     shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
     _buttons(values, shown)

@@ -35,7 +35,7 @@ def test_twenty_runs_from_five_threads_with_a_cap_of_two_all_finish_with_their_o
     r = concurrent_runs(tmp_path / "runs.sqlite", runs=20, threads=5, cap=2)
     assert r["failures"] == [] and r["ok"]
     assert r["done"] == 20 and r["mismatched"] == 0 and r["peak_concurrent"] == 2
-    assert r["records"] == r["records_logged"] == 20 * 6  # six records per one-epoch run on digits
+    assert r["records"] == r["records_logged"] == 20 * 7  # digits, one epoch: steps 1, 4, 8, …, 20, 22
     assert r["longest_queue_position"] >= 10  # most runs waited in the queue
 
 
@@ -136,7 +136,7 @@ def test_an_exception_inside_a_run_makes_it_failed_with_the_error_and_the_queue_
         assert [crashing.wait(60), unbuildable.wait(60), fine.wait(60)] == ["failed", "failed", "done"]
         info = jobs.store.get_run(crashing.id)
         assert info.error == "RuntimeError: boom at step 12" and isinstance(crashing.exception, RuntimeError)
-        assert [r["step"] for r in jobs.store.metrics(crashing.id)] == [4, 8, 12]  # what it logged stays
+        assert [r["step"] for r in jobs.store.metrics(crashing.id)] == [1, 4, 8, 12]  # what it logged stays
         assert "train.snapshot_layers: 'nope' is not a hidden layer" in jobs.store.get_run(unbuildable.id).error
         assert isinstance(unbuildable.exception, ConfigError)
         assert jobs.store.checkpoint_steps(crashing.id) == []
