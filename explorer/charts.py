@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Mapping, Sequence
 
@@ -424,19 +423,3 @@ def _match_datasets(datasets: Mapping[str, list], tables: Sequence[pd.DataFrame]
         if found:
             out[name] = found[0]
     return out if len(set(out.values())) == len(tables) else None
-
-
-def to_bytes(chart: alt.TopLevelMixin, fmt: str = "png") -> bytes:
-    """The chart as a PNG or SVG file's bytes, rendered offline (vl-convert), for downloads.
-
-    Example:
-        >>> svg = to_bytes(bar_chart(pd.DataFrame({"run": ["BP"], "ms": [1.0]}), "ms"), "svg")
-        >>> svg[:4]
-        b'<svg'
-    """
-    if fmt not in ("png", "svg"):
-        raise ValueError(f"fmt must be 'png' or 'svg', got {fmt!r}")
-    buffer = io.BytesIO() if fmt == "png" else io.StringIO()
-    chart.save(buffer, format=fmt)
-    value = buffer.getvalue()
-    return value if isinstance(value, bytes) else value.encode()

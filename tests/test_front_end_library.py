@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from explorer import charts, frames, urlstate
+from explorer import charts, export, frames, urlstate
 from explorer.config import ConfigError, RunConfig
 from explorer.runs import Workspace, comparison_configs
 from explorer.store import Store
@@ -187,10 +187,10 @@ def test_live_charts_leave_out_tooltips_and_points():
 
 def test_charts_render_offline_as_png_and_svg():
     chart = charts.learning_curves(frames.curves({"BP": [_record(1, 2.0), _record(2, 1.0)]}), "loss")
-    assert charts.to_bytes(chart, "png")[:8] == b"\x89PNG\r\n\x1a\n"
-    assert b"<svg" in charts.to_bytes(chart, "svg")[:200]
-    with pytest.raises(ValueError, match="fmt"):
-        charts.to_bytes(chart, "gif")
+    assert export.picture(chart, "png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in export.picture(chart, "svg")[:200]
+    with pytest.raises(ValueError, match="format"):
+        export.picture(chart, "gif")
 
 
 # --- runs -------------------------------------------------------------------------------------
