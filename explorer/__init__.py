@@ -7,19 +7,19 @@ Example:
     'done'
 """
 
-__version__ = "0.1.0"  # first: the run store records it
+from explorer._version import __version__
 
-from .build import Built, build
-from .config import ConfigError, RunConfig
-from .data import Dataset, DatasetNotFound
-from .embed import embed
-from .jobs import JobManager, RunHandle
-from .metrics import alignment, compute_updates
-from .representations import Probe, Snapshot, capture, per_digit
-from .seeds import SeedsTrainer, build_seeds
-from .store import RunView, Store, StoreError
-from .sweep import SweepResult, sweep
-from .trainer import Trainer, TrainResult, train
+from explorer.engine.build import Built, build
+from explorer.config import ConfigError, RunConfig
+from explorer.data import Dataset, DatasetNotFound
+from explorer.views.embed import embed
+from explorer.runs.jobs import JobManager, RunHandle
+from explorer.engine.metrics import alignment, compute_updates
+from explorer.engine.representations import Probe, Snapshot, capture, per_digit
+from explorer.engine.seeds import SeedsTrainer, build_seeds
+from explorer.runs.store import RunView, Store, StoreError
+from explorer.runs.sweep import SweepResult, sweep
+from explorer.engine.trainer import Trainer, TrainResult, train
 
 __all__ = ["RunConfig", "ConfigError", "Built", "build", "compute_updates", "alignment", "train",
            "Trainer", "TrainResult", "Dataset", "DatasetNotFound", "sweep", "SweepResult", "embed",

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .build import build
-from .config import DataConfig, RunConfig
-from .data.embedded import load_random
-from .device import choose_device, describe
-from .trainer import Trainer
+from explorer.engine.build import build
+from explorer.config import DataConfig, RunConfig
+from explorer.data.embedded import load_random
+from explorer.engine.device import choose_device, describe
+from explorer.engine.trainer import Trainer
 
 WIDTHS = (1024, 1024, 1024, 1024)
 FEATURES, CLASSES, BATCH = 784, 10, 256
@@ -205,7 +205,7 @@ def seeds_benchmark(seeds: int = 3, steps: int = 200, rounds: int = 3, device: s
         >>> sorted(r["seconds_per_step"])
         ['one_by_one', 'one_seed', 'stacked']
     """
-    from .seeds import SeedsTrainer, build_seeds
+    from explorer.engine.seeds import SeedsTrainer, build_seeds
 
     dev = choose_device(device)
     cfgs = [RunConfig.from_dict({

@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer train | runs | stress | bench | parity | sweep | embed-bench | seeds-bench | app-bench``.
+"""The command line: ``python -m explorer train | runs | bench | parity | sweep | embed-bench | seeds-bench``.
 
 Its ``--help`` texts are plain text (no reStructuredText markup); the train flags list the names the
 config accepts, read from the config's own lists.
@@ -8,7 +8,6 @@ Example:
     python -m explorer train --config run.json --json --store runs.sqlite
     python -m explorer runs list --json
     python -m explorer runs export 3f9a0c1b2d4e5f60 --format csv --out run.csv
-    python -m explorer stress
     python -m explorer bench --json
     python -m explorer parity --k 3 --rules bp,dfa,ntk,rf --seeds 3 --epochs 20
     python -m explorer sweep --config base.json --grid grid.json --seeds 3
@@ -24,12 +23,20 @@ import queue
 import sys
 from typing import Any
 
-from .config import (ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError,
-                     RunConfig)
-from .data import DatasetNotFound
-from .dataset_options import DATASET_OPTIONS
-from .export import strict
-from .store import STATUSES, StoreError
+from explorer.config import (
+    ACTIVATIONS,
+    DEVICES,
+    LOSSES,
+    MODEL_OPTIONS,
+    OPTIMIZERS,
+    RULES,
+    ConfigError,
+    RunConfig,
+)
+from explorer.data import DatasetNotFound
+from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.runs.export import strict
+from explorer.runs.store import STATUSES, StoreError
 
 DESCRIPTION = ("See how neural networks learn when the backward pass is not backpropagation: train runs, "
                "list and export them, run the parity task and sweeps, and time the engine.")
@@ -96,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--batch-size", type=int, default=64)
     q.add_argument("--device", help="auto, cpu, cuda or mps")
     q.add_argument("--out", help="CSV file for the summary (default: parity-k<k>.csv)")
-    e = sub.add_parser("embed-bench", help="t-SNE time: openTSNE (used by explorer.embed) beside scikit-learn")
+    e = sub.add_parser("embed-bench", help="t-SNE time: openTSNE (used by explorer.views.embed) beside scikit-learn")
     e.add_argument("--sizes", default="5000,10000", help="comma-separated point counts")
     e.add_argument("--dim", type=int, default=512)
     e.add_argument("--n-iter", type=int, default=500)
@@ -129,16 +136,6 @@ def _parser() -> argparse.ArgumentParser:
     rx.add_argument("--out", help="file to write (default: standard output)")
     rd = rs.add_parser("delete", parents=[store], help="delete a run (or a group with its runs)")
     rd.add_argument("id", help="a run id or a group id")
-    a = sub.add_parser("app-bench", help="the app in a real browser: time to the first point, refresh rate, "
-                                         "polling overhead")
-    from . import app_bench
-    app_bench.add_arguments(a)
-    x = sub.add_parser("stress", help="reliability checks of the store and the job manager, with figures")
-    x.add_argument("--runs", type=int, default=20)
-    x.add_argument("--threads", type=int, default=5, help="threads submitting the runs at once")
-    x.add_argument("--cap", type=int, default=2, help="runs training at once")
-    x.add_argument("--folder", help="where the checks put their stores (default: a temporary folder)")
-    x.add_argument("--json", action="store_true")
     return p
 
 
@@ -207,8 +204,8 @@ def curve_line(record: dict) -> str | None:
 def _train(args) -> int:
     from tqdm import tqdm
 
-    from .frames import layer_label
-    from .jobs import JobManager
+    from explorer.config.labels import layer_label
+    from explorer.runs.jobs import JobManager
 
     cfg = config_from_args(args)
     records: queue.Queue[dict] = queue.Queue()  # filled on the run's thread, printed on this one
@@ -278,8 +275,8 @@ def _local(t: float | None) -> str:
 
 
 def _runs(args) -> int:
-    from .export import export, resolve, run_document
-    from .store import Store
+    from explorer.runs.export import export, resolve, run_document
+    from explorer.runs.store import Store
 
     with Store(args.store) as store:
         if args.runs_command == "list":
@@ -338,19 +335,8 @@ def _runs(args) -> int:
         return 0
 
 
-def _stress(args) -> int:
-    from .stress import format_report, run_stress
-
-    for flag in ("runs", "threads", "cap"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
-    report = run_stress(args.folder, runs=args.runs, threads=args.threads, cap=args.cap)
-    print(json.dumps(strict(report), indent=2) if args.json else format_report(report))
-    return 0 if report["ok"] else 1
-
-
 def _bench(args) -> int:
-    from .bench import RULES, format_table, run_benchmark
+    from explorer.bench import RULES, format_table, run_benchmark
 
     rules = tuple(args.rules.split(",")) if args.rules else tuple(RULES)
     unknown = [r for r in rules if r not in RULES]
@@ -376,7 +362,7 @@ def _print_summary(final, title: str) -> None:
 
 
 def _parity(args) -> int:
-    from .parity import run_parity
+    from explorer.experiments.parity import run_parity
 
     data = {k: v for k, v in {"root": args.root, "train_samples": args.train_samples,
                               "test_samples": args.test_samples}.items() if v is not None}
@@ -392,7 +378,7 @@ def _parity(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweep import sweep
+    from explorer.runs.sweep import sweep
 
     result = sweep(RunConfig.from_dict(read_json(args.config, "--config")), read_json(args.grid, "--grid"),
                    args.seeds)
@@ -407,7 +393,7 @@ def _sweep(args) -> int:
 
 
 def _embed_bench(args) -> int:
-    from .embed import embed_benchmark
+    from explorer.views.embed import embed_benchmark
 
     sizes = [int(v) for v in _numbers(args.sizes, "--sizes")]
     result = embed_benchmark(sizes, dim=args.dim, n_iter=args.n_iter, n_jobs=args.threads)
@@ -423,7 +409,7 @@ def _embed_bench(args) -> int:
 
 
 def _seeds_bench(args) -> int:
-    from .bench import seeds_benchmark
+    from explorer.bench import seeds_benchmark
 
     if args.seeds < 1 or args.steps < 1:
         raise ConfigError("--seeds and --steps must be at least 1")
@@ -441,17 +427,10 @@ def _seeds_bench(args) -> int:
     return 0
 
 
-def _app_bench(args) -> int:
-    from .app_bench import run
-
-    return run(args)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "runs": _runs, "stress": _stress, "bench": _bench, "parity": _parity,
-                "sweep": _sweep, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench,
-                "app-bench": _app_bench}
+    commands = {"train": _train, "runs": _runs, "bench": _bench, "parity": _parity,
+                "sweep": _sweep, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # a reader that left early shows here, not in the interpreter's last flush

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import charts, frames, sketch
+from explorer.views import charts, frames, sketch
 from pages import common
 
 KINDS = {
@@ -72,7 +72,7 @@ def without(kind: str, part, labels) -> str:
 
 def draw_live(table, norms, labels) -> None:
     """While the runs train: the same charts as plain SVG in one Markdown element (a Vega chart per
-    kind cost Chromium 0.31 cores at two redraws a second; see `explorer.sketch`)."""
+    kind cost Chromium 0.31 cores at two redraws a second; see `explorer.views.sketch`)."""
     parts = []
     for kind in shown:
         part = table[table["kind"] == kind]

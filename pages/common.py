@@ -1,6 +1,6 @@
 """What the pages share: the process's workspace, the runs a session is looking at, live views.
 
-Pages stay thin: widgets, then calls into `explorer`, then `explorer.charts`. This module holds the
+Pages stay thin: widgets, then calls into `explorer`, then `explorer.views.charts`. This module holds the
 few Streamlit-side habits they have in common, so each is written once:
 
 - `workspace()`: one store and job manager for the whole server (``st.cache_resource``).
@@ -19,9 +19,10 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
-from explorer import frames, runs
+from explorer.views import frames
+from explorer.runs import workspace as runs
 from explorer.config import ConfigError
-from explorer.store import InvalidId, StoreError, UnknownRun, default_path
+from explorer.runs.store import InvalidId, StoreError, UnknownRun, default_path
 
 REFRESH_S = 0.45  # live views poll this often: at least twice a second, and (measured) cheap enough
 FIRST_POINT_WAIT_S = 0.5  # a run just started logs its first record within this, usually
@@ -177,7 +178,7 @@ def swapped_spec(name: str, *tables, key: object, make: Callable) -> dict:
     """The Vega-Lite spec of this session's chart ``name`` (`charts.SwapChart`): built by
     ``make(*tables)`` when ``key`` (what decides the chart's look) changes, else the last spec
     with ``tables`` swapped in. Draw it with ``st.vega_lite_chart``."""
-    from explorer.charts import SwapChart
+    from explorer.views.charts import SwapChart
 
     chart = st.session_state.setdefault("swapped_charts", {}).setdefault(name, SwapChart(None))
     return chart.spec(*tables, key=key, make=make)
@@ -210,7 +211,7 @@ class Classroom:
     def share(self, runs_param: str) -> None:
         """"Share this setup": the page's address with the chosen groups hidden, and without the
         runs shown (``runs_param``) unless asked, so that each student starts their own."""
-        from explorer.urlstate import query_string
+        from explorer.views.urlstate import query_string
 
         with st.expander("Share this setup"):
             st.caption("The address bar holds the whole setup and the runs shown. Hide controls for a class link:")
@@ -258,7 +259,7 @@ def config_error(err: ConfigError | StoreError | ValueError) -> None:
 @st.cache_resource(show_spinner=False)
 def server_device() -> str:
     """What "auto" trains on here, in words ("CPU", or the GPU's name)."""
-    from explorer.device import choose_device, describe
+    from explorer.engine.device import choose_device, describe
 
     return describe(choose_device("auto"))
 
@@ -266,7 +267,7 @@ def server_device() -> str:
 def sidebar() -> None:
     """The sidebar every page shares: the device and how busy the server is. Drawn after the page
     (app.py), so that it counts the runs as the page last saw them: a run whose end the page shows
-    is no longer counted (`explorer.jobs.JobManager.active`)."""
+    is no longer counted (`explorer.runs.jobs.JobManager.active`)."""
     workspace()
     active, queued = runs.activity()
     st.sidebar.caption(f"Device: **{server_device()}**  \nTraining now: {active} run(s), {queued} waiting")
@@ -277,8 +278,8 @@ LOSS_AXES = {"auto": None, "linear": False, "log": True}
 
 def loss_axis(key: str, where=st) -> bool | None:
     """The "loss axis" control every page with a loss chart offers: None (auto: log by itself when
-    the losses span several decades, see `explorer.charts.wants_log`), False (linear) or True (log).
-    Pass the result as the ``log`` of `explorer.charts.learning_curves` / `explorer.sketch.curves_svg`."""
+    the losses span several decades, see `explorer.views.charts.wants_log`), False (linear) or True (log).
+    Pass the result as the ``log`` of `explorer.views.charts.learning_curves` / `explorer.views.sketch.curves_svg`."""
     choice = where.radio("loss axis", list(LOSS_AXES), horizontal=True, key=key,
                          help="auto: a log scale when the losses span several decades (after a divergence)")
     return LOSS_AXES[choice]

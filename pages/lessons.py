@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import charts, frames, lessons, urlstate
+from explorer.views import charts, frames, urlstate
+from explorer.experiments import lessons
 from explorer.config import ConfigError
 from explorer.data.availability import missing
-from explorer.store import InvalidId, UnknownRun
+from explorer.runs.store import InvalidId, UnknownRun
 from pages import common
 
 KEYS = list(lessons.LESSONS)

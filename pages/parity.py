@@ -10,10 +10,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer import charts, frames, parity_runs, sketch
+from explorer.views import charts, frames, sketch
+from explorer.experiments import parity_runs
 from explorer.config import OPTIMIZERS, ConfigError
-from explorer.parity_runs import PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
-from explorer.store import InvalidId, StoreError, UnknownRun
+from explorer.experiments.parity_runs import PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
+from explorer.runs.store import InvalidId, StoreError, UnknownRun
 from pages import common
 
 D = ParitySetup()
@@ -171,7 +172,7 @@ def _view(found: parity_runs.ParityRuns) -> None:
 
 def _view_live(found: parity_runs.ParityRuns, band, refs: dict, title: str) -> None:
     """While the runs train: the band as SVG and the table as Markdown, in one element (the Vega
-    band and the data grid redrawn at every poll cost the browser far more; `explorer.sketch`)."""
+    band and the data grid redrawn at every poll cost the browser far more; `explorer.views.sketch`)."""
     chart = (f"{sketch.panels([sketch.band_svg(band, refs, order=found.labels)])}\n\n"
              f"<small>{BAND_WORDS}{LIVE_BAND_WORDS}</small>"
              if not band.empty else f"<small>{NO_POINTS}</small>")

@@ -11,11 +11,12 @@ from html import escape
 
 import streamlit as st
 
-from explorer import charts, frames, playground, sketch
+from explorer.views import charts, frames, sketch
+from explorer.experiments import playground
 from explorer.config import ACTIVATIONS, OPTIMIZERS, RULES, ConfigError
-from explorer.playground import DEFAULT_NOISE, TOYS, PlaygroundSetup
-from explorer.runs import MAX_RULES
-from explorer.store import InvalidId, StoreError, UnknownRun
+from explorer.experiments.playground import DEFAULT_NOISE, TOYS, PlaygroundSetup
+from explorer.runs.workspace import MAX_RULES
+from explorer.runs.store import InvalidId, StoreError, UnknownRun
 from pages import common
 
 D = PlaygroundSetup()
@@ -145,7 +146,7 @@ def _accuracy(found, painted) -> tuple:
 
 def _view_live(live: playground.LiveBoundaries, painted) -> None:
     """While the runs train: each boundary as a PNG, the status and the accuracy curves as SVG,
-    all in one element (the Vega maps cost Chromium about a core at every repaint; `explorer.paint`)."""
+    all in one element (the Vega maps cost Chromium about a core at every repaint; `explorer.views.paint`)."""
     found = live.comparison
     boxes = []
     for p, picture, info in zip(painted, live.pictures(), found.infos):

@@ -1,6 +1,6 @@
 """Representations: 2-D maps of a run's hidden layers as it trains; two runs side by side.
 
-PCA maps appear at once; t-SNE maps are computed in the background when asked (`explorer.maps`),
+PCA maps appear at once; t-SNE maps are computed in the background when asked (`explorer.views.maps`),
 checkpoint by checkpoint, and kept for the server's life. The epoch slider (or Play) moves
 the points smoothly from one checkpoint's map to the next; each map's title says which checkpoint
 it shows. Brushing an area of a map lists the samples inside it and shows them.
@@ -12,10 +12,10 @@ import time
 
 import streamlit as st
 
-from explorer import maps
+from explorer.views import maps
 from explorer.config import ConfigError
-from explorer.frames import run_label
-from explorer.store import ACTIVE, StoreError
+from explorer.config.labels import run_label
+from explorer.runs.store import ACTIVE, StoreError
 from pages import common
 
 NONE = "none"

@@ -11,9 +11,10 @@ import hashlib
 
 import streamlit as st
 
-from explorer import charts, export, run_table
-from explorer.frames import rule_label
-from explorer.store import STATUSES, StoreError, UnknownRun
+from explorer.views import charts, run_table
+from explorer.runs import export
+from explorer.config.labels import rule_label
+from explorer.runs.store import STATUSES, StoreError, UnknownRun
 from pages import common
 
 LIMITS = (100, 500, 2000, 10000)

@@ -1,6 +1,6 @@
 """Train: set up a comparison of one to four learning rules, run it live, watch its curves.
 
-Every control is keyed by its `explorer.urlstate` parameter and bound to the URL, so the address
+Every control is keyed by its `explorer.views.urlstate` parameter and bound to the URL, so the address
 bar always holds the whole setup; ``?hide=…`` lists control groups a teacher fixed for the class.
 """
 
@@ -11,12 +11,12 @@ import math
 
 import streamlit as st
 
-from explorer import charts, frames, sketch, urlstate
+from explorer.views import charts, frames, sketch, urlstate
 from explorer.config import (ACTIVATIONS, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError,
                              DataConfig)
 from explorer.data.availability import missing
-from explorer.dataset_options import DATASET_OPTIONS
-from explorer.runs import comparison_configs
+from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.runs.workspace import comparison_configs
 from pages import common
 
 D = urlstate.DEFAULTS

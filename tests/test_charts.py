@@ -1,4 +1,4 @@
-"""What the Vega charts of `explorer.charts` draw, read off the SVG that Vega renders (vl-convert),
+"""What the Vega charts of `explorer.views.charts` draw, read off the SVG that Vega renders (vl-convert),
 and the one colour-blind-safe palette shared by the charts, the live sketches and the painted maps."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer import charts, frames, lessons, paint, sketch
+from explorer.views import charts, frames, paint, sketch
+from explorer.experiments import lessons
 from tests.colorvision import delta_e2000, simulate
 
 vlc = pytest.importorskip("vl_convert")

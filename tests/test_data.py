@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import DatasetNotFound, build
+from explorer import DatasetNotFound
+from explorer.engine.build import build
 from explorer.config import DataConfig
 from explorer.data import load_dataset
 from tests.conftest import small_config

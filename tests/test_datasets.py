@@ -12,7 +12,7 @@ import torch
 import explorer
 from explorer.config import ConfigError, DataConfig, RunConfig
 from explorer.data import LOADERS, DatasetNotFound, ParityDataset, load_dataset
-from explorer.dataset_options import DATASET_OPTIONS
+from explorer.config.dataset_options import DATASET_OPTIONS
 from tests.test_data import write_idx
 
 TOYS = ("moons", "circles", "xor", "spiral", "gaussians")

@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 from explorer import ConfigError
-from explorer.embed import clustered, embed
+from explorer.views.embed import clustered, embed
 
 FAST = {"perplexity": 20.0, "n_iter": 150, "early_exaggeration_iter": 100}
 

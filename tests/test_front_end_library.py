@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from explorer import charts, export, frames, urlstate
+from explorer.views import charts, frames, urlstate
+from explorer.runs import export
 from explorer.config import ConfigError, RunConfig
-from explorer.runs import Workspace, comparison_configs
-from explorer.store import Store
+from explorer.runs.workspace import Workspace, comparison_configs
+from explorer.runs.store import Store
 
 
 # --- urlstate ---------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer import JobManager, RunConfig, build, compute_updates, train
-from explorer.device import describe
-from explorer.seeds import SeedsTrainer
+from explorer import JobManager, RunConfig, compute_updates, train
+from explorer.engine.build import build
+from explorer.engine.device import describe
+from explorer.engine.seeds import SeedsTrainer
 from tests.conftest import small_config
 from test_networks import images
 from test_rules_reference import ALL_RULES, RULE_OPTIONS, run_reference_comparison

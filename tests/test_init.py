@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from explorer import build
+from explorer.engine.build import build
 from explorer.config import InitSpec
-from explorer.init import draw, fans, sign_concordant_draw, std
+from explorer.rules.init import draw, fans, sign_concordant_draw, std
 from tests.conftest import small_config
 
 G = lambda: torch.Generator().manual_seed(0)  # noqa: E731

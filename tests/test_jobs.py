@@ -9,13 +9,13 @@ import time
 import pytest
 import torch
 
-from explorer.build import build
+from explorer.engine.build import build
 from explorer.config import ConfigError
-from explorer.export import runs_table
-from explorer.jobs import JobManager
-from explorer.store import Store
-from explorer.stress import concurrent_runs, diverging_queue, killed_run
-from explorer.trainer import evaluate
+from explorer.runs.export import runs_table
+from explorer.runs.jobs import JobManager
+from explorer.runs.store import Store
+from tools.stress import concurrent_runs, diverging_queue, killed_run
+from explorer.engine.trainer import evaluate
 
 from conftest import small_config
 
@@ -306,7 +306,7 @@ def test_bad_arguments_are_refused_by_name(tmp_path):
 def test_a_run_leaves_the_active_list_before_its_final_status_is_stored(tmp_path, monkeypatch):
     """Whoever reads a final status in the store and then counts the active runs (the app's sidebar)
     must not count that run: done or failed."""
-    from explorer import trainer
+    from explorer.engine import trainer
 
     with JobManager(tmp_path / "runs.sqlite", max_concurrent=1) as jobs:
         seen, real_finish = [], jobs.store.finish_run

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import ConfigError, RunConfig, Trainer, build
+from explorer import ConfigError, RunConfig, Trainer
+from explorer.engine.build import build
 from tests.conftest import small_config
 
 

@@ -11,10 +11,11 @@ import re
 import pytest
 import torch
 
-from explorer import frames, lessons
+from explorer.views import frames
+from explorer.experiments import lessons
 from explorer.config import AlgorithmConfig, ConfigError
-from explorer.lessons import LESSONS, Lesson, Reference, compare, get, measure
-from explorer.trainer import Trainer, train
+from explorer.experiments.lessons import LESSONS, Lesson, Reference, compare, get, measure
+from explorer.engine.trainer import Trainer, train
 from tests.conftest import SHARED_DATA
 
 REFERENCES_MD = SHARED_DATA.parent / "REFERENCES.md"
@@ -113,7 +114,7 @@ def test_every_reference_is_a_published_figure():
 
 
 def test_parity_lessons_take_their_figures_from_explorer_references():
-    from explorer.references import PARITY
+    from explorer.experiments.references import PARITY
 
     for k in (1, 3):
         refs = {ref.label: ref.value for ref in get(f"parity_k{k}").references}

@@ -1,4 +1,4 @@
-"""explorer.maps: the maps the Representations page draws, and the probe inputs stored with a run."""
+"""explorer.views.maps: the maps the Representations page draws, and the probe inputs stored with a run."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import importlib
 import pytest
 import torch
 
-from explorer import maps
-from explorer.build import build
+from explorer.views import maps
+from explorer.engine.build import build
 from explorer.config import ConfigError
 
-embed_module = importlib.import_module("explorer.embed")  # the module (explorer.embed is also a function)
-from explorer.embed import clustered, embed
-from explorer.representations import Probe, Snapshot
-from explorer.runs import Workspace
-from explorer.store import Store
+embed_module = importlib.import_module("explorer.views.embed")  # the module (explorer.views.embed is also a function)
+from explorer.views.embed import clustered, embed
+from explorer.engine.representations import Probe, Snapshot
+from explorer.runs.workspace import Workspace
+from explorer.runs.store import Store
 
 
 def _wait(job, timeout=30.0):

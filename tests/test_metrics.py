@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from explorer import alignment, build, compute_updates
+from explorer import alignment, compute_updates
+from explorer.engine.build import build
 from tests.conftest import small_config
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import ConfigError, build, compute_updates
+from explorer import ConfigError, compute_updates
+from explorer.engine.build import build
 from explorer.data import Dataset
 from tests.conftest import small_config
 

@@ -9,8 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, button, run_until, text
-from explorer import frames, lessons
-from explorer.store import Store
+from explorer.views import frames
+from explorer.experiments import lessons
+from explorer.runs.store import Store
 
 
 def _lessons_page(lesson: str) -> AppTest:

@@ -1,6 +1,6 @@
 """AppTest of the Parity page: a small experiment on the built-in digits, run to its end from the page;
 the band chart, the final table and the published values it shows, checked against the store and
-`explorer.references.PARITY`; refused inputs that name their field and start nothing."""
+`explorer.experiments.references.PARITY`; refused inputs that name their field and start nothing."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, app_on, button, charts, run_until, set_widget, text
-from explorer.references import PARITY
-from explorer.store import FINAL, Store
+from explorer.experiments.references import PARITY
+from explorer.runs.store import FINAL, Store
 
 # k = 1 (the parity of one digit) on 8×8 digits learns in a few epochs: BP ends near 0.95 here,
 # linear random features near 0.85; 2 rules × 2 seeds × 3 epochs of 1,000 samples take ~2 s.

@@ -17,9 +17,10 @@ import pytest
 from PIL import Image
 
 from apptest_tools import _elements, app_on, button, charts, set_widget
-from explorer import frames, runs
+from explorer.views import frames
+from explorer.runs import workspace as runs
 from tests.test_charts import _assert_drawn_as_stored, _svg
-from explorer.store import FINAL, Store
+from explorer.runs.store import FINAL, Store
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, _elements, charts, run_until, text
-from explorer import maps, runs
-from explorer.embed import embed
+from explorer.views import maps
+from explorer.runs import workspace as runs
+from explorer.views.embed import embed
 
 SAMPLES = 80
 BASE = {"model": {"hidden": [16, 8], "activation": "tanh"}, "optimizer": {"name": "sgd", "lr": 0.1},

@@ -12,8 +12,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, button, charts, run_until, text
-from explorer import runs
-from explorer.store import Store
+from explorer.runs import workspace as runs
+from explorer.runs.store import Store
 
 
 def _config(**sections) -> dict:

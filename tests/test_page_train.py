@@ -11,9 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, button, charts, run_until, set_widget, text
-from explorer import runs
-from explorer.store import Store
-from explorer.urlstate import DEFAULTS
+from explorer.runs import workspace as runs
+from explorer.runs.store import Store
+from explorer.views.urlstate import DEFAULTS
 
 PAGES = APP.replace("app.py", "pages/")
 
@@ -72,7 +72,7 @@ def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_pa
     at.run()  # the page as it is now that they train (drawn at the click, they may have been queued)
     button(at, "Pause").click().run()
     run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
-    # while the runs go on: plain SVG curves (`explorer.sketch`), thinned, and no Vega chart; the
+    # while the runs go on: plain SVG curves (`explorer.views.sketch`), thinned, and no Vega chart; the
     # status and both charts are one element (each element is a pass of the browser's at every poll)
     panel = next(m.value for m in at.markdown if 'data-title="Loss"' in m.value)
     assert panel.startswith("device:") and "BP**: paused" in panel and 'data-title="Accuracy"' in panel
@@ -347,8 +347,9 @@ def runs_end_between_looks(monkeypatch):
     "diverged", "failed" with the allocator's error, or "stopped") between the page's first look at
     them and its second, within one drawing of the page: the moment a page that drew its buttons
     from the first look left them live."""
-    from explorer import runs, trainer
-    from explorer.store import FINAL
+    from explorer.runs import workspace as runs
+    from explorer.engine import trainer
+    from explorer.runs.store import FINAL
 
     def end(how: str) -> None:
         release = threading.Event()
@@ -430,7 +431,7 @@ def test_the_loss_axis_control_sets_the_loss_chart_scale(store_path):
 
 
 def test_after_step_the_button_says_resume_while_the_step_is_still_being_taken(store_path, monkeypatch):
-    from explorer import trainer
+    from explorer.engine import trainer
 
     release, real_trainer = threading.Event(), trainer.Trainer
 

@@ -1,4 +1,4 @@
-"""Decision maps painted as PNG (`explorer.paint`): each cell in its class colour at its
+"""Decision maps painted as PNG (`explorer.views.paint`): each cell in its class colour at its
 confidence's opacity, the dots where the points lie, y upwards, as the Vega boundary chart."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer import charts
-from explorer.paint import boundary_html, boundary_image
+from explorer.views import charts
+from explorer.views.paint import boundary_html, boundary_image
 
 
 def _grid(side: int, seed: int = 0) -> pd.DataFrame:

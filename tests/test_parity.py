@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from explorer.config import ConfigError
-from explorer.parity import parity_config, rule_spec, run_parity
-from explorer.references import PARITY
-from explorer.representations import capture, per_digit
-from explorer.sweep import LAST_EPOCHS
-from explorer.trainer import Trainer
+from explorer.experiments.parity import parity_config, rule_spec, run_parity
+from explorer.experiments.references import PARITY
+from explorer.engine.representations import capture, per_digit
+from explorer.runs.sweep import LAST_EPOCHS
+from explorer.engine.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_parity_command_refuses_a_bad_rule_with_exit_2_naming_the_field(rules, f
 
 
 def test_a_bad_rule_is_refused_before_any_run_starts(monkeypatch):
-    import explorer.trainer
+    import explorer.engine.trainer
 
     class Started(Exception):
         pass
@@ -169,7 +169,7 @@ def test_a_bad_rule_is_refused_before_any_run_starts(monkeypatch):
     def refuse(self, *args, **kwargs):  # every run, one seed or stacked seeds, starts here
         raise Started
 
-    monkeypatch.setattr(explorer.trainer.Trainer, "__init__", refuse)
+    monkeypatch.setattr(explorer.engine.trainer.Trainer, "__init__", refuse)
     with pytest.raises(ConfigError, match="algorithm.variant"):
         run_parity(3, ["bp", "rf:cosine"], [0.01], seeds=2, progress=False, base="digits", epochs=1, device="cpu",
                    data_options={"train_samples": 64})

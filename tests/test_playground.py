@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import playground
+from explorer.experiments import playground
 from explorer.config import ConfigError
-from explorer.playground import Boundary, LiveBoundaries, PlaygroundSetup, extent
-from explorer.runs import Workspace
-from explorer.trainer import Trainer
+from explorer.experiments.playground import Boundary, LiveBoundaries, PlaygroundSetup, extent
+from explorer.runs.workspace import Workspace
+from explorer.engine.trainer import Trainer
 
 LINEAR = {"data": {"name": "moons", "samples": 200}, "model": {"name": "mlp", "hidden": []},
           "algorithm": {"name": "bp"}, "device": "cpu"}

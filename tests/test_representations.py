@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from explorer import ConfigError, build
+from explorer import ConfigError
+from explorer.engine.build import build
 from explorer.data import Dataset
 from explorer.models import MLP
-from explorer.representations import MAX_PROBE, Probe, Snapshot, capture, per_digit, tap_names
+from explorer.engine.representations import MAX_PROBE, Probe, Snapshot, capture, per_digit, tap_names
 from tests.conftest import small_config
 
 

@@ -15,7 +15,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import ConfigError, RunConfig, build, compute_updates
+from explorer import ConfigError, RunConfig, compute_updates
+from explorer.engine.build import build
 
 from reference_rules import (
     bdfa_blocks,

@@ -1,4 +1,4 @@
-"""explorer.run_table: the runs table, its filters, overlay labels, deleting and the Train page link."""
+"""explorer.views.run_table: the runs table, its filters, overlay labels, deleting and the Train page link."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from explorer import run_table
+from explorer.views import run_table
 from explorer.config import RunConfig
-from explorer.store import Store, UnknownRun
-from explorer.urlstate import configs, parse
+from explorer.runs.store import Store, UnknownRun
+from explorer.views.urlstate import configs, parse
 
 
 @pytest.fixture()

@@ -7,8 +7,10 @@ import math
 import pytest
 import torch
 
-from explorer import ConfigError, RunConfig, build, sweep, train
-from explorer.seeds import SeedsTrainer, build_seeds, stackable
+from explorer import ConfigError, RunConfig, train
+from explorer.engine.build import build
+from explorer.runs.sweep import sweep
+from explorer.engine.seeds import SeedsTrainer, build_seeds, stackable
 from tests.conftest import small_config
 
 SEEDS = (0, 1, 2)

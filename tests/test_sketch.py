@@ -1,4 +1,4 @@
-"""The live SVG curves (`explorer.sketch`): drawn to scale, styled like the Vega charts, safe labels."""
+"""The live SVG curves (`explorer.views.sketch`): drawn to scale, styled like the Vega charts, safe labels."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from explorer import charts, frames
-from explorer.sketch import alignment_svgs, band_svg, curves_svg, norms_svgs, ticks
+from explorer.views import charts, frames
+from explorer.views.sketch import alignment_svgs, band_svg, curves_svg, norms_svgs, ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 

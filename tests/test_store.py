@@ -18,11 +18,11 @@ import pytest
 import torch
 
 import explorer
-from explorer import store as store_module
-from explorer.build import build
+from explorer.runs import store as store_module
+from explorer.engine.build import build
 from explorer.config import ConfigError
-from explorer.representations import Snapshot
-from explorer.store import InvalidId, Store, StoreError, UnknownRun, check_id, default_path
+from explorer.engine.representations import Snapshot
+from explorer.runs.store import InvalidId, Store, StoreError, UnknownRun, check_id, default_path
 
 from conftest import small_config
 
@@ -378,7 +378,7 @@ def test_connections_of_ended_threads_are_closed(store):
 
 WRITER = """
 import sys
-from explorer.store import Store
+from explorer.runs.store import Store
 store = Store(sys.argv[1], timeout=30)
 for i in range(100):
     store.append_metrics(sys.argv[2], [{"step": i + 1, "writer": int(sys.argv[3])}])

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from explorer import ConfigError
-from explorer.sweep import METRICS, expand, select_lr, summarise, sweep
+from explorer.runs.sweep import METRICS, expand, select_lr, summarise, sweep
 from tests.conftest import small_config
 
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from explorer.tally import Tally
+from explorer.engine.tally import Tally
 
 NAN, INF = float("nan"), float("inf")
 

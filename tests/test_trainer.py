@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from explorer import Trainer, build, compute_updates, train
+from explorer import Trainer, compute_updates, train
+from explorer.engine.build import build
 from tests.conftest import small_config
 
 
@@ -93,7 +94,7 @@ def test_batch_manhattan_hands_the_optimiser_the_sign_of_the_update():
     b = trainer.built
     before = {k: v.clone() for k, v in b.model.state_dict().items()}
     order = torch.randperm(b.data.num_train, generator=torch.Generator().manual_seed(
-        __import__("explorer.build", fromlist=["derived_seed"]).derived_seed(0, 2)))
+        __import__("explorer.engine.build", fromlist=["derived_seed"]).derived_seed(0, 2)))
     update = compute_updates(b, b.data.x_train[order], b.data.y_train[order])
     trainer.step()
     after = b.model.state_dict()

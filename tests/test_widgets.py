@@ -23,7 +23,7 @@ import pytest
 
 from conftest import epochs_lasting, small_config
 from explorer import RunConfig
-from explorer.runs import Workspace
+from explorer.runs.workspace import Workspace
 from explorer.widgets import AlignmentWidget, EmbeddingWidget, ParityWidget, TrainerWidget, follow
 from explorer.widgets.parity import default_config
 
@@ -403,7 +403,7 @@ def test_charts_draw_in_a_browser_with_the_network_cut_off(finished):
 
 
 def test_the_parity_widget_starts_from_the_parity_pages_default():
-    from explorer.parity_runs import ParitySetup
+    from explorer.experiments.parity_runs import ParitySetup
     from explorer.widgets.parity import ParityWidget
 
     widget = ParityWidget()
@@ -440,7 +440,7 @@ def test_the_loss_axis_toggle_sets_the_loss_charts_scale():
 def test_one_blas_thread_holds_until_the_last_concurrent_tsne_ends():
     from threadpoolctl import threadpool_info
 
-    from explorer.blas_threads import one_blas_thread
+    from explorer.views.blas_threads import one_blas_thread
 
     def blas_threads() -> set[int]:
         return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
@@ -471,7 +471,7 @@ def test_one_blas_thread_holds_until_the_last_concurrent_tsne_ends():
 
 
 def test_the_widgets_colour_each_rule_as_the_app_does():
-    from explorer import charts
+    from explorer.views import charts
 
     w = TrainerWidget({"device": "cpu"}, rules=["bp", "fa", "dfa"])
     labels = ["BP", "FA", "DFA"]

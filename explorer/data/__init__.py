@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import torch
 
-from ..config import DataConfig
-from ..dataset_options import DATASET_OPTIONS
-from .base import Dataset
-from .cifar import load_cifar10
-from .embedded import load_digits, load_mnist1d, load_random
-from .idx import load_mnist_like, load_notmnist
-from .parity import ParityDataset, load_parity
-from .synthetic import load_parity_bits, load_teacher
-from .toys import TOYS, load_toy
-from .vision import DatasetFileError, DatasetNotFound
+from explorer.config import DataConfig
+from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.data.base import Dataset
+from explorer.data.cifar import load_cifar10
+from explorer.data.embedded import load_digits, load_mnist1d, load_random
+from explorer.data.idx import load_mnist_like, load_notmnist
+from explorer.data.parity import ParityDataset, load_parity
+from explorer.data.synthetic import load_parity_bits, load_teacher
+from explorer.data.toys import TOYS, load_toy
+from explorer.data.vision import DatasetFileError, DatasetNotFound
 
 LOADERS = {
     "digits": load_digits, "random": load_random, "mnist1d": load_mnist1d,

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import DataConfig
-from .cifar import FOLDER as CIFAR_FOLDER
-from .cifar import TEST_FILES as CIFAR_TEST
-from .cifar import TRAIN_FILES as CIFAR_TRAIN
-from .idx import IDX_SOURCES
-from .vision import data_root
+from explorer.config import DataConfig
+from explorer.data.cifar import FOLDER as CIFAR_FOLDER
+from explorer.data.cifar import TEST_FILES as CIFAR_TEST
+from explorer.data.cifar import TRAIN_FILES as CIFAR_TRAIN
+from explorer.data.idx import IDX_SOURCES
+from explorer.data.vision import data_root
 
 
 def _absent(folder: Path, files: tuple[str, ...], unpacked_ok: bool) -> bool:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import DataConfig
-from .base import Dataset
-from .vision import data_root, find_or_download, image_dataset
+from explorer.config import DataConfig
+from explorer.data.base import Dataset
+from explorer.data.vision import data_root, find_or_download, image_dataset
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))

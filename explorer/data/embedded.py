@@ -7,9 +7,9 @@ import functools
 
 import torch
 
-from ..config import ConfigError, DataConfig
-from .base import Dataset, standardise
-from .splits import seed_of, shuffled_split
+from explorer.config import ConfigError, DataConfig
+from explorer.data.base import Dataset, standardise
+from explorer.data.splits import seed_of, shuffled_split
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import DataConfig
-from .base import Dataset
-from .splits import stratified_split
-from .vision import DatasetFileError, data_root, find_or_download, image_dataset, unpacked_root
+from explorer.config import DataConfig
+from explorer.data.base import Dataset
+from explorer.data.splits import stratified_split
+from explorer.data.vision import DatasetFileError, data_root, find_or_download, image_dataset, unpacked_root
 
 NOTMNIST_SEED = 0  # the fixed shuffle of notMNIST's train/test split
 

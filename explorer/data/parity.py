@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config import ConfigError, DataConfig
-from .base import Dataset
-from .embedded import load_digits
-from .idx import load_mnist_like
-from .splits import seed_of
+from explorer.config import ConfigError, DataConfig
+from explorer.data.base import Dataset
+from explorer.data.embedded import load_digits
+from explorer.data.idx import load_mnist_like
+from explorer.data.splits import seed_of
 
 PROBE_SIZE = 10_000  # the most samples `ParityDataset.probe` hands out
 _TRAIN, _TEST, _PROBE = 0, 1, 2  # independent random streams per (seed, stream, epoch)

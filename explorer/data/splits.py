@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config import ConfigError, DataConfig
+from explorer.config import ConfigError, DataConfig
 
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's legacy seeding take no more
 

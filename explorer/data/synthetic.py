@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from ..config import ConfigError, DataConfig
-from .base import Dataset
-from .splits import seed_of
+from explorer.config import ConfigError, DataConfig
+from explorer.data.base import Dataset
+from explorer.data.splits import seed_of
 
 TEACHER_SIZES = (30, 20, 10, 10)  # the nonlinear teacher: inputs, two tanh layers, linear outputs
 TEACHER_GAIN = 3.0  # its hidden weights are N(0, gain² / fan_in); the outputs' N(0, 1 / fan_in)

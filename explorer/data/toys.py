@@ -15,9 +15,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import DataConfig
-from .base import Dataset, standardise
-from .splits import seed_of, shuffled_split
+from explorer.config import DataConfig
+from explorer.data.base import Dataset, standardise
+from explorer.data.splits import seed_of, shuffled_split
 
 Points = tuple[np.ndarray, np.ndarray]  # inputs (N, 2) float and labels (N,) int
 DEFAULT_NOISE = {"moons": 0.1, "circles": 0.05, "xor": 0.1, "spiral": 0.05, "gaussians": 0.5}

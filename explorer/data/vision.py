@@ -13,8 +13,8 @@ from typing import Callable
 
 import torch
 
-from ..config import DataConfig
-from .base import Dataset
+from explorer.config import DataConfig
+from explorer.data.base import Dataset
 
 
 class DatasetNotFound(FileNotFoundError):

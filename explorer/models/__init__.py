@@ -11,11 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ConfigError, ModelConfig
-from .cnn import ConvNet, cifar_cnn, lenet5, tutorial_cnn
-from .mlp import MLP
-from .resnet import ResNet, resnet
-from .tap import Tap, activation
+from explorer.config import ConfigError, ModelConfig
+from explorer.models.cnn import ConvNet, cifar_cnn, lenet5, tutorial_cnn
+from explorer.models.mlp import MLP
+from explorer.models.resnet import ResNet, resnet
+from explorer.models.tap import Tap, activation
 
 def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int) -> nn.Module:
     """The configured network for inputs of ``input_shape`` and ``outputs`` output units."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .tap import Tap, activation
+from explorer.models.tap import Tap, activation
 
 
 @dataclass(frozen=True)

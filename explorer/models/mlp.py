@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from .tap import Tap, activation
+from explorer.models.tap import Tap, activation
 
 
 class MLP(nn.Module):

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .tap import Tap, activation
+from explorer.models.tap import Tap, activation
 
 
 class PadShortcut(nn.Module):

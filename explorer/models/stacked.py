@@ -20,8 +20,8 @@ import copy
 import torch
 from torch import nn
 
-from .mlp import MLP
-from .tap import Tap
+from explorer.models.mlp import MLP
+from explorer.models.tap import Tap
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

@@ -5,8 +5,8 @@
 - `EmbeddingWidget`: PCA / t-SNE maps of hidden representations, checkpoint by checkpoint;
 - `ParityWidget`: the parity task over rules and seeds, with the published values.
 
-Each also shows finished runs from the store (``explorer.runs.open(id)``), and ``widget.config`` is
-the `RunConfig` that reproduces what is on screen. Charts come from `explorer.charts` (the app's)
+Each also shows finished runs from the store (``explorer.runs.workspace.open(id)``), and ``widget.config`` is
+the `RunConfig` that reproduces what is on screen. Charts come from `explorer.views.charts` (the app's)
 and render offline (see `offline_charts`).
 
 Example:
@@ -15,11 +15,11 @@ Example:
     'dfa'
 """
 
-from .alignment import AlignmentWidget
-from .common import Runs, chart_view, follow, offline_charts
-from .embedding import EmbeddingWidget
-from .parity import ParityWidget
-from .trainer import TrainerWidget
+from explorer.widgets.alignment import AlignmentWidget
+from explorer.widgets.common import Runs, chart_view, follow, offline_charts
+from explorer.widgets.embedding import EmbeddingWidget
+from explorer.widgets.parity import ParityWidget
+from explorer.widgets.trainer import TrainerWidget
 
 __all__ = ["TrainerWidget", "AlignmentWidget", "EmbeddingWidget", "ParityWidget", "Runs", "follow",
            "chart_view", "offline_charts"]

@@ -7,8 +7,8 @@ from typing import Sequence
 import ipywidgets as widgets
 import traitlets
 
-from .. import charts, frames
-from .common import RunsWidget, chart_view, table_html
+from explorer.views import charts, frames
+from explorer.widgets.common import RunsWidget, chart_view, table_html
 
 KINDS = {"update": "how far each layer's update is from backprop's gradient",
          "signal": "how far each layer's teaching signal δ is from backprop's",
@@ -19,15 +19,15 @@ class AlignmentWidget(RunsWidget):
     """Per hidden layer and rule: update, signal or weight alignment over training, in degrees (the
     90° line marked: below it the rule's update still points downhill) or as a cosine, and the
     per-layer gradient norms on a log scale (vanishing and exploding gradients). The charts are
-    the app's (`explorer.charts.alignment_chart`, `norms_chart`).
+    the app's (`explorer.views.charts.alignment_chart`, `norms_chart`).
 
-    ``run``: a stored run (``explorer.runs.open(id)``), a run or group id, a `TrainerWidget`
+    ``run``: a stored run (``explorer.runs.workspace.open(id)``), a run or group id, a `TrainerWidget`
     (follows its runs live), a `Comparison`, a list of these, or a dict {label: run}. The trait
     ``angles`` holds each run's latest value per layer, in the unit and kind shown.
 
     Example:
         >>> import os, tempfile
-        >>> from explorer.runs import Workspace
+        >>> from explorer.runs.workspace import Workspace
         >>> with Workspace(os.path.join(tempfile.mkdtemp(), "runs.sqlite")) as ws:
         ...     group = ws.compare({"model": {"hidden": [8]}, "train": {"epochs": 1}, "device": "cpu"},
         ...                        [{"name": "dfa"}])

@@ -2,7 +2,7 @@
 that keeps a widget live, and error labels placed next to the controls.
 
 Example:
-    >>> from explorer import charts, frames
+    >>> from explorer.views import charts, frames
     >>> view = chart_view(charts.learning_curves(frames.curves({}), "loss", order=["BP"]))
     >>> "https://esm.sh" in view._esm          # Vega's JavaScript travels with the widget
     False
@@ -19,9 +19,9 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from ..config import RunConfig
-from ..runs import Followed
-from ..store import RunView, UnknownRun
+from explorer.config import RunConfig
+from explorer.runs.workspace import Followed
+from explorer.runs.store import RunView, UnknownRun
 
 # -- Charts ------------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ class Runs(Followed):
 
     Example:
         >>> import os, tempfile
-        >>> from explorer.store import Store
+        >>> from explorer.runs.store import Store
         >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
         >>> run = store.create_run({"algorithm": {"name": "dfa"}})
         >>> store.append_metrics(run, [{"step": 1}])
@@ -86,9 +86,9 @@ class Runs(Followed):
 
 def _views(source) -> list[RunView]:
     """The runs in ``source`` (see `follow`) as fresh readers, so widgets never share a cursor."""
-    from .. import runs as runs_module
-    from ..jobs import RunHandle
-    from ..runs import Comparison
+    from explorer.runs import workspace as runs_module
+    from explorer.runs.jobs import RunHandle
+    from explorer.runs.workspace import Comparison
 
     if isinstance(source, Runs):
         return [RunView(v.store, v.id) for v in source.views]
@@ -113,12 +113,12 @@ def _views(source) -> list[RunView]:
         return [v for item in source for v in _views(item)]
     if getattr(source, "runs", "absent") is None:
         raise ValueError(f"{type(source).__name__} has no runs yet: start it first")
-    raise TypeError(f"cannot follow a {type(source).__name__}: give a run (explorer.runs.open(id)), a run or "
+    raise TypeError(f"cannot follow a {type(source).__name__}: give a run (explorer.runs.workspace.open(id)), a run or "
                     "group id, a Comparison, a widget that trains runs, or a list or dict of these")
 
 
 def follow(source, labels: Sequence[str] | None = None) -> Runs:
-    """Fresh `Runs` over ``source``: a stored run (`RunView`, from ``explorer.runs.open(id)``), a
+    """Fresh `Runs` over ``source``: a stored run (`RunView`, from ``explorer.runs.workspace.open(id)``), a
     run or group id, a `RunHandle`, a `runs.Comparison`, a widget with runs (`TrainerWidget`), a
     list of these, or a dict {label: run} that names each run's legend entry.
 
@@ -126,7 +126,7 @@ def follow(source, labels: Sequence[str] | None = None) -> Runs:
         >>> follow(42)
         Traceback (most recent call last):
         ...
-        TypeError: cannot follow a int: give a run (explorer.runs.open(id)), a run or group id, ...
+        TypeError: cannot follow a int: give a run (explorer.runs.workspace.open(id)), a run or group id, ...
     """
     if isinstance(source, Mapping):
         views = []
@@ -242,14 +242,14 @@ def error_label() -> widgets.HTML:
 
 def cell_text(column: str, value, percents: Sequence[str] = ()) -> str:
     """A table cell as a person reads it: accuracies (a column ending in ``acc``, or one of
-    ``percents``) as percentages with one decimal, other numbers by `explorer.run_table.readable`
+    ``percents``) as percentages with one decimal, other numbers by `explorer.views.run_table.readable`
     (21,820; 0.372; 6e-14), a dash for what is missing, text as it is.
 
     Example:
         >>> cell_text("test_acc", 0.9472), cell_text("mean", 0.5, ["mean"]), cell_text("loss", None)
         ('94.7%', '50.0%', '–')
     """
-    from ..run_table import percent, readable
+    from explorer.views.run_table import percent, readable
 
     if isinstance(value, str):
         return value
@@ -316,7 +316,7 @@ class RunsWidget(Following):
 
     Example:
         >>> import os, tempfile
-        >>> from explorer.store import Store
+        >>> from explorer.runs.store import Store
         >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
         >>> run = store.create_run({"algorithm": {"name": "fa"}})
         >>> store.append_metrics(run, [{"step": 1}, {"step": 2}]); store.finish_run(run, "done")

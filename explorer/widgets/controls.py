@@ -25,11 +25,21 @@ from typing import Any, Mapping, Sequence
 
 import ipywidgets as widgets
 
-from ..config import (ACTIVATIONS, DEFAULT_LR, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES,
-                      ConfigError, RunConfig)
-from ..dataset_options import DATASET_OPTIONS
-from ..runs import comparison_configs
-from .common import error_label, message_html
+from explorer.config import (
+    ACTIVATIONS,
+    DEFAULT_LR,
+    DEVICES,
+    INIT_PARAMS,
+    LOSSES,
+    MODEL_OPTIONS,
+    OPTIMIZERS,
+    RULES,
+    ConfigError,
+    RunConfig,
+)
+from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.runs.workspace import comparison_configs
+from explorer.widgets.common import error_label, message_html
 
 WIDE = {"description_width": "initial"}
 RULE_DEFAULT = "rule's default"       # feedback initialiser left to the rule (no feedback_init)

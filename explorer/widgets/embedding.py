@@ -12,12 +12,12 @@ import pandas as pd
 import torch
 import traitlets
 
-from .. import charts, maps
-from ..blas_threads import one_blas_thread
-from ..embed import embed
-from ..frames import layer_label
-from ..store import FINAL
-from .common import RunsWidget, chart_view, message_html, overall_status
+from explorer.views import charts, maps
+from explorer.views.blas_threads import one_blas_thread
+from explorer.views.embed import embed
+from explorer.config.labels import layer_label
+from explorer.runs.store import FINAL
+from explorer.widgets.common import RunsWidget, chart_view, message_html, overall_status
 
 METHODS = [("PCA", "pca"), ("t-SNE", "tsne")]
 
@@ -32,7 +32,7 @@ SAMPLE_LIMIT = 60   # images shown at most
 
 def sample_pngs(x: np.ndarray | None, indices: Sequence[int], limit: int = SAMPLE_LIMIT) -> list[bytes]:
     """The first ``limit`` chosen probe inputs as PNG files, for image data (N, C, H, W); none for
-    any other data. Pixels as `explorer.maps.sample_images` stretches them.
+    any other data. Pixels as `explorer.views.maps.sample_images` stretches them.
 
     Example:
         >>> pngs = sample_pngs(np.arange(8.0).reshape(2, 1, 2, 2), [0, 1])
@@ -66,7 +66,7 @@ class EmbeddingWidget(RunsWidget):
 
     Example:
         >>> import os, tempfile
-        >>> from explorer.runs import Workspace
+        >>> from explorer.runs.workspace import Workspace
         >>> with Workspace(os.path.join(tempfile.mkdtemp(), "runs.sqlite")) as ws:
         ...     group = ws.compare({"model": {"hidden": [8]}, "device": "cpu",
         ...                         "train": {"epochs": 1, "snapshots": [0, 1], "snapshot_samples": 50}},
@@ -191,7 +191,7 @@ class EmbeddingWidget(RunsWidget):
     def _tsne(self, key: tuple, snapshots: list) -> None:
         n = snapshots[0].layers[key[1]].shape[0]
         try:
-            with one_blas_thread():  # several maps at once: see explorer.blas_threads
+            with one_blas_thread():  # several maps at once: see explorer.views.blas_threads
                 self._maps[key] = embed(snapshots, "tsne", layer=key[1], n_iter=self.n_iter,
                                         perplexity=min(self.perplexity, max(1.0, (n - 1) / 3)))
             if not self._closed:

@@ -10,17 +10,26 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from .. import charts, frames
-from ..config import OPTIMIZERS, ConfigError, RunConfig
-from ..frames import rule_label
-from ..jobs import RunHandle
-from ..parity import RuleSpec, parity_config, rule_spec
-from ..parity_runs import PARITY_RULES, ParitySetup
-from ..references import PARITY
-from ..runs import Workspace, workspace as shared_workspace
-from .common import (Following, Live, Runs, chart_view, follow, message_html, overall_status, readable_frame,
-                     table_html)
-from .controls import WIDE, section_of
+from explorer.views import charts, frames
+from explorer.config import OPTIMIZERS, ConfigError, RunConfig
+from explorer.config.labels import rule_label
+from explorer.runs.jobs import RunHandle
+from explorer.experiments.parity import RuleSpec, parity_config, rule_spec
+from explorer.experiments.parity_runs import PARITY_RULES, ParitySetup
+from explorer.experiments.references import PARITY
+from explorer.runs.workspace import Workspace, workspace as shared_workspace
+from explorer.widgets.common import (
+    Following,
+    Live,
+    Runs,
+    chart_view,
+    follow,
+    message_html,
+    overall_status,
+    readable_frame,
+    table_html,
+)
+from explorer.widgets.controls import WIDE, section_of
 
 FINAL_COLUMNS = ["rule", "epoch", "mean", "low", "high", "n", "published"]
 PERCENTS = ("mean", "low", "high", "published")  # test accuracies, shown as percentages
@@ -38,7 +47,7 @@ def spec_of(config: RunConfig) -> RuleSpec:
 
 
 def default_config() -> RunConfig:
-    """The Parity page's classroom setting (`explorer.parity_runs.ParitySetup`), for BP and its
+    """The Parity page's classroom setting (`explorer.experiments.parity_runs.ParitySetup`), for BP and its
     first seed: k = 3 digits side by side from the embedded digits, 10,000 fresh samples an epoch,
     12 epochs of SGD, one hidden layer of 128 ReLU units.
 
@@ -53,7 +62,7 @@ def default_config() -> RunConfig:
 class ParityWidget(Following):
     """The parity task (k digits side by side, label = parity of their sum) for several rules and
     seeds: test accuracy per epoch with 95% confidence bands across seeds, the final table, and
-    the published value of each rule (`explorer.references.PARITY`) beside the measured one, as
+    the published value of each rule (`explorer.experiments.references.PARITY`) beside the measured one, as
     a dashed line in the rule's colour and a column of the table.
 
     ``config`` is a parity `RunConfig` (default: `default_config`, on the embedded digits);
@@ -61,7 +70,7 @@ class ParityWidget(Following):
     ``rf:linear``; with neither a config nor rules, the Parity page's default: BP, DFA and
     Gaussian random features), each over ``seeds`` seeds (the config's seed and the ones after it; the rules
     of one seed start from the same weights). ``run`` instead shows stored parity runs (run or
-    group ids, runs from ``explorer.runs.open``, a list of them). ``widget.configs`` gives every
+    group ids, runs from ``explorer.runs.workspace.open``, a list of them). ``widget.configs`` gives every
     run's `RunConfig` (rule by rule, seed by seed), ``widget.config`` the first; ``final`` holds
     each rule's last-epoch mean accuracy, confidence interval and published value.
 

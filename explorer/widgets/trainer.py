@@ -9,12 +9,21 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from .. import charts, frames
-from ..config import RunConfig
-from ..frames import rule_label
-from ..runs import Comparison, Workspace, status_message, workspace as shared_workspace
-from .common import Following, Live, Runs, chart_view, follow, message_html, overall_status, table_html
-from .controls import SetupForm
+from explorer.views import charts, frames
+from explorer.config import RunConfig
+from explorer.config.labels import rule_label
+from explorer.runs.workspace import Comparison, Workspace, status_message, workspace as shared_workspace
+from explorer.widgets.common import (
+    Following,
+    Live,
+    Runs,
+    chart_view,
+    follow,
+    message_html,
+    overall_status,
+    table_html,
+)
+from explorer.widgets.controls import SetupForm
 
 METRIC_KEYS = ("step", "epoch", "train_loss", "test_loss", "train_acc", "test_acc")
 HEADERS = {"train_loss": "train loss", "test_loss": "test loss", "train_acc": "train acc.", "test_acc": "test acc.",
@@ -44,12 +53,12 @@ class TrainerWidget(Following):
     store); pause, step and stop steer them. A background thread follows the runs and sets the
     widget's traits (``status``, ``step``, ``epoch``, ``progress``, ``records``, ``latest``: each
     rule's last losses and accuracies), which redraw the progress bar, the table and the loss and
-    accuracy charts (`explorer.charts.learning_curves`, offline). The thread ends when the runs end
+    accuracy charts (`explorer.views.charts.learning_curves`, offline). The thread ends when the runs end
     or the widget is closed; the runs themselves go on in the background until they end or `stop`.
 
     ``config`` (a `RunConfig` or its dict) and ``rules`` (rule names or algorithm dicts; default
     the config's own rule) fill the controls; ``run`` instead shows stored runs (a run from
-    ``explorer.runs.open(id)``, a run or group id, a `Comparison`), with the controls set from
+    ``explorer.runs.workspace.open(id)``, a run or group id, a `Comparison`), with the controls set from
     them. ``widget.config`` is the `RunConfig` of the first rule on screen, ``widget.configs``
     one per rule; a bad value is refused with the message next to its control.
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from explorer import app_bench
-from explorer.store import Store
+from tools import app_bench
+from explorer.runs.store import Store
 
 TIMEOUT_MS = 90_000
 REACT_MS = 60_000  # the app reacting to a click or to its runs ending: generous, for a busy 2-core machine

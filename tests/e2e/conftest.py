@@ -10,7 +10,7 @@ without its file watcher (the tests must not rerun when a page's source changes 
 without Streamlit's full garbage collection after every script run (``runner.postScriptGC``): with
 torch loaded that collection holds the GIL for about half a second after each run, the live view
 reruns twice a second, and the trainings and pages then crawl (the file took 140 s with it, 65 s
-without, on this 2-core machine under the same load; ``python -m explorer app-bench`` measures the
+without, on this 2-core machine under the same load; ``python -m tools.app_bench`` measures the
 app as shipped). Its output is kept and shown when it fails to start. A failed test leaves a
 screenshot of each page it had open, named after the test.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import app_bench
+from tools import app_bench
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

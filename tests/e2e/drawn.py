@@ -3,7 +3,7 @@ every series going left to right, readable numbers on the axes, and no errors in
 
 Two kinds of chart are on the app's pages, and both are read as drawn:
 
-- **Live SVG** (`explorer.sketch`, inside Markdown elements while runs train): ``<svg
+- **Live SVG** (`explorer.views.sketch`, inside Markdown elements while runs train): ``<svg
   class="explorer-live" data-title=…>`` holding one ``<path class="curve" data-run=… data-split=…>``
   per series and ``<path class="band">`` for shaded intervals. The ``d`` attribute *is* the drawing:
   its ``M x,y L x,y …`` pairs are read straight from the DOM.

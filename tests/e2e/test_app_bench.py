@@ -1,4 +1,4 @@
-"""The app benchmark (`explorer.app_bench`) at a small size, on the tests' app and browser.
+"""The app benchmark (`tools.app_bench`) at a small size, on the tests' app and browser.
 
 No timing is asserted here (the figures depend on the machine and its load); only facts about
 the measurements that a broken benchmark would get wrong.
@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from explorer import app_bench
+from tools import app_bench
 
 
 def test_the_benchmark_measures_three_finite_figures(app, browser, epochs):
@@ -32,7 +32,7 @@ def test_the_benchmark_measures_three_finite_figures(app, browser, epochs):
     assert r["overhead"] == pytest.approx(1 - r["app_samples_per_s"] / (sum(beside) / 2))
     assert r["overheads"] == [pytest.approx(r["overhead"])] and r["overhead"] < 1
     # the benchmark trained the page's default preset with the asked epochs, in the app's store
-    from explorer.store import Store
+    from explorer.runs.store import Store
 
     with Store(app.store) as store:
         infos = list(reversed(store.list_runs(group=r["group"])))
@@ -43,7 +43,7 @@ def test_the_benchmark_measures_three_finite_figures(app, browser, epochs):
 
 
 def test_the_floor_page_trains_the_default_comparison_and_polls_while_it_runs(browser, epochs):
-    from explorer.store import Store
+    from explorer.runs.store import Store
 
     with app_bench.serve(script=app_bench.FLOOR_PAGE, extra_args=("--runner.postScriptGC", "false")) as floor:
         r = app_bench.floor_round(floor, browser, epochs)
@@ -114,7 +114,7 @@ def test_one_long_run_counts_windows_with_the_page_closed_and_open_in_turns(app,
     assert all(v > 0 and math.isfinite(v) for v in [*r["closed"], *r["open"]])
     assert r["overheads"] == [pytest.approx(1 - r["open"][0] / ((r["closed"][0] + r["closed"][1]) / 2))]
     assert r["overhead"] == r["overheads"][0]
-    from explorer.store import Store
+    from explorer.runs.store import Store
 
     with Store(app.store) as store:  # the default comparison, long enough, stopped from the page at the end
         infos = [i for i in store.list_runs() if i.config["train"]["epochs"] == app_bench.TOGGLE_EPOCHS]

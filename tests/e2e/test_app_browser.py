@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from explorer import app_bench
-from explorer.frames import run_label, unique_labels
+from explorer.config.labels import run_label, unique_labels
 
 from .browse import PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, status_lines, wait_final
 
 TALL = {"width": 1400, "height": 2400}
 
 # Every chart's title and its count of drawn marks (line or symbol paths with data): the Vega
-# charts, and the live SVG curves the Train page draws while runs train (`explorer.sketch`).
+# charts, and the live SVG curves the Train page draws while runs train (`explorer.views.sketch`).
 CHARTS_JS = """() => [...document.querySelectorAll('svg.explorer-live, [data-testid="stVegaLiteChart"]')].map(c => ({
     title: c.getAttribute('data-title')
            || [...c.querySelectorAll('.role-title text')].map(t => t.textContent.trim()).join(' '),

@@ -16,7 +16,7 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 from explorer import app_bench
-from explorer.store import Store
+from explorer.runs.store import Store
 
 from .browse import (PAGE_TITLES, REACT_MS, SCREEN, go_to, page_state, screenshot_path, status_lines,
                      wait_ended, wait_final)

@@ -1,0 +1,99 @@
+"""From a `RunConfig` to the things a run is made of: data, network, rule, loss, on one device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from explorer.rules import init as initialisers
+from explorer.rules import Rule, Structure, make_rule
+from explorer.config import ConfigError, RunConfig
+from explorer.data import Dataset, load_dataset
+from explorer.engine.device import choose_device
+from explorer.engine.losses import make_loss, output_units
+from explorer.models import build_model
+
+
+def derived_seed(seed: int, stream: int) -> int:
+    """Independent seeds for the separate random streams of one run (weights, feedback, batches).
+
+    Example:
+        >>> derived_seed(0, 0) != derived_seed(0, 1)
+        True
+    """
+    return (seed * 0x9E3779B1 + stream * 0x85EBCA77 + 1) % (2**63 - 1)
+
+
+WEIGHTS, FEEDBACK, BATCHES = 0, 1, 2
+
+
+@dataclass
+class Built:
+    """A run's parts. ``model`` is an ``nn.Module`` on ``device``; ``data`` holds all of the data there."""
+
+    config: RunConfig
+    model: nn.Module
+    data: Dataset
+    rule: Rule
+    structure: Structure
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    device: torch.device
+
+    @property
+    def hidden_names(self) -> list[str]:
+        return self.structure.names[:-1]
+
+    def trainable(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+
+
+def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data: Dataset | None = None) -> Built:
+    """Data, network (initialised with ``cfg.seed``), rule and loss for ``cfg``.
+
+    Rules compared with the same seed start from the same forward weights: the weights, the
+    feedback matrices and the minibatch order each draw from their own random stream.
+
+    Example:
+        >>> built = build({"model": {"name": "mlp", "hidden": [16]}, "device": "cpu"})
+        >>> built.model.layers[0].weight.shape, built.data.name
+        (torch.Size([16, 64]), 'digits')
+    """
+    if not isinstance(cfg, RunConfig):
+        cfg = RunConfig.from_dict(cfg)
+    device = torch.device(device) if device is not None else choose_device(cfg.device)
+    data = (data or load_dataset(cfg.data, device)).to(device)
+    if data.regression and cfg.train.loss != "mse":
+        raise ConfigError(f"train.loss: '{data.name}' is a regression task (real-valued targets); use 'mse'")
+    if cfg.train.loss == "bce" and data.num_classes != 2:
+        raise ConfigError(f"train.loss: 'bce' needs a two-class dataset; '{data.name}' has "
+                          f"{data.num_classes} classes")
+    outputs = data.y_train.shape[1] if data.regression else output_units(cfg.train.loss, data.num_classes)
+    model = build_model(cfg.model, data.input_shape, outputs)
+    structure = Structure.of(model, data.input_shape)
+    initialise(structure, cfg.init, torch.Generator().manual_seed(derived_seed(cfg.seed, WEIGHTS)))
+    model.to(device)
+    rule = make_rule(cfg.algorithm, cfg.init)
+    rule.attach(model, structure, torch.Generator().manual_seed(derived_seed(cfg.seed, FEEDBACK)))
+    if not rule.trains_hidden:  # shallow training and random features: only the output layer learns
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in structure.output.parameters():
+            p.requires_grad_(True)
+    return Built(cfg, model, data, rule, structure, make_loss(cfg.train.loss, data.num_classes), device)
+
+
+def initialise(structure: Structure, spec, generator: torch.Generator) -> None:
+    """Draw every learnable layer's weight in forward order. Biases: PyTorch's default range under
+    ``default``, zero otherwise (so ``zeros`` starts the whole network at zero)."""
+    with torch.no_grad():
+        for layer in structure.layers:
+            layer.weight.copy_(initialisers.draw(spec, tuple(layer.weight.shape), generator))
+            if layer.bias is not None:
+                if spec.name == "default":
+                    bound = 1.0 / initialisers.fans(tuple(layer.weight.shape))[0] ** 0.5
+                    layer.bias.uniform_(-bound, bound, generator=generator)
+                else:
+                    layer.bias.zero_()

@@ -1,0 +1,254 @@
+"""The training loop: minibatches by index from on-device data, metrics at each logging interval.
+
+Nothing in a step waits for the device: each step's loss and right answers stay there (`Tally`),
+and the host reads them only when a record is logged (every ``train.log_every`` steps and at each
+epoch's end), with the step whose loss first went non-finite; a run whose loss went non-finite
+stops there, marked ``diverged`` at the exact step, with every earlier record kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from explorer.engine.build import BATCHES, Built, build, derived_seed
+from explorer.config import ConfigError, RunConfig
+from explorer.engine.losses import correct, hits
+from explorer.engine.metrics import compare_with_backprop, measured_backward
+from explorer.engine.optim import batch_manhattan_, make_optimizer
+from explorer.engine.tally import Tally
+
+
+@dataclass
+class TrainResult:
+    """``status`` is "done" or "diverged"; ``diverged_at`` the step whose loss was non-finite."""
+
+    status: str
+    diverged_at: int | None
+    history: list[dict]
+    final: dict
+    config: RunConfig
+    built: Built | None = field(default=None, repr=False)
+    snapshots: list = field(default_factory=list, repr=False)  # representations.Snapshot per epoch asked
+    probe: object = field(default=None, repr=False)            # representations.Probe they were taken on
+
+
+class Trainer:
+    """Drives one run step by step; `train` runs it to the end. (`seeds.SeedsTrainer` drives
+    several seeds stacked into one network through the same loop.)
+
+    Example:
+        >>> t = Trainer({"model": {"hidden": [16]}, "train": {"epochs": 1}, "device": "cpu"})
+        >>> t.step(); t.steps_done
+        1
+    """
+
+    seeds = 1  # runs trained together; every per-run figure below is a vector of this length
+
+    def __init__(self, cfg: RunConfig | dict, built: Built | None = None,
+                 on_metrics: Callable[[dict], None] | None = None) -> None:
+        self.built = built or build(cfg)
+        self.cfg = self.built.config
+        self.on_metrics = on_metrics
+        b, data = self.built, self.built.data
+        self.params = [p for _, p in b.trainable()]
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
+        self.batch_size = min(self.cfg.train.batch_size, data.num_train)
+        # Equal batches: the remainder of each shuffled epoch is left out (it differs every epoch),
+        # so that no tiny last batch takes an outsized step.
+        self.steps_per_epoch = data.num_train // self.batch_size
+        self.total_steps = self.steps_per_epoch * self.cfg.train.epochs
+        self.log_every = self.cfg.train.log_every or max(1, round(self.steps_per_epoch / 5))
+        self.generators = [torch.Generator().manual_seed(derived_seed(c.seed, BATCHES)) for c in self.configs]
+        self.histories: list[list[dict]] = [[] for _ in range(self.seeds)]
+        self.diverged: list[int | None] = [None] * self.seeds
+        self.steps_done = 0
+        self.samples_seen = 0
+        self._order = torch.empty(0, dtype=torch.long)
+        self._tally = Tally(self.seeds)
+        self.snapshots: list = []
+        self.probe = None
+        if self.cfg.train.snapshots:
+            from explorer.engine.representations import Probe, tap_names
+
+            unknown = sorted(set(self.cfg.train.snapshot_layers) - set(tap_names(b.structure)))
+            if unknown:
+                raise ConfigError(f"train.snapshot_layers: {unknown[0]!r} is not a hidden layer of this "
+                                  f"network; its hidden layers: {', '.join(tap_names(b.structure))}")
+            self.probe = Probe.of(data, self.cfg.train.snapshot_samples)
+            self._snapshot(0)
+        self._start = time.perf_counter()
+
+    @property
+    def configs(self) -> list[RunConfig]:
+        return [self.built.config]
+
+    @property
+    def history(self) -> list[dict]:
+        return self.histories[0]
+
+    @property
+    def diverged_at(self) -> int | None:
+        return self.diverged[0]
+
+    @property
+    def epoch(self) -> int:
+        return self.steps_done // self.steps_per_epoch
+
+    @property
+    def finished(self) -> bool:
+        return all(d is not None for d in self.diverged) or self.steps_done >= self.total_steps
+
+    def step(self) -> None:
+        """One minibatch: the rule's update, Batch Manhattan if asked, the optimiser step."""
+        b = self.built
+        position = self.steps_done % self.steps_per_epoch
+        if position == 0:
+            if self.epoch > 0:
+                b.data.resample(self.epoch)  # datasets drawn afresh each epoch (parity) do it here
+            b.rule.on_epoch_start(b.model, self.epoch)
+            self._order = torch.stack([torch.randperm(b.data.num_train, generator=g)
+                                       for g in self.generators]).to(b.device)
+        x, y = self._batch(self._order[:, position * self.batch_size:(position + 1) * self.batch_size])
+        b.model.train()
+        step = self.steps_done + 1
+        # the first step is logged too, so a live chart has a point as soon as a run has moved
+        logging = step == 1 or step % self.log_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
+        if logging:  # alignment on this step's batch, at the weights this step's update was made at
+            loss, logits, signals = measured_backward(b, b.rule, x, y)
+            layers = self._alignment(x, y, {n: p.grad for n, p in b.trainable()}, signals)
+        else:
+            loss, logits = b.rule.backward(b.model, x, y, b.loss_fn)
+        if self.cfg.optimizer.batch_manhattan:
+            batch_manhattan_(self.params)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        b.rule.after_step(b.model)
+        self.steps_done += 1
+        self._tally.add(*self._per_seed(loss.detach(), logits.detach(), y))
+        self.samples_seen += self.batch_size
+        if logging:
+            self._log(layers)
+        if self.steps_done % self.steps_per_epoch == 0 and self.diverged[0] is None:
+            self._snapshot(self.steps_done // self.steps_per_epoch)
+
+    # The pieces a stacked network does differently ------------------------------------------
+
+    def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch for this step's indices (one row of ``idx`` per seed)."""
+        return self.built.data.x_train[idx[0]], self.built.data.y_train[idx[0]]
+
+    def _per_seed(self, loss, logits, y) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each seed's loss on this batch (seeds,) and which of its predictions were right
+        (seeds, batch), on the device; None for the latter in regression."""
+        right = None if self.built.data.regression else hits(self.cfg.train.loss, logits, y).reshape(1, -1)
+        return loss.reshape(1), right
+
+    def _alignment(self, x, y, grads, signals) -> list[list[dict]]:
+        """Per seed, the alignment rows of this batch."""
+        return [compare_with_backprop(self.built, x, y, grads, signals)]
+
+    def _evaluate(self) -> list[tuple[float, float]]:
+        """Per seed, the test loss and accuracy."""
+        b = self.built
+        return [evaluate(b, b.data.x_test, b.data.y_test)]
+
+    # ----------------------------------------------------------------------------------------
+
+    def _snapshot(self, epoch: int) -> None:
+        """Hidden activations of the fixed probe set, if this epoch was asked for."""
+        if epoch in self.cfg.train.snapshots:
+            from explorer.engine.representations import Snapshot, capture
+
+            layers = self.cfg.train.snapshot_layers or None
+            self.snapshots.append(Snapshot(epoch, self.steps_done, capture(self.built, self.probe.x, layers=layers)))
+
+    def _log(self, layers: list[list[dict]]) -> None:
+        """Read the interval from the device: record each live seed's metrics; a seed whose
+        loss went non-finite is marked diverged at that step and records nothing more."""
+        start = self.steps_done - self._tally.steps  # the step before the interval's first
+        train = self._tally.read()
+        for s, (_, _, first_bad) in enumerate(train):
+            if first_bad is not None and self.diverged[s] is None:
+                self.diverged[s] = start + first_bad + 1
+        tests = self._evaluate()
+        for s in range(self.seeds):
+            if self.diverged[s] is not None:
+                continue
+            record = {
+                "step": self.steps_done,
+                "epoch": self.steps_done / self.steps_per_epoch,
+                "samples": self.samples_seen,
+                "time": time.perf_counter() - self._start,
+                "train_loss": train[s][0],
+                "train_acc": train[s][1],
+                "test_loss": tests[s][0],
+                "test_acc": tests[s][1],
+                "layers": layers[s],
+            }
+            self.histories[s].append(record)
+            if self.on_metrics is not None:
+                self.on_metrics(record) if self.seeds == 1 else self.on_metrics(s, record)
+
+    def results(self) -> list[TrainResult]:
+        """One result per seed."""
+        out = []
+        for s, cfg in enumerate(self.configs):
+            history, diverged = self.histories[s], self.diverged[s]
+            out.append(TrainResult("diverged" if diverged is not None else "done", diverged, history,
+                                   history[-1] if history else {}, cfg, self.built,
+                                   self.snapshots, self.probe))
+        return out
+
+    def result(self) -> TrainResult:
+        return self.results()[0]
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> TrainResult:
+        """Train to the end (or to divergence); ``progress(step, total)`` after every step."""
+        while not self.finished:
+            self.step()
+            if progress is not None:
+                progress(self.steps_done, self.total_steps)
+        return self.result()
+
+
+@torch.no_grad()
+def evaluate(built: Built, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) -> tuple[float, float]:
+    """Mean loss and accuracy of the model on (x, y), in eval mode, in chunks.
+
+    Example:
+        >>> from explorer.engine.build import build
+        >>> b = build({"model": {"hidden": [4]}, "device": "cpu"})
+        >>> loss, acc = evaluate(b, b.data.x_test, b.data.y_test)
+        >>> 0.0 <= acc <= 1.0
+        True
+    """
+    model = built.model
+    training = model.training
+    model.eval()
+    loss_sum, right = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
+    for i in range(0, len(x), chunk):
+        out = model(x[i:i + chunk])
+        loss_sum += built.loss_fn(out, y[i:i + chunk]) * len(out)
+        if not built.data.regression:
+            right += correct(built.config.train.loss, out, y[i:i + chunk])
+    model.train(training)
+    n = max(len(x), 1)
+    loss_sum, right = torch.stack([loss_sum, right]).tolist()  # one read of the device
+    return loss_sum / n, (math.nan if built.data.regression else right / n)
+
+
+def train(cfg: RunConfig | dict, on_metrics: Callable[[dict], None] | None = None, *,
+          progress: Callable[[int, int], None] | None = None) -> TrainResult:
+    """Train a run to the end and return its result (status, diverged_at, history, final).
+
+    Example:
+        >>> r = train({"model": {"hidden": [16]}, "train": {"epochs": 1}, "device": "cpu"})
+        >>> r.status, r.diverged_at, r.final["step"] == r.history[-1]["step"]
+        ('done', None, True)
+    """
+    return Trainer(cfg, on_metrics=on_metrics).run(progress)
