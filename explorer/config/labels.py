@@ -14,11 +14,10 @@ import math
 import re
 from typing import Mapping, Sequence
 
+from explorer.config.registry import OPTIONS, RULES
 from explorer.config.schema import RunConfig
 
-RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP", "sdfa": "sDFA",
-              "ssdfa": "ssDFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF", "rf": "RF", "ntk": "NTK"}
-_REFRESH = {"init": "signs at init", "epoch": "signs every epoch", "step": "signs every step"}
+RULE_NAMES = {key: spec.label for key, spec in RULES.items()}
 
 
 def _describe_init(spec) -> str:
@@ -36,21 +35,14 @@ def _describe_init(spec) -> str:
 
 
 def _options(algorithm: Mapping) -> str:
-    """The words for a rule's options, after its name (" block 2", " 1 connection, shallow")."""
+    """The words for a rule's options, after its name (" block 2", " 1 connection, shallow"), in the
+    registry's order; the choice of sign refresh reads after a comma."""
     text = ""
-    if algorithm.get("block_size") is not None:
-        text += f" block {algorithm['block_size']}"
-    if algorithm.get("bp_depth") is not None:
-        text += f" BP depth {algorithm['bp_depth']}"
-    if algorithm.get("connections") is not None:
-        n = algorithm["connections"]
-        text += f" {n} connection{'s' if n != 1 else ''}"
-    if algorithm.get("variant") is not None:
-        text += f" {algorithm['variant']}"
-    if algorithm.get("scale") is not None:
-        text += f" scale {algorithm['scale']:g}"
+    for name in ("block_size", "bp_depth", "connections", "variant", "scale"):
+        if algorithm.get(name) is not None:
+            text += " " + OPTIONS[name].say(algorithm[name])
     if algorithm.get("sign_refresh") is not None:
-        text += f", {_REFRESH.get(algorithm['sign_refresh'], algorithm['sign_refresh'])}"
+        text += ", " + OPTIONS["sign_refresh"].say(algorithm["sign_refresh"])
     if algorithm.get("train_hidden") is False:
         text += ", shallow"
     return text

@@ -20,89 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from explorer.config.dataset_options import DATASET_OPTIONS
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the field (``optimizer.lr``)."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Small readers: each checks one value and names its field when it is wrong.
-
-
-def _require_mapping(value: Any, path: str) -> Mapping:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{path} must be an object (a dict), got {type(value).__name__}")
-    return value
-
-
-def _reject_unknown(d: Mapping, allowed: set[str], path: str, what: str) -> None:
-    unknown = sorted(set(d) - allowed)
-    if unknown:
-        where = f"{path}." if path else ""
-        raise ConfigError(
-            f"{where}{unknown[0]} is not an option of {what}; options: {', '.join(sorted(allowed))}"
-        )
-
-
-def _number(value: Any, path: str, *, minimum: float | None = None, above: float | None = None,
-            below: float | None = None, maximum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{path} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ConfigError(f"{path} must be a finite number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{path} must be at least {minimum:g}, got {value:g}")
-    if above is not None and value <= above:
-        raise ConfigError(f"{path} must be greater than {above:g}, got {value:g}")
-    if below is not None and value >= below:
-        raise ConfigError(f"{path} must be less than {below:g}, got {value:g}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{path} must be at most {maximum:g}, got {value:g}")
-    return value
-
-
-def _integer(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{path} must be a whole number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{path} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{path} must be at most {maximum}, got {value}")
-    return value
-
-
-def _boolean(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{path} must be true or false, got {value!r}")
-    return value
-
-
-def _choice(value: Any, path: str, choices) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(f"{path} must be one of {', '.join(choices)}; got {value!r}")
-    return value
-
-
-def _optional_str(value: Any, path: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _names(value: Any, path: str) -> tuple[str, ...]:
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{path} must be a list of layer names, got {value!r}")
-    return tuple(_optional_str(v, f"{path}[{i}]") for i, v in enumerate(value))
-
-
-def _drop_none(d: dict) -> dict:
-    return {k: v for k, v in d.items() if v is not None}
+from explorer.config.registry import OPTIONS, rule_spec
+from explorer.config.registry import RULES as RULE_SPECS
+from explorer.config.fields import (
+    ConfigError, boolean, choice, drop_none, integer, names, number, optional_str, reject_unknown, require_mapping,
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -141,34 +63,35 @@ class InitSpec:
     def from_dict(cls, d: Any, path: str = "init") -> InitSpec:
         if isinstance(d, str):  # shorthand: "xavier" means {"name": "xavier"}
             d = {"name": d}
-        d = _require_mapping(d, path)
-        name = _choice(d.get("name", "default"), f"{path}.name", list(INIT_PARAMS))
-        _reject_unknown(d, {"name", *INIT_PARAMS[name]}, path, f"initialiser '{name}'")
+        d = require_mapping(d, path)
+        name = choice(d.get("name", "default"), f"{path}.name", list(INIT_PARAMS))
+        reject_unknown(d, {"name", *INIT_PARAMS[name]}, path, f"initialiser '{name}'")
         if name == "uniform":
             for key in ("low", "high"):
                 if key not in d:
-                    raise ConfigError(f"{path}.{key} is required for initialiser 'uniform'")
-            low, high = _number(d["low"], f"{path}.low"), _number(d["high"], f"{path}.high")
+                    raise ConfigError(f"{path}.{key} is required for initialiser 'uniform'", field=f"{path}.{key}")
+            low, high = number(d["low"], f"{path}.low"), number(d["high"], f"{path}.high")
             if low >= high:
-                raise ConfigError(f"{path}.low must be less than {path}.high, got low={low:g} >= high={high:g}")
+                raise ConfigError(f"{path}.low must be less than {path}.high, got low={low:g} >= high={high:g}",
+                                  field=f"{path}.low")
             return cls(name, low=low, high=high)
         if name == "normal":
             if "std" not in d:
-                raise ConfigError(f"{path}.std is required for initialiser 'normal'")
-            mean = _number(d.get("mean", 0.0), f"{path}.mean")
-            return cls(name, mean=mean, std=_number(d["std"], f"{path}.std", above=0.0))
+                raise ConfigError(f"{path}.std is required for initialiser 'normal'", field=f"{path}.std")
+            mean = number(d.get("mean", 0.0), f"{path}.mean")
+            return cls(name, mean=mean, std=number(d["std"], f"{path}.std", above=0.0))
         if name in ("fan_in", "fan_out", "xavier", "kaiming", "orthogonal"):
             gain = d.get("gain")
-            return cls(name, gain=None if gain is None else _number(gain, f"{path}.gain", above=0.0))
+            return cls(name, gain=None if gain is None else number(gain, f"{path}.gain", above=0.0))
         if name == "sign_concordant":
             inner = cls.from_dict(d.get("inner", {"name": "default"}), f"{path}.inner")
             if inner.name == "sign_concordant":
-                raise ConfigError(f"{path}.inner cannot itself be sign_concordant")
+                raise ConfigError(f"{path}.inner cannot itself be sign_concordant", field=f"{path}.inner")
             return cls(name, inner=inner)
         return cls(name)
 
     def to_dict(self) -> dict:
-        d = _drop_none({"name": self.name, "low": self.low, "high": self.high, "mean": self.mean,
+        d = drop_none({"name": self.name, "low": self.low, "high": self.high, "mean": self.mean,
                         "std": self.std, "gain": self.gain})
         if self.inner is not None:
             d["inner"] = self.inner.to_dict()
@@ -193,21 +116,21 @@ MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
 def _read_option(kind: Any, value: Any, path: str) -> Any:
     """One dataset option by its kind in `DATASET_OPTIONS` (a tuple of strings is a choice)."""
     if isinstance(kind, tuple):
-        return _choice(value, path, kind)
+        return choice(value, path, kind)
     if kind == "int+":
-        return _integer(value, path, minimum=1)
+        return integer(value, path, minimum=1)
     if kind == "int>=0":
-        return _integer(value, path, minimum=0)
+        return integer(value, path, minimum=0)
     if kind == "int>=2":
-        return _integer(value, path, minimum=2)
+        return integer(value, path, minimum=2)
     if kind == "float01":
-        return _number(value, path, above=0.0, below=1.0)
+        return number(value, path, above=0.0, below=1.0)
     if kind == "float>=0":
-        return _number(value, path, minimum=0.0)
+        return number(value, path, minimum=0.0)
     if kind == "bool":
-        return _boolean(value, path)
+        return boolean(value, path)
     if kind == "path":
-        return _optional_str(value, path)
+        return optional_str(value, path)
     raise AssertionError(f"unknown option kind {kind}")
 
 
@@ -225,10 +148,10 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "data") -> DataConfig:
-        d = _require_mapping(d, path)
-        name = _choice(d.get("name", "digits"), f"{path}.name", list(DATASET_OPTIONS))
+        d = require_mapping(d, path)
+        name = choice(d.get("name", "digits"), f"{path}.name", list(DATASET_OPTIONS))
         kinds = DATASET_OPTIONS[name]
-        _reject_unknown(d, {"name", *kinds}, path, f"dataset '{name}'")
+        reject_unknown(d, {"name", *kinds}, path, f"dataset '{name}'")
         options = {k: _read_option(kinds[k], v, f"{path}.{k}") for k, v in d.items() if k != "name"}
         return cls(name, options)
 
@@ -255,18 +178,18 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "model") -> ModelConfig:
-        d = _require_mapping(d, path)
-        name = _choice(d.get("name", "mlp"), f"{path}.name", list(MODEL_OPTIONS))
-        _reject_unknown(d, {"name", *MODEL_OPTIONS[name]}, path, f"model '{name}'")
+        d = require_mapping(d, path)
+        name = choice(d.get("name", "mlp"), f"{path}.name", list(MODEL_OPTIONS))
+        reject_unknown(d, {"name", *MODEL_OPTIONS[name]}, path, f"model '{name}'")
         default_act = "tanh" if name == "lenet5" else "relu"
-        activation = _choice(d.get("activation", default_act), f"{path}.activation", ACTIVATIONS)
+        activation = choice(d.get("activation", default_act), f"{path}.activation", ACTIVATIONS)
         hidden = None
         if name == "mlp":
             raw = d.get("hidden", [64, 64])
             if not isinstance(raw, (list, tuple)):
-                raise ConfigError(f"{path}.hidden must be a list of layer widths, got {raw!r}")
-            hidden = tuple(_integer(w, f"{path}.hidden[{i}]", minimum=1) for i, w in enumerate(raw))
-        pool = _boolean(d["pool"], f"{path}.pool") if "pool" in d else None
+                raise ConfigError(f"{path}.hidden must be a list of layer widths, got {raw!r}", field=f"{path}.hidden")
+            hidden = tuple(integer(w, f"{path}.hidden[{i}]", minimum=1) for i, w in enumerate(raw))
+        pool = boolean(d["pool"], f"{path}.pool") if "pool" in d else None
         return cls(name, hidden, activation, pool)
 
     def to_dict(self) -> dict:
@@ -282,23 +205,27 @@ class ModelConfig:
 # ----------------------------------------------------------------------------------------------
 # Learning rules (docs/algorithms.md, "The rules").
 
-RULES = ("bp", "fa", "dfa", "ifa", "bdfa", "fp", "sdfa", "ssdfa", "usf", "frsf", "brsf", "rf", "ntk")
-LAZY_RULES = ("rf", "ntk")
-RULE_OPTIONS: dict[str, str] = {  # option -> the rule it belongs to
-    "block_size": "bdfa", "bp_depth": "fp", "connections": "sdfa", "sign_refresh": "fa", "scale": "usf",
-    "variant": "rf",
-}
-RF_VARIANTS = ("gaussian", "relu", "linear")
-SIGN_REFRESH = ("init", "epoch", "step")
+# The rules themselves, their options and what they fit are declared once, in `registry`.
+RULES = tuple(RULE_SPECS)
+LAZY_RULES = tuple(key for key, spec in RULE_SPECS.items() if spec.family == "lazy")
+RULE_OPTIONS: dict[str, str] = {option: key for key, spec in RULE_SPECS.items() for option in spec.options}
+RF_VARIANTS = OPTIONS["variant"].choices
+SIGN_REFRESH = tuple(c for c in OPTIONS["sign_refresh"].choices if c is not None)
 
 
 @dataclass(frozen=True)
 class AlgorithmConfig:
-    """The learning rule, its feedback initialiser and its options.
+    """The learning rule, its feedback initialiser and its options (`registry.RULES`).
+
+    The options the rule takes are filled in at their defaults. An option of another rule, or a
+    feedback initialiser given to a rule without feedback matrices, is checked and then ignored, so
+    one base config serves every rule of a comparison or a sweep.
 
     Example:
         >>> AlgorithmConfig.from_dict({"name": "bdfa", "block_size": 2}).block_size
         2
+        >>> AlgorithmConfig.from_dict({"name": "bp", "block_size": 2, "feedback_init": "xavier"}).to_dict()
+        {'name': 'bp'}
     """
 
     name: str = "bp"
@@ -313,45 +240,34 @@ class AlgorithmConfig:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "algorithm") -> AlgorithmConfig:
-        d = _require_mapping(d, path)
-        name = _choice(d.get("name", "bp"), f"{path}.name", RULES)
-        _reject_unknown(d, {"name", "feedback_init", "train_hidden", *RULE_OPTIONS}, path, "a learning rule")
-        for option, owner in RULE_OPTIONS.items():
-            if option in d and owner != name:
-                raise ConfigError(f"{path}.{option} applies to rule '{owner}' only, not '{name}'")
-        if name in ("bp", *LAZY_RULES) and "feedback_init" in d:
-            raise ConfigError(f"{path}.feedback_init: rule '{name}' uses no feedback matrices")
-        feedback = (InitSpec.from_dict(d["feedback_init"], f"{path}.feedback_init")
-                    if "feedback_init" in d else None)
+        d = require_mapping(d, path)
+        spec = rule_spec(d.get("name", "bp"), f"{path}.name")
+        reject_unknown(d, {"name", "feedback_init", "train_hidden", *OPTIONS}, path, "a learning rule")
         kw: dict[str, Any] = {}
-        if "block_size" in d:
-            kw["block_size"] = _integer(d["block_size"], f"{path}.block_size", minimum=1)
-        if "bp_depth" in d:
-            kw["bp_depth"] = _integer(d["bp_depth"], f"{path}.bp_depth", minimum=0)
-        if "connections" in d:
-            kw["connections"] = _integer(d["connections"], f"{path}.connections", minimum=1)
-        if "sign_refresh" in d:
-            kw["sign_refresh"] = _choice(d["sign_refresh"], f"{path}.sign_refresh", SIGN_REFRESH)
-        if "scale" in d:
-            kw["scale"] = _number(d["scale"], f"{path}.scale", above=0.0)
-        if name == "rf":
-            kw["variant"] = _choice(d.get("variant", "gaussian"), f"{path}.variant", RF_VARIANTS)
-        if name == "bdfa" and "block_size" not in kw:
-            raise ConfigError(f"{path}.block_size is required for rule 'bdfa' (hidden layers per block)")
-        if name == "fp" and "bp_depth" not in kw:
-            raise ConfigError(f"{path}.bp_depth is required for rule 'fp' (hidden layers trained by BP)")
-        if name == "sdfa" and "connections" not in kw:
-            raise ConfigError(f"{path}.connections is required for rule 'sdfa' (non-zeros per column)")
-        train_hidden = _boolean(d.get("train_hidden", True), f"{path}.train_hidden")
-        return cls(name, feedback, train_hidden=train_hidden, **kw)
+        for option in OPTIONS.values():
+            if option.name in spec.options:
+                kw[option.name] = option.read(d.get(option.name, option.default), f"{path}.{option.name}")
+            elif option.name in d:  # another rule's option: checked, then ignored
+                option.read(d[option.name], f"{path}.{option.name}")
+        feedback = None
+        if "feedback_init" in d:
+            given = InitSpec.from_dict(d["feedback_init"], f"{path}.feedback_init")
+            if spec.feedback and given.name not in spec.feedback:
+                raise ConfigError(
+                    f"{path}.feedback_init: {given.name} needs a feedback matrix shaped like the forward "
+                    f"weight it stands in for, which only rule 'fa' has (not '{spec.key}')",
+                    field=f"{path}.feedback_init.name")
+            feedback = given if spec.feedback else None  # a rule without feedback matrices ignores it
+        train_hidden = boolean(d.get("train_hidden", True), f"{path}.train_hidden") or not spec.shallow
+        return cls(spec.key, feedback, train_hidden=train_hidden, **kw)
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"name": self.name}
         if self.feedback_init is not None:
             d["feedback_init"] = self.feedback_init.to_dict()
-        d.update(_drop_none({"block_size": self.block_size, "bp_depth": self.bp_depth,
-                             "connections": self.connections, "sign_refresh": self.sign_refresh,
-                             "scale": self.scale, "variant": self.variant}))
+        d.update(drop_none({"block_size": self.block_size, "bp_depth": self.bp_depth,
+                            "connections": self.connections, "sign_refresh": self.sign_refresh,
+                            "scale": self.scale, "variant": self.variant}))
         if not self.train_hidden:
             d["train_hidden"] = False
         return d
@@ -383,26 +299,27 @@ class OptimizerConfig:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "optimizer") -> OptimizerConfig:
-        d = _require_mapping(d, path)
-        name = _choice(d.get("name", "sgd"), f"{path}.name", OPTIMIZERS)
+        d = require_mapping(d, path)
+        name = choice(d.get("name", "sgd"), f"{path}.name", OPTIMIZERS)
         allowed = {"name", "lr", "weight_decay", "batch_manhattan", "momentum"}
         if name == "sgd":
             allowed.add("nesterov")
-        _reject_unknown(d, allowed, path, f"optimiser '{name}'")
-        lr = _number(d.get("lr", DEFAULT_LR[name]), f"{path}.lr", above=0.0)
-        momentum = _number(d.get("momentum", 0.9 if name == "sgd" else 0.0), f"{path}.momentum",
+        reject_unknown(d, allowed, path, f"optimiser '{name}'")
+        lr = number(d.get("lr", DEFAULT_LR[name]), f"{path}.lr", above=0.0)
+        momentum = number(d.get("momentum", 0.9 if name == "sgd" else 0.0), f"{path}.momentum",
                            minimum=0.0, below=1.0)
         if momentum and name not in ("sgd", "rmsprop"):
-            raise ConfigError(f"{path}.momentum applies to sgd and rmsprop only, not '{name}'")
-        nesterov = _boolean(d["nesterov"], f"{path}.nesterov") if "nesterov" in d else None
+            raise ConfigError(f"{path}.momentum applies to sgd and rmsprop only, not '{name}'",
+                              field=f"{path}.momentum")
+        nesterov = boolean(d["nesterov"], f"{path}.nesterov") if "nesterov" in d else None
         if nesterov and momentum == 0:
-            raise ConfigError(f"{path}.nesterov needs {path}.momentum greater than 0")
+            raise ConfigError(f"{path}.nesterov needs {path}.momentum greater than 0", field=f"{path}.nesterov")
         return cls(name, lr, momentum,
-                   _number(d.get("weight_decay", 0.0), f"{path}.weight_decay", minimum=0.0),
-                   _boolean(d.get("batch_manhattan", False), f"{path}.batch_manhattan"), nesterov)
+                   number(d.get("weight_decay", 0.0), f"{path}.weight_decay", minimum=0.0),
+                   boolean(d.get("batch_manhattan", False), f"{path}.batch_manhattan"), nesterov)
 
     def to_dict(self) -> dict:
-        return _drop_none({"name": self.name, "lr": self.lr, "momentum": self.momentum,
+        return drop_none({"name": self.name, "lr": self.lr, "momentum": self.momentum,
                            "weight_decay": self.weight_decay, "batch_manhattan": self.batch_manhattan,
                            "nesterov": self.nesterov})
 
@@ -426,28 +343,29 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "train") -> TrainConfig:
-        d = _require_mapping(d, path)
-        _reject_unknown(d, {"epochs", "batch_size", "loss", "log_every", "snapshots", "snapshot_samples",
+        d = require_mapping(d, path)
+        reject_unknown(d, {"epochs", "batch_size", "loss", "log_every", "snapshots", "snapshot_samples",
                             "snapshot_layers"}, path, "train")
         log_every = d.get("log_every")
-        epochs = _integer(d.get("epochs", 10), f"{path}.epochs", minimum=1)
+        epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1)
         raw = d.get("snapshots", [])
         if not isinstance(raw, (list, tuple)):
-            raise ConfigError(f"{path}.snapshots must be a list of epochs (0 = before training), got {raw!r}")
-        snapshots = tuple(sorted({_integer(e, f"{path}.snapshots[{i}]", minimum=0, maximum=epochs)
+            raise ConfigError(f"{path}.snapshots must be a list of epochs (0 = before training), got {raw!r}",
+                              field=f"{path}.snapshots")
+        snapshots = tuple(sorted({integer(e, f"{path}.snapshots[{i}]", minimum=0, maximum=epochs)
                                   for i, e in enumerate(raw)}))
         return cls(
             epochs,
-            _integer(d.get("batch_size", 64), f"{path}.batch_size", minimum=1),
-            _choice(d.get("loss", "cross_entropy"), f"{path}.loss", LOSSES),
-            None if log_every is None else _integer(log_every, f"{path}.log_every", minimum=1),
+            integer(d.get("batch_size", 64), f"{path}.batch_size", minimum=1),
+            choice(d.get("loss", "cross_entropy"), f"{path}.loss", LOSSES),
+            None if log_every is None else integer(log_every, f"{path}.log_every", minimum=1),
             snapshots,
-            _integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=10_000),
-            _names(d.get("snapshot_layers", []), f"{path}.snapshot_layers"),
+            integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=10_000),
+            names(d.get("snapshot_layers", []), f"{path}.snapshot_layers"),
         )
 
     def to_dict(self) -> dict:
-        d = _drop_none({"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss,
+        d = drop_none({"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss,
                         "log_every": self.log_every})
         if self.snapshots:
             d["snapshots"] = list(self.snapshots)
@@ -483,16 +401,17 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: Any) -> RunConfig:
-        d = _require_mapping(d, "config")
-        _reject_unknown(d, {*SECTIONS, "seed", "device"}, "", "a run config")
+        if not isinstance(d, Mapping):  # about the config as a whole: no field
+            raise ConfigError(f"a run config must be an object (a dict), got {type(d).__name__}")
+        reject_unknown(d, {*SECTIONS, "seed", "device"}, "", "a run config")
         parts = {key: section.from_dict(d.get(key, {}), key) for key, section in SECTIONS.items()}
         if parts["init"].name == "sign_concordant":
             raise ConfigError("init.name: sign_concordant is for feedback matrices only "
-                              "(use it as algorithm.feedback_init)")
-        seed = _integer(d.get("seed", 0), "seed", minimum=0)
+                              "(use it as algorithm.feedback_init)", field="init.name")
+        seed = integer(d.get("seed", 0), "seed", minimum=0)
         device = d.get("device")
         if device is not None:
-            device = _choice(device, "device", DEVICES)
+            device = choice(device, "device", DEVICES)
         cfg = cls(seed=seed, device=device, **parts)
         _check_combination(cfg)
         return cfg
@@ -514,7 +433,7 @@ class RunConfig:
             for part in parents:
                 target = target.setdefault(part, {})
                 if not isinstance(target, dict):
-                    raise ConfigError(f"{dotted}: {part} is not a section")
+                    raise ConfigError(f"{dotted}: {part} is not a section", field=dotted)
             if value is None:
                 target.pop(last, None)
             else:
@@ -524,37 +443,34 @@ class RunConfig:
 
 def _check_combination(cfg: RunConfig) -> None:
     """Checks that need more than one section: which rules fit which networks and losses."""
-    rule, model = cfg.algorithm.name, cfg.model.name
-    if model != "mlp" and rule in ("ifa", "bdfa", "fp"):
+    spec = RULE_SPECS[cfg.algorithm.name]
+    rule, model = spec.key, cfg.model.name
+    if not spec.fits(model):
         raise ConfigError(
-            f"algorithm.name: '{rule}' is defined for MLPs (a chain of fully connected layers); its "
-            f"feedback matrices would map whole feature maps onto feature maps in '{model}'. "
-            "Use bp, the FA family (fa, usf, frsf, brsf) or dfa / sdfa / ssdfa.")
-    if rule in LAZY_RULES:
-        if model != "mlp" or len(cfg.model.hidden) != 1:
-            raise ConfigError(f"algorithm.name: the lazy baseline '{rule}' is defined for an MLP with one "
-                              "hidden layer (model.hidden like [512])")
-        needed = "linear" if cfg.algorithm.variant == "linear" else "relu"
-        if cfg.model.activation != needed:
-            what = f"variant '{cfg.algorithm.variant}'" if rule == "rf" else "'ntk' (its gates are ReLU's)"
-            raise ConfigError(f"model.activation must be '{needed}' for {what}, got '{cfg.model.activation}'")
-    feedback = cfg.algorithm.feedback_init
-    fa_family = rule in ("fa", "usf", "frsf", "brsf")
-    if feedback is not None and feedback.name == "sign_concordant" and rule != "fa":
-        raise ConfigError(
-            "algorithm.feedback_init: sign_concordant needs a feedback matrix shaped like the forward "
-            f"weight it stands in for, which only rule 'fa' has (not '{rule}')")
-    if rule == "fa" and cfg.algorithm.sign_refresh and feedback is not None and feedback.name == "sign_concordant":
-        raise ConfigError("algorithm.sign_refresh already makes feedback sign-concordant; "
-                          "give algorithm.feedback_init the magnitude initialiser instead")
-    if rule == "usf" and feedback is not None:
-        raise ConfigError("algorithm.feedback_init: rule 'usf' uses scale * sign(W); set algorithm.scale")
-    if cfg.model.name == "mlp" and len(cfg.model.hidden) == 0 and rule != "bp" and not fa_family:
-        raise ConfigError(f"model.hidden: rule '{rule}' needs at least one hidden layer")
-    if cfg.model.name == "mlp":
-        depth = len(cfg.model.hidden)
+            f"algorithm.name: '{rule}' is defined for {', '.join(spec.networks)} (a chain of fully connected "
+            f"layers), not '{model}'. Rules that fit '{model}': "
+            f"{', '.join(k for k, s in RULE_SPECS.items() if s.fits(model))}.", field="algorithm.name")
+    if model == "mlp":
+        depth, (low, high) = len(cfg.model.hidden), spec.hidden_layers
+        if high is not None and low == high and depth != low:
+            raise ConfigError(f"model.hidden: '{rule}' is defined for an MLP with {low} hidden layer"
+                              f"{'s' if low != 1 else ''} (model.hidden like [512]), got {depth}", field="model.hidden")
+        if depth < low:
+            raise ConfigError(f"model.hidden: rule '{rule}' needs at least {low} hidden layer"
+                              f"{'s' if low != 1 else ''}", field="model.hidden")
         if rule == "fp" and cfg.algorithm.bp_depth > depth:
             raise ConfigError(f"algorithm.bp_depth must be at most the number of hidden layers "
-                              f"({depth}), got {cfg.algorithm.bp_depth}")
+                              f"({depth}), got {cfg.algorithm.bp_depth}", field="algorithm.bp_depth")
+    if spec.family == "lazy":
+        needed = "linear" if cfg.algorithm.variant == "linear" else "relu"
+        if cfg.model.activation != needed:
+            what = f"variant '{cfg.algorithm.variant}'" if rule == "rf" else f"'{rule}' (its gates are ReLU's)"
+            raise ConfigError(f"model.activation must be '{needed}' for {what}, got '{cfg.model.activation}'",
+                              field="model.activation")
+    feedback = cfg.algorithm.feedback_init
+    if rule == "fa" and cfg.algorithm.sign_refresh and feedback is not None and feedback.name == "sign_concordant":
+        raise ConfigError("algorithm.sign_refresh already makes feedback sign-concordant; "
+                          "give algorithm.feedback_init the magnitude initialiser instead",
+                          field="algorithm.sign_refresh")
     if cfg.train.loss == "bce" and cfg.data.name == "random" and cfg.data.get("classes", 10) != 2:
-        raise ConfigError("train.loss: 'bce' needs a two-class dataset; set data.classes to 2")
+        raise ConfigError("train.loss: 'bce' needs a two-class dataset; set data.classes to 2", field="train.loss")

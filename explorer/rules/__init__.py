@@ -1,5 +1,8 @@
 """Learning rules: one strategy object per run, applied to a rule-agnostic network.
 
+Which class computes a rule's update is declared in `explorer.config.registry` (``strategy``);
+the math of every update, in a few lines of NumPy each, is in `explorer.rules.reference`.
+
 Example:
     >>> from explorer.config import AlgorithmConfig, InitSpec
     >>> type(make_rule(AlgorithmConfig("dfa"), InitSpec())).__name__
@@ -9,27 +12,23 @@ Example:
 from __future__ import annotations
 
 from explorer.config import AlgorithmConfig, InitSpec
+from explorer.config.registry import RULES
 from explorer.rules.base import Rule
 from explorer.rules.dfa import DirectFeedback
 from explorer.rules.fa import FeedbackAlignment
 from explorer.rules.lazy import GatedLinear, RandomFeatures
 from explorer.rules.structure import Structure
 
-FA_FAMILY = ("fa", "usf", "frsf", "brsf")
-DFA_FAMILY = ("dfa", "sdfa", "ssdfa", "bdfa", "fp", "ifa")
+STRATEGIES: dict[str, type[Rule]] = {
+    "backprop": Rule, "feedback_alignment": FeedbackAlignment, "direct_feedback": DirectFeedback,
+    "random_features": RandomFeatures, "gated": GatedLinear,
+}
 
 
 def make_rule(cfg: AlgorithmConfig, forward_init: InitSpec) -> Rule:
-    """The rule object for ``cfg.name``."""
-    if cfg.name in FA_FAMILY:
-        return FeedbackAlignment(cfg, forward_init)
-    if cfg.name in DFA_FAMILY:
-        return DirectFeedback(cfg, forward_init)
-    if cfg.name == "rf":
-        return RandomFeatures(cfg, forward_init)
-    if cfg.name == "ntk":
-        return GatedLinear(cfg, forward_init)
-    return Rule(cfg, forward_init)
+    """The rule object for ``cfg.name``, of the class its registry entry names."""
+    return STRATEGIES[RULES[cfg.name].strategy](cfg, forward_init)
 
 
-__all__ = ["Rule", "DirectFeedback", "FeedbackAlignment", "RandomFeatures", "GatedLinear", "Structure", "make_rule", "FA_FAMILY", "DFA_FAMILY"]
+__all__ = ["Rule", "DirectFeedback", "FeedbackAlignment", "RandomFeatures", "GatedLinear", "Structure",
+           "STRATEGIES", "make_rule"]

@@ -45,27 +45,28 @@ def _base_dict(base: RunConfig | Mapping) -> dict:
 
 def comparison_configs(base: RunConfig | Mapping, algorithms: Sequence[Mapping]) -> list[RunConfig]:
     """One validated config per algorithm dict, all with ``base``'s data, network, init, optimiser,
-    training and seed. Errors name the rule: ``rules[1].block_size ...``.
+    training and seed. An error names the rule: its ``.field`` is ``rules[1].algorithm.block_size``.
 
     Example:
         >>> [c.algorithm.name for c in comparison_configs({"seed": 3}, [{"name": "bp"}, {"name": "fa"}])]
         ['bp', 'fa']
-        >>> comparison_configs({}, [{"name": "bdfa"}])
-        Traceback (most recent call last):
-        ...
-        explorer.config.schema.ConfigError: rules[0]: algorithm.block_size is required for rule 'bdfa' (hidden layers per block)
+        >>> try:
+        ...     comparison_configs({}, [{"name": "bp"}, {"name": "bdfa", "block_size": 0}])
+        ... except ConfigError as err:
+        ...     print(err.field, "|", err)
+        rules[1].algorithm.block_size | rules[1]: algorithm.block_size must be at least 1, got 0
     """
     if isinstance(algorithms, (str, bytes, Mapping)) or not isinstance(algorithms, Sequence) or not algorithms:
-        raise ConfigError("rules: choose at least one learning rule")
+        raise ConfigError("rules: choose at least one learning rule", field="rules")
     if len(algorithms) > MAX_RULES:
-        raise ConfigError(f"rules: compare at most {MAX_RULES} rules at once, got {len(algorithms)}")
+        raise ConfigError(f"rules: compare at most {MAX_RULES} rules at once, got {len(algorithms)}", field="rules")
     d = _base_dict(base)
     configs = []
     for i, algorithm in enumerate(algorithms):
         try:
             configs.append(RunConfig.from_dict({**d, "algorithm": dict(algorithm)}))
         except ConfigError as err:
-            raise ConfigError(f"rules[{i}]: {err}") from err
+            raise err.within(f"rules[{i}]") from err
     return configs
 
 

@@ -78,7 +78,7 @@ def embed(snapshots: Sequence, method: str = "pca", *, layer: str | None = None,
         >>> embed([x], "umap")
         Traceback (most recent call last):
         ...
-        explorer.config.schema.ConfigError: method must be one of pca, tsne; got 'umap'
+        explorer.config.ConfigError: method must be one of pca, tsne; got 'umap'
     """
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")

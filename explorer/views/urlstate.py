@@ -236,7 +236,7 @@ def parse(query: Mapping[str, str]) -> dict[str, Any]:
         >>> parse({"epochs": "ten"})
         Traceback (most recent call last):
         ...
-        explorer.config.schema.ConfigError: epochs: expected a whole number, got 'ten'
+        explorer.config.ConfigError: epochs: expected a whole number, got 'ten'
     """
     out: dict[str, Any] = {}
     for key, text in query.items():

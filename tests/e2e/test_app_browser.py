@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import app_bench
+from tools import app_bench
 from explorer.config.labels import run_label, unique_labels
 
 from .browse import PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, status_lines, wait_final

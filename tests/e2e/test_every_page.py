@@ -15,7 +15,7 @@ import re
 import time
 from urllib.parse import parse_qs, urlparse
 
-from explorer import app_bench
+from tools import app_bench
 from explorer.runs.store import Store
 
 from .browse import (PAGE_TITLES, REACT_MS, SCREEN, go_to, page_state, screenshot_path, status_lines,

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from explorer import app_bench
+from tools import app_bench
 from explorer.data.idx import IDX_SOURCES
 
 from .browse import (REACT_MS, SCREEN, control_value, controls, page_state, set_control, settled_controls, status_lines,
