@@ -86,9 +86,6 @@ def test_a_fractional_position_lies_between_two_consecutive_maps():
     assert np.allclose(job.at(1.5), (second + third) / 2)
     assert np.array_equal(job.at(7), third) and np.array_equal(job.at(-1), first)
     assert job.epoch_at(1.5) == 4.0
-    low, high = job.domain()
-    stacked = np.stack([first, second, third])
-    assert low < stacked.min() and high > stacked.max()
 
 
 def test_inside_picks_exactly_the_points_in_the_brushed_rectangle():
@@ -244,3 +241,56 @@ def test_the_maps_of_two_runs_are_made_in_turn_checkpoint_by_checkpoint(store, m
         assert made == [(run, e) for e in range(4) for run in (first, second)]   # in turn
     finally:
         mapper.close()
+
+
+def test_tsne_options_are_checked_and_name_the_option(store):
+    assert maps.tsne_options({"n_iter": 50, "perplexity": 10}) == {**maps.TSNE_OPTIONS, "n_iter": 50, "perplexity": 10.0}
+    for given, field in (({"n_iter": 0}, "tsne.n_iter"), ({"perplexity": -1.0}, "tsne.perplexity"),
+                         ({"perplexity": True}, "tsne.perplexity"), ({"seed": 1.5}, "tsne.seed"),
+                         ({"iterations": 9}, "tsne.iterations")):
+        with pytest.raises(ConfigError, match=field.replace(".", r"\.")) as err:
+            maps.tsne_options(given)
+        assert err.value.field == field
+    with pytest.raises(ConfigError, match="tsne.n_iter"):
+        maps.Mapper(store, workers=0, tsne={"n_iter": -5})   # checked before any work
+
+
+def test_one_shared_mapper_per_store_and_t_sne_options(store):
+    default, quick = maps.shared(store), maps.shared(store, {"n_iter": 40})
+    assert maps.shared(store) is default and maps.shared(store, {"n_iter": 40}) is quick and quick is not default
+    assert quick.tsne["n_iter"] == 40 and default.tsne == maps.TSNE_OPTIONS
+    assert maps.shared(store, {"n_iter": maps.TSNE_OPTIONS["n_iter"]}) is default   # the defaults, spelt out
+
+
+def _job(epochs, maps_ready, n=4, method="tsne"):
+    job = maps.MapJob(("run", "layers.1", method), epochs, [10 * e for e in epochs])
+    rng = np.random.RandomState(0)
+    for _ in range(maps_ready):
+        job.add(rng.normal(size=(n, 2)))
+    return job
+
+
+def test_run_map_draws_the_map_at_the_epoch_coloured_and_titled():
+    job = _job([0, 2, 4], 2)
+    probe = {"y": torch.tensor([3, 1, 3, 0])}
+    drawn = maps.run_map(job, probe, label="DFA", colour="digit 1", epoch=1.0, size=300)   # no such colouring
+    assert drawn.colour == "class" and drawn.table["class"].tolist() == ["3", "1", "3", "0"]
+    assert np.allclose(drawn.table[["x", "y"]], (job.maps[0] + job.maps[1]) / 2)          # half way, as the slider
+    spec = drawn.chart.to_dict()
+    assert spec["title"]["text"] == "DFA · hidden layer 2 · t-SNE · epoch 1"
+    assert spec["title"]["subtitle"] == "between the checkpoints at epochs 0 and 2"
+    assert spec["encoding"]["color"]["field"] == "class" and spec["width"] == spec["height"] == 300
+    late = maps.run_map(job, probe, label="DFA", colour="class", epoch=4.0).chart.to_dict()["title"]
+    assert late["text"].endswith("epoch 2") and "not computed yet" in late["subtitle"]
+    assert late["subtitleColor"] != spec["title"]["subtitleColor"]                      # said in another colour
+
+
+def test_job_lines_say_how_the_maps_are_coming():
+    assert maps.job_lines(_job([0, 1], 0), "BP") == [
+        ("info", "t-SNE of BP: computing in the background (0 of 2 checkpoints)…")]
+    assert maps.job_lines(_job([0, 1], 1), "BP")[0][0] == "note"
+    assert maps.job_lines(_job([0, 1], 2), "BP") == []
+    failed = _job([0, 1], 1)
+    failed.error = "RuntimeError: out of memory"
+    assert maps.job_lines(failed, "BP") == [("error", "t-SNE of BP failed: RuntimeError: out of memory")]
+    assert maps.job_lines(_job([], 0, method="pca"), "BP")[0][1].startswith("This view needs the run's weights")

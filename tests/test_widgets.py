@@ -25,6 +25,8 @@ from conftest import epochs_lasting, small_config
 from explorer import RunConfig
 from explorer.runs.workspace import Workspace
 from explorer.widgets import AlignmentWidget, EmbeddingWidget, ParityWidget, TrainerWidget, follow
+from explorer.views import maps
+from explorer.views.embed import embed
 from explorer.widgets.parity import default_config
 
 SNAPSHOTS = {"epochs": 2, "batch_size": 64, "snapshots": [0, 1, 2], "snapshot_samples": 120}
@@ -237,17 +239,23 @@ def test_embedding_widget_on_a_stored_run(ws, finished):
     assert w.config == finished.configs[0] and w.status == "done"
     assert w.layer.options == (("hidden layer 1", "layers.0"), ("hidden layer 2", "layers.1"))  # words a person reads
     assert w.layer.value == "layers.1" and w.layer.label == "hidden layer 2"
+    assert w.color.options == ("class",) and w.method.options == (("PCA", "pca"), ("t-SNE", "tsne"))
     assert [e for _, e in w.checkpoint.options] == [0, 1, 2] and w.epoch == 2
     assert w.points == 120 and len(w.charts) == 2
+    pca = embed(ws.store.snapshots(finished.ids[0]), "pca", layer="layers.1")   # computed apart from the widget
     last = w.table(0)
+    assert np.allclose(last.sort_values("index")[["x", "y"]], pca[2], atol=1e-5)
     w.checkpoint.value = 0
     first = w.table(0)
-    assert w.epoch == 0 and not first[["x", "y"]].equals(last[["x", "y"]])  # the map moved with training
+    assert w.epoch == 0 and np.allclose(first.sort_values("index")[["x", "y"]], pca[0], atol=1e-5)
+    assert not first[["x", "y"]].equals(last[["x", "y"]])  # the map moved with training
+    assert first["class"].tolist() == [str(int(v)) for v in ws.store.probe(finished.ids[0])["y"]]
     assert chart_rows(w.charts[0]) == 120
     # A brush drawn in the browser comes back as a selection: the samples inside it are listed.
     x0, x1 = sorted(first["x"])[10], sorted(first["x"])[-10]
     w.charts[0]._vl_selections = {"brush": {"value": {"x": [x0, x1], "y": [-1e9, 1e9]}, "store": []}}
-    assert 0 < len(w.selected) < 120 and "samples</b> selected" in w.selection.value
+    assert w.selected == first[first["x"].between(x0, x1)]["index"].tolist()
+    assert 0 < len(w.selected) < 120 and f"<b>{len(w.selected)} samples</b> in the brushed area" in w.selection.value
     # ... and shown as images: each the probe's input, as the store holds it
     from PIL import Image
 
@@ -258,9 +266,102 @@ def test_embedding_widget_on_a_stored_run(ws, finished):
         shown = np.asarray(Image.open(io.BytesIO(image.value))).astype(float)
         pixels = probe[index, 0].float().numpy()
         assert np.corrcoef(shown.ravel(), pixels.ravel())[0, 1] > 0.999   # same picture, rescaled to 0-255
+    w.charts[0]._vl_selections = {}
+    assert w.selected == [] and "Drag over a map" in w.selection.value
+
+
+def test_embedding_widget_makes_its_maps_with_the_apps_mapper(ws, finished):
+    """The t-SNE maps are the process's `maps.Mapper`'s: made there once per checkpoint, and found
+    there by a second widget (and by the Representations page) without being made again."""
+    w = EmbeddingWidget(finished, n_iter=40)
+    mapper = w.mapper
+    assert mapper is maps.shared(ws.store, {"n_iter": 40})
     w.method.value = "tsne"
-    wait_for(lambda: not w.computing, timeout=120)
-    assert w.table(0) is not None and not w.error and w.points == 120
+    w.wait(timeout=240)   # the live thread ends once every map asked for is drawn
+    assert not w.computing and not w.error and w.points == 120
+    made = [m for m in mapper.made if m[0] in finished.ids and m[1] == "layers.1" and m[2] == "tsne"]
+    assert sorted(made) == sorted((run, "layers.1", "tsne", e) for run in finished.ids for e in (0, 1, 2))
+    for i, run in enumerate(finished.ids):
+        job = mapper.request(run, "layers.1", "tsne")
+        assert job.done and np.array_equal(w.table(i).sort_values("index")[["x", "y"]].to_numpy(), job.maps[-1])
+    assert "t-SNE · epoch 2" in w.charts[0].chart.to_dict()["title"]["text"]
+    before = mapper.computed
+    again = EmbeddingWidget(finished, method="tsne", n_iter=40).wait(timeout=60)
+    assert mapper.computed == before and np.array_equal(again.table(1), w.table(1))
+
+
+def _page_chart(source, job, label, colour, epoch, size):
+    """The map the Representations page draws, built with the calls pages/representations.py makes."""
+    colouring = maps.colours(source.probe)
+    colour = colour if colour in colouring else next(iter(colouring))
+    coords, shown, line = maps.shown_at(job, epoch)
+    table = maps.points(coords, colouring)
+    title = f"{label} · {maps.view_label(job.key[1])} · {maps.METHODS[job.key[2]]} · epoch {maps.epoch_text(shown)}"
+    return maps.map_chart(table, color=colour, title=title, subtitle=line, warn=abs(shown - epoch) > 1e-9, size=size)
+
+
+def test_embedding_widget_colours_and_titles_its_maps_as_the_representations_page(ws, finished):
+    w = EmbeddingWidget(finished)
+    w.checkpoint.value = 1
+    for i, (run, label) in enumerate(zip(finished.ids, finished.labels)):
+        job = w.mapper.request(run, "layers.1", "pca")
+        page = _page_chart(w.mapper.source(run), job, label, "class", 1, w.size).to_dict()
+        drawn = w.charts[i].chart.to_dict()
+        assert drawn["encoding"]["color"] == page["encoding"]["color"]   # same field, same scale
+        assert drawn == page                                            # and everything else: one function draws both
+
+
+def test_embedding_widget_draws_what_the_representations_page_draws(ws, finished):
+    """The app's page itself (AppTest) on the same runs: the same points, colours and titles."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from apptest_tools import APP, charts
+
+    st.cache_resource.clear()   # the page's workspace: on this module's store
+    try:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["group"] = finished.group
+        at.switch_page("pages/representations.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        page = charts(at)
+        w = EmbeddingWidget(finished, size=page[0][0]["width"])
+        assert len(page) == len(w.charts) == 2
+        for (spec, tables), chart, i in zip(page, w.charts, range(2)):
+            drawn = chart.chart.to_dict()
+            assert spec["title"] == drawn["title"] and spec["title"]["text"].startswith(finished.labels[i])
+            assert spec["encoding"] == drawn["encoding"]           # colour field and scale, axes' frames
+            assert spec["mark"] == drawn["mark"] and spec["width"] == drawn["width"]
+            assert tables[0].equals(w.table(i).astype(tables[0].dtypes.to_dict()))
+    finally:
+        st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def parity_run(ws):
+    group = ws.compare({"data": {"name": "parity", "base": "digits", "k": 2}, "model": {"hidden": [12]},
+                        "train": {"epochs": 1, "snapshots": [0, 1], "snapshot_samples": 80}, "device": "cpu"},
+                       [{"name": "bp"}])
+    group.wait(timeout=120)
+    return group
+
+
+def test_embedding_widget_offers_the_pages_parity_colourings_and_per_digit_maps(ws, parity_run):
+    w = EmbeddingWidget(parity_run, color="digit 2")
+    assert w.color.options == ("parity", "digit 1", "digit 2") and w.color.value == "digit 2"
+    assert [label for label, _ in w.layer.options] == ["hidden layer 1", "hidden layer 1 · digit 1 alone",
+                                                      "hidden layer 1 · digit 2 alone"]
+    probe = ws.store.probe(parity_run.ids[0])
+    table = w.table(0).sort_values("index")
+    assert table["digit 2"].tolist() == [str(int(d)) for d in probe["slot_digits"][:, 1]]
+    assert table["parity"].tolist() == ["odd" if int(v) else "even" for v in probe["y"]]
+    spec = w.charts[0].chart.to_dict()
+    assert spec["encoding"]["color"]["field"] == "digit 2"
+    w.layer.value = "layers.0 · digit 1 alone"   # kept at the end of training only: one checkpoint
+    assert [e for _, e in w.checkpoint.options] == [1] and w.points == 80
+    assert w.charts[0].chart.to_dict()["title"]["text"] == "BP · hidden layer 1 · digit 1 alone · PCA · epoch 1"
+    with pytest.raises(ValueError, match="color must be one of the page's colourings"):
+        EmbeddingWidget(parity_run, color="digit_1")
 
 
 def test_embedding_widget_says_when_a_run_has_no_snapshots(ws):

@@ -1,9 +1,9 @@
 """Altair charts, shared by the Streamlit app and the notebook widgets.
 
-Every chart takes a tidy table from `explorer.views.frames` (or the embedding and boundary tables of the
-pages) and returns an Altair chart; nothing here trains or measures. Colour has one meaning
-everywhere: each rule keeps its colour on every chart (`colors`), so BP is the same blue on the
-loss curve, the alignment panel and the t-SNE page.
+Every chart takes a tidy table from `explorer.views.frames` (or the Playground's boundary tables)
+and returns an Altair chart; nothing here trains or measures. Colour has one meaning everywhere:
+each rule keeps its colour on every chart (`colors`), so BP is the same blue on the loss curve,
+the alignment panel and the parity bands; the classes of a map or a toy have theirs (`class_scale`).
 
 Example:
     >>> from explorer.views import frames
@@ -301,25 +301,6 @@ def _norm_lines(df: pd.DataFrame, x: str, order, live: bool, legend: alt.Legend 
     )
 
 
-def embedding_chart(df: pd.DataFrame, *, color: str = "label", title: str = "", brush: bool = True,
-                    domain: Sequence[float] | None = None, height: int = 360) -> alt.Chart:
-    """A 2-D map of a hidden layer (columns x, y and ``color``), one point per probe sample. With
-    ``brush`` an interval selection named "brush" lets the reader pick an area; ``domain`` fixes
-    both axes (pass the union over checkpoints so points move instead of the axes)."""
-    if color not in df.columns:
-        raise ValueError(f"color must be a column of the table ({', '.join(map(str, df.columns))}), got {color!r}")
-    scale = alt.Scale(domain=list(domain)) if domain is not None else alt.Scale(zero=False)
-    chart = alt.Chart(df).mark_circle(size=14, opacity=0.75).encode(
-        x=alt.X("x:Q", scale=scale, axis=None),
-        y=alt.Y("y:Q", scale=scale, axis=None),
-        color=alt.Color(f"{color}:N", title=color, scale=class_scale(df[color])),
-        tooltip=[c for c in ("index", color) if c in df.columns],
-    ).properties(height=height, title=title)
-    if brush:
-        chart = chart.add_params(alt.selection_interval(name="brush"))
-    return chart
-
-
 def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, *, measure: str = "test accuracy",
                order: Sequence[str] | None = None, height: int = 280) -> alt.Chart:
     """Mean (line) and 95% confidence band (area) per run over epochs, from `frames.band`; each
@@ -353,16 +334,6 @@ def boundary_chart(grid: pd.DataFrame, points: pd.DataFrame, *, title: str = "",
     dots = alt.Chart(points).mark_circle(size=18, stroke="white", strokeWidth=0.5, opacity=1).encode(
         x="x:Q", y="y:Q", color=alt.Color("label:N", scale=scale, title="class"))
     return alt.layer(regions, dots).properties(width=size, height=size, title=title)
-
-
-def bar_chart(df: pd.DataFrame, value: str, *, title: str = "", order: Sequence[str] | None = None) -> alt.Chart:
-    """One bar per run (columns run and ``value``), in the rules' colours: costs and final scores."""
-    labels = run_order(df, order)
-    return alt.Chart(df).mark_bar().encode(
-        x=alt.X("run:N", sort=labels, title=None), y=alt.Y(f"{value}:Q", title=title or value, axis=number_axis()),
-        color=alt.Color("run:N", scale=colors(labels), legend=None),
-        tooltip=["run:N", alt.Tooltip(f"{value}:Q", format=".3g")],
-    )
 
 
 class SwapChart:

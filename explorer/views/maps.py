@@ -12,10 +12,11 @@ turns them into what the page draws:
 - `MapJob.at` gives the map at a fractional checkpoint position, interpolated between two
   consecutive aligned maps, so a slider or a play button moves the points smoothly; `shown_at`
   gives the map at an epoch and the words that say which checkpoint is on screen; `map_chart`
-  draws it in a square frame fitted to its points.
+  draws it in a square frame fitted to its points; `run_map` does all three for one run as the
+  page and the notebook's `EmbeddingWidget` draw it, and `job_lines` says how its maps are coming.
 - `colours` names each way to colour the points (class; for parity: parity and the digit in each
-  slot), `points` builds the tidy table `charts.embedding_chart` draws, `inside` picks the samples
-  in a brushed rectangle, and `sample_images` / `sample_features` show them.
+  slot), `points` builds the tidy table `map_chart` draws, `inside` picks the samples in a
+  brushed rectangle, and `sample_images` / `sample_features` show them.
 
 Example:
     >>> import numpy as np, torch
@@ -37,7 +38,7 @@ import time
 import queue
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,7 @@ def colours(probe: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
         >>> colours({"y": torch.tensor([2, 0, 1])})["class"].tolist()
         ['2', '0', '1']
     """
-    if "y" not in probe:
+    if not probe or "y" not in probe:
         raise ConfigError("probe: no labels ('y') stored with this run's snapshots")
     y = probe["y"]
     out: dict[str, np.ndarray] = {}
@@ -365,25 +366,6 @@ class MapJob:
         position = min(max(float(position), 0.0), ready - 1.0)
         return float(np.interp(position, np.arange(ready), self.epochs[:ready]))
 
-    def domain(self, pad: float = 0.05) -> tuple[float, float]:
-        """One range for both axes that holds every map ready, padded by ``pad`` of its width: the
-        axes stay put while the points move.
-
-        Example:
-            >>> job = MapJob(("r", "l", "pca"), [0], [0])
-            >>> job.add(np.array([[0.0, -1.0], [2.0, 1.0]]))
-            >>> job.domain(pad=0)
-            (-1.0, 2.0)
-        """
-        with self._lock:
-            maps = list(self.maps)
-        if not maps:
-            return (-1.0, 1.0)
-        low = float(min(m.min() for m in maps))
-        high = float(max(m.max() for m in maps))
-        margin = (high - low) * pad if high > low else 1.0
-        return (low - margin, high + margin)
-
 
 def tsne_steps(matrices: Sequence[np.ndarray], previous: np.ndarray | None = None, *, perplexity: float = 30.0,
                n_iter: int = 500, early_exaggeration_iter: int = 250, seed: int = 0):
@@ -403,6 +385,38 @@ def tsne_steps(matrices: Sequence[np.ndarray], previous: np.ndarray | None = Non
     for raw in _raw_steps(matrices, previous, perplexity=perplexity, n_iter=n_iter,
                           early_exaggeration_iter=early_exaggeration_iter, seed=seed):
         yield normalise(raw), raw
+
+
+def tsne_options(given: Mapping | None = None) -> dict:
+    """`TSNE_OPTIONS` with ``given`` in their place, checked: ``perplexity`` a positive number (a
+    run's probe of N samples uses at most (N - 1) / 3), ``n_iter`` a whole number of at least 1,
+    ``early_exaggeration_iter`` and ``seed`` whole numbers of at least 0.
+
+    Example:
+        >>> tsne_options({"n_iter": 50})["n_iter"], tsne_options()["perplexity"]
+        (50, 30.0)
+        >>> tsne_options({"n_iter": 0})
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: tsne.n_iter must be a whole number of at least 1, got 0
+    """
+    out = dict(TSNE_OPTIONS)
+    for name, value in (given or {}).items():
+        if name not in TSNE_OPTIONS:
+            raise ConfigError(f"tsne.{name} is not a t-SNE option; the options are {', '.join(TSNE_OPTIONS)}",
+                              field=f"tsne.{name}")
+        if name == "perplexity":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ConfigError(f"tsne.perplexity must be a positive number, got {value!r}", field="tsne.perplexity")
+            value = float(value)
+        else:
+            least = 1 if name == "n_iter" else 0
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise ConfigError(f"tsne.{name} must be a whole number of at least {least}, got {value!r}",
+                                  field=f"tsne.{name}")
+            value = int(value)
+        out[name] = value
+    return out
 
 
 class Mapper:
@@ -433,7 +447,7 @@ class Mapper:
 
     def __init__(self, store: Store, workers: int | None = None, tsne: Mapping | None = None) -> None:
         self.store = store
-        self.tsne = {**TSNE_OPTIONS, **(tsne or {})}
+        self.tsne = tsne_options(tsne)
         self.made: list[tuple[str, str, str, int]] = []
         self._jobs: dict[tuple, MapJob] = {}
         self._sources: dict[str, Source] = {}
@@ -629,13 +643,17 @@ def shown_at(job: MapJob, epoch: float) -> tuple[np.ndarray, float, str]:
 def frame(coords: np.ndarray, margin: float = MARGIN) -> tuple[list[float], list[float]]:
     """The x and y domains that fit the points with equal aspect: both as wide as the points'
     larger extent (plus ``margin`` of it each side), centred on the points, so a square chart is
-    filled along that axis, as TensorBoard's projector frames its points.
+    filled along that axis, as TensorBoard's projector frames its points. No points: -1 to 1.
 
     Example:
         >>> frame(np.array([[0.0, 0.0], [10.0, 2.0]]), margin=0.1)
         ([-1.0, 11.0], [-5.0, 7.0])
+        >>> frame(np.zeros((0, 2)))
+        ([-1.0, 1.0], [-1.0, 1.0])
     """
     coords = np.asarray(coords, dtype=np.float64)
+    if len(coords) == 0:
+        return [-1.0, 1.0], [-1.0, 1.0]
     low, high = coords.min(0), coords.max(0)
     span = float((high - low).max())
     half = (span if span > 0 else 1.0) * (0.5 + margin)
@@ -673,28 +691,90 @@ def map_chart(table: pd.DataFrame, *, color: str, title: str, subtitle: str = ""
     ).properties(width=size, height=size, title=heading).add_params(alt.selection_interval(name="brush"))
 
 
-_shared: dict[str, Mapper] = {}
+class RunMap(NamedTuple):
+    """One run's map as drawn: its tidy ``table`` (`points`), the ``chart`` (`map_chart`) and the
+    ``colour`` (the column) its points are coloured by."""
+
+    table: pd.DataFrame
+    chart: object
+    colour: str
+
+
+def run_map(job: MapJob, probe: Mapping[str, torch.Tensor], *, label: str, colour: str | None, epoch: float,
+            size: int = 420) -> RunMap:
+    """The run's map at the slider's ``epoch``, as the Representations page and the notebook's
+    `EmbeddingWidget` both draw it: the points of `shown_at`, coloured by ``colour`` (one of
+    `colours`; another, or None, gives the first), titled with the run's ``label``, the view, the
+    method and the epoch on screen, with `shown_at`'s line under it (in orange when the map is not
+    at ``epoch``).
+
+    Example:
+        >>> job = MapJob(("r", "layers.1", "pca"), [0, 2], [0, 20])
+        >>> job.add(np.zeros((2, 2))); job.add(np.eye(2))
+        >>> drawn = run_map(job, {"y": torch.tensor([0, 1])}, label="BP", colour=None, epoch=2)
+        >>> drawn.colour, drawn.chart.to_dict()["title"]["text"], drawn.table["class"].tolist()
+        ('class', 'BP · hidden layer 2 · PCA · epoch 2', ['0', '1'])
+    """
+    colouring = colours(probe)
+    colour = colour if colour in colouring else next(iter(colouring))
+    coords, shown, line = shown_at(job, epoch)
+    table = points(coords, colouring)
+    title = f"{label} · {view_label(job.key[1])} · {METHODS[job.key[2]]} · epoch {epoch_text(shown)}"
+    chart = map_chart(table, color=colour, title=title, subtitle=line, warn=abs(shown - epoch) > 1e-9, size=size)
+    return RunMap(table, chart, colour)
+
+
+def job_lines(job: MapJob, label: str) -> list[tuple[str, str]]:
+    """What to say of how the run's maps are coming, as (kind, text): kind "error" (the computation
+    failed), "info" (nothing to draw yet) or "note" (some maps still to come); none once all are
+    made.
+
+    Example:
+        >>> job = MapJob(("r", "layers.0", "tsne"), [0, 1], [0, 10])
+        >>> job_lines(job, "BP")
+        [('info', 't-SNE of BP: computing in the background (0 of 2 checkpoints)…')]
+        >>> job.add(np.zeros((1, 2))); job_lines(job, "BP")
+        [('note', 't-SNE: 1 of 2 checkpoints ready; the rest are being computed in the background.')]
+    """
+    name = METHODS[job.key[2]]
+    out = [("error", f"{name} of {label} failed: {job.error}")] if job.error else []
+    if job.total == 0:
+        out.append(("info", "This view needs the run's weights at a checkpoint; the run keeps them at the end "
+                            "of training."))
+    elif job.done:
+        pass
+    elif job.ready == 0:
+        out.append(("info", f"{name} of {label}: computing in the background (0 of {job.total} checkpoints)…"))
+    else:
+        out.append(("note", f"{name}: {job.ready} of {job.total} checkpoints ready; the rest are being computed "
+                            "in the background."))
+    return out
+
+
+_shared: dict[tuple, Mapper] = {}
 _shared_lock = threading.Lock()
 
 
-def shared(store: Store) -> Mapper:
-    """The process's `Mapper` on ``store`` (one per store file), made on first use.
+def shared(store: Store, tsne: Mapping | None = None) -> Mapper:
+    """The process's `Mapper` on ``store`` (one per store file and t-SNE options, `tsne_options`),
+    made on first use.
 
     Example:
         >>> import os, tempfile
         >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
-        >>> shared(store) is shared(store)
-        True
+        >>> shared(store) is shared(store), shared(store) is shared(store, {"n_iter": 50})
+        (True, False)
     """
-    key = os.path.abspath(os.fspath(store.path))
+    options = tsne_options(tsne)
+    key = (os.path.abspath(os.fspath(store.path)), tuple(sorted(options.items())))
     with _shared_lock:
         if key not in _shared or _shared[key].store is not store:
             if key in _shared:
                 _shared[key].close()  # a store opened again: the old maps go with the old store
-            _shared[key] = Mapper(store)
+            _shared[key] = Mapper(store, tsne=options)
         return _shared[key]
 
 
-__all__ = ["MapJob", "Mapper", "Source", "colours", "points", "brush_of", "inside", "sample_images",
-           "sample_features", "per_digit_layers", "views", "tsne_steps", "shared", "METHODS", "shown_at",
-           "frame", "map_chart", "view_label", "epoch_text"]
+__all__ = ["MapJob", "Mapper", "Source", "RunMap", "colours", "points", "brush_of", "inside", "sample_images",
+           "sample_features", "per_digit_layers", "views", "tsne_steps", "tsne_options", "shared", "METHODS",
+           "shown_at", "frame", "map_chart", "run_map", "job_lines", "view_label", "epoch_text"]

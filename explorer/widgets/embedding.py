@@ -1,9 +1,15 @@
-"""`EmbeddingWidget`: the Representations page in a notebook."""
+"""`EmbeddingWidget`: the Representations page in a notebook.
+
+The maps are the page's: made by the process's `explorer.views.maps.Mapper` (its cache and its
+background t-SNE), drawn by `maps.run_map` (the same colours, titles and lines under them), with
+the page's words for the layers and for how the maps are coming (`maps.job_lines`).
+"""
 
 from __future__ import annotations
 
+import html
 import io
-import threading
+import re
 from typing import Sequence
 
 import ipywidgets as widgets
@@ -12,32 +18,31 @@ import pandas as pd
 import torch
 import traitlets
 
-from explorer.views import charts, maps
-from explorer.views.blas_threads import one_blas_thread
-from explorer.views.embed import embed
-from explorer.config.labels import layer_label
-from explorer.runs.store import FINAL
+from explorer.runs.store import ACTIVE
+from explorer.views import maps
 from explorer.widgets.common import RunsWidget, chart_view, message_html, overall_status
 
-METHODS = [("PCA", "pca"), ("t-SNE", "tsne")]
-
-
-def _empty(title: str):
-    return charts.embedding_chart(pd.DataFrame({"x": [], "y": [], "label": []}), title=title, brush=False)
-
-
 SAMPLE_WIDTH = 36   # pixels on screen per brushed sample image
-SAMPLE_LIMIT = 60   # images shown at most
+SAMPLE_LIMIT = 60   # samples shown at most
+MAP_SIZE = 400      # a map's side in pixels: two side by side fit a notebook's width
+BRUSH_HINT = "Drag over a map to see the samples in an area."
+COLOURINGS = r"class|parity|target|digit \d+"   # the names `maps.colours` gives
 
 
-def sample_pngs(x: np.ndarray | None, indices: Sequence[int], limit: int = SAMPLE_LIMIT) -> list[bytes]:
+def _blank(title: str, size: int):
+    """A map frame with no points yet, titled ``title``."""
+    return maps.map_chart(maps.points(np.zeros((0, 2)), {"class": np.array([], dtype=str)}), color="class",
+                          title=title, size=size)
+
+
+def sample_pngs(x: np.ndarray | torch.Tensor | None, indices: Sequence[int], limit: int = SAMPLE_LIMIT) -> list[bytes]:
     """The first ``limit`` chosen probe inputs as PNG files, for image data (N, C, H, W); none for
     any other data. Pixels as `explorer.views.maps.sample_images` stretches them.
 
     Example:
         >>> pngs = sample_pngs(np.arange(8.0).reshape(2, 1, 2, 2), [0, 1])
         >>> len(pngs), pngs[0][:4], sample_pngs(np.zeros((2, 3)), [0])
-        (2, b'\x89PNG', [])
+        (2, b'\\x89PNG', [])
     """
     from PIL import Image
 
@@ -54,15 +59,21 @@ def sample_pngs(x: np.ndarray | None, indices: Sequence[int], limit: int = SAMPL
 
 class EmbeddingWidget(RunsWidget):
     """2-D maps of a hidden layer's representations of a fixed probe set, one per run side by side
-    (BP and DFA, say), at a checkpoint chosen with a slider: PCA at once, t-SNE computed on a
-    background thread (each checkpoint's map starting from the previous one, so points move
-    smoothly; cached per run, layer and checkpoint count). Colour by class, or for the parity
-    task by the digit in each slot or their sum. Drawing a box on a map (the brush) lists the
-    samples inside it (``selected``: their probe indices).
+    (BP and DFA, say), at a checkpoint chosen with a slider, as the app's Representations page
+    draws them: PCA at once, t-SNE computed in the background by the process's
+    `explorer.views.maps.Mapper` (each checkpoint's map starting from the previous one, so points
+    move smoothly; kept for the process, so another widget or a second look costs nothing).
+    Colour by class, or for the parity task by parity or the digit in each slot (``color``: one of
+    `maps.colours`, e.g. "class", "parity", "digit 1"; None or one the runs lack: the first). The
+    layers offered are `maps.views`: each hidden layer and, for a parity MLP, each digit's part of
+    the first. Drawing a box on a map (the brush) lists the samples inside it (``selected``: their
+    probe indices) and shows them.
 
     The runs must take snapshots (``train.snapshots``, a list of epochs, 0 = before training);
     a live run's new checkpoints join the slider as they arrive. ``run`` is what `follow` takes:
     a stored run, a run or group id, a `TrainerWidget`, a `Comparison`, a list or a dict.
+    ``perplexity`` and ``n_iter`` set the t-SNE (`maps.tsne_options`). `wait` returns once the
+    runs have ended and every map asked for is drawn.
 
     Example:
         >>> import os, tempfile
@@ -73,8 +84,8 @@ class EmbeddingWidget(RunsWidget):
         ...                        [{"name": "bp"}])
         ...     group.wait(timeout=60)
         ...     w = EmbeddingWidget(group)
-        >>> w.layer.value, w.checkpoint.options, w.epoch, w.points
-        ('layers.0', (('0', 0), ('1', 1)), 1, 50)
+        >>> w.layer.value, w.checkpoint.options, w.epoch, w.points, w.color.value
+        ('layers.0', (('0', 0), ('1', 1)), 1, 50, 'class')
     """
 
     epoch = traitlets.Int(0)          # the checkpoint on screen
@@ -83,26 +94,31 @@ class EmbeddingWidget(RunsWidget):
     computing = traitlets.Bool(False)  # a t-SNE is being computed
 
     def __init__(self, run, *, labels: Sequence[str] | None = None, layer: str | None = None, method: str = "pca",
-                 color: str = "label", perplexity: float = 30.0, n_iter: int = 500, interval: float = 1.0) -> None:
+                 color: str | None = None, perplexity: float = 30.0, n_iter: int = 500, interval: float = 1.0,
+                 size: int = MAP_SIZE) -> None:
+        if method not in maps.METHODS:
+            raise ValueError(f"method must be one of {', '.join(maps.METHODS)}; got {method!r}")
+        if color is not None and not re.fullmatch(COLOURINGS, str(color)):
+            raise ValueError(f"color must be one of the page's colourings: class, parity, target or 'digit 1', "
+                             f"'digit 2', ... (parity runs); got {color!r}")
         super().__init__(run, labels, interval=interval)
-        self.perplexity, self.n_iter = perplexity, n_iter
-        n = len(self.runs)
-        self._snapshots: list[list] = [[] for _ in range(n)]
-        self._probes: list[dict | None] = [None] * n
-        self._complete = [False] * n          # final snapshots loaded
-        self._maps: dict[tuple, list[np.ndarray]] = {}
-        self._busy: set[tuple] = set()
+        self.tsne = maps.tsne_options({"perplexity": perplexity, "n_iter": n_iter})
+        self.size = size
+        self._tables: list[pd.DataFrame | None] = [None] * len(self.runs)
+        self._drawn: tuple | None = None   # what the maps on screen were drawn from (see `_state`)
+        self._polling = False              # the live thread goes on: runs train or maps are being made
         self._closed = False
         self._wanted = {"layer": layer, "color": color}
         self._setting = False
         self.layer = widgets.Dropdown(options=[layer] if layer else [], value=layer, description="layer")
         self.checkpoint = widgets.SelectionSlider(options=[("0", 0)], description="epoch", continuous_update=False)
-        self.method = widgets.ToggleButtons(options=METHODS, value=method, description="map")
-        self.color = widgets.Dropdown(options=[color], value=color, description="colour by")
+        self.method = widgets.ToggleButtons(options=[(name, key) for key, name in maps.METHODS.items()],
+                                            value=method, description="map")
+        self.color = widgets.Dropdown(options=[color] if color else [], value=color, description="colour by")
         self.note = widgets.HTML("")
-        self.selection = widgets.HTML("")
-        self.samples = widgets.Box(layout={"flex_flow": "row wrap"})  # the brushed samples, as images
-        self.charts = [chart_view(_empty(label)) for label in self.runs.labels]
+        self.selection = widgets.HTML(message_html(BRUSH_HINT, "info"))
+        self.samples = widgets.Box(layout={"flex_flow": "row wrap"})  # the brushed samples, as images or a table
+        self.charts = [chart_view(_blank(label, size)) for label in self.runs.labels]
         for i, chart in enumerate(self.charts):
             chart.observe(lambda change, i=i: self._on_brush(i, change["new"]), "_vl_selections")
         for control in (self.layer, self.checkpoint, self.method, self.color):
@@ -111,169 +127,174 @@ class EmbeddingWidget(RunsWidget):
                          widgets.HBox(self.charts), self.selection, self.samples, self.error_line]
         self.follow_live()
 
+    @property
+    def mapper(self) -> maps.Mapper:
+        """The process's `maps.Mapper` on the runs' store with this widget's t-SNE options."""
+        return maps.shared(self.runs.store, self.tsne)
+
     def close(self) -> None:
         self._closed = True
         super().close()
 
-    # Loading what the store holds ------------------------------------------------------------
+    # Following the runs and the maps being made ---------------------------------------------
+
+    def follow_live(self) -> None:
+        """Draw what is stored now, then keep drawing from the thread while the runs train or
+        their maps are being made."""
+        if self._tick(first=True):
+            self._live.start()
 
     def _tick(self, first: bool = False) -> bool:
         self.runs.poll()
         self.status = overall_status(self.runs.statuses())
-        if self._load() or first:
-            self.redraw()
-        return not self.runs.finished
+        with self._draw_lock:
+            if first or self._state(*self._current()) != self._drawn:
+                self.draw()
+            self._polling = not self._closed and not self._settled()
+            return self._polling
 
-    def _load(self) -> bool:
-        """Read snapshots that are new since the last look; True if any arrived."""
-        changed = False
-        for i, (view, info) in enumerate(zip(self.runs.views, self.runs.infos)):
-            if self._complete[i]:
-                continue
-            final = info.status in FINAL  # read before the snapshots: a final run has stored them all
-            snapshots = view.snapshots()
-            if len(snapshots) != len(self._snapshots[i]):
-                self._snapshots[i] = snapshots
-                changed = True
-            if self._probes[i] is None and snapshots:
-                probe = view.store.probe(view.id)
-                self._probes[i] = {k: v.numpy() for k, v in (probe or {}).items()}
-            self._complete[i] = final
-        if changed:
-            self._update_controls()
-        return changed
+    def _settled(self) -> bool:
+        """The runs have ended, their maps are read from the store as ended, and none is being made."""
+        sources, _ = self._current()
+        return self.runs.finished and not self.computing and not any(s.status in ACTIVE for s in sources)
 
-    def _update_controls(self) -> None:
-        first = next((s for s in self._snapshots if s), None)
-        if first is None:
-            return
-        layers = list(first[0].layers)
-        epochs = sorted({s.epoch for snaps in self._snapshots for s in snaps})
-        colors = ["label"]
-        probe = next((p for p in self._probes if p), {})
-        if "slot_digits" in probe:
-            k = probe["slot_digits"].shape[1]
-            colors += [f"digit_{j + 1}" for j in range(k)] + ["digit_sum"]
+    def _keep_polling(self) -> None:
+        """After a control changed: follow the maps now being made if the live thread has stopped."""
+        with self._draw_lock:
+            start = not self._closed and not self._polling and not self._settled()
+            self._polling = self._polling or start
+        if start:   # outside the lock: starting joins the old thread, which may be waiting on it
+            self._live.start()
+
+    def _current(self) -> tuple[list[maps.Source], list[maps.MapJob | None]]:
+        """Each run's stored maps (`maps.Source`) and its `maps.MapJob` for the chosen layer and
+        method (None: no snapshots yet, or no such layer)."""
+        mapper = self.mapper
+        sources = [mapper.source(run_id) for run_id in self.runs.ids]
+        view, method = self.layer.value, self.method.value
+        jobs = [mapper.request(s.run_id, view, method) if s.snapshots and view in maps.views(s) else None
+                for s in sources]
+        return sources, jobs
+
+    @staticmethod
+    def _state(sources, jobs) -> tuple:
+        return tuple((len(s.snapshots), s.status, None if j is None else (j.ready, j.total, j.error))
+                     for s, j in zip(sources, jobs))
+
+    # Controls ------------------------------------------------------------------------------------
+
+    def _update_controls(self, source: maps.Source) -> None:
+        """The layers and colourings the first run with snapshots offers, in the page's words."""
+        offered = maps.views(source)
+        colourings = list(maps.colours(source.probe))
         self._setting = True  # the controls change together: one redraw after, not one per control
         try:
-            layer = self.layer.value if self.layer.value in layers else (
-                self._wanted["layer"] if self._wanted["layer"] in layers else layers[-1])
-            self.layer.options = [(layer_label(n), n) for n in layers]  # "hidden layer 1", not "layers.0"
+            layer = self.layer.value if self.layer.value in offered else (
+                self._wanted["layer"] if self._wanted["layer"] in offered else source.layers[-1])
+            self.layer.options = [(maps.view_label(v), v) for v in offered]  # "hidden layer 1", not "layers.0"
             self.layer.value = layer
-            at_end = self.checkpoint.value == self.checkpoint.options[-1][1]
-            current = self.checkpoint.value
-            self.checkpoint.options = [(str(e), e) for e in epochs]
-            self.checkpoint.value = epochs[-1] if at_end or current not in epochs else current
-            color = self.color.value if self.color.value in colors else (
-                self._wanted["color"] if self._wanted["color"] in colors else "label")
-            self.color.options, self.color.value = colors, color
+            color = self.color.value if self.color.value in colourings else (
+                self._wanted["color"] if self._wanted["color"] in colourings else colourings[0])
+            self.color.options, self.color.value = colourings, color
         finally:
             self._setting = False
 
-    # Maps -------------------------------------------------------------------------------------
-
-    def maps(self, i: int) -> list[np.ndarray] | None:
-        """Run ``i``'s maps (one per checkpoint) for the chosen layer and method; None while a
-        t-SNE is being computed (the map is drawn when it is ready)."""
-        snapshots, layer, method = self._snapshots[i], self.layer.value, self.method.value
-        key = (i, layer, method, len(snapshots))
-        if key in self._maps:
-            return self._maps[key]
-        if method == "pca":
-            self._maps[key] = embed(snapshots, "pca", layer=layer)
-            return self._maps[key]
-        if key not in self._busy:
-            self._busy.add(key)
-            self.computing = True
-            threading.Thread(target=self._tsne, args=(key, snapshots), name="explorer-tsne", daemon=True).start()
-        return None
-
-    def _tsne(self, key: tuple, snapshots: list) -> None:
-        n = snapshots[0].layers[key[1]].shape[0]
+    def _update_slider(self, jobs: Sequence[maps.MapJob | None]) -> None:
+        """The slider's checkpoints: every epoch any run has a map at; it stays at the end as runs go on."""
+        epochs = sorted({e for job in jobs if job is not None for e in job.epochs})
+        if not epochs:
+            return
+        self._setting = True
         try:
-            with one_blas_thread():  # several maps at once: see explorer.views.blas_threads
-                self._maps[key] = embed(snapshots, "tsne", layer=key[1], n_iter=self.n_iter,
-                                        perplexity=min(self.perplexity, max(1.0, (n - 1) / 3)))
-            if not self._closed:
-                self.redraw()
-        except Exception as err:  # shown in the widget
-            self._on_thread_error(err)
+            at_end = self.checkpoint.value == self.checkpoint.options[-1][1]
+            current = self.checkpoint.value
+            self.checkpoint.options = [(maps.epoch_text(e), e) for e in epochs]
+            self.checkpoint.value = epochs[-1] if at_end or current not in epochs else current
         finally:
-            self._busy.discard(key)
-            self.computing = bool(self._busy)
-
-    def table(self, i: int = 0) -> pd.DataFrame | None:
-        """Run ``i``'s map at the chosen checkpoint: x, y, index, label (and the parity digits)."""
-        maps = self.maps(i) if self._snapshots[i] else None
-        if maps is None:
-            return None
-        epochs = [s.epoch for s in self._snapshots[i]]
-        at = max((k for k, e in enumerate(epochs) if e <= self.checkpoint.value), default=0)
-        m = maps[at]
-        df = pd.DataFrame({"x": m[:, 0], "y": m[:, 1], "index": np.arange(len(m))})
-        probe = self._probes[i] or {}
-        if "y" in probe:
-            df["label"] = probe["y"][:len(m)].astype(int).astype(str)
-        else:
-            df["label"] = "?"
-        if "slot_digits" in probe:
-            digits = probe["slot_digits"][:len(m)]
-            for j in range(digits.shape[1]):
-                df[f"digit_{j + 1}"] = digits[:, j].astype(str)
-            df["digit_sum"] = digits.sum(1).astype(str)
-        return df
+            self._setting = False
 
     # Drawing ----------------------------------------------------------------------------------
 
+    def table(self, i: int = 0) -> pd.DataFrame | None:
+        """Run ``i``'s map as drawn: index (the probe sample), x, y and a column per colouring
+        (`maps.colours`); None before its first map is ready."""
+        return self._tables[i]
+
     def draw(self) -> None:
-        if not any(self._snapshots):
+        sources, _ = self._current()
+        first = next((s for s in sources if s.snapshots), None)
+        if first is None:
+            self._tables = [None] * len(sources)
+            self.computing, self.points = False, 0
             self.note.value = message_html(
                 "No snapshots of hidden layers yet. Runs take them when trained with train.snapshots, a list of "
                 "epochs (0 = before training), e.g. {'train': {'epochs': 10, 'snapshots': [0, 1, 5, 10]}}.",
                 "warning" if self.runs.finished else "info")
+            self._drawn = self._state(sources, [None] * len(sources))
             return
-        waiting = []
-        for i, (label, chart) in enumerate(zip(self.runs.labels, self.charts)):
-            if not self._snapshots[i]:
-                chart.chart = _empty(f"{label}: no snapshots")
+        self._update_controls(first)
+        sources, jobs = self._current()
+        self._update_slider(jobs)
+        epoch, view = self.checkpoint.value, self.layer.value
+        lines: list[tuple[str, str]] = []
+        for i, (label, chart, source, job) in enumerate(zip(self.runs.labels, self.charts, sources, jobs)):
+            self._tables[i] = None
+            if not source.snapshots:
+                chart.chart = _blank(f"{label}: no snapshots", self.size)
                 continue
-            df = self.table(i)
-            if df is None:
-                waiting.append(label)
+            if job is None:
+                lines.append(("warning", f"{label} has no map of {maps.view_label(view)}; it has "
+                                         f"{', '.join(map(maps.view_label, maps.views(source)))}."))
+                chart.chart = _blank(f"{label}: no map of {maps.view_label(view)}", self.size)
                 continue
-            maps = self.maps(i)
-            lo = float(min(m.min() for m in maps))
-            hi = float(max(m.max() for m in maps))
-            pad = 0.05 * (hi - lo or 1.0)
-            chart.chart = charts.embedding_chart(
-                df, color=self.color.value, domain=[lo - pad, hi + pad], height=320,
-                title=f"{label} · {layer_label(self.layer.value)} · epoch {self.checkpoint.value}")
-            if i == 0:
-                self.points = len(df)
-        self.epoch = self.checkpoint.value
-        self.note.value = message_html(f"computing t-SNE maps of {', '.join(waiting)}…", "info") if waiting else ""
+            lines += maps.job_lines(job, label)
+            if job.ready == 0:
+                chart.chart = _blank(f"{label} · {maps.view_label(view)} · {maps.METHODS[job.key[2]]}", self.size)
+                continue
+            drawn = maps.run_map(job, source.probe, label=label, colour=self.color.value, epoch=epoch, size=self.size)
+            chart.chart = drawn.chart
+            self._tables[i] = drawn.table
+        self.points = 0 if self._tables[0] is None else len(self._tables[0])
+        self.epoch = epoch
+        self.computing = any(job is not None and not job.done for job in jobs)
+        failed = [text for kind, text in lines if kind == "error"]
+        if failed:
+            self.error = "; ".join(failed)
+            self.error_line.value = message_html(self.error)
+        self.note.value = "<br>".join(message_html(text, "warning" if kind == "warning" else "info")
+                                      for kind, text in lines if kind != "error")
+        self._drawn = self._state(sources, jobs)
 
     def _on_control(self, _change) -> None:
-        if not self._setting:
-            self.selected = []
-            self.selection.value = ""
-            self.samples.children = ()
-            self.redraw()
+        if self._setting:
+            return
+        self.selected = []
+        self.selection.value = message_html(BRUSH_HINT, "info")
+        self.samples.children = ()
+        self.redraw()
+        self._keep_polling()
 
     def _on_brush(self, i: int, selections: dict) -> None:
-        value = (selections.get("brush") or {}).get("value") or {}
-        df = self.table(i)
-        if not value or df is None or "x" not in value or "y" not in value:
-            self.selected, self.selection.value, self.samples.children = [], "", ()
+        brush = (selections.get("brush") or {}).get("value") or {}
+        table = self.table(i)
+        chosen = maps.inside(table, brush) if table is not None else None
+        if chosen is None or chosen.empty:
+            self.selected, self.samples.children = [], ()
+            self.selection.value = message_html(BRUSH_HINT, "info")
             return
-        (x0, x1), (y0, y1) = sorted(value["x"]), sorted(value["y"])
-        inside = df[(df["x"] >= x0) & (df["x"] <= x1) & (df["y"] >= y0) & (df["y"] <= y1)]
-        self.selected = inside["index"].tolist()
-        counts = inside[self.color.value].value_counts()
-        parts = ", ".join(f"{name} ×{count}" for name, count in counts.items())
-        self.selection.value = (f"<b>{len(inside)} samples</b> selected on {self.runs.labels[i]} "
-                                f"({self.color.value}: {parts or 'none'}); probe indices: "
-                                f"{', '.join(map(str, self.selected[:50]))}{' …' if len(inside) > 50 else ''}")
-        self.samples.children = tuple(widgets.Image(value=png, format="png", width=SAMPLE_WIDTH,
-                                                    layout={"margin": "1px"})
-                                      for png in sample_pngs((self._probes[i] or {}).get("x"), self.selected))
+        self.selected = chosen["index"].tolist()
+        colour = self.color.value if self.color.value in chosen.columns else chosen.columns[3]
+        counts = ", ".join(f"{name} ×{count}" for name, count in chosen[colour].value_counts().items())
+        self.selection.value = (f"<b>{len(chosen)} samples</b> in the brushed area of {html.escape(self.runs.labels[i])} "
+                                f"({html.escape(colour)}: {html.escape(counts)}); probe indices: "
+                                f"{', '.join(map(str, self.selected[:50]))}{' …' if len(chosen) > 50 else ''}")
+        x = self.mapper.source(self.runs.ids[i]).probe.get("x")
+        pngs = sample_pngs(x, self.selected)
+        if pngs:
+            self.samples.children = tuple(widgets.Image(value=png, format="png", width=SAMPLE_WIDTH,
+                                                        layout={"margin": "1px"}) for png in pngs)
+        elif x is not None:   # not images: the samples' input features, as the page lists them
+            features = maps.sample_features(x, self.selected[:SAMPLE_LIMIT])
+            self.samples.children = (widgets.HTML(features.to_html(index=False, float_format="{:.3g}".format)),)
+        else:
+            self.samples.children = ()
