@@ -11,6 +11,7 @@ from explorer import ConfigError, RunConfig, train
 from explorer.engine.build import build
 from explorer.runs.sweep import sweep
 from explorer.engine.seeds import SeedsTrainer, build_seeds, stackable
+from explorer.models import MLP, GatedMLP, StackedGatedMLP, StackedMLP, stack_models
 from tests.conftest import small_config
 
 SEEDS = (0, 1, 2)
@@ -51,17 +52,26 @@ def test_stacked_seeds_match_the_same_seeds_run_one_by_one(algorithm, activation
     assert stacked[0].final["test_loss"] != stacked[1].final["test_loss"]
 
 
-def test_each_seed_slice_starts_where_its_own_run_starts():
-    cfgs = configs(algorithm={"name": "dfa"})
+@pytest.mark.parametrize("algorithm,hidden,stacked_class", [
+    ({"name": "dfa"}, [32, 16], StackedMLP), ({"name": "ntk"}, [32], StackedGatedMLP)])
+def test_each_seed_slice_starts_where_its_own_run_starts(algorithm, hidden, stacked_class):
+    cfgs = configs(algorithm=algorithm, model={"name": "mlp", "hidden": hidden, "activation": "relu"})
     stacked = build_seeds(cfgs)
+    assert type(stacked.model) is stacked_class
     for s, cfg in enumerate(cfgs):
         own = build(cfg).model.state_dict()
+        assert sorted(stacked.model.seed(s)) == sorted(own)  # ntk's frozen gates (weight0, bias0) included
         for key, value in stacked.model.seed(s).items():
             assert torch.equal(value, own[key]), key
 
 
+def test_only_networks_of_one_kind_stack():
+    with pytest.raises(ConfigError, match="model"):
+        stack_models([MLP((4,), (8,), 3), GatedMLP((4,), (8,), 3)])
+
+
 def test_divergence_is_found_per_seed_at_the_step_of_its_own_run():
-    cfgs = configs(optimizer={"name": "sgd", "lr": 1e6, "momentum": 0.9},
+    cfgs = configs(optimizer={"name": "sgd", "lr": 1000, "momentum": 0.9},
                    model={"name": "mlp", "hidden": [32], "activation": "relu"},
                    train={"epochs": 3, "batch_size": 64, "log_every": 5})
     results = SeedsTrainer(cfgs).run_all()

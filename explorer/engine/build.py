@@ -14,7 +14,7 @@ from explorer.config import ConfigError, RunConfig
 from explorer.data import Dataset, load_dataset
 from explorer.engine.device import choose_device
 from explorer.engine.losses import make_loss, output_units
-from explorer.models import build_model
+from explorer.models import GatedMLP, build_model
 
 
 def derived_seed(seed: int, stream: int) -> int:
@@ -71,9 +71,11 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
         raise ConfigError(f"train.loss: 'bce' needs a two-class dataset; '{data.name}' has "
                           f"{data.num_classes} classes")
     outputs = data.y_train.shape[1] if data.regression else output_units(cfg.train.loss, data.num_classes)
-    model = build_model(cfg.model, data.input_shape, outputs)
+    model = build_model(cfg.model, data.input_shape, outputs, gated=(cfg.algorithm.name == "ntk"))
     structure = Structure.of(model, data.input_shape)
     initialise(structure, cfg.init, torch.Generator().manual_seed(derived_seed(cfg.seed, WEIGHTS)))
+    if isinstance(model, GatedMLP):
+        model.freeze_gates()  # the gates are the weights just drawn
     model.to(device)
     rule = make_rule(cfg.algorithm, cfg.init)
     rule.attach(model, structure, torch.Generator().manual_seed(derived_seed(cfg.seed, FEEDBACK)))

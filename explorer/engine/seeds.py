@@ -26,7 +26,7 @@ from explorer.engine.build import FEEDBACK, Built, build, derived_seed
 from explorer.config import ConfigError, RunConfig
 from explorer.engine.losses import hits, per_seed_loss
 from explorer.engine.metrics import alignment_rows, backprop_reference
-from explorer.models.stacked import StackedMLP
+from explorer.models import stack_models
 from explorer.engine.trainer import Trainer, TrainResult
 
 
@@ -60,7 +60,7 @@ def build_seeds(cfgs: Sequence[RunConfig], device: str | torch.device | None = N
             raise ConfigError(f"seeds: config {i} differs from config 0 in more than its seed")
     first = build(cfgs[0], device)
     singles = [first] + [build(c, first.device, first.data) for c in cfgs[1:]]
-    model = StackedMLP.stack([b.model for b in singles]).to(first.device)
+    model = stack_models([b.model for b in singles]).to(first.device)
     structure = Structure.of(model, first.data.input_shape)
     rule = make_rule(cfgs[0].algorithm, cfgs[0].init)
     rule.adopt(model, structure, torch.Generator().manual_seed(derived_seed(cfgs[0].seed, FEEDBACK)))

@@ -4,6 +4,8 @@ Example:
     >>> from explorer.config import ModelConfig
     >>> build_model(ModelConfig("mlp", (8,)), (4,), 3).layers[0].weight.shape
     torch.Size([8, 4])
+    >>> type(build_model(ModelConfig("mlp", (8,)), (4,), 3, gated=True)).__name__
+    'GatedMLP'
 """
 
 from __future__ import annotations
@@ -13,12 +15,20 @@ from torch import nn
 
 from explorer.config import ConfigError, ModelConfig
 from explorer.models.cnn import ConvNet, cifar_cnn, lenet5, tutorial_cnn
+from explorer.models.gated import GatedMLP, StackedGatedMLP
 from explorer.models.mlp import MLP
 from explorer.models.resnet import ResNet, resnet
+from explorer.models.stacked import StackedMLP
 from explorer.models.tap import Tap, activation
 
-def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int) -> nn.Module:
-    """The configured network for inputs of ``input_shape`` and ``outputs`` output units."""
+
+def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int, gated: bool = False) -> nn.Module:
+    """The configured network for inputs of ``input_shape`` and ``outputs`` output units; with
+    ``gated``, the gated linear network (`GatedMLP`) of the MLP's shape."""
+    if gated:
+        if cfg.name != "mlp":
+            raise ConfigError(f"model.name: the gated linear network is an MLP, got '{cfg.name}'")
+        return GatedMLP(input_shape, cfg.hidden, outputs)
     if cfg.name == "mlp":
         return MLP(input_shape, cfg.hidden, outputs, cfg.activation)
     if len(input_shape) != 3:
@@ -44,4 +54,18 @@ def _conv_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int) ->
     return resnet(cfg.name, input_shape, outputs, cfg.activation)
 
 
-__all__ = ["MLP", "ConvNet", "ResNet", "Tap", "activation", "build_model"]
+def stack_models(nets: list[nn.Module]) -> StackedMLP:
+    """One network whose seed axis holds ``nets`` (MLPs of one shape, all gated or none).
+
+    Example:
+        >>> type(stack_models([GatedMLP((4,), (8,), 3) for _ in range(2)])).__name__
+        'StackedGatedMLP'
+    """
+    kinds = {type(net) for net in nets}
+    if len(kinds) != 1 or not kinds <= {MLP, GatedMLP}:
+        raise ConfigError(f"model: only MLPs of one kind are stacked, got {sorted(k.__name__ for k in kinds)}")
+    return (StackedGatedMLP if GatedMLP in kinds else StackedMLP).stack(nets)
+
+
+__all__ = ["MLP", "GatedMLP", "ConvNet", "ResNet", "StackedMLP", "StackedGatedMLP", "Tap", "activation",
+           "build_model", "stack_models"]

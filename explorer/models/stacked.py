@@ -68,11 +68,7 @@ class StackedMLP(nn.Module):
     def stack(cls, mlps: list[MLP]) -> StackedMLP:
         """One network whose seed axis holds ``mlps`` (which must share their shapes)."""
         layers = [StackedLinear([m.layers[i] for m in mlps]) for i in range(len(mlps[0].layers))]
-        stacked = cls(layers, copy.deepcopy(mlps[0].act), len(mlps))
-        for i, layer in enumerate(mlps[0].layers):  # a rule's own forward (ntk's gate) carries over
-            if "forward" in vars(layer):
-                stacked.layers[i].forward = vars(layer)["forward"].__func__.__get__(stacked.layers[i])
-        return stacked
+        return cls(layers, copy.deepcopy(mlps[0].act), len(mlps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(2)

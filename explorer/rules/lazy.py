@@ -1,24 +1,21 @@
 """Lazy baselines for the parity task (docs/algorithms.md): networks whose hidden layer does not learn
 features.
 
-- ``rf``, random features: the hidden layer keeps its initial weights, only the output layer learns.
-  Variants: ``gaussian`` (``W_1 ~ N(0, 1/n_0)``, ReLU), ``relu`` (the forward initialiser, ReLU),
-  ``linear`` (the forward initialiser, no non-linearity).
-- ``ntk``, the gated linear network of the NTK regime: ``h_1 = (x @ W_1.T + b_1) ⊙ 1[x @ W_1⁰.T + b_1⁰ > 0]``
-  with ``W_1⁰, b_1⁰`` a frozen copy taken at initialisation (buffers ``weight0``, ``bias0``); every
-  weight learns by backprop.
+- ``rf``, random features (`RandomFeatures`; the math: ``explorer.rules.reference.random_features``):
+  the hidden layer keeps its initial weights, only the output layer learns. Variants: ``gaussian``
+  (``W_1 ~ N(0, 1/n_0)``, ReLU), ``relu`` (the forward initialiser, ReLU), ``linear`` (the forward
+  initialiser, no non-linearity).
+- ``ntk`` is no rule of its own: it is backprop (`Rule`) on the gated linear network
+  `explorer.models.gated.GatedMLP` (the math: ``explorer.rules.reference.ntk``).
 """
 
 from __future__ import annotations
 
 import math
-import types
 
 import torch
-from torch import nn
 
-from explorer.models.stacked import linear
-from explorer.rules.base import Rule, set_feedback
+from explorer.rules.base import Rule
 
 
 class RandomFeatures(Rule):
@@ -45,25 +42,6 @@ class RandomFeatures(Rule):
                 first.weight.copy_(w)
 
 
-def _gated_forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    gate = linear(x, layer.weight0, layer.bias0) > 0
-    return linear(x, layer.weight, layer.bias) * gate
-
-
-class GatedLinear(Rule):
-    """``ntk``: the hidden layer's ReLU is replaced by the gates of its frozen initial copy.
-
-    Example:
-        >>> from explorer.engine.build import build
-        >>> b = build({"model": {"hidden": [8], "activation": "relu"}, "algorithm": {"name": "ntk"},
-        ...            "device": "cpu"})
-        >>> bool(torch.equal(b.model.layers[0].weight0, b.model.layers[0].weight.detach()))
-        True
-    """
-
-    def draw(self, model) -> None:
-        first = self.structure.layers[0]
-        set_feedback(first, first.weight.detach().clone(), "weight0")
-        set_feedback(first, first.bias.detach().clone(), "bias0")
-        first.forward = types.MethodType(_gated_forward, first)
-        model.act = nn.Identity()  # one hidden layer (checked by the config): its gate replaces the ReLU
+# ``ntk`` is plain backprop on the gated network (`explorer.models.gated`); the name stays until
+# `explorer.rules.make_rule` sends ntk to `Rule` directly.
+GatedLinear = Rule
