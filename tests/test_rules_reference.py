@@ -1,8 +1,9 @@
 """explorer.compute_updates against an independent NumPy reference of docs/algorithms.md.
 
-The expected values come from tests/reference_rules.py (float64 NumPy, written from the document)
-or from torch.autograd on a plain model built here; the library is only used through its public
-API: RunConfig / build / compute_updates / ConfigError and the model's state_dict().
+The expected values come from explorer.rules.reference (float64 NumPy, written from the document,
+importing neither torch nor the engine) or from torch.autograd on a plain model built here; the
+engine is only used through its public API: RunConfig / build / compute_updates / ConfigError and
+the model's state_dict().
 """
 
 from __future__ import annotations
@@ -18,16 +19,8 @@ import torch.nn.functional as F
 from explorer import ConfigError, RunConfig, compute_updates
 from explorer.engine.build import build
 
-from reference_rules import (
-    bdfa_blocks,
-    bdfa_feedback_shapes,
-    fp_feedback_shapes,
-    loss_value,
-    output_error,
-    reference_updates,
-    sign_concordant_feedback,
-    usf_feedback,
-)
+from explorer.rules import reference
+from explorer.rules.reference import by_layer, loss_value, output_error, signals, updates, usf_feedback
 
 RTOL, ATOL = 1e-4, 1e-6  # library float32 vs reference float64
 SAME_RTOL, SAME_ATOL = 1e-5, 1e-7  # two library runs that must agree
@@ -39,6 +32,7 @@ UNIFORM = {"name": "uniform", "low": -0.5, "high": 0.5}
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 LOSSES = ("cross_entropy", "bce", "mse")
 ALL_RULES = ("bp", "fa", "dfa", "ifa", "bdfa", "fp", "sdfa", "ssdfa", "usf", "frsf", "brsf")
+LAZY_RULES = ("rf", "ntk")  # one hidden layer, ReLU (or linear for rf's linear variant)
 FA_FAMILY = ("fa", "usf", "frsf", "brsf")
 # the options each rule gets in the general comparison
 RULE_OPTIONS = {
@@ -66,8 +60,8 @@ def make_built(
     **alg_options,
 ):
     algorithm = {"name": rule, **alg_options}
-    # the library rejects a feedback initialiser for bp (no feedback) and usf (scale * sign(W))
-    if rule not in ("bp", "usf"):
+    # bp, usf, rf and ntk have no feedback initialiser (the config would drop it)
+    if rule not in ("bp", "usf", "rf", "ntk"):
         algorithm["feedback_init"] = dict(feedback_init)
     cfg = RunConfig.from_dict(
         {
@@ -105,7 +99,7 @@ def np64(t):
 
 
 def read_params(built):
-    """weights, biases, feedback (None where absent) as float64 NumPy lists, from state_dict."""
+    """weights, biases, feedback (None where absent) as float64 NumPy lists in state-dict order."""
     sd = built.model.state_dict()
     L = num_layers(sd)
     weights = [np64(sd[f"layers.{i}.weight"]) for i in range(L)]
@@ -113,6 +107,16 @@ def read_params(built):
     feedback = [np64(sd[f"layers.{i}.feedback"]) if f"layers.{i}.feedback" in sd else None
                 for i in range(L)]
     return weights, biases, feedback
+
+
+def reference_updates(rule, weights, biases, feedback, x, y, activation, loss="cross_entropy", gate=None,
+                      **options):
+    """The reference's update, keyed like state_dict; ``gate``: ntk's frozen (weight0, bias0)."""
+    if rule == "ntk":
+        p = reference.gated_forward(weights, biases, *gate, x, y, loss)
+    else:
+        p = reference.forward(weights, biases, x, y, activation, loss)
+    return updates(p, signals(rule, p, by_layer(feedback or [None] * len(weights)), **options))
 
 
 def snapshot(built):
@@ -136,23 +140,24 @@ def expected_keys(L, train_hidden=True):
 
 
 def mismatches(grads, ref, rtol=RTOL, atol=ATOL):
-    """List of human-readable mismatches between library grads and reference (W, b) pairs."""
+    """List of human-readable mismatches between library grads and the reference (both keyed like
+    state_dict); a parameter the reference has and the library does not is a mismatch."""
     problems = []
-    for i, (gW, gb) in enumerate(ref):
-        for name, want in ((f"layers.{i}.weight", gW), (f"layers.{i}.bias", gb)):
-            if name not in grads:
-                continue
-            got = grads[name]
-            if got.shape != want.shape:
-                problems.append(f"{name}: shape {got.shape} != reference {want.shape}")
-                continue
-            if not np.allclose(got, want, rtol=rtol, atol=atol):
-                err = np.abs(got - want)
-                rel = err / np.maximum(np.abs(want), 1e-12)
-                problems.append(
-                    f"{name}: max abs err {err.max():.3e}, max rel err {rel.max():.3e}, "
-                    f"|ref| max {np.abs(want).max():.3e}, |lib| max {np.abs(got).max():.3e}"
-                )
+    for name, want in ref.items():
+        if name not in grads:
+            problems.append(f"{name}: the reference updates it, the library does not")
+            continue
+        got = grads[name]
+        if got.shape != want.shape:
+            problems.append(f"{name}: shape {got.shape} != reference {want.shape}")
+            continue
+        if not np.allclose(got, want, rtol=rtol, atol=atol):
+            err = np.abs(got - want)
+            rel = err / np.maximum(np.abs(want), 1e-12)
+            problems.append(
+                f"{name}: max abs err {err.max():.3e}, max rel err {rel.max():.3e}, "
+                f"|ref| max {np.abs(want).max():.3e}, |lib| max {np.abs(got).max():.3e}"
+            )
     return problems
 
 
@@ -176,11 +181,16 @@ def check_feedback_shapes(rule, weights, feedback, options):
         want = {i: (C, widths[i]) for i in range(L - 1)}
     elif rule == "ifa":
         want = {0: (C, widths[0])}
-    elif rule == "bdfa":
-        want = bdfa_feedback_shapes(widths, C, options["block_size"])
-    elif rule == "fp":
-        want = fp_feedback_shapes(widths, C, options["bp_depth"])
-    elif rule == "bp":
+    elif rule == "bdfa":  # block 1 reads e; each later block the δ of the input-most layer above it
+        want, source = {}, C
+        for block in reference.blocks(L - 1, options["block_size"]):
+            want.update({l - 1: (source, widths[l - 1]) for l in block})
+            source = widths[block[-1] - 1]
+    elif rule == "fp":  # every layer below the k backprop layers reads δ_{L-k} (e for k = 0)
+        k = options["bp_depth"]
+        source = C if k == 0 else widths[L - k - 1]
+        want = {i: (source, widths[i]) for i in range(L - 1 - k)}
+    elif rule in ("bp", "rf", "ntk"):
         want = {}
     else:  # pragma: no cover
         raise AssertionError(rule)
@@ -209,8 +219,12 @@ def run_reference_comparison(rule, activation, hidden, loss="cross_entropy", cla
     label = f"{rule} {activation} hidden={list(hidden)} loss={loss} options={options}"
     ref_opts = {k: options[k] for k in ("block_size", "bp_depth") if k in options}
     x64, y64 = x.numpy().astype(np.float64), y.numpy()
+    gate = None
+    if rule == "ntk":
+        sd = built.model.state_dict()
+        gate = (np64(sd["layers.0.weight0"]), np64(sd["layers.0.bias0"]))
     ref_before = reference_updates(rule, weights, biases, feedback_before, x64, y64,
-                                   activation, loss, **ref_opts)
+                                   activation, loss, gate=gate, **ref_opts)
     if rule == "brsf":
         # R is redrawn every step: accept the feedback stored before or after the call
         _, _, feedback_after = read_params(built)
@@ -223,7 +237,7 @@ def run_reference_comparison(rule, activation, hidden, loss="cross_entropy", cla
             f"before: {p_before}\nafter: {p_after}"
         )
     else:
-        assert_matches(grads, ref_before, L, label=label)
+        assert_matches(grads, ref_before, L, train_hidden=rule != "rf", label=label)
     return built, grads
 
 
@@ -252,10 +266,17 @@ def test_reference_output_error_is_the_loss_gradient(loss):
 
 
 def test_reference_bdfa_blocks():
-    assert bdfa_blocks(5, 2) == [[4, 3], [2, 1], [0]]
-    assert bdfa_blocks(4, 2) == [[3, 2], [1, 0]]
-    assert bdfa_blocks(4, 1) == [[3], [2], [1], [0]]
-    assert bdfa_blocks(3, 5) == [[2, 1, 0]]
+    assert reference.blocks(5, 2) == [[5, 4], [3, 2], [1]]
+    assert reference.blocks(4, 2) == [[4, 3], [2, 1]]
+    assert reference.blocks(4, 1) == [[4], [3], [2], [1]]
+    assert reference.blocks(3, 5) == [[3, 2, 1]]
+
+
+def test_reference_imports_nothing_but_numpy():
+    """The reference must stay independent of the torch code it checks."""
+    source = open(reference.__file__, encoding="utf-8").read()
+    imports = [line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert sorted(imports) == ["__future__", "dataclasses", "numpy"], imports
 
 
 # ----------------------------------------------------------------------------- every rule
@@ -287,6 +308,33 @@ def test_losses_match_reference(rule, loss):
     if rule == "sdfa" and loss == "bce":
         options["connections"] = 1  # one output unit: a column can have one non-zero at most
     run_reference_comparison(rule, "tanh", (6, 5, 4), loss=loss, classes=classes, **options)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("variant,activation", [("gaussian", "relu"), ("relu", "relu"), ("linear", "linear")])
+def test_random_features_match_reference(variant, activation, loss):
+    classes = 2 if loss == "bce" else 3
+    built, grads = run_reference_comparison("rf", activation, (9,), loss=loss, classes=classes, variant=variant)
+    assert sorted(grads) == ["layers.1.bias", "layers.1.weight"]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_ntk_matches_reference_once_the_weights_leave_their_gates(loss):
+    classes = 2 if loss == "bce" else 3
+    built = make_built("ntk", "relu", (9,), loss, classes)
+    sd = built.model.state_dict()
+    g = torch.Generator().manual_seed(1)
+    sd["layers.0.weight"] = -sd["layers.0.weight"] + 0.1 * torch.randn(sd["layers.0.weight"].shape, generator=g)
+    built.model.load_state_dict(sd)  # the live ReLU now disagrees with the frozen gates
+    weights, biases, feedback = read_params(built)
+    assert feedback == [None, None]
+    x, y = make_batch(classes)
+    x64, y64 = x.numpy().astype(np.float64), y.numpy()
+    gate = (np64(sd["layers.0.weight0"]), np64(sd["layers.0.bias0"]))
+    ref = reference_updates("ntk", weights, biases, None, x64, y64, "relu", loss, gate=gate)
+    assert_matches(lib_updates(built, x, y), ref, 2, label=f"ntk {loss}")
+    relu_bp = reference_updates("bp", weights, biases, None, x64, y64, "relu", loss)
+    assert not np.allclose(ref["layers.0.weight"], relu_bp["layers.0.weight"], rtol=1e-2, atol=1e-4)
 
 
 # ----------------------------------------------------------------------------- bp vs autograd
@@ -325,7 +373,7 @@ def test_bp_matches_autograd(activation, loss):
     else:
         value = F.mse_loss(h, F.one_hot(y, classes).to(torch.float64))
     value.backward()
-    want = [(np64(lin.weight.grad), np64(lin.bias.grad)) for lin in layers]
+    want = {f"layers.{i}.{p}": np64(getattr(lin, p).grad) for i, lin in enumerate(layers) for p in ("weight", "bias")}
 
     grads = lib_updates(built, x, y)
     assert_matches(grads, want, L, label=f"bp vs autograd {activation} {loss}")
@@ -333,9 +381,9 @@ def test_bp_matches_autograd(activation, loss):
     w, b, _ = read_params(built)
     ref = reference_updates("bp", w, b, None, x.numpy().astype(np.float64), y.numpy(),
                             activation, loss)
-    for (rW, rb), (aW, ab) in zip(ref, want):
-        np.testing.assert_allclose(rW, aW, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(rb, ab, rtol=1e-9, atol=1e-12)
+    assert set(ref) == set(want)
+    for k in want:
+        np.testing.assert_allclose(ref[k], want[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
 def test_bp_has_no_feedback_matrices():
@@ -385,7 +433,7 @@ def test_bdfa_with_large_block_equals_dfa(activation, extra):
     w, b, _ = read_params(dfa)
     bp = reference_updates("bp", w, b, None, x.numpy().astype(np.float64), y.numpy(),
                            activation, "cross_entropy")
-    assert not np.allclose(g_d["layers.0.weight"], bp[0][0], rtol=1e-2, atol=1e-4)
+    assert not np.allclose(g_d["layers.0.weight"], bp["layers.0.weight"], rtol=1e-2, atol=1e-4)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -500,13 +548,12 @@ def test_sign_concordant_feedback_follows_current_weights(rule, opts):
     weights_new, _, _ = read_params(built)
     x, y = make_batch(3)
     grads = lib_updates(built, x, y)
+    p = reference.forward(weights_new, biases, x.numpy().astype(np.float64), y.numpy(), "tanh")
     if rule == "usf":
-        fb = [None] + [usf_feedback(w, opts["scale"]) for w in weights_new[1:]]
-    else:
-        fb = [None] + [sign_concordant_feedback(R, w)
-                       for R, w in zip(feedback_old[1:], weights_new[1:])]
-    ref = reference_updates(rule, weights_new, biases, fb, x.numpy().astype(np.float64),
-                            y.numpy(), "tanh", "cross_entropy")
+        delta = reference.usf(p, opts["scale"])
+    else:  # the magnitudes |R| stored before the flip, the signs of the flipped W
+        delta = reference.frsf(p, by_layer(feedback_old))
+    ref = updates(p, delta)
     assert_matches(grads, ref, len(weights), label=f"{rule} after flipping W")
 
 
@@ -518,9 +565,8 @@ def test_brsf_with_near_constant_magnitudes_is_usf():
     weights, biases, _ = read_params(built)
     x, y = make_batch(3)
     grads = lib_updates(built, x, y)
-    fb = [None] + [usf_feedback(w, 0.3) for w in weights[1:]]
-    ref = reference_updates("brsf", weights, biases, fb, x.numpy().astype(np.float64), y.numpy(),
-                            "sigmoid", "cross_entropy")
+    p = reference.forward(weights, biases, x.numpy().astype(np.float64), y.numpy(), "sigmoid")
+    ref = updates(p, reference.usf(p, 0.3))
     assert_matches(grads, ref, len(weights), label="brsf |R|≈0.3")
 
 
@@ -534,7 +580,7 @@ def test_train_hidden_false_only_output_layer(rule):
     x, y = make_batch(3)
     grads = lib_updates(built, x, y)
     assert set(grads) == expected_keys(L, train_hidden=False), sorted(grads)
-    ref_bp = reference_updates("bp", weights, biases, None, x.numpy().astype(np.float64),
+    ref_bp = reference_updates("rf", weights, biases, None, x.numpy().astype(np.float64),
                                y.numpy(), "relu", "cross_entropy")
     assert_matches(grads, ref_bp, L, train_hidden=False, label=f"{rule} train_hidden=false")
     # and equal to the library's own BP output-layer gradient at the same weights

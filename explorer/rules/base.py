@@ -2,7 +2,9 @@
 
 A rule attaches its feedback matrices to the network (as buffers, so they are saved with it), and
 for each batch fills ``.grad`` of every trainable parameter with the update of docs/algorithms.md:
-``grad W_l = δ_l.T @ h_{l-1}``, the rules differing only in how ``δ_l`` is made.
+``grad W_l = δ_l.T @ h_{l-1}``, the rules differing only in how ``δ_l`` is made. Each rule's math,
+in a few lines of NumPy, is in `explorer.rules.reference` (``updates``; see
+``explorer.rules.reference.bp`` for this module's rule).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class Rule:
-    """Backpropagation, and the base every other rule overrides.
+    """Backpropagation (see explorer.rules.reference.bp), and the base every other rule overrides.
+Also ``ntk``: backprop on the gated network that ``explorer.engine.build`` builds for it.
 
     Example:
         >>> from explorer.models import MLP

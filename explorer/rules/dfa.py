@@ -1,5 +1,7 @@
 """The direct-feedback family: dfa, sdfa, ssdfa, bdfa, fp, and ifa.
 
+The math: explorer.rules.reference.dfa, .sdfa, .bdfa, .fp and .ifa (a few lines of NumPy each).
+
 The graph is cut at every tap: a hidden layer's output is handed on detached, so nothing flows
 back through the forward weights (DFA never pays for the ``W.T`` chain). Each tap then receives a
 teaching signal directly, ``(source @ B_l)`` reshaped like the tap, and autograd carries it
@@ -66,7 +68,8 @@ def plan(rule: str, taps: int, block_size: int | None = None, bp_depth: int | No
 
 
 class DirectFeedback(Rule):
-    """Runs a `plan` over the network's taps; the feedback of tap t sits on the layer that owns it.
+    """Runs a `plan` over the network's taps; the feedback of tap t sits on the layer that owns it
+    (see explorer.rules.reference.dfa, .bdfa, .fp, .ifa).
 
     Example:
         >>> from explorer.config import AlgorithmConfig

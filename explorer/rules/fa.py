@@ -1,5 +1,7 @@
 """The feedback-alignment family: fa (Lillicrap), usf, frsf, brsf and fa with a sign refresh.
 
+The math: explorer.rules.reference.fa, .usf, .frsf and .brsf (a few lines of NumPy each).
+
 Each layer after the first carries a fixed matrix ``feedback`` shaped like its weight. During the
 rule's forward pass the layer runs through an autograd function whose backward sends the error to
 the layer below through ``feedback`` instead of the weight, so ``δ_l = (δ_{l+1} @ B_{l+1}) ⊙ f'(a_l)``
@@ -82,7 +84,7 @@ def feedback_forward(layers):
 
 
 class FeedbackAlignment(Rule):
-    """fa, usf, frsf, brsf (see docs/algorithms.md); which one is ``cfg.name`` (+ ``sign_refresh``).
+    """fa, usf, frsf, brsf (see explorer.rules.reference.fa); which one is ``cfg.name`` (+ ``sign_refresh``).
 
     Example:
         >>> from explorer.config import AlgorithmConfig, InitSpec
