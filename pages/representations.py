@@ -91,15 +91,8 @@ def _job(run_id: str, label: str, view: str, method: str):
     except (ConfigError, StoreError) as err:
         st.error(f"No map of {label}: {err}")
         return source, None
-    if job.error:
-        st.error(f"{maps.METHODS[method]} of {label} failed: {job.error}")
-    if job.total == 0:
-        st.info("This view needs the run's weights at a checkpoint; the run keeps them at the end of training.")
-    elif job.ready == 0:
-        st.info(f"{maps.METHODS[method]} of {label}: computing in the background (0 of {job.total} checkpoints)…")
-    elif not job.done:
-        st.caption(f"{maps.METHODS[method]}: {job.ready} of {job.total} checkpoints ready; the rest are "
-                   "being computed in the background.")
+    for kind, line in maps.job_lines(job, label):
+        {"error": st.error, "info": st.info, "note": st.caption}[kind](line)
     return source, job
 
 
@@ -108,15 +101,9 @@ def _draw(source, job, label: str, view: str, colour: str, epoch: float, size: i
     the samples brushed on it."""
     if job.ready == 0:
         return
-    colouring = maps.colours(source.probe)
-    colour = colour if colour in colouring else next(iter(colouring))
-    coords, shown, line = maps.shown_at(job, epoch)
-    table = maps.points(coords, colouring)
-    title = f"{label} · {maps.view_label(view)} · {maps.METHODS[job.key[2]]} · epoch {maps.epoch_text(shown)}"
-    chart = maps.map_chart(table, color=colour, title=title, subtitle=line, warn=abs(shown - epoch) > 1e-9,
-                           size=size)
-    event = st.altair_chart(chart, on_select="rerun", key=key, width="content")
-    _samples(maps.inside(table, maps.brush_of(event)), source.probe, colour)
+    drawn = maps.run_map(job, source.probe, label=label, colour=colour, epoch=epoch, size=size)
+    event = st.altair_chart(drawn.chart, on_select="rerun", key=key, width="content")
+    _samples(maps.inside(drawn.table, maps.brush_of(event)), source.probe, drawn.colour)
 
 
 def _epoch(first: float, last: float, checkpoints: int, playing: bool) -> float:

@@ -11,6 +11,7 @@ from torch import nn
 from explorer.rules import init as initialisers
 from explorer.rules import Rule, Structure, make_rule
 from explorer.config import ConfigError, RunConfig
+from explorer.config.registry import RULES
 from explorer.data import Dataset, load_dataset
 from explorer.engine.device import choose_device
 from explorer.engine.losses import make_loss, output_units
@@ -71,7 +72,7 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
         raise ConfigError(f"train.loss: 'bce' needs a two-class dataset; '{data.name}' has "
                           f"{data.num_classes} classes")
     outputs = data.y_train.shape[1] if data.regression else output_units(cfg.train.loss, data.num_classes)
-    model = build_model(cfg.model, data.input_shape, outputs, gated=(cfg.algorithm.name == "ntk"))
+    model = build_model(cfg.model, data.input_shape, outputs, gated=RULES[cfg.algorithm.name].gated)
     structure = Structure.of(model, data.input_shape)
     initialise(structure, cfg.init, torch.Generator().manual_seed(derived_seed(cfg.seed, WEIGHTS)))
     if isinstance(model, GatedMLP):

@@ -16,12 +16,12 @@ from explorer.config.registry import RULES
 from explorer.rules.base import Rule
 from explorer.rules.dfa import DirectFeedback
 from explorer.rules.fa import FeedbackAlignment
-from explorer.rules.lazy import GatedLinear, RandomFeatures
+from explorer.rules.lazy import RandomFeatures
 from explorer.rules.structure import Structure
 
 STRATEGIES: dict[str, type[Rule]] = {
     "backprop": Rule, "feedback_alignment": FeedbackAlignment, "direct_feedback": DirectFeedback,
-    "random_features": RandomFeatures, "gated": GatedLinear,
+    "random_features": RandomFeatures,
 }
 
 
@@ -30,5 +30,5 @@ def make_rule(cfg: AlgorithmConfig, forward_init: InitSpec) -> Rule:
     return STRATEGIES[RULES[cfg.name].strategy](cfg, forward_init)
 
 
-__all__ = ["Rule", "DirectFeedback", "FeedbackAlignment", "RandomFeatures", "GatedLinear", "Structure",
+__all__ = ["Rule", "DirectFeedback", "FeedbackAlignment", "RandomFeatures", "Structure",
            "STRATEGIES", "make_rule"]

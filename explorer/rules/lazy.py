@@ -40,8 +40,3 @@ class RandomFeatures(Rule):
             w = torch.randn(tuple(first.weight.shape), generator=generator) / math.sqrt(fan_in)
             with torch.no_grad():
                 first.weight.copy_(w)
-
-
-# ``ntk`` is plain backprop on the gated network (`explorer.models.gated`); the name stays until
-# `explorer.rules.make_rule` sends ntk to `Rule` directly.
-GatedLinear = Rule
