@@ -7,14 +7,14 @@ experiment's runs (one group per seed), so a reload or a link in another tab fin
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from explorer.views import charts, frames, sketch
-from explorer.experiments import parity_runs
 from explorer.config import OPTIMIZERS, ConfigError
-from explorer.experiments.parity_runs import PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
+from explorer.experiments import parity_runs
+from explorer.experiments.parity import MAX_RUNS, MAX_SEEDS, PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
+from explorer.experiments.parity_table import final_text
 from explorer.runs.store import InvalidId, StoreError, UnknownRun
+from explorer.views import charts, sketch
 from pages import common
 
 D = ParitySetup()
@@ -58,8 +58,9 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
                                     format="%g", step=None) for name in chosen}
         spots["optimizers"] = st.empty()
     with classroom.box("size", size):
-        seeds = _number("seeds", "par_seeds", D.seeds, min_value=1, max_value=parity_runs.MAX_SEEDS, step=1,
-                        help="each rule is run once per seed; the band is the 95% confidence interval of the mean")
+        seeds = _number("seeds", "par_seeds", D.seeds, min_value=1, max_value=MAX_SEEDS, step=1,
+                        help="each rule is run once per seed; the band is the 95% confidence interval of the "
+                             "mean (two seeds or more)")
         spots["seeds"] = st.empty()
         # Expanders do not nest: inside the link's closed box, these go straight in.
         hidden = "size" in classroom.hidden
@@ -83,7 +84,7 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
     setup = ParitySetup(k=int(k), base=base, root=root.strip(), rules=tuple(rules), optimizers=optimizers,
                         seeds=int(seeds), first_seed=int(first_seed), epochs=int(epochs),
                         train_samples=int(train_samples), test_samples=int(test_samples), hidden=int(hidden),
-                        batch_size=int(batch), device=device)
+                        batch_size=int(batch), device=device, most_runs=MAX_RUNS)
     return setup, spots
 
 
@@ -123,19 +124,6 @@ def _status(found: parity_runs.ParityRuns) -> None:
             st.error(message)
 
 
-def _final_table(found: parity_runs.ParityRuns):
-    """The final table as text: accuracies in % with one decimal, "–" where there is no value (one
-    seed has no interval; the literature has no value for most k)."""
-    final = found.final()
-    percent = lambda values: [frames.number_text(100 * v, "%") for v in values]  # noqa: E731
-    return pd.DataFrame({
-        "series": final["run"], "rule": final["rule"], "optimiser": final["optimiser"],
-        "lr": [frames.number_text(v) for v in final["lr"]], "epoch": [frames.number_text(v) for v in final["epoch"]],
-        "test accuracy": percent(final["mean"]), "± 95% CI": percent(final["ci95"]), "seeds": final["n"],
-        "published": percent(final["published"]), "difference": percent(final["mean"] - final["published"]),
-    })
-
-
 def _band_spec(found: parity_runs.ParityRuns, band, refs: dict) -> dict:
     """The band chart's Vega-Lite spec: built by Altair once per experiment, then each poll only
     swaps the new band in (building an Altair chart costs far more than the poll itself)."""
@@ -150,6 +138,14 @@ NO_POINTS = "The first points appear at the end of the first epoch."
 BAND_WORDS = ("Lines: mean over seeds; shaded: 95% confidence interval of the mean; dashed: the published "
               "value for the rule (where the literature has one).")
 LIVE_BAND_WORDS = " While the runs train, the interval is shaded once every seed of a rule has reached the epoch."
+ONE_SEED_WORDS = " One seed: no interval (it takes two seeds or more), so the lines are the runs themselves."
+
+
+def _band_words(found: parity_runs.ParityRuns) -> str:
+    """What the band chart draws; while the runs train, when its interval appears."""
+    if len(found.groups) == 1:  # one group per seed
+        return BAND_WORDS + ONE_SEED_WORDS
+    return BAND_WORDS + ("" if found.finished else LIVE_BAND_WORDS)
 
 
 def _view(found: parity_runs.ParityRuns) -> None:
@@ -164,9 +160,9 @@ def _view(found: parity_runs.ParityRuns) -> None:
         st.caption(NO_POINTS)
     else:
         st.vega_lite_chart(spec=_band_spec(found, band, refs), key="parity_band", width="stretch")
-        st.caption(BAND_WORDS)
+        st.caption(_band_words(found))
     st.subheader("Final test accuracy")
-    st.dataframe(_final_table(found), hide_index=True, key="parity_final")
+    st.dataframe(final_text(found.final()), hide_index=True, key="parity_final")
     _notes(found)
 
 
@@ -174,15 +170,15 @@ def _view_live(found: parity_runs.ParityRuns, band, refs: dict, title: str) -> N
     """While the runs train: the band as SVG and the table as Markdown, in one element (the Vega
     band and the data grid redrawn at every poll cost the browser far more; `explorer.views.sketch`)."""
     chart = (f"{sketch.panels([sketch.band_svg(band, refs, order=found.labels)])}\n\n"
-             f"<small>{BAND_WORDS}{LIVE_BAND_WORDS}</small>"
+             f"<small>{_band_words(found)}</small>"
              if not band.empty else f"<small>{NO_POINTS}</small>")
-    st.markdown(f"### {title}\n\n{chart}\n\n### Final test accuracy\n\n{_markdown_table(_final_table(found))}",
+    st.markdown(f"### {title}\n\n{chart}\n\n### Final test accuracy\n\n{_markdown_table(final_text(found.final()))}",
                 unsafe_allow_html=True)
     _notes(found)
 
 
 def _markdown_table(table) -> str:
-    """``table`` (text, as `_final_table` writes it) as a Markdown table."""
+    """``table`` (text, as `final_text` writes it) as a Markdown table."""
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
@@ -214,11 +210,11 @@ if c[1].button("Stop", disabled=not (going and found.controllable), width="stret
     found.stop()
 if run:
     try:
-        groups = parity_runs.start(common.workspace(), setup)
+        handles = parity_runs.start(common.workspace(), setup)
     except (ConfigError, StoreError, ValueError) as err:
         common.config_error(err)
     else:
-        common.show("parity", ",".join(groups))
+        common.show("parity", ",".join(parity_runs.groups_of(handles)))
         st.rerun()
 if found is None:
     st.info(f"Set up the experiment and press **Run experiment**: {len(setup.rules) * len(setup.optimizers)} "

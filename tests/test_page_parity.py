@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 
 import pytest
+from scipy import stats
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, app_on, button, charts, run_until, set_widget, text
@@ -87,8 +89,11 @@ def test_an_experiment_runs_to_its_end_and_shows_bands_across_seeds_beside_the_p
         assert row["seeds"] == 2 and row["epoch"] == "3"
         assert row["published"] == f"{100 * PARITY[(1, rule)]:.1f}%"
         assert row["difference"] == f"{100 * (sum(accs) / 2 - PARITY[(1, rule)]):.1f}%"
+        # The interval's half-width, t(0.975, 1) · s / √2 (the band is clipped to [0, 1], the number is not).
+        half = stats.t.ppf(0.975, 1) * statistics.stdev(accs) / math.sqrt(2)
+        assert row["± 95% CI"] == f"{100 * half:.1f}%"
         final_band = band[(band["run"] == label) & (band["epoch"] == 3.0)].iloc[0]
-        assert row["± 95% CI"] == f"{100 * (final_band['high'] - final_band['mean']):.1f}%"
+        assert final_band["high"] == pytest.approx(min(1.0, sum(accs) / 2 + half))
     assert float(table.loc["BP", "test accuracy"].rstrip("%")) > 85  # the parity of one digit is easy for backprop
 
     # The link finds the experiment again in a fresh session (a reload, another tab).
@@ -140,7 +145,7 @@ def _charts_with_bands(at) -> list:
 
 
 @pytest.mark.parametrize("change, field", [
-    ({"par_seeds": 1}, "seeds:"),
+    ({"par_rules": ["bp", "dfa", "fa", "ntk"], "par_seeds": 20}, "seeds:"),   # 80 runs: over the page's cap
     ({"par_rules": []}, "rules:"),
     ({"par_lr_sgd": 0.0}, "learning rate (sgd):"),
     ({"par_base": "mnist", "par_root": "/nonexistent/folder"}, "data folder:"),
@@ -161,3 +166,12 @@ def test_bad_input_names_its_field_and_starts_nothing(page, change, field):
     assert "parity" not in at.query_params
     if field == "data folder:":
         assert "digits" in text(at)  # says how to do without a download
+
+
+def test_one_seed_is_a_setup_that_can_start(page):
+    # As on the command line and in the notebook widget: one seed gives lines without an interval.
+    at, path = page
+    set_widget(at, "par_seeds", 1)
+    at.run()
+    assert not at.warning, [w.value for w in at.warning]
+    assert not button(at, "Run experiment").disabled

@@ -4,7 +4,9 @@ probe while the data is resampled, per-digit contributions of a trained network,
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
 from explorer.config import ConfigError
-from explorer.experiments.parity import parity_config, rule_spec, run_parity
+from explorer.experiments.parity import ParitySetup, run_parity
 from explorer.experiments.references import PARITY
 from explorer.engine.representations import capture, per_digit
 from explorer.runs.sweep import LAST_EPOCHS
@@ -110,6 +113,16 @@ def test_run_parity_picks_per_rule_the_lr_with_the_best_mean_test_accuracy_over_
     assert final.set_index("rule").loc["bp", "mean"] == pytest.approx(bp_end.mean())
 
 
+def test_the_final_table_is_the_mean_and_interval_over_seeds_at_the_chosen_lrs_last_epoch_by_hand(bp_vs_rf):
+    table, _, final = bp_vs_rf
+    for row in final.to_dict("records"):
+        values = table[(table["rule"] == row["rule"]) & (table["optimizer.lr"] == row["optimizer.lr"])
+                       & (table["metric"] == "test_acc") & (table["epoch"] == FAST["epochs"])]["value"].tolist()
+        assert len(values) == 2 and row["n"] == 2
+        assert row["mean"] == pytest.approx(statistics.mean(values))
+        assert row["ci95"] == pytest.approx(stats.t.ppf(0.975, 1) * statistics.stdev(values) / math.sqrt(2))
+
+
 # ----------------------------------------------------------------------------------------------
 # The command line.
 
@@ -151,7 +164,7 @@ def test_parity_command_writes_one_summary_row_per_rule_lr_epoch_and_metric(tmp_
     assert "0.9850" in " ".join(lines["bp"]) and "0.8400" in " ".join(lines["rf:linear"])
 
 
-@pytest.mark.parametrize("rules,field", [("rf:cosine", "algorithm.variant"), ("dfa:relu", "--rules")])
+@pytest.mark.parametrize("rules,field", [("rf:cosine", "algorithm.variant"), ("dfa:relu", "rules: only rf")])
 def test_parity_command_refuses_a_bad_rule_with_exit_2_naming_the_field(rules, field, tmp_path):
     out = cli("--base", "digits", "--rules", rules, "--epochs", "1", "--train-samples", "64", "--seeds", "1",
               "--device", "cpu", "--out", str(tmp_path / "x.csv"))
@@ -183,8 +196,8 @@ PROBE_N = 300
 
 @pytest.fixture(scope="module")
 def trained_with_snapshots():
-    cfg = parity_config(3, rule_spec("bp"), base="digits", epochs=3, lr=GOOD_LR, hidden=64, device="cpu",
-                        data_options={"train_samples": 2_000, "test_samples": 500})
+    cfg = ParitySetup(k=3, rules=("bp",), optimizers={"sgd": GOOD_LR}, seeds=1, epochs=3, hidden=64, device="cpu",
+                      train_samples=2_000, test_samples=500).configs()[0]
     cfg = cfg.with_values({"train.snapshots": [0, 1, 3], "train.snapshot_samples": PROBE_N})
     trainer = Trainer(cfg)
     data = trainer.built.data

@@ -1,8 +1,9 @@
-"""`ParityWidget`: the Parity page in a notebook."""
+"""`ParityWidget`: the Parity page in a notebook, on the same `ParitySetup`, runs and final table."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+import math
 import os
 from typing import Mapping, Sequence
 
@@ -10,14 +11,13 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from explorer.views import charts, frames
 from explorer.config import OPTIMIZERS, ConfigError, RunConfig
-from explorer.config.labels import rule_label
+from explorer.experiments import parity_runs
+from explorer.experiments.parity import MAX_SEEDS, PARITY_LR, PARITY_RULES, ParitySetup
+from explorer.experiments.parity_table import COLUMNS, final_text
 from explorer.runs.jobs import RunHandle
-from explorer.experiments.parity import RuleSpec, parity_config, rule_spec
-from explorer.experiments.parity_runs import PARITY_RULES, ParitySetup
-from explorer.experiments.references import PARITY
 from explorer.runs.workspace import Workspace, workspace as shared_workspace
+from explorer.views import charts, frames
 from explorer.widgets.common import (
     Following,
     Live,
@@ -26,28 +26,19 @@ from explorer.widgets.common import (
     follow,
     message_html,
     overall_status,
-    readable_frame,
     table_html,
 )
 from explorer.widgets.controls import WIDE, section_of
 
-FINAL_COLUMNS = ["rule", "epoch", "mean", "low", "high", "n", "published"]
-PERCENTS = ("mean", "low", "high", "published")  # test accuracies, shown as percentages
-
-
-def spec_of(config: RunConfig) -> RuleSpec:
-    """The parity rule (``bp``, ``rf:linear``, …) a run's config trains.
-
-    Example:
-        >>> spec_of(parity_config(1, rule_spec("rf:linear"), base="digits")).label
-        'rf:linear'
-    """
-    a = config.algorithm
-    return rule_spec(f"rf:{a.variant}" if a.name == "rf" else a.name)
+SECTIONS = ("data", "model", "rules", "optimizer", "train", "general")
+# The control section beside which a problem with each field of the setup is shown.
+SECTION_OF_FIELD = {"k": "data", "base": "data", "root": "data", "hidden": "model", "rules": "rules",
+                    "optimizers": "optimizer", "epochs": "train", "seeds": "train", "first_seed": "train",
+                    "train_samples": "train", "test_samples": "train", "batch_size": "train"}
 
 
 def default_config() -> RunConfig:
-    """The Parity page's classroom setting (`explorer.experiments.parity_runs.ParitySetup`), for BP and its
+    """The Parity page's classroom setting (`explorer.experiments.parity.ParitySetup`), for BP and its
     first seed: k = 3 digits side by side from the embedded digits, 10,000 fresh samples an epoch,
     12 epochs of SGD, one hidden layer of 128 ReLU units.
 
@@ -61,18 +52,20 @@ def default_config() -> RunConfig:
 
 class ParityWidget(Following):
     """The parity task (k digits side by side, label = parity of their sum) for several rules and
-    seeds: test accuracy per epoch with 95% confidence bands across seeds, the final table, and
-    the published value of each rule (`explorer.experiments.references.PARITY`) beside the measured one, as
-    a dashed line in the rule's colour and a column of the table.
+    seeds: test accuracy per epoch with 95% confidence bands across seeds, the final table (the
+    Parity page's and the command line's, `explorer.experiments.parity_table`), and the published
+    value of each rule (`explorer.experiments.references.PARITY`) beside the measured one, as a
+    dashed line in the rule's colour and a column of the table.
 
-    ``config`` is a parity `RunConfig` (default: `default_config`, on the embedded digits);
-    ``rules`` the rules to run (``bp``, ``dfa``, ``fa``, ``ntk``, ``rf:gaussian``, ``rf:relu``,
-    ``rf:linear``; with neither a config nor rules, the Parity page's default: BP, DFA and
-    Gaussian random features), each over ``seeds`` seeds (the config's seed and the ones after it; the rules
-    of one seed start from the same weights). ``run`` instead shows stored parity runs (run or
-    group ids, runs from ``explorer.runs.workspace.open``, a list of them). ``widget.configs`` gives every
-    run's `RunConfig` (rule by rule, seed by seed), ``widget.config`` the first; ``final`` holds
-    each rule's last-epoch mean accuracy, confidence interval and published value.
+    ``config`` is a `ParitySetup` (default: the Parity page's, on the embedded digits) or a parity
+    `RunConfig` to start from (`ParitySetup.of`); ``rules`` the rules to run (``bp``, ``dfa``,
+    ``fa``, ``ntk``, ``rf:gaussian``, ``rf:relu``, ``rf:linear``), each over ``seeds`` seeds (a
+    config's seed and the ones after it; the rules of one seed start from the same weights); left
+    out, the setup's (3 seeds for a config). ``run`` instead shows stored parity runs (run or group
+    ids, runs from ``explorer.runs.workspace.open``, a list of them). ``widget.setup`` is the setup
+    the controls hold, ``widget.configs`` every run's `RunConfig` (rule by rule, seed by seed),
+    ``widget.config`` the first; ``final`` holds each series' last-epoch mean accuracy, confidence
+    interval and published value.
 
     Example:
         >>> w = ParityWidget(rules=["bp", "ntk"], seeds=2)
@@ -88,40 +81,41 @@ class ParityWidget(Following):
     final = traitlets.Dict()
     error = traitlets.Unicode("")
 
-    def __init__(self, config: RunConfig | Mapping | None = None, *, rules: Sequence[str] | None = None,
-                 seeds: int = ParitySetup.seeds, run=None, workspace: Workspace | str | os.PathLike | None = None,
-                 interval: float = 0.5) -> None:
+    def __init__(self, config: ParitySetup | RunConfig | Mapping | None = None, *,
+                 rules: Sequence[str] | None = None, seeds: int | None = None, run=None,
+                 workspace: Workspace | str | os.PathLike | None = None, interval: float = 0.5) -> None:
         self._workspace = workspace
         self.handles: list[RunHandle] = []
         self.runs: Runs | None = None
+        self.experiment: parity_runs.ParityRuns | None = None
         if run is not None:
             self.runs = follow(run)
-            config = self.runs.configs[0]
-            rules = list(dict.fromkeys(spec_of(c).label for c in self.runs.configs))
-            seeds = len({c.seed for c in self.runs.configs})
-        if config is None:
-            config = default_config()
-            rules = ParitySetup.rules if rules is None else rules
-        config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
-        if config.data.name != "parity":
-            raise ConfigError(f"data.name must be 'parity' for the parity widget, got {config.data.name!r}")
-        self._base = config.to_dict()
-        self.k = widgets.BoundedIntText(config.data.get("k", 3), min=0, max=10, description="k (digits)",
+            setup = ParitySetup.of(self.runs.configs)
+        elif config is None or isinstance(config, ParitySetup):
+            setup = config or ParitySetup()
+        else:
+            config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
+            setup = dataclasses.replace(ParitySetup.of([config]), seeds=ParitySetup.seeds)
+        if rules is not None:
+            setup = dataclasses.replace(setup, rules=tuple(rules))
+        if seeds is not None:
+            setup = dataclasses.replace(setup, seeds=seeds)
+        self._setup = setup
+        optimizer, lr = next(iter(setup.optimizers.items()), ("sgd", PARITY_LR["sgd"]))
+        self.k = widgets.BoundedIntText(setup.k, min=0, max=10, description="k (digits)",
                                         style=WIDE, layout={"width": "150px"})
-        self.base = widgets.Dropdown(options=["digits", "mnist"], value=config.data.get("base", "mnist"),
-                                     description="digits from", style=WIDE, layout={"width": "200px"})
-        self.hidden = widgets.IntText(config.model.hidden[0] if config.model.hidden else 512,
-                                      description="hidden units", style=WIDE, layout={"width": "190px"})
-        self.rules = widgets.TagsInput(value=list(rules or [spec_of(config).label]),
-                                       allowed_tags=list(PARITY_RULES), allow_duplicates=False)
-        self.optimizer = widgets.Dropdown(options=OPTIMIZERS, value=config.optimizer.name, description="optimiser",
+        self.base = widgets.Dropdown(options=["digits", "mnist"], value=setup.base, description="digits from",
+                                     style=WIDE, layout={"width": "200px"})
+        self.hidden = widgets.IntText(setup.hidden, description="hidden units", style=WIDE, layout={"width": "190px"})
+        self.rules = widgets.TagsInput(value=list(setup.rules), allowed_tags=list(PARITY_RULES),
+                                       allow_duplicates=False)
+        self.optimizer = widgets.Dropdown(options=OPTIMIZERS, value=optimizer, description="optimiser",
                                           style=WIDE, layout={"width": "200px"})
-        self.lr = widgets.FloatText(config.optimizer.lr, description="learning rate", style=WIDE,
-                                    layout={"width": "200px"})
-        self.epochs = widgets.IntText(config.train.epochs, description="epochs", style=WIDE, layout={"width": "140px"})
-        self.seeds = widgets.BoundedIntText(seeds, min=1, max=20, description="seeds", style=WIDE,
+        self.lr = widgets.FloatText(lr, description="learning rate", style=WIDE, layout={"width": "200px"})
+        self.epochs = widgets.IntText(setup.epochs, description="epochs", style=WIDE, layout={"width": "140px"})
+        self.seeds = widgets.BoundedIntText(setup.seeds, min=1, max=MAX_SEEDS, description="seeds", style=WIDE,
                                             layout={"width": "130px"})
-        self.errors = {s: widgets.HTML("") for s in ("data", "model", "rules", "optimizer", "train", "general")}
+        self.errors = {s: widgets.HTML("") for s in SECTIONS}
         self.play = widgets.Button(description="Run", icon="play", button_style="success")
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger")
         self.play.on_click(lambda _: self.start())
@@ -144,35 +138,20 @@ class ParityWidget(Following):
 
     # What is on screen ---------------------------------------------------------------------
 
-    def specs(self) -> list[RuleSpec]:
-        """The chosen rules (`ConfigError` for an unknown one or none)."""
-        if not self.rules.value:
-            raise ConfigError("rules: choose at least one rule (bp, dfa, ntk, rf:gaussian, …)")
-        return [rule_spec(r) for r in self.rules.value]
-
-    def _config(self, spec: RuleSpec, seed: int) -> RunConfig:
-        d = copy.deepcopy(self._base)
-        data = d["data"]
-        if data.get("base") != self.base.value:
-            data.pop("root", None)  # a folder of MNIST files means nothing for the digits
-        data.update(base=self.base.value, k=self.k.value)
-        d["model"] = {"name": "mlp", "hidden": [self.hidden.value], "activation": spec.activation}
-        d["algorithm"] = dict(spec.algorithm)
-        opt = d["optimizer"] if d["optimizer"]["name"] == self.optimizer.value else {
-            "name": self.optimizer.value, "weight_decay": d["optimizer"].get("weight_decay", 1e-3)}
-        if opt["name"] not in ("sgd", "rmsprop"):
-            opt.pop("momentum", None)
-        opt["lr"] = self.lr.value
-        d["optimizer"] = opt
-        d["train"]["epochs"] = self.epochs.value
-        d["seed"] = seed
-        return RunConfig.from_dict(d)
+    @property
+    def setup(self) -> ParitySetup:
+        """The experiment the controls hold (what they do not show comes from the setup, config or
+        runs the widget started from)."""
+        return dataclasses.replace(
+            self._setup, k=self.k.value, base=self.base.value, hidden=self.hidden.value,
+            rules=tuple(self.rules.value), optimizers={self.optimizer.value: self.lr.value},
+            epochs=self.epochs.value, seeds=self.seeds.value,
+            root=self._setup.root if self.base.value == "mnist" else "")  # a folder of MNIST files means nothing for the digits
 
     @property
     def configs(self) -> list[RunConfig]:
-        """Every run's config: rule by rule, seed by seed."""
-        first = self._base["seed"]
-        return [self._config(spec, first + s) for spec in self.specs() for s in range(self.seeds.value)]
+        """Every run's config: rule by rule, seed by seed (`ConfigError` names a refused field)."""
+        return self.setup.configs()
 
     @property
     def config(self) -> RunConfig:
@@ -180,50 +159,36 @@ class ParityWidget(Following):
         return self.configs[0]
 
     def published(self) -> dict[str, float]:
-        """Legend label -> the published test accuracy at this k (rules without one left out)."""
-        out = {}
-        for spec in self.specs():
-            value = PARITY.get((self.k.value, spec.label))
-            if value is not None:
-                out[rule_label(spec.algorithm)] = value
-        return out
+        """Series label -> the published test accuracy at this k (rules without one left out)."""
+        return self.setup.published()
 
     def summary(self, readable: bool = False) -> pd.DataFrame:
-        """Per rule, the last epoch's mean test accuracy, 95% band (low, high), seeds and published
-        value; ``readable``: as text to show (percentages, a dash for no published value)."""
-        band = frames.band(self._groups()) if self.runs is not None else pd.DataFrame()
-        published = self.published()
-        rows = []
-        for label, part in (band.groupby("run", sort=False) if len(band) else []):
-            last = part.iloc[-1]
-            rows.append({"rule": label, "epoch": float(last["epoch"]), "mean": float(last["mean"]),
-                         "low": float(last["low"]), "high": float(last["high"]), "n": int(last["n"]),
-                         "published": published.get(label)})
-        table = pd.DataFrame(rows, columns=FINAL_COLUMNS)
-        return readable_frame(table, PERCENTS) if readable else table
+        """The final table (`explorer.experiments.parity_table.final_table`): per series, the last
+        epoch's test accuracy over the seeds (mean, std, ± 95% CI, low, high, n) and the published
+        value; ``readable``: as the Parity page shows it (percentages, a dash for no value)."""
+        table = self.experiment.final() if self.experiment is not None else pd.DataFrame(columns=COLUMNS)
+        return final_text(table) if readable else table
 
     # Controls --------------------------------------------------------------------------------
 
     def start(self) -> list[RunHandle] | None:
-        """What Run does: start every rule over every seed (None, with the message beside its control,
-        if a value is refused). The rules of one seed form a group: same weights, same batches."""
+        """What Run does: start every rule over every seed (None, with each message beside its
+        control, if a value is refused). The rules of one seed form a group: same weights, same batches."""
         for label in self.errors.values():
             label.value = ""
         self.error = ""
         if self.runs is not None and not self.runs.finished:
             return self.handles
-        try:
-            configs = self.configs
-        except ConfigError as err:
-            self.error = str(err)
-            section = section_of(self.error)
-            self.errors[section if section in self.errors else "general"].value = message_html(self.error)
+        setup = self.setup
+        problems = setup.problems()
+        if problems:
+            self.error = next(iter(problems.values()))
+            for name, message in problems.items():
+                section = SECTION_OF_FIELD.get(name) or section_of(message)
+                self.errors[section if section in self.errors else "general"].value = message_html(message)
             return None
-        n = self.seeds.value
-        ws = self._get_workspace()
         try:
-            by_seed = [[configs[r * n + s] for r in range(len(configs) // n)] for s in range(n)]
-            handles = [h for group in by_seed for h in ws.jobs.submit_group(group, label="parity")]
+            handles = parity_runs.start(self._get_workspace(), setup)
         except Exception as err:  # the store could not take the runs: shown, not swallowed
             self._show_error(err)
             return None
@@ -243,22 +208,16 @@ class ParityWidget(Following):
 
     # Live updates ----------------------------------------------------------------------------
 
-    def _groups(self) -> dict[str, list[list[dict]]]:
-        """Legend label -> the records of each seed's run."""
-        groups: dict[str, list[list[dict]]] = {}
-        for config, records in zip(self.runs.configs, self.runs.lists):
-            groups.setdefault(rule_label(config.algorithm.to_dict()), []).append(records)
-        return groups
-
     def _follow(self, runs: Runs) -> None:
         self._live.stop()
         self.runs = runs
+        self.experiment = parity_runs.ParityRuns([runs])
         if self._tick(first=True):
             self._live.start()
 
     def _tick(self, first: bool = False) -> bool:
-        runs = self.runs
-        new = runs.poll()
+        runs, experiment = self.runs, self.experiment
+        new = experiment.poll()
         for control in (self.k, self.base, self.hidden, self.rules, self.optimizer, self.lr, self.epochs, self.seeds):
             control.disabled = bool(self.handles) and not runs.finished
         self.progress = self.bar.value = runs.progress
@@ -267,18 +226,25 @@ class ParityWidget(Following):
         if new or first:
             self.records = sum(len(r) for r in runs.lists)
             table = self.summary()
-            self.final = {row["rule"]: {k: row[k] for k in ("mean", "low", "high", "n", "published")}
+            self.final = {row["series"]: {k: None if isinstance(v, float) and math.isnan(v) else v
+                                          for k, v in row.items() if k != "series"}
                           for row in table.to_dict("records")}
-            self.table.value = table_html(table.to_dict("records"), FINAL_COLUMNS, percents=PERCENTS) if len(table) else ""
-            self.chart.chart = self._band_chart(frames.band(self._groups()))
+            shown = final_text(table)
+            self.table.value = table_html(shown.to_dict("records"), list(shown.columns)) if len(table) else ""
+            band = experiment.band() if runs.finished else experiment.live_band()
+            self.chart.chart = self._band_chart(band)
         return not runs.finished
 
     def _band_chart(self, band: pd.DataFrame):
-        if self.runs is not None:
-            labels = list(self._groups())
+        if self.experiment is not None:
+            labels, refs = self.experiment.labels, self.experiment.references()
         else:
-            labels = [rule_label(s.algorithm) for s in self.specs()] if self.rules.value else None
-        return charts.band_chart(band, self.published() or None, order=labels or None)
+            try:
+                setup = self.setup
+                labels, refs = [s.label for s in setup.series()], setup.published()
+            except ConfigError:  # refused controls: the message says why when Run is pressed
+                labels, refs = None, {}
+        return charts.band_chart(band, refs or None, order=labels or None)
 
     def _show_error(self, err) -> None:
         self.error = str(err)
