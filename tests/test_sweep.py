@@ -94,3 +94,48 @@ def test_progress_counts_every_run_whole_stacked_seeds_and_a_run_that_diverged_a
     assert [lr for lr, at in diverged if at is None] == [0.05, 0.05]
     assert [lr for lr, at in diverged if at is not None and at < 4 * 22] == [1e6, 1e6]  # early, in epoch 1 to 4
     assert sum(told) == pytest.approx(2 * 2 * 4)  # lrs × seeds × epochs: the bar reaches its end
+
+
+# One base config for every rule: each rule's options are written once, side by side.
+EVERY_RULE_BASE = {
+    "data": {"name": "random", "samples": 64, "test_samples": 32, "features": 8, "classes": 3},
+    "model": {"name": "mlp", "hidden": [8], "activation": "relu"},  # rf and ntk need one ReLU layer
+    "algorithm": {"name": "bp", "feedback_init": {"name": "uniform", "low": -0.5, "high": 0.5},
+                  "block_size": 1, "bp_depth": 1, "connections": 2, "scale": 0.5, "variant": "relu",
+                  "sign_refresh": "epoch"},
+    "train": {"epochs": 1, "batch_size": 16}, "device": "cpu",
+}
+
+
+def test_a_sweep_over_every_rule_runs_from_one_base_and_each_keeps_only_its_own_options():
+    from explorer.config.registry import RULES
+
+    finished = {}
+    sweep(EVERY_RULE_BASE, {"algorithm.name": list(RULES)}, seeds=1, progress=False,
+          on_run=lambda point, result: finished.__setitem__(point["algorithm.name"], result))
+    assert sorted(finished) == sorted(RULES)
+    written = EVERY_RULE_BASE["algorithm"]
+    for key, result in finished.items():
+        spec = RULES[key]
+        assert result.status == "done" and result.history, key
+        stored = result.config.to_dict()["algorithm"]
+        expected = {"name": key, **{option: written[option] for option in spec.options}}
+        if spec.feedback:
+            expected["feedback_init"] = written["feedback_init"]
+        assert stored == expected, key
+
+
+def test_a_sweep_over_optimisers_runs_from_one_sgd_base_with_momentum_and_nesterov():
+    base = {**EVERY_RULE_BASE, "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.5, "nesterov": True}}
+    seen = {}
+    sweep(base, {"optimizer.name": ["sgd", "adagrad", "adadelta", "rmsprop", "adam"]}, seeds=1, progress=False,
+          on_run=lambda point, result: seen.__setitem__(point["optimizer.name"], result.config.optimizer))
+    assert {name: (o.momentum, o.nesterov) for name, o in seen.items()} == {
+        "sgd": (0.5, True), "adagrad": (0.0, None), "adadelta": (0.0, None), "rmsprop": (0.5, None),
+        "adam": (0.0, None)}
+
+
+def test_a_bad_grid_point_names_its_field():
+    with pytest.raises(ConfigError) as err:
+        expand(EVERY_RULE_BASE, {"optimizer.lr": [0.1, -1.0]}, seeds=1)
+    assert err.value.field == "optimizer.lr" and "grid point" in str(err.value)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from explorer import Trainer, compute_updates, train
+from explorer import ConfigError, Trainer, compute_updates, train
 from explorer.engine.build import build
 from tests.conftest import small_config
 
@@ -89,7 +89,7 @@ def test_same_config_and_seed_give_identical_metrics(algorithm):
 def test_batch_manhattan_hands_the_optimiser_the_sign_of_the_update():
     cfg = small_config(algorithm={"name": "dfa"}, optimizer={"name": "sgd", "lr": 0.01, "momentum": 0.0,
                                                              "batch_manhattan": True},
-                       train={"epochs": 1, "batch_size": 2000})  # one full batch: a known step
+                       train={"epochs": 1, "batch_size": 1438})  # all 1,438 digits in one batch: a known step
     trainer = Trainer(cfg)
     b = trainer.built
     before = {k: v.clone() for k, v in b.model.state_dict().items()}
@@ -162,3 +162,18 @@ def test_other_losses_train(loss):
     built = result.built
     assert built.model.layers[-1].out_features == (1 if loss == "bce" else 10)
     assert result.final["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_not_cut_down():
+    with pytest.raises(ConfigError) as err:
+        Trainer(small_config(train={"epochs": 1, "batch_size": 1439}))  # the digits have 1,438 to train on
+    assert err.value.field == "train.batch_size" and "1,438" in str(err.value)
+    assert Trainer(small_config(train={"epochs": 1, "batch_size": 1438})).steps_per_epoch == 1
+
+
+def test_fewer_test_samples_than_snapshot_samples_is_noted_beside_the_field():
+    result = train(small_config(train={"epochs": 1, "snapshots": [0, 1], "snapshot_samples": 500}))
+    assert len(result.probe) == 359  # the digits' test split
+    assert "359" in result.notes["train.snapshot_samples"] and "500" in result.notes["train.snapshot_samples"]
+    assert all(s.layers["layers.0"].shape[0] == 359 for s in result.snapshots)
+    assert train(small_config(train={"epochs": 1, "snapshots": [1], "snapshot_samples": 359})).notes == {}

@@ -1,38 +1,78 @@
-"""The options each dataset takes, by kind, for validating ``data`` at the door (no torch here).
+"""The options each dataset takes, each an `Option` with its type and sane range, for validating
+``data`` at the door (no torch here).
 
-Kinds: ``"int+"`` (a positive whole number), ``"int>=0"``, ``"int>=2"``, ``"float01"`` (strictly
-between 0 and 1), ``"float>=0"``, ``"bool"``, ``"path"`` (a non-empty string), or a tuple of
-allowed strings. What each option means is in its loader's docstring (`explorer.data`).
+Every option may be left out: the loader then uses its default (its docstring in `explorer.data`
+says which, and what each option means). Counts are bounded so that a dataset's arrays stay
+addressable (`bounds.MAX_SAMPLES`); whether they fit the device's memory is checked when the run
+is built (`explorer.engine.footprint`).
 
 Example:
     >>> sorted(DATASET_OPTIONS["random"])
     ['classes', 'features', 'samples', 'seed', 'test_samples']
-    >>> DATASET_OPTIONS["parity"]["base"]
+    >>> DATASET_OPTIONS["parity"]["base"].choices
     ('mnist', 'digits')
+    >>> DATASET_OPTIONS["random"]["samples"].read(1e30, "data.samples")
+    Traceback (most recent call last):
+    ...
+    explorer.config.ConfigError: data.samples must be at most 100000000, got 1e+30
 """
 
-_FOLDER = {"root": "path", "train_samples": "int+", "test_samples": "int+"}  # read from data.root
-_TOY = {"samples": "int+", "test_fraction": "float01", "noise": "float>=0", "seed": "int>=0"}
+from __future__ import annotations
 
-DATASET_OPTIONS: dict[str, dict[str, object]] = {
+from explorer.config.bounds import MAX_CLASSES, MAX_DATA_SEED, MAX_MAGNITUDE, MAX_SAMPLES, MAX_WIDTH
+from explorer.config.registry import Option
+
+MAX_DIGITS = 1000  # parity: digit images side by side in one input
+
+
+def _count(name: str, help: str, low: int = 1, high: int = MAX_SAMPLES) -> Option:
+    return Option(name, "int", None, name.replace("_", " "), help, low=low, high=high)
+
+
+def _choice(name: str, help: str, choices: tuple[str, ...]) -> Option:
+    return Option(name, "choice", None, name, help, choices=choices)
+
+
+SAMPLES = _count("samples", "samples to generate (the loader says how they split into train and test)")
+TEST_SAMPLES = _count("test_samples", "test samples to generate, or the first ones of the test split to use")
+TRAIN_SAMPLES = _count("train_samples", "the first samples of the training split to use (default: all)")
+SEED = _count("seed", "the seed of the data's random draws", low=0, high=MAX_DATA_SEED)
+CLASSES = _count("classes", "number of classes", low=2, high=MAX_CLASSES)
+TEST_FRACTION = Option("test_fraction", "float", None, "test fraction", "the share of the samples held out for testing",
+                       above=0.0, below=1.0)
+NOISE = Option("noise", "float", None, "noise", "standard deviation of the Gaussian noise added to the points",
+               low=0.0, high=MAX_MAGNITUDE)
+ROOT = Option("root", "text", None, "data folder", "the folder that holds the dataset's files")
+
+
+def _options(*options: Option) -> dict[str, Option]:
+    return {o.name: o for o in options}
+
+
+_FOLDER = (ROOT, TRAIN_SAMPLES, TEST_SAMPLES)  # read from data.root
+_TOY = (SAMPLES, TEST_FRACTION, NOISE, SEED)
+
+DATASET_OPTIONS: dict[str, dict[str, Option]] = {
     # Embedded: generated or shipped with an installed package.
-    "digits": {"test_fraction": "float01", "seed": "int>=0"},
-    "random": {"samples": "int+", "test_samples": "int+", "features": "int+", "classes": "int>=2",
-               "seed": "int>=0"},
-    "mnist1d": {"samples": "int+", "seed": "int>=0"},
-    "moons": _TOY,
-    "circles": _TOY,
-    "xor": _TOY,
-    "spiral": {**_TOY, "classes": "int>=2"},
-    "gaussians": {**_TOY, "classes": "int>=2"},
-    "parity_bits": {"bits": "int+", "k": "int+", "samples": "int+", "test_samples": "int+", "seed": "int>=0"},
-    "teacher": {"kind": ("linear", "nonlinear"), "samples": "int+", "test_samples": "int+", "seed": "int>=0"},
+    "digits": _options(TEST_FRACTION, SEED),
+    "random": _options(SAMPLES, TEST_SAMPLES, _count("features", "input features", high=MAX_WIDTH), CLASSES, SEED),
+    "mnist1d": _options(_count("samples", "train and test samples together (a tenth per class)", low=10), SEED),
+    "moons": _options(*_TOY),
+    "circles": _options(*_TOY),
+    "xor": _options(*_TOY),
+    "spiral": _options(*_TOY, CLASSES),
+    "gaussians": _options(*_TOY, CLASSES),
+    "parity_bits": _options(_count("bits", "random ±1 inputs", high=MAX_WIDTH),
+                            _count("k", "the first k bits whose parity is the label", high=MAX_WIDTH),
+                            SAMPLES, TEST_SAMPLES, SEED),
+    "teacher": _options(_choice("kind", "the teacher network", ("linear", "nonlinear")), SAMPLES, TEST_SAMPLES, SEED),
     # From a data folder (torchvision's layout).
-    "mnist": _FOLDER,
-    "fashion_mnist": _FOLDER,
-    "kmnist": _FOLDER,
-    "notmnist": {**_FOLDER, "test_fraction": "float01"},
-    "cifar10": _FOLDER,
+    "mnist": _options(*_FOLDER),
+    "fashion_mnist": _options(*_FOLDER),
+    "kmnist": _options(*_FOLDER),
+    "notmnist": _options(*_FOLDER, TEST_FRACTION),
+    "cifar10": _options(*_FOLDER),
     # Drawn afresh every epoch from a base dataset.
-    "parity": {"base": ("mnist", "digits"), "k": "int+", "seed": "int>=0", **_FOLDER},
+    "parity": _options(_choice("base", "the dataset whose digits are placed side by side", ("mnist", "digits")),
+                       _count("k", "digits side by side in one input", high=MAX_DIGITS), SEED, *_FOLDER),
 }

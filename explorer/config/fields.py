@@ -81,10 +81,10 @@ def number(value: Any, path: str, *, minimum: float | None = None, above: float 
         raise ConfigError(f"{path} must be a finite number, got {value!r}", field=path) from None
     if not math.isfinite(value):
         raise ConfigError(f"{path} must be a finite number, got {value!r}", field=path)
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{path} must be at least {minimum:g}, got {value:g}", field=path)
     if above is not None and value <= above:
         raise ConfigError(f"{path} must be greater than {above:g}, got {value:g}", field=path)
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{path} must be at least {minimum:g}, got {value:g}", field=path)
     if below is not None and value >= below:
         raise ConfigError(f"{path} must be less than {below:g}, got {value:g}", field=path)
     if maximum is not None and value > maximum:
@@ -93,15 +93,25 @@ def number(value: Any, path: str, *, minimum: float | None = None, above: float 
 
 
 def integer(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """A whole number within the bounds given (a float with no fraction is accepted)."""
+    """A whole number within the bounds given (a float with no fraction is accepted).
+
+    Example:
+        >>> integer(3.0, "train.epochs")
+        3
+        >>> integer(1e20, "train.epochs", maximum=10**6)
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: train.epochs must be at most 1000000, got 1e+20
+    """
+    given = f"{value:g}" if isinstance(value, float) else value  # 1e+20, not the float's 21 digits
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{path} must be a whole number, got {value!r}", field=path)
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{path} must be at least {minimum}, got {value}", field=path)
+        raise ConfigError(f"{path} must be at least {minimum}, got {given}", field=path)
     if maximum is not None and value > maximum:
-        raise ConfigError(f"{path} must be at most {maximum}, got {value}", field=path)
+        raise ConfigError(f"{path} must be at most {maximum}, got {given}", field=path)
     return value
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.config.fields import ConfigError, choice, integer, number
+from explorer.config.bounds import MAX_LAYERS, MAX_MAGNITUDE, MAX_WIDTH, MIN_POSITIVE
+from explorer.config.fields import ConfigError, choice, integer, number, optional_str
 
 # The feedback initialisers (docs/algorithms.md, "Initialisers"); sign_concordant needs a matrix
 # shaped like the forward weight it stands in for, which only `fa` has.
@@ -37,8 +38,8 @@ ALL_NETWORKS = ("mlp", "tutorial_cnn", "lenet5", "cifar_cnn", "resnet20", "resne
 class Option:
     """One option of a learning rule: its type, its range, its default, its words.
 
-    ``kind`` is ``"int"``, ``"float"`` or ``"choice"``; ``low``/``high`` bound a number (``above``: a
-    strict lower bound); ``phrase`` is how a label says a value (``"block {}"``), ``words`` maps
+    ``kind`` is ``"int"``, ``"float"``, ``"choice"`` or ``"text"``; ``low``/``high`` bound a number
+    (``above``/``below``: strict bounds; `explorer.config.bounds` holds the sane ranges); ``phrase`` is how a label says a value (``"block {}"``), ``words`` maps
     choices to what a label says.
 
     Example:
@@ -58,6 +59,7 @@ class Option:
     low: float | None = None
     high: float | None = None
     above: float | None = None
+    below: float | None = None
     choices: tuple[str, ...] = ()
     phrase: str = "{}"
     words: dict[str, str] = field(default_factory=dict)
@@ -70,7 +72,9 @@ class Option:
         if self.kind == "int":
             return integer(value, path, minimum=self.low, maximum=self.high)
         if self.kind == "float":
-            return number(value, path, minimum=self.low, maximum=self.high, above=self.above)
+            return number(value, path, minimum=self.low, maximum=self.high, above=self.above, below=self.below)
+        if self.kind == "text":
+            return optional_str(value, path)
         return choice(value, path, [c for c in self.choices if c is not None])
 
     def say(self, value: Any) -> str:
@@ -83,12 +87,12 @@ class Option:
 OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("block_size", "int", 1, "hidden layers per block",
            "Blocked DFA: hidden layers per block; DFA inside each block, the error chained from block to block",
-           low=1, high=1024, phrase="block {}"),
+           low=1, high=MAX_LAYERS, phrase="block {}"),
     Option("bp_depth", "int", 0, "top layers trained by BP",
            "Feedback Propagation: how many hidden layers nearest the output learn by backprop (DFA below)",
-           low=0, high=1024, phrase="BP depth {}"),
+           low=0, high=MAX_LAYERS, phrase="BP depth {}"),
     Option("connections", "int", 1, "non-zeros per feedback column",
-           "sparse DFA: non-zero entries in each column of the feedback matrices", low=1, high=1_000_000,
+           "sparse DFA: non-zero entries in each column of the feedback matrices", low=1, high=MAX_WIDTH,
            phrase="{} connection{s}"),
     Option("sign_refresh", "choice", None, "make B sign-concordant",
            "none: B as drawn (plain FA); init / epoch / step: B = |R| ⊙ sign(W), taken at the start only, "
@@ -97,7 +101,7 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            words={"init": "signs at init", "epoch": "signs every epoch", "step": "signs every step"}),
     Option("scale", "float", None, "scale of sign(W)",
            "uSF: B = scale · sign(W); left out, each layer's scale is the standard deviation of its forward "
-           "initialiser", above=0.0, high=1e6, phrase="scale {}"),
+           "initialiser", above=0.0, low=MIN_POSITIVE, high=MAX_MAGNITUDE, phrase="scale {}"),
     Option("variant", "choice", "gaussian", "features",
            "random features: gaussian (W ~ N(0, 1/n), ReLU), relu (the forward initialiser, ReLU), "
            "linear (the forward initialiser, no non-linearity)",
@@ -168,7 +172,7 @@ RULES: dict[str, RuleSpec] = {r.key: r for r in (
              shallow=False),
     RuleSpec("ntk", "NTK", "gated linear network (NTK regime)", "lazy",
              "linearised network (NTK regime): ReLU gates frozen at initialisation, every weight by backprop",
-             "gated", networks=MLP_ONLY, feedback=(), hidden_layers=(1, 1), shallow=False, gated=True),
+             "backprop", networks=MLP_ONLY, feedback=(), hidden_layers=(1, 1), shallow=False, gated=True),
 )}
 
 

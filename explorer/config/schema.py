@@ -19,6 +19,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from explorer.config.bounds import (
+    MAX_EPOCHS, MAX_LAYERS, MAX_LR, MAX_MAGNITUDE, MAX_MOMENTUM, MAX_PROBE, MAX_SAMPLES, MAX_SEED, MAX_STEPS,
+    MAX_WIDTH, MIN_POSITIVE,
+)
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.config.registry import OPTIONS, rule_spec
 from explorer.config.registry import RULES as RULE_SPECS
@@ -40,6 +44,16 @@ INIT_PARAMS: dict[str, tuple[str, ...]] = {
     "standard_uniform": (), "gaussian": (), "standard_gaussian": (), "lillicrap": (),
     "thesis_1e-3": (), "thesis_5e-3": (), "thesis_1e-2": (), "thesis_stdv": (),
 }
+
+
+def _magnitude(value: Any, path: str) -> float:
+    """A real number that goes into float32 weights: within ±`MAX_MAGNITUDE`."""
+    return number(value, path, minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE)
+
+
+def _positive(value: Any, path: str) -> float:
+    """A scale (std, gain): greater than 0, at least `MIN_POSITIVE`, at most `MAX_MAGNITUDE`."""
+    return number(value, path, above=0.0, minimum=MIN_POSITIVE, maximum=MAX_MAGNITUDE)
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ class InitSpec:
             for key in ("low", "high"):
                 if key not in d:
                     raise ConfigError(f"{path}.{key} is required for initialiser 'uniform'", field=f"{path}.{key}")
-            low, high = number(d["low"], f"{path}.low"), number(d["high"], f"{path}.high")
+            low, high = _magnitude(d["low"], f"{path}.low"), _magnitude(d["high"], f"{path}.high")
             if low >= high:
                 raise ConfigError(f"{path}.low must be less than {path}.high, got low={low:g} >= high={high:g}",
                                   field=f"{path}.low")
@@ -78,11 +92,11 @@ class InitSpec:
         if name == "normal":
             if "std" not in d:
                 raise ConfigError(f"{path}.std is required for initialiser 'normal'", field=f"{path}.std")
-            mean = number(d.get("mean", 0.0), f"{path}.mean")
-            return cls(name, mean=mean, std=number(d["std"], f"{path}.std", above=0.0))
+            mean = _magnitude(d.get("mean", 0.0), f"{path}.mean")
+            return cls(name, mean=mean, std=_positive(d["std"], f"{path}.std"))
         if name in ("fan_in", "fan_out", "xavier", "kaiming", "orthogonal"):
             gain = d.get("gain")
-            return cls(name, gain=None if gain is None else number(gain, f"{path}.gain", above=0.0))
+            return cls(name, gain=None if gain is None else _positive(gain, f"{path}.gain"))
         if name == "sign_concordant":
             inner = cls.from_dict(d.get("inner", {"name": "default"}), f"{path}.inner")
             if inner.name == "sign_concordant":
@@ -113,27 +127,6 @@ MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _read_option(kind: Any, value: Any, path: str) -> Any:
-    """One dataset option by its kind in `DATASET_OPTIONS` (a tuple of strings is a choice)."""
-    if isinstance(kind, tuple):
-        return choice(value, path, kind)
-    if kind == "int+":
-        return integer(value, path, minimum=1)
-    if kind == "int>=0":
-        return integer(value, path, minimum=0)
-    if kind == "int>=2":
-        return integer(value, path, minimum=2)
-    if kind == "float01":
-        return number(value, path, above=0.0, below=1.0)
-    if kind == "float>=0":
-        return number(value, path, minimum=0.0)
-    if kind == "bool":
-        return boolean(value, path)
-    if kind == "path":
-        return optional_str(value, path)
-    raise AssertionError(f"unknown option kind {kind}")
-
-
 @dataclass(frozen=True)
 class DataConfig:
     """Which dataset, and its options (see `DATASET_OPTIONS`).
@@ -150,10 +143,10 @@ class DataConfig:
     def from_dict(cls, d: Any, path: str = "data") -> DataConfig:
         d = require_mapping(d, path)
         name = choice(d.get("name", "digits"), f"{path}.name", list(DATASET_OPTIONS))
-        kinds = DATASET_OPTIONS[name]
-        reject_unknown(d, {"name", *kinds}, path, f"dataset '{name}'")
-        options = {k: _read_option(kinds[k], v, f"{path}.{k}") for k, v in d.items() if k != "name"}
-        return cls(name, options)
+        known = DATASET_OPTIONS[name]
+        reject_unknown(d, {"name", *known}, path, f"dataset '{name}'")
+        options = {k: known[k].read(v, f"{path}.{k}") for k, v in d.items() if k != "name"}
+        return cls(name, drop_none(options))  # an option given as None is left to the loader's default
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
@@ -188,7 +181,10 @@ class ModelConfig:
             raw = d.get("hidden", [64, 64])
             if not isinstance(raw, (list, tuple)):
                 raise ConfigError(f"{path}.hidden must be a list of layer widths, got {raw!r}", field=f"{path}.hidden")
-            hidden = tuple(integer(w, f"{path}.hidden[{i}]", minimum=1) for i, w in enumerate(raw))
+            if len(raw) > MAX_LAYERS:
+                raise ConfigError(f"{path}.hidden must have at most {MAX_LAYERS} layers, got {len(raw)}",
+                                  field=f"{path}.hidden")
+            hidden = tuple(integer(w, f"{path}.hidden[{i}]", minimum=1, maximum=MAX_WIDTH) for i, w in enumerate(raw))
         pool = boolean(d["pool"], f"{path}.pool") if "pool" in d else None
         return cls(name, hidden, activation, pool)
 
@@ -254,7 +250,7 @@ class AlgorithmConfig:
             given = InitSpec.from_dict(d["feedback_init"], f"{path}.feedback_init")
             if spec.feedback and given.name not in spec.feedback:
                 raise ConfigError(
-                    f"{path}.feedback_init: {given.name} needs a feedback matrix shaped like the forward "
+                    f"{path}.feedback_init.name: {given.name} needs a feedback matrix shaped like the forward "
                     f"weight it stands in for, which only rule 'fa' has (not '{spec.key}')",
                     field=f"{path}.feedback_init.name")
             feedback = given if spec.feedback else None  # a rule without feedback matrices ignores it
@@ -279,15 +275,21 @@ class AlgorithmConfig:
 OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam")
 DEFAULT_LR = {"sgd": 0.05, "adagrad": 0.01, "adadelta": 1.0, "rmsprop": 0.001, "adam": 0.001}
 LOSSES = ("cross_entropy", "bce", "mse")
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")  # the optimisers that take momentum (sgd also nesterov)
 
 
 @dataclass(frozen=True)
 class OptimizerConfig:
     """Optimiser, learning rate and its options; Batch Manhattan hands it sign(grad).
 
+    ``momentum`` (sgd, rmsprop) and ``nesterov`` (sgd) given to an optimiser that has none are
+    checked, then ignored: momentum 0, no nesterov.
+
     Example:
         >>> OptimizerConfig.from_dict({"name": "adam"}).lr
         0.001
+        >>> OptimizerConfig.from_dict({"name": "adam", "momentum": 0.9, "nesterov": True}).to_dict()
+        {'name': 'adam', 'lr': 0.001, 'momentum': 0.0, 'weight_decay': 0.0, 'batch_manhattan': False}
     """
 
     name: str = "sgd"
@@ -301,21 +303,22 @@ class OptimizerConfig:
     def from_dict(cls, d: Any, path: str = "optimizer") -> OptimizerConfig:
         d = require_mapping(d, path)
         name = choice(d.get("name", "sgd"), f"{path}.name", OPTIMIZERS)
-        allowed = {"name", "lr", "weight_decay", "batch_manhattan", "momentum"}
-        if name == "sgd":
-            allowed.add("nesterov")
-        reject_unknown(d, allowed, path, f"optimiser '{name}'")
-        lr = number(d.get("lr", DEFAULT_LR[name]), f"{path}.lr", above=0.0)
+        reject_unknown(d, {"name", "lr", "weight_decay", "batch_manhattan", "momentum", "nesterov"}, path,
+                       "an optimiser")
+        lr = number(d.get("lr", DEFAULT_LR[name]), f"{path}.lr", above=0.0, minimum=MIN_POSITIVE, maximum=MAX_LR)
+        # momentum and nesterov given to an optimiser without them: checked, then ignored (one base
+        # config serves a sweep over optimizer.name)
         momentum = number(d.get("momentum", 0.9 if name == "sgd" else 0.0), f"{path}.momentum",
-                           minimum=0.0, below=1.0)
-        if momentum and name not in ("sgd", "rmsprop"):
-            raise ConfigError(f"{path}.momentum applies to sgd and rmsprop only, not '{name}'",
-                              field=f"{path}.momentum")
+                          minimum=0.0, maximum=MAX_MOMENTUM)
+        if name not in MOMENTUM_OPTIMIZERS:
+            momentum = 0.0
         nesterov = boolean(d["nesterov"], f"{path}.nesterov") if "nesterov" in d else None
+        if name != "sgd":
+            nesterov = None
         if nesterov and momentum == 0:
             raise ConfigError(f"{path}.nesterov needs {path}.momentum greater than 0", field=f"{path}.nesterov")
         return cls(name, lr, momentum,
-                   number(d.get("weight_decay", 0.0), f"{path}.weight_decay", minimum=0.0),
+                   number(d.get("weight_decay", 0.0), f"{path}.weight_decay", minimum=0.0, maximum=MAX_MAGNITUDE),
                    boolean(d.get("batch_manhattan", False), f"{path}.batch_manhattan"), nesterov)
 
     def to_dict(self) -> dict:
@@ -347,7 +350,7 @@ class TrainConfig:
         reject_unknown(d, {"epochs", "batch_size", "loss", "log_every", "snapshots", "snapshot_samples",
                             "snapshot_layers"}, path, "train")
         log_every = d.get("log_every")
-        epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1)
+        epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1, maximum=MAX_EPOCHS)
         raw = d.get("snapshots", [])
         if not isinstance(raw, (list, tuple)):
             raise ConfigError(f"{path}.snapshots must be a list of epochs (0 = before training), got {raw!r}",
@@ -356,11 +359,11 @@ class TrainConfig:
                                   for i, e in enumerate(raw)}))
         return cls(
             epochs,
-            integer(d.get("batch_size", 64), f"{path}.batch_size", minimum=1),
+            integer(d.get("batch_size", 64), f"{path}.batch_size", minimum=1, maximum=MAX_SAMPLES),
             choice(d.get("loss", "cross_entropy"), f"{path}.loss", LOSSES),
-            None if log_every is None else integer(log_every, f"{path}.log_every", minimum=1),
+            None if log_every is None else integer(log_every, f"{path}.log_every", minimum=1, maximum=MAX_STEPS),
             snapshots,
-            integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=10_000),
+            integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=MAX_PROBE),
             names(d.get("snapshot_layers", []), f"{path}.snapshot_layers"),
         )
 
@@ -402,13 +405,13 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: Any) -> RunConfig:
         if not isinstance(d, Mapping):  # about the config as a whole: no field
-            raise ConfigError(f"a run config must be an object (a dict), got {type(d).__name__}")
+            raise ConfigError(f"a run config must be an object (a dict), got {type(d).__name__}", field=None)
         reject_unknown(d, {*SECTIONS, "seed", "device"}, "", "a run config")
         parts = {key: section.from_dict(d.get(key, {}), key) for key, section in SECTIONS.items()}
         if parts["init"].name == "sign_concordant":
             raise ConfigError("init.name: sign_concordant is for feedback matrices only "
                               "(use it as algorithm.feedback_init)", field="init.name")
-        seed = integer(d.get("seed", 0), "seed", minimum=0)
+        seed = integer(d.get("seed", 0), "seed", minimum=0, maximum=MAX_SEED)
         device = d.get("device")
         if device is not None:
             device = choice(device, "device", DEVICES)
@@ -426,19 +429,35 @@ class RunConfig:
     def with_values(self, changes: Mapping[str, Any]) -> RunConfig:
         """A copy with dotted keys replaced (``None`` removes a key), validated again:
         ``{"optimizer.lr": 0.1}``."""
-        d = self.to_dict()
-        for dotted, value in changes.items():
-            target = d
-            *parents, last = dotted.split(".")
-            for part in parents:
-                target = target.setdefault(part, {})
-                if not isinstance(target, dict):
-                    raise ConfigError(f"{dotted}: {part} is not a section", field=dotted)
-            if value is None:
-                target.pop(last, None)
-            else:
-                target[last] = value
-        return RunConfig.from_dict(d)
+        return RunConfig.from_dict(changed(self.to_dict(), changes))
+
+
+def changed(d: Mapping, changes: Mapping[str, Any]) -> dict:
+    """A copy of the config dict ``d`` with dotted keys replaced (``None`` removes a key), not yet
+    validated. Applied to the dict as written, it keeps the options that validation would drop for
+    the rule ``d`` names (another rule's ``block_size``): a sweep over ``algorithm.name`` from one
+    base gives each rule the options the base wrote for it.
+
+    Example:
+        >>> base = {"algorithm": {"name": "dfa", "block_size": 2}}
+        >>> RunConfig.from_dict(changed(base, {"algorithm.name": "bdfa"})).algorithm.block_size
+        2
+        >>> RunConfig.from_dict(base).with_values({"algorithm.name": "bdfa"}).algorithm.block_size  # dfa dropped it
+        1
+    """
+    d = copy.deepcopy(dict(d))
+    for dotted, value in changes.items():
+        target = d
+        *parents, last = dotted.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{dotted}: {part} is not a section", field=dotted)
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return d
 
 
 def _check_combination(cfg: RunConfig) -> None:

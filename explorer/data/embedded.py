@@ -74,7 +74,8 @@ def load_mnist1d(cfg: DataConfig) -> Dataset:
     args.num_samples = cfg.get("samples", args.num_samples)
     args.seed = seed_of(cfg, args.seed)
     if args.num_samples < 10:
-        raise ConfigError(f"data.samples: MNIST-1D needs at least 10 samples (one per class), got {args.num_samples}")
+        raise ConfigError(f"data.samples: MNIST-1D needs at least 10 samples (one per class), got {args.num_samples}",
+                          field="data.samples")
     state = random.getstate(), np.random.get_state()
     try:  # make_dataset seeds the global generators; give them back as they were
         data = make_dataset(args)

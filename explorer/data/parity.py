@@ -94,7 +94,7 @@ def load_parity(cfg: DataConfig) -> Dataset:
     base_name = cfg.get("base", "mnist")
     if base_name == "digits":
         if cfg.get("root") is not None:
-            raise ConfigError("data.root applies to base 'mnist' only, not 'digits'")
+            raise ConfigError("data.root applies to base 'mnist' only, not 'digits'", field="data.root")
         base = load_digits(DataConfig("digits"))
     else:
         base = load_mnist_like(DataConfig("mnist", {"root": cfg.get("root")} if cfg.get("root") else {}))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from explorer.config import ConfigError, DataConfig
-
-MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's legacy seeding take no more
+from explorer.config.bounds import MAX_DATA_SEED
 
 
 def seed_of(cfg: DataConfig, default: int = 0) -> int:
@@ -17,15 +16,16 @@ def seed_of(cfg: DataConfig, default: int = 0) -> int:
         7
     """
     seed = cfg.get("seed", default)
-    if seed > MAX_SEED:
-        raise ConfigError(f"data.seed must be at most {MAX_SEED}, got {seed}")
+    if seed > MAX_DATA_SEED:
+        raise ConfigError(f"data.seed must be at most {MAX_DATA_SEED}, got {seed}", field="data.seed")
     return seed
 
 
 def _check_split(n: int, n_test: int, test_fraction: float) -> None:
     if n_test == 0 or n_test == n:
         raise ConfigError(f"data.test_fraction: {test_fraction:g} of {n} samples leaves an empty "
-                          "train or test split; use more samples or another data.test_fraction")
+                          "train or test split; use more samples or another data.test_fraction",
+                          field="data.test_fraction")
 
 
 def shuffled_split(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -30,7 +30,7 @@ def load_parity_bits(cfg: DataConfig) -> Dataset:
     """
     bits, k = cfg.get("bits", 30), cfg.get("k", 3)
     if k > bits:
-        raise ConfigError(f"data.k must be at most data.bits ({bits}), got {k}")
+        raise ConfigError(f"data.k must be at most data.bits ({bits}), got {k}", field="data.k")
     n_train, n_test = cfg.get("samples", 10_000), cfg.get("test_samples", 2_000)
     g = torch.Generator().manual_seed(seed_of(cfg))
     x = torch.randint(0, 2, (n_train + n_test, bits), generator=g).float() * 2 - 1

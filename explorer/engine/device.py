@@ -23,9 +23,10 @@ def choose_device(name: str | None = "auto") -> torch.device:
     if name == "auto":
         return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
     if name not in available:
-        raise ConfigError(f"device must be one of auto, cpu, cuda, mps; got {name!r}")
+        raise ConfigError(f"device must be one of auto, cpu, cuda, mps; got {name!r}", field="device")
     if not available[name]:
-        raise ConfigError(f"device: '{name}' was asked for but this machine has none; use 'auto' or 'cpu'")
+        raise ConfigError(f"device: '{name}' was asked for but this machine has none; use 'auto' or 'cpu'",
+                          field="device")
     return torch.device(name)
 
 

@@ -64,13 +64,14 @@ def capture(built, x: torch.Tensor, batch_size: int = 2048,
         (True, True)
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+        raise ConfigError(f"batch_size must be a whole number of at least 1, got {batch_size!r}", field="batch_size")
     structure, model = built.structure, built.model
     names = tap_names(structure)
     wanted = names if layers is None else list(layers)
     unknown = [n for n in wanted if n not in names]
     if unknown:
-        raise ConfigError(f"layers: {unknown[0]!r} is not a tapped layer; tapped layers: {', '.join(names)}")
+        raise ConfigError(f"layers: {unknown[0]!r} is not a tapped layer; tapped layers: {', '.join(names)}",
+                          field="layers")
     chosen = [t for t, n in enumerate(names) if n in wanted]
     parts: dict[int, list[torch.Tensor]] = {t: [] for t in chosen}
     index = {structure.taps[t]: t for t in chosen}
@@ -127,7 +128,7 @@ class Probe:
     def of(cls, dataset, n: int) -> Probe:
         """``dataset.probe(n)``: up to ``n`` (1 … 10,000) fixed test samples."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PROBE:
-            raise ConfigError(f"n (probe samples) must be a whole number from 1 to {MAX_PROBE}, got {n!r}")
+            raise ConfigError(f"n (probe samples) must be a whole number from 1 to {MAX_PROBE}, got {n!r}", field="n")
         x, y, extras = dataset.probe(n)
         return cls(x, y, dict(extras))
 
@@ -176,20 +177,20 @@ def per_digit(built, x: torch.Tensor, k: int, batch_size: int = 2048) -> torch.T
     """
     model = built.model
     if not isinstance(model, MLP):
-        raise ConfigError(f"model: per-digit representations need an MLP, got {type(model).__name__}")
+        raise ConfigError(f"model: per-digit representations need an MLP, got {type(model).__name__}", field="model")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"k (digits per input) must be a whole number of at least 1, got {k!r}")
+        raise ConfigError(f"k (digits per input) must be a whole number of at least 1, got {k!r}", field="k")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+        raise ConfigError(f"batch_size must be a whole number of at least 1, got {batch_size!r}", field="batch_size")
     if x.dim() != 4:
-        raise ConfigError(f"x must be images (N, channels, height, k·width), got shape {tuple(x.shape)}")
+        raise ConfigError(f"x must be images (N, channels, height, k·width), got shape {tuple(x.shape)}", field="x")
     n, c, h, width = x.shape
     if width % k:
-        raise ConfigError(f"k: the input width {width} is not divisible by k={k} digits")
+        raise ConfigError(f"k: the input width {width} is not divisible by k={k} digits", field="k")
     weight = model.layers[0].weight.detach()
     if c * h * width != weight.shape[1]:
         raise ConfigError(f"x: {c}×{h}×{width} = {c * h * width} input features, but the first layer "
-                          f"takes {weight.shape[1]}")
+                          f"takes {weight.shape[1]}", field="x")
     # Row-major flattening: feature (ch, row, j·W + col) -> the weight's column index, so viewing
     # the weight as (n_1, C, H, k, W) puts slot j at index j of its fourth axis.
     w = weight.reshape(weight.shape[0], c, h, k, width // k)

@@ -35,11 +35,17 @@ class TrainResult:
     built: Built | None = field(default=None, repr=False)
     snapshots: list = field(default_factory=list, repr=False)  # representations.Snapshot per epoch asked
     probe: object = field(default=None, repr=False)            # representations.Probe they were taken on
+    notes: dict = field(default_factory=dict)                   # field: how the run differs from its config
 
 
 class Trainer:
     """Drives one run step by step; `train` runs it to the end. (`seeds.SeedsTrainer` drives
     several seeds stacked into one network through the same loop.)
+
+    A batch larger than the training set is refused (`ConfigError` on ``train.batch_size``). Fewer
+    test samples than ``train.snapshot_samples`` is not: the snapshots hold the test samples there
+    are, and ``notes["train.snapshot_samples"]`` says so, for a front end to show beside the control
+    (the Train page's maps ask for 500 on every dataset, and the digits have 359).
 
     Example:
         >>> t = Trainer({"model": {"hidden": [16]}, "train": {"epochs": 1}, "device": "cpu"})
@@ -57,7 +63,11 @@ class Trainer:
         b, data = self.built, self.built.data
         self.params = [p for _, p in b.trainable()]
         self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
-        self.batch_size = min(self.cfg.train.batch_size, data.num_train)
+        self.batch_size = self.cfg.train.batch_size
+        if self.batch_size > data.num_train:  # refused, not cut down: the run would not be the one asked for
+            raise ConfigError(f"train.batch_size must be at most the {data.num_train:,} training samples of "
+                              f"'{data.name}', got {self.batch_size:,}", field="train.batch_size")
+        self.notes: dict[str, str] = {}  # field: what the run does differently from what was asked
         # Equal batches: the remainder of each shuffled epoch is left out (it differs every epoch),
         # so that no tiny last batch takes an outsized step.
         self.steps_per_epoch = data.num_train // self.batch_size
@@ -78,8 +88,13 @@ class Trainer:
             unknown = sorted(set(self.cfg.train.snapshot_layers) - set(tap_names(b.structure)))
             if unknown:
                 raise ConfigError(f"train.snapshot_layers: {unknown[0]!r} is not a hidden layer of this "
-                                  f"network; its hidden layers: {', '.join(tap_names(b.structure))}")
+                                  f"network; its hidden layers: {', '.join(tap_names(b.structure))}",
+                                  field="train.snapshot_layers")
             self.probe = Probe.of(data, self.cfg.train.snapshot_samples)
+            if len(self.probe) < self.cfg.train.snapshot_samples:
+                self.notes["train.snapshot_samples"] = (
+                    f"train.snapshot_samples: {self.cfg.train.snapshot_samples:,} asked for, but '{data.name}' "
+                    f"has {len(self.probe):,} test samples; the snapshots hold those {len(self.probe):,}")
             self._snapshot(0)
         self._start = time.perf_counter()
 
@@ -201,7 +216,7 @@ class Trainer:
             history, diverged = self.histories[s], self.diverged[s]
             out.append(TrainResult("diverged" if diverged is not None else "done", diverged, history,
                                    history[-1] if history else {}, cfg, self.built,
-                                   self.snapshots, self.probe))
+                                   self.snapshots, self.probe, dict(self.notes)))
         return out
 
     def result(self) -> TrainResult:

@@ -281,11 +281,11 @@ class JobManager:
             try:
                 cfgs.append(c if isinstance(c, RunConfig) else RunConfig.from_dict(c))
             except ConfigError as err:
-                raise ConfigError(f"configs[{i}]: {err}") from err
+                raise err.within(f"configs[{i}]") from err
         seeds = sorted({c.seed for c in cfgs})
         if len(seeds) > 1:
             raise ConfigError(f"seed: runs of a group share one seed (same forward weights, same minibatches); "
-                              f"got seeds {', '.join(map(str, seeds))}")
+                              f"got seeds {', '.join(map(str, seeds))}", field="seed")
         group = self.store.create_group(cfgs[0].seed, label)
         return [self.submit(c, group=group, on_metrics=on_metrics, checkpoint_every=checkpoint_every, paused=paused)
                 for c in cfgs]

@@ -547,7 +547,8 @@ class Store:
         if group is not None:
             seed = self.get_group(group).seed
             if cfg.seed != seed:
-                raise ConfigError(f"seed: runs of group {group} share seed {seed}; this config has seed {cfg.seed}")
+                raise ConfigError(f"seed: runs of group {group} share seed {seed}; this config has seed {cfg.seed}",
+                                  field="seed")
         run = new_id()
         now = time.time()
         with self._write("creating a run") as c:

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from explorer.config import ConfigError, RunConfig
+from explorer.config.schema import changed
 from explorer.engine.seeds import SeedsTrainer, stackable
 from explorer.engine.trainer import TrainResult, train
 
@@ -45,31 +46,40 @@ def expand(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]],
            seeds: int | Sequence[int] = 3) -> list[tuple[dict, RunConfig]]:
     """Every (grid point, config) pair, seeds innermost, all validated before anything runs.
 
+    Each point is applied to ``base`` as written (`schema.changed`), so a dict base that gives the
+    options of several rules serves a grid over ``algorithm.name``: each rule keeps its own options
+    and ignores the others (a `RunConfig` base holds only its own rule's).
+
     Example:
         >>> pairs = expand({"device": "cpu"}, {"optimizer.lr": [0.1, 0.01]}, seeds=[5, 6])
         >>> [(p["optimizer.lr"], c.seed) for p, c in pairs]
         [(0.1, 5), (0.1, 6), (0.01, 5), (0.01, 6)]
+        >>> base = {"algorithm": {"name": "dfa", "block_size": 2, "bp_depth": 1}}
+        >>> [c.to_dict()["algorithm"] for _, c in expand(base, {"algorithm.name": ["dfa", "bdfa", "fp"]}, seeds=1)]
+        [{'name': 'dfa'}, {'name': 'bdfa', 'block_size': 2}, {'name': 'fp', 'bp_depth': 1}]
     """
+    written = base.to_dict() if isinstance(base, RunConfig) else base
     base = base if isinstance(base, RunConfig) else RunConfig.from_dict(base)
     if not isinstance(grid, Mapping) or not grid:
-        raise ConfigError("grid must map dotted config keys to lists of values, e.g. {\"optimizer.lr\": [0.1, 0.01]}")
+        raise ConfigError("grid must map dotted config keys to lists of values, e.g. {\"optimizer.lr\": [0.1, 0.01]}",
+                          field="grid")
     for key, values in grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-            raise ConfigError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}")
+            raise ConfigError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}", field=f"grid[{key!r}]")
         if key == "seed":
-            raise ConfigError("grid['seed']: give seeds with the seeds argument, not in the grid")
+            raise ConfigError("grid['seed']: give seeds with the seeds argument, not in the grid", field="grid['seed']")
     if isinstance(seeds, int):
         if seeds < 1:
-            raise ConfigError(f"seeds must be at least 1, got {seeds}")
+            raise ConfigError(f"seeds must be at least 1, got {seeds}", field="seeds")
         seeds = [base.seed + i for i in range(seeds)]
     pairs = []
     for values in itertools.product(*grid.values()):
         point = dict(zip(grid.keys(), values))
         for seed in seeds:
             try:
-                cfg = base.with_values({**point, "seed": seed})
+                cfg = RunConfig.from_dict(changed(written, {**point, "seed": seed}))
             except ConfigError as err:
-                raise ConfigError(f"grid point {point}: {err}") from err
+                raise ConfigError(f"grid point {point}: {err}", field=err.field) from err
             pairs.append((point, cfg))
     return pairs
 
