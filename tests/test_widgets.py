@@ -371,36 +371,6 @@ def test_embedding_widget_says_when_a_run_has_no_snapshots(ws):
     assert "No snapshots" in w.note.value and w.points == 0
 
 
-def test_parity_widget_runs_rules_over_seeds_and_shows_published_values(ws):
-    cfg = default_config().with_values({"data.train_samples": 200, "train.epochs": 2, "model.hidden": [16],
-                                        "device": "cpu"})
-    w = ParityWidget(cfg, rules=["bp", "ntk"], seeds=2, workspace=ws, interval=0.05)
-    assert w.config == cfg and len(w.configs) == 4
-    w.play.click()
-    w.wait(timeout=120)
-    assert w.status == "done" and w.progress == 1.0
-    assert sorted(w.final) == ["BP", "NTK"]
-    assert w.final["BP"]["published"] == 0.8 and w.final["NTK"]["published"] == 0.5 and w.final["BP"]["n"] == 2
-    assert 0.0 <= w.final["BP"]["low"] <= w.final["BP"]["mean"] <= w.final["BP"]["high"] <= 1.0
-    assert chart_rows(w.chart) > 0 and "published" in w.table.value
-    assert "<td>80.0%</td>" in w.table.value and "<td>50.0%</td>" in w.table.value   # published, as percentages
-    shown = w.summary(readable=True)
-    assert shown.loc[shown["rule"] == "BP", "published"].item() == "80.0%"
-    assert shown.loc[shown["rule"] == "BP", "mean"].item() == f"{100 * w.final['BP']['mean']:.1f}%"
-    again = ParityWidget(run=[v.id for v in w.runs.views])  # the same runs, read back from the store
-    assert again.final == w.final and again.configs == w.configs and list(again.rules.value) == ["bp", "ntk"]
-
-
-def test_parity_widget_refuses_bad_values_next_to_the_control(ws):
-    w = ParityWidget(workspace=ws)
-    w.k.value = 0
-    w.play.click()
-    assert "data.k" in w.errors["data"].value and w.status == "ready" and w.runs is None
-
-
-# -- Threads and charts --------------------------------------------------------------------------
-
-
 def test_closing_a_widget_stops_its_thread(ws):
     trainer = TrainerWidget(small_config(train={"epochs": 200, "batch_size": 16}), rules=["dfa"], workspace=ws)
     trainer.play.click()
@@ -504,7 +474,7 @@ def test_charts_draw_in_a_browser_with_the_network_cut_off(finished):
 
 
 def test_the_parity_widget_starts_from_the_parity_pages_default():
-    from explorer.experiments.parity_runs import ParitySetup
+    from explorer.experiments.parity import ParitySetup
     from explorer.widgets.parity import ParityWidget
 
     widget = ParityWidget()
