@@ -143,12 +143,13 @@ def _rule_buffers(model: torch.nn.Module) -> tuple[int, int]:
     ("rf", {"name": "mlp", "hidden": [16], "activation": "relu"}, {"name": "adam"}),
 ])
 def test_the_estimate_counts_what_a_built_run_holds(rule, model, optimizer):
-    algorithm = {"name": rule, **({"block_size": 2} if rule == "bdfa" else {}), **({"bp_depth": 1} if rule == "fp" else {})}
+    algorithm = {"name": rule, **{"bdfa": {"block_size": 2}, "fp": {"bp_depth": 1}}.get(rule, {})}
     cfg = RunConfig.from_dict({"data": {"name": "digits"}, "model": model, "algorithm": algorithm,
                                "optimizer": optimizer, "train": {"batch_size": 32}, "device": "cpu"})
     data = load_dataset(cfg.data, "cpu")
     if model["name"] != "mlp":  # the digits' 8×8 are too small for a CNN: 16×16 images of the same count
-        data = dataclasses.replace(data, x_train=data.x_train.repeat(1, 1, 2, 2), x_test=data.x_test.repeat(1, 1, 2, 2))
+        data = dataclasses.replace(data, x_train=data.x_train.repeat(1, 1, 2, 2),
+                                   x_test=data.x_test.repeat(1, 1, 2, 2))
     fp = estimate(cfg, DataShape.of(data))
     built = build(cfg, "cpu", data)
     feedback, other = _rule_buffers(built.model)

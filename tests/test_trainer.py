@@ -177,3 +177,12 @@ def test_fewer_test_samples_than_snapshot_samples_is_noted_beside_the_field():
     assert "359" in result.notes["train.snapshot_samples"] and "500" in result.notes["train.snapshot_samples"]
     assert all(s.layers["layers.0"].shape[0] == 359 for s in result.snapshots)
     assert train(small_config(train={"epochs": 1, "snapshots": [1], "snapshot_samples": 359})).notes == {}
+
+
+def test_the_note_reaches_a_background_run_s_handle(tmp_path):
+    from explorer.runs.jobs import JobManager
+
+    with JobManager(str(tmp_path / "runs.sqlite")) as jobs:
+        handle = jobs.submit(small_config(train={"epochs": 1, "snapshots": [1], "snapshot_samples": 400}))
+        assert handle.wait(timeout=120) == "done"
+    assert list(handle.notes) == ["train.snapshot_samples"] and "359" in handle.notes["train.snapshot_samples"]

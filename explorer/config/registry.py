@@ -39,8 +39,8 @@ class Option:
     """One option of a learning rule: its type, its range, its default, its words.
 
     ``kind`` is ``"int"``, ``"float"``, ``"choice"`` or ``"text"``; ``low``/``high`` bound a number
-    (``above``/``below``: strict bounds; `explorer.config.bounds` holds the sane ranges); ``phrase`` is how a label says a value (``"block {}"``), ``words`` maps
-    choices to what a label says.
+    (``above``/``below``: strict bounds; `explorer.config.bounds` holds the sane ranges); ``phrase``
+    is how a label says a value (``"block {}"``), ``words`` maps choices to what a label says.
 
     Example:
         >>> OPTIONS["scale"].read(0.5, "algorithm.scale"), OPTIONS["scale"].say(0.5)

@@ -90,6 +90,7 @@ class RunHandle:
         self.diverged_at: int | None = None
         self.error: str | None = None
         self.exception: BaseException | None = None
+        self.notes: dict[str, str] = {}  # field: how the run differs from its config (`Trainer.notes`)
 
     def __repr__(self) -> str:
         return f"RunHandle({self.id!r}, status={self.status!r}, steps={self.steps_done}/{self.total_steps})"
@@ -394,6 +395,7 @@ class JobManager:
             store.start_run(handle.id)
             handle._status = "running"
             trainer = Trainer(handle.config, on_metrics=handle._collect)
+            handle.notes = dict(trainer.notes)
             handle.total_steps = trainer.total_steps
             store.update_progress(handle.id, steps_done=0, total_steps=trainer.total_steps,
                                   device=str(trainer.built.device), device_name=describe(trainer.built.device, threads=torch.get_num_threads()))
