@@ -1,7 +1,8 @@
 """The command line: ``python -m explorer train | runs | bench | parity | sweep | embed-bench | seeds-bench``.
 
 Its ``--help`` texts are plain text (no reStructuredText markup); the train flags list the names the
-config accepts, read from the config's own lists.
+config accepts, read from the config's own lists, and a flag for every rule option of the registry
+(`explorer.config.registry`), whose rules ``train --help`` lists with what each does.
 
 Example:
     python -m explorer train --rule dfa --epochs 5 --hidden 256,256
@@ -23,19 +24,12 @@ import queue
 import sys
 from typing import Any
 
-from explorer.config import (
-    ACTIVATIONS,
-    DEVICES,
-    LOSSES,
-    MODEL_OPTIONS,
-    OPTIMIZERS,
-    RULES,
-    ConfigError,
-    RunConfig,
-)
-from explorer.data import DatasetNotFound
+from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
 from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.config.registry import OPTIONS, RULES, help_text
+from explorer.data import DatasetNotFound
 from explorer.runs.export import strict
+from explorer.views.urlstate import parse_widths
 from explorer.runs.store import STATUSES, StoreError
 
 DESCRIPTION = ("See how neural networks learn when the backward pass is not backpropagation: train runs, "
@@ -46,25 +40,45 @@ DESCRIPTION = ("See how neural networks learn when the backward pass is not back
 TRAIN_FLAGS: dict[str, tuple[str, type, Any]] = {
     "dataset": ("data.name", str, DATASET_OPTIONS), "data_root": ("data.root", str, None),
     "model": ("model.name", str, MODEL_OPTIONS), "activation": ("model.activation", str, ACTIVATIONS),
-    "rule": ("algorithm.name", str, RULES),
+    "rule": ("algorithm.name", str, tuple(RULES)),
     "optimizer": ("optimizer.name", str, OPTIMIZERS), "lr": ("optimizer.lr", float, None),
     "momentum": ("optimizer.momentum", float, None), "weight_decay": ("optimizer.weight_decay", float, None),
     "epochs": ("train.epochs", int, None), "batch_size": ("train.batch_size", int, None),
     "loss": ("train.loss", str, LOSSES), "log_every": ("train.log_every", int, None),
     "seed": ("seed", int, None), "device": ("device", str, DEVICES),
+    # every rule option of the registry; a rule that does not take one ignores it
+    **{name: (f"algorithm.{name}", {"int": int, "float": float}.get(o.kind, str), tuple(c for c in o.choices if c))
+       for name, o in OPTIONS.items()},
 }
 
 
 def flag_help(key: str, names) -> str:
-    """The help of a train flag: the config field it sets and, where it is a name, every name it takes.
+    """The help of a train flag: the config field it sets and, where it is a name, every name it
+    takes; a rule option's help is the registry's, with the rules that take it.
 
     Example:
         >>> flag_help("train.loss", ("cross_entropy", "bce"))
         'sets train.loss: cross_entropy, bce'
         >>> flag_help("seed", None)
         'sets seed'
+        >>> flag_help("algorithm.block_size", ())
+        'sets algorithm.block_size (rule bdfa): Blocked DFA: hidden layers per block; DFA inside each block, the error chained from block to block'
     """
-    return f"sets {key}" + (f": {', '.join(names)}" if names else "")
+    option = OPTIONS.get(key.removeprefix("algorithm."))
+    if option is None:
+        return f"sets {key}" + (f": {', '.join(names)}" if names else "")
+    rules = ", ".join(k for k, spec in RULES.items() if option.name in spec.options)
+    return f"sets {key} (rule {rules}): {option.help}" + (f"; one of {', '.join(names)}" if names else "")
+
+
+def rules_epilog() -> str:
+    """What ``train --help`` ends with: every rule of the registry and what it does.
+
+    Example:
+        >>> rules_epilog().splitlines()[:2]
+        ['rules (--rule):', '  bp: backpropagation: the true gradient']
+    """
+    return "rules (--rule):\n" + "\n".join(f"  {line}" for line in help_text().splitlines())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,19 +87,20 @@ def _parser() -> argparse.ArgumentParser:
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--store", help="the run store, an SQLite file (default: $EXPLORER_STORE, "
                                        "else ~/.explorer/runs.sqlite)")
-    t = sub.add_parser("train", parents=[store], help="train one run into the store; print its curve (a line per "
-                                                       "epoch) and its final metrics")
+    t = sub.add_parser("train", parents=[store], epilog=rules_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="train one run into the store; print its curve (a line per epoch) and its final metrics")
     t.add_argument("--config", help="a RunConfig as a JSON file; flags below override its fields")
     for flag, (key, kind, names) in TRAIN_FLAGS.items():
         t.add_argument(f"--{flag.replace('_', '-')}", type=kind, metavar=flag.upper(), help=flag_help(key, names))
-    t.add_argument("--hidden", help="hidden widths of the MLP, e.g. 256,256")
+    t.add_argument("--hidden", help="hidden widths of the MLP, e.g. 256,256 or 4x256")
     t.add_argument("--batch-manhattan", action="store_true", help="sets optimizer.batch_manhattan")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="throughput and peak memory of every rule vs a plain autograd loop")
     b.add_argument("--rules", help="comma-separated rules (default: all)")
     b.add_argument("--steps", type=int, default=50, help="timed steps per round")
     b.add_argument("--rounds", type=int, default=5, help="alternating rounds; each rule's best counts")
-    b.add_argument("--device", help="auto, cpu, cuda or mps")
+    b.add_argument("--device", help=", ".join(DEVICES))
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     q = sub.add_parser("parity", help="the parity task: rules × seeds, summary with 95%% CIs beside published values")
@@ -101,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--lr", default="0.01", help="learning rate, or a comma-separated list to choose from")
     q.add_argument("--momentum", type=float, default=0.0)
     q.add_argument("--batch-size", type=int, default=64)
-    q.add_argument("--device", help="auto, cpu, cuda or mps")
+    q.add_argument("--device", help=", ".join(DEVICES))
     q.add_argument("--out", help="CSV file for the summary (default: parity-k<k>.csv)")
     e = sub.add_parser("embed-bench", help="t-SNE time: openTSNE (used by explorer.views.embed) beside scikit-learn")
     e.add_argument("--sizes", default="5000,10000", help="comma-separated point counts")
@@ -112,8 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     k = sub.add_parser("seeds-bench", help="time of S seeds stacked into one network vs one seed")
     k.add_argument("--seeds", type=int, default=3)
     k.add_argument("--steps", type=int, default=200)
-    k.add_argument("--rule", default="dfa")
-    k.add_argument("--device", help="auto, cpu, cuda or mps")
+    k.add_argument("--rule", default="dfa", help=flag_help("algorithm.name", tuple(RULES)))
+    k.add_argument("--device", help=", ".join(DEVICES))
     k.add_argument("--json", action="store_true")
     w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95%% CIs")
     w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
@@ -156,10 +171,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     changes = {key: getattr(args, flag) for flag, (key, _, _) in TRAIN_FLAGS.items()
                if getattr(args, flag) is not None}
     if args.hidden is not None:
-        try:
-            changes["model.hidden"] = [int(w) for w in args.hidden.split(",") if w.strip()]
-        except ValueError as err:
-            raise ConfigError(f"--hidden must be comma-separated widths like 256,256; got {args.hidden!r}") from err
+        changes["model.hidden"] = parse_widths(args.hidden, "--hidden")
     if args.batch_manhattan:
         changes["optimizer.batch_manhattan"] = True
     return RunConfig.from_dict(base).with_values(changes)

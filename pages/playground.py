@@ -13,22 +13,33 @@ import streamlit as st
 
 from explorer.views import charts, frames, sketch
 from explorer.experiments import playground
-from explorer.config import ACTIVATIONS, OPTIMIZERS, RULES, ConfigError
+from explorer.config import ACTIVATIONS, DEVICES, OPTIMIZERS, ConfigError
+from explorer.config.registry import RULES
 from explorer.experiments.playground import DEFAULT_NOISE, TOYS, PlaygroundSetup
 from explorer.runs.workspace import MAX_RULES
 from explorer.runs.store import InvalidId, StoreError, UnknownRun
 from pages import common
 
 D = PlaygroundSetup()
-RULE_WORDS = {"bp": "BP (backprop)", "fa": "FA", "dfa": "DFA", "ifa": "IFA", "bdfa": "BDFA", "fp": "FP",
-              "sdfa": "sparse DFA", "ssdfa": "sparse sign DFA", "usf": "uSF", "frsf": "frSF", "brsf": "brSF",
-              "rf": "RF (random features)", "ntk": "NTK (linearised)"}
+# What links made before the registry named rules by (the selected rules travel by their words);
+# such a link is read in today's labels.
+OLD_RULE_WORDS = {"BP (backprop)": "BP", "sparse DFA": "sDFA", "sparse sign DFA": "ssDFA",
+                  "RF (random features)": "RF", "NTK (linearised)": "NTK"}
+RULE_HELP = "\n".join(f"- **{spec.label}**: {spec.name}. {spec.help}" for spec in RULES.values())
 
 
 CONTROL_GROUPS = ("data", "network", "training")  # what a classroom link can hide (?hide=…)
 # The accuracy chart's height in px, title and axes included (a stretched Vega chart fits all of it
 # in this height): at 180 the plot was pressed flat and the legends were cut off.
 CURVE_HEIGHT = 260
+
+
+def _old_link() -> None:
+    """Read a link that names rules in the words used before the registry, in today's labels."""
+    given = st.query_params.get_all("pg_rules")
+    if any(word in OLD_RULE_WORDS for word in given):
+        st.query_params["pg_rules"] = [OLD_RULE_WORDS.get(word, word) for word in given]
+        st.rerun()
 
 
 def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
@@ -60,10 +71,11 @@ def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
         activation = st.selectbox("activation", ACTIVATIONS, index=ACTIVATIONS.index(D.activation), key="pg_act",
                                   bind="query-params")
         spots["activation"] = st.empty()
-        rules = st.multiselect(f"rules (up to {MAX_RULES}, side by side)", RULES, default=list(D.rules),
-                               key="pg_rules", bind="query-params", format_func=lambda r: RULE_WORDS.get(r, r),
+        rules = st.multiselect(f"rules (up to {MAX_RULES}, side by side)", list(RULES), default=list(D.rules),
+                               key="pg_rules", bind="query-params", format_func=lambda r: RULES[r].label,
                                max_selections=MAX_RULES,
-                               help="they start from the same forward weights and see the same minibatches")
+                               help="They start from the same forward weights and see the same minibatches; each "
+                                    "rule's options are at their defaults.\n" + RULE_HELP)
         spots["rules"] = st.empty()
     with classroom.box("training", train_col):
         optimizer = st.selectbox("optimiser", OPTIMIZERS, key="pg_opt", bind="query-params")
@@ -79,7 +91,7 @@ def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
         spots["epochs"] = st.empty()
         seed = st.number_input("seed", min_value=0, value=D.seed, key="pg_seed", bind="query-params",
                                help="the data, the initial weights and the minibatch order")
-        device = st.selectbox("device", ["auto", "cpu", "cuda", "mps"], key="pg_device", bind="query-params")
+        device = st.selectbox("device", DEVICES, key="pg_device", bind="query-params")
     spots["setup"] = st.empty()
     setup = PlaygroundSetup(data=data, noise=float(noise), train_share=float(share), samples=int(samples),
                             classes=int(classes), hidden=hidden, activation=activation, rules=tuple(rules),
@@ -168,6 +180,7 @@ st.title("Playground")
 st.caption("Two-dimensional data, a small network, and up to four learning rules side by side: the coloured "
            "regions are each network's decision, shaded by its confidence, repainted every epoch.")
 classroom = common.Classroom(CONTROL_GROUPS)
+_old_link()
 setup, spots = _controls(classroom)
 problems = common.show_problems(setup, spots)
 

@@ -12,8 +12,8 @@ import math
 import streamlit as st
 
 from explorer.views import charts, frames, sketch, urlstate
-from explorer.config import (ACTIVATIONS, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, RULES, ConfigError,
-                             DataConfig)
+from explorer.config import ACTIVATIONS, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, DataConfig
+from explorer.config.registry import OPTIONS, RULES
 from explorer.data.availability import missing
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.runs.workspace import comparison_configs
@@ -23,14 +23,8 @@ D = urlstate.DEFAULTS
 DATASETS = [name for name in DATASET_OPTIONS if name != "parity"]
 FOLDER_DATASETS = [name for name, options in DATASET_OPTIONS.items() if "root" in options]
 RULE_CHOICES = [urlstate.NONE, *RULES]
-RULE_HELP = {
-    "bp": "backpropagation: the true gradient", "fa": "Feedback Alignment: errors go back through fixed random B",
-    "dfa": "Direct FA: the output error goes straight to every layer", "ifa": "Indirect FA: DFA to the first layer, then forward",
-    "bdfa": "Blocked DFA: DFA between blocks, BP inside", "fp": "Feedback Propagation: BP in the top layers, DFA below",
-    "sdfa": "sparse DFA: few non-zeros per feedback column", "ssdfa": "sparse sign DFA", "usf": "uniform sign-concordant feedback",
-    "frsf": "fixed random-magnitude sign-concordant feedback", "brsf": "batchwise random-magnitude sign-concordant feedback",
-    "rf": "random features: only the last layer learns", "ntk": "linearised network (NTK regime)",
-}
+# Each rule's key (what the control and the link hold), label and name, and what it does.
+RULE_HELP = "\n".join(f"- **{key}**: {spec.label}, {spec.name}. {spec.help}" for key, spec in RULES.items())
 
 
 def _is_nan(x) -> bool:
@@ -44,7 +38,7 @@ def _is_nan(x) -> bool:
 # values of the controls this run shows (a hidden one is not read), ``placed`` the group of each.
 drawn: dict = {}
 placed: dict = {}
-spots: dict = {}   # group -> the spot under its controls where its errors go
+spots: dict = {}   # group, or rule slot ("rule2") -> the spot under its controls where its errors go
 KEEP = {"bind": "query-params", "persist_state": "session"}
 L = urlstate.LABELS
 
@@ -90,24 +84,40 @@ def _init_controls(prefix: str) -> None:
 
 
 def _rule_controls(i: int) -> None:
-    name = _select(f"rule{i}", RULE_CHOICES, help="; ".join(f"{k}: {v}" for k, v in RULE_HELP.items()))
-    p = f"r{i}_"
-    if name == "bdfa":
-        _number(p + "block_size", min_value=1)
-    elif name == "fp":
-        _number(p + "bp_depth", min_value=0)
-    elif name == "sdfa":
-        _number(p + "connections", min_value=1)
-    elif name == "fa":
-        _select(p + "sign_refresh", [urlstate.NONE, "init", "epoch", "step"],
-                help="none: B as drawn (plain FA); init / epoch / step: B = |R| ⊙ sign(W), taken at the "
-                     "start only, at every epoch, or at every step")
-    elif name == "usf":
-        _number(p + "scale", min_value=1e-6, format="%g")
-    elif name == "rf":
-        _select(p + "variant", ["gaussian", "relu", "linear"])
-    if name not in (urlstate.NONE, "rf", "ntk"):
-        _check(p + "shallow")
+    """Rule ``i``'s choice, its options, then the spot where its errors go."""
+    name = _select(f"rule{i}", RULE_CHOICES, help=RULE_HELP)
+    if name != urlstate.NONE:
+        _option_controls(i, RULES[name])
+    spots[f"rule{i}"] = st.empty()
+
+
+def _option_controls(i: int, spec) -> None:
+    """A control for each option rule ``i`` takes, from the registry: its kind, choices and help; a
+    number's bounds are in its help and checked with the setup (told beside the slot, not clamped)."""
+    for option in spec.options:
+        o, key = OPTIONS[option], f"r{i}_{option}"
+        if o.kind == "choice":
+            _select(key, urlstate.option_choices(option), help=o.help)
+        elif o.kind == "text":
+            _text(key, help=o.help)
+        elif o.kind == "int":
+            _number(key, step=1, help=_number_help(o))
+        else:
+            _number(key, format="%g", step=None, help=_number_help(o))
+    if spec.shallow:
+        _check(f"r{i}_shallow", help="train the output layer only; the hidden layers keep their initial weights")
+
+
+def _number_help(option) -> str:
+    """A number option's help: the registry's, its range, and where this page starts it."""
+    low = (f"from {option.low:g}" if option.low is not None else
+           f"above {option.above:g}" if option.above is not None else "")
+    high = f"{'to' if low else 'at most'} {option.high:g}" if option.high is not None else ""
+    bounds = " ".join(p for p in (low, high) if p)
+    words = f"{option.help}." + (f" {bounds[0].upper()}{bounds[1:]}." if bounds else "")
+    if option.name in urlstate.PAGE_OPTION_DEFAULTS:
+        words += f" This page starts it at {urlstate.PAGE_OPTION_DEFAULTS[option.name]:g}."
+    return words
 
 
 def _controls(classroom: common.Classroom) -> dict:
@@ -145,15 +155,17 @@ def _controls(classroom: common.Classroom) -> dict:
     with _group(box, "seed", bottom[2]):
         _number("seed", min_value=0)
     with _group(box, "device", bottom[2]):
-        _select("device", ["auto", "cpu", "cuda", "mps"])
+        _select("device", list(DEVICES))
     return dict(drawn)
 
 
 def refused(err: ConfigError, values: dict) -> tuple[str, str]:
-    """(the group whose box shows it, the error in the page's words) for a setup the engine
-    refuses: "rules[0]: init.low …" is the init box's "forward init: low …" (`urlstate.explain`)."""
-    param, words = urlstate.explain(str(err), values)
-    return placed.get(param, "rules"), words
+    """(the spot that shows it, the error in the page's words) for a setup the engine refuses,
+    placed by the error's ``.field`` (`urlstate.explain`): ``rules[0].init.low`` is the init box's
+    "forward init: low …", a rule's own setting goes right under its slot ("Rule 2: …")."""
+    param, words = urlstate.explain(err, values)
+    slot = urlstate.slot_of(param)
+    return (f"rule{slot}" if slot else placed.get(param, "rules")), words
 
 
 def _status(found) -> str:
@@ -224,7 +236,7 @@ def _buttons(values: dict, found) -> None:
             checked = comparison_configs(base, rules)  # every rule is checked before any starts
             absent = missing(checked[0].data)
             if absent:
-                raise ConfigError(f"data: {absent}")
+                raise ConfigError(f"data: {absent}", field="data")
             started = common.workspace().compare(base, rules, paused=bool(step))
         except ConfigError as err:
             st.error(f"Not started: {refused(err, values)[1]}")

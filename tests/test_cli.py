@@ -125,6 +125,40 @@ def test_train_help_lists_every_name_the_config_accepts(train_help, flag, names)
     assert listed.split(": ", 1)[1].split(", ") == list(names)
 
 
+def test_train_help_names_every_rule_and_option_of_the_registry(train_help):
+    from explorer.config.registry import OPTIONS, RULES
+
+    rules = train_help.split("rules (--rule): ", 1)[1]
+    assert all(f"{key}: {' '.join(spec.help.split())}" in rules for key, spec in RULES.items())
+    for name, option in OPTIONS.items():
+        flag = f"--{name.replace('_', '-')}"
+        said = train_help.split(f"{flag} {name.upper()} sets algorithm.{name} ", 1)[1].split(" --", 1)[0]
+        takers = [key for key, spec in RULES.items() if name in spec.options]
+        assert said.startswith(f"(rule {', '.join(takers)}): {' '.join(option.help.split())}"), said
+
+
+def test_rule_option_flags_set_the_rule_and_a_rule_that_does_not_take_one_ignores_it():
+    args = cli._parser().parse_args(["train", "--rule", "bdfa", "--block-size", "2", "--hidden", "4x8"])
+    cfg = cli.config_from_args(args)
+    assert cfg.algorithm.block_size == 2 and cfg.model.hidden == (8, 8, 8, 8)
+    cfg = cli.config_from_args(cli._parser().parse_args(["train", "--rule", "fa", "--block-size", "2",
+                                                         "--sign-refresh", "epoch"]))
+    assert cfg.algorithm.block_size is None and cfg.algorithm.sign_refresh == "epoch"
+    with pytest.raises(config.ConfigError) as caught:
+        cli.config_from_args(cli._parser().parse_args(["train", "--rule", "sdfa", "--connections", "0"]))
+    assert caught.value.field == "algorithm.connections"
+
+
+def test_hidden_widths_are_read_by_the_one_width_parser():
+    from explorer.views.urlstate import parse_widths
+
+    for text in ("256,256", "64, 32", "3x16"):
+        assert list(cli.config_from_args(cli._parser().parse_args(["train", "--hidden", text])).model.hidden) == \
+            parse_widths(text)
+    out = run("train", "--hidden", "64,x")
+    assert out.returncode == 2 and "--hidden must be whole numbers" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_a_bad_field_is_a_clear_error_and_exit_code_2(tmp_path):
     out = run("train", "--lr", "-1")
     assert out.returncode == 2 and "optimizer.lr" in out.stderr and "Traceback" not in out.stderr

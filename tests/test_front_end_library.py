@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from scipy import stats
 from explorer.views import charts, frames, urlstate
 from explorer.runs import export
 from explorer.config import ConfigError, RunConfig
+from explorer.config.registry import OPTIONS, RULES
 from explorer.runs.workspace import Workspace, comparison_configs
 from explorer.runs.store import Store
 
@@ -56,14 +58,92 @@ def test_setup_builds_the_configs_it_says():
     assert len({c.seed for c in cfgs}) == 1
 
 
-@pytest.mark.parametrize("values, field", [
-    ({"hidden": "64,,x"}, "hidden"),
-    ({"rules": "bp"}, "rules"),
-    ({"rule2": "backprop"}, "rule2"),
+@pytest.mark.parametrize("values, field, param", [
+    ({"hidden": "64,,x"}, "model.hidden", "hidden"),
+    ({"rules": "bp"}, "rules", None),
+    ({"rule2": "backprop"}, "rule2", "rule2"),
 ])
-def test_bad_setup_values_name_their_parameter(values, field):
-    with pytest.raises(ConfigError, match=f"^{field}"):
+def test_bad_setup_values_name_their_parameter(values, field, param):
+    with pytest.raises(ConfigError, match=f"^{re.escape(field)}") as caught:
         urlstate.configs(values)
+    assert caught.value.field == field
+    if param is not None:
+        assert urlstate.explain(caught.value, values)[0] == param
+
+
+# Every rule of the registry, each option at a value other than its default: the page's flat
+# parameters hold it, and a link gives back the same configs.
+def rule_at_other_values(key: str) -> dict:
+    rule = {"name": key}
+    for name in RULES[key].options:
+        option = OPTIONS[name]
+        if option.kind == "choice":
+            rule[name] = next(c for c in option.choices if c not in (None, option.default))
+        elif option.kind == "int":
+            rule[name] = 2 if option.default != 2 else 3
+        else:
+            rule[name] = 0.5
+    return rule
+
+
+@pytest.mark.parametrize("key", list(RULES))
+def test_every_rule_round_trips_through_the_page_parameters_and_a_link(key):
+    from urllib.parse import parse_qsl
+
+    layers = 1 if RULES[key].hidden_layers[1] == 1 else 3   # rf and ntk take one hidden layer; fp's depth 2 needs 3
+    base = {"model": {"name": "mlp", "hidden": [16] * layers}, "train": {"epochs": 2}}
+    at_defaults = {"name": key, "scale": 1.0} if key == "usf" else {"name": key}   # (the page's uSF scale)
+    rules = [{"name": "bp"}, at_defaults, rule_at_other_values(key)]
+    before = comparison_configs(base, rules)
+    values = urlstate.params(base, rules)
+    assert values["rule3"] == key and not any(k.startswith("r2_") for k in values)
+    assert {k: v for k, v in values.items() if k.startswith("r3_")} == {
+        f"r3_{name}": value for name, value in rule_at_other_values(key).items() if name != "name"}
+    link = urlstate.parse(dict(parse_qsl(urlstate.query_string(values))))
+    assert link == values
+    assert comparison_configs(*urlstate.configs(link)) == before
+
+
+def test_a_link_without_a_rule_option_means_what_it_always_meant():
+    # The defaults of the option parameters are a format: links made before the registry keep their
+    # meaning. A change of a default in the registry fails here rather than changing old links.
+    assert {name: urlstate.DEFAULTS[f"r1_{name}"] for name in OPTIONS} == {
+        "block_size": 1, "bp_depth": 0, "connections": 1, "sign_refresh": "none", "scale": 1.0, "variant": "gaussian"}
+    _, rules = urlstate.configs({"rule1": "usf", "rule2": "fa", "rule3": "bdfa", "rule4": "rf"})
+    assert rules == [{"name": "usf", "scale": 1.0}, {"name": "fa"}, {"name": "bdfa", "block_size": 1},
+                     {"name": "rf", "variant": "gaussian"}]
+
+
+def test_a_setting_the_page_cannot_show_is_refused_by_field():
+    # uSF's scale left out (each layer's forward-init std) has no number for the page's box
+    with pytest.raises(ConfigError) as caught:
+        urlstate.params({}, [{"name": "bp"}, {"name": "usf"}])
+    assert caught.value.field == "rules[1].algorithm.scale"
+    # another rule's option and a feedback initialiser given to a rule without feedback matrices are
+    # ignored by the config, and so by the page
+    base, _ = urlstate.configs({})
+    assert urlstate.params(base, [{"name": "bp", "block_size": 4, "feedback_init": {"name": "xavier"}},
+                                  {"name": "dfa", "feedback_init": {"name": "kaiming"}}]) == {"fb": "kaiming"}
+
+
+@pytest.mark.parametrize("values, param, words", [
+    ({"rule2": "bdfa", "r2_block_size": 0}, "r2_block_size", "Rule 2: hidden layers per block must be at least 1, got 0"),
+    ({"rule2": "none", "rule4": "sdfa", "r4_connections": 0}, "r4_connections",
+     "Rule 4: non-zeros per feedback column must be at least 1, got 0"),
+    ({"rule2": "usf", "r2_scale": -2.0}, "r2_scale", "Rule 2: scale of sign(W) must be greater than 0, got -2"),
+    ({"rule2": "fa", "r2_shallow": True, "model": "lenet5", "rule3": "ifa"}, "rule3", "Rule 3: 'ifa' is defined for mlp"),
+    ({"fb": "sign_concordant"}, "fb", "feedback init: sign_concordant needs a feedback matrix shaped like"),
+    ({"init": "normal", "init_std": -1.0}, "init_std", "forward init: std must be"),
+    ({"hidden": "64,0"}, "hidden", "hidden widths must be at least 1, got 0"),
+    ({"batch": 0}, "batch", "batch size must be at least 1, got 0"),
+    ({"rule1": "none", "rule2": "none"}, "rules", "rules: choose at least one learning rule"),
+])
+def test_a_refused_setup_is_placed_by_its_field_in_the_page_words(values, param, words):
+    with pytest.raises(ConfigError) as caught:
+        comparison_configs(*urlstate.configs(values))
+    placed, said = urlstate.explain(caught.value, values)
+    assert placed == param and said.startswith(words), said
+    assert not re.search(r"rules\[|algorithm\.|optimizer\.|train\.|model\.", said)   # the page's words
 
 
 def test_parse_names_the_parameter_and_types_values():
@@ -200,8 +280,11 @@ TINY = {"model": {"hidden": [8]}, "train": {"epochs": 1}, "device": "cpu"}
 
 
 def test_comparison_configs_refuse_by_rule_index():
-    with pytest.raises(ConfigError, match=r"^rules\[1\]: algorithm.connections"):
-        comparison_configs(TINY, [{"name": "bp"}, {"name": "sdfa"}])
+    # sdfa's connections default to 1 (the registry); a value it cannot take is refused by rule index
+    assert comparison_configs(TINY, [{"name": "bp"}, {"name": "sdfa"}])[1].algorithm.connections == 1
+    with pytest.raises(ConfigError, match=r"^rules\[1\]: algorithm.connections") as caught:
+        comparison_configs(TINY, [{"name": "bp"}, {"name": "sdfa", "connections": 0}])
+    assert caught.value.field == "rules[1].algorithm.connections"
     with pytest.raises(ConfigError, match="at least one"):
         comparison_configs(TINY, [])
     with pytest.raises(ConfigError, match="at most 4"):

@@ -173,18 +173,45 @@ def test_rules_are_painted_side_by_side(page):
     _assert_drawn_as_stored(_svg(accuracy), table, "accuracy")
 
 
-@pytest.mark.parametrize("widget, value, field", [
-    ("pg_hidden", "16,x", "hidden widths:"),
-    ("pg_rules", ["bp", "ntk"], "rules (ntk):"),  # the NTK baseline needs one hidden layer; 16,16 has two
-    ("pg_lr", 0.0, "learning rate:"),
+def _beside(at, key: str) -> list[str]:
+    """The warnings drawn right under the widget keyed ``key`` (in its spot, before the next control)."""
+    for column in at.columns:
+        children = list(column.children.values())
+        keys = [getattr(c, "key", None) for c in children]
+        if key in keys:
+            i = keys.index(key) + 1
+            return [c.value for c in children[i:i + 1] if getattr(c, "type", None) == "warning"]
+    raise AssertionError(f"no widget keyed {key!r}")
+
+
+@pytest.mark.parametrize("widget, value, beside, words", [
+    ("pg_hidden", "16,x", "pg_hidden", "hidden widths must be whole numbers separated by commas"),
+    # the NTK baseline needs one hidden layer; 16,16 has two: the config's field is model.hidden
+    ("pg_rules", ["bp", "ntk"], "pg_hidden", "hidden widths: 'ntk' is defined for an MLP with 1 hidden layer"),
+    ("pg_lr", 0.0, "pg_lr", "learning rate must be greater than 0, got 0.0"),
 ])
-def test_bad_input_names_its_field_and_starts_nothing(page, widget, value, field):
+def test_bad_input_is_told_beside_its_control_and_starts_nothing(page, widget, value, beside, words):
     at, path = page
     set_widget(at, widget, value)
     at.run()
-    warnings = [w.value for w in at.warning]
-    assert any(w.startswith(field) for w in warnings), warnings
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith(words), warning
+    assert _beside(at, beside) == [warning]
     assert button(at, "Train").disabled
     at.run()
     assert _runs(path) == [] and "play" not in at.query_params
 
+
+def test_the_rules_are_named_by_the_registry(page):
+    from explorer.config.registry import RULES
+
+    at, _ = page
+    rules = at.multiselect(key="pg_rules")
+    assert rules.options == [spec.label for spec in RULES.values()]
+    assert all(f"**{spec.label}**: {spec.name}" in rules.help for spec in RULES.values())
+
+def test_a_link_made_before_the_registry_keeps_its_rules(store_path):
+    # the selected rules travel in the link by their words; five of them were named otherwise
+    at = app_on("pages/playground.py", pg_rules=["BP (backprop)", "sparse DFA", "FA", "NTK (linearised)"])
+    assert at.multiselect(key="pg_rules").value == ["bp", "sdfa", "fa", "ntk"]
+    assert app_on("pages/playground.py", pg_rules=["sDFA", "RF"]).multiselect(key="pg_rules").value == ["sdfa", "rf"]

@@ -146,24 +146,30 @@ def test_bad_input_is_named_and_starts_nothing(store_path):
     assert Store(store_path).list_runs() == []
 
     at = _app(rule2="none", rule3="fp", r3_bp_depth="5", hidden="8,8")
-    assert "Rule 3 · top layers trained by BP must be at most the number of hidden layers (2) (got 5)" in text(at)
+    assert "Rule 3: top layers trained by BP must be at most the number of hidden layers (2), got 5" in text(at)
     at = _app(init="uniform", init_low="0.5", init_high="-0.5")
     button(at, "Train").click().run()
-    assert "Not started: forward init: low must be less than high (got low=0.5 >= high=-0.5)" in text(at)
+    assert "Not started: forward init: low must be less than high, got low=0.5 >= high=-0.5" in text(at)
     assert Store(store_path).list_runs() == []
 
 
 @pytest.mark.parametrize("query, key, words", [
     ({"init": "uniform", "init_low": "0.5", "init_high": "-0.5"}, "init",
-     "forward init: low must be less than high (got low=0.5 >= high=-0.5)"),
+     "forward init: low must be less than high, got low=0.5 >= high=-0.5"),
     ({"fb": "uniform", "fb_low": "0.5", "fb_high": "-0.5"}, "fb", "feedback init: low must be less than high"),
-    ({"lr": "0"}, "lr", "learning rate must be greater than 0 (got 0)"),
+    ({"lr": "0"}, "lr", "learning rate must be greater than 0, got 0"),
     ({"rule2": "none", "rule3": "fp", "r3_bp_depth": "5", "hidden": "8,8"}, "rule3",
-     "Rule 3 · top layers trained by BP must be at most the number of hidden layers (2) (got 5)"),
+     "Rule 3: top layers trained by BP must be at most the number of hidden layers (2), got 5"),
+    ({"rule2": "bdfa", "r2_block_size": "0"}, "rule2", "Rule 2: hidden layers per block must be at least 1, got 0"),
+    ({"rule2": "usf", "r2_scale": "-1"}, "rule2", "Rule 2: scale of sign(W) must be greater than 0, got -1"),
+    ({"rule4": "ntk"}, "hidden", "hidden widths: 'ntk' is defined for an MLP with 1 hidden layer"),
+    ({"hidden": "64,x"}, "hidden", "hidden widths must be whole numbers separated by commas"),
+    ({"model": "lenet5", "rule2": "bdfa"}, "rule2", "Rule 2: 'bdfa' is defined for mlp"),
 ])
 def test_a_refused_setting_is_told_in_the_page_words_in_its_box(store_path, query, key, words):
     at = _app(**query)
-    column = _column_with(at, "selectbox" if key in ("init", "fb", "rule3") else "number_input", key)
+    kind = {"hidden": "text_input", "lr": "number_input"}.get(key, "selectbox")
+    column = _column_with(at, kind, key)
     [warning] = [w.value for c in at.columns for w in c.warning]
     assert warning == f"Check this setting: {words}" or warning.startswith(f"Check this setting: {words}")
     assert column.warning[0].value == warning
@@ -456,3 +462,31 @@ def test_after_step_the_button_says_resume_while_the_step_is_still_being_taken(s
     run_until(at, lambda a: all(r.status == "paused" and r.steps_done == 1 for r in store.list_runs(group=group)))
     assert "Resume" in [b.label for b in at.button]
     button(at, "Stop").click().run()
+
+
+# The registry drives the rule controls ----------------------------------------------------------
+
+def test_each_rule_in_a_slot_shows_the_options_the_registry_gives_it(store_path):
+    from explorer.config.registry import OPTIONS, RULES
+    from explorer.views import urlstate
+
+    at = _app(hidden="32")     # one hidden layer: every rule fits it (rf and ntk need exactly one)
+    help_text = at.selectbox(key="rule2").help
+    assert all(f"**{key}**: {spec.label}, {spec.name}" in help_text for key, spec in RULES.items())
+    seen = set()
+    for key, spec in RULES.items():
+        set_widget(at, "rule2", key).run()
+        assert not at.exception, [e.value for e in at.exception]
+        column = _column_with(at, "selectbox", "rule2")
+        shown = {w.key: w for kind in ("number_input", "selectbox", "checkbox") for w in getattr(column, kind)
+                 if w.key and w.key.startswith("r2_")}
+        assert set(shown) == {f"r2_{o}" for o in spec.options} | ({"r2_shallow"} if spec.shallow else set()), key
+        for name in spec.options:
+            control, option = shown[f"r2_{name}"], OPTIONS[name]
+            assert control.label == option.label and control.help.startswith(option.help)
+            assert control.value == urlstate.DEFAULTS[f"r2_{name}"]
+            if option.kind == "choice":
+                assert control.options == urlstate.option_choices(name)
+            seen.add(name)
+        assert not [w.value for c in at.columns for w in c.warning], key   # every rule fits the default setup
+    assert seen == set(OPTIONS)     # every option of the registry has a control on the page

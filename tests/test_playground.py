@@ -112,19 +112,44 @@ def test_a_run_stores_its_weights_every_epoch_and_the_live_boundary_paints_them_
 
 def test_the_setup_becomes_a_comparison_and_refuses_bad_fields_by_name():
     base, rules = PlaygroundSetup(data="spiral", classes=3, noise=0.2, train_share=0.7, hidden="12, 6",
-                                  rules=("bp", "bdfa"), seed=4).comparison()
+                                  rules=("bp", "bdfa", "fp"), seed=4).comparison()
     assert base["data"] == {"name": "spiral", "samples": 500, "test_fraction": 0.3, "seed": 4, "noise": 0.2,
                             "classes": 3}
     assert base["model"]["hidden"] == [12, 6] and base["seed"] == 4
-    assert rules == [{"name": "bp"}, {"name": "bdfa", "block_size": 1}]
+    # each rule's options at the registry's defaults (bdfa's and fp's used to be required, and set here)
+    assert rules == [{"name": "bp"}, {"name": "bdfa", "block_size": 1}, {"name": "fp", "bp_depth": 0}]
     assert Boundary({**base, "algorithm": rules[1]}, resolution=4).points()["label"].nunique() == 3
+    assert PlaygroundSetup(rules=("fp",), extra={"fp": {"bp_depth": 1}}).comparison()[1] == [{"name": "fp", "bp_depth": 1}]
 
     assert PlaygroundSetup().problems() == {}
-    # A linear classifier suits BP and FA; DFA needs a hidden layer: filed under the widths.
+    # A linear classifier suits BP and FA; DFA needs a hidden layer: the field is model.hidden, so the
+    # problem is filed under the widths, in the page's words.
     assert PlaygroundSetup(hidden="").problems() == {
-        "hidden": "rules (dfa): model.hidden: rule 'dfa' needs at least one hidden layer"}
-    assert set(PlaygroundSetup(rules=("bp", "ntk")).problems()) == {"rules"}
+        "hidden": "hidden widths: rule 'dfa' needs at least 1 hidden layer"}
+    # NTK's network has one hidden layer: the default two are refused beside the widths as well
+    [(where, words)] = PlaygroundSetup(rules=("bp", "ntk")).problems().items()
+    assert where == "hidden" and words.startswith("hidden widths: 'ntk' is defined for an MLP with 1 hidden layer")
+    # a rule's own option is told with the rule's label, beside the rules
+    assert PlaygroundSetup(rules=("bp", "fp"), extra={"fp": {"bp_depth": 5}}).problems() == {
+        "rules": "rules (FP): top layers trained by BP must be at most the number of hidden layers (2), got 5"}
     assert set(PlaygroundSetup(lr=-1.0, batch_size=0, train_share=0.99).problems()) == {"lr", "batch_size",
                                                                                       "train_share"}
-    with pytest.raises(ConfigError, match=r"^rules: at most 4"):
+    assert PlaygroundSetup(lr=-1.0).problems()["lr"] == "learning rate must be greater than 0, got -1.0"
+    with pytest.raises(ConfigError, match=r"^rules: at most 4") as caught:
         PlaygroundSetup(rules=("bp", "fa", "dfa", "ifa", "usf")).comparison()
+    assert caught.value.field == "rules"
+    with pytest.raises(ConfigError, match=r"^hidden widths: rule 'dfa' needs") as caught:
+        PlaygroundSetup(hidden="").comparison()
+    assert caught.value.field == "rules[2].model.hidden"      # the config's field, beside the page's words
+
+
+def test_the_widths_are_read_by_the_one_width_parser():
+    from explorer.views.urlstate import parse_widths
+
+    for text in ("16,16", "16, 8", "3x8", "", "8 8"):
+        assert PlaygroundSetup(hidden=text).widths() == parse_widths(text)
+    for text, words in (("8,x", "must be whole numbers"), ("0,4", "every layer needs at least 1 unit"),
+                        ("9x4", "at most 8 layers of at most 512 units")):
+        with pytest.raises(ConfigError) as caught:
+            PlaygroundSetup(hidden=text).widths()
+        assert caught.value.field == "model.hidden" and words in str(caught.value)

@@ -2,8 +2,10 @@
 repainted from its freshest weights while it trains.
 
 - `PlaygroundSetup`: the page's choices (toy, noise, train share, network, rules, optimiser, …),
-  checked field by field (`PlaygroundSetup.problems`) and turned into a comparison
-  (`PlaygroundSetup.comparison`: a base config and one algorithm dict per rule).
+  checked field by field (`PlaygroundSetup.problems`: each problem under the control it is about,
+  from the error's ``.field``, in the page's words) and turned into a comparison
+  (`PlaygroundSetup.comparison`: a base config and one algorithm dict per rule, each rule's options
+  at the registry's defaults).
 - `Boundary`: a classifier of 2-D points evaluated on a grid over its data's extent: the tidy
   ``grid`` table (x, y, x2, y2, label, confidence) and the ``points`` table (x, y, label, split)
   that `explorer.views.charts.boundary_chart` draws. It takes a ``state_dict`` (a stored checkpoint)
@@ -46,7 +48,9 @@ import torch
 from torch import nn
 
 from explorer.views.charts import SwapChart
-from explorer.config import ACTIVATIONS, OPTIMIZERS, RULES, ConfigError, RunConfig
+from explorer.views.urlstate import located, parse_widths, plain, say
+from explorer.config import ACTIVATIONS, OPTIMIZERS, ConfigError, RunConfig
+from explorer.config.registry import OPTIONS, RULES, option_defaults
 from explorer.data.toys import DEFAULT_NOISE, TOYS
 from explorer.runs.workspace import MAX_RULES, Comparison, Workspace, comparison_configs
 
@@ -55,8 +59,18 @@ MARGIN = 0.15     # the grid reaches this fraction of the data's span beyond it 
 CLASS_TOYS = ("spiral", "gaussians")  # the toys that take a number of classes
 GRID_COLUMNS = ["x", "y", "x2", "y2", "label", "confidence"]
 POINT_COLUMNS = ["x", "y", "label", "split"]
-# Rules that need an option get a value that suits a small MLP.
-RULE_DEFAULTS: dict[str, dict] = {"bdfa": {"block_size": 1}, "fp": {"bp_depth": 1}, "sdfa": {"connections": 1}}
+MAX_LAYERS, MAX_UNITS = 8, 512   # the playground's networks are small: they train and repaint live
+# Each control of the page: the config field it sets and its label (what problems are told in).
+CONTROLS: dict[str, tuple[str, str]] = {
+    "data": ("data.name", "dataset"), "noise": ("data.noise", "noise"), "train_share": ("data.test_fraction", "train share"),
+    "samples": ("data.samples", "samples"), "classes": ("data.classes", "classes"),
+    "hidden": ("model.hidden", "hidden widths"), "activation": ("model.activation", "activation"),
+    "rules": ("rules", "rules"), "optimizer": ("optimizer.name", "optimiser"), "lr": ("optimizer.lr", "learning rate"),
+    "batch_size": ("train.batch_size", "batch size"), "epochs": ("train.epochs", "epochs"),
+    "seed": ("seed", "seed"), "device": ("device", "device"),
+}
+_CONTROL_OF = {field: key for key, (field, _) in CONTROLS.items()}
+_CONTROL_OF.update({"data": "data", "optimizer": "optimizer", "algorithm": "rules", "train": "setup", "model": "hidden"})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -72,7 +86,7 @@ class PlaygroundSetup:
     Example:
         >>> problems = PlaygroundSetup(hidden="8,x", rules=()).problems()
         >>> problems["hidden"]
-        "hidden widths: whole numbers separated by commas, like 16,16; got '8,x'"
+        "hidden widths must be whole numbers separated by commas, like 64,64, or 20x64 for 20 layers of 64; got '8,x'"
         >>> problems["rules"]
         'rules: choose at least one learning rule'
     """
@@ -94,66 +108,72 @@ class PlaygroundSetup:
     extra: dict = field(default_factory=dict, compare=False)  # per-rule options, e.g. {"bdfa": {"block_size": 2}}
 
     def widths(self) -> list[int]:
-        """The hidden widths; `ConfigError` naming ``hidden widths`` if the text is not a list of
-        positive whole numbers."""
-        parts = [p.strip() for p in str(self.hidden).split(",") if p.strip()]
-        try:
-            widths = [int(p) for p in parts]
-        except ValueError:
-            raise ConfigError(f"hidden widths: whole numbers separated by commas, like 16,16; "
-                              f"got {self.hidden!r}") from None
+        """The hidden widths (`explorer.views.urlstate.parse_widths`); a `ConfigError` about
+        ``model.hidden`` if the text is not whole numbers, or not a small network."""
+        widths = parse_widths(self.hidden)
         if any(w < 1 for w in widths):
-            raise ConfigError(f"hidden widths: every layer needs at least 1 unit, got {self.hidden!r}")
-        if len(widths) > 8 or any(w > 512 for w in widths):
-            raise ConfigError(f"hidden widths: the playground takes at most 8 layers of at most 512 units, "
-                              f"got {self.hidden!r}")
+            raise ConfigError(f"model.hidden: every layer needs at least 1 unit, got {self.hidden!r}", field="model.hidden")
+        if len(widths) > MAX_LAYERS or any(w > MAX_UNITS for w in widths):
+            raise ConfigError(f"model.hidden: the playground takes at most {MAX_LAYERS} layers of at most {MAX_UNITS} "
+                              f"units, got {self.hidden!r}", field="model.hidden")
         return widths
 
     def _own_problems(self) -> dict[str, str]:
+        """What the page itself refuses, by control: {control: the problem}."""
         out: dict[str, str] = {}
         if self.data not in TOYS:
-            out["data"] = f"dataset: choose one of {', '.join(TOYS)}, got {self.data!r}"
+            out["data"] = f"choose one of {', '.join(TOYS)}, got {self.data!r}"
         if self.noise is not None and not (isinstance(self.noise, (int, float)) and 0 <= self.noise <= 2):
-            out["noise"] = f"noise: between 0 and 2, got {self.noise!r}"
+            out["noise"] = f"must be between 0 and 2, got {self.noise!r}"
         if not 0.05 <= self.train_share <= 0.95:
-            out["train_share"] = f"train share: between 0.05 and 0.95, got {self.train_share!r}"
+            out["train_share"] = f"must be between 0.05 and 0.95, got {self.train_share!r}"
         if not 20 <= self.samples <= 20_000:
-            out["samples"] = f"samples: between 20 and 20,000, got {self.samples!r}"
+            out["samples"] = f"must be between 20 and 20,000, got {self.samples!r}"
         elif "train_share" not in out and round(self.samples * (1 - self.train_share)) < 1:
-            out["train_share"] = "train share: leaves no test points; lower it or add samples"
+            out["train_share"] = "leaves no test points; lower it or add samples"
         if self.data in CLASS_TOYS and not 2 <= self.classes <= 10:
-            out["classes"] = f"classes: between 2 and 10, got {self.classes!r}"
+            out["classes"] = f"must be between 2 and 10, got {self.classes!r}"
         try:
             self.widths()
         except ConfigError as err:
-            out["hidden"] = str(err)
+            out["hidden"] = located(err)[2]
         if self.activation not in ACTIVATIONS:
-            out["activation"] = f"activation: choose one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
+            out["activation"] = f"choose one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
         rules = list(self.rules)
         if not rules:
-            out["rules"] = "rules: choose at least one learning rule"
+            out["rules"] = "choose at least one learning rule"
         elif len(rules) > MAX_RULES:
-            out["rules"] = f"rules: at most {MAX_RULES} side by side, got {len(rules)}"
+            out["rules"] = f"at most {MAX_RULES} side by side, got {len(rules)}"
         elif len(set(rules)) < len(rules):
-            out["rules"] = "rules: each rule once"
+            out["rules"] = "each rule once"
         elif any(r not in RULES for r in rules):
-            out["rules"] = f"rules: unknown rule {next(r for r in rules if r not in RULES)!r}"
+            out["rules"] = f"unknown rule {next(r for r in rules if r not in RULES)!r}"
         if self.optimizer not in OPTIMIZERS:
-            out["optimizer"] = f"optimiser: choose one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            out["optimizer"] = f"choose one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            out["lr"] = f"learning rate: must be greater than 0, got {self.lr!r}"
+            out["lr"] = f"must be greater than 0, got {self.lr!r}"
         if not 1 <= self.batch_size <= 4096:
-            out["batch_size"] = f"batch size: between 1 and 4096, got {self.batch_size!r}"
+            out["batch_size"] = f"must be between 1 and 4096, got {self.batch_size!r}"
         if not 1 <= self.epochs <= 5000:
-            out["epochs"] = f"epochs: between 1 and 5000, got {self.epochs!r}"
+            out["epochs"] = f"must be between 1 and 5000, got {self.epochs!r}"
         return out
 
     def comparison(self) -> tuple[dict, list[dict]]:
-        """(base config dict, one algorithm dict per rule), every config validated; `ConfigError`
-        names the field (as the page labels it) on the first problem."""
+        """(base config dict, one algorithm dict per rule), every config validated; a `ConfigError`
+        on the first problem, its ``.field`` the config field and its message in the page's words."""
+        base, rules = self._unchecked()
+        try:
+            comparison_configs(base, rules)
+        except ConfigError as err:
+            raise ConfigError(self.explain(err)[1], field=err.field) from err
+        return base, rules
+
+    def _unchecked(self) -> tuple[dict, list[dict]]:
+        """The comparison, before the config checks it (what the page itself refuses is refused)."""
         problems = self._own_problems()
         if problems:
-            raise ConfigError(next(iter(problems.values())))
+            key, problem = next(iter(problems.items()))
+            raise ConfigError(say(CONTROLS[key][1], problem), field=CONTROLS[key][0])
         data = {"name": self.data, "samples": int(self.samples), "test_fraction": round(1 - self.train_share, 6),
                 "seed": int(self.seed)}
         if self.noise is not None:
@@ -166,46 +186,48 @@ class PlaygroundSetup:
                 "train": {"epochs": int(self.epochs), "batch_size": int(self.batch_size)}, "seed": int(self.seed)}
         if self.device != "auto":
             base["device"] = self.device
-        rules = [{"name": r, **RULE_DEFAULTS.get(r, {}), **self.extra.get(r, {})} for r in self.rules]
-        try:
-            comparison_configs(base, rules)
-        except ConfigError as err:
-            raise ConfigError(_plain(str(err), self.rules)) from err
-        return base, rules
+        return base, [{"name": r, **option_defaults(r), **self.extra.get(r, {})} for r in self.rules]
 
     def problems(self) -> dict[str, str]:
-        """Every problem, keyed by the field it is about (``rules``, ``hidden``, ``lr``, …); empty when
-        the setup can start. A combination the config refuses (``ntk`` on two hidden layers) is
-        filed under the field its message names."""
-        out = self._own_problems()
+        """Every problem in the page's words, keyed by the control it is about (``rules``, ``hidden``,
+        ``lr``, …; ``setup`` for none of them); empty when the setup can start. A combination the
+        config refuses (``ntk`` on two hidden layers) is placed by the error's ``.field``."""
+        out = {key: say(CONTROLS[key][1], problem) for key, problem in self._own_problems().items()}
         if out:
             return out
         try:
-            self.comparison()
+            comparison_configs(*self._unchecked())
         except ConfigError as err:
-            out[_field_of(str(err))] = str(err)
+            key, words = self.explain(err)
+            out[key] = words
         return out
 
+    def explain(self, err: ConfigError) -> tuple[str, str]:
+        """(the control a `ConfigError` from `comparison_configs` is about, the error in the page's
+        words), from its ``.field``: a rule's own setting is told as "rules (BDFA): …".
 
-_FIELDS = {"data.": "data", "model.hidden": "hidden", "model.activation": "activation", "optimizer.lr": "lr",
-           "optimizer.": "optimizer", "train.batch_size": "batch_size", "train.epochs": "epochs",
-           "algorithm.": "rules", "rules": "rules"}
-
-
-def _plain(message: str, rules: Sequence[str]) -> str:
-    """``rules[1]: algorithm.name: …`` → ``rules (ntk): algorithm.name: …``."""
-    if message.startswith("rules[") and "]" in message:
-        index = int(message[6:message.index("]")])
-        return f"rules ({rules[index]}){message[message.index(']') + 1:]}"
-    return message
-
-
-def _field_of(message: str) -> str:
-    text = message.split(": ", 1)[1] if message.startswith("rules (") else message
-    for prefix, name in _FIELDS.items():
-        if text.startswith(prefix):
-            return name
-    return "rules" if message.startswith("rules") else "setup"
+        Example:
+            >>> setup = PlaygroundSetup(rules=("bp", "dfa"))
+            >>> setup.explain(ConfigError("rules[1]: model.hidden: rule 'dfa' needs at least 1 hidden layer",
+            ...                           field="rules[1].model.hidden"))
+            ('hidden', "hidden widths: rule 'dfa' needs at least 1 hidden layer")
+            >>> setup.explain(ConfigError("rules[1]: algorithm.name: 'dfa' …", field="rules[1].algorithm.name"))
+            ('rules', "rules (DFA): 'dfa' …")
+        """
+        index, field, problem = located(err)
+        problem = plain(problem, field)
+        key, parent = None, field
+        while key is None and parent:
+            key = _CONTROL_OF.get(parent)
+            parent = parent.rsplit(".", 1)[0] if "." in parent else ""
+        key = key or "setup"
+        label = CONTROLS[key][1] if key in CONTROLS else "setup"
+        if key == "rules" and index is not None and index < len(self.rules) and self.rules[index] in RULES:
+            label = f"rules ({RULES[self.rules[index]].label})"
+            option = field[len("algorithm."):]
+            if option in OPTIONS:
+                problem = say(OPTIONS[option].label, problem)
+        return key, say(label, problem)
 
 
 # ----------------------------------------------------------------------------------------------

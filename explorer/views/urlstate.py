@@ -6,10 +6,16 @@ configs of a comparison (`configs`) and back (`params`), and reads them from que
 (`parse`, every value a string). Only values that differ from `DEFAULTS` travel in a link.
 
 The rules to compare sit in four slots, ``rule1`` … ``rule4`` ("none" leaves a slot empty); a
-slot's options are ``r1_block_size``, ``r1_connections``, … (only the ones its rule takes are read).
-``maps`` keeps hidden representations of a
-fixed probe set at about ten checkpoints (for the Representations page). The feedback initialiser ``fb_*`` is shared by the rules that have feedback matrices. ``hide`` lists
-controls a teacher hides in a shared link (classroom mode); ``group`` is the id of the runs shown.
+slot's options are ``r1_<option>`` for every option of the registry (`explorer.config.registry.OPTIONS`:
+``r1_block_size``, ``r1_connections``, …; only the ones its rule takes are read), at the registry's
+defaults, and ``r1_shallow`` (train the output layer only). ``maps`` keeps hidden representations
+of a fixed probe set at about ten checkpoints (for the Representations page). The feedback
+initialiser ``fb_*`` is shared by the rules that have feedback matrices. ``hide`` lists controls a
+teacher hides in a shared link (classroom mode); ``group`` is the id of the runs shown.
+
+A `ConfigError` about a setup is told in the page's words beside its control (`explain`, from the
+error's ``.field``); hidden widths typed as text are read by `parse_widths`, the one reader of them
+that the Train page, the Playground, the notebook widgets and the command line share.
 
 Example:
     >>> base, rules = configs({"rule2": "bdfa", "r2_block_size": 2, "hidden": "32,32,32", "lr": 0.1})
@@ -26,26 +32,54 @@ import re
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
-from explorer.config import (
-    DEFAULT_LR,
-    INIT_PARAMS,
-    LOSSES,
-    OPTIMIZERS,
-    RULE_OPTIONS,
-    RULES,
-    ConfigError,
-    RunConfig,
-)
+from explorer.config import DEFAULT_LR, INIT_PARAMS, LOSSES, OPTIMIZERS, ConfigError, RunConfig
+from explorer.config.registry import OPTIONS, RULES, rule_spec
 
 SLOTS = 4
 NONE = "none"
 INIT_FIELDS = ("low", "high", "mean", "std", "gain")
-RULE_FIELDS = ("block_size", "bp_depth", "connections", "sign_refresh", "scale", "variant", "shallow")
+RULE_FIELDS = (*OPTIONS, "shallow")   # r{i}_<field>: every rule option of the registry, and "shallow"
 CONTROLS = ("data", "model", "rules", "init", "feedback", "optimizer", "training", "seed", "device")
 
 # The default comparison lasts long enough to watch it learn (27 s from the click to the end in the
 # app on a 2-core machine: 500 epochs of the built-in digits); Pause or Stop end it sooner.
 DEFAULT_EPOCHS = 500
+# Where the page's default for an option is not the registry's. uSF's scale: the registry leaves it
+# out (each layer's forward-init std), which a number box cannot show; the page has always started
+# it at 1 (B = sign(W)), and a link without r{i}_scale keeps meaning that.
+PAGE_OPTION_DEFAULTS = {"scale": 1.0}
+
+
+def option_default(option: str) -> Any:
+    """The default of parameter ``r{i}_<option>``: the registry's, with None (the rule's own) as
+    "none" for a choice, "" for a text and NaN for a number, unless the page sets its own
+    (`PAGE_OPTION_DEFAULTS`).
+
+    Example:
+        >>> option_default("block_size"), option_default("sign_refresh"), option_default("scale")
+        (1, 'none', 1.0)
+    """
+    if option in PAGE_OPTION_DEFAULTS:
+        return PAGE_OPTION_DEFAULTS[option]
+    default = OPTIONS[option].default
+    if default is None:
+        return _LEFT_OUT.get(OPTIONS[option].kind, math.nan)
+    return default
+
+
+_LEFT_OUT = {"choice": NONE, "text": ""}   # a parameter's value for an option left to the rule
+
+
+def option_choices(option: str) -> list[str]:
+    """The values a choice option's control offers ("none" for the rule's own).
+
+    Example:
+        >>> option_choices("sign_refresh"), option_choices("variant")
+        (['none', 'init', 'epoch', 'step'], ['gaussian', 'relu', 'linear'])
+    """
+    return [NONE if c is None else c for c in OPTIONS[option].choices]
+
+
 # Every parameter and its default; the type of the default is the parameter's type.
 DEFAULTS: dict[str, Any] = {
     "data": "digits", "data_root": "",
@@ -59,16 +93,12 @@ DEFAULTS: dict[str, Any] = {
 }
 DEFAULTS["rule1"], DEFAULTS["rule2"] = "bp", "dfa"
 for _i in range(1, SLOTS + 1):
-    DEFAULTS.update({f"r{_i}_block_size": 1, f"r{_i}_bp_depth": 0, f"r{_i}_connections": 1,
-                     f"r{_i}_sign_refresh": NONE, f"r{_i}_scale": 1.0, f"r{_i}_variant": "gaussian",
-                     f"r{_i}_shallow": False})
-
-_RULE_OPTION_OF = {**RULE_OPTIONS, "shallow": None}
+    DEFAULTS.update({f"r{_i}_{option}": option_default(option) for option in OPTIONS})
+    DEFAULTS[f"r{_i}_shallow"] = False
 
 # What the Train page calls each parameter's control: errors are told in these words (`explain`).
-RULE_OPTION_LABELS = {"block_size": "hidden layers per block", "bp_depth": "top layers trained by BP",
-                      "connections": "non-zeros per feedback column", "sign_refresh": "make B sign-concordant",
-                      "scale": "scale of sign(W)", "variant": "features", "shallow": "shallow (hidden layers frozen)"}
+RULE_OPTION_LABELS = {**{name: option.label for name, option in OPTIONS.items()},
+                      "shallow": "shallow (hidden layers frozen)"}
 INIT_LABELS = {"init": "forward init", "fb": "feedback init"}
 LABELS: dict[str, str] = {
     "data": "Dataset", "data_root": "data folder", "model": "Network", "hidden": "hidden widths", "act": "activation",
@@ -79,9 +109,9 @@ LABELS: dict[str, str] = {
     "bm": "Batch Manhattan (sign of the update)", "batch": "batch size", "epochs": "epochs", "loss": "loss",
     "seed": "seed", "device": "device", "maps": "keep hidden maps", "hide": "hidden controls", "group": "runs shown",
 }
-# Config fields (outside the algorithm) and the parameter that sets each.
-FIELD_PARAMS = {"data.name": "data", "data.root": "data_root", "model.name": "model", "model.hidden": "hidden",
-                "model.activation": "act", "optimizer.name": "opt", "optimizer.lr": "lr",
+# Config fields (outside a rule's own) and the parameter that sets each.
+FIELD_PARAMS = {"data": "data", "data.name": "data", "data.root": "data_root", "model.name": "model",
+                "model.hidden": "hidden", "model.activation": "act", "optimizer.name": "opt", "optimizer.lr": "lr",
                 "optimizer.momentum": "momentum", "optimizer.weight_decay": "wd", "optimizer.batch_manhattan": "bm",
                 "train.epochs": "epochs", "train.batch_size": "batch", "train.loss": "loss", "seed": "seed",
                 "device": "device", "init.name": "init", "algorithm.feedback_init.name": "fb",
@@ -104,14 +134,40 @@ def snapshot_epochs(epochs: int) -> list[int]:
     return sorted({*range(0, epochs + 1, every), epochs})
 
 
-def _widths(text: str, name: str) -> list[int]:
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    try:
-        widths = [int(p) for p in parts]
-    except ValueError:
-        raise ConfigError(f"{name}: layer widths are whole numbers separated by commas, like 64,64; "
-                          f"got {text!r}") from None
-    return widths
+def parse_widths(text: str, field: str = "model.hidden") -> list[int]:
+    """Hidden layer widths typed as text: ``64,64``, ``64, 64`` or ``64 64``, or ``20x64`` for 20
+    layers of 64; empty for none (a linear model). What is not whole numbers is a `ConfigError`
+    about ``field``; the config checks the widths themselves (at least 1, not too many).
+
+    Example:
+        >>> parse_widths("64,64"), parse_widths("64, 32"), parse_widths("3x16"), parse_widths(" ")
+        ([64, 64], [64, 32], [16, 16, 16], [])
+        >>> parse_widths("64,x")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: model.hidden must be whole numbers separated by commas, like 64,64, or 20x64 for 20 layers of 64; got '64,x'
+    """
+    text = str(text).strip()
+    repeated = re.fullmatch(r"([0-9]+)\s*[x×]\s*([0-9]+)", text)
+    if repeated:
+        return [int(repeated.group(2))] * int(repeated.group(1))
+    parts = [p for p in re.split(r"[,\s]+", text) if p]
+    if not all(re.fullmatch(r"[0-9]+", p) for p in parts):
+        raise ConfigError(f"{field} must be whole numbers separated by commas, like 64,64, or 20x64 for "
+                          f"20 layers of 64; got {text!r}", field=field)
+    return [int(p) for p in parts]
+
+
+def format_widths(widths: Sequence[int], sep: str = ",") -> str:
+    """The text `parse_widths` reads back: ``20x64`` for four or more equal layers.
+
+    Example:
+        >>> format_widths([64, 64]), format_widths([64, 32], ", "), format_widths([16] * 5)
+        ('64,64', '64, 32', '5x16')
+    """
+    if len(widths) >= 4 and len(set(widths)) == 1:
+        return f"{len(widths)}x{widths[0]}"
+    return sep.join(map(str, widths))
 
 
 def _init(values: Mapping[str, Any], prefix: str) -> dict:
@@ -119,30 +175,35 @@ def _init(values: Mapping[str, Any], prefix: str) -> dict:
     spec = {"name": name}
     for field in INIT_PARAMS.get(name, ()):
         value = values.get(f"{prefix}_{field}", math.nan)
-        if isinstance(value, float) and math.isnan(value):
+        if _is_nan(value):
             continue  # unset: the initialiser's own default (or its error naming the field)
         spec[field] = value
     return spec
 
 
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _full(values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - set(DEFAULTS))
     if unknown:
-        raise ConfigError(f"{unknown[0]}: not a setup parameter (known: {', '.join(DEFAULTS)})")
+        raise ConfigError(f"{unknown[0]}: not a setup parameter (known: {', '.join(DEFAULTS)})", field=unknown[0])
     return {**DEFAULTS, **values}
 
 
 def configs(values: Mapping[str, Any]) -> tuple[dict, list[dict]]:
     """(base config dict without its algorithm, the algorithm dicts of the filled slots) from flat
-    values (missing ones take `DEFAULTS`). Errors name the parameter; `runs.comparison_configs`
-    validates the rest and names the config field."""
+    values (missing ones take `DEFAULTS`). A slot's options are those its rule takes (the registry's
+    `RuleSpec.options`), "none" or NaN leaving one to the rule. Errors name the parameter, or the
+    config field (``model.hidden``); `runs.comparison_configs` validates the rest."""
     v = _full(values)
     data: dict[str, Any] = {"name": v["data"]}
     if v["data_root"]:
         data["root"] = v["data_root"]
     model: dict[str, Any] = {"name": v["model"], "activation": v["act"]}
     if v["model"] == "mlp":
-        model["hidden"] = _widths(v["hidden"], "hidden")
+        model["hidden"] = parse_widths(v["hidden"])
     optimizer = {"name": v["opt"], "lr": v["lr"], "weight_decay": v["wd"], "batch_manhattan": v["bm"]}
     if v["opt"] in ("sgd", "rmsprop"):
         optimizer["momentum"] = v["momentum"]
@@ -154,19 +215,17 @@ def configs(values: Mapping[str, Any]) -> tuple[dict, list[dict]]:
         base["train"].update(snapshots=snapshot_epochs(v["epochs"]), snapshot_samples=MAP_SAMPLES)
     rules = []
     for i in range(1, SLOTS + 1):
-        name = v[f"rule{i}"]
-        if name == NONE:
+        if v[f"rule{i}"] == NONE:
             continue
-        if name not in RULES:
-            raise ConfigError(f"rule{i}: unknown learning rule {name!r} (choose from {', '.join(RULES)})")
-        rule: dict[str, Any] = {"name": name}
-        for field in RULE_FIELDS:
-            owner = _RULE_OPTION_OF[field]
-            if owner == name and v[f"r{i}_{field}"] != NONE:  # sign_refresh "none": plain FA, B as drawn
-                rule[field] = v[f"r{i}_{field}"]
-        if v[f"r{i}_shallow"]:
+        spec = rule_spec(v[f"rule{i}"], f"rule{i}")
+        rule: dict[str, Any] = {"name": spec.key}
+        for option in spec.options:
+            value = v[f"r{i}_{option}"]
+            if not _left_out(option, value):   # sign_refresh "none": plain FA, B as drawn
+                rule[option] = value
+        if spec.shallow and v[f"r{i}_shallow"]:
             rule["train_hidden"] = False
-        if v["fb"] != "default" and name not in ("bp", "rf", "ntk", "usf"):
+        if v["fb"] != "default" and spec.feedback:
             rule["feedback_init"] = _init(v, "fb")
         rules.append(rule)
     return base, rules
@@ -174,15 +233,18 @@ def configs(values: Mapping[str, Any]) -> tuple[dict, list[dict]]:
 
 def params(base: RunConfig | Mapping, rules: Sequence[Mapping]) -> dict[str, Any]:
     """The flat values of a comparison (base config + algorithm dicts) that differ from `DEFAULTS`:
-    the inverse of `configs`. Settings the Train page has no control for raise `ConfigError`."""
+    the inverse of `configs`. Settings the Train page has no control for raise `ConfigError`; an
+    option another rule takes, or a feedback initialiser given to a rule without feedback matrices,
+    is ignored (as the config ignores it)."""
     d = base.to_dict() if isinstance(base, RunConfig) else dict(base)
     if len(rules) > SLOTS:
-        raise ConfigError(f"rules: at most {SLOTS} rules fit the Train page, got {len(rules)}")
+        raise ConfigError(f"rules: at most {SLOTS} rules fit the Train page, got {len(rules)}", field="rules")
     data, model = dict(d.get("data", {"name": "digits"})), d.get("model", {"name": "mlp"})
     opt, train = d.get("optimizer", {"name": "sgd"}), d.get("train", {})
     v: dict[str, Any] = {"data": data.pop("name", "digits"), "data_root": data.pop("root", "")}
     if data:
-        raise ConfigError(f"data.{next(iter(data))}: the Train page has no control for this dataset option")
+        field = f"data.{next(iter(data))}"
+        raise ConfigError(f"{field}: the Train page has no control for this dataset option", field=field)
     v.update({"model": model.get("name", "mlp"), "act": model.get("activation", "relu"),
               "opt": opt.get("name", "sgd"), "lr": opt.get("lr", DEFAULT_LR[opt.get("name", "sgd")]),
               "momentum": opt.get("momentum", 0.9), "wd": opt.get("weight_decay", 0.0),
@@ -192,21 +254,39 @@ def params(base: RunConfig | Mapping, rules: Sequence[Mapping]) -> dict[str, Any
     if "hidden" in model:
         v["hidden"] = ",".join(str(w) for w in model["hidden"])
     _put_init(v, "init", d.get("init", {"name": "default"}))
-    feedbacks = [r["feedback_init"] for r in rules if "feedback_init" in r]
+    specs = [rule_spec(rule.get("name", "bp"), f"rules[{k}].algorithm.name") for k, rule in enumerate(rules)]
+    feedbacks = [rule["feedback_init"] for rule, spec in zip(rules, specs) if "feedback_init" in rule and spec.feedback]
     if any(f != feedbacks[0] for f in feedbacks):
-        raise ConfigError("rules: the Train page gives every rule the same feedback initialiser")
+        raise ConfigError("rules: the Train page gives every rule the same feedback initialiser", field="rules")
     if feedbacks:
         _put_init(v, "fb", feedbacks[0])
     for i in range(1, SLOTS + 1):
         v[f"rule{i}"] = NONE
-    for i, rule in enumerate(rules, start=1):
-        v[f"rule{i}"] = rule["name"]
-        for field in RULE_FIELDS:
-            if field in rule:
-                v[f"r{i}_{field}"] = rule[field]
-        if rule.get("train_hidden") is False:
+    for i, (rule, spec) in enumerate(zip(rules, specs), start=1):
+        v[f"rule{i}"] = spec.key
+        for option in spec.options:
+            v[f"r{i}_{option}"] = _option_value(rule, option, i)
+        if spec.shallow and rule.get("train_hidden") is False:
             v[f"r{i}_shallow"] = True
     return {k: v[k] for k in DEFAULTS if k in v and not _same(v[k], DEFAULTS[k])}
+
+
+def _left_out(option: str, value: Any) -> bool:
+    return _is_nan(value) or value == _LEFT_OUT.get(OPTIONS[option].kind)
+
+
+def _option_value(rule: Mapping, option: str, slot: int) -> Any:
+    """Rule ``slot``'s ``option`` as its parameter holds it (left out: the registry's default)."""
+    value = rule.get(option, OPTIONS[option].default)
+    if value is not None:
+        return value
+    if OPTIONS[option].kind in _LEFT_OUT:
+        return _LEFT_OUT[OPTIONS[option].kind]
+    if not _is_nan(DEFAULTS[f"r{slot}_{option}"]):
+        field = f"rules[{slot - 1}].algorithm.{option}"
+        raise ConfigError(f"{field}: the Train page has no control for leaving it out "
+                          f"({OPTIONS[option].help})", field=field)
+    return math.nan
 
 
 def _put_init(v: dict, prefix: str, spec: Mapping | str) -> None:
@@ -216,11 +296,12 @@ def _put_init(v: dict, prefix: str, spec: Mapping | str) -> None:
         if field in spec:
             v[f"{prefix}_{field}"] = float(spec[field])
     if "inner" in spec:
-        raise ConfigError(f"{prefix}: the Train page has no control for a sign-concordant initialiser's inner one")
+        raise ConfigError(f"{prefix}: the Train page has no control for a sign-concordant initialiser's inner one",
+                          field=prefix)
 
 
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+    if _is_nan(a) and _is_nan(b):
         return True
     return a == b and type(a) is type(b) or (isinstance(b, float) and isinstance(a, int) and a == b
                                              and not isinstance(a, bool))
@@ -228,7 +309,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def parse(query: Mapping[str, str]) -> dict[str, Any]:
     """Flat values from a URL's query parameters (strings), typed like `DEFAULTS`; the parameter
-    is named in the error when a value does not parse.
+    is named in the error (its ``.field``) when a value does not parse.
 
     Example:
         >>> parse({"lr": "0.1", "bm": "true", "rule3": "fa"})
@@ -241,7 +322,7 @@ def parse(query: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, text in query.items():
         if key not in DEFAULTS:
-            raise ConfigError(f"{key}: not a setup parameter (known: {', '.join(DEFAULTS)})")
+            raise ConfigError(f"{key}: not a setup parameter (known: {', '.join(DEFAULTS)})", field=key)
         kind = type(DEFAULTS[key])
         try:
             if kind is bool:
@@ -256,7 +337,7 @@ def parse(query: Mapping[str, str]) -> dict[str, Any]:
                 out[key] = text
         except ValueError:
             what = {bool: "true or false", int: "a whole number", float: "a number"}[kind]
-            raise ConfigError(f"{key}: expected {what}, got {text!r}") from None
+            raise ConfigError(f"{key}: expected {what}, got {text!r}", field=key) from None
     return out
 
 
@@ -277,45 +358,109 @@ def query_string(values: Mapping[str, Any]) -> str:
     return urlencode(query(values))
 
 
-def explain(message: str, values: Mapping[str, Any] = {}) -> tuple[str | None, str]:
-    """A `ConfigError` message about a setup (from `configs` or `runs.comparison_configs`) in the
-    Train page's words: (the parameter whose control it is about, or None; the message). Config
-    field names become control labels (`LABELS`); a rule's own setting is named with its slot
-    ("Rule 3 · …", the slot found among ``values``' filled ones); "…, got x" becomes "… (got x)".
+# --- A refused setup, placed and told in a front end's words ---------------------------------------
+
+def located(err: ConfigError) -> tuple[int | None, str, str]:
+    """(the index of the rule the error is about, or None; its field within one config; the problem
+    without the field) of a `ConfigError`, read from its ``.field`` (``rules[1].algorithm.block_size``:
+    rule 1, ``algorithm.block_size``). A list index at the end of the field is dropped
+    (``model.hidden[0]`` is about ``model.hidden``). Every front end places an error with this.
 
     Example:
-        >>> explain("rules[0]: init.low must be less than init.high, got low=0.5 >= high=-0.5")
-        ('init_low', 'forward init: low must be less than high (got low=0.5 >= high=-0.5)')
-        >>> explain("rules[1]: algorithm.bp_depth must be at most 2, got 5", {"rule2": "none", "rule3": "fp"})
-        ('r3_bp_depth', 'Rule 3 · top layers trained by BP must be at most 2 (got 5)')
-        >>> explain("rules[0]: optimizer.lr must be greater than 0, got 0")
-        ('lr', 'learning rate must be greater than 0 (got 0)')
-        >>> explain("hidden: layer widths are whole numbers separated by commas, like 64,64; got '64,x'")
-        ('hidden', "hidden widths: layer widths are whole numbers separated by commas, like 64,64; got '64,x'")
+        >>> from explorer.runs.workspace import comparison_configs
+        >>> try:
+        ...     comparison_configs({}, [{"name": "bp"}, {"name": "bdfa", "block_size": 0}])
+        ... except ConfigError as err:
+        ...     located(err)
+        (1, 'algorithm.block_size', 'must be at least 1, got 0')
+        >>> located(ConfigError("model.hidden[1] must be at least 1, got 0", field="model.hidden[1]"))
+        (None, 'model.hidden', 'must be at least 1, got 0')
     """
-    index, rest = None, message
-    ruled = re.match(r"rules\[(\d+)\]: (.*)", message, re.S)
+    field, text, index = err.field or "", err.message, None
+    ruled = re.match(r"(?:rules|configs)\[(\d+)\]", field)
     if ruled:
-        index, rest = int(ruled.group(1)), ruled.group(2)
-    rest = re.sub(r",? got (.*)$", r" (got \1)", rest, flags=re.S) if ", got " in rest else rest
-    field = re.match(r"[a-z_]+(?:\.[a-z_]+)*", rest)
-    field = field.group(0) if field else ""
-    param = FIELD_PARAMS.get(field)
-    if param is not None and param.split("_")[0] in INIT_LABELS:   # forward or feedback init: its fields by name
-        prefix = field.rsplit(".", 1)[0] + "."
-        return param, f"{INIT_LABELS[param.split('_')[0]]}: {rest.replace(prefix, '')}"
-    if param is not None:
-        return param, LABELS[param] + rest[len(field):]
+        index, prefix = int(ruled.group(1)), ruled.group(0)
+        field = field[len(prefix):].lstrip(".")
+        text = text[len(prefix) + 1:].lstrip() if text.startswith(prefix + ":") else text  # ConfigError.within
+    if field and text.startswith(field):
+        text = text[len(field):].lstrip(":").lstrip()
+    return index, re.sub(r"(\[\d+\])+$", "", field), text
+
+
+def say(label: str, problem: str) -> str:
+    """A control's label and a problem as one sentence: "learning rate must be greater than 0",
+    "hidden widths: rule 'dfa' needs at least 1 hidden layer".
+
+    Example:
+        >>> say("learning rate", "must be greater than 0, got 0"), say("Dataset", "MNIST is not here")
+        ('learning rate must be greater than 0, got 0', 'Dataset: MNIST is not here')
+    """
+    return f"{label} {problem}" if problem.startswith("must ") else f"{label}: {problem}"
+
+
+def plain(problem: str, field: str) -> str:
+    """``problem`` without the config's section names of ``field``'s siblings: "must be less than
+    init.high" about ``init.low`` reads "must be less than high".
+
+    Example:
+        >>> plain("must be less than init.high, got low=0.5 >= high=-0.5", "init.low")
+        'must be less than high, got low=0.5 >= high=-0.5'
+    """
+    return problem.replace(field.rsplit(".", 1)[0] + ".", "") if "." in field else problem
+
+
+def explain(err: ConfigError, values: Mapping[str, Any] = {}) -> tuple[str | None, str]:
+    """A `ConfigError` about a setup (from `configs` or `runs.comparison_configs`) in the Train page's
+    words: (the parameter whose control it is about, or None; the message). The parameter comes from
+    the error's ``.field``: a config field (``optimizer.lr``: ``lr``), a rule's own field
+    (``rules[1].algorithm.block_size``: that rule's slot among ``values``' filled ones, ``r2_block_size``)
+    or a parameter itself (``rule3``); the message says the control's label (`LABELS`) and the problem.
+
+    Example:
+        >>> from explorer.runs.workspace import comparison_configs
+        >>> def refused(values):
+        ...     try:
+        ...         comparison_configs(*configs(values))
+        ...     except ConfigError as err:
+        ...         return explain(err, values)
+        >>> refused({"rule2": "bdfa", "r2_block_size": 0})
+        ('r2_block_size', 'Rule 2: hidden layers per block must be at least 1, got 0')
+        >>> refused({"rule2": "none", "rule3": "fp", "r3_bp_depth": 5, "hidden": "8,8"})
+        ('r3_bp_depth', 'Rule 3: top layers trained by BP must be at most the number of hidden layers (2), got 5')
+        >>> refused({"init": "uniform", "init_low": 0.5, "init_high": -0.5})
+        ('init_low', 'forward init: low must be less than high, got low=0.5 >= high=-0.5')
+        >>> refused({"lr": 0.0}), refused({"hidden": "64,x"})[0]
+        (('lr', 'learning rate must be greater than 0, got 0'), 'hidden')
+    """
+    index, field, problem = located(err)
+    problem = plain(problem, field)
+    if field in DEFAULTS:   # this module's own errors name the parameter
+        return field, say(LABELS[field], problem)
+    if field in FIELD_PARAMS:
+        param = FIELD_PARAMS[field]
+        return param, say(LABELS[param], problem)
+    if field == "rules":
+        return "rules", say("rules", problem)
     if field.startswith("algorithm.") and index is not None:
-        slot = _filled_slots(values)[index] if index < len(_filled_slots(values)) else index + 1
-        option = {"name": "", "train_hidden": "shallow"}.get(field[len("algorithm."):], field[len("algorithm."):])
-        param = f"r{slot}_{option}" if option else f"rule{slot}"
-        name = f"Rule {slot} · {LABELS[param]}" if param in LABELS and option else f"Rule {slot}"
-        return param, name + rest[len(field):]
-    head = rest.split(":", 1)[0]
-    if head in LABELS:
-        return head, LABELS[head] + rest[len(head):]
-    return None, rest
+        filled = _filled_slots(values)
+        slot = filled[index] if index < len(filled) else index + 1
+        option = {"algorithm.name": None, "algorithm.train_hidden": "shallow"}.get(field, field[len("algorithm."):])
+        if option is None or f"r{slot}_{option}" not in LABELS:
+            return f"rule{slot}", f"Rule {slot}: {problem}"
+        return f"r{slot}_{option}", f"Rule {slot}: {say(LABELS[f'r{slot}_{option}'], problem)}"
+    return None, str(err)
+
+
+def slot_of(param: str | None) -> int | None:
+    """The rule slot a parameter belongs to (``rule3``, ``r3_block_size``: 3), else None.
+
+    Example:
+        >>> slot_of("rule3"), slot_of("r2_block_size"), slot_of("lr"), slot_of(None)
+        (3, 2, None, None)
+    """
+    found = re.fullmatch(r"rule(\d+)|r(\d+)_[a-z_]+", param or "")
+    slot = int(found.group(1) or found.group(2)) if found else 0
+    return slot if 1 <= slot <= SLOTS else None
 
 
 def _filled_slots(values: Mapping[str, Any]) -> list[int]:
@@ -323,5 +468,6 @@ def _filled_slots(values: Mapping[str, Any]) -> list[int]:
     return [i for i in range(1, SLOTS + 1) if v[f"rule{i}"] != NONE]
 
 
-__all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "SLOTS", "NONE", "configs", "params", "parse", "query", "query_string",
-           "LOSSES", "OPTIMIZERS"]
+__all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
+           "parse", "parse_widths", "format_widths", "query", "query_string", "option_default", "option_choices",
+           "LOSSES", "OPTIMIZERS", "RULES"]

@@ -3,9 +3,10 @@
 `SetupForm` holds the Train page's controls (dataset, network, rules to compare, forward and
 feedback initialisers, optimiser, training, seed). It is set from a config and a list of rules and
 returns one validated `RunConfig` per rule; whatever the form does not show (dataset options,
-``train.log_every``, snapshots, a rule's extra options) is carried over from the config it was set
-from, so ``SetupForm(cfg, [cfg.algorithm.to_dict()]).configs() == [cfg]``. A `ConfigError` is shown
-next to the section whose field it names.
+``train.log_every``, snapshots) is carried over from the config it was set from, so
+``SetupForm(cfg, [cfg.algorithm.to_dict()]).configs() == [cfg]``. The rules and their options are
+the registry's (`explorer.config.registry`). A `ConfigError` is shown next to the section its
+``.field`` is in, in the form's words ("learning rate must be greater than 0, got 0").
 
 Example:
     >>> form = SetupForm(RunConfig.from_dict({"algorithm": {"name": "dfa"}, "seed": 3}), [{"name": "dfa"}])
@@ -13,14 +14,13 @@ Example:
     >>> [(c.algorithm.name, c.seed) for c in form.configs()]
     [('bp', 3), ('dfa', 3)]
     >>> form.optimizer.lr.value = 0.0
-    >>> form.check() is None, form.errors["optimizer"].value != ""
-    (True, True)
+    >>> form.check() is None, form.errors["optimizer"].value != "", form.message
+    (True, True, 'learning rate must be greater than 0, got 0')
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any, Mapping, Sequence
 
 import ipywidgets as widgets
@@ -33,69 +33,87 @@ from explorer.config import (
     LOSSES,
     MODEL_OPTIONS,
     OPTIMIZERS,
-    RULES,
     ConfigError,
     RunConfig,
 )
 from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.config.registry import OPTIONS, RULES
 from explorer.runs.workspace import comparison_configs
+from explorer.views.urlstate import format_widths, located, parse_widths, plain, say
 from explorer.widgets.common import error_label, message_html
 
 WIDE = {"description_width": "initial"}
-RULE_DEFAULT = "rule's default"       # feedback initialiser left to the rule (no feedback_init)
-NO_FEEDBACK = ("bp", "rf", "ntk", "usf")  # rules that take no feedback_init
-RULE_OPTION = {"bdfa": ("block_size", "BDFA block size"), "fp": ("bp_depth", "FP: hidden layers by BP"),
-               "sdfa": ("connections", "sDFA connections")}
-# Where a ConfigError's field is shown: the first prefix it starts with.
-SECTION_OF = (("algorithm.feedback_init", "feedback"), ("algorithm", "rules"), ("rules", "rules"),
-              ("data", "data"), ("model", "model"), ("init", "init"), ("optimizer", "optimizer"),
-              ("train", "train"), ("seed", "train"), ("device", "train"))
+RULE_DEFAULT = "rule's default"       # feedback initialiser or option left to the rule (None)
 SECTIONS = ("data", "model", "rules", "init", "feedback", "optimizer", "train", "general")
+_INIT_FIELDS = ("low", "high", "mean", "std", "gain")
+# Config fields, the section of the form that shows their errors and what its control is called
+# there; a field not listed is found by its parent ("data.samples": the data section).
+FIELD_WORDS: dict[str, tuple[str, str]] = {
+    "data": ("data", "dataset"), "data.name": ("data", "dataset"), "model": ("model", "network"),
+    "model.name": ("model", "network"), "model.hidden": ("model", "hidden widths"),
+    "model.activation": ("model", "activation"), "init": ("init", "forward init"),
+    **{f"init.{f}": ("init", f"forward init: {f}") for f in ("name", *_INIT_FIELDS)},
+    "algorithm.feedback_init": ("feedback", "feedback init"),
+    **{f"algorithm.feedback_init.{f}": ("feedback", f"feedback init: {f}") for f in ("name", *_INIT_FIELDS)},
+    "algorithm": ("rules", "rule"), "rules": ("rules", "rules to compare"),
+    "optimizer": ("optimizer", "optimiser"), "optimizer.name": ("optimizer", "optimiser"),
+    "optimizer.lr": ("optimizer", "learning rate"), "optimizer.momentum": ("optimizer", "momentum"),
+    "optimizer.weight_decay": ("optimizer", "weight decay"), "optimizer.batch_manhattan": ("optimizer", "Batch Manhattan"),
+    "train": ("train", "training"), "train.epochs": ("train", "epochs"), "train.batch_size": ("train", "batch size"),
+    "train.loss": ("train", "loss"), "seed": ("train", "seed"), "device": ("train", "device"),
+}
 
 
-def section_of(message: str) -> str:
-    """The form section a `ConfigError` message is about (by the field it names), else "general".
-
-    Example:
-        >>> section_of("rules[1]: algorithm.block_size is required"), section_of("optimizer.lr must be ...")
-        ('rules', 'optimizer')
-        >>> section_of("rules[0]: algorithm.feedback_init.low must be less than ..."), section_of("odd")
-        ('feedback', 'general')
-    """
-    rest = re.sub(r"^(rules|configs)\[\d+\]: ", "", message)
-    for prefix, section in SECTION_OF:
-        if rest.startswith(prefix) and (len(rest) == len(prefix) or rest[len(prefix)] in ".:[ "):
-            return section
-    return "general"
+def _field_words(field: str) -> tuple[str, str] | None:
+    """(section, words) of ``field`` or of its nearest listed parent (the words then name the field)."""
+    if field in FIELD_WORDS:
+        return FIELD_WORDS[field]
+    parent = field
+    while "." in parent:
+        parent = parent.rsplit(".", 1)[0]
+        if parent in FIELD_WORDS:
+            return FIELD_WORDS[parent][0], field
+    return None
 
 
-def parse_widths(text: str) -> list[int]:
-    """Hidden layer widths typed as ``64, 64`` or ``20x64`` (20 layers of 64); empty: none.
-
-    Example:
-        >>> parse_widths("64, 32"), parse_widths("3x16"), parse_widths(" ")
-        ([64, 32], [16, 16, 16], [])
-    """
-    text = text.strip()
-    m = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", text)
-    if m:
-        return [int(m.group(2))] * int(m.group(1))
-    parts = [p for p in re.split(r"[,\s]+", text) if p]
-    if not all(p.isdigit() for p in parts):
-        raise ConfigError(f"model.hidden must be layer widths like '64, 64' or '20x64' (20 layers of 64), got {text!r}")
-    return [int(p) for p in parts]
-
-
-def format_widths(widths: Sequence[int]) -> str:
-    """The text `parse_widths` reads back: ``20x64`` for four or more equal layers.
+def section_of(err: ConfigError | str | None) -> str:
+    """The form section a `ConfigError` is about, from its ``.field`` (a dotted field may be given
+    instead), else "general".
 
     Example:
-        >>> format_widths([64, 64]), format_widths([16] * 5)
-        ('64, 64', '5x16')
+        >>> section_of(ConfigError("rules[1]: algorithm.block_size ...", field="rules[1].algorithm.block_size"))
+        'rules'
+        >>> section_of("rules[0].algorithm.feedback_init.low"), section_of("optimizer.lr"), section_of(None)
+        ('feedback', 'optimizer', 'general')
     """
-    if len(widths) >= 4 and len(set(widths)) == 1:
-        return f"{len(widths)}x{widths[0]}"
-    return ", ".join(map(str, widths))
+    if isinstance(err, ConfigError):
+        _, field, _ = located(err)
+    else:
+        _, field, _ = located(ConfigError("", field=err or None))
+    found = _field_words(field)
+    return found[0] if found else "general"
+
+
+def _option_control(rule: str, option: str) -> widgets.Widget:
+    """The control of ``rule``'s ``option``, as the registry describes it. An option whose default
+    is None (the rule decides) is left to the rule by the first choice, or by an empty box."""
+    o, spec = OPTIONS[option], RULES[rule]
+    kw = {"description": f"{spec.label}: {o.label}", "tooltip": o.help, "style": WIDE, "layout": {"width": "300px"}}
+    if o.kind == "choice":
+        return widgets.Dropdown(options=[(RULE_DEFAULT if c is None else c, c) for c in o.choices], value=o.default, **kw)
+    if o.kind == "text" or o.default is None:
+        return widgets.Text("" if o.default is None else str(o.default), placeholder=RULE_DEFAULT, **kw)
+    return (widgets.IntText if o.kind == "int" else widgets.FloatText)(o.default, **kw)
+
+
+def _option_value(option: str, control: widgets.Widget) -> Any:
+    """What ``control`` holds for ``option`` (None: left to the rule)."""
+    if not isinstance(control, widgets.Text):
+        return control.value
+    text = control.value.strip()
+    if not text:
+        return None
+    return text if OPTIONS[option].kind == "text" else _number_or_text(text)
 
 
 def _number_or_text(text: str) -> Any:
@@ -232,22 +250,24 @@ class OptimizerControl:
 
 
 class RulesControl:
-    """The rules to compare (up to four, in order) and the options the chosen ones need; the
-    feedback initialiser is shared by the rules that have feedback matrices.
+    """The rules to compare (up to four, in order) and the options the chosen ones take (one control
+    per rule and option of the registry, shown while its rule is chosen); the feedback initialiser
+    is shared by the rules that have feedback matrices.
 
     Example:
         >>> c = RulesControl([{"name": "bp"}, {"name": "bdfa", "block_size": 3}])
+        >>> c.options["bdfa", "block_size"].description
+        'BDFA: hidden layers per block'
         >>> c.get({"name": "uniform", "low": -0.1, "high": 0.1})
         [{'name': 'bp'}, {'name': 'bdfa', 'block_size': 3, 'feedback_init': {'name': 'uniform', 'low': -0.1, 'high': 0.1}}]
     """
 
     def __init__(self, algorithms: Sequence[Mapping]) -> None:
         self.names = widgets.TagsInput(allowed_tags=list(RULES), allow_duplicates=False)
-        self.options = {rule: widgets.BoundedIntText(1, min=0, max=10_000, description=text, style=WIDE,
-                                                     layout={"width": "240px"})
-                        for rule, (_, text) in RULE_OPTION.items()}
+        self.options = {(rule, option): _option_control(rule, option)
+                        for rule, spec in RULES.items() for option in spec.options}
         self.box = widgets.VBox([widgets.HBox([widgets.Label("rules to compare"), self.names]),
-                                 widgets.HBox(list(self.options.values()))])
+                                 widgets.HBox(list(self.options.values()), layout={"flex_flow": "row wrap"})])
         self._extras: dict[str, dict] = {}
         self.names.observe(lambda _: self._show_fields(), "value")
         self.set(algorithms)
@@ -261,10 +281,10 @@ class RulesControl:
                 continue  # one entry per rule here
             names.append(name)
             extra = {k: copy.deepcopy(v) for k, v in a.items() if k not in ("name", "feedback_init")}
-            if name in RULE_OPTION:
-                key = RULE_OPTION[name][0]
-                if key in extra:
-                    self.options[name].value = extra.pop(key)
+            for option in RULES[name].options if name in RULES else ():
+                value = extra.pop(option, OPTIONS[option].default)
+                control = self.options[name, option]
+                control.value = ("" if value is None else str(value)) if isinstance(control, widgets.Text) else value
             self._extras[name] = extra
         self.names.value = names
         self._show_fields()
@@ -273,16 +293,18 @@ class RulesControl:
         out = []
         for name in self.names.value:
             d = {"name": name, **copy.deepcopy(self._extras.get(name, {}))}
-            if name in RULE_OPTION:
-                d[RULE_OPTION[name][0]] = self.options[name].value
-            if feedback is not None and name not in NO_FEEDBACK:
+            for option in RULES[name].options:
+                value = _option_value(option, self.options[name, option])
+                if value is not None:
+                    d[option] = value
+            if feedback is not None and RULES[name].feedback:
                 d["feedback_init"] = copy.deepcopy(feedback)
             out.append(d)
         return out
 
     def _show_fields(self) -> None:
-        for rule, field in self.options.items():
-            field.layout.display = None if rule in self.names.value else "none"
+        for (rule, _), control in self.options.items():
+            control.layout.display = None if rule in self.names.value else "none"
 
     @property
     def controls(self) -> list[widgets.Widget]:
@@ -340,7 +362,7 @@ class SetupForm:
         algorithms = list(algorithms) if algorithms else [d["algorithm"]]
         self.dataset.value = d["data"]["name"]
         self.model.value = d["model"]["name"]
-        self.hidden.value = format_widths(d["model"].get("hidden", [64, 64]))
+        self.hidden.value = format_widths(d["model"].get("hidden", [64, 64]), ", ")
         self.activation.value = d["model"]["activation"]
         self.rules.set(algorithms)
         self.init.set(d["init"])
@@ -394,12 +416,32 @@ class SetupForm:
             return None
 
     def show_error(self, err: BaseException | str | None) -> None:
-        """Show ``err`` beside the section whose field it names (None clears every message)."""
-        self.message = str(err) if err else ""
+        """Show ``err`` beside the section its ``.field`` is in, in the form's words (`explain`);
+        other errors and text go under the form. None clears every message."""
+        section, self.message = self.explain(err) if isinstance(err, ConfigError) else ("general", str(err or ""))
         for label in self.errors.values():
             label.value = ""
         if self.message:
-            self.errors[section_of(self.message)].value = message_html(self.message)
+            self.errors[section].value = message_html(self.message)
+
+    def explain(self, err: ConfigError) -> tuple[str, str]:
+        """(the section that shows ``err``, the error in the form's words), from its ``.field``: a
+        rule's option is named by the rule and the option's label ("BDFA: hidden layers per block
+        must be at least 1, got 0"), a shared setting by its control ("learning rate must be …")."""
+        index, field, problem = located(err)
+        problem = plain(problem, field)
+        names = self.rules.names.value
+        rule = RULES.get(names[index]) if index is not None and index < len(names) else None
+        option = field[len("algorithm."):] if field.startswith("algorithm.") else ""
+        if rule is not None and option in OPTIONS:
+            return "rules", f"{rule.label}: {say(OPTIONS[option].label, problem)}"
+        if rule is not None and field.startswith("algorithm") and not option.startswith("feedback_init"):
+            return "rules", f"{rule.label}: {problem}"
+        found = _field_words(field)
+        if found is None:
+            return "general", str(err)
+        section, words = found   # a shared setting that one rule refuses: the problem names the rule
+        return section, say(words, problem)
 
     def lock(self, locked: bool) -> None:
         """Disable the controls while runs they describe are training (they describe those runs)."""
