@@ -232,3 +232,11 @@ def test_a_dataset_already_on_the_device_is_not_counted_again():
 def test_free_memory_is_positive_and_at_most_the_machine_s():
     total = next(int(line.split()[1]) * 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal:"))
     assert 0 < free_memory("cpu") <= total
+
+
+def test_build_refuses_a_network_too_large_for_the_machine_before_allocating_it():
+    # 10**6 × 10**6 weights in float32 are 4 TB: no machine running the suite has that free, and
+    # building it for real would end in the allocator, not in this error.
+    with pytest.raises(ConfigError) as caught:
+        build({"model": {"hidden": [10**6, 10**6]}, "device": "cpu"})
+    assert caught.value.field == "model.hidden" and "TB" in str(caught.value) and "free" in str(caught.value)

@@ -14,6 +14,7 @@ from explorer.config import ConfigError, RunConfig
 from explorer.config.registry import RULES
 from explorer.data import Dataset, load_dataset
 from explorer.engine.device import choose_device
+from explorer.engine.footprint import check_fits
 from explorer.engine.losses import make_loss, output_units
 from explorer.models import GatedMLP, build_model
 
@@ -65,12 +66,14 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
     if not isinstance(cfg, RunConfig):
         cfg = RunConfig.from_dict(cfg)
     device = torch.device(device) if device is not None else choose_device(cfg.device)
+    check_fits(cfg, device, data)  # before anything is allocated: a run too large for the device is refused
     data = (data or load_dataset(cfg.data, device)).to(device)
     if data.regression and cfg.train.loss != "mse":
-        raise ConfigError(f"train.loss: '{data.name}' is a regression task (real-valued targets); use 'mse'")
+        raise ConfigError(f"train.loss: '{data.name}' is a regression task (real-valued targets); use 'mse'",
+                          field="train.loss")
     if cfg.train.loss == "bce" and data.num_classes != 2:
         raise ConfigError(f"train.loss: 'bce' needs a two-class dataset; '{data.name}' has "
-                          f"{data.num_classes} classes")
+                          f"{data.num_classes} classes", field="train.loss")
     outputs = data.y_train.shape[1] if data.regression else output_units(cfg.train.loss, data.num_classes)
     model = build_model(cfg.model, data.input_shape, outputs, gated=RULES[cfg.algorithm.name].gated)
     structure = Structure.of(model, data.input_shape)

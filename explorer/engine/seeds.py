@@ -50,14 +50,14 @@ def build_seeds(cfgs: Sequence[RunConfig], device: str | torch.device | None = N
     """One `Built` whose model stacks the runs of ``cfgs`` (configs that differ only in their seed)."""
     cfgs = [c if isinstance(c, RunConfig) else RunConfig.from_dict(c) for c in cfgs]
     if not cfgs:
-        raise ConfigError("seeds: give at least one config")
+        raise ConfigError("seeds: give at least one config", field="seeds")
     reason = stackable(cfgs[0])
     if reason:
-        raise ConfigError(f"seeds cannot be stacked: {reason}")
+        raise ConfigError(f"seeds cannot be stacked: {reason}", field="seeds")
     same = cfgs[0].with_values({"seed": 0}).to_dict()
     for i, c in enumerate(cfgs[1:], 1):
         if c.with_values({"seed": 0}).to_dict() != same:
-            raise ConfigError(f"seeds: config {i} differs from config 0 in more than its seed")
+            raise ConfigError(f"seeds: config {i} differs from config 0 in more than its seed", field="seeds")
     first = build(cfgs[0], device)
     singles = [first] + [build(c, first.device, first.data) for c in cfgs[1:]]
     model = stack_models([b.model for b in singles]).to(first.device)

@@ -27,20 +27,21 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int, ga
     ``gated``, the gated linear network (`GatedMLP`) of the MLP's shape."""
     if gated:
         if cfg.name != "mlp":
-            raise ConfigError(f"model.name: the gated linear network is an MLP, got '{cfg.name}'")
+            raise ConfigError(f"model.name: the gated linear network is an MLP, got '{cfg.name}'", field="model.name")
         return GatedMLP(input_shape, cfg.hidden, outputs)
     if cfg.name == "mlp":
         return MLP(input_shape, cfg.hidden, outputs, cfg.activation)
     if len(input_shape) != 3:
         raise ConfigError(f"model.name: '{cfg.name}' needs image inputs (channels, height, width); "
-                          f"this dataset gives flat vectors of shape {tuple(input_shape)}")
+                          f"this dataset gives flat vectors of shape {tuple(input_shape)}", field="model.name")
     try:  # a network whose feature maps shrink to nothing on these images fails in this first pass
         model = _conv_model(cfg, input_shape, outputs)
         with torch.no_grad():
             model.eval()(torch.zeros(1, *input_shape))
     except RuntimeError as err:
         raise ConfigError(f"model.name: '{cfg.name}' cannot take this dataset's "
-                          f"{input_shape[1]}×{input_shape[2]} images: {str(err).splitlines()[0]}") from err
+                          f"{input_shape[1]}×{input_shape[2]} images: {str(err).splitlines()[0]}",
+                          field="model.name") from err
     return model.train()
 
 
@@ -63,7 +64,8 @@ def stack_models(nets: list[nn.Module]) -> StackedMLP:
     """
     kinds = {type(net) for net in nets}
     if len(kinds) != 1 or not kinds <= {MLP, GatedMLP}:
-        raise ConfigError(f"model: only MLPs of one kind are stacked, got {sorted(k.__name__ for k in kinds)}")
+        raise ConfigError(f"model: only MLPs of one kind are stacked, got {sorted(k.__name__ for k in kinds)}",
+                          field="model")
     return (StackedGatedMLP if GatedMLP in kinds else StackedMLP).stack(nets)
 
 

@@ -52,7 +52,8 @@ class GatedMLP(MLP):
 
     def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...], outputs: int) -> None:
         if len(hidden) != 1:
-            raise ConfigError(f"model.hidden: the gated linear network has one hidden layer, got {list(hidden)}")
+            raise ConfigError(f"model.hidden: the gated linear network has one hidden layer, got {list(hidden)}",
+                              field="model.hidden")
         super().__init__(input_shape, hidden, outputs, "linear")  # the gate stands in for the activation
         first = self.layers[0]
         first.register_buffer("weight0", first.weight.detach().clone())

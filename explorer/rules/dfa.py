@@ -86,7 +86,7 @@ class DirectFeedback(Rule):
         super().adopt(model, structure, generator)
         cfg, taps = self.cfg, len(structure.taps)
         if cfg.name == "bdfa" and not structure.is_chain:
-            raise ConfigError("algorithm.name: 'bdfa' needs a chain of layers (an MLP)")
+            raise ConfigError("algorithm.name: 'bdfa' needs a chain of layers (an MLP)", field="algorithm.name")
         self.plan = plan(cfg.name, taps, cfg.block_size, cfg.bp_depth)
         self.feedback_init = cfg.feedback_init or InitSpec("default")
         self.connections = {"ssdfa": 1, "sdfa": cfg.connections}.get(cfg.name)
@@ -118,7 +118,7 @@ class DirectFeedback(Rule):
             return b
         if self.connections > rows:
             raise ConfigError(f"algorithm.connections must be at most the source width {rows}, "
-                              f"got {self.connections}")
+                              f"got {self.connections}", field="algorithm.connections")
         # Each column (one destination unit) keeps exactly `connections` entries, at random rows.
         keep = torch.rand(rows, cols, generator=self.generator).argsort(0)[: self.connections]
         mask = torch.zeros(rows, cols).scatter_(0, keep, 1.0)

@@ -66,7 +66,7 @@ def _fa_forward(layer: nn.Module):
     if not isinstance(layer, nn.Conv2d):  # nn.Linear or a StackedLinear
         return lambda x: LinearFA.apply(x, layer.weight, layer.bias, layer.feedback)
     if layer.padding_mode != "zeros":
-        raise ConfigError("model: feedback alignment supports zero-padded convolutions only")
+        raise ConfigError("model: feedback alignment supports zero-padded convolutions only", field="model")
     return lambda x: Conv2dFA.apply(x, layer.weight, layer.bias, layer.feedback, layer.stride,
                                     layer.padding, layer.dilation, layer.groups)
 
@@ -117,7 +117,8 @@ class FeedbackAlignment(Rule):
                 scale = self.cfg.scale if self.cfg.scale is not None else initialisers.std(self.forward_init, shape)
                 if scale == 0:
                     raise ConfigError("algorithm.scale: the forward initialiser "
-                                      f"'{self.forward_init.name}' has standard deviation 0; set a scale")
+                                      f"'{self.forward_init.name}' has standard deviation 0; set a scale",
+                                      field="algorithm.scale")
                 set_feedback(layer, torch.full(shape, scale), "feedback_magnitude")
             elif self.refresh in ("epoch", "step"):
                 set_feedback(layer, self._magnitude(shape), "feedback_magnitude")

@@ -81,24 +81,24 @@ def embed(snapshots: Sequence, method: str = "pca", *, layer: str | None = None,
         explorer.config.ConfigError: method must be one of pca, tsne; got 'umap'
     """
     if method not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}", field="method")
     if isinstance(snapshots, (str, bytes)) or not hasattr(snapshots, "__len__"):
-        raise ConfigError("snapshots must be a non-empty list of (N, d) arrays, one per checkpoint")
+        raise ConfigError("snapshots must be a non-empty list of (N, d) arrays, one per checkpoint", field="snapshots")
     mats = matrices(_layer_of(snapshots, layer))
     seed = _whole(seed, "seed", 0)
     if method == "pca":
         return _pca_maps(mats, seed)
     n = mats[0].shape[0]
     if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not math.isfinite(perplexity):
-        raise ConfigError(f"perplexity must be a number, got {perplexity!r}")
+        raise ConfigError(f"perplexity must be a number, got {perplexity!r}", field="perplexity")
     if not 0 < perplexity <= n - 1:
         raise ConfigError(f"perplexity must be greater than 0 and less than the number of points "
-                          f"(at most N - 1 = {n - 1}), got {perplexity:g}")
+                          f"(at most N - 1 = {n - 1}), got {perplexity:g}", field="perplexity")
     n_iter = _whole(n_iter, "n_iter", 1)
     early_exaggeration_iter = _whole(early_exaggeration_iter, "early_exaggeration_iter", 0)
     n_jobs = _whole(n_jobs, "n_jobs", 1)
     if not isinstance(warm_start, bool):
-        raise ConfigError(f"warm_start must be true or false, got {warm_start!r}")
+        raise ConfigError(f"warm_start must be true or false, got {warm_start!r}", field="warm_start")
     settings = dict(perplexity=perplexity, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter,
                     seed=seed, n_jobs=n_jobs)
     if warm_start:
@@ -136,7 +136,7 @@ def tsne_steps(matrices: Sequence[np.ndarray], previous: np.ndarray | None = Non
 
 def _whole(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+        raise ConfigError(f"{name} must be a whole number of at least {minimum}, got {value!r}", field=name)
     return int(value)
 
 
@@ -144,34 +144,38 @@ def _layer_of(snapshots, layer: str | None) -> list:
     """The chosen layer's (N, d) tensor of each `Snapshot` (arrays pass through unchanged)."""
     if not snapshots or not all(isinstance(s, Snapshot) for s in snapshots):
         if layer is not None:
-            raise ConfigError("layer: only Snapshot objects have layers; these are plain arrays")
+            raise ConfigError("layer: only Snapshot objects have layers; these are plain arrays", field="layer")
         return list(snapshots)
     names = list(snapshots[0].layers)
     layer = names[-1] if layer is None else layer
     for i, s in enumerate(snapshots):
         if layer not in s.layers:
-            raise ConfigError(f"layer: snapshots[{i}] holds no layer {layer!r}; it holds {', '.join(s.layers)}")
+            raise ConfigError(f"layer: snapshots[{i}] holds no layer {layer!r}; it holds {', '.join(s.layers)}",
+                              field="layer")
     return [s.layers[layer] for s in snapshots]
 
 
 def matrices(snapshots) -> list[np.ndarray]:
     """Each checkpoint as a finite float32 (N, d ≥ 2) array; the same N ≥ 2 for all."""
     if isinstance(snapshots, (str, bytes)) or not hasattr(snapshots, "__len__") or len(snapshots) == 0:
-        raise ConfigError("snapshots must be a non-empty list of (N, d) arrays, one per checkpoint")
+        raise ConfigError("snapshots must be a non-empty list of (N, d) arrays, one per checkpoint", field="snapshots")
     mats = []
     for i, s in enumerate(snapshots):
         x = s.detach().to("cpu", torch.float32).numpy() if torch.is_tensor(s) else np.asarray(s, dtype=np.float32)
         if x.ndim != 2:
-            raise ConfigError(f"snapshots[{i}] must be a 2-D array (N, d), got shape {x.shape}")
+            raise ConfigError(f"snapshots[{i}] must be a 2-D array (N, d), got shape {x.shape}",
+                              field=f"snapshots[{i}]")
         if mats and x.shape[0] != mats[0].shape[0]:
             raise ConfigError(f"snapshots[{i}] has {x.shape[0]} points but snapshots[0] has "
-                              f"{mats[0].shape[0]}; every checkpoint must hold the same N points")
+                              f"{mats[0].shape[0]}; every checkpoint must hold the same N points",
+                              field=f"snapshots[{i}]")
         if x.shape[0] < 2:
-            raise ConfigError(f"snapshots[{i}] has {x.shape[0]} points; a map needs at least 2")
+            raise ConfigError(f"snapshots[{i}] has {x.shape[0]} points; a map needs at least 2",
+                              field=f"snapshots[{i}]")
         if x.shape[1] == 0:
-            raise ConfigError(f"snapshots[{i}] has no features (shape {x.shape})")
+            raise ConfigError(f"snapshots[{i}] has no features (shape {x.shape})", field=f"snapshots[{i}]")
         if not np.isfinite(x).all():
-            raise ConfigError(f"snapshots[{i}] holds non-finite values (NaN or infinity)")
+            raise ConfigError(f"snapshots[{i}] holds non-finite values (NaN or infinity)", field=f"snapshots[{i}]")
         if x.shape[1] < 2:  # a zero column changes no distance and lets PCA find two components
             x = np.concatenate([x, np.zeros((x.shape[0], 2 - x.shape[1]), np.float32)], axis=1)
         mats.append(np.ascontiguousarray(x))

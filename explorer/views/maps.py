@@ -80,7 +80,7 @@ def colours(probe: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
         ['2', '0', '1']
     """
     if not probe or "y" not in probe:
-        raise ConfigError("probe: no labels ('y') stored with this run's snapshots")
+        raise ConfigError("probe: no labels ('y') stored with this run's snapshots", field="probe")
     y = probe["y"]
     out: dict[str, np.ndarray] = {}
     if "slot_digits" in probe:
@@ -533,7 +533,8 @@ class Mapper:
         if view in source.layers:
             return list(source.snapshots)
         if view not in views(source):
-            raise ConfigError(f"view: {view!r} is not a map this run offers ({', '.join(views(source)) or 'none'})")
+            raise ConfigError(f"view: {view!r} is not a map this run offers ({', '.join(views(source)) or 'none'})",
+                              field="view")
         first = source.layers[0]
         stored = set(self.store.checkpoint_steps(source.run_id))
         out = []
@@ -552,7 +553,7 @@ class Mapper:
         before this returns; t-SNE maps are started (or continued) in the background and appear
         in the job as each checkpoint is done."""
         if method not in METHODS:
-            raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+            raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}", field="method")
         snaps = self.checkpoints(self.source(run_id), view)
         key, epochs, steps = (run_id, view, method), [s.epoch for s in snaps], [s.step for s in snaps]
         with self._lock:
