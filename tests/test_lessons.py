@@ -57,8 +57,9 @@ def test_mnist_versions_read_mnist_from_the_given_folder():
 def test_overrides_reach_every_run_and_bad_values_name_lesson_run_and_field():
     configs = get("biotorch_lenet").configs(overrides={"train.epochs": 2, "device": "cpu"})
     assert {(c.train.epochs, c.device) for c in configs} == {(2, "cpu")}
-    with pytest.raises(ConfigError, match=r"lesson 'biotorch_lenet', run 'BP': optimizer\.lr"):
+    with pytest.raises(ConfigError, match=r"lesson 'biotorch_lenet', run 'BP': optimizer\.lr") as caught:
         get("biotorch_lenet").configs(overrides={"optimizer.lr": -1})
+    assert caught.value.field == "optimizer.lr"     # a front end places it by its field
     # Per-run changes: only the Batch Manhattan runs step by the sign of the gradient.
     lesson = get("sign_manhattan")
     bm = {label: cfg.optimizer.batch_manhattan for label, cfg in zip(lesson.labels(), lesson.configs())}

@@ -267,7 +267,7 @@ class Lesson:
                 if overrides:
                     cfg = cfg.with_values(dict(overrides))
             except ConfigError as err:
-                raise ConfigError(f"lesson {self.key!r}, run {label!r}: {err}") from err
+                raise ConfigError(f"lesson {self.key!r}, run {label!r}: {err}", field=err.field) from err
             out.append(cfg)
         return out
 
