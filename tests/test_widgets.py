@@ -170,43 +170,6 @@ def test_config_round_trips(cfg, rules):
     assert TrainerWidget(config.to_dict(), rules=rules).configs == w.configs  # a dict does as well
 
 
-def test_controls_change_the_config():
-    w = TrainerWidget(small_config())
-    w.form.hidden.value = "3x12"
-    w.form.optimizer.lr.value = 0.2
-    w.form.seed.value = 5
-    w.form.rules.names.value = ["dfa", "bdfa"]
-    w.form.rules.options["bdfa"].value = 2
-    w.form.feedback.name.value = "uniform"
-    w.form.feedback.fields["low"].value, w.form.feedback.fields["high"].value = -0.25, 0.25
-    bp_like, bdfa = w.configs
-    assert bp_like.model.hidden == (12, 12, 12) and bp_like.optimizer.lr == 0.2 and bp_like.seed == 5
-    assert bdfa.algorithm.block_size == 2 and bdfa.algorithm.feedback_init.high == 0.25
-    w.form.optimizer.name.value = "adam"      # chosen by hand: its usual learning rate
-    assert w.config.optimizer.lr == 0.001 and w.config.optimizer.momentum == 0.0
-
-
-@pytest.mark.parametrize("change, section, words", [
-    (lambda f: (setattr(f.feedback.name, "value", "uniform"), setattr(f.feedback.fields["low"], "value", 1.0)),
-     "feedback", "algorithm.feedback_init.low must be less than"),
-    (lambda f: setattr(f.hidden, "value", "wide"), "model", "model.hidden"),
-    (lambda f: setattr(f.optimizer.lr, "value", 0.0), "optimizer", "optimizer.lr"),
-    (lambda f: setattr(f.rules.names, "value", []), "rules", "rules: choose at least one"),
-    (lambda f: setattr(f.batch_size, "value", 0), "train", "train.batch_size"),
-])
-def test_a_refused_value_is_shown_next_to_its_control_and_nothing_starts(ws, change, section, words):
-    w = TrainerWidget(small_config(algorithm={"name": "dfa"}), workspace=ws)
-    runs_before = len(ws.store.list_runs())
-    change(w.form)
-    w.play.click()
-    assert words in w.form.errors[section].value and words in w.error
-    assert [s for s, label in w.form.errors.items() if label.value] == [section]
-    assert w.status == "ready" and w.comparison is None and len(ws.store.list_runs()) == runs_before
-
-
-# -- Stored, finished runs -----------------------------------------------------------------------
-
-
 def test_trainer_widget_on_a_stored_finished_run(ws, finished):
     view = ws.open(finished.ids[1])
     w = TrainerWidget(run=view)

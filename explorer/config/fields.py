@@ -27,11 +27,14 @@ class ConfigError(ValueError):
         >>> err = ConfigError("model.hidden[0] must be at least 1, got 0", field="model.hidden[0]")
         >>> err.within("rules[1]").field, str(err.within("rules[1]"))
         ('rules[1].model.hidden[0]', 'rules[1]: model.hidden[0] must be at least 1, got 0')
+        >>> err.within("rules[1]").problem
+        'must be at least 1, got 0'
     """
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, problem: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self._problem = problem  # given by `within`, whose message has a prefix before the field
 
     @property
     def message(self) -> str:
@@ -40,6 +43,8 @@ class ConfigError(ValueError):
     @property
     def problem(self) -> str:
         """The message without its field in front ("must be at least 1, got 0")."""
+        if self._problem is not None:
+            return self._problem
         text = self.message
         if self.field and text.startswith(self.field):
             text = text[len(self.field):].lstrip(":").lstrip()
@@ -48,12 +53,12 @@ class ConfigError(ValueError):
     def within(self, prefix: str) -> ConfigError:
         """The same error about one config of several (``rules[1]``, ``configs[0]``)."""
         field = f"{prefix}.{self.field}" if self.field else prefix
-        return ConfigError(f"{prefix}: {self.message}", field=field)
+        return ConfigError(f"{prefix}: {self.message}", field=field, problem=self.problem)
 
     __module__ = "explorer.config"  # where users import it from, and how tracebacks name it
 
     def __reduce__(self):  # keeps .field across pickling (a run's error crosses process boundaries)
-        return (type(self), (self.message, self.field))
+        return (type(self), (self.message, self.field, self._problem))
 
 
 def require_mapping(value: Any, path: str) -> Mapping:

@@ -376,15 +376,12 @@ def located(err: ConfigError) -> tuple[int | None, str, str]:
         >>> located(ConfigError("model.hidden[1] must be at least 1, got 0", field="model.hidden[1]"))
         (None, 'model.hidden', 'must be at least 1, got 0')
     """
-    field, text, index = err.field or "", err.message, None
+    field, index = err.field or "", None
     ruled = re.match(r"(?:rules|configs)\[(\d+)\]", field)
     if ruled:
-        index, prefix = int(ruled.group(1)), ruled.group(0)
-        field = field[len(prefix):].lstrip(".")
-        text = text[len(prefix) + 1:].lstrip() if text.startswith(prefix + ":") else text  # ConfigError.within
-    if field and text.startswith(field):
-        text = text[len(field):].lstrip(":").lstrip()
-    return index, re.sub(r"(\[\d+\])+$", "", field), text
+        index = int(ruled.group(1))
+        field = field[len(ruled.group(0)):].lstrip(".")
+    return index, re.sub(r"(\[\d+\])+$", "", field), err.problem
 
 
 def say(label: str, problem: str) -> str:

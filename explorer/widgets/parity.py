@@ -28,7 +28,7 @@ from explorer.widgets.common import (
     overall_status,
     table_html,
 )
-from explorer.widgets.controls import WIDE, section_of
+from explorer.widgets.controls import WIDE
 
 SECTIONS = ("data", "model", "rules", "optimizer", "train", "general")
 # The control section beside which a problem with each field of the setup is shown.
@@ -184,7 +184,7 @@ class ParityWidget(Following):
         if problems:
             self.error = next(iter(problems.values()))
             for name, message in problems.items():
-                section = SECTION_OF_FIELD.get(name) or section_of(message)
+                section = SECTION_OF_FIELD.get(name, "general")
                 self.errors[section if section in self.errors else "general"].value = message_html(message)
             return None
         try:
