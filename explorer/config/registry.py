@@ -1,4 +1,5 @@
-"""Every learning rule and its options, declared once.
+"""Every learning rule and its options, declared once; with them the networks (`MODEL_OPTIONS`)
+and the initialisers (`INIT_PARAMS`) the rules are checked against.
 
 A `RuleSpec` says what a rule is called (its key, its one label, its family), which networks it
 fits, which of the `OPTIONS` it takes and which feedback initialisers. Config validation,
@@ -23,15 +24,35 @@ from typing import Any
 from explorer.config.bounds import MAX_LAYERS, MAX_MAGNITUDE, MAX_WIDTH, MIN_POSITIVE
 from explorer.config.fields import ConfigError, choice, integer, number, optional_str
 
-# The feedback initialisers (docs/algorithms.md, "Initialisers"); sign_concordant needs a matrix
-# shaped like the forward weight it stands in for, which only `fa` has.
-INITIALISERS = ("default", "zeros", "uniform", "normal", "fan_in", "fan_out", "xavier", "kaiming", "orthogonal",
-                "sign_concordant", "standard_uniform", "gaussian", "standard_gaussian", "lillicrap",
-                "thesis_1e-3", "thesis_5e-3", "thesis_1e-2", "thesis_stdv")
+# The initialisers (docs/algorithms.md, "Initialisers") and the parameters each takes; one spec
+# format for forward and feedback weights. sign_concordant needs a matrix shaped like the forward
+# weight it stands in for, which only `fa` has.
+INIT_PARAMS: dict[str, tuple[str, ...]] = {
+    "default": (), "zeros": (),
+    "uniform": ("low", "high"), "normal": ("mean", "std"),
+    "fan_in": ("gain",), "fan_out": ("gain",),
+    "xavier": ("gain",), "kaiming": ("gain",), "orthogonal": ("gain",),
+    "sign_concordant": ("inner",),
+    # Named presets from the literature; they take no parameters.
+    "standard_uniform": (), "gaussian": (), "standard_gaussian": (), "lillicrap": (),
+    "thesis_1e-3": (), "thesis_5e-3": (), "thesis_1e-2": (), "thesis_stdv": (),
+}
+INITIALISERS = tuple(INIT_PARAMS)
 DIRECT_FEEDBACK_INITS = tuple(name for name in INITIALISERS if name != "sign_concordant")
 
+# The networks and the options each takes.
+CONV_MODELS = ("tutorial_cnn", "lenet5", "cifar_cnn")
+RESNET_MODELS = ("resnet20", "resnet56", "resnet18", "resnet34")
+MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "mlp": ("hidden", "activation"),
+    "tutorial_cnn": ("activation", "pool"),
+    "lenet5": ("activation",),
+    "cifar_cnn": ("activation",),
+    **{name: ("activation",) for name in RESNET_MODELS},
+}
+
 MLP_ONLY = ("mlp",)
-ALL_NETWORKS = ("mlp", "tutorial_cnn", "lenet5", "cifar_cnn", "resnet20", "resnet56", "resnet18", "resnet34")
+ALL_NETWORKS = tuple(MODEL_OPTIONS)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from explorer.config.bounds import (
     MAX_WIDTH, MIN_POSITIVE,
 )
 from explorer.config.dataset_options import DATASET_OPTIONS
-from explorer.config.registry import OPTIONS, rule_spec
+from explorer.config.registry import CONV_MODELS, INIT_PARAMS, MODEL_OPTIONS, OPTIONS, RESNET_MODELS, rule_spec
 from explorer.config.registry import RULES as RULE_SPECS
 from explorer.config.fields import (
     ConfigError, boolean, choice, drop_none, integer, names, number, optional_str, reject_unknown, require_mapping,
@@ -33,18 +33,6 @@ from explorer.config.fields import (
 
 # ----------------------------------------------------------------------------------------------
 # Initialisers (docs/algorithms.md, "Initialisers"): one spec format for forward and feedback weights.
-
-INIT_PARAMS: dict[str, tuple[str, ...]] = {
-    "default": (), "zeros": (),
-    "uniform": ("low", "high"), "normal": ("mean", "std"),
-    "fan_in": ("gain",), "fan_out": ("gain",),
-    "xavier": ("gain",), "kaiming": ("gain",), "orthogonal": ("gain",),
-    "sign_concordant": ("inner",),
-    # Named presets from the literature; they take no parameters.
-    "standard_uniform": (), "gaussian": (), "standard_gaussian": (), "lillicrap": (),
-    "thesis_1e-3": (), "thesis_5e-3": (), "thesis_1e-2": (), "thesis_stdv": (),
-}
-
 
 def _magnitude(value: Any, path: str) -> float:
     """A real number that goes into float32 weights: within ±`MAX_MAGNITUDE`."""
@@ -116,15 +104,6 @@ class InitSpec:
 # Datasets and models: a name plus options that depend on the name.
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
-CONV_MODELS = ("tutorial_cnn", "lenet5", "cifar_cnn")
-RESNET_MODELS = ("resnet20", "resnet56", "resnet18", "resnet34")
-MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
-    "mlp": ("hidden", "activation"),
-    "tutorial_cnn": ("activation", "pool"),
-    "lenet5": ("activation",),
-    "cifar_cnn": ("activation",),
-    **{name: ("activation",) for name in RESNET_MODELS},
-}
 
 
 @dataclass(frozen=True)
