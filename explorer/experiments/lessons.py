@@ -45,7 +45,8 @@ import pandas as pd
 
 from explorer.config import ConfigError, RunConfig
 from explorer.config.labels import number_text, rule_label
-from explorer.experiments.references import PARITY
+from explorer.experiments.parity import ParitySetup
+from explorer.experiments.references import PARITY, PARITY_SETTING, PARITY_SOURCE
 
 DATASETS = ("digits", "mnist")
 PAGES = ("train", "parity")
@@ -332,7 +333,6 @@ _LILLICRAP_MNIST = "Lillicrap et al. 2016, MNIST"
 _BIOTORCH = "BioTorch (Sanfiz & Akrout 2021)"
 _BDFA = "Espinosa Zarlenga & Niklasson (Blocked DFA), MNIST"
 _THESIS = "Di Pasquale thesis, CIFAR-10"
-_PARITY_SOURCE = "Daniely & Malach 2020; the parity thesis"
 _LINEAR_FA = "FA, B ~ U[-0.5, 0.5]"   # the run's `rule_label`, as every page names it
 
 
@@ -344,9 +344,8 @@ def _parity_lesson(k: int) -> Lesson:
     rules = ({"name": "bp"}, {"name": "dfa"}, {"name": "ntk"}, {"name": "rf", "variant": "gaussian"})
     keys = ("bp", "dfa", "ntk", "rf:gaussian")
     labels = [rule_label(r) for r in rules]
-    setting = "k MNIST digits, 512 ReLU, sigmoid output, BCE, weight decay 1e-3, 20 epochs"
     references = tuple(Reference(label, round(100 * PARITY[(k, key)], 2), "test_acc", "%",
-                                 _PARITY_SOURCE, setting.replace("k MNIST", f"{k} MNIST"))
+                                 PARITY_SOURCE, PARITY_SETTING.replace("k MNIST", f"{k} MNIST"))
                        for label, key in zip(labels, keys) if (k, key) in PARITY)
     if k == 1:
         text = ("One digit, labelled by whether it is odd: every method learns it, the lazy ones too. The "
@@ -363,10 +362,9 @@ def _parity_lesson(k: int) -> Lesson:
                 "samples, we measured BP 82.5%, DFA 79.3%, NTK 54.3%, RF 50.1% (published, MNIST: BP ≈ 80%, "
                 "DFA ≈ 70% with SGD after 20 epochs, lazy ≈ 50%); the curves are noisy because train "
                 "and test sets are drawn afresh every epoch.")
-    base = {"data": {"name": "parity", "base": "digits", "k": k, "train_samples": 10_000, "test_samples": 2_000},
-            "model": {"name": "mlp", "hidden": [512], "activation": "relu"},
-            "optimizer": {"name": "adadelta", "lr": 1.0, "weight_decay": 1e-3},
-            "train": {"epochs": 20, "batch_size": 64, "loss": "bce"}, "seed": 0}
+    base = ParitySetup(k=k, rules=("bp",), optimizers={"adadelta": 1.0}, hidden=512, epochs=20,
+                       seeds=1).configs()[0].to_dict()
+    del base["algorithm"]
     return Lesson(f"parity_k{k}", f"Parity of {k} digit{'s' if k > 1 else ''}: BP, DFA and lazy methods",
                   text, "parity", base, rules, references,
                   mnist={"data.base": "mnist"}, metrics=("test_acc",))
