@@ -31,10 +31,9 @@ class ConfigError(ValueError):
         'must be at least 1, got 0'
     """
 
-    def __init__(self, message: str, field: str | None = None, problem: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
-        self._problem = problem  # given by `within`, whose message has a prefix before the field
 
     @property
     def message(self) -> str:
@@ -42,23 +41,27 @@ class ConfigError(ValueError):
 
     @property
     def problem(self) -> str:
-        """The message without its field in front ("must be at least 1, got 0")."""
-        if self._problem is not None:
-            return self._problem
-        text = self.message
-        if self.field and text.startswith(self.field):
-            text = text[len(self.field):].lstrip(":").lstrip()
+        """The message without its field in front ("must be at least 1, got 0"), the prefix of
+        `within` ("rules[1]: ") included."""
+        text, field = self.message, self.field or ""
+        while field:
+            if text.startswith(field):
+                return text[len(field):].lstrip(":").lstrip()
+            head, _, rest = field.partition(".")
+            if not (rest and text.startswith(head + ":")):
+                break
+            text, field = text[len(head) + 1:].lstrip(), rest
         return text
 
     def within(self, prefix: str) -> ConfigError:
         """The same error about one config of several (``rules[1]``, ``configs[0]``)."""
         field = f"{prefix}.{self.field}" if self.field else prefix
-        return ConfigError(f"{prefix}: {self.message}", field=field, problem=self.problem)
+        return ConfigError(f"{prefix}: {self.message}", field=field)
 
     __module__ = "explorer.config"  # where users import it from, and how tracebacks name it
 
     def __reduce__(self):  # keeps .field across pickling (a run's error crosses process boundaries)
-        return (type(self), (self.message, self.field, self._problem))
+        return (type(self), (self.message, self.field))
 
 
 def require_mapping(value: Any, path: str) -> Mapping:
