@@ -69,6 +69,17 @@ def wait_curves(page, titles=("Loss", "Accuracy")) -> list[dict]:
     return page.evaluate(CHARTS_JS)
 
 
+def wait_legend(page, labels) -> list[dict]:
+    """Wait until the Loss chart names every run in ``labels`` (a run queued behind the others has
+    no point, so no legend entry, when the first curves appear); return all charts."""
+    page.wait_for_function(
+        """([labels, js]) => {
+            const loss = eval(js)().find(c => c.title === "Loss");
+            return loss && loss.marks > 0 && labels.every(l => loss.text.includes(l));
+        }""", arg=[list(labels), CHARTS_JS], timeout=TIMEOUT_MS)
+    return page.evaluate(CHARTS_JS)
+
+
 def select_value(page, label: str) -> str:
     return page.locator(f'[data-testid="stSelectbox"] input[aria-label="{label}"]').input_value()
 
@@ -111,6 +122,7 @@ def trained(app, browser, epochs):
         infos = wait_final(app, group)
         labels = labels_of(infos)
         final = wait_status(page, set(labels))
+        charts = wait_legend(page, labels)
         yield {"epochs": epochs, "page": page, "url": page.url, "group": group, "charts": charts, "infos": infos, "labels": labels,
                "final": final, "statuses": page.evaluate("() => window.__statuses")}
     finally:
