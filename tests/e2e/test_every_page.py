@@ -109,6 +109,9 @@ def tour(page, watch: Watch, folder, suffix: str, open_page) -> list[str]:
     for title in PAGE_TITLES:
         console = len(watch.console)
         open_page(title)
+        # Right after a page loads, Streamlit may mark the script idle before its first run has
+        # started; its elements are grey placeholders until then.
+        page.wait_for_function('() => !document.querySelector(\'[data-testid="stSkeleton"]\')', timeout=REACT_MS)
         watch.wait_vega()
         page.screenshot(path=str(screenshot_path(folder, title, suffix)))
         found = [*watch.snapshot()["problems"], *watch.console[console:],
