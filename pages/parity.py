@@ -12,14 +12,20 @@ import streamlit as st
 from explorer.config import OPTIMIZERS, ConfigError
 from explorer.experiments import parity_runs
 from explorer.experiments.parity import MAX_RUNS, MAX_SEEDS, PARITY_LR, PARITY_RULES, REFERENCE_NOTE, ParitySetup
+from explorer.config.labels import rule_label
+from explorer.config.registry import RULES
 from explorer.experiments.parity_table import final_text
 from explorer.runs.store import InvalidId, StoreError, UnknownRun
 from explorer.views import charts, sketch
 from pages import common
 
 D = ParitySetup()
-RULE_WORDS = {"bp": "BP (backprop)", "dfa": "DFA", "fa": "FA", "ntk": "NTK (linearised network)",
-              "rf:gaussian": "RF gaussian (random features)", "rf:relu": "RF relu", "rf:linear": "RF linear"}
+
+
+def _rule_words(key: str) -> str:
+    """A parity rule key ("rf:gaussian") in the words every page uses for it ("RF gaussian")."""
+    name, _, variant = key.partition(":")
+    return rule_label({"name": name, **({"variant": variant} if variant else {})})
 
 
 def _number(label: str, key: str, value, **kw):
@@ -49,8 +55,9 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
         spots["root"] = st.empty()
     with classroom.box("rules", rules_col):
         rules = st.multiselect("rules", PARITY_RULES, default=list(D.rules), key="par_rules", bind="query-params",
-                               format_func=lambda r: RULE_WORDS.get(r, r),
-                               help="NTK and random features are the lazy baselines: features that do not learn")
+                               format_func=_rule_words,
+                               help="; ".join(f"{_rule_words(r)}: {RULES[r.partition(':')[0]].help}"
+                                              for r in PARITY_RULES))
         spots["rules"] = st.empty()
         chosen = st.multiselect("optimisers", OPTIMIZERS, default=list(D.optimizers), key="par_opts",
                                 bind="query-params")
