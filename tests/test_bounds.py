@@ -33,6 +33,11 @@ FIELDS: dict[str, tuple] = {
     "train.snapshots[0]": (lambda v: {"train": {"epochs": 3, "snapshots": [v]}}, {"0": "epoch 0: before training"}),
     "seed": (lambda v: {"seed": v}, {"0": "a seed like any other"}),
     "model.hidden[0]": (lambda v: {"model": {"name": "mlp", "hidden": [v]}}, {}),
+    "optimizer.schedule.step_size": (lambda v: {"optimizer": {"schedule": {"name": "step", "step_size": v}}}, {}),
+    "optimizer.schedule.gamma": (lambda v: {"optimizer": {"schedule": {"name": "step", "step_size": 1, "gamma": v}}},
+                                 {}),
+    "optimizer.schedule.milestones[0]": (lambda v: {"optimizer": {"schedule": {"name": "multistep",
+                                                                               "milestones": [v]}}}, {}),
 }
 for section, wrap in (("init", lambda d: {"init": d}),
                       ("algorithm.feedback_init", lambda d: {"algorithm": {"name": "dfa", "feedback_init": d}})):

@@ -24,6 +24,7 @@ from explorer.config.bounds import (
     MAX_WIDTH, MIN_POSITIVE,
 )
 from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.config.schedule import Schedule, read_schedule
 from explorer.config.registry import CONV_MODELS, INIT_PARAMS, MODEL_OPTIONS, OPTIONS, RESNET_MODELS, rule_spec
 from explorer.config.registry import RULES as RULE_SPECS
 from explorer.config.fields import (
@@ -262,7 +263,8 @@ class OptimizerConfig:
     """Optimiser, learning rate and its options; Batch Manhattan hands it sign(grad).
 
     ``momentum`` (sgd, rmsprop) and ``nesterov`` (sgd) given to an optimiser that has none are
-    checked, then ignored: momentum 0, no nesterov.
+    checked, then ignored: momentum 0, no nesterov. ``schedule`` (`Schedule`, none by default)
+    lowers the rate epoch by epoch.
 
     Example:
         >>> OptimizerConfig.from_dict({"name": "adam"}).lr
@@ -277,13 +279,14 @@ class OptimizerConfig:
     weight_decay: float = 0.0
     batch_manhattan: bool = False
     nesterov: bool | None = None
+    schedule: Schedule | None = None
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "optimizer") -> OptimizerConfig:
         d = require_mapping(d, path)
         name = choice(d.get("name", "sgd"), f"{path}.name", OPTIMIZERS)
-        reject_unknown(d, {"name", "lr", "weight_decay", "batch_manhattan", "momentum", "nesterov"}, path,
-                       "an optimiser")
+        reject_unknown(d, {"name", "lr", "weight_decay", "batch_manhattan", "momentum", "nesterov", "schedule"},
+                       path, "an optimiser")
         lr = number(d.get("lr", DEFAULT_LR[name]), f"{path}.lr", above=0.0, minimum=MIN_POSITIVE, maximum=MAX_LR)
         # momentum and nesterov given to an optimiser without them: checked, then ignored (one base
         # config serves a sweep over optimizer.name)
@@ -298,12 +301,23 @@ class OptimizerConfig:
             raise ConfigError(f"{path}.nesterov needs {path}.momentum greater than 0", field=f"{path}.nesterov")
         return cls(name, lr, momentum,
                    number(d.get("weight_decay", 0.0), f"{path}.weight_decay", minimum=0.0, maximum=MAX_MAGNITUDE),
-                   boolean(d.get("batch_manhattan", False), f"{path}.batch_manhattan"), nesterov)
+                   boolean(d.get("batch_manhattan", False), f"{path}.batch_manhattan"), nesterov,
+                   read_schedule(d.get("schedule"), f"{path}.schedule"))
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (0-based) under the schedule.
+
+        Example:
+            >>> OptimizerConfig.from_dict({"lr": 0.1, "schedule": {"name": "step", "step_size": 2, "gamma": 0.5}}).lr_at(2)
+            0.05
+        """
+        return self.lr if self.schedule is None else self.schedule.lr_at(self.lr, epoch)
 
     def to_dict(self) -> dict:
+        schedule = None if self.schedule is None else self.schedule.to_dict()
         return drop_none({"name": self.name, "lr": self.lr, "momentum": self.momentum,
                            "weight_decay": self.weight_decay, "batch_manhattan": self.batch_manhattan,
-                           "nesterov": self.nesterov})
+                           "nesterov": self.nesterov, "schedule": schedule})
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,7 @@ class Trainer:
             if self.epoch > 0:
                 b.data.resample(self.epoch)  # datasets drawn afresh each epoch (parity) do it here
             b.rule.on_epoch_start(b.model, self.epoch)
+            self._set_lr(self.cfg.optimizer.lr_at(self.epoch))
             self._order = torch.stack([torch.randperm(b.data.num_train, generator=g)
                                        for g in self.generators]).to(b.device)
         x, y = self._batch(self._order[:, position * self.batch_size:(position + 1) * self.batch_size])
@@ -150,6 +151,15 @@ class Trainer:
             self._log(layers)
         if self.steps_done % self.steps_per_epoch == 0 and self.diverged[0] is None:
             self._snapshot(self.steps_done // self.steps_per_epoch)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate in use (the schedule's for the current epoch)."""
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     # The pieces a stacked network does differently ------------------------------------------
 
@@ -203,6 +213,7 @@ class Trainer:
                 "train_acc": train[s][1],
                 "test_loss": tests[s][0],
                 "test_acc": tests[s][1],
+                "lr": self.lr,
                 "layers": layers[s],
             }
             self.histories[s].append(record)
