@@ -254,7 +254,8 @@ class AlgorithmConfig:
 
 OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam")
 DEFAULT_LR = {"sgd": 0.05, "adagrad": 0.01, "adadelta": 1.0, "rmsprop": 0.001, "adam": 0.001}
-LOSSES = ("cross_entropy", "bce", "mse")
+LOSSES = ("cross_entropy", "bce", "bce_multi", "mse")
+REDUCTIONS = ("mean", "sum")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")  # the optimisers that take momentum (sgd also nesterov)
 
 
@@ -322,11 +323,15 @@ class OptimizerConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Epochs, batch size, loss, and how often metrics are logged (steps; each epoch end too).
+    """Epochs, batch size, loss and its reduction, and how often metrics are logged (steps; each
+    epoch end too). ``reduction`` "sum" trains on the batch's summed loss (over samples, and over
+    units for bce_multi and mse) instead of its mean; records report the mean either way.
 
     Example:
         >>> TrainConfig.from_dict({"epochs": 2, "loss": "mse"}).loss
         'mse'
+        >>> TrainConfig.from_dict({"loss": "bce_multi", "reduction": "sum"}).to_dict()["reduction"]
+        'sum'
     """
 
     epochs: int = 10
@@ -336,12 +341,13 @@ class TrainConfig:
     snapshots: tuple[int, ...] = ()
     snapshot_samples: int = 1000
     snapshot_layers: tuple[str, ...] = ()  # empty: every hidden layer
+    reduction: str = "mean"
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "train") -> TrainConfig:
         d = require_mapping(d, path)
-        reject_unknown(d, {"epochs", "batch_size", "loss", "log_every", "snapshots", "snapshot_samples",
-                            "snapshot_layers"}, path, "train")
+        reject_unknown(d, {"epochs", "batch_size", "loss", "reduction", "log_every", "snapshots",
+                            "snapshot_samples", "snapshot_layers"}, path, "train")
         log_every = d.get("log_every")
         epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1, maximum=MAX_EPOCHS)
         raw = d.get("snapshots", [])
@@ -358,6 +364,7 @@ class TrainConfig:
             snapshots,
             integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=MAX_PROBE),
             names(d.get("snapshot_layers", []), f"{path}.snapshot_layers"),
+            choice(d.get("reduction", "mean"), f"{path}.reduction", REDUCTIONS),
         )
 
     def to_dict(self) -> dict:
@@ -368,6 +375,8 @@ class TrainConfig:
             d["snapshot_samples"] = self.snapshot_samples
         if self.snapshot_layers:
             d["snapshot_layers"] = list(self.snapshot_layers)
+        if self.reduction != "mean":  # a config without it reads as it did before
+            d["reduction"] = self.reduction
         return d
 
 

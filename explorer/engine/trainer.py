@@ -17,7 +17,7 @@ import torch
 
 from explorer.engine.build import BATCHES, Built, build, derived_seed
 from explorer.config import ConfigError, RunConfig
-from explorer.engine.losses import correct, hits
+from explorer.engine.losses import correct, hits, mean_loss, mean_terms, with_reduction
 from explorer.engine.metrics import compare_with_backprop, measured_backward
 from explorer.engine.optim import batch_manhattan_, make_optimizer
 from explorer.engine.tally import Tally
@@ -61,6 +61,8 @@ class Trainer:
         self.cfg = self.built.config
         self.on_metrics = on_metrics
         b, data = self.built, self.built.data
+        # every backward (the rule's, and backprop's for the alignment) takes the loss as reduced
+        b.loss_fn = with_reduction(b.loss_fn, self.cfg.train.loss, self.cfg.train.reduction)
         self.params = [p for _, p in b.trainable()]
         self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
         self.batch_size = self.cfg.train.batch_size
@@ -171,6 +173,8 @@ class Trainer:
         """Each seed's loss on this batch (seeds,) and which of its predictions were right
         (seeds, batch), on the device; None for the latter in regression."""
         right = None if self.built.data.regression else hits(self.cfg.train.loss, logits, y).reshape(1, -1)
+        if self.cfg.train.reduction == "sum":  # records report the mean
+            loss = loss / mean_terms(self.cfg.train.loss, logits)
         return loss.reshape(1), right
 
     def _alignment(self, x, y, grads, signals) -> list[list[dict]]:
@@ -244,7 +248,8 @@ class Trainer:
 
 @torch.no_grad()
 def evaluate(built: Built, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) -> tuple[float, float]:
-    """Mean loss and accuracy of the model on (x, y), in eval mode, in chunks.
+    """Mean loss and accuracy of the model on (x, y), in eval mode, in chunks (the mean loss also
+    where the run trains on the summed one).
 
     Example:
         >>> from explorer.engine.build import build
@@ -256,10 +261,11 @@ def evaluate(built: Built, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) 
     model = built.model
     training = model.training
     model.eval()
+    loss_fn = mean_loss(built.loss_fn)
     loss_sum, right = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
     for i in range(0, len(x), chunk):
         out = model(x[i:i + chunk])
-        loss_sum += built.loss_fn(out, y[i:i + chunk]) * len(out)
+        loss_sum += loss_fn(out, y[i:i + chunk]) * len(out)
         if not built.data.regression:
             right += correct(built.config.train.loss, out, y[i:i + chunk])
     model.train(training)
