@@ -38,6 +38,7 @@ FIELDS: dict[str, tuple] = {
                                  {}),
     "optimizer.schedule.milestones[0]": (lambda v: {"optimizer": {"schedule": {"name": "multistep",
                                                                                "milestones": [v]}}}, {}),
+    "train.augment.crop_padding": (lambda v: {"train": {"augment": {"crop_padding": v}}}, {"0": "no crop"}),
 }
 for section, wrap in (("init", lambda d: {"init": d}),
                       ("algorithm.feedback_init", lambda d: {"algorithm": {"name": "dfa", "feedback_init": d}})):

@@ -76,3 +76,6 @@ DATASET_OPTIONS: dict[str, dict[str, Option]] = {
     "parity": _options(_choice("base", "the dataset whose digits are placed side by side", ("mnist", "digits")),
                        _count("k", "digits side by side in one input", high=MAX_DIGITS), SEED, *_FOLDER),
 }
+
+# The datasets whose inputs are images (C, H, W): what augmentation and resizing act on.
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "kmnist", "notmnist", "cifar10", "parity")

@@ -23,7 +23,8 @@ from explorer.config.bounds import (
     MAX_EPOCHS, MAX_LAYERS, MAX_LR, MAX_MAGNITUDE, MAX_MOMENTUM, MAX_PROBE, MAX_SAMPLES, MAX_SEED, MAX_STEPS,
     MAX_WIDTH, MIN_POSITIVE,
 )
-from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS
+from explorer.config.augmentation import Augmentation, read_augment
 from explorer.config.schedule import Schedule, read_schedule
 from explorer.config.registry import CONV_MODELS, INIT_PARAMS, MODEL_OPTIONS, OPTIONS, RESNET_MODELS, rule_spec
 from explorer.config.registry import RULES as RULE_SPECS
@@ -326,6 +327,7 @@ class TrainConfig:
     """Epochs, batch size, loss and its reduction, and how often metrics are logged (steps; each
     epoch end too). ``reduction`` "sum" trains on the batch's summed loss (over samples, and over
     units for bce_multi and mse) instead of its mean; records report the mean either way.
+    ``augment`` (`Augmentation`, none by default) crops and flips image inputs at random.
 
     Example:
         >>> TrainConfig.from_dict({"epochs": 2, "loss": "mse"}).loss
@@ -342,11 +344,12 @@ class TrainConfig:
     snapshot_samples: int = 1000
     snapshot_layers: tuple[str, ...] = ()  # empty: every hidden layer
     reduction: str = "mean"
+    augment: Augmentation | None = None
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "train") -> TrainConfig:
         d = require_mapping(d, path)
-        reject_unknown(d, {"epochs", "batch_size", "loss", "reduction", "log_every", "snapshots",
+        reject_unknown(d, {"epochs", "batch_size", "loss", "reduction", "augment", "log_every", "snapshots",
                             "snapshot_samples", "snapshot_layers"}, path, "train")
         log_every = d.get("log_every")
         epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1, maximum=MAX_EPOCHS)
@@ -365,6 +368,7 @@ class TrainConfig:
             integer(d.get("snapshot_samples", 1000), f"{path}.snapshot_samples", minimum=1, maximum=MAX_PROBE),
             names(d.get("snapshot_layers", []), f"{path}.snapshot_layers"),
             choice(d.get("reduction", "mean"), f"{path}.reduction", REDUCTIONS),
+            read_augment(d.get("augment"), f"{path}.augment"),
         )
 
     def to_dict(self) -> dict:
@@ -377,6 +381,8 @@ class TrainConfig:
             d["snapshot_layers"] = list(self.snapshot_layers)
         if self.reduction != "mean":  # a config without it reads as it did before
             d["reduction"] = self.reduction
+        if self.augment is not None:
+            d["augment"] = self.augment.to_dict()
         return d
 
 
@@ -493,5 +499,8 @@ def _check_combination(cfg: RunConfig) -> None:
         raise ConfigError("algorithm.sign_refresh already makes feedback sign-concordant; "
                           "give algorithm.feedback_init the magnitude initialiser instead",
                           field="algorithm.sign_refresh")
+    if cfg.train.augment is not None and cfg.data.name not in IMAGE_DATASETS:
+        raise ConfigError(f"train.augment crops and flips images; '{cfg.data.name}' is not an image dataset "
+                          f"(image datasets: {', '.join(IMAGE_DATASETS)})", field="train.augment")
     if cfg.train.loss == "bce" and cfg.data.name == "random" and cfg.data.get("classes", 10) != 2:
         raise ConfigError("train.loss: 'bce' needs a two-class dataset; set data.classes to 2", field="train.loss")

@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 
+from explorer.engine.augment import AUGMENT, augment
 from explorer.engine.build import BATCHES, Built, build, derived_seed
 from explorer.config import ConfigError, RunConfig
 from explorer.engine.losses import correct, hits, mean_loss, mean_terms, with_reduction
@@ -76,6 +77,12 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * self.cfg.train.epochs
         self.log_every = self.cfg.train.log_every or max(1, round(self.steps_per_epoch / 5))
         self.generators = [torch.Generator().manual_seed(derived_seed(c.seed, BATCHES)) for c in self.configs]
+        self.augmenters = []  # each run's augmentation stream, when train.augment asks for one
+        if self.cfg.train.augment is not None:
+            if data.x_train.dim() != 4:
+                raise ConfigError(f"train.augment crops and flips images; the inputs of '{data.name}' are "
+                                  f"{tuple(data.input_shape)}, not (channels, height, width)", field="train.augment")
+            self.augmenters = [torch.Generator().manual_seed(derived_seed(c.seed, AUGMENT)) for c in self.configs]
         self.histories: list[list[dict]] = [[] for _ in range(self.seeds)]
         self.diverged: list[int | None] = [None] * self.seeds
         self.steps_done = 0
@@ -132,6 +139,8 @@ class Trainer:
             self._order = torch.stack([torch.randperm(b.data.num_train, generator=g)
                                        for g in self.generators]).to(b.device)
         x, y = self._batch(self._order[:, position * self.batch_size:(position + 1) * self.batch_size])
+        if self.augmenters:
+            x = augment(x, self.cfg.train.augment, self.augmenters)
         b.model.train()
         step = self.steps_done + 1
         # the first step is logged too, so a live chart has a point as soon as a run has moved
