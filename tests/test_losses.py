@@ -164,3 +164,18 @@ def test_bce_multi_is_refused_for_regression_by_name():
     with pytest.raises(ConfigError) as err:
         build({"data": {"name": "teacher"}, "train": {"loss": "bce_multi"}, "device": "cpu"})
     assert err.value.field == "train.loss"
+
+
+def test_a_built_run_outside_the_trainer_takes_the_summed_loss_too():
+    # compute_updates works on `build`'s output alone: with reduction "sum" every gradient is the
+    # batch size times the mean's (cross-entropy has one term per sample).
+    from explorer.engine.metrics import compute_updates
+
+    base = {"model": {"hidden": [8]}, "algorithm": {"name": "dfa"}, "device": "cpu"}
+    mean = build(base)
+    summed = build({**base, "train": {"reduction": "sum"}})
+    x, y = mean.data.x_train[:16], mean.data.y_train[:16]
+    a, b = compute_updates(mean, x, y), compute_updates(summed, x, y)
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(b[name], 16 * a[name])

@@ -15,7 +15,7 @@ from explorer.config.registry import RULES
 from explorer.data import Dataset, load_dataset
 from explorer.engine.device import choose_device
 from explorer.engine.footprint import check_fits
-from explorer.engine.losses import make_loss, output_units
+from explorer.engine.losses import make_loss, output_units, with_reduction
 from explorer.models import GatedMLP, build_model
 
 
@@ -88,7 +88,9 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
             p.requires_grad_(False)
         for p in structure.output.parameters():
             p.requires_grad_(True)
-    return Built(cfg, model, data, rule, structure, make_loss(cfg.train.loss, data.num_classes), device)
+    # every backward (the rule's, and backprop's for the alignment) takes the loss as the config reduces it
+    loss_fn = with_reduction(make_loss(cfg.train.loss, data.num_classes), cfg.train.loss, cfg.train.reduction)
+    return Built(cfg, model, data, rule, structure, loss_fn, device)
 
 
 def initialise(structure: Structure, spec, generator: torch.Generator) -> None:

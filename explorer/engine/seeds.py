@@ -24,7 +24,7 @@ import torch
 from explorer.rules import Structure, make_rule
 from explorer.engine.build import FEEDBACK, Built, build, derived_seed
 from explorer.config import ConfigError, RunConfig
-from explorer.engine.losses import hits, per_seed_loss
+from explorer.engine.losses import hits, per_seed_loss, with_reduction
 from explorer.engine.metrics import alignment_rows, backprop_reference
 from explorer.models import stack_models
 from explorer.engine.trainer import Trainer, TrainResult
@@ -65,8 +65,9 @@ def build_seeds(cfgs: Sequence[RunConfig], device: str | torch.device | None = N
     rule = make_rule(cfgs[0].algorithm, cfgs[0].init)
     rule.adopt(model, structure, torch.Generator().manual_seed(derived_seed(cfgs[0].seed, FEEDBACK)))
     loss, classes = cfgs[0].train.loss, first.data.num_classes
+    summed_means = lambda out, y: per_seed_loss(loss, classes, out, y).sum()  # noqa: E731
     return Built(cfgs[0], model, first.data, rule, structure,
-                 lambda out, y: per_seed_loss(loss, classes, out, y).sum(), first.device)
+                 with_reduction(summed_means, loss, cfgs[0].train.reduction), first.device)
 
 
 class SeedsTrainer(Trainer):

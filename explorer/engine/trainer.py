@@ -18,7 +18,7 @@ import torch
 from explorer.engine.augment import AUGMENT, augment
 from explorer.engine.build import BATCHES, Built, build, derived_seed
 from explorer.config import ConfigError, RunConfig
-from explorer.engine.losses import correct, hits, mean_loss, mean_terms, with_reduction
+from explorer.engine.losses import correct, hits, mean_loss, mean_terms
 from explorer.engine.metrics import compare_with_backprop, measured_backward
 from explorer.engine.optim import batch_manhattan_, make_optimizer
 from explorer.engine.tally import Tally
@@ -62,8 +62,6 @@ class Trainer:
         self.cfg = self.built.config
         self.on_metrics = on_metrics
         b, data = self.built, self.built.data
-        # every backward (the rule's, and backprop's for the alignment) takes the loss as reduced
-        b.loss_fn = with_reduction(b.loss_fn, self.cfg.train.loss, self.cfg.train.reduction)
         self.params = [p for _, p in b.trainable()]
         self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
         self.batch_size = self.cfg.train.batch_size
