@@ -1,6 +1,6 @@
 """The catalogue of published experiments: one `Entry` per table or figure with a number.
 
-Entries live in one module per document (`di_pasquale`, `shah`, `thakkar`, `demirbilek`,
+Entries live in one module per document (`di_pasquale` and `di_pasquale_resnet`, `shah`, `thakkar`, `demirbilek`,
 `espinosa_zarlenga`, and the two works outside ../shared/seeds: `biotorch`, `lillicrap`).
 
 Example:
@@ -12,11 +12,11 @@ Example:
 from __future__ import annotations
 
 from explorer.experiments.catalogue import (
-    biotorch, demirbilek, di_pasquale, espinosa_zarlenga, lillicrap, shah, thakkar,
+    biotorch, demirbilek, di_pasquale, di_pasquale_resnet, espinosa_zarlenga, lillicrap, shah, thakkar,
 )
 from explorer.experiments.catalogue.entry import SCALES, Entry, Published, Run, Scale
 
-DOCUMENTS = (di_pasquale, shah, thakkar, demirbilek, espinosa_zarlenga, biotorch, lillicrap)
+DOCUMENTS = (di_pasquale, di_pasquale_resnet, shah, thakkar, demirbilek, espinosa_zarlenga, biotorch, lillicrap)
 
 
 class EntryNotFound(KeyError):
