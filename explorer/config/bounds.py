@@ -22,7 +22,9 @@ MAX_SEED = 2**63 - 1         # torch.manual_seed and an SQLite INTEGER take it
 MAX_DATA_SEED = 2**32 - 1    # numpy's and scikit-learn's legacy seeding take no more
 MAX_PROBE = 10_000           # train.snapshot_samples
 MAX_CROP_PADDING = 1024      # train.augment.crop_padding: zero pixels around an image before a crop
-MAX_MILESTONES = 1024        # optimizer.schedule.milestones: epochs where the rate drops
+MAX_MILESTONES = 1024        # optimizer.schedule.milestones: epochs where the rate changes
+MAX_IMAGE_SIDE = 1024        # data.resize: height and width of a resized image
+MAX_DROPOUT = 1 - 1e-6       # model.dropout: the largest drop probability (1 would drop every unit)
 
 MAX_MAGNITUDE = 1e6          # initialisers' low, high, mean, std and gain; uSF's scale; weight decay; noise
 MAX_LR = 1e6                 # far past divergence (tests and demos diverge a run on purpose with 1e6)

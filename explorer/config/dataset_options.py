@@ -19,7 +19,11 @@ Example:
 
 from __future__ import annotations
 
-from explorer.config.bounds import MAX_CLASSES, MAX_DATA_SEED, MAX_MAGNITUDE, MAX_SAMPLES, MAX_WIDTH
+from dataclasses import dataclass
+from typing import Any
+
+from explorer.config.bounds import MAX_CLASSES, MAX_DATA_SEED, MAX_IMAGE_SIDE, MAX_MAGNITUDE, MAX_SAMPLES, MAX_WIDTH
+from explorer.config.fields import ConfigError, integer
 from explorer.config.registry import Option
 
 MAX_DIGITS = 1000  # parity: digit images side by side in one input
@@ -45,11 +49,37 @@ NOISE = Option("noise", "float", None, "noise", "standard deviation of the Gauss
 ROOT = Option("root", "text", None, "data folder", "the folder that holds the dataset's files")
 
 
+@dataclass(frozen=True)
+class SizeOption(Option):
+    """An image size ``[height, width]``: two whole numbers from 1 to `MAX_IMAGE_SIDE`, read as a tuple.
+
+    Example:
+        >>> RESIZE.read([32, 32], "data.resize")
+        (32, 32)
+        >>> RESIZE.read([32], "data.resize")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: data.resize must be [height, width], two whole numbers, got [32]
+    """
+
+    def read(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ConfigError(f"{path} must be [height, width], two whole numbers, got {value!r}", field=path)
+        return tuple(integer(v, f"{path}[{i}]", minimum=1, maximum=MAX_IMAGE_SIDE) for i, v in enumerate(value))
+
+
+RESIZE = SizeOption("resize", "size", None, "resize to",
+                    "[height, width]: every image resized at load (bilinear, no antialiasing), before standardising")
+
+
 def _options(*options: Option) -> dict[str, Option]:
     return {o.name: o for o in options}
 
 
 _FOLDER = (ROOT, TRAIN_SAMPLES, TEST_SAMPLES)  # read from data.root
+_IMAGES = (*_FOLDER, RESIZE)  # read from data.root, images that may be resized
 _TOY = (SAMPLES, TEST_FRACTION, NOISE, SEED)
 
 DATASET_OPTIONS: dict[str, dict[str, Option]] = {
@@ -67,11 +97,11 @@ DATASET_OPTIONS: dict[str, dict[str, Option]] = {
                             SAMPLES, TEST_SAMPLES, SEED),
     "teacher": _options(_choice("kind", "the teacher network", ("linear", "nonlinear")), SAMPLES, TEST_SAMPLES, SEED),
     # From a data folder (torchvision's layout).
-    "mnist": _options(*_FOLDER),
-    "fashion_mnist": _options(*_FOLDER),
-    "kmnist": _options(*_FOLDER),
-    "notmnist": _options(*_FOLDER, TEST_FRACTION),
-    "cifar10": _options(*_FOLDER),
+    "mnist": _options(*_IMAGES),
+    "fashion_mnist": _options(*_IMAGES),
+    "kmnist": _options(*_IMAGES),
+    "notmnist": _options(*_IMAGES, TEST_FRACTION),
+    "cifar10": _options(*_IMAGES),
     # Drawn afresh every epoch from a base dataset.
     "parity": _options(_choice("base", "the dataset whose digits are placed side by side", ("mnist", "digits")),
                        _count("k", "digits side by side in one input", high=MAX_DIGITS), SEED, *_FOLDER),
@@ -79,3 +109,5 @@ DATASET_OPTIONS: dict[str, dict[str, Option]] = {
 
 # The datasets whose inputs are images (C, H, W): what augmentation and resizing act on.
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "kmnist", "notmnist", "cifar10", "parity")
+# The image datasets that take ``data.resize`` (read from files; the parity task and the digits do not).
+RESIZABLE = tuple(name for name, options in DATASET_OPTIONS.items() if "resize" in options)

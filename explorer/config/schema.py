@@ -23,7 +23,7 @@ from explorer.config.bounds import (
     MAX_EPOCHS, MAX_LAYERS, MAX_LR, MAX_MAGNITUDE, MAX_MOMENTUM, MAX_PROBE, MAX_SAMPLES, MAX_SEED, MAX_STEPS,
     MAX_WIDTH, MIN_POSITIVE,
 )
-from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS
+from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
 from explorer.config.augmentation import Augmentation, read_augment
 from explorer.config.schedule import Schedule, read_schedule
 from explorer.config.registry import CONV_MODELS, INIT_PARAMS, MODEL_OPTIONS, OPTIONS, RESNET_MODELS, rule_spec
@@ -125,6 +125,9 @@ class DataConfig:
         d = require_mapping(d, path)
         name = choice(d.get("name", "digits"), f"{path}.name", list(DATASET_OPTIONS))
         known = DATASET_OPTIONS[name]
+        if "resize" in d and "resize" not in known:
+            raise ConfigError(f"{path}.resize resizes the images of {', '.join(RESIZABLE)}; '{name}' is not one "
+                              f"of them", field=f"{path}.resize")
         reject_unknown(d, {"name", *known}, path, f"dataset '{name}'")
         options = {k: known[k].read(v, f"{path}.{k}") for k, v in d.items() if k != "name"}
         return cls(name, drop_none(options))  # an option given as None is left to the loader's default
@@ -133,7 +136,10 @@ class DataConfig:
         return self.options.get(key, default)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, **copy.deepcopy(self.options)}
+        d = {"name": self.name, **copy.deepcopy(self.options)}
+        if "resize" in d:  # a list, as JSON writes it
+            d["resize"] = list(d["resize"])
+        return d
 
 
 @dataclass(frozen=True)

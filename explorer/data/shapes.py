@@ -98,6 +98,8 @@ def shape_of(cfg: DataConfig) -> DataShape:
         DataShape(input_shape=(1, 8, 16), classes=2, train=64, test=359, targets=0, probe=10000, base=DataShape(input_shape=(1, 8, 8), classes=10, train=1438, test=359, targets=0, probe=359, base=None))
         >>> shape_of(DataConfig("mnist", {"train_samples": 1000})).train
         1000
+        >>> shape_of(DataConfig("mnist", {"resize": (32, 32)})).input_shape
+        (1, 32, 32)
     """
     name, get = cfg.name, cfg.get
     if name == "digits":
@@ -123,5 +125,7 @@ def shape_of(cfg: DataConfig) -> DataShape:
         train, test = _split(NOTMNIST, get("test_fraction", 0.2))
     else:
         train, test = FOLDER_SPLITS[name]
-    return DataShape(IMAGES.get(name, (1, 28, 28)), 10, min(get("train_samples", train), train),
+    channels, height, width = IMAGES.get(name, (1, 28, 28))
+    height, width = get("resize", (height, width))  # data.resize: the images as the network sees them
+    return DataShape((channels, height, width), 10, min(get("train_samples", train), train),
                      min(get("test_samples", test), test))

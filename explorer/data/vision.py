@@ -98,7 +98,8 @@ def find_or_download(title: str, root: Path, folder: str, files: tuple[str, ...]
 def image_dataset(name: str, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
                   cfg: DataConfig, num_classes: int, per_channel: bool = False) -> Dataset:
     """A `Dataset` from uint8 images (N, C, H, W) and labels: the first ``data.train_samples`` /
-    ``data.test_samples`` of each split, scaled to [0, 1] and standardised with the train
+    ``data.test_samples`` of each split, scaled to [0, 1], resized to ``data.resize`` if given
+    (`resize`) and standardised with the train
     statistics (over all pixels, or per channel).
 
     Example:
@@ -112,9 +113,30 @@ def image_dataset(name: str, train: tuple[torch.Tensor, torch.Tensor], test: tup
         return t if n is None else t[:n]
 
     n_train, n_test = cfg.get("train_samples"), cfg.get("test_samples")
-    x_train, x_test = first(train[0], n_train).float() / 255.0, first(test[0], n_test).float() / 255.0
+    size = cfg.get("resize")
+    x_train, x_test = (resize(first(t, n).float() / 255.0, size) for t, n in ((train[0], n_train), (test[0], n_test)))
     dims = (0, 2, 3) if per_channel else tuple(range(x_train.dim()))
     mean = x_train.mean(dims, keepdim=True)
     std = x_train.std(dims, keepdim=True).clamp_min(1e-8)
     return Dataset(name, (x_train - mean) / std, first(train[1], n_train).long(),
                    (x_test - mean) / std, first(test[1], n_test).long(), num_classes=num_classes)
+
+
+RESIZE_CHUNK = 8192  # images resized at a time (bounds the float copies made on the way)
+
+
+def resize(images: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+    """Float images (N, C, H, W) resized to ``size`` = (height, width) by bilinear interpolation
+    (half-pixel centres, ``align_corners=False``, no antialiasing: torchvision's
+    ``resize(..., antialias=False)``); unchanged when ``size`` is None or their own.
+
+    Example:
+        >>> resize(torch.tensor([[[[0.0, 1.0]]]]), (1, 4)).tolist()  # 2 pixels to 4: edges held, middle blended
+        [[[[0.0, 0.25, 0.75, 1.0]]]]
+    """
+    if size is None or tuple(images.shape[-2:]) == tuple(size):
+        return images
+    return torch.cat([torch.nn.functional.interpolate(part, size=tuple(size), mode="bilinear", align_corners=False,
+                                                      antialias=False)
+                      for part in images.split(RESIZE_CHUNK)]) if len(images) else images.new_zeros(
+        (0, images.shape[1], *size))
