@@ -1,0 +1,623 @@
+"""Replay the catalogue: plan an entry's runs, train those not yet in the run store, and set what
+they measured beside what the document published, with a verdict.
+
+- `plan` lists every (entry, run, seed) at a scale as a `Planned` run with its validated config;
+- `pending` keeps those the store has not finished ("done" or "diverged"): rerunning resumes;
+- `run` trains the pending runs one after another into the store (one group per entry and seed,
+  labelled "reproduce <id> <scale>"), skipping entries whose data is not on disk (`missing_data`);
+- `results` reads the store only: one row per published value, with the mean and 95% confidence
+  interval over seeds, a verdict ("reproduced", "differs", "not run") and, per entry, whether the
+  runs come in the published order;
+- `table_text` prints that table for a terminal (`report.write` makes Markdown with charts).
+
+A stored run counts for a planned one when their configs are equal, leaving out where it ran
+(``device``) and where its data lives (``data.root``): a run trained on a GPU, or with another data
+folder, is the same experiment.
+
+Example:
+    >>> import os, tempfile
+    >>> from explorer.experiments.catalogue import Entry, Published, Run, Scale
+    >>> from explorer.runs.store import Store
+    >>> entry = Entry("demo", "demo.txt", "Table 1", "BP on the digits", {"model": {"hidden": [8]},
+    ...               "train": {"epochs": 2}, "device": "cpu"}, (Run("BP", {}),), (Published("BP", "test_acc", 90.0),),
+    ...               tolerance=50.0, classroom=Scale({"train.epochs": 1}, "1 epoch instead of 2"),
+    ...               smoke=Scale({"train.epochs": 1}, "1 epoch"))
+    >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+    >>> [(p.entry_id, p.label, p.seed) for p in plan([entry], "smoke", seeds=2)]
+    [('demo', 'BP', 0), ('demo', 'BP', 1)]
+    >>> outcome = run([entry], "smoke", seeds=1, store=store, progress=False)
+    >>> len(outcome.trained), len(pending(plan([entry], "smoke"), store))
+    (1, 0)
+    >>> row = results([entry], "smoke", 1, store).iloc[0]
+    >>> row["verdict"], int(row["n"]), row["detail"]
+    ('reproduced', 1, 'smoke scale: 1 epoch')
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import pandas as pd
+from scipy import stats
+
+from explorer.config import ConfigError, DataConfig, RunConfig
+from explorer.experiments.catalogue.entry import FOLDER_DATASETS, LOWER_IS_BETTER, Entry, Published
+from explorer.experiments.measures import measure, unit_of
+from explorer.runs.store import RunInfo, Store
+
+FINISHED = ("done", "diverged")  # a run with one of these statuses is not trained again
+VERDICTS = ("reproduced", "differs", "not run")
+COLUMNS = ("id", "source", "ref", "run", "metric", "unit", "published", "approx", "at", "tolerance", "n", "mean",
+           "ci95", "verdict", "detail", "order")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One run to make: the entry, the run's label (as the published table names it), the seed and
+    the validated config (at the planned scale)."""
+
+    entry_id: str
+    label: str
+    seed: int
+    config: RunConfig
+
+    @property
+    def epochs(self) -> int:
+        return self.config.train.epochs
+
+
+@dataclass
+class Tick:
+    """Where `run` stands, handed to a ``progress`` function after each step of the run in flight:
+    the run (1-based) among ``runs`` pending, its store id, and the epochs trained over all runs."""
+
+    run: int
+    runs: int
+    planned: Planned
+    run_id: str
+    epochs_done: float
+    epochs_total: int
+
+
+@dataclass
+class Outcome:
+    """What `run` did: every planned run, those it trained now (planned, store id, final status),
+    how many were already finished, the entries it could not run (id -> why), and whether it was
+    interrupted (the run in flight is then ``cancelled`` in the store; running again resumes)."""
+
+    planned: list[Planned] = field(default_factory=list)
+    trained: list[tuple[Planned, str, str]] = field(default_factory=list)
+    skipped: int = 0
+    not_run: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+# ----------------------------------------------------------------------------------------------
+# Planning
+
+
+def _seeds(seeds: int) -> range:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds must be a whole number of at least 1, got {seeds!r}", field="seeds")
+    return range(seeds)
+
+
+def plan_entry(entry: Entry, scale: str, seeds: int = 1, root: str | None = None,
+               device: str | None = None) -> list[Planned]:
+    """`plan` for one entry (`ConfigError` names the entry, the run and the field)."""
+    out = []
+    for seed in _seeds(seeds):
+        for label, cfg in entry.configs(scale, root=root, seed=seed, device=device):
+            out.append(Planned(entry.id, label, seed, cfg))
+    return out
+
+
+def plan(entries: Iterable[Entry], scale: str, seeds: int = 1, root: str | None = None,
+         device: str | None = None) -> list[Planned]:
+    """Every run of ``entries`` at ``scale`` for seeds 0 … ``seeds`` − 1, entry by entry, seed by
+    seed, run by run; the data of folder datasets is read from ``root``. A setting that does not
+    validate raises `ConfigError` (nothing is planned).
+
+    Example:
+        >>> from explorer.experiments.catalogue import Entry, Published, Run, Scale
+        >>> e = Entry("two", "x.txt", "Table 2", "two rules", {"train": {"epochs": 3}},
+        ...           (Run("BP", {}), Run("DFA", {"algorithm.name": "dfa"})), (), 1.0,
+        ...           Scale({"train.epochs": 2}, "2 epochs"), Scale({"train.epochs": 1}, "1 epoch"))
+        >>> [(p.label, p.seed, p.config.algorithm.name, p.epochs) for p in plan([e], "classroom", seeds=2)]
+        [('BP', 0, 'bp', 2), ('DFA', 0, 'dfa', 2), ('BP', 1, 'bp', 2), ('DFA', 1, 'dfa', 2)]
+    """
+    out: list[Planned] = []
+    for entry in entries:
+        out.extend(plan_entry(entry, scale, seeds, root, device))
+    return out
+
+
+def run_key(config: RunConfig | dict) -> str:
+    """What makes two runs the same experiment: the config as canonical JSON, without ``device``
+    and ``data.root``.
+
+    Example:
+        >>> a = {"seed": 1, "device": "cpu", "data": {"name": "mnist", "root": "/a"}}
+        >>> run_key(a) == run_key({"seed": 1, "device": "cuda", "data": {"name": "mnist", "root": "/b"}})
+        True
+        >>> run_key(a) == run_key({**a, "seed": 2})
+        False
+    """
+    d = config.to_dict() if isinstance(config, RunConfig) else copy.deepcopy(dict(config))
+    d = json.loads(json.dumps(d))  # tuples as lists, as the store keeps them
+    d.pop("device", None)
+    if isinstance(d.get("data"), dict):
+        d["data"].pop("root", None)
+    return json.dumps(d, sort_keys=True)
+
+
+def finished_runs(store: Store) -> dict[str, RunInfo]:
+    """The store's finished runs ("done" or "diverged") by `run_key`, the newest where several share one."""
+    out: dict[str, RunInfo] = {}
+    for info in store.list_runs():  # newest first
+        if info.status in FINISHED:
+            out.setdefault(run_key(info.config), info)
+    return out
+
+
+def pending(planned: Sequence[Planned], store: Store) -> list[Planned]:
+    """The planned runs that have no finished ("done" or "diverged") run in the store with the same
+    config (`run_key`): what is left to train. Cancelled, failed and interrupted runs train again.
+
+    Example:
+        >>> import os, tempfile
+        >>> from explorer.runs.store import Store
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+        >>> p = Planned("demo", "BP", 0, RunConfig.from_dict({"train": {"epochs": 1}}))
+        >>> len(pending([p], store))
+        1
+        >>> run_id = store.create_run(p.config); store.finish_run(run_id, "done")
+        >>> pending([p], store)
+        []
+    """
+    done = finished_runs(store)
+    return [p for p in planned if run_key(p.config) not in done]
+
+
+# ----------------------------------------------------------------------------------------------
+# Data on disk
+
+
+def _data_config(entry: Entry, root: str | None) -> DataConfig:
+    options = {k: v for k, v in entry.setting.get("data", {}).items() if k != "name"}
+    if root is not None and entry.dataset in FOLDER_DATASETS:
+        options["root"] = str(root)
+    return DataConfig(entry.dataset, options)
+
+
+def missing_data(entry: Entry, root: str | None = None) -> str | None:
+    """None if the entry's data is here (built in, generated, or its files in the data folder
+    ``root``, else ``$EXPLORER_DATA``, else ``~/.explorer/data``), else "not run: put … in <folder>".
+
+    Example:
+        >>> from explorer.experiments.catalogue import Entry, Published, Run, Scale
+        >>> e = Entry("c", "x.txt", "Table 1", "CIFAR", {"data": {"name": "cifar10"}}, (Run("BP", {}),), (), 1.0,
+        ...           Scale({}, "-"), Scale({}, "-"))
+        >>> missing_data(e, "/nowhere")
+        'not run: put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch) in /nowhere'
+        >>> missing_data(Entry("d", "x.txt", "T", "digits", {}, (Run("BP", {}),), (), 1.0, Scale({}, "-"),
+        ...                    Scale({}, "-"))) is None
+        True
+    """
+    from explorer.data.availability import missing
+    from explorer.data.cifar import FOLDER as CIFAR_FOLDER
+    from explorer.data.cifar import TEST_FILES, TRAIN_FILES
+    from explorer.data.idx import IDX_SOURCES
+    from explorer.data.vision import data_root
+
+    cfg = _data_config(entry, root)
+    if missing(cfg) is None:
+        return None
+    name = cfg.name if cfg.name != "parity" else "mnist"
+    folder = data_root(cfg)
+    if name == "cifar10":
+        what = f"{CIFAR_FOLDER} ({TRAIN_FILES[0]} … {TRAIN_FILES[-1]}, {', '.join(TEST_FILES)})"
+    elif name in IDX_SOURCES:
+        source = IDX_SOURCES[name]
+        what = f"{source.folder}/raw ({', '.join(source.files)})"
+    else:  # availability knows a dataset this does not: its own sentence
+        return f"not run: {missing(cfg)}"
+    return f"not run: put {what} in {folder}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Running
+
+
+def group_label(entry_id: str, scale: str) -> str:
+    """The label of the store groups `run` makes: "reproduce <id> <scale>".
+
+    Example:
+        >>> group_label("dp-3.1", "classroom")
+        'reproduce dp-3.1 classroom'
+    """
+    return f"reproduce {entry_id} {scale}"
+
+
+def _bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="reproduce", file=sys.stderr, dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f} epochs [{elapsed}<{remaining}]")
+
+
+def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, store: Store | str | None = None,
+        root: str | None = None, device: str | None = None, progress: bool | Callable[[Tick], None] = True,
+        on_run: Callable[[Planned, RunInfo], None] | None = None,
+        stop: threading.Event | None = None) -> Outcome:
+    """Train every pending run of ``entries`` at ``scale`` (seeds 0 … ``seeds`` − 1) into ``store``
+    (a `Store`, a path, or None: the default store), one after another; see the module docstring.
+
+    Entries whose data is missing, or whose setting does not validate, are left out and named in
+    ``Outcome.not_run``; the others still run. ``progress``: True draws a bar on standard error
+    counting the epochs of all runs, with "run i/n" in its description; a function is called with
+    a `Tick` as the run in flight trains. ``on_run(planned, info)`` is called as each run ends.
+    Setting ``stop`` (or Ctrl-C) stops the run in flight, which the store marks ``cancelled``; the
+    outcome says ``interrupted`` (Ctrl-C is raised again after that). Running again resumes.
+    """
+    entries = list(entries)
+    outcome = Outcome()
+    todo: list[Planned] = []
+    owned = not isinstance(store, Store)
+    store = store if isinstance(store, Store) else Store(store)
+    try:
+        for entry in entries:
+            why = missing_data(entry, root)
+            if why is None:
+                try:
+                    planned = plan_entry(entry, scale, seeds, root, device)
+                except ConfigError as err:
+                    why = f"not run: its setting does not validate: {err}"
+            if why is not None:
+                outcome.not_run[entry.id] = why
+                continue
+            outcome.planned.extend(planned)
+            left = pending(planned, store)
+            outcome.skipped += len(planned) - len(left)
+            todo.extend(left)
+        _train(todo, scale, store, outcome, progress, on_run, stop)
+    finally:
+        if owned:
+            store.close()
+    return outcome
+
+
+def _train(todo: list[Planned], scale: str, store: Store, outcome: Outcome, progress, on_run, stop) -> None:
+    from explorer.runs.jobs import JobManager
+
+    if not todo:
+        return
+    total = sum(p.epochs for p in todo)
+    bar = _bar(total) if progress is True else None
+    tell = progress if callable(progress) else None
+    groups: dict[tuple[str, int], str] = {}
+    done_epochs = 0.0
+    try:
+        with JobManager(store, max_concurrent=1) as jobs:
+            for i, p in enumerate(todo, start=1):
+                if stop is not None and stop.is_set():
+                    outcome.interrupted = True
+                    break
+                key = (p.entry_id, p.seed)
+                if key not in groups:
+                    groups[key] = store.create_group(p.seed, group_label(p.entry_id, scale))
+                handle = jobs.submit(p.config, group=groups[key])
+                if bar is not None:
+                    bar.set_description(f"reproduce run {i}/{len(todo)} {p.entry_id} {p.label} seed {p.seed}")
+                try:
+                    while handle.wait(0.1) is None:
+                        if stop is not None and stop.is_set():
+                            handle.stop()
+                        now = done_epochs + (p.epochs * handle.steps_done / handle.total_steps
+                                             if handle.total_steps else 0.0)
+                        if bar is not None:
+                            bar.update(now - bar.n)
+                        if tell is not None:
+                            tell(Tick(i, len(todo), p, handle.id, now, total))
+                except KeyboardInterrupt:
+                    handle.stop()
+                    handle.wait()
+                    outcome.interrupted = True
+                    outcome.trained.append((p, handle.id, handle.status))
+                    raise
+                done_epochs += p.epochs
+                if bar is not None:
+                    bar.update(done_epochs - bar.n)
+                if tell is not None:
+                    tell(Tick(i, len(todo), p, handle.id, done_epochs, total))
+                outcome.trained.append((p, handle.id, handle.status))
+                if handle.status == "cancelled":
+                    outcome.interrupted = True
+                if on_run is not None:
+                    on_run(p, store.get_run(handle.id))
+                if outcome.interrupted:
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` is better (accuracies; not errors, losses, NSE, angles, times).
+
+    Example:
+        >>> higher_is_better("test_acc"), higher_is_better("test_error"), higher_is_better("update_deg")
+        (True, False, False)
+    """
+    return not (metric in LOWER_IS_BETTER or unit_of(metric) in ("°", "ms") or metric.endswith("error"))
+
+
+def epoch_records(records: Sequence[dict]) -> list[dict]:
+    """The records logged at the end of an epoch (whole ``epoch``), in order.
+
+    Example:
+        >>> [r["epoch"] for r in epoch_records([{"epoch": 0.5}, {"epoch": 1.0}, {"epoch": 1.5}, {"epoch": 2.0}])]
+        [1.0, 2.0]
+    """
+    return [r for r in records if float(r.get("epoch", math.nan)).is_integer()]
+
+
+def measured(records: Sequence[dict], metric: str, at: str | int) -> tuple[float, str]:
+    """The value a published value is compared with, read from a run's ``records``, and a note
+    ('' or why it is read elsewhere): ``at`` "final" is the last record with the metric, "best" the
+    best over all records (highest accuracy, lowest error, loss, NSE, angle or time), an epoch the
+    record at the end of that epoch (the last record, noted, when the run is shorter).
+
+    Example:
+        >>> recs = [{"epoch": 1.0, "test_acc": 0.5}, {"epoch": 1.5, "test_acc": 0.9}, {"epoch": 2.0, "test_acc": 0.7}]
+        >>> measured(recs, "test_acc", "final"), measured(recs, "test_acc", "best"), measured(recs, "test_acc", 1)
+        ((70.0, ''), (90.0, ''), (50.0, ''))
+        >>> measured(recs, "test_acc", 5)
+        (70.0, 'epoch 5 is past the run (2 epochs): its last record')
+        >>> measured([], "test_acc", "final")
+        (nan, 'no records')
+    """
+    values = [(r, measure(r, metric)) for r in records]
+    values = [(r, v) for r, v in values if not math.isnan(v)]
+    if not values:
+        return math.nan, "no records" if not records else f"no {metric} in the records"
+    if at == "final":
+        return values[-1][1], ""
+    if at == "best":
+        pick = max if higher_is_better(metric) else min
+        return pick(v for _, v in values), ""
+    at_epoch = [v for r, v in values if float(r.get("epoch", math.nan)) == float(at)]
+    if at_epoch:
+        return at_epoch[-1], ""
+    last = max(float(r.get("epoch", 0.0)) for r, _ in values)
+    return values[-1][1], f"epoch {at} is past the run ({last:g} epochs): its last record"
+
+
+def ci95(values: Sequence[float]) -> float:
+    """Half-width of the 95% Student-t confidence interval of the mean; NaN for fewer than 2 values.
+
+    Example:
+        >>> round(ci95([1.0, 2.0, 3.0]), 3)   # t(0.975, 2) × 1 / √3
+        2.484
+        >>> ci95([1.0])
+        nan
+    """
+    n = len(values)
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * pd.Series(values).std(ddof=1) / math.sqrt(n))
+
+
+def _difference(diff: float, unit: str) -> str:
+    amount = f"{diff:+.3g}" if abs(diff) < 0.1 else f"{diff:+.1f}"
+    return f"by {amount} points" if unit == "%" else f"by {amount}{unit}"
+
+
+def order_agrees(published: Sequence[float], measured_means: Sequence[float]) -> str:
+    """"agrees" if the runs measured come in the published order (every pair the document ranks,
+    ties left out, ranks the same way), "differs" if not, "-" with fewer than two runs measured.
+
+    Example:
+        >>> order_agrees([90, 80, 70], [85, 75, 74]), order_agrees([90, 80], [70, 75]), order_agrees([90], [1])
+        ('agrees', 'differs', '-')
+    """
+    pairs = [(p, m) for p, m in zip(published, measured_means) if not math.isnan(m)]
+    if len(pairs) < 2:
+        return "-"
+    for i, (p1, m1) in enumerate(pairs):
+        for p2, m2 in pairs[i + 1:]:
+            if p1 != p2 and (p1 > p2) != (m1 > m2):
+                return "differs"
+    return "agrees"
+
+
+def results(entries: Iterable[Entry], scale: str, seeds: int, store: Store, root: str | None = None) -> pd.DataFrame:
+    """One row per published value of ``entries``: the columns of `COLUMNS`; reads the store only.
+
+    ``n`` counts the seeds (0 … ``seeds`` − 1) with a finished run that measured the value (a
+    diverged run is left out of the mean, and ``detail`` says how many diverged); ``mean`` and
+    ``ci95`` (the 95% Student-t half-width, NaN for one seed) are over them. The verdict is
+    "reproduced" when |mean − published| ≤ tolerance, else "differs" (``detail``: "by −3.2
+    points"), or "not run" (``detail`` says why). Below full scale, ``detail`` says what the scale
+    shrinks. ``order`` tells, per entry and metric, whether the runs come in the published order.
+    """
+    done = finished_runs(store)
+    rows: list[dict] = []
+    for entry in entries:
+        rows.extend(_entry_rows(entry, scale, seeds, store, root, done))
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    return df
+
+
+def _entry_rows(entry: Entry, scale: str, seeds: int, store: Store, root: str | None,
+                done: dict[str, RunInfo]) -> list[dict]:
+    shrinks = entry.scale(scale)
+    scale_note = f"{scale} scale: {shrinks.shrinks}" if shrinks is not None else ""
+    why = missing_data(entry, root)
+    planned: list[Planned] = []
+    if why is None:
+        try:
+            planned = plan_entry(entry, scale, seeds, root)
+        except ConfigError as err:
+            why = f"not run: its setting does not validate: {err}"
+    infos: dict[str, list[RunInfo]] = {}
+    for p in planned:
+        info = done.get(run_key(p.config))
+        if info is not None:
+            infos.setdefault(p.label, []).append(info)
+    records: dict[str, list[dict]] = {}
+    rows = []
+    for pub in entry.published:
+        tolerance = pub.tolerance if pub.tolerance is not None else entry.tolerance
+        row = {"id": entry.id, "source": entry.source, "ref": entry.ref, "run": pub.run, "metric": pub.metric,
+               "unit": unit_of(pub.metric), "published": pub.value, "approx": pub.approx, "at": pub.at,
+               "tolerance": tolerance, "n": 0, "mean": math.nan, "ci95": math.nan, "verdict": "not run",
+               "detail": "", "order": "-"}
+        runs = infos.get(pub.run, [])
+        if why is not None:
+            row["detail"] = why
+        elif not runs:
+            row["detail"] = (f"not run: no finished run in the store (python -m explorer reproduce {entry.id}"
+                             f" --scale {scale})")
+        else:
+            values, notes = [], []
+            diverged = sum(info.status == "diverged" for info in runs)
+            for info in runs:
+                if info.status != "done":
+                    continue
+                if info.id not in records:
+                    records[info.id] = store.metrics(info.id)
+                value, note = measured(records[info.id], pub.metric, pub.at)
+                if not math.isnan(value):
+                    values.append(value)
+                if note:
+                    notes.append(note)
+            notes = list(dict.fromkeys(notes))
+            if diverged:
+                notes.insert(0, f"{diverged} of {len(runs)} seeds diverged")
+            if len(runs) < seeds:
+                notes.insert(0, f"{len(runs)} of {seeds} seeds run")
+            row["n"] = len(values)
+            if values:
+                mean = float(sum(values) / len(values))
+                row["mean"], row["ci95"] = mean, ci95(values)
+                diff = mean - pub.value
+                if abs(diff) <= tolerance + 1e-9 * max(1.0, abs(pub.value)):
+                    row["verdict"] = "reproduced"
+                else:
+                    row["verdict"] = "differs"
+                    notes.insert(0, _difference(diff, row["unit"]))
+            else:
+                row["verdict"] = "differs" if diverged else "not run"
+                notes.insert(0, "nothing measured")
+            if scale_note:
+                notes.append(scale_note)
+            row["detail"] = "; ".join(notes)
+        rows.append(row)
+    _add_order(rows)
+    return rows
+
+
+def _add_order(rows: list[dict]) -> None:
+    """Fill ``order`` for the rows of one entry, per (metric, at)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["metric"], str(row["at"])), []).append(row)
+    for group in groups.values():
+        verdict = order_agrees([r["published"] for r in group], [r["mean"] for r in group])
+        for r in group:
+            r["order"] = verdict
+
+
+# ----------------------------------------------------------------------------------------------
+# Text
+
+
+def value_text(value: float, unit: str, approx: bool = False) -> str:
+    """A value as the table prints it: 3 significant figures or 2 decimals, its unit, "≈" if read off a plot.
+
+    Example:
+        >>> value_text(91.5623, "%"), value_text(0.01234, ""), value_text(52.0, "%", approx=True)
+        ('91.56%', '0.0123', '≈52%')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    text = f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) >= 1 else f"{value:.3g}"
+    return f"{'≈' if approx else ''}{text}{unit}"
+
+
+def measured_text(mean: float, ci: float, unit: str) -> str:
+    """"mean ± CI" (just the mean for one seed; "-" when nothing was measured).
+
+    Example:
+        >>> measured_text(91.234, 0.51, "%"), measured_text(91.2, float("nan"), "%"), measured_text(float("nan"), 1, "%")
+        ('91.23 ± 0.51%', '91.2%', '-')
+    """
+    if math.isnan(mean):
+        return "-"
+    if math.isnan(ci):
+        return value_text(mean, unit)
+    return f"{value_text(mean, '')} ± {value_text(ci, '')}{unit}"
+
+
+def table_text(df: pd.DataFrame) -> str:
+    """The `results` table for a terminal: entry, run, metric, published | measured (mean ± 95% CI,
+    seeds) | verdict and its detail, order.
+
+    Example:
+        >>> df = pd.DataFrame([{"id": "demo", "source": "x", "ref": "Table 1", "run": "BP", "metric": "test_acc",
+        ...     "unit": "%", "published": 90.0, "approx": False, "at": "final", "tolerance": 1.0, "n": 1,
+        ...     "mean": 88.0, "ci95": float("nan"), "verdict": "differs", "detail": "by -2.0 points", "order": "-"}])
+        >>> print(table_text(df))
+        entry  ref      run  metric    published  measured  n  verdict  detail          order
+        demo   Table 1  BP   test_acc  90%        88%       1  differs  by -2.0 points  -
+    """
+    if df.empty:
+        return "(no published values)"
+    shown = pd.DataFrame({
+        "entry": df["id"], "ref": df["ref"], "run": df["run"],
+        "metric": [m if at == "final" else f"{m} @{at}" for m, at in zip(df["metric"], df["at"])],
+        "published": [value_text(v, u, a) for v, u, a in zip(df["published"], df["unit"], df["approx"])],
+        "measured": [measured_text(m, c, u) for m, c, u in zip(df["mean"], df["ci95"], df["unit"])],
+        "n": df["n"].astype(int).astype(str), "verdict": df["verdict"], "detail": df["detail"], "order": df["order"],
+    })
+    widths = {c: max(len(c), *(len(str(v)) for v in shown[c])) for c in shown.columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in shown.columns).rstrip()]
+    for _, r in shown.iterrows():
+        lines.append("  ".join(str(r[c]).ljust(widths[c]) for c in shown.columns).rstrip())
+    return "\n".join(lines)
+
+
+def to_json(df: pd.DataFrame) -> list[dict]:
+    """The `results` rows as JSON-ready dicts (NaN as None).
+
+    Example:
+        >>> to_json(pd.DataFrame([{"id": "a", "mean": float("nan"), "n": 0}]))
+        [{'id': 'a', 'mean': None, 'n': 0}]
+    """
+    out = []
+    for rec in df.to_dict(orient="records"):
+        row: dict[str, Any] = {}
+        for k, v in rec.items():
+            if isinstance(v, float) and math.isnan(v):
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            row[k] = v
+        out.append(row)
+    return out
+
+
+__all__ = ["COLUMNS", "FINISHED", "Outcome", "Planned", "Tick", "ci95", "finished_runs", "group_label", "measured",
+           "missing_data", "order_agrees", "pending", "plan", "plan_entry", "results", "run", "run_key",
+           "table_text", "to_json"]
