@@ -463,18 +463,7 @@ def _entry_rows(entry: Entry, scale: str, seeds: int, store: Store, root: str | 
                 done: dict[str, RunInfo]) -> list[dict]:
     shrinks = entry.scale(scale)
     scale_note = f"{scale} scale: {shrinks.shrinks}" if shrinks is not None else ""
-    why = missing_data(entry, root)
-    planned: list[Planned] = []
-    if why is None:
-        try:
-            planned = plan_entry(entry, scale, seeds, root)
-        except ConfigError as err:
-            why = f"not run: its setting does not validate: {err}"
-    infos: dict[str, list[RunInfo]] = {}
-    for p in planned:
-        info = done.get(run_key(p.config))
-        if info is not None:
-            infos.setdefault(p.label, []).append(info)
+    why, infos = _stored(entry, scale, seeds, root, done)
     records: dict[str, list[dict]] = {}
     rows = []
     for pub in entry.published:
@@ -526,6 +515,139 @@ def _entry_rows(entry: Entry, scale: str, seeds: int, store: Store, root: str | 
         rows.append(row)
     _add_order(rows)
     return rows
+
+
+def _stored(entry: Entry, scale: str, seeds: int, root: str | None,
+            done: dict[str, RunInfo]) -> tuple[str | None, dict[str, list[RunInfo]]]:
+    """(why the entry cannot run or None, {run label: its finished runs, seed by seed})."""
+    why = missing_data(entry, root)
+    planned: list[Planned] = []
+    if why is None:
+        try:
+            planned = plan_entry(entry, scale, seeds, root)
+        except ConfigError as err:
+            why = f"not run: its setting does not validate: {err}"
+    infos: dict[str, list[RunInfo]] = {}
+    for p in planned:
+        info = done.get(run_key(p.config))
+        if info is not None:
+            infos.setdefault(p.label, []).append(info)
+    return why, infos
+
+
+def stored_runs(entry: Entry, scale: str, seeds: int, store: Store, root: str | None = None) -> dict[str, list[RunInfo]]:
+    """The finished runs of ``entry`` at ``scale`` in ``store``: {run label: runs, one per seed found}.
+
+    Example:
+        >>> import os, tempfile
+        >>> from explorer.experiments.catalogue import Entry, Run, Scale
+        >>> e = Entry("e", "x.txt", "T", "t", {"train": {"epochs": 1}}, (Run("BP", {}),), (), 1.0, Scale({}, "-"),
+        ...           Scale({}, "-"))
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+        >>> run_id = store.create_run(plan([e], "smoke")[0].config); store.finish_run(run_id, "done")
+        >>> [info.id == run_id for info in stored_runs(e, "smoke", 1, store)["BP"]]
+        [True]
+    """
+    return _stored(entry, scale, seeds, root, finished_runs(store))[1]
+
+
+def primary_metric(entry: Entry) -> str:
+    """The metric an entry's curves show: the one most of its published values use (test accuracy without any).
+
+    Example:
+        >>> from explorer.experiments.catalogue import Entry, Published, Run, Scale
+        >>> e = Entry("e", "x.txt", "T", "t", {}, (Run("BP", {}),), (Published("BP", "test_error", 2.0),), 1.0,
+        ...           Scale({}, "-"), Scale({}, "-"))
+        >>> primary_metric(e)
+        'test_error'
+    """
+    metrics = [p.metric for p in entry.published]
+    return max(dict.fromkeys(metrics), key=metrics.count) if metrics else "test_acc"
+
+
+def curves(entry: Entry, scale: str, seeds: int, store: Store, root: str | None = None,
+           metric: str | None = None) -> pd.DataFrame:
+    """Each run's ``metric`` (default: `primary_metric`) at the end of every epoch, over the seeds
+    found in the store (diverged runs left out): columns run, epoch, mean, ci95, low, high, n.
+
+    Example:
+        >>> import os, tempfile
+        >>> from explorer.experiments.catalogue import Entry, Run, Scale
+        >>> e = Entry("e", "x.txt", "T", "t", {"train": {"epochs": 1}}, (Run("BP", {}),), (), 1.0, Scale({}, "-"),
+        ...           Scale({}, "-"))
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+        >>> run_id = store.create_run(plan([e], "smoke")[0].config)
+        >>> store.append_metrics(run_id, [{"step": 5, "epoch": 0.5, "test_acc": 0.2}, {"step": 10, "epoch": 1.0, "test_acc": 0.4}])
+        >>> store.finish_run(run_id, "done")
+        >>> curves(e, "smoke", 1, store)[["run", "epoch", "mean", "n"]].to_dict(orient="records")
+        [{'run': 'BP', 'epoch': 1, 'mean': 40.0, 'n': 1}]
+    """
+    metric = metric or primary_metric(entry)
+    rows = []
+    for label, infos in stored_runs(entry, scale, seeds, store, root).items():
+        for info in infos:
+            if info.status != "done":
+                continue
+            for r in epoch_records(store.metrics(info.id)):
+                value = measure(r, metric)
+                if not math.isnan(value):
+                    rows.append({"run": label, "epoch": int(r["epoch"]), "value": value})
+    columns = ["run", "epoch", "mean", "ci95", "low", "high", "n"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(rows)
+    out = []
+    for (label, epoch), group in table.groupby(["run", "epoch"], sort=False):
+        values = list(group["value"])
+        mean, ci = float(sum(values) / len(values)), ci95(values)
+        half = 0.0 if math.isnan(ci) else ci
+        out.append({"run": label, "epoch": int(epoch), "mean": mean, "ci95": ci, "low": mean - half,
+                    "high": mean + half, "n": len(values)})
+    return pd.DataFrame(out, columns=columns)
+
+
+def run_epochs(entry: Entry, label: str, scale: str) -> int:
+    """The epochs run ``label`` of ``entry`` trains at ``scale`` (read from the setting, without validating it).
+
+    Example:
+        >>> from explorer.experiments.catalogue import Entry, Run, Scale
+        >>> e = Entry("e", "x.txt", "T", "t", {"train": {"epochs": 10}}, (Run("A", {}), Run("B", {"train.epochs": 20})),
+        ...           (), 1.0, Scale({"train.epochs": 3}, "3 epochs"), Scale({}, "-"))
+        >>> run_epochs(e, "B", "full"), run_epochs(e, "B", "classroom"), run_epochs(e, "A", "smoke")
+        (20, 3, 10)
+    """
+    from explorer.config.schema import changed
+
+    run = next(r for r in entry.runs if r.label == label)
+    extra = entry.scale(scale)
+    d = changed(copy.deepcopy(entry.setting), {**run.changes, **(extra.changes if extra is not None else {})})
+    return int(d.get("train", {}).get("epochs", RunConfig().train.epochs))
+
+
+def published_points(entry: Entry, scale: str, metric: str | None = None) -> pd.DataFrame:
+    """Where a chart marks the published values of ``metric`` (default: `primary_metric`): columns
+    run, epoch, published, approx, text. A value read at an epoch sits at that epoch (at the
+    scale's last epoch when the scale's runs are shorter); "final" and "best" at the last epoch.
+
+    Example:
+        >>> from explorer.experiments.catalogue import Entry, Published, Run, Scale
+        >>> e = Entry("e", "x.txt", "T", "t", {"train": {"epochs": 10}}, (Run("BP", {}),),
+        ...           (Published("BP", "test_acc", 90.0), Published("BP", "test_acc", 80.0, approx=True, at=5)), 1.0,
+        ...           Scale({"train.epochs": 3}, "3 epochs"), Scale({"train.epochs": 1}, "1 epoch"))
+        >>> published_points(e, "full")[["epoch", "published", "text"]].to_dict(orient="records")
+        [{'epoch': 10, 'published': 90.0, 'text': '90%'}, {'epoch': 5, 'published': 80.0, 'text': '≈80%'}]
+        >>> list(published_points(e, "classroom")["epoch"])
+        [3, 3]
+    """
+    metric = metric or primary_metric(entry)
+    rows = []
+    for p in entry.published:
+        if p.metric != metric:
+            continue
+        last = run_epochs(entry, p.run, scale)
+        epoch = min(p.at, last) if isinstance(p.at, int) else last
+        rows.append({"run": p.run, "epoch": int(epoch), "published": p.value, "approx": p.approx, "text": p.text()})
+    return pd.DataFrame(rows, columns=["run", "epoch", "published", "approx", "text"])
 
 
 def _add_order(rows: list[dict]) -> None:
@@ -618,6 +740,6 @@ def to_json(df: pd.DataFrame) -> list[dict]:
     return out
 
 
-__all__ = ["COLUMNS", "FINISHED", "Outcome", "Planned", "Tick", "ci95", "finished_runs", "group_label", "measured",
-           "missing_data", "order_agrees", "pending", "plan", "plan_entry", "results", "run", "run_key",
-           "table_text", "to_json"]
+__all__ = ["COLUMNS", "FINISHED", "Outcome", "Planned", "Tick", "ci95", "curves", "finished_runs", "group_label",
+           "measured", "missing_data", "order_agrees", "pending", "plan", "plan_entry", "primary_metric",
+           "published_points", "results", "run", "run_key", "stored_runs", "table_text", "to_json"]
