@@ -43,11 +43,12 @@ DIRECT_FEEDBACK_INITS = tuple(name for name in INITIALISERS if name != "sign_con
 # The networks and the options each takes.
 CONV_MODELS = ("tutorial_cnn", "lenet5", "cifar_cnn")
 RESNET_MODELS = ("resnet20", "resnet56", "resnet18", "resnet34")
+# dropout: after each hidden activation of an MLP, after the fully connected hidden layers of a CNN.
 MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
-    "mlp": ("hidden", "activation"),
-    "tutorial_cnn": ("activation", "pool"),
-    "lenet5": ("activation",),
-    "cifar_cnn": ("activation",),
+    "mlp": ("hidden", "activation", "dropout"),
+    "tutorial_cnn": ("activation", "pool", "dropout"),
+    "lenet5": ("activation", "dropout"),
+    "cifar_cnn": ("activation", "dropout"),
     **{name: ("activation",) for name in RESNET_MODELS},
 }
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from explorer.config.bounds import (
-    MAX_EPOCHS, MAX_LAYERS, MAX_LR, MAX_MAGNITUDE, MAX_MOMENTUM, MAX_PROBE, MAX_SAMPLES, MAX_SEED, MAX_STEPS,
+    MAX_DROPOUT, MAX_EPOCHS, MAX_LAYERS, MAX_LR, MAX_MAGNITUDE, MAX_MOMENTUM, MAX_PROBE, MAX_SAMPLES, MAX_SEED, MAX_STEPS,
     MAX_WIDTH, MIN_POSITIVE,
 )
 from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
@@ -144,17 +144,22 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which network: ``mlp`` (hidden widths, activation), a CNN or a ResNet.
+    """Which network: ``mlp`` (hidden widths, activation), a CNN or a ResNet. ``dropout`` p (0 ≤ p < 1,
+    0 by default; the MLP and the CNNs): each hidden activation of an MLP, and each fully connected
+    hidden layer's of a CNN, drops units with probability p in training (`explorer.models.dropout`).
 
     Example:
         >>> ModelConfig.from_dict({"name": "mlp", "hidden": [32, 32]}).hidden
         (32, 32)
+        >>> ModelConfig.from_dict({"name": "lenet5", "dropout": 0.5}).to_dict()
+        {'name': 'lenet5', 'activation': 'tanh', 'dropout': 0.5}
     """
 
     name: str = "mlp"
     hidden: tuple[int, ...] | None = (64, 64)
     activation: str = "relu"
     pool: bool | None = None
+    dropout: float = 0.0
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "model") -> ModelConfig:
@@ -173,7 +178,8 @@ class ModelConfig:
                                   field=f"{path}.hidden")
             hidden = tuple(integer(w, f"{path}.hidden[{i}]", minimum=1, maximum=MAX_WIDTH) for i, w in enumerate(raw))
         pool = boolean(d["pool"], f"{path}.pool") if "pool" in d else None
-        return cls(name, hidden, activation, pool)
+        dropout = number(d.get("dropout", 0.0), f"{path}.dropout", minimum=0.0, maximum=MAX_DROPOUT)
+        return cls(name, hidden, activation, pool, dropout)
 
     def to_dict(self) -> dict:
         d = {"name": self.name}
@@ -182,6 +188,8 @@ class ModelConfig:
         d["activation"] = self.activation
         if self.pool is not None:
             d["pool"] = self.pool
+        if self.dropout:  # a config without it reads as it did before
+            d["dropout"] = self.dropout
         return d
 
 
@@ -500,6 +508,9 @@ def _check_combination(cfg: RunConfig) -> None:
             what = f"variant '{cfg.algorithm.variant}'" if rule == "rf" else f"'{rule}' (its gates are ReLU's)"
             raise ConfigError(f"model.activation must be '{needed}' for {what}, got '{cfg.model.activation}'",
                               field="model.activation")
+    if cfg.model.dropout and spec.gated:
+        raise ConfigError(f"model.dropout: '{rule}' trains the gated linear network, which takes no dropout",
+                          field="model.dropout")
     feedback = cfg.algorithm.feedback_init
     if rule == "fa" and cfg.algorithm.sign_refresh and feedback is not None and feedback.name == "sign_concordant":
         raise ConfigError("algorithm.sign_refresh already makes feedback sign-concordant; "

@@ -16,7 +16,7 @@ from explorer.data import Dataset, load_dataset
 from explorer.engine.device import choose_device
 from explorer.engine.footprint import check_fits
 from explorer.engine.losses import make_loss, output_units, with_reduction
-from explorer.models import GatedMLP, build_model
+from explorer.models import GatedMLP, build_model, seed_dropout
 
 
 def derived_seed(seed: int, stream: int) -> int:
@@ -30,6 +30,7 @@ def derived_seed(seed: int, stream: int) -> int:
 
 
 WEIGHTS, FEEDBACK, BATCHES = 0, 1, 2
+DROPOUT = 4  # the dropout masks' stream (3 is augmentation's, `explorer.engine.augment.AUGMENT`)
 
 
 @dataclass
@@ -80,6 +81,7 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
     initialise(structure, cfg.init, torch.Generator().manual_seed(derived_seed(cfg.seed, WEIGHTS)))
     if isinstance(model, GatedMLP):
         model.freeze_gates()  # the gates are the weights just drawn
+    seed_dropout(model, derived_seed(cfg.seed, DROPOUT))  # model.dropout's masks: the run's own stream
     model.to(device)
     rule = make_rule(cfg.algorithm, cfg.init)
     rule.attach(model, structure, torch.Generator().manual_seed(derived_seed(cfg.seed, FEEDBACK)))

@@ -22,6 +22,7 @@ from explorer.engine.losses import correct, hits, mean_loss, mean_terms
 from explorer.engine.metrics import compare_with_backprop, measured_backward
 from explorer.engine.optim import batch_manhattan_, make_optimizer
 from explorer.engine.tally import Tally
+from explorer.models import held_masks
 
 
 @dataclass
@@ -143,11 +144,12 @@ class Trainer:
         step = self.steps_done + 1
         # the first step is logged too, so a live chart has a point as soon as a run has moved
         logging = step == 1 or step % self.log_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
-        if logging:  # alignment on this step's batch, at the weights this step's update was made at
-            loss, logits, signals = measured_backward(b, b.rule, x, y)
-            layers = self._alignment(x, y, {n: p.grad for n, p in b.trainable()}, signals)
-        else:
-            loss, logits = b.rule.backward(b.model, x, y, b.loss_fn)
+        with held_masks(b.model):  # model.dropout: one mask per step, the rule's and backprop's alike
+            if logging:  # alignment on this step's batch, at the weights this step's update was made at
+                loss, logits, signals = measured_backward(b, b.rule, x, y)
+                layers = self._alignment(x, y, {n: p.grad for n, p in b.trainable()}, signals)
+            else:
+                loss, logits = b.rule.backward(b.model, x, y, b.loss_fn)
         if self.cfg.optimizer.batch_manhattan:
             batch_manhattan_(self.params)
         self.optimizer.step()

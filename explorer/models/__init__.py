@@ -15,6 +15,7 @@ from torch import nn
 
 from explorer.config import ConfigError, ModelConfig
 from explorer.models.cnn import ConvNet, cifar_cnn, lenet5, tutorial_cnn
+from explorer.models.dropout import Dropout, held_masks, seed_dropout
 from explorer.models.gated import GatedMLP, StackedGatedMLP
 from explorer.models.mlp import MLP
 from explorer.models.resnet import ResNet, resnet
@@ -28,9 +29,11 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int, ga
     if gated:
         if cfg.name != "mlp":
             raise ConfigError(f"model.name: the gated linear network is an MLP, got '{cfg.name}'", field="model.name")
+        if cfg.dropout:
+            raise ConfigError("model.dropout: the gated linear network (ntk) takes no dropout", field="model.dropout")
         return GatedMLP(input_shape, cfg.hidden, outputs)
     if cfg.name == "mlp":
-        return MLP(input_shape, cfg.hidden, outputs, cfg.activation)
+        return MLP(input_shape, cfg.hidden, outputs, cfg.activation, cfg.dropout)
     if len(input_shape) != 3:
         raise ConfigError(f"model.name: '{cfg.name}' needs image inputs (channels, height, width); "
                           f"this dataset gives flat vectors of shape {tuple(input_shape)}", field="model.name")
@@ -47,11 +50,11 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int, ga
 
 def _conv_model(cfg: ModelConfig, input_shape: tuple[int, ...], outputs: int) -> nn.Module:
     if cfg.name == "tutorial_cnn":
-        return tutorial_cnn(input_shape, outputs, cfg.activation, pool=cfg.pool is not False)
+        return tutorial_cnn(input_shape, outputs, cfg.activation, pool=cfg.pool is not False, dropout=cfg.dropout)
     if cfg.name == "lenet5":
-        return lenet5(input_shape, outputs, cfg.activation)
+        return lenet5(input_shape, outputs, cfg.activation, cfg.dropout)
     if cfg.name == "cifar_cnn":
-        return cifar_cnn(input_shape, outputs, cfg.activation)
+        return cifar_cnn(input_shape, outputs, cfg.activation, cfg.dropout)
     return resnet(cfg.name, input_shape, outputs, cfg.activation)
 
 
@@ -69,5 +72,5 @@ def stack_models(nets: list[nn.Module]) -> StackedMLP:
     return (StackedGatedMLP if GatedMLP in kinds else StackedMLP).stack(nets)
 
 
-__all__ = ["MLP", "GatedMLP", "ConvNet", "ResNet", "StackedMLP", "StackedGatedMLP", "Tap", "activation",
-           "build_model", "stack_models"]
+__all__ = ["MLP", "GatedMLP", "ConvNet", "Dropout", "ResNet", "StackedMLP", "StackedGatedMLP", "Tap", "activation",
+           "build_model", "held_masks", "seed_dropout", "stack_models"]

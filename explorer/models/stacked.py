@@ -20,6 +20,7 @@ import copy
 import torch
 from torch import nn
 
+from explorer.models.dropout import Dropout
 from explorer.models.mlp import MLP
 from explorer.models.tap import Tap
 
@@ -57,23 +58,28 @@ class StackedLinear(nn.Module):
 class StackedMLP(nn.Module):
     """S MLPs of one shape as one module, ``layers.i`` in forward order like `MLP`."""
 
-    def __init__(self, layers: list[StackedLinear], act: nn.Module, seeds: int) -> None:
+    def __init__(self, layers: list[StackedLinear], act: nn.Module, seeds: int,
+                 drops: list[Dropout] | None = None) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.act = act
+        self.drops = nn.ModuleList(drops if drops is not None else [Dropout(0.0) for _ in layers[:-1]])
         self.taps = nn.ModuleList(Tap() for _ in layers[:-1])
         self.seeds = seeds
 
     @classmethod
     def stack(cls, mlps: list[MLP]) -> StackedMLP:
-        """One network whose seed axis holds ``mlps`` (which must share their shapes)."""
+        """One network whose seed axis holds ``mlps`` (which must share their shapes); each hidden
+        layer's dropout draws seed s's mask from ``mlps[s]``'s own stream."""
         layers = [StackedLinear([m.layers[i] for m in mlps]) for i in range(len(mlps[0].layers))]
-        return cls(layers, copy.deepcopy(mlps[0].act), len(mlps))
+        drops = [Dropout(d.p, None if d.generators is None else [m.drops[i].generators[0] for m in mlps])
+                 for i, d in enumerate(mlps[0].drops)]
+        return cls(layers, copy.deepcopy(mlps[0].act), len(mlps), drops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(2)
-        for layer, tap in zip(self.layers, self.taps):
-            h = tap(self.act(layer(h)))
+        for layer, drop, tap in zip(self.layers, self.drops, self.taps):
+            h = tap(drop(self.act(layer(h)), seeds=self.seeds))
         return self.layers[-1](h)
 
     def seed(self, s: int) -> dict[str, torch.Tensor]:
