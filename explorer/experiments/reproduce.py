@@ -314,7 +314,7 @@ def _train(todo: list[Planned], scale: str, store: Store, outcome: Outcome, prog
                     groups[key] = store.create_group(p.seed, group_label(p.entry_id, scale))
                 handle = jobs.submit(p.config, group=groups[key])
                 if bar is not None:
-                    bar.set_description(f"reproduce run {i}/{len(todo)} {p.entry_id} {p.label} seed {p.seed}")
+                    bar.set_description(f"run {i}/{len(todo)}: {p.entry_id} {p.label} seed {p.seed}", refresh=False)
                 try:
                     while handle.wait(0.1) is None:
                         if stop is not None and stop.is_set():
@@ -742,4 +742,5 @@ def to_json(df: pd.DataFrame) -> list[dict]:
 
 __all__ = ["COLUMNS", "FINISHED", "Outcome", "Planned", "Tick", "ci95", "curves", "finished_runs", "group_label",
            "measured", "missing_data", "order_agrees", "pending", "plan", "plan_entry", "primary_metric",
-           "published_points", "results", "run", "run_key", "stored_runs", "table_text", "to_json"]
+           "published_points", "results", "run", "run_key", "stored_runs", "table_text", "to_json", "VERDICTS",
+           "measured_text", "value_text"]
