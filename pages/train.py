@@ -15,7 +15,7 @@ from explorer.views import charts, frames, sketch, urlstate
 from explorer.config import ACTIVATIONS, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, DataConfig
 from explorer.config.registry import OPTIONS, RULES
 from explorer.data.availability import missing
-from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.config.dataset_options import DATASET_OPTIONS, RESIZABLE
 from explorer.runs.workspace import comparison_configs
 from pages import common
 
@@ -24,6 +24,11 @@ DATASETS = [name for name in DATASET_OPTIONS if name != "parity"]
 FOLDER_DATASETS = [name for name, options in DATASET_OPTIONS.items() if "root" in options]
 RULE_CHOICES = [urlstate.NONE, *RULES]
 # Each rule's key (what the control and the link hold), label and name, and what it does.
+LOSS_WORDS = {"cross_entropy": "softmax outputs, cross-entropy", "bce": "binary cross-entropy (two classes)",
+              "bce_multi": "a sigmoid per class, binary cross-entropy against the one-hot label",
+              "mse": "squared error against the one-hot label",
+              "mse_sigmoid": "a sigmoid per class, squared error against the one-hot label"}
+LOSS_HELP = "\n".join(f"- **{name}**: {LOSS_WORDS.get(name, name)}" for name in LOSSES)
 RULE_HELP = "\n".join(f"- **{key}**: {spec.label}, {spec.name}. {spec.help}" for key, spec in RULES.items())
 
 
@@ -120,6 +125,56 @@ def _number_help(option) -> str:
     return words
 
 
+def _changed(*keys: str) -> bool:
+    """Whether any of these controls holds other than its default (its box then opens by itself)."""
+    return any(urlstate.differs(k, st.session_state.get(k, D[k])) for k in keys)
+
+
+def _input_controls(name: str) -> None:
+    """The loss over a batch, then resizing and augmentation, which act on images only: for another
+    dataset they are shown greyed out, with the reason, and not read."""
+    keys = ("reduce", "resize", "crop", "flip")
+    with st.expander("more: loss over a batch, resizing, augmentation", expanded=_changed(*keys)):
+        _select("reduce", urlstate.CHOICES["reduce"],
+                help="mean: the loss averaged over the batch; sum: summed over it (and over the output units "
+                     "for bce_multi and mse), as some papers train; the curves show the mean either way")
+        resizable, images = urlstate.takes_resize(name), urlstate.takes_images(name)
+        _text("resize", disabled=not resizable, placeholder="e.g. 32x32",
+              help="height x width in pixels (bilinear, at load), e.g. 32x32 for LeNet-5's inputs; empty: as stored")
+        if not resizable:
+            st.caption(f"Resizing: for the image datasets read from files ({', '.join(RESIZABLE)}); "
+                       f"{name} is not one of them.")
+        _number("crop", step=1, disabled=not images,
+                help="pad each training image with this many zero pixels, then crop it back at a random place; 0: no crop")
+        _check("flip", disabled=not images, help="mirror each training image left to right with probability 1/2")
+        if not images:
+            st.caption(f"Augmentation: for image datasets; {name} is not one.")
+
+
+def _schedule_controls() -> None:
+    """The learning-rate schedule and the fields of the chosen one (`urlstate.SCHEDULE_PARAMS`)."""
+    keys = ("sched", *urlstate.SCHEDULE_FIELDS)
+    with st.expander("learning-rate schedule", expanded=_changed(*keys)):
+        name = _select("sched", urlstate.CHOICES["sched"], help=SCHEDULE_HELP)
+        for key in urlstate.SCHEDULE_PARAMS.get(name, ()):
+            if key == "sched_step":
+                _number(key, step=1, help="the rate is multiplied by the factor every this many epochs")
+            elif key == "sched_gamma":
+                _number(key, format="%g", step=None, help="what the rate is multiplied by at each step, in (0, 1]")
+            elif key == "sched_from":
+                _select(key, urlstate.CHOICES[key], help="best: the weights of the best test accuracy so far; "
+                                                          "last: the weights as they are")
+            else:
+                _text(key, placeholder="e.g. 30,60", help=SCHEDULE_FIELD_HELP[key])
+
+
+SCHEDULE_HELP = ("none: a constant rate. step: the rate times the factor every k epochs. multistep: times the "
+                 "factor at each milestone epoch. restarts: at each milestone the rate becomes the next of its "
+                 "rates, the optimiser's state is cleared, and training goes on from the best (or last) weights")
+SCHEDULE_FIELD_HELP = {"sched_miles": "epochs (counted from 0) where the rate changes, separated by commas",
+                       "sched_lrs": "the rate from each milestone on, one per milestone, separated by commas"}
+
+
 def _controls(classroom: common.Classroom) -> dict:
     """Draw the setup controls (groups the link hides go into a closed box) and return their values."""
     top, bottom = st.columns(3), st.columns(3)
@@ -131,11 +186,15 @@ def _controls(classroom: common.Classroom) -> dict:
             absent = missing(DataConfig(name, {"root": root} if root else {}))
             if absent:
                 st.warning(absent)
-        _select("loss", LOSSES)
+        _select("loss", LOSSES, help=LOSS_HELP)
+        _input_controls(name)
     with _group(box, "model", top[1]):
         if _select("model", list(MODEL_OPTIONS)) == "mlp":
             _text("hidden", help="comma-separated, e.g. 64,64")
         _select("act", ACTIVATIONS)
+        _number("dropout", format="%g", step=0.1,
+                help="the probability of zeroing each hidden unit in training (after each hidden activation; "
+                     "the CNNs' fully connected layers), from 0 (none) to below 1")
     with _group(box, "rules", top[2]):
         for i in range(1, urlstate.SLOTS + 1):
             _rule_controls(i)
@@ -148,6 +207,7 @@ def _controls(classroom: common.Classroom) -> dict:
         _number("lr", min_value=0.0, format="%g", step=None)
         _number("wd", min_value=0.0, format="%g", step=None)
         _check("bm")
+        _schedule_controls()
     with _group(box, "training", bottom[2]):
         _number("batch", min_value=1)
         _number("epochs", min_value=1)
@@ -254,7 +314,16 @@ st.caption("Compare learning rules on one network: the same forward weights and 
 action = st.container()
 classroom = common.Classroom(urlstate.CONTROLS)
 st.subheader("Setup")
+# Values of the link that Streamlit drops (not a number, not a choice offered) are told beside their
+# control until it is set: read before the controls are drawn, which take them out of the address.
+unused = st.session_state.setdefault("link_refusals", {})
+unused.update(urlstate.refusals(st.query_params.to_dict()))
 values = _controls(classroom)
+for key, words in list(unused.items()):
+    if key not in drawn or urlstate.differs(key, drawn[key]):
+        unused.pop(key)      # set since (or not shown): the link's value no longer matters
+    else:
+        spots[f"rule{urlstate.slot_of(key)}" if urlstate.slot_of(key) else placed[key]].warning(words)
 try:
     comparison_configs(*urlstate.configs(values))
 except ConfigError as err:

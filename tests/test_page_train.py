@@ -300,7 +300,8 @@ def test_coming_back_from_another_page_brings_the_setup_back(store_path):
 # A control changed and put back ----------------------------------------------------------------
 
 CONTROL_KEYS = ("data", "model", "hidden", "act", "rule1", "rule2", "rule3", "rule4", "init", "fb", "opt", "lr",
-                "momentum", "wd", "bm", "batch", "epochs", "maps", "seed", "device")
+                "momentum", "wd", "bm", "batch", "epochs", "maps", "seed", "device", "dropout", "reduce", "resize",
+                "crop", "flip", "sched")
 
 
 def _control_values(at) -> dict:
@@ -490,3 +491,129 @@ def test_each_rule_in_a_slot_shows_the_options_the_registry_gives_it(store_path)
             seen.add(name)
         assert not [w.value for c in at.columns for w in c.warning], key   # every rule fits the default setup
     assert seen == set(OPTIONS)     # every option of the registry has a control on the page
+
+
+# The advanced settings: schedule, loss over a batch, augmentation, resizing, dropout ---------------
+
+def test_the_advanced_settings_of_a_link_reach_the_runs(store_path):
+    at = _app(rule2="none", epochs="2", sched="multistep", sched_miles="1", sched_gamma="0.5", reduce="sum",
+              loss="bce_multi", crop="1", flip="true", dropout="0.25", lr="0.01")
+    assert at.selectbox(key="sched").value == "multistep" and at.text_input(key="sched_miles").value == "1"
+    assert at.number_input(key="sched_gamma").value == 0.5 and at.selectbox(key="reduce").value == "sum"
+    assert at.number_input(key="crop").value == 1 and at.checkbox(key="flip").value is True
+    assert at.number_input(key="dropout").value == 0.25
+    assert not [w.value for w in at.warning]
+    button(at, "Train").click().run()
+    run_until(at, _finished)
+    [info] = Store(store_path).list_runs(group=at.query_params["group"])
+    assert info.status == "done"
+    config = info.config
+    assert config["optimizer"]["schedule"] == {"name": "multistep", "milestones": [1], "gamma": 0.5}
+    assert config["train"]["reduction"] == "sum" and config["train"]["loss"] == "bce_multi"
+    assert config["train"]["augment"] == {"crop_padding": 1, "flip": True}
+    assert config["model"]["dropout"] == 0.25
+    rates = {round(r["epoch"]): r["lr"] for r in Store(store_path).metrics(info.id) if r["epoch"] in (1, 2)}
+    assert rates == {1: pytest.approx(0.01), 2: pytest.approx(0.005)}    # halved from epoch 1 (0-based) on
+
+
+# (control, value set, what the config then holds), set in this order
+ADVANCED = [("sched", "step", ("optimizer", "schedule", {"name": "step", "step_size": 100, "gamma": 0.1})),
+            ("sched_step", 3, ("optimizer", "schedule", {"name": "step", "step_size": 3, "gamma": 0.1})),
+            ("sched_gamma", 0.5, ("optimizer", "schedule", {"name": "step", "step_size": 3, "gamma": 0.5})),
+            ("reduce", "sum", ("train", "reduction", "sum")),
+            ("loss", "bce_multi", ("train", "loss", "bce_multi")),
+            ("crop", 2, ("train", "augment", {"crop_padding": 2, "flip": False})),
+            ("flip", True, ("train", "augment", {"crop_padding": 2, "flip": True})),
+            ("dropout", 0.5, ("model", "dropout", 0.5))]
+RESIZE = [("data", "mnist", ("data", "name", "mnist")), ("resize", "32x32", ("data", "resize", [32, 32]))]
+
+
+def _inputs(at) -> dict:
+    return {w.key: w for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in at.get(kind)}
+
+
+def _values(at, settings) -> dict:
+    shown = _inputs(at)
+    return {key: shown[key].value for key, *_ in settings if key in shown}
+
+
+def test_each_advanced_control_builds_the_config_comes_back_from_its_link_and_leaves_it_at_its_default(store_path):
+    from explorer.views import urlstate
+
+    at = _app(epochs="1", rule2="none")
+    defaults = _values(at, ADVANCED + RESIZE)
+    assert defaults == {key: DEFAULTS[key] for key, *_ in ADVANCED + RESIZE if key not in ("sched_step", "sched_gamma")}
+    for key, value, (section, field, expected) in ADVANCED + RESIZE:
+        set_widget(at, key, value).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert _values(at, [(key,)]) == {key: value}
+        assert _built(urlstate.query({**_values(at, ADVANCED + RESIZE), "epochs": 1, "rule2": "none"})
+                      )[section][field] == expected, key
+    # the config the page starts: set back to digits (MNIST is not in this test's folder), then Train
+    set_widget(at, "data", "digits").run()
+    button(at, "Train").click().run()
+    run_until(at, _finished)
+    [info] = Store(store_path).list_runs(group=at.query_params["group"])
+    assert info.config["optimizer"]["schedule"] == {"name": "step", "step_size": 3, "gamma": 0.5}
+    assert info.config["train"]["reduction"] == "sum" and info.config["train"]["loss"] == "bce_multi"
+    assert info.config["train"]["augment"] == {"crop_padding": 2, "flip": True}
+    assert info.config["model"]["dropout"] == 0.5 and info.config["data"] == {"name": "digits"}
+    # the link of that page, opened anew: the same controls
+    link = urlstate.query({**_values(at, ADVANCED + RESIZE), "epochs": 1, "rule2": "none"})
+    assert link["sched"] == "step" and link["resize"] == "32x32"   # kept, though digits do not read it
+    again = _app(**link)
+    assert _values(again, ADVANCED + RESIZE) == _values(at, ADVANCED + RESIZE)
+    # every control put back: its value is the default again, so it leaves the link
+    set_widget(at, "data", "mnist").run()             # resizing is offered again
+    for key, *_ in reversed(ADVANCED + RESIZE):
+        if key in defaults:
+            set_widget(at, key, defaults[key]).run()
+            assert not at.exception, [e.value for e in at.exception]
+    assert _values(at, ADVANCED + RESIZE) == defaults
+    assert urlstate.query({**_values(at, ADVANCED + RESIZE), "epochs": 1, "rule2": "none"}) == {"epochs": "1",
+                                                                                                "rule2": "none"}
+
+
+def _built(query: dict) -> dict:
+    """The base config a page with this address builds."""
+    from explorer.views import urlstate
+
+    return urlstate.configs(urlstate.parse(query))[0]
+
+
+def test_augmentation_and_resizing_are_greyed_out_with_the_reason_where_they_do_not_apply(store_path):
+    at = _app(data="moons", crop="4", flip="true", resize="32x32")
+    assert at.number_input(key="crop").disabled and at.checkbox(key="flip").disabled
+    assert at.text_input(key="resize").disabled
+    assert "Augmentation: for image datasets; moons is not one." in text(at)
+    assert "Resizing: for the image datasets read from files (mnist, fashion_mnist, kmnist, notmnist, cifar10)" in text(at)
+    values = {key: w.value for key, w in _inputs(at).items() if key in ("data", "crop", "flip", "resize")}
+    assert values == {"data": "moons", "crop": 4, "flip": True, "resize": "32x32"}    # kept, greyed out
+    from explorer.views import urlstate
+    base = urlstate.configs(values)[0]
+    assert "augment" not in base["train"] and base["data"] == {"name": "moons"}       # and not read
+    digits = _app(crop="4")
+    assert not digits.number_input(key="crop").disabled and digits.text_input(key="resize").disabled
+
+
+@pytest.mark.parametrize("query, key, kind, words", [
+    ({"sched": "weekly"}, "opt", "selectbox",
+     "The link's sched='weekly' was not used: learning-rate schedule must be one of none, step, multistep"),
+    ({"crop": "four"}, "data", "selectbox", "The link's crop='four' was not used: random crop: zero padding: expected a whole number"),
+    ({"epochs": "ten"}, "epochs", "number_input", "The link's epochs='ten' was not used: epochs: expected a whole number"),
+])
+def test_a_link_value_the_page_cannot_take_is_named_beside_its_control(store_path, query, key, kind, words):
+    at = _app(**query)
+    [warning] = [w.value for c in at.columns for w in c.warning]
+    assert warning.startswith(words)
+    assert _column_with(at, kind, key).warning[0].value == warning
+    assert list(query)[0] not in at.query_params           # the control shows its default
+    set_widget(at, list(query)[0], DEFAULTS[list(query)[0]]).run()
+    at.run()
+    assert words in text(at)                                # still told while the control is at its default
+
+
+def test_a_refused_schedule_is_told_beside_the_optimiser(store_path):
+    at = _app(sched="multistep", sched_miles="3,3")
+    column = _column_with(at, "selectbox", "opt")
+    assert column.warning[0].value == "Check this setting: schedule: milestone epochs must not repeat an epoch, got [3, 3]"

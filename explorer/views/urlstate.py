@@ -13,6 +13,14 @@ of a fixed probe set at about ten checkpoints (for the Representations page). Th
 initialiser ``fb_*`` is shared by the rules that have feedback matrices. ``hide`` lists controls a
 teacher hides in a shared link (classroom mode); ``group`` is the id of the runs shown.
 
+The advanced settings: ``sched`` (the learning-rate schedule, `SCHEDULE_PARAMS` says which of
+``sched_step``, ``sched_gamma``, ``sched_miles``, ``sched_lrs`` and ``sched_from`` each one reads),
+``reduce`` (the loss over a batch: mean or sum), ``crop`` and ``flip`` (augmentation), read for
+image datasets only (`takes_images`), ``resize`` (``32x32``), read for the image datasets read from
+files (`takes_resize`), and ``dropout``. At their defaults they
+leave the config as a link without them always meant: no schedule, the mean, no augmentation, no
+resizing, no dropout.
+
 A `ConfigError` about a setup is told in the page's words beside its control (`explain`, from the
 error's ``.field``); hidden widths typed as text are read by `parse_widths`, the one reader of them
 that the Train page, the Playground, the notebook widgets and the command line share.
@@ -32,8 +40,12 @@ import re
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
-from explorer.config import DEFAULT_LR, INIT_PARAMS, LOSSES, OPTIMIZERS, ConfigError, RunConfig
+from explorer.config import (ACTIVATIONS, DEFAULT_LR, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS,
+                             ConfigError, RunConfig)
+from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
 from explorer.config.registry import OPTIONS, RULES, rule_spec
+from explorer.config.schedule import SCHEDULES
+from explorer.config.schema import REDUCTIONS
 
 SLOTS = 4
 NONE = "none"
@@ -89,6 +101,8 @@ DEFAULTS: dict[str, Any] = {
     "fb": "default", **{f"fb_{f}": math.nan for f in INIT_FIELDS},
     "opt": "sgd", "lr": 0.05, "momentum": 0.9, "wd": 0.0, "bm": False,
     "batch": 64, "epochs": DEFAULT_EPOCHS, "loss": "cross_entropy", "seed": 0, "device": "auto", "maps": True,
+    "sched": NONE, "sched_step": 100, "sched_gamma": 0.1, "sched_miles": "", "sched_lrs": "", "sched_from": "best",
+    "reduce": "mean", "crop": 0, "flip": False, "dropout": 0.0, "resize": "",
     "hide": "", "group": "",
 }
 DEFAULTS["rule1"], DEFAULTS["rule2"] = "bp", "dfa"
@@ -108,7 +122,27 @@ LABELS: dict[str, str] = {
     "opt": "optimiser", "lr": "learning rate", "momentum": "momentum", "wd": "weight decay",
     "bm": "Batch Manhattan (sign of the update)", "batch": "batch size", "epochs": "epochs", "loss": "loss",
     "seed": "seed", "device": "device", "maps": "keep hidden maps", "hide": "hidden controls", "group": "runs shown",
+    "sched": "learning-rate schedule", "sched_step": "schedule: epochs per step", "sched_gamma": "schedule: factor",
+    "sched_miles": "schedule: milestone epochs", "sched_lrs": "schedule: rate from each milestone",
+    "sched_from": "schedule: restart from", "reduce": "loss over a batch", "crop": "random crop: zero padding",
+    "flip": "random horizontal flip", "dropout": "dropout", "resize": "resize inputs",
 }
+# The learning-rate schedules a link can name ("none": a constant rate) and the parameter of each
+# field a schedule reads (`explorer.config.schedule`); a schedule ignores the others' parameters.
+SCHEDULE_FIELDS = {"sched_step": "step_size", "sched_gamma": "gamma", "sched_miles": "milestones",
+                   "sched_lrs": "lrs", "sched_from": "from"}
+SCHEDULE_PARAMS = {"step": ("sched_step", "sched_gamma"), "multistep": ("sched_miles", "sched_gamma"),
+                   "restarts": ("sched_miles", "sched_lrs", "sched_from")}
+SCHEDULE_CHOICES = [NONE, *(name for name in SCHEDULE_PARAMS if name in SCHEDULES)]
+RESTART_FROM = ["best", "last"]
+# What a choice parameter may hold (besides the rules' and the options'); a link with another value
+# is refused by name (`refusals`).
+CHOICES: dict[str, Sequence[str]] = {
+    "data": [name for name in DATASET_OPTIONS if name != "parity"], "model": list(MODEL_OPTIONS),
+    "act": ACTIVATIONS, "opt": OPTIMIZERS, "loss": LOSSES, "device": DEVICES, "init": list(INIT_PARAMS),
+    "fb": list(INIT_PARAMS), "sched": SCHEDULE_CHOICES, "sched_from": RESTART_FROM, "reduce": REDUCTIONS,
+    **{f"rule{i}": [NONE, *RULES] for i in range(1, SLOTS + 1)},
+    **{f"r{i}_{o}": option_choices(o) for i in range(1, SLOTS + 1) for o in OPTIONS if OPTIONS[o].kind == "choice"}}
 # Config fields (outside a rule's own) and the parameter that sets each.
 FIELD_PARAMS = {"data": "data", "data.name": "data", "data.root": "data_root", "model.name": "model",
                 "model.hidden": "hidden", "model.activation": "act", "optimizer.name": "opt", "optimizer.lr": "lr",
@@ -116,7 +150,11 @@ FIELD_PARAMS = {"data": "data", "data.name": "data", "data.root": "data_root", "
                 "train.epochs": "epochs", "train.batch_size": "batch", "train.loss": "loss", "seed": "seed",
                 "device": "device", "init.name": "init", "algorithm.feedback_init.name": "fb",
                 **{f"init.{f}": f"init_{f}" for f in INIT_FIELDS},
-                **{f"algorithm.feedback_init.{f}": f"fb_{f}" for f in INIT_FIELDS}}
+                **{f"algorithm.feedback_init.{f}": f"fb_{f}" for f in INIT_FIELDS},
+                "optimizer.schedule": "sched", "optimizer.schedule.name": "sched",
+                **{f"optimizer.schedule.{f}": p for p, f in SCHEDULE_FIELDS.items()},
+                "train.reduction": "reduce", "train.augment": "crop", "train.augment.crop_padding": "crop",
+                "train.augment.flip": "flip", "model.dropout": "dropout", "data.resize": "resize"}
 
 MAP_SAMPLES = 500   # probe samples whose hidden representations are kept for the maps
 MAP_CHECKPOINTS = 10
@@ -170,6 +208,101 @@ def format_widths(widths: Sequence[int], sep: str = ",") -> str:
     return sep.join(map(str, widths))
 
 
+def parse_numbers(text: str, field: str, kind: type = int) -> list:
+    """A list typed as text, ``30, 60`` or ``30 60`` (``kind``: int for epochs, float for rates);
+    empty for none. What does not read as such numbers is a `ConfigError` about ``field``.
+
+    Example:
+        >>> parse_numbers("30, 60", "optimizer.schedule.milestones"), parse_numbers("0.1 1e-3", "x", float)
+        ([30, 60], [0.1, 0.001])
+        >>> parse_numbers("30,sixty", "optimizer.schedule.milestones")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: optimizer.schedule.milestones must be whole numbers separated by commas, like 30,60; got '30,sixty'
+    """
+    parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
+    try:
+        if kind is int:
+            if not all(re.fullmatch(r"[0-9]+", p) for p in parts):
+                raise ValueError
+            return [int(p) for p in parts]
+        values = [float(p) for p in parts]
+    except ValueError:
+        words = "whole numbers separated by commas, like 30,60" if kind is int else \
+            "numbers separated by commas, like 0.01,0.001"
+        raise ConfigError(f"{field} must be {words}; got {text!r}", field=field) from None
+    return values
+
+
+def format_numbers(values: Sequence[float]) -> str:
+    """The text `parse_numbers` reads back.
+
+    Example:
+        >>> format_numbers([30, 60]), format_numbers([0.01, 1e-05])
+        ('30,60', '0.01,1e-05')
+    """
+    return ",".join(repr(v) if isinstance(v, float) else str(v) for v in values)
+
+
+def parse_resize(text: str, field: str = "data.resize") -> list[int] | None:
+    """The input size typed as text: ``32x32``, ``32,32`` or ``32`` (square); None for empty (no
+    resizing). Anything else is a `ConfigError` about ``field``.
+
+    Example:
+        >>> parse_resize("32x32"), parse_resize("28, 32"), parse_resize("32"), parse_resize("")
+        ([32, 32], [28, 32], [32, 32], None)
+        >>> parse_resize("big")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: data.resize must be a height and a width in pixels, like 32x32 (or 32 for a square); got 'big'
+    """
+    text = str(text).strip()
+    if not text:
+        return None
+    found = re.fullmatch(r"([0-9]+)(?:\s*(?:[x×,]|\s)\s*([0-9]+))?", text)
+    if not found:
+        raise ConfigError(f"{field} must be a height and a width in pixels, like 32x32 (or 32 for a square); "
+                          f"got {text!r}", field=field)
+    return [int(found.group(1)), int(found.group(2) or found.group(1))]
+
+
+def takes_images(data: str) -> bool:
+    """Whether dataset ``data`` is one of images, the ones that augmentation and resizing act on
+    (the page offers them for these only; for the others their parameters are not read).
+
+    Example:
+        >>> takes_images("mnist"), takes_images("moons")
+        (True, False)
+    """
+    return data in IMAGE_DATASETS
+
+
+def takes_resize(data: str) -> bool:
+    """Whether dataset ``data`` can be resized: the image datasets read from files (the page offers
+    resizing for these only; for the others ``resize`` is not read).
+
+    Example:
+        >>> takes_resize("mnist"), takes_resize("digits")
+        (True, False)
+    """
+    return data in RESIZABLE
+
+
+def _schedule(v: Mapping[str, Any]) -> dict | None:
+    name = v["sched"]
+    if name == NONE:
+        return None
+    schedule: dict[str, Any] = {"name": name}
+    for param in SCHEDULE_PARAMS.get(name, ()):
+        field, value = SCHEDULE_FIELDS[param], v[param]
+        if param == "sched_miles":
+            value = parse_numbers(value, f"optimizer.schedule.{field}")
+        elif param == "sched_lrs":
+            value = parse_numbers(value, f"optimizer.schedule.{field}", float)
+        schedule[field] = value
+    return schedule
+
+
 def _init(values: Mapping[str, Any], prefix: str) -> dict:
     name = values[prefix]
     spec = {"name": name}
@@ -201,14 +334,28 @@ def configs(values: Mapping[str, Any]) -> tuple[dict, list[dict]]:
     data: dict[str, Any] = {"name": v["data"]}
     if v["data_root"]:
         data["root"] = v["data_root"]
+    images = takes_images(v["data"])
+    size = parse_resize(v["resize"]) if takes_resize(v["data"]) else None
+    if size is not None:
+        data["resize"] = size
     model: dict[str, Any] = {"name": v["model"], "activation": v["act"]}
     if v["model"] == "mlp":
         model["hidden"] = parse_widths(v["hidden"])
+    if v["dropout"] != 0:
+        model["dropout"] = v["dropout"]
     optimizer = {"name": v["opt"], "lr": v["lr"], "weight_decay": v["wd"], "batch_manhattan": v["bm"]}
     if v["opt"] in ("sgd", "rmsprop"):
         optimizer["momentum"] = v["momentum"]
+    schedule = _schedule(v)
+    if schedule is not None:
+        optimizer["schedule"] = schedule
+    train: dict[str, Any] = {"epochs": v["epochs"], "batch_size": v["batch"], "loss": v["loss"]}
+    if v["reduce"] != "mean":
+        train["reduction"] = v["reduce"]
+    if images and (v["crop"] or v["flip"]):
+        train["augment"] = {"crop_padding": v["crop"], "flip": v["flip"]}
     base = {"data": data, "model": model, "init": _init(v, "init"), "optimizer": optimizer,
-            "train": {"epochs": v["epochs"], "batch_size": v["batch"], "loss": v["loss"]}, "seed": v["seed"]}
+            "train": train, "seed": v["seed"]}
     if v["device"] != "auto":
         base["device"] = v["device"]
     if v["maps"]:
@@ -242,6 +389,9 @@ def params(base: RunConfig | Mapping, rules: Sequence[Mapping]) -> dict[str, Any
     data, model = dict(d.get("data", {"name": "digits"})), d.get("model", {"name": "mlp"})
     opt, train = d.get("optimizer", {"name": "sgd"}), d.get("train", {})
     v: dict[str, Any] = {"data": data.pop("name", "digits"), "data_root": data.pop("root", "")}
+    if data.get("resize") is not None:
+        v["resize"] = "x".join(str(n) for n in data.pop("resize"))
+    data.pop("resize", None)
     if data:
         field = f"data.{next(iter(data))}"
         raise ConfigError(f"{field}: the Train page has no control for this dataset option", field=field)
@@ -253,6 +403,11 @@ def params(base: RunConfig | Mapping, rules: Sequence[Mapping]) -> dict[str, Any
               "seed": d.get("seed", 0), "device": d.get("device", "auto"), "maps": bool(train.get("snapshots"))})
     if "hidden" in model:
         v["hidden"] = ",".join(str(w) for w in model["hidden"])
+    v["dropout"] = float(model.get("dropout") or 0.0)
+    v["reduce"] = train.get("reduction", "mean")
+    augment = train.get("augment") or {}
+    v["crop"], v["flip"] = augment.get("crop_padding", 0), augment.get("flip", False)
+    _put_schedule(v, opt.get("schedule"))
     _put_init(v, "init", d.get("init", {"name": "default"}))
     specs = [rule_spec(rule.get("name", "bp"), f"rules[{k}].algorithm.name") for k, rule in enumerate(rules)]
     feedbacks = [rule["feedback_init"] for rule, spec in zip(rules, specs) if "feedback_init" in rule and spec.feedback]
@@ -289,6 +444,22 @@ def _option_value(rule: Mapping, option: str, slot: int) -> Any:
     return math.nan
 
 
+def _put_schedule(v: dict, schedule: Mapping | str | None) -> None:
+    if schedule is None or schedule == NONE or schedule == {"name": NONE}:
+        return
+    name = schedule.get("name") if isinstance(schedule, Mapping) else None
+    if name not in SCHEDULE_PARAMS:
+        raise ConfigError(f"optimizer.schedule: the Train page has no control for schedule {name!r}",
+                          field="optimizer.schedule")
+    v["sched"] = name
+    for param in SCHEDULE_PARAMS[name]:
+        field = SCHEDULE_FIELDS[param]
+        if field not in schedule:
+            continue
+        value = schedule[field]
+        v[param] = format_numbers(value) if param in ("sched_miles", "sched_lrs") else value
+
+
 def _put_init(v: dict, prefix: str, spec: Mapping | str) -> None:
     spec = {"name": spec} if isinstance(spec, str) else spec
     v[prefix] = spec.get("name", "default")
@@ -305,6 +476,16 @@ def _same(a: Any, b: Any) -> bool:
         return True
     return a == b and type(a) is type(b) or (isinstance(b, float) and isinstance(a, int) and a == b
                                              and not isinstance(a, bool))
+
+
+def differs(param: str, value: Any) -> bool:
+    """Whether ``value`` of ``param`` differs from its default (what then travels in a link).
+
+    Example:
+        >>> differs("sched", "step"), differs("crop", 0), differs("init_low", float("nan"))
+        (True, False, False)
+    """
+    return not _same(value, DEFAULTS[param])
 
 
 def parse(query: Mapping[str, str]) -> dict[str, Any]:
@@ -356,6 +537,34 @@ def query(values: Mapping[str, Any]) -> dict[str, str]:
 def query_string(values: Mapping[str, Any]) -> str:
     """``values`` (those that differ from `DEFAULTS`) as a URL query string, booleans as true/false."""
     return urlencode(query(values))
+
+
+def refusals(query: Mapping[str, str]) -> dict[str, str]:
+    """The values of a link (query parameters, strings) that the page cannot take, each with the
+    reason in the page's words: a value that does not parse (`parse`) or a choice the control does
+    not offer (`CHOICES`). Streamlit drops such a value and shows the control's default; the page
+    tells which parameter of the link was not used, and why. Other parameters are not looked at.
+
+    Example:
+        >>> for param, words in refusals({"reduce": "max", "epochs": "ten", "lr": "0.1", "crop": "4"}).items():
+        ...     print(param, words)
+        reduce The link's reduce='max' was not used: loss over a batch must be one of mean, sum
+        epochs The link's epochs='ten' was not used: epochs: expected a whole number
+    """
+    out = {}
+    for key, text in query.items():
+        if key not in DEFAULTS:
+            continue
+        try:
+            value = parse({key: text})[key]
+        except ConfigError as err:
+            problem = say(LABELS[key], err.problem.split(", got ")[0])
+        else:
+            if key not in CHOICES or value in CHOICES[key]:
+                continue
+            problem = say(LABELS[key], f"must be one of {', '.join(CHOICES[key])}")
+        out[key] = f"The link's {key}={text!r} was not used: {problem}"
+    return out
 
 
 # --- A refused setup, placed and told in a front end's words ---------------------------------------
@@ -467,4 +676,5 @@ def _filled_slots(values: Mapping[str, Any]) -> list[int]:
 
 __all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
            "parse", "parse_widths", "format_widths", "query", "query_string", "option_default", "option_choices",
-           "LOSSES", "OPTIMIZERS", "RULES"]
+           "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "refusals", "differs", "CHOICES",
+           "SCHEDULE_CHOICES", "SCHEDULE_PARAMS", "LOSSES", "OPTIMIZERS", "RULES"]
