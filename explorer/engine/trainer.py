@@ -104,6 +104,10 @@ class Trainer:
                     f"train.snapshot_samples: {self.cfg.train.snapshot_samples:,} asked for, but '{data.name}' "
                     f"has {len(self.probe):,} test samples; the snapshots hold those {len(self.probe):,}")
             self._snapshot(0)
+        # optimizer.schedule "restarts" from "best": each seed's best test score at an epoch's end so
+        # far, and the weights that had it (forward weights and buffers, on the device)
+        self._best_score = [-math.inf] * self.seeds
+        self._best: dict[str, torch.Tensor] | None = None
         self._start = time.perf_counter()
 
     @property
@@ -133,6 +137,9 @@ class Trainer:
         if position == 0:
             if self.epoch > 0:
                 b.data.resample(self.epoch)  # datasets drawn afresh each epoch (parity) do it here
+            schedule = self.cfg.optimizer.schedule
+            if schedule is not None and schedule.restarts_at(self.epoch):
+                self._restart(schedule.start == "best")
             b.rule.on_epoch_start(b.model, self.epoch)
             self._set_lr(self.cfg.optimizer.lr_at(self.epoch))
             self._order = torch.stack([torch.randperm(b.data.num_train, generator=g)
@@ -171,6 +178,46 @@ class Trainer:
     def _set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+
+    # Restarts (optimizer.schedule "restarts") ------------------------------------------------
+
+    def _restorable(self) -> dict[str, torch.Tensor]:
+        """The network's state that a restart from "best" puts back: its forward weights and buffers,
+        not the rule's feedback matrices (which stay as they are)."""
+        return {k: v for k, v in self.built.model.state_dict().items()
+                if not k.endswith(("feedback", "feedback_magnitude"))}
+
+    def _seed_part(self, t: torch.Tensor, s: int) -> torch.Tensor:
+        """Seed ``s``'s slice of a state tensor (the whole tensor in a network of one run)."""
+        return t[s] if getattr(self.built.model, "seeds", None) is not None else t
+
+    def _keep_best(self, tests: list[tuple[float, float]]) -> None:
+        """At an epoch's end, keep a copy of each seed's weights whose test accuracy (regression:
+        minus the test loss) beats its best so far."""
+        schedule = self.cfg.optimizer.schedule
+        if schedule is None or schedule.start != "best" or self.steps_done % self.steps_per_epoch:
+            return
+        state = self._restorable()
+        for s, (loss, acc) in enumerate(tests):
+            score = -loss if math.isnan(acc) else acc
+            if self.diverged[s] is not None or not score > self._best_score[s]:
+                continue
+            self._best_score[s] = score
+            if self._best is None:
+                self._best = {k: v.detach().clone() for k, v in state.items()}
+            else:
+                for k, v in state.items():
+                    self._seed_part(self._best[k], s).copy_(self._seed_part(v, s))
+
+    def _restart(self, from_best: bool) -> None:
+        """A restarts milestone: the weights of the best epoch so far (``from_best``) and a fresh
+        optimiser (its momentum and running averages cleared)."""
+        if from_best and self._best is not None:
+            with torch.no_grad():
+                for k, v in self._restorable().items():
+                    v.copy_(self._best[k])
+            self.built.rule.after_step(self.built.model)  # feedback that follows W follows the weights put back
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
 
     # The pieces a stacked network does differently ------------------------------------------
 
@@ -214,6 +261,7 @@ class Trainer:
             if first_bad is not None and self.diverged[s] is None:
                 self.diverged[s] = start + first_bad + 1
         tests = self._evaluate()
+        self._keep_best(tests)
         for s in range(self.seeds):
             if self.diverged[s] is not None:
                 continue
