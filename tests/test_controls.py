@@ -124,3 +124,67 @@ def test_section_of_reads_the_field():
     assert section_of(ConfigError("no field")) == "general"
     assert {section_of(ConfigError("x", field=f)) for f in ("data", "model.hidden[2]", "init.gain", "optimizer.nesterov",
                                                              "train.log_every")} <= set(SECTIONS)
+
+
+# The advanced settings: schedule, loss over a batch, augmentation, resizing, dropout -------------
+
+def test_the_advanced_controls_build_the_config_typed_here():
+    form = _form()
+    form.optimizer.schedule.name.value = "multistep"
+    form.optimizer.schedule.fields["milestones"].value = "6, 2"
+    form.optimizer.schedule.fields["gamma"].value = 0.5
+    form.reduction.value, form.crop.value, form.flip.value, form.dropout.value = "sum", 2, True, 0.25
+    [config] = form.configs()
+    d = config.to_dict()
+    assert d["optimizer"]["schedule"] == {"name": "multistep", "milestones": [2, 6], "gamma": 0.5}
+    assert d["train"]["reduction"] == "sum" and d["train"]["augment"] == {"crop_padding": 2, "flip": True}
+    assert d["model"]["dropout"] == 0.25
+    form.optimizer.schedule.name.value = "step"     # the step schedule reads its own fields only
+    form.optimizer.schedule.fields["step_size"].value = 4
+    assert form.configs()[0].to_dict()["optimizer"]["schedule"] == {"name": "step", "step_size": 4, "gamma": 0.5}
+    shown = {k for k, c in form.optimizer.schedule.fields.items() if c.layout.display != "none"}
+    assert shown == {"step_size", "gamma"}
+    # back to the defaults: the config the form started from
+    form.optimizer.schedule.name.value = "none"
+    form.reduction.value, form.crop.value, form.flip.value, form.dropout.value = "mean", 0, False, 0.0
+    assert form.configs() == [RunConfig.from_dict(small_config(algorithm={"name": "dfa"}))]
+
+
+def test_augmentation_and_resizing_are_greyed_out_with_the_reason_where_they_do_not_apply():
+    form = _form()                                   # the built-in digits: images, not resizable
+    assert not form.crop.disabled and not form.flip.disabled and form.resize.disabled
+    assert form.why_not.value == "resizing: for mnist, fashion_mnist, kmnist, notmnist, cifar10"
+    form.crop.value, form.resize.value = 3, "32x32"
+    assert form.configs()[0].data.to_dict() == {"name": "digits"}     # resize not read for the digits
+    form.dataset.value = "moons"
+    assert form.crop.disabled and form.flip.disabled
+    assert form.why_not.value.startswith("augmentation: for image datasets; moons is not one")
+    assert form.configs()[0].train.augment is None                    # and augmentation not read
+    form.lock(True)
+    form.lock(False)
+    assert form.crop.disabled                                          # unlocking keeps the reason
+    form.dataset.value = "mnist"
+    assert not form.crop.disabled and not form.resize.disabled and form.why_not.value == ""
+    assert form.base()["data"]["resize"] == [32, 32] and form.base()["train"]["augment"]["crop_padding"] == 3
+
+
+@pytest.mark.parametrize("change, section, words", [
+    (lambda f: (setattr(f.optimizer.schedule.name, "value", "step"),
+                setattr(f.optimizer.schedule.fields["gamma"], "value", 2.0)),
+     "optimizer", "schedule: factor must be at most 1, got 2"),
+    (lambda f: setattr(f.optimizer.schedule.name, "value", "multistep"),
+     "optimizer", "schedule: milestone epochs must be a non-empty list of epochs"),
+    (lambda f: (setattr(f.optimizer.schedule.name, "value", "multistep"),
+                setattr(f.optimizer.schedule.fields["milestones"], "value", "3,x")),
+     "optimizer", "schedule: milestone epochs must be whole numbers separated by commas"),
+    (_set(lambda f: f.crop, -1), "train", "random crop: zero padding must be at least 0, got -1"),
+    (_set(lambda f: f.dropout, 1.0), "model", "dropout must be at most"),
+    (lambda f: (setattr(f.dataset, "value", "mnist"), setattr(f.resize, "value", "big")),
+     "data", "resize inputs must be a height and a width in pixels"),
+])
+def test_a_refused_advanced_value_is_told_beside_its_section(change, section, words):
+    form = _form()
+    change(form)
+    assert form.check() is None
+    assert form.message.startswith(words), form.message
+    assert [s for s, label in form.errors.items() if label.value] == [section]

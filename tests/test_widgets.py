@@ -157,6 +157,15 @@ def test_a_diverged_run_is_explained_in_words_and_marked_on_the_curves(ws):
                   algorithm={"name": "usf", "scale": 0.5}, init={"name": "kaiming", "gain": 2.0}), None),
     (small_config(algorithm={"name": "fa", "sign_refresh": "epoch"}, optimizer={"name": "sgd", "lr": 0.1,
                   "momentum": 0.5, "nesterov": True}), ["fa", {"name": "fp", "bp_depth": 1}, "sdfa"]),
+    # the advanced settings: schedules, the summed loss, augmentation, dropout, resizing
+    (small_config(optimizer={"name": "sgd", "lr": 0.1, "schedule": {"name": "step", "step_size": 3, "gamma": 0.5}},
+                  train={"epochs": 4, "batch_size": 32, "loss": "bce_multi", "reduction": "sum",
+                         "augment": {"crop_padding": 2, "flip": True}}, model={"name": "mlp", "hidden": [16],
+                                                                               "dropout": 0.25}), None),
+    (small_config(optimizer={"name": "adam", "lr": 0.01,
+                             "schedule": {"name": "multistep", "milestones": [2, 5], "gamma": 0.2}}), ["bp", "dfa"]),
+    (small_config(data={"name": "mnist", "root": "/nowhere", "resize": [32, 32]}, model={"name": "lenet5"},
+                  train={"epochs": 1, "augment": {"crop_padding": 0, "flip": True}}), None),
 ])
 def test_config_round_trips(cfg, rules):
     config = RunConfig.from_dict(cfg)

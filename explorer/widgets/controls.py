@@ -1,7 +1,8 @@
 """The controls that describe a run, as ipywidgets: they read a `RunConfig` in and give one back.
 
-`SetupForm` holds the Train page's controls (dataset, network, rules to compare, forward and
-feedback initialisers, optimiser, training, seed). It is set from a config and a list of rules and
+`SetupForm` holds the Train page's controls (dataset and its resizing, network and its dropout, rules
+to compare, forward and feedback initialisers, optimiser and its learning-rate schedule, training with
+its loss over a batch and augmentation, seed). It is set from a config and a list of rules and
 returns one validated `RunConfig` per rule; whatever the form does not show (dataset options,
 ``train.log_every``, snapshots) is carried over from the config it was set from, so
 ``SetupForm(cfg, [cfg.algorithm.to_dict()]).configs() == [cfg]``. The rules and their options are
@@ -36,10 +37,13 @@ from explorer.config import (
     ConfigError,
     RunConfig,
 )
-from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
 from explorer.config.registry import OPTIONS, RULES
+from explorer.config.schema import REDUCTIONS
 from explorer.runs.workspace import comparison_configs
-from explorer.views.urlstate import format_widths, located, parse_widths, plain, say
+from explorer.views.urlstate import (FIELD_PARAMS, LABELS, RESTART_FROM, SCHEDULE_CHOICES, SCHEDULE_FIELDS,
+                                     SCHEDULE_PARAMS, format_numbers, format_widths, located, parse_numbers,
+                                     parse_resize, parse_widths, plain, say)
 from explorer.widgets.common import error_label, message_html
 
 WIDE = {"description_width": "initial"}
@@ -61,6 +65,12 @@ FIELD_WORDS: dict[str, tuple[str, str]] = {
     "optimizer.weight_decay": ("optimizer", "weight decay"), "optimizer.batch_manhattan": ("optimizer", "Batch Manhattan"),
     "train": ("train", "training"), "train.epochs": ("train", "epochs"), "train.batch_size": ("train", "batch size"),
     "train.loss": ("train", "loss"), "seed": ("train", "seed"), "device": ("train", "device"),
+    # the advanced settings, in the Train page's words
+    **{field: (section, LABELS[FIELD_PARAMS[field]]) for section, fields in (
+        ("optimizer", ["optimizer.schedule", "optimizer.schedule.name",
+                       *(f"optimizer.schedule.{f}" for f in SCHEDULE_FIELDS.values())]),
+        ("train", ["train.reduction", "train.augment", "train.augment.crop_padding", "train.augment.flip"]),
+        ("model", ["model.dropout"]), ("data", ["data.resize"])) for field in fields},
 }
 
 
@@ -187,9 +197,74 @@ class InitControl:
         return [self.name, *self.fields.values()]
 
 
+class ScheduleControl:
+    """The learning-rate schedule: none, step (epochs per step, factor), multistep (milestone epochs,
+    factor) or restarts (milestone epochs, the rate from each, restart from the best or last
+    weights); only the chosen schedule's fields are shown and read. Words as on the Train page.
+
+    Example:
+        >>> c = ScheduleControl({"name": "multistep", "milestones": [30, 60], "gamma": 0.5})
+        >>> c.fields["milestones"].value, c.get()
+        ('30,60', {'name': 'multistep', 'milestones': [30, 60], 'gamma': 0.5})
+        >>> c.name.value = "none"; c.get() is None
+        True
+    """
+
+    def __init__(self, spec: Mapping | None) -> None:
+        self.name = widgets.Dropdown(options=SCHEDULE_CHOICES, description=LABELS["sched"], style=WIDE)
+        self.fields = {
+            "step_size": widgets.IntText(100, description="epochs per step", style=WIDE, layout={"width": "190px"}),
+            "gamma": widgets.FloatText(0.1, description="factor", style=WIDE, layout={"width": "150px"}),
+            "milestones": widgets.Text("", description="milestone epochs", placeholder="30, 60", style=WIDE,
+                                       layout={"width": "260px"}),
+            "lrs": widgets.Text("", description="rate from each", placeholder="0.01, 0.001", style=WIDE,
+                                layout={"width": "260px"}),
+            "from": widgets.Dropdown(options=RESTART_FROM, description="restart from", style=WIDE,
+                                     layout={"width": "190px"}),
+        }
+        self.box = widgets.HBox([self.name, *self.fields.values()], layout={"flex_flow": "row wrap"})
+        self.name.observe(lambda _: self._show_fields(), "value")
+        self.set(spec)
+
+    def set(self, spec: Mapping | None) -> None:
+        spec = spec or {"name": "none"}
+        for field, value in spec.items():
+            if field in ("milestones", "lrs"):
+                self.fields[field].value = format_numbers(value)
+            elif field in self.fields:
+                self.fields[field].value = value
+        self.name.value = spec.get("name", "none")
+        self._show_fields()
+
+    def get(self) -> dict | None:
+        name = self.name.value
+        if name == "none":
+            return None
+        d: dict[str, Any] = {"name": name}
+        for param in SCHEDULE_PARAMS[name]:
+            field = SCHEDULE_FIELDS[param]
+            value = self.fields[field].value
+            if field == "milestones":
+                value = parse_numbers(value, "optimizer.schedule.milestones")
+            elif field == "lrs":
+                value = parse_numbers(value, "optimizer.schedule.lrs", float)
+            d[field] = value
+        return d
+
+    def _show_fields(self) -> None:
+        shown = {SCHEDULE_FIELDS[p] for p in SCHEDULE_PARAMS.get(self.name.value, ())}
+        for field, control in self.fields.items():
+            control.layout.display = None if field in shown else "none"
+
+    @property
+    def controls(self) -> list[widgets.Widget]:
+        return [self.name, *self.fields.values()]
+
+
 class OptimizerControl:
-    """Optimiser, learning rate, momentum (SGD and RMSprop), weight decay and Batch Manhattan.
-    Choosing another optimiser by hand puts its usual learning rate in.
+    """Optimiser, learning rate, momentum (SGD and RMSprop), weight decay, Batch Manhattan and the
+    learning-rate schedule (`ScheduleControl`). Choosing another optimiser by hand puts its usual
+    learning rate in.
 
     Example:
         >>> c = OptimizerControl({"name": "sgd", "lr": 0.1, "momentum": 0.5})
@@ -206,7 +281,9 @@ class OptimizerControl:
         self.weight_decay = widgets.FloatText(0.0, description="weight decay", style=WIDE, layout={"width": "200px"})
         self.batch_manhattan = widgets.Checkbox(False, description="Batch Manhattan (sign of the gradient)",
                                                 style=WIDE, indent=False)
-        self.box = widgets.HBox([self.name, self.lr, self.momentum, self.weight_decay, self.batch_manhattan])
+        self.schedule = ScheduleControl(None)
+        self.box = widgets.VBox([widgets.HBox([self.name, self.lr, self.momentum, self.weight_decay,
+                                               self.batch_manhattan]), self.schedule.box])
         self._initial: dict = {}
         self._setting = False
         self.name.observe(self._on_name, "value")
@@ -221,6 +298,7 @@ class OptimizerControl:
             self.momentum.value = spec.get("momentum", 0.9 if self.name.value == "sgd" else 0.0)
             self.weight_decay.value = spec.get("weight_decay", 0.0)
             self.batch_manhattan.value = bool(spec.get("batch_manhattan", False))
+            self.schedule.set(spec.get("schedule"))
         finally:
             self._setting = False
         self._show_fields()
@@ -242,11 +320,14 @@ class OptimizerControl:
             d["momentum"] = self.momentum.value
         if name == "sgd" and self._initial.get("name") == "sgd" and "nesterov" in self._initial:
             d["nesterov"] = self._initial["nesterov"]
+        schedule = self.schedule.get()
+        if schedule is not None:
+            d["schedule"] = schedule
         return d
 
     @property
     def controls(self) -> list[widgets.Widget]:
-        return [self.name, self.lr, self.momentum, self.weight_decay, self.batch_manhattan]
+        return [self.name, self.lr, self.momentum, self.weight_decay, self.batch_manhattan, *self.schedule.controls]
 
 
 class RulesControl:
@@ -329,6 +410,10 @@ class SetupForm:
         self.model = widgets.Dropdown(options=list(MODEL_OPTIONS), description="network", style=WIDE)
         self.hidden = widgets.Text(description="hidden widths", placeholder="64, 64  or  20x64", style=WIDE)
         self.activation = widgets.Dropdown(options=ACTIVATIONS, description="activation", style=WIDE)
+        self.dropout = widgets.FloatText(0.0, description=LABELS["dropout"], style=WIDE, layout={"width": "150px"},
+                                         tooltip="probability of zeroing each hidden unit in training, 0 to below 1")
+        self.resize = widgets.Text("", description=LABELS["resize"], placeholder="32x32", style=WIDE,
+                                   layout={"width": "220px"}, tooltip="height x width in pixels; empty: as stored")
         self.rules = RulesControl(algorithms)
         self.init = InitControl("forward init", None, forward=True)
         self.feedback = InitControl("feedback init", None, rule_default=True)
@@ -336,19 +421,27 @@ class SetupForm:
         self.epochs = widgets.IntText(10, description="epochs", style=WIDE, layout={"width": "140px"})
         self.batch_size = widgets.IntText(64, description="batch size", style=WIDE, layout={"width": "160px"})
         self.loss = widgets.Dropdown(options=LOSSES, description="loss", style=WIDE, layout={"width": "200px"})
+        self.reduction = widgets.Dropdown(options=REDUCTIONS, description=LABELS["reduce"], style=WIDE,
+                                          layout={"width": "200px"})
+        self.crop = widgets.IntText(0, description=LABELS["crop"], style=WIDE, layout={"width": "230px"})
+        self.flip = widgets.Checkbox(False, description=LABELS["flip"], style=WIDE, indent=False)
+        self.why_not = widgets.Label("")   # why resizing or augmentation is greyed out for this dataset
         self.seed = widgets.IntText(0, description="seed", style=WIDE, layout={"width": "130px"})
         self.device = widgets.Dropdown(options=["default", *DEVICES], description="device", style=WIDE,
                                        layout={"width": "170px"})
         self.errors = {section: error_label() for section in SECTIONS}
         self.model.observe(lambda _: self._show_fields(), "value")
+        self.dataset.observe(lambda _: self._show_fields(), "value")
+        self._locked = False
         rows = [
-            ("data", [widgets.HBox([self.dataset])]),
-            ("model", [widgets.HBox([self.model, self.hidden, self.activation])]),
+            ("data", [widgets.HBox([self.dataset, self.resize])]),
+            ("model", [widgets.HBox([self.model, self.hidden, self.activation, self.dropout])]),
             ("rules", [self.rules.box]),
             ("init", [self.init.box]),
             ("feedback", [self.feedback.box]),
             ("optimizer", [self.optimizer.box]),
-            ("train", [widgets.HBox([self.epochs, self.batch_size, self.loss, self.seed, self.device])]),
+            ("train", [widgets.HBox([self.epochs, self.batch_size, self.loss, self.seed, self.device]),
+                       widgets.HBox([self.reduction, self.crop, self.flip, self.why_not])]),
         ]
         self.box = widgets.VBox([w for section, parts in rows for w in (*parts, self.errors[section])])
         self._base: dict = {}
@@ -364,12 +457,17 @@ class SetupForm:
         self.model.value = d["model"]["name"]
         self.hidden.value = format_widths(d["model"].get("hidden", [64, 64]), ", ")
         self.activation.value = d["model"]["activation"]
+        self.dropout.value = d["model"].get("dropout", 0.0)
+        self.resize.value = "x".join(map(str, d["data"].get("resize") or ()))
         self.rules.set(algorithms)
         self.init.set(d["init"])
         self.feedback.set(next((a["feedback_init"] for a in algorithms if "feedback_init" in a), None))
         self.optimizer.set(d["optimizer"])
         self.epochs.value, self.batch_size.value = d["train"]["epochs"], d["train"]["batch_size"]
         self.loss.value, self.seed.value = d["train"]["loss"], d["seed"]
+        self.reduction.value = d["train"].get("reduction", "mean")
+        augment = d["train"].get("augment") or {}
+        self.crop.value, self.flip.value = augment.get("crop_padding", 0), augment.get("flip", False)
         self.device.value = d.get("device") or "default"
         self._show_fields()
 
@@ -378,15 +476,28 @@ class SetupForm:
         d = copy.deepcopy(self._base)
         if d["data"]["name"] != self.dataset.value:
             d["data"] = {"name": self.dataset.value}  # another dataset's options do not carry over
+        d["data"].pop("resize", None)
+        size = parse_resize(self.resize.value) if self.dataset.value in RESIZABLE else None
+        if size is not None:
+            d["data"]["resize"] = size
         model = d["model"] if d["model"]["name"] == self.model.value else {"name": self.model.value}
         model["activation"] = self.activation.value
         model.pop("hidden", None)
         if self.model.value == "mlp":
             model["hidden"] = parse_widths(self.hidden.value)
+        model.pop("dropout", None)
+        if self.dropout.value:
+            model["dropout"] = self.dropout.value
         d["model"] = model
         d["init"] = self.init.get()
         d["optimizer"] = self.optimizer.get()
         d["train"].update(epochs=self.epochs.value, batch_size=self.batch_size.value, loss=self.loss.value)
+        for key in ("reduction", "augment"):
+            d["train"].pop(key, None)
+        if self.reduction.value != "mean":
+            d["train"]["reduction"] = self.reduction.value
+        if self.dataset.value in IMAGE_DATASETS and (self.crop.value or self.flip.value):
+            d["train"]["augment"] = {"crop_padding": self.crop.value, "flip": self.flip.value}
         d["seed"] = self.seed.value
         d.pop("device", None)
         if self.device.value != "default":
@@ -445,14 +556,25 @@ class SetupForm:
 
     def lock(self, locked: bool) -> None:
         """Disable the controls while runs they describe are training (they describe those runs)."""
+        self._locked = locked
         for w in self.controls:
             w.disabled = locked
+        self._show_fields()
 
     @property
     def controls(self) -> list[widgets.Widget]:
-        return [self.dataset, self.model, self.hidden, self.activation, *self.rules.controls, *self.init.controls,
-                *self.feedback.controls, *self.optimizer.controls, self.epochs, self.batch_size, self.loss,
-                self.seed, self.device]
+        return [self.dataset, self.resize, self.model, self.hidden, self.activation, self.dropout,
+                *self.rules.controls, *self.init.controls, *self.feedback.controls, *self.optimizer.controls,
+                self.epochs, self.batch_size, self.loss, self.reduction, self.crop, self.flip, self.seed, self.device]
 
     def _show_fields(self) -> None:
+        """Hidden widths for an MLP only; resizing and augmentation greyed out, with the reason, for
+        data they do not act on (and then not read)."""
         self.hidden.layout.display = None if self.model.value == "mlp" else "none"
+        name = self.dataset.value
+        resizable, images = name in RESIZABLE, name in IMAGE_DATASETS
+        self.resize.disabled = self._locked or not resizable
+        self.crop.disabled = self.flip.disabled = self._locked or not images
+        reasons = ([] if images else [f"augmentation: for image datasets; {name} is not one"]) + (
+            [] if resizable else [f"resizing: for {', '.join(RESIZABLE)}"])
+        self.why_not.value = "; ".join(reasons)
