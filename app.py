@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/playground.py", title="Playground"),
     st.Page("pages/runs.py", title="Runs"),
     st.Page("pages/lessons.py", title="Lessons"),
+    st.Page("pages/reproduce.py", title="Reproduce"),
 ]
 
 page = st.navigation(PAGES)
