@@ -36,11 +36,13 @@ def torch_value(loss, out, y, reduction):
         return F.binary_cross_entropy_with_logits(out, target, reduction=reduction)
     if loss == "cross_entropy":
         return F.cross_entropy(out, y, reduction=reduction)
+    if loss == "mse_sigmoid":
+        return F.mse_loss(torch.sigmoid(out), target, reduction=reduction)
     return F.mse_loss(out, target, reduction=reduction)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-@pytest.mark.parametrize("loss", ["bce_multi", "cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", ["bce_multi", "cross_entropy", "mse", "mse_sigmoid"])
 def test_the_loss_is_torch_s_with_its_own_reduction(loss, reduction):
     out, y = batch()
     ours = with_reduction(make_loss(loss, C), loss, reduction)(out, y)
@@ -57,14 +59,15 @@ def test_bce_multi_by_hand():
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-@pytest.mark.parametrize("loss", ["bce_multi", "cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", ["bce_multi", "cross_entropy", "mse", "mse_sigmoid"])
 def test_the_output_error_is_the_hand_formula(loss, reduction):
     out, y = batch(2)
     logits = out.clone().requires_grad_(True)
     with_reduction(make_loss(loss, C), loss, reduction)(logits, y).backward()
     t = F.one_hot(y, C).double()
-    raw = {"bce_multi": torch.sigmoid(out) - t, "cross_entropy": torch.softmax(out, 1) - t,
-           "mse": 2 * (out - t)}[loss]
+    s = torch.sigmoid(out)
+    raw = {"bce_multi": s - t, "cross_entropy": torch.softmax(out, 1) - t,
+           "mse": 2 * (out - t), "mse_sigmoid": 2 * (s - t) * s * (1 - s)}[loss]
     per_term = N if loss == "cross_entropy" else N * C  # what the mean divides by
     e = raw if reduction == "sum" else raw / per_term
     torch.testing.assert_close(logits.grad, e, rtol=1e-10, atol=1e-12)
@@ -179,3 +182,58 @@ def test_a_built_run_outside_the_trainer_takes_the_summed_loss_too():
     assert a.keys() == b.keys()
     for name in a:
         torch.testing.assert_close(b[name], 16 * a[name])
+
+
+def test_mse_sigmoid_by_hand_in_numpy():
+    out, y = batch(4)
+    a, t = out.numpy(), np.eye(C)[y.numpy()]
+    by_hand = (1 / (1 + np.exp(-a)) - t) ** 2
+    assert make_loss("mse_sigmoid", C)(out, y).item() == pytest.approx(by_hand.mean(), rel=1e-10)
+    summed = with_reduction(make_loss("mse_sigmoid", C), "mse_sigmoid", "sum")
+    assert summed(out, y).item() == pytest.approx(by_hand.sum(), rel=1e-10)
+    stacked = per_seed_loss("mse_sigmoid", C, out.unsqueeze(0).repeat(2, 1, 1), y.unsqueeze(0).repeat(2, 1))
+    assert stacked.tolist() == pytest.approx([by_hand.mean()] * 2, rel=1e-10)
+    assert mean_terms("mse_sigmoid", out) == N * C
+
+
+@pytest.mark.parametrize("loss", ["bce_multi", "mse_sigmoid"])
+def test_the_reference_s_output_error_and_value_are_torch_s(loss):
+    out, y = batch(5)
+    logits = out.clone().requires_grad_(True)
+    value = torch_value(loss, logits, y, "mean")
+    value.backward()
+    np.testing.assert_allclose(reference.output_error(out.numpy(), y.numpy(), loss), logits.grad.numpy(),
+                               rtol=1e-10, atol=1e-14)
+    assert reference.loss_value(out.numpy(), y.numpy(), loss) == pytest.approx(value.item(), rel=1e-10)
+
+
+def test_a_dfa_step_with_mse_sigmoid_is_the_reference_s():
+    cfg = {"data": {"name": "random", "samples": 64, "features": FEATURES, "classes": C},
+           "model": {"name": "mlp", "hidden": [6, 4], "activation": "sigmoid"},
+           "algorithm": {"name": "dfa", "feedback_init": {"name": "uniform", "low": -0.5, "high": 0.5}},
+           "init": {"name": "uniform", "low": -0.5, "high": 0.5},
+           "train": {"epochs": 1, "batch_size": BATCH, "loss": "mse_sigmoid"}, "device": "cpu"}
+    built = build(cfg)
+    weights, biases, feedback = read_params(built)
+    x, y = make_batch(C)
+    from explorer.engine.metrics import compute_updates
+
+    grads = {k: np64(v) for k, v in compute_updates(built, x, y).items()}
+    p = reference.forward(weights, biases, x.numpy().astype(np.float64), y.numpy(), "sigmoid", "mse_sigmoid")
+    want = reference.updates(p, reference.dfa(p, reference.by_layer(feedback)))
+    assert set(grads) == set(want)
+    for key in want:
+        np.testing.assert_allclose(grads[key], want[key], rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_mse_sigmoid_trains_and_counts_hits_by_the_argmax():
+    result = train(small_config(train={"epochs": 2, "batch_size": 64, "loss": "mse_sigmoid"},
+                                optimizer={"name": "sgd", "lr": 2.0, "momentum": 0.9}))
+    built = result.built
+    with torch.no_grad():
+        out = built.model(built.data.x_test)
+    assert result.final["test_acc"] == pytest.approx((out.argmax(1) == built.data.y_test).double().mean().item())
+    assert result.final["test_acc"] > 0.5  # it learns (chance: 0.1)
+    with pytest.raises(ConfigError) as err:
+        RunConfig.from_dict({"train": {"loss": "mse_sigmoide"}})
+    assert err.value.field == "train.loss"

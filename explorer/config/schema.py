@@ -269,7 +269,7 @@ class AlgorithmConfig:
 
 OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam")
 DEFAULT_LR = {"sgd": 0.05, "adagrad": 0.01, "adadelta": 1.0, "rmsprop": 0.001, "adam": 0.001}
-LOSSES = ("cross_entropy", "bce", "bce_multi", "mse")
+LOSSES = ("cross_entropy", "bce", "bce_multi", "mse", "mse_sigmoid")
 REDUCTIONS = ("mean", "sum")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")  # the optimisers that take momentum (sgd also nesterov)
 

@@ -3,7 +3,10 @@
 ``bce_multi`` is C sigmoid outputs against one-hot targets, the binary cross-entropy averaged (or,
 with ``train.reduction`` "sum", summed) over every sample and unit, like torch's
 ``binary_cross_entropy_with_logits``; its output error is (sigmoid(a) - one-hot) / (N·C), or
-sigmoid(a) - one-hot summed. A summed loss is the mean times the terms it averages
+sigmoid(a) - one-hot summed. ``mse_sigmoid`` is C sigmoid outputs against one-hot targets, the
+squared error averaged (or summed) over every sample and unit, like ``F.mse_loss(sigmoid(a), t)``:
+the quadratic cost of a sigmoid output layer; its output error is 2 (σ(a) - t) σ(a) (1 - σ(a)) / (N·C).
+Accuracy takes the argmax of the outputs, whatever the loss (σ keeps their order). A summed loss is the mean times the terms it averages
 (`with_reduction`), so every rule's output error e = dℓ/da scales with it.
 
 Example:
@@ -23,8 +26,13 @@ import torch.nn.functional as F
 
 def make_loss(name: str, num_classes: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """cross_entropy (C logits), bce (one logit, labels 0/1), bce_multi (C sigmoid outputs vs one-hot
-    labels) or mse (C outputs vs one-hot labels; float targets shaped like the output are used as
-    they are, for regression)."""
+    labels), mse (C outputs vs one-hot labels; float targets shaped like the output are used as
+    they are, for regression) or mse_sigmoid (C sigmoid outputs vs one-hot labels, squared error).
+
+    Example:
+        >>> round(make_loss("mse_sigmoid", 2)(torch.zeros(1, 2), torch.tensor([0])).item(), 4)  # (0.5² + 0.5²) / 2
+        0.25
+    """
     if name == "cross_entropy":
         return F.cross_entropy
     if name == "bce":
@@ -36,6 +44,8 @@ def make_loss(name: str, num_classes: int) -> Callable[[torch.Tensor, torch.Tens
             target = y if y.is_floating_point() else F.one_hot(y, num_classes).to(out.dtype)
             return F.mse_loss(out, target)
         return mse
+    if name == "mse_sigmoid":
+        return lambda out, y: F.mse_loss(torch.sigmoid(out), F.one_hot(y, num_classes).to(out.dtype))
     raise ValueError(f"unknown loss {name!r}")
 
 
@@ -79,6 +89,8 @@ def per_seed_loss(name: str, num_classes: int, out: torch.Tensor, y: torch.Tenso
         target = F.one_hot(y, num_classes).to(out.dtype)
         return F.binary_cross_entropy_with_logits(out, target, reduction="none").flatten(1).mean(1)
     target = y if y.is_floating_point() else F.one_hot(y, num_classes).to(out.dtype)
+    if name == "mse_sigmoid":
+        out = torch.sigmoid(out)
     return ((out - target) ** 2).flatten(1).mean(1)
 
 
@@ -89,7 +101,7 @@ def output_units(name: str, num_classes: int) -> int:
 
 def mean_terms(name: str, out: torch.Tensor) -> int:
     """How many terms one run's mean loss averages over: its samples for cross_entropy and bce, its
-    samples × outputs for bce_multi and mse. ``out`` is (batch, outputs), or (S, batch, outputs)
+    samples × outputs for bce_multi, mse and mse_sigmoid. ``out`` is (batch, outputs), or (S, batch, outputs)
     for S stacked seeds.
 
     Example:

@@ -101,12 +101,28 @@ def one_hot(y, classes: int) -> np.ndarray:
     return out
 
 
+def sigmoid(a) -> np.ndarray:
+    """1 / (1 + exp(-a)), without overflow for large negative ``a``.
+
+    Example:
+        >>> sigmoid(np.array([0.0, -1000.0])).tolist()
+        [0.5, 0.0]
+    """
+    a = np.asarray(a, dtype=np.float64)
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
 def loss_value(logits, y, loss: str) -> float:
-    """The batch mean of ``cross_entropy``, ``bce`` (one logit, labels 0/1) or ``mse`` (against one-hot).
+    """The batch mean of ``cross_entropy``, ``bce`` (one logit, labels 0/1), ``bce_multi`` (C sigmoid
+    units against one-hot, mean over samples and units), ``mse`` (against one-hot) or ``mse_sigmoid``
+    (sigmoid of the outputs against one-hot, mean over samples and units).
 
     Example:
         >>> round(loss_value(np.zeros((1, 2)), [0], "cross_entropy"), 4)  # log 2
         0.6931
+        >>> loss_value(np.zeros((1, 2)), [0], "mse_sigmoid")  # ((1 - ½)² + (0 - ½)²) / 2
+        0.25
     """
     logits = np.asarray(logits, dtype=np.float64)
     if loss == "cross_entropy":
@@ -116,18 +132,26 @@ def loss_value(logits, y, loss: str) -> float:
     if loss == "bce":  # log(1 + exp(-|a|)) + max(a, 0) - a·t, the stable form
         t = np.asarray(y, dtype=np.float64)[:, None]
         return float(np.mean(np.log1p(np.exp(-np.abs(logits))) + np.maximum(logits, 0) - logits * t))
+    if loss == "bce_multi":
+        t = one_hot(y, logits.shape[1])
+        return float(np.mean(np.log1p(np.exp(-np.abs(logits))) + np.maximum(logits, 0) - logits * t))
     if loss == "mse":
         return float(np.mean((logits - one_hot(y, logits.shape[1])) ** 2))
+    if loss == "mse_sigmoid":
+        return float(np.mean((sigmoid(logits) - one_hot(y, logits.shape[1])) ** 2))
     raise ValueError(f"unknown loss {loss!r}")
 
 
 def output_error(logits, y, loss: str) -> np.ndarray:
-    """``e = dℓ/da[L]`` for the batch-mean loss: (softmax - one-hot) / N, (sigmoid - t) / N, or
-    2 (a - one-hot) / (N·C) (mse averages over every entry).
+    """``e = dℓ/da[L]`` for the batch-mean loss: (softmax - one-hot) / N (cross_entropy),
+    (σ(a) - t) / N (bce), (σ(a) - one-hot) / (N·C) (bce_multi), 2 (a - one-hot) / (N·C) (mse), or
+    2 (σ(a) - one-hot) σ(a) (1 - σ(a)) / (N·C) (mse_sigmoid); the last three average over every entry.
 
     Example:
         >>> output_error(np.zeros((1, 2)), [0], "cross_entropy").tolist()
         [[-0.5, 0.5]]
+        >>> output_error(np.zeros((1, 2)), [0], "mse_sigmoid").tolist()  # 2 (½ - t) ¼ / 2
+        [[-0.125, 0.125]]
     """
     logits = np.asarray(logits, dtype=np.float64)
     n, classes = logits.shape
@@ -137,9 +161,14 @@ def output_error(logits, y, loss: str) -> np.ndarray:
         return (p - one_hot(y, classes)) / n
     if loss == "bce":
         t = np.asarray(y, dtype=np.float64)[:, None]
-        return (1.0 / (1.0 + np.exp(-logits)) - t) / n
+        return (sigmoid(logits) - t) / n
+    if loss == "bce_multi":
+        return (sigmoid(logits) - one_hot(y, classes)) / (n * classes)
     if loss == "mse":
         return 2.0 * (logits - one_hot(y, classes)) / (n * classes)
+    if loss == "mse_sigmoid":
+        s = sigmoid(logits)
+        return 2.0 * (s - one_hot(y, classes)) * s * (1.0 - s) / (n * classes)
     raise ValueError(f"unknown loss {loss!r}")
 
 
