@@ -419,8 +419,9 @@ def ci95(values: Sequence[float]) -> float:
 
 
 def _difference(diff: float, unit: str) -> str:
-    amount = f"{diff:+.3g}" if abs(diff) < 0.1 else f"{diff:+.1f}"
-    return f"by {amount} points" if unit == "%" else f"by {amount}{unit}"
+    if unit == "%":
+        return f"by {diff:+.3g} points" if abs(diff) < 0.1 else f"by {diff:+.1f} points"
+    return f"by {diff:+.3g}{unit}"
 
 
 def order_agrees(published: Sequence[float], measured_means: Sequence[float]) -> str:
