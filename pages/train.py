@@ -24,11 +24,7 @@ DATASETS = [name for name in DATASET_OPTIONS if name != "parity"]
 FOLDER_DATASETS = [name for name, options in DATASET_OPTIONS.items() if "root" in options]
 RULE_CHOICES = [urlstate.NONE, *RULES]
 # Each rule's key (what the control and the link hold), label and name, and what it does.
-LOSS_WORDS = {"cross_entropy": "softmax outputs, cross-entropy", "bce": "binary cross-entropy (two classes)",
-              "bce_multi": "a sigmoid per class, binary cross-entropy against the one-hot label",
-              "mse": "squared error against the one-hot label",
-              "mse_sigmoid": "a sigmoid per class, squared error against the one-hot label"}
-LOSS_HELP = "\n".join(f"- **{name}**: {LOSS_WORDS.get(name, name)}" for name in LOSSES)
+LOSS_HELP = "\n".join(f"- **{name}**: {urlstate.LOSS_WORDS.get(name, name)}" for name in LOSSES)
 RULE_HELP = "\n".join(f"- **{key}**: {spec.label}, {spec.name}. {spec.help}" for key, spec in RULES.items())
 
 
@@ -136,17 +132,16 @@ def _input_controls(name: str) -> None:
     keys = ("reduce", "resize", "crop", "flip")
     with st.expander("more: loss over a batch, resizing, augmentation", expanded=_changed(*keys)):
         _select("reduce", urlstate.CHOICES["reduce"],
-                help="mean: the loss averaged over the batch; sum: summed over it (and over the output units "
-                     "for bce_multi and mse), as some papers train; the curves show the mean either way")
+                help=urlstate.HELP["reduce"])
         resizable, images = urlstate.takes_resize(name), urlstate.takes_images(name)
         _text("resize", disabled=not resizable, placeholder="e.g. 32x32",
-              help="height x width in pixels (bilinear, at load), e.g. 32x32 for LeNet-5's inputs; empty: as stored")
+              help=urlstate.HELP["resize"])
         if not resizable:
             st.caption(f"Resizing: for the image datasets read from files ({', '.join(RESIZABLE)}); "
                        f"{name} is not one of them.")
         _number("crop", step=1, disabled=not images,
-                help="pad each training image with this many zero pixels, then crop it back at a random place; 0: no crop")
-        _check("flip", disabled=not images, help="mirror each training image left to right with probability 1/2")
+                help=urlstate.HELP["crop"])
+        _check("flip", disabled=not images, help=urlstate.HELP["flip"])
         if not images:
             st.caption(f"Augmentation: for image datasets; {name} is not one.")
 
@@ -155,24 +150,17 @@ def _schedule_controls() -> None:
     """The learning-rate schedule and the fields of the chosen one (`urlstate.SCHEDULE_PARAMS`)."""
     keys = ("sched", *urlstate.SCHEDULE_FIELDS)
     with st.expander("learning-rate schedule", expanded=_changed(*keys)):
-        name = _select("sched", urlstate.CHOICES["sched"], help=SCHEDULE_HELP)
+        name = _select("sched", urlstate.CHOICES["sched"], help=urlstate.HELP["sched"])
         for key in urlstate.SCHEDULE_PARAMS.get(name, ()):
             if key == "sched_step":
-                _number(key, step=1, help="the rate is multiplied by the factor every this many epochs")
+                _number(key, step=1, help=urlstate.HELP[key])
             elif key == "sched_gamma":
-                _number(key, format="%g", step=None, help="what the rate is multiplied by at each step, in (0, 1]")
+                _number(key, format="%g", step=None, help=urlstate.HELP[key])
             elif key == "sched_from":
-                _select(key, urlstate.CHOICES[key], help="best: the weights of the best test accuracy so far; "
-                                                          "last: the weights as they are")
+                _select(key, urlstate.CHOICES[key], help=urlstate.HELP[key])
             else:
-                _text(key, placeholder="e.g. 30,60", help=SCHEDULE_FIELD_HELP[key])
-
-
-SCHEDULE_HELP = ("none: a constant rate. step: the rate times the factor every k epochs. multistep: times the "
-                 "factor at each milestone epoch. restarts: at each milestone the rate becomes the next of its "
-                 "rates, the optimiser's state is cleared, and training goes on from the best (or last) weights")
-SCHEDULE_FIELD_HELP = {"sched_miles": "epochs (counted from 0) where the rate changes, separated by commas",
-                       "sched_lrs": "the rate from each milestone on, one per milestone, separated by commas"}
+                _text(key, placeholder="e.g. 30,60" if key == "sched_miles" else "e.g. 0.01,0.001",
+                      help=urlstate.HELP[key])
 
 
 def _controls(classroom: common.Classroom) -> dict:
@@ -192,9 +180,7 @@ def _controls(classroom: common.Classroom) -> dict:
         if _select("model", list(MODEL_OPTIONS)) == "mlp":
             _text("hidden", help="comma-separated, e.g. 64,64")
         _select("act", ACTIVATIONS)
-        _number("dropout", format="%g", step=0.1,
-                help="the probability of zeroing each hidden unit in training (after each hidden activation; "
-                     "the CNNs' fully connected layers), from 0 (none) to below 1")
+        _number("dropout", format="%g", step=0.1, help=urlstate.HELP["dropout"])
     with _group(box, "rules", top[2]):
         for i in range(1, urlstate.SLOTS + 1):
             _rule_controls(i)

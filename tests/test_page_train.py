@@ -617,3 +617,19 @@ def test_a_refused_schedule_is_told_beside_the_optimiser(store_path):
     at = _app(sched="multistep", sched_miles="3,3")
     column = _column_with(at, "selectbox", "opt")
     assert column.warning[0].value == "Check this setting: schedule: milestone epochs must not repeat an epoch, got [3, 3]"
+
+
+def test_each_schedule_shows_the_fields_it_reads(store_path):
+    from explorer.views import urlstate
+
+    at = _app()
+    shown = {}
+    for name in urlstate.CHOICES["sched"]:
+        set_widget(at, "sched", name).run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown[name] = {key for key in _inputs(at) if key and key.startswith("sched_")}
+    assert shown == {"none": set(), "step": {"sched_step", "sched_gamma"}, "multistep": {"sched_miles", "sched_gamma"},
+                     "restarts": {"sched_miles", "sched_lrs", "sched_from"}}
+    set_widget(at, "sched_miles", "2").run()
+    set_widget(at, "sched_lrs", "0.01").run()
+    assert _values(at, [("sched_from",)]) == {"sched_from": "best"} and not [w.value for w in at.warning]

@@ -44,7 +44,7 @@ from explorer.config import (ACTIVATIONS, DEFAULT_LR, DEVICES, INIT_PARAMS, LOSS
                              ConfigError, RunConfig)
 from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
 from explorer.config.registry import OPTIONS, RULES, rule_spec
-from explorer.config.schedule import SCHEDULES
+from explorer.config.schedule import RESTART_FROM, SCHEDULES
 from explorer.config.schema import REDUCTIONS
 
 SLOTS = 4
@@ -127,6 +127,29 @@ LABELS: dict[str, str] = {
     "sched_from": "schedule: restart from", "reduce": "loss over a batch", "crop": "random crop: zero padding",
     "flip": "random horizontal flip", "dropout": "dropout", "resize": "resize inputs",
 }
+# What the advanced settings do, in the words of their help (the Train page's and the notebook form's).
+LOSS_WORDS = {"cross_entropy": "softmax outputs, cross-entropy", "bce": "binary cross-entropy (two classes)",
+              "bce_multi": "a sigmoid per class, binary cross-entropy against the one-hot label",
+              "mse": "squared error against the one-hot label",
+              "mse_sigmoid": "a sigmoid per class, squared error against the one-hot label"}
+HELP = {
+    "loss": "; ".join(f"{name}: {LOSS_WORDS.get(name, name)}" for name in LOSSES),
+    "sched": "none: a constant rate; step: the rate times the factor every k epochs; multistep: times the factor "
+             "at each milestone epoch; restarts: from each milestone the next of its rates, the optimiser's state "
+             "cleared, and training goes on from the best (or the last) weights so far",
+    "sched_step": "the rate is multiplied by the factor every this many epochs",
+    "sched_gamma": "what the rate is multiplied by at each step, in (0, 1]",
+    "sched_miles": "epochs (counted from 0) where the rate changes, separated by commas",
+    "sched_lrs": "the rate from each milestone on, one per milestone, separated by commas",
+    "sched_from": "best: the weights of the best test accuracy so far; last: the weights as they are",
+    "reduce": "mean: the loss averaged over the batch; sum: summed over it (and over the output units for "
+              "bce_multi and mse), as some papers train; the curves show the mean either way",
+    "resize": "height x width in pixels (bilinear, at load), e.g. 32x32 for LeNet-5's inputs; empty: as stored",
+    "crop": "pad each training image with this many zero pixels, then crop it back at a random place; 0: no crop",
+    "flip": "mirror each training image left to right with probability 1/2",
+    "dropout": "the probability of zeroing each hidden unit in training (after each hidden activation; the "
+               "CNNs' fully connected layers), from 0 (none) to below 1",
+}
 # The learning-rate schedules a link can name ("none": a constant rate) and the parameter of each
 # field a schedule reads (`explorer.config.schedule`); a schedule ignores the others' parameters.
 SCHEDULE_FIELDS = {"sched_step": "step_size", "sched_gamma": "gamma", "sched_miles": "milestones",
@@ -134,13 +157,12 @@ SCHEDULE_FIELDS = {"sched_step": "step_size", "sched_gamma": "gamma", "sched_mil
 SCHEDULE_PARAMS = {"step": ("sched_step", "sched_gamma"), "multistep": ("sched_miles", "sched_gamma"),
                    "restarts": ("sched_miles", "sched_lrs", "sched_from")}
 SCHEDULE_CHOICES = [NONE, *(name for name in SCHEDULE_PARAMS if name in SCHEDULES)]
-RESTART_FROM = ["best", "last"]
 # What a choice parameter may hold (besides the rules' and the options'); a link with another value
 # is refused by name (`refusals`).
 CHOICES: dict[str, Sequence[str]] = {
     "data": [name for name in DATASET_OPTIONS if name != "parity"], "model": list(MODEL_OPTIONS),
     "act": ACTIVATIONS, "opt": OPTIMIZERS, "loss": LOSSES, "device": DEVICES, "init": list(INIT_PARAMS),
-    "fb": list(INIT_PARAMS), "sched": SCHEDULE_CHOICES, "sched_from": RESTART_FROM, "reduce": REDUCTIONS,
+    "fb": list(INIT_PARAMS), "sched": SCHEDULE_CHOICES, "sched_from": list(RESTART_FROM), "reduce": REDUCTIONS,
     **{f"rule{i}": [NONE, *RULES] for i in range(1, SLOTS + 1)},
     **{f"r{i}_{o}": option_choices(o) for i in range(1, SLOTS + 1) for o in OPTIONS if OPTIONS[o].kind == "choice"}}
 # Config fields (outside a rule's own) and the parameter that sets each.
@@ -676,5 +698,5 @@ def _filled_slots(values: Mapping[str, Any]) -> list[int]:
 
 __all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
            "parse", "parse_widths", "format_widths", "query", "query_string", "option_default", "option_choices",
-           "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "refusals", "differs", "CHOICES",
+           "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "refusals", "differs", "CHOICES", "HELP",
            "SCHEDULE_CHOICES", "SCHEDULE_PARAMS", "LOSSES", "OPTIMIZERS", "RULES"]

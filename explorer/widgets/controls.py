@@ -41,7 +41,8 @@ from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RES
 from explorer.config.registry import OPTIONS, RULES
 from explorer.config.schema import REDUCTIONS
 from explorer.runs.workspace import comparison_configs
-from explorer.views.urlstate import (FIELD_PARAMS, LABELS, RESTART_FROM, SCHEDULE_CHOICES, SCHEDULE_FIELDS,
+from explorer.config.schedule import RESTART_FROM
+from explorer.views.urlstate import (FIELD_PARAMS, HELP, LABELS, SCHEDULE_CHOICES, SCHEDULE_FIELDS,
                                      SCHEDULE_PARAMS, format_numbers, format_widths, located, parse_numbers,
                                      parse_resize, parse_widths, plain, say)
 from explorer.widgets.common import error_label, message_html
@@ -212,6 +213,7 @@ class ScheduleControl:
 
     def __init__(self, spec: Mapping | None) -> None:
         self.name = widgets.Dropdown(options=SCHEDULE_CHOICES, description=LABELS["sched"], style=WIDE)
+        self.name.tooltip = HELP["sched"]
         self.fields = {
             "step_size": widgets.IntText(100, description="epochs per step", style=WIDE, layout={"width": "190px"}),
             "gamma": widgets.FloatText(0.1, description="factor", style=WIDE, layout={"width": "150px"}),
@@ -222,6 +224,8 @@ class ScheduleControl:
             "from": widgets.Dropdown(options=RESTART_FROM, description="restart from", style=WIDE,
                                      layout={"width": "190px"}),
         }
+        for param, field in SCHEDULE_FIELDS.items():
+            self.fields[field].tooltip = HELP[param]
         self.box = widgets.HBox([self.name, *self.fields.values()], layout={"flex_flow": "row wrap"})
         self.name.observe(lambda _: self._show_fields(), "value")
         self.set(spec)
@@ -411,9 +415,9 @@ class SetupForm:
         self.hidden = widgets.Text(description="hidden widths", placeholder="64, 64  or  20x64", style=WIDE)
         self.activation = widgets.Dropdown(options=ACTIVATIONS, description="activation", style=WIDE)
         self.dropout = widgets.FloatText(0.0, description=LABELS["dropout"], style=WIDE, layout={"width": "150px"},
-                                         tooltip="probability of zeroing each hidden unit in training, 0 to below 1")
+                                         tooltip=HELP["dropout"])
         self.resize = widgets.Text("", description=LABELS["resize"], placeholder="32x32", style=WIDE,
-                                   layout={"width": "220px"}, tooltip="height x width in pixels; empty: as stored")
+                                   layout={"width": "220px"}, tooltip=HELP["resize"])
         self.rules = RulesControl(algorithms)
         self.init = InitControl("forward init", None, forward=True)
         self.feedback = InitControl("feedback init", None, rule_default=True)
@@ -422,9 +426,12 @@ class SetupForm:
         self.batch_size = widgets.IntText(64, description="batch size", style=WIDE, layout={"width": "160px"})
         self.loss = widgets.Dropdown(options=LOSSES, description="loss", style=WIDE, layout={"width": "200px"})
         self.reduction = widgets.Dropdown(options=REDUCTIONS, description=LABELS["reduce"], style=WIDE,
-                                          layout={"width": "200px"})
-        self.crop = widgets.IntText(0, description=LABELS["crop"], style=WIDE, layout={"width": "230px"})
-        self.flip = widgets.Checkbox(False, description=LABELS["flip"], style=WIDE, indent=False)
+                                          layout={"width": "200px"}, tooltip=HELP["reduce"])
+        self.crop = widgets.IntText(0, description=LABELS["crop"], style=WIDE, layout={"width": "230px"},
+                                    tooltip=HELP["crop"])
+        self.flip = widgets.Checkbox(False, description=LABELS["flip"], style=WIDE, indent=False,
+                                     tooltip=HELP["flip"])
+        self.loss.tooltip = HELP["loss"]
         self.why_not = widgets.Label("")   # why resizing or augmentation is greyed out for this dataset
         self.seed = widgets.IntText(0, description="seed", style=WIDE, layout={"width": "130px"})
         self.device = widgets.Dropdown(options=["default", *DEVICES], description="device", style=WIDE,
