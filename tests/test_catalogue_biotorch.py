@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
-import torch
 
-from explorer.engine.trainer import train
 from explorer.experiments.catalogue import CATALOGUE, SCALES, biotorch
 from explorer.experiments.measures import measure
-from tests.test_data import write_idx
+from tests.catalogue_smoke import train_at_smoke, write_fake_idx
 
 # Top-1 test error (%), LeNet: rule -> (MNIST, Fashion-MNIST).
 TABLE = {"BP": (0.91, 9.2), "FA": (1.7, 13.06), "DFA": (1.61, 12.81), "uSF": (0.94, 9.69),
@@ -51,18 +48,10 @@ def test_both_entries_build_at_every_scale(scale, tmp_path):
 
 @pytest.fixture(scope="module")
 def fake_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for folder in ("MNIST", "FashionMNIST"):
-        write_idx(root / folder / "raw", "train", rng.integers(0, 256, (100, 28, 28)), np.arange(100) % 10)
-        write_idx(root / folder / "raw", "t10k", rng.integers(0, 256, (50, 28, 28)), np.arange(50) % 10)
-    return root
+    return write_fake_idx(tmp_path_factory.mktemp("data"), ("MNIST", "FashionMNIST"), 100, 50)
 
 
 @pytest.mark.parametrize("entry_id", IDS)
 def test_both_entries_train_at_smoke_scale_on_32_by_32_inputs(entry_id, fake_data):
-    torch.set_num_threads(1)
-    for label, cfg in CATALOGUE[entry_id].configs("smoke", root=str(fake_data), device="cpu"):
-        result = train(cfg)
-        assert result.status == "done", (entry_id, label)
-        assert math.isfinite(measure(result.final, "test_error")) and math.isfinite(result.final["train_loss"])
+    results = train_at_smoke(CATALOGUE[entry_id], fake_data)
+    assert all(math.isfinite(measure(r.final, "test_error")) for r in results.values())

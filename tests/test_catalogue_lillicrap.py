@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
-import torch
 
-from explorer.engine.trainer import train
 from explorer.experiments.catalogue import CATALOGUE, SCALES, lillicrap
 from explorer.experiments.measures import measure
-from tests.test_data import write_idx
+from tests.catalogue_smoke import train_at_smoke, write_fake_idx
 
 # (id, run, metric) -> value, from REFERENCES.md. The alignment ranges (≈22–25°, ≈43°, ≈58–74°) are
 # typed as their middles.
@@ -73,20 +70,13 @@ def test_every_entry_builds_at_every_scale(scale, tmp_path):
 
 @pytest.fixture(scope="module")
 def fake_mnist(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    write_idx(root / "MNIST" / "raw", "train", rng.integers(0, 256, (300, 28, 28)), np.arange(300) % 10)
-    write_idx(root / "MNIST" / "raw", "t10k", rng.integers(0, 256, (150, 28, 28)), np.arange(150) % 10)
-    return root
+    return write_fake_idx(tmp_path_factory.mktemp("data"), ("MNIST",), 300, 150)
 
 
 @pytest.mark.parametrize("entry_id", IDS)
 def test_every_entry_trains_at_smoke_scale(entry_id, fake_mnist):
-    torch.set_num_threads(1)
     entry = CATALOGUE[entry_id]
-    for label, cfg in entry.configs("smoke", root=str(fake_mnist), device="cpu"):
-        result = train(cfg)
-        assert result.status == "done", (entry_id, label)
+    for label, result in train_at_smoke(entry, fake_mnist).items():
         for p in entry.published:
             if p.run == label:
                 assert math.isfinite(measure(result.final, p.metric)), (entry_id, label, p.metric)

@@ -145,7 +145,8 @@ def _alignment() -> Entry:
         notes=_LINEAR_NOTES + "The angle is between FA's and BP's hidden-unit teaching signals, B e and Wᵀ e "
         "(metric signal_deg), at the end of training. REFERENCES.md gives forward init scales 1e-4 … 0.25 "
         "and the settled angles as ranges: ≈22–25° for small scales, ≈43° for the middle, ≈58–74° for "
-        "large ones; the published value here is each range's middle, the tolerance its half-width plus 1° (5° for the single middle value). Which "
+        "large ones; the published value here is each range's middle, the tolerance its half-width plus 1° "
+        "(5° for the single middle value). Which "
         "scale is 'middle' is not stated: 0.1 is assumed. The drop from 90° within ≈1,000 examples shows in "
         "the curve, not in a number here.")
 
