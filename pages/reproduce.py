@@ -26,6 +26,7 @@ from explorer.experiments import reproduce as rp
 from explorer.experiments.catalogue import SCALES
 from explorer.experiments.measures import measure, unit_of
 from explorer.runs.store import StoreError
+from explorer.runs.sweep import summarise
 from explorer.runs.workspace import Followed
 from explorer.views import frames, sketch
 from pages import common
@@ -180,32 +181,28 @@ def _metrics(entry: catalogue.Entry) -> list[str]:
 
 
 def _band(by_run: dict[str, list[list[dict]]], metric: str) -> pd.DataFrame:
-    """Mean and 95% interval over seeds of ``metric`` (`measures.measure`, in its unit) per epoch end."""
-    values = {run: [[{"epoch": r["epoch"], "value": measure(r, metric)} for r in records if "epoch" in r]
-                    for records in seeds] for run, seeds in by_run.items()}
-    band = frames.band(values, key="value")
+    """Mean and 95% interval over seeds of ``metric`` (`measures.measure`, in its unit) at every
+    record (the seeds of a run log at the same steps): run, epoch, mean, low, high, n."""
+    rows = [(run, float(r["epoch"]), metric, value) for run, seeds in by_run.items() for records in seeds
+            for r in records if "epoch" in r and not math.isnan(value := measure(r, metric))]
+    band = summarise(pd.DataFrame(rows, columns=["run", "epoch", "metric", "value"]), ["run"])
+    band = band.sort_values(["run", "epoch"], kind="stable").reset_index(drop=True)
     if unit_of(metric) == "%":
         band["low"], band["high"] = band["low"].clip(lower=0.0), band["high"].clip(upper=100.0)
-    return band
+    return band[["run", "epoch", "mean", "low", "high", "n"]]
 
 
 def _status(planned: list, followed: Followed) -> None:
-    """Which run trains, at which epoch, and how far the whole entry is."""
+    """How far the entry's runs are (a bar over all their steps), which ones train and at which epoch."""
     infos = followed.infos
-    epochs = [p.config.train.epochs for p in planned]
-    going = [i for i, info in enumerate(infos) if info.status == "running"]
-    done = sum(info.status in ("done", "diverged") for info in infos)
-    now = ""
-    for i in going:
-        epoch = frames.latest(followed.lists[i]).get("epoch", 0.0)
-        now += f" · {followed.labels[i]}: epoch {math.floor(epoch + 1e-9)}/{epochs[i]}"
-    counts = {}
+    counts: dict[str, int] = {}
     for info in infos:
         word = common.STATUS_WORDS.get(info.status, info.status)
         counts[word] = counts.get(word, 0) + 1
     words = ", ".join(f"{n} {w}" for w, n in counts.items())
-    st.progress(min(1.0, followed.progress),
-                text=f"run {min(done + 1, len(infos)) if going else done}/{len(infos)}: {words}{now}")
+    now = [f"{label}: epoch {(info.progress or 0.0) * p.config.train.epochs:.1f}/{p.config.train.epochs}"
+           for p, label, info in zip(planned, followed.labels, infos) if info.status == "running"]
+    st.progress(min(1.0, followed.progress), text=" · ".join([f"{len(infos)} runs: {words}", *now]))
     common.run_problems(followed.labels, infos)
 
 
@@ -213,14 +210,17 @@ def _draw(entry: catalogue.Entry, scale: str, planned: list, followed: Followed)
     _status(planned, followed)
     order = [run.label for run in entry.runs]
     by_run: dict[str, list[list[dict]]] = {}
-    records = common.live_records(followed)
     for p, label in zip(planned, followed.labels):
-        by_run.setdefault(p.label, []).append(records[label])
+        by_run.setdefault(p.label, []).append(followed.records[label])
     pictures = []
     metrics = _metrics(entry)
     places = st.columns(2) if followed.finished and len(metrics) > 1 else [st.container()]
     for i, metric in enumerate(metrics):
         band = _band(by_run, metric)
+        if not followed.finished:   # a live chart's cost grows with its points (`common.LIVE_POINTS`)
+            band = pd.DataFrame([row for _, rows in band.groupby("run", sort=False)
+                                 for row in frames.thin(rows.to_dict("records"), common.LIVE_POINTS)],
+                                columns=band.columns)
         points = rp.published_points(entry, scale, metric)
         if not followed.finished:
             if not band.empty:
