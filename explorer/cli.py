@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer train | runs | bench | parity | sweep | embed-bench | seeds-bench``.
+"""The command line: ``python -m explorer train | runs | bench | parity | sweep | reproduce | embed-bench | seeds-bench``.
 
 Its ``--help`` texts are plain text (no reStructuredText markup); the train flags list the names the
 config accepts, read from the config's own lists, and a flag for every rule option of the registry
@@ -12,6 +12,8 @@ Example:
     python -m explorer bench --json
     python -m explorer parity --k 3 --rules bp,dfa,ntk,rf --seeds 3 --epochs 20
     python -m explorer sweep --config base.json --grid grid.json --seeds 3
+    python -m explorer reproduce --list
+    python -m explorer reproduce dp-3.1 --scale classroom --seeds 3 --out report
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import sys
 from typing import Any
 
 from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
+from explorer.config.schema import REDUCTIONS
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.config.registry import OPTIONS, RULES, help_text
 from explorer.data import DatasetNotFound
+from explorer.experiments.catalogue.entry import SCALES
 from explorer.runs.export import strict
 from explorer.views.urlstate import parse_widths
 from explorer.runs.store import STATUSES, StoreError
@@ -44,7 +48,8 @@ TRAIN_FLAGS: dict[str, tuple[str, type, Any]] = {
     "optimizer": ("optimizer.name", str, OPTIMIZERS), "lr": ("optimizer.lr", float, None),
     "momentum": ("optimizer.momentum", float, None), "weight_decay": ("optimizer.weight_decay", float, None),
     "epochs": ("train.epochs", int, None), "batch_size": ("train.batch_size", int, None),
-    "loss": ("train.loss", str, LOSSES), "log_every": ("train.log_every", int, None),
+    "loss": ("train.loss", str, LOSSES), "reduction": ("train.reduction", str, REDUCTIONS),
+    "log_every": ("train.log_every", int, None), "dropout": ("model.dropout", float, None),
     "seed": ("seed", int, None), "device": ("device", str, DEVICES),
     # every rule option of the registry; a rule that does not take one ignores it
     **{name: (f"algorithm.{name}", {"int": int, "float": float}.get(o.kind, str), tuple(c for c in o.choices if c))
@@ -95,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument(f"--{flag.replace('_', '-')}", type=kind, metavar=flag.upper(), help=flag_help(key, names))
     t.add_argument("--hidden", help="hidden widths of the MLP, e.g. 256,256 or 4x256")
     t.add_argument("--batch-manhattan", action="store_true", help="sets optimizer.batch_manhattan")
+    t.add_argument("--schedule", metavar="JSON", help='sets optimizer.schedule, e.g. {"name": "step", "step_size": 10, '
+                                                      '"gamma": 0.5}; "multistep" and "restarts" too')
+    t.add_argument("--augment", metavar="JSON", help='sets train.augment, e.g. {"crop_padding": 4, "flip": true}')
+    t.add_argument("--resize", metavar="H,W", help="sets data.resize: image inputs resized at load, e.g. 32,32")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="throughput and peak memory of every rule vs a plain autograd loop")
     b.add_argument("--rules", help="comma-separated rules (default: all)")
@@ -135,6 +144,24 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
     w.add_argument("--seeds", type=int, default=3)
     w.add_argument("--out", default="sweep.csv", help="CSV file for the summary")
+    g = sub.add_parser("reproduce", parents=[store],
+                       help="replay the catalogue of published tables: train into the store (resuming), then "
+                            "published | measured (mean, 95%% CI) | verdict")
+    g.add_argument("ids", nargs="*", metavar="ID", help="catalogue entries (default: all, or those of --source)")
+    g.add_argument("--scale", default="classroom", choices=SCALES,
+                   help="full: the document's setting; classroom: minutes on a laptop CPU; smoke: seconds "
+                        "(default: classroom)")
+    g.add_argument("--seeds", type=int, default=1, help="seeds per run, 0 to N-1 (default: 1)")
+    g.add_argument("--device", choices=DEVICES, help="where to train: " + ", ".join(DEVICES))
+    g.add_argument("--data", metavar="DIR", help="the data folder holding MNIST/raw, notMNIST/raw, "
+                                                 "cifar-10-batches-py, ... (default: $EXPLORER_DATA)")
+    g.add_argument("--source", metavar="DOC", help="only the entries of this document (its file name in "
+                                                   "shared/seeds, or the start of it, e.g. 000; or the paper)")
+    g.add_argument("--list", action="store_true", help="list the entries (id, source, ref, title, dataset, "
+                                                       "whether its data is here); train nothing")
+    g.add_argument("--no-train", action="store_true", help="train nothing; the table of what the store holds")
+    g.add_argument("--json", action="store_true", help="print the list or the table as JSON")
+    g.add_argument("--out", metavar="DIR", help="write the report there: README.md and a PNG chart per entry")
     r = sub.add_parser("runs", help="the runs in the store: list, show, export, delete")
     rs = r.add_subparsers(dest="runs_command", required=True)
     rl = rs.add_parser("list", parents=[store], help="the stored runs, newest first")
@@ -165,6 +192,23 @@ def read_json(path: str, flag: str) -> Any:
         raise ConfigError(f"{flag}: {path} is not valid JSON ({err})") from err
 
 
+def json_flag(text: str, flag: str) -> Any:
+    """A flag's JSON text; broken JSON is a `ConfigError` naming the flag.
+
+    Example:
+        >>> json_flag('{"flip": true}', "--augment")
+        {'flip': True}
+        >>> json_flag("{flip", "--augment")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --augment: not valid JSON ({flip: Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{flag}: not valid JSON ({text}: {err})") from err
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run config of a ``train`` command line: the file (if any), then the flags."""
     base: dict[str, Any] = read_json(args.config, "--config") if args.config else {}
@@ -174,6 +218,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         changes["model.hidden"] = parse_widths(args.hidden, "--hidden")
     if args.batch_manhattan:
         changes["optimizer.batch_manhattan"] = True
+    for flag, key in (("schedule", "optimizer.schedule"), ("augment", "train.augment")):
+        if getattr(args, flag) is not None:
+            changes[key] = json_flag(getattr(args, flag), f"--{flag}")
+    if args.resize is not None:
+        changes["data.resize"] = parse_widths(args.resize, "--resize")
     return RunConfig.from_dict(base).with_values(changes)
 
 
@@ -404,6 +453,89 @@ def _sweep(args) -> int:
     return 0
 
 
+def close_ids(wanted: str, ids) -> list[str]:
+    """Catalogue ids that look like ``wanted``: those it starts, then those alike by spelling.
+
+    Example:
+        >>> close_ids("dp-3.2", ["dp-3.1", "dp-3.20", "shah-1", "dp-3.12"])
+        ['dp-3.20', 'dp-3.1', 'dp-3.12']
+    """
+    import difflib
+
+    ids = list(ids)
+    starts = [i for i in ids if i.startswith(wanted)]
+    alike = difflib.get_close_matches(wanted, ids, n=6, cutoff=0.5)
+    return list(dict.fromkeys(starts + alike))[:6]
+
+
+def select_entries(ids, source: str | None, catalogue) -> list:
+    """The entries a ``reproduce`` command line names: its ids (an unknown one is a `ConfigError`
+    naming it and close ones), else all, or those of ``source`` (a document's file name, or the start
+    of it, or the paper, as the entries' ``source`` has it)."""
+    if source is not None:
+        sources = list(dict.fromkeys(e.source for e in catalogue.values()))
+        wanted = source.lower()
+        picked = [s for s in sources if s.lower() == wanted] or [s for s in sources if s.lower().startswith(wanted)] \
+            or [s for s in sources if wanted in s.lower()]
+        if not picked:
+            raise ConfigError(f"--source: no document {source!r} in the catalogue; documents: {', '.join(sources)}")
+    for i in ids:
+        if i not in catalogue:
+            close = close_ids(i, catalogue)
+            raise ConfigError(f"no catalogue entry {i!r}" + (f"; entries like it: {', '.join(close)}" if close else
+                                                             "; see python -m explorer reproduce --list"))
+    entries = [catalogue[i] for i in dict.fromkeys(ids)] if ids else list(catalogue.values())
+    if source is not None:
+        entries = [e for e in entries if e.source in picked]
+    return entries
+
+
+def _reproduce(args) -> int:
+    from explorer.experiments import report
+    from explorer.experiments import reproduce as rp
+    from explorer.experiments.catalogue import CATALOGUE
+    from explorer.runs.store import Store
+
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    entries = select_entries(args.ids, args.source, CATALOGUE)
+    if args.list:
+        listed = [{**e.to_dict(), "data_missing": rp.missing_data(e, args.data)} for e in entries]
+        if args.json:
+            print(json.dumps(strict(listed), indent=2, ensure_ascii=False))
+            return 0
+        print(f"{'id':<22}{'source':<28}{'ref':<14}{'dataset':<15}{'data':<6}title")
+        for e, row in zip(entries, listed):
+            print(f"{e.id:<22}{e.source[:27]:<28}{e.ref[:13]:<14}{e.dataset:<15}"
+                  f"{'here' if row['data_missing'] is None else 'no':<6}{e.title}")
+        if not entries:
+            print("(no catalogue entries)")
+        return 0
+    with Store(args.store) as store:
+        interrupted = False
+        if not args.no_train:
+            try:
+                outcome = rp.run(entries, args.scale, args.seeds, store, root=args.data, device=args.device)
+                interrupted = outcome.interrupted
+                print(f"{len(outcome.trained)} run(s) trained, {outcome.skipped} already in {store.path}"
+                      + (f", {len(outcome.not_run)} entr{'y' if len(outcome.not_run) == 1 else 'ies'} not run"
+                         if outcome.not_run else ""), file=sys.stderr)
+            except KeyboardInterrupt:
+                interrupted = True
+            if interrupted:
+                print("stopped: the run in flight is kept as cancelled; run the same command again to resume",
+                      file=sys.stderr)
+        df = rp.results(entries, args.scale, args.seeds, store, root=args.data)
+        if args.out:
+            path = report.write(entries, args.scale, args.seeds, store, args.out, root=args.data)
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(strict(rp.to_json(df)), indent=2, ensure_ascii=False))
+    else:
+        print(rp.table_text(df))
+    return 130 if interrupted else 0
+
+
 def _embed_bench(args) -> int:
     from explorer.views.embed import embed_benchmark
 
@@ -442,7 +574,7 @@ def _seeds_bench(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"train": _train, "runs": _runs, "bench": _bench, "parity": _parity,
-                "sweep": _sweep, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
+                "sweep": _sweep, "reproduce": _reproduce, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # a reader that left early shows here, not in the interpreter's last flush

@@ -261,3 +261,72 @@ def test_tools_stress_prints_its_figures_and_fails_when_a_bar_is_not_met(capsys,
     code = stress.main(["--runs", "0"])
     err = capsys.readouterr().err
     assert code == 2 and "--runs must be at least 1" in err
+
+
+# reproduce ------------------------------------------------------------------------------------------
+
+
+def test_reproduce_list_json_parses_with_the_keys_of_every_entry(capsys):
+    from explorer.experiments.catalogue import CATALOGUE
+
+    assert cli.main(["reproduce", "--list", "--json", "--data", "/nowhere"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [e["id"] for e in listed] == list(CATALOGUE)
+    for e in listed:
+        assert {"id", "source", "ref", "title", "scales", "published", "dataset", "data_missing"} <= set(e)
+        assert set(e["scales"]) == {"full", "classroom", "smoke"}
+        assert (e["data_missing"] is None) == (e["dataset"] not in ("mnist", "fashion_mnist", "kmnist", "notmnist",
+                                                                    "cifar10", "parity") or
+                                               e["setting"]["data"].get("base", "mnist") != "mnist")
+
+
+def test_reproduce_a_bad_id_or_document_exits_2_naming_it(capsys, monkeypatch):
+    from explorer.experiments import catalogue
+
+    fake = argparse.Namespace(source="000_x.txt")
+    monkeypatch.setattr(catalogue, "CATALOGUE", {"dp-3.1": fake, "dp-3.12": fake, "shah-1": fake})
+    assert cli.main(["reproduce", "dp-3.2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no catalogue entry 'dp-3.2'") and "dp-3.1" in err and "Traceback" not in err
+    assert cli.main(["reproduce", "--source", "nosuch.txt", "--list"]) == 2
+    assert "--source: no document 'nosuch.txt' in the catalogue; documents: 000_x.txt" in capsys.readouterr().err
+
+
+def test_reproduce_trains_resumes_prints_the_table_and_writes_the_report(capsys, monkeypatch, tmp_path):
+    from explorer.experiments import catalogue
+    from explorer.experiments.catalogue import Entry, Published, Run, Scale
+
+    setting = {"data": {"name": "random", "samples": 128, "features": 8}, "model": {"hidden": [4]},
+               "train": {"epochs": 3}, "device": "cpu"}
+    demo = Entry("demo", "000_demo.txt", "Table 1", "BP", setting, (Run("BP", {}),),
+                 (Published("BP", "test_acc", 50.0),), 100.0, Scale({"train.epochs": 2}, "2 epochs"),
+                 Scale({"train.epochs": 1}, "1 epoch"))
+    cifar = Entry("cifar", "000_demo.txt", "Table 2", "CIFAR", {**setting, "data": {"name": "cifar10"}},
+                  (Run("BP", {}),), (Published("BP", "test_acc", 60.0),), 1.0, Scale({}, "-"), Scale({}, "-"))
+    monkeypatch.setattr(catalogue, "CATALOGUE", {"demo": demo, "cifar": cifar})
+    store = tmp_path / "runs.sqlite"
+    args = ["reproduce", "--scale", "smoke", "--store", str(store), "--data", str(tmp_path), "--json"]
+    assert cli.main(args + ["--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr()
+    rows = json.loads(out.out)
+    assert [(r["id"], r["verdict"], r["n"]) for r in rows] == [("demo", "reproduced", 1), ("cifar", "not run", 0)]
+    assert rows[1]["detail"] == f"not run: put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch) in {tmp_path}"
+    assert "1 run(s) trained, 0 already in" in out.err
+    assert (tmp_path / "report" / "README.md").exists() and (tmp_path / "report" / "demo.png").stat().st_size > 0
+    assert cli.main(args[:-1] + ["demo"]) == 0   # again: nothing to train; the table for a terminal
+    out = capsys.readouterr()
+    assert "0 run(s) trained, 1 already in" in out.err and len(Store(store).list_runs()) == 1
+    assert out.out.splitlines()[0].split() == ["entry", "ref", "run", "metric", "published", "measured", "n",
+                                               "verdict", "detail", "order"]
+
+
+def test_train_flags_for_schedules_augmentation_reduction_dropout_and_resizing(capsys):
+    args = cli._parser().parse_args(["train", "--dataset", "mnist", "--schedule", '{"name": "step", "step_size": 2, '
+                                     '"gamma": 0.5}', "--augment", '{"crop_padding": 4, "flip": true}', "--reduction",
+                                     "sum", "--dropout", "0.25", "--resize", "32,32"])
+    d = cli.config_from_args(args).to_dict()
+    assert d["optimizer"]["schedule"] == {"name": "step", "step_size": 2, "gamma": 0.5}
+    assert d["train"]["augment"] == {"crop_padding": 4, "flip": True} and d["train"]["reduction"] == "sum"
+    assert d["model"]["dropout"] == 0.25 and d["data"]["resize"] == [32, 32]
+    assert cli.main(["train", "--schedule", "{bad"]) == 2
+    assert capsys.readouterr().err.startswith("error: --schedule: not valid JSON ({bad: ")
