@@ -6,8 +6,10 @@ is here. **Run** trains the runs the store does not hold finished yet (`explorer
 plans them; the server's job manager trains them off the script thread), live; then the curves of
 every run (mean over seeds, published values marked) and the table published | measured | verdict.
 
-The address holds ``?entry=<id>&scale=<scale>&seeds=<n>``, so a teacher's link opens the same view;
-a link naming no entry or no scale says so and shows the catalogue instead.
+The address holds ``?entry=<id>&scale=<scale>&seeds=<n>``, so a teacher's link opens the same view
+(and the runs the server's store already holds for it); ``&hide=catalogue,size`` folds the
+catalogue's and the size's controls into a closed box, as on the other pages. A link naming no
+entry, scale or seed count the page has says which parameter, and shows the catalogue instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from explorer.experiments import catalogue
 from explorer.experiments import report
 from explorer.experiments import reproduce as rp
 from explorer.experiments.catalogue import SCALES
+from explorer.experiments.catalogue.entry import FOLDER_DATASETS
 from explorer.experiments.measures import measure, unit_of
 from explorer.runs.store import StoreError
 from explorer.runs.sweep import summarise
@@ -38,6 +41,7 @@ MAX_SEEDS = 10
 DEVICES = ("auto", "cpu", "cuda", "mps")
 KEEP = {"bind": "query-params"}
 ALL = "all documents"
+CONTROL_GROUPS = ("catalogue", "size")   # what a classroom link can fold away (?hide=…)
 
 
 def _documents() -> dict[str, str]:
@@ -84,10 +88,11 @@ def _matches(entry: catalogue.Entry, words: str) -> bool:
     return all(word in hay for word in words.lower().split())
 
 
-def _pick_entry() -> catalogue.Entry | None:
-    """The filter (document, search) and the entry picked; None, with a message, if none matches."""
+def _pick_entry(where) -> catalogue.Entry | None:
+    """The filter (document, search) and the entry picked, drawn in ``where``; None, with a message,
+    if none matches."""
     documents = _documents()
-    left, middle, right = st.columns([2, 2, 3])
+    left, middle, right = where.columns([2, 2, 3])
     doc = left.selectbox("document", [ALL, *documents], format_func=lambda s: documents.get(s, s),
                          key="rp_doc", **KEEP)
     words = middle.text_input("search", key="rp_search", placeholder="table, rule, dataset…", **KEEP)
@@ -264,7 +269,8 @@ st.title("Reproduce")
 st.caption("Every published table and figure of the source documents, run here at the scale you choose, with "
            "the published values beside the measured ones.")
 _refuse_bad_link()
-entry = _pick_entry()
+classroom = common.Classroom(CONTROL_GROUPS)
+entry = _pick_entry(classroom.box("catalogue", st.container()))
 if entry is None:
     st.stop()
 st.subheader(f"{entry.ref}: {entry.title}")
@@ -272,7 +278,7 @@ st.caption(f"{_documents().get(entry.source, entry.source)} · data: {entry.data
 st.markdown("**Published values**")
 st.dataframe(_published_table(entry), hide_index=True, width="stretch", key="rp_published")
 
-a, b, c, d = st.columns(4)
+a, b, c, d = classroom.box("size", st.container()).columns(4)
 scale = a.selectbox("scale", SCALE_ORDER, key="scale", **KEEP, help="; ".join(SCALE_WORDS.values()))
 seeds = int(b.number_input("seeds", min_value=1, max_value=MAX_SEEDS, value=1, step=1, key="seeds", **KEEP,
                            help="each run is trained once per seed (0, 1, …); the table gives the mean and its 95% "
@@ -294,6 +300,8 @@ going = any(info is not None and info.active for info in stored)
 if absent:
     st.warning(absent)
 else:
+    st.caption(f"Data: {entry.dataset}, " + ("found in the data folder." if entry.dataset in FOLDER_DATASETS
+                                            else "built in (or generated): nothing to download."))
     waiting = {(p.label, p.seed) for p in rp.pending(planned, store)}
     todo = [p for p, info in zip(planned, stored)
             if (p.label, p.seed) in waiting and not (info is not None and info.active)]

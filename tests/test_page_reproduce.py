@@ -61,6 +61,14 @@ def test_picking_an_entry_shows_its_published_values(entries):
     assert at.selectbox(key="entry").options[1:] == [f"{CIFAR.ref}: {CIFAR.title}"]
 
 
+def test_a_class_link_folds_the_controls_it_fixes(entries):
+    at = app_on("pages/reproduce.py", entry=CIFAR.id, scale="smoke", hide="catalogue,size")
+    assert [e.label for e in at.expander][:1] == ["Settings fixed by this link"]
+    fixed = at.expander[0]
+    assert fixed.selectbox(key="entry").value == CIFAR.id and fixed.selectbox(key="scale").value == "smoke"
+    assert at.subheader[0].value == f"{CIFAR.ref}: {CIFAR.title}"
+
+
 def test_a_smoke_run_ends_with_the_table_measured_from_the_store(entries):
     at = app_on("pages/reproduce.py", entry=TINY.id, scale="smoke")
     assert "1 epoch instead of 3" in text(at)
