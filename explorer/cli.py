@@ -458,7 +458,7 @@ def close_ids(wanted: str, ids) -> list[str]:
 
     Example:
         >>> close_ids("dp-3.2", ["dp-3.1", "dp-3.20", "shah-1", "dp-3.12"])
-        ['dp-3.20', 'dp-3.1', 'dp-3.12']
+        ['dp-3.20', 'dp-3.12', 'dp-3.1']
     """
     import difflib
 
