@@ -101,6 +101,20 @@ _SLOW = ("Classroom scale sees 50,000 samples per run where the thesis sees 1.2 
 LAZY = (("NTK", "ntk"), ("RF gaussian", "rf:gaussian"), ("RF ReLU", "rf:relu"), ("RF linear", "rf:linear"))
 
 
+def _entry(ref: str, title: str, setting: dict, runs, published, notes: str, *, tolerance: float = 3.0,
+           classroom: Scale | None = None, smoke: Scale = SMOKE) -> Entry:
+    """An entry of the thesis: its id from ``ref`` ("Fig. 3.1" -> "demirbilek-f3.1"), the shared notes
+    on the setting before ``notes``.
+
+    Example:
+        >>> _entry("Fig. B.2", "t", _setting("sgd", 0.1), (_run("BP", "bp"),), (), "n.", tolerance=0).id
+        'demirbilek-fb.2'
+    """
+    key = "demirbilek-" + ref.lower().replace("fig. ", "f")
+    return Entry(key, SOURCE, ref, title, setting, tuple(runs), tuple(published), tolerance,
+                 classroom or _classroom(), smoke, _SETTING_NOTE + " " + notes)
+
+
 def _f2_1() -> Entry:
     runs, published = [], []
     for k in (1, 3):
@@ -117,12 +131,11 @@ def _f2_1() -> Entry:
     published += [Published("k=3 BP (Adadelta)", "test_acc", 80.0, approx=True, tolerance=5.0),
                   Published("k=3 BP (SGD)", "test_acc", 80.0, approx=True, tolerance=5.0)]
     published += [Published(f"k=3 {label}", "test_acc", 50.0, approx=True) for label, _ in LAZY]
-    return Entry(
-        "demirbilek-f2.1", SOURCE, "Fig. 2.1", "Daniely & Malach's MNIST parity reproduced: every method learns "
+    return _entry(
+        "Fig. 2.1", "Daniely & Malach's MNIST parity reproduced: every method learns "
         "one digit's parity; for three digits only the full network (Adadelta or SGD) leaves chance",
-        _setting("adadelta", LR["f2.1 bp adadelta"]), tuple(runs), tuple(published), tolerance=3.0,
-        classroom=_classroom(), smoke=SMOKE,
-        notes=_SETTING_NOTE + " The lazy methods train their output layer with Adadelta (lr 0.05), as in the "
+        _setting("adadelta", LR["f2.1 bp adadelta"]), runs, published,
+        "The lazy methods train their output layer with Adadelta (lr 0.05), as in the "
         "author's notebook; the thesis adds SGD for the full network only. The k = 1 values are Daniely & "
         "Malach's, read off their plot (REFERENCES.md); the thesis's text gives only k = 3's ≈80% (\"almost "
         "reach\") and chance. " + _SLOW)
@@ -134,11 +147,11 @@ def _f3_1() -> Entry:
     # The author's runs/K1_SGD_BPDFA.csv and K3_SGD_BPDFA.csv, epoch 20, mean of three runs.
     published = tuple(Published(label, "test_acc", value, approx=True)
                       for label, value in (("k=1 BP", 98.8), ("k=1 DFA", 97.8), ("k=3 BP", 76.4), ("k=3 DFA", 68.4)))
-    return Entry(
-        "demirbilek-f3.1", SOURCE, "Fig. 3.1", "BP and DFA with plain SGD: DFA beats the lazy methods but "
+    return _entry(
+        "Fig. 3.1", "BP and DFA with plain SGD: DFA beats the lazy methods but "
         "stays behind BP, near 70% for three digits",
-        _setting("sgd", LR["bp sgd"]), runs, published, tolerance=3.0, classroom=_classroom(), smoke=SMOKE,
-        notes=_SETTING_NOTE + " Published: the means at epoch 20 of the author's three runs per curve "
+        _setting("sgd", LR["bp sgd"]), runs, published,
+        "Published: the means at epoch 20 of the author's three runs per curve "
         "(runs/K1_SGD_BPDFA.csv, runs/K3_SGD_BPDFA.csv), which the figure plots; the text says \"there is a "
         "limit for DFA to reach with SGD that is 70%\". The lazy methods the text compares with are entry "
         "demirbilek-f2.1. " + _SLOW)
@@ -149,16 +162,15 @@ def _f3_2() -> Entry:
     published = (Published("DFA", "test_acc", 73.2, approx=True),
                  Published("DFA", "weight_cos", 0.54, approx=True, tolerance=0.15),
                  Published("DFA", "weight_cos", 0.05, approx=True, at=1, tolerance=0.15))
-    return Entry(
-        "demirbilek-f3.2", SOURCE, "Fig. 3.2", "DFA trained for 50 epochs comes close to BP, while the "
+    return _entry(
+        "Fig. 3.2", "DFA trained for 50 epochs comes close to BP, while the "
         "alignment between B and the output weights rises with the accuracy",
         _setting("sgd", LR["f3.2 dfa sgd"], epochs=50), (_run("DFA", "dfa"),), published,
-        tolerance=3.0, classroom=_classroom(20), smoke=SMOKE,
-        notes=_SETTING_NOTE + " 50 epochs at the author's tuned SGD lr 0.016. Published: the means of the "
+        "50 epochs at the author's tuned SGD lr 0.016. Published: the means of the "
         "author's three runs (runs/K3_SGD_DFA50epochs.csv): test accuracy 73.2% at epoch 50 (the text: DFA "
         "\"can reach a similar performance as BP trained with SGD\", ≈76% in Fig. 3.1), and the cosine between "
         "B and the transposed output weights, 0.05 after the first epoch and 0.54 after the last (metric "
-        "weight_cos: cos(B, W₂) for this one-hidden-layer network). " + _SLOW)
+        "weight_cos: cos(B, W₂) for this one-hidden-layer network). " + _SLOW, classroom=_classroom(20))
 
 
 FEEDBACK_MATRICES = (("uniform", "default", "dfa sgd", 68.5),
@@ -172,11 +184,11 @@ def _f3_3() -> Entry:
                  for label, init, lr, _ in FEEDBACK_MATRICES)
     # The author's runs/k3_DFA_RandomMatrices.csv: final test accuracy, mean of three runs.
     published = tuple(Published(label, "test_acc", value, approx=True) for label, _, _, value in FEEDBACK_MATRICES)
-    return Entry(
-        "demirbilek-f3.3", SOURCE, "Fig. 3.3", "DFA learns with any of four random feedback matrices; all "
+    return _entry(
+        "Fig. 3.3", "DFA learns with any of four random feedback matrices; all "
         "but standard uniform end alike, behind BP",
-        _setting("sgd", LR["dfa sgd"]), runs, published, tolerance=3.0, classroom=_classroom(), smoke=SMOKE,
-        notes=_SETTING_NOTE + " Feedback matrices as the thesis defines them: uniform U(±1/√512) "
+        _setting("sgd", LR["dfa sgd"]), runs, published,
+        "Feedback matrices as the thesis defines them: uniform U(±1/√512) "
         "(`default`), standard uniform U(0, 1), gaussian N(μ = σ = 1/√512), standard gaussian N(0, 1), each "
         "with its own tuned SGD rate (\"drastically different\"; here the middle of the author's grid). "
         "Published: the means of the author's three runs per matrix (runs/k3_DFA_RandomMatrices.csv), which "
@@ -196,11 +208,11 @@ def _f3_4() -> Entry:
                  for rule in ("BP", "DFA") for name in ADAPTIVE)
     published = tuple(Published(f"{rule} {OPTIMIZER_LABELS[name]}", "test_acc", value, approx=True)
                       for (rule, name), value in F3_4.items())
-    return Entry(
-        "demirbilek-f3.4", SOURCE, "Fig. 3.4", "Adaptive optimisers raise the final test accuracy of BP and "
+    return _entry(
+        "Fig. 3.4", "Adaptive optimisers raise the final test accuracy of BP and "
         "DFA; with RMSProp and Adadelta DFA comes close to BP",
-        _setting("sgd", LR["bp sgd"]), runs, published, tolerance=3.0, classroom=_classroom(), smoke=SMOKE,
-        notes=_SETTING_NOTE + " Optimisers as in the author's notebook: SGD, Adagrad, Adadelta, RMSProp, Adam, "
+        _setting("sgd", LR["bp sgd"]), runs, published,
+        "Optimisers as in the author's notebook: SGD, Adagrad, Adadelta, RMSProp, Adam, "
         "each at its tuned rate for BP and for DFA. Published: the means of the author's three runs "
         "(runs/k3_All.csv, committed with the figure; a later rerun, runs/k3_All2.csv, differs by at most 1.9 "
         "points). The text's claim: every adaptive method helps, and DFA's gap to BP is smallest with "
@@ -211,19 +223,19 @@ def _fb_2() -> Entry:
     setting = _setting("sgd", LR["bp sgd"])
     setting["train"] |= {"snapshots": [EPOCHS], "snapshot_samples": 2_500}
     classroom = _classroom()
-    return Entry(
-        "demirbilek-fb.2", SOURCE, "Fig. B.2", "t-SNE of each digit's own hidden representation at k = 3: "
+    return _entry(
+        "Fig. B.2", "t-SNE of each digit's own hidden representation at k = 3: "
         "neither BP nor DFA forms digit clusters",
-        setting, (_run("BP", "bp"), _run("DFA", "dfa", "sgd", LR["dfa sgd"])), (), tolerance=0.0,
-        classroom=Scale({**classroom.changes, "train.snapshots": [5]}, classroom.shrinks),
-        smoke=Scale({**SMOKE.changes, "train.snapshots": [1], "train.snapshot_samples": 64},
-                    SMOKE.shrinks + ", 64 probe samples"),
-        notes=_SETTING_NOTE + " No number: compare by eye. The thesis multiplies each digit's slice of the "
+        setting, (_run("BP", "bp"), _run("DFA", "dfa", "sgd", LR["dfa sgd"])), (),
+        "No number: compare by eye. The thesis multiplies each digit's slice of the "
         "input by the matching columns of the first layer's weights (Fig. B.1) and embeds 7,500 such "
         "per-digit representations with t-SNE; coloured by digit, BP and DFA alike show no clean digit "
         "clusters (\"they learn by memorizing the samples, not the digits\"). Here each run keeps snapshots "
         "of 2,500 test samples (7,500 digits) after its last epoch; the run's maps show the per-digit slices "
-        "(\"digit i alone\") coloured by digit.")
+        "(\"digit i alone\") coloured by digit.", tolerance=0.0,
+        classroom=Scale({**classroom.changes, "train.snapshots": [5]}, classroom.shrinks),
+        smoke=Scale({**SMOKE.changes, "train.snapshots": [1], "train.snapshot_samples": 64},
+                    SMOKE.shrinks + ", 64 probe samples"))
 
 
 ENTRIES: tuple[Entry, ...] = (_f2_1(), _f3_1(), _f3_2(), _f3_3(), _f3_4(), _fb_2())
