@@ -9,6 +9,7 @@ import pytest
 
 from apptest_tools import app_on, button, charts, run_until, text
 from explorer.experiments import catalogue
+from explorer.experiments import reproduce as rp
 from explorer.experiments.catalogue import Entry, Published, Run, Scale
 from explorer.runs.store import Store
 
@@ -124,3 +125,38 @@ def test_a_link_naming_no_entry_or_scale_says_which_parameter(entries):
     assert "`scale`" in errors and "huge" in errors
     assert at.selectbox(key="entry").value == TINY.id   # the catalogue is still there
     assert "entry" not in at.query_params or at.query_params["entry"] != "no-such-entry"
+
+
+def test_runs_in_the_store_are_followed_live_then_shown_final(entries):
+    # The runs are written into the store by the test, step by step, so nothing races: first two
+    # seeds of BP and DFA half-way through their first of 2 epochs (classroom), then finished.
+    store = Store(entries)
+    planned = rp.plan([TINY], "classroom", seeds=2)
+    ids = [store.create_run(p.config) for p in planned]
+    acc = {("BP", 0): 0.5, ("BP", 1): 0.7, ("DFA", 0): 0.4, ("DFA", 1): 0.4}
+    for run_id, p in zip(ids, planned):
+        store.start_run(run_id)
+        store.update_progress(run_id, steps_done=10, total_steps=40)
+        store.append_metrics(run_id, [{"step": s, "epoch": s / 20, "test_acc": acc[p.label, p.seed] * s / 10,
+                                       "test_loss": 1.0 / s} for s in (5, 10)])
+    at = app_on("pages/reproduce.py", entry=TINY.id, seeds="2")
+    assert at.number_input(key="seeds").value == 2
+    status = at.get("progress")[0].proto   # 10 of 40 steps done in each run
+    assert status.value == 25
+    assert "4 runs: 4 training" in status.text and "BP · seed 1: epoch 0.5/2" in status.text
+    assert button(at, "Run").disabled and not button(at, "Stop").disabled
+    live = "\n".join(m.value for m in at.markdown if "explorer-live" in m.value)
+    assert live.count('class="curve"') == 4   # two runs (mean over seeds) on each of two metrics
+    assert 'class="band"' in live             # BP's seeds differ: its interval is shaded
+    assert not charts(at)                     # Vega charts come when the runs have ended
+    for run_id in ids:
+        store.finish_run(run_id, "done", steps_done=40)
+    at.run()
+    assert not any("explorer-live" in m.value for m in at.markdown)
+    bands = [next(t for t in tables if "mean" in t.columns) for _, tables in charts(at)]
+    test_acc = bands[0]   # the first published metric's chart
+    bp = test_acc[test_acc["run"] == "BP"].sort_values("epoch")
+    # mean over seeds of the accuracies written above, in %: (0.5 + 0.7) / 2 × s / 10
+    assert list(bp["epoch"]) == [0.25, 0.5] and list(bp["mean"]) == pytest.approx([30.0, 60.0])
+    table = at.dataframe[-1].value
+    assert list(table[table["run"] == "BP"]["measured"])[0].startswith("60 ± ")
