@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from explorer.experiments.catalogue import di_pasquale_resnet as resnet
 from explorer.experiments.catalogue.entry import Entry, Published, Run, Scale
 
 SOURCE = "000_f576d27fd47a6f1f.txt"
@@ -183,31 +184,31 @@ _CNN_NOTE = ("The network: the tutorial CNN without its max-pools (section 3.4.7
              "then fully connected 120, 84, 10, ReLU.")
 
 
+def _bp_dfa_fa(high: float) -> tuple[Run, ...]:
+    """BP, and DFA and FA with feedback U(0, high)."""
+    return (Run("BP", _rule("bp")), Run("DFA", _rule("dfa", _uniform(0, high))),
+            Run("FA", _rule("fa", _uniform(0, high))))
+
+
 def _tutorial_tables() -> list[Entry]:
-    fb = _uniform
+    linear_ifa = (*_bp_dfa_fa(0.01), Run("IFA", _rule("ifa", _uniform(0, 0.001))))
     return [
-        _table(1, "BP, DFA, FA and IFA on an all-linear network on CIFAR-10", _LINEAR_NET, 20,
-               (Run("BP", _rule("bp")), Run("DFA", _rule("dfa", fb(0, 0.01))), Run("FA", _rule("fa", fb(0, 0.01))),
-                Run("IFA", _rule("ifa", fb(0, 0.001)))),
+        _table(1, "BP, DFA, FA and IFA on an all-linear network on CIFAR-10", _LINEAR_NET, 20, linear_ifa,
                {"BP": 55.0, "DFA": 49.0, "FA": 26.0, "IFA": 24.0},
                _LINEAR_MODEL_NOTE + " Feedback U(0, 0.01) for FA and DFA, U(0, 0.001) for IFA (section 3.4.5, the "
                "best of several tries). The thesis's IFA code updates by hand with w -= 0.01·grad (no momentum); "
                "the table says lr 0.001 for every rule, which is taken."),
-        _table(2, "BP, DFA and FA on the linear network with feedback U(0, 0.03)", _LINEAR_NET, 20,
-               (Run("BP", _rule("bp")), Run("DFA", _rule("dfa", fb(0, 0.03))), Run("FA", _rule("fa", fb(0, 0.03)))),
+        _table(2, "BP, DFA and FA on the linear network with feedback U(0, 0.03)", _LINEAR_NET, 20, _bp_dfa_fa(0.03),
                {"BP": 55.0, "DFA": 43.0, "FA": 26.0},
                _LINEAR_MODEL_NOTE + " Feedback U(0, 0.03) for FA and DFA (section 3.4.6)."),
         _table(3, "BP, DFA and FA on the tutorial CNN without pooling, feedback U(0, 0.001)", _CNN, 20,
-               (Run("BP", _rule("bp")), Run("DFA", _rule("dfa", fb(0, 0.001))), Run("FA", _rule("fa", fb(0, 0.001)))),
-               {"BP": 59.0, "DFA": 46.0, "FA": 22.0},
+               _bp_dfa_fa(0.001), {"BP": 59.0, "DFA": 46.0, "FA": 22.0},
                _CNN_NOTE + " Feedback U(0, 0.001) (section 3.4.8); gradients replaced with register_hook."),
         _table(4, "BP, DFA and FA on the tutorial CNN without pooling, feedback U(0, 0.005)", _CNN, 20,
-               (Run("BP", _rule("bp")), Run("DFA", _rule("dfa", fb(0, 0.005))), Run("FA", _rule("fa", fb(0, 0.005)))),
-               {"BP": 59.0, "DFA": 42.0, "FA": 33.0},
+               _bp_dfa_fa(0.005), {"BP": 59.0, "DFA": 42.0, "FA": 33.0},
                _CNN_NOTE + " Feedback U(0, 0.005) (section 3.4.8)."),
         _table(5, "BP, DFA and FA on the tutorial CNN written as custom modules, fewer epochs", _CNN, 10,
-               (Run("BP", _rule("bp")), Run("DFA", _rule("dfa", fb(0, 0.001))), Run("FA", _rule("fa", fb(0, 0.001)))),
-               {"BP": 57.0, "DFA": 39.0, "FA": 22.0},
+               _bp_dfa_fa(0.001), {"BP": 57.0, "DFA": 39.0, "FA": 22.0},
                _CNN_NOTE + " The same network as Tables 3.3-3.4 with custom autograd modules (the same "
                "arithmetic) and 'the number of iterations reduced' (how far is not said: half is taken). The "
                "caption says (0, 0.005), the text (section 3.4.10) U(0, 0.001) for FA and DFA, which is taken."),
@@ -249,86 +250,57 @@ def _bandwidths(number: int, title: str, values: dict[str, float]) -> Entry:
 # ----------------------------------------------------------------------------------------------
 # Table 3.28: cost units and the ResNet-18 accuracies (section 3.7).
 
-# kuangliu/pytorch-cifar's main.py (the thesis's [12]): crops with padding 4, flips, batch 128, SGD
-# momentum 0.9, weight decay 5e-4, cross-entropy; a run "iterated" from the best checkpoint.
-_RESNET18 = {
-    "data": {"name": "cifar10"},
-    "model": {"name": "resnet18", "activation": "relu"},
-    "algorithm": {"name": "bp"},
-    "init": {"name": "default"},
-    "optimizer": {"name": "sgd", "lr": 0.001, "momentum": 0.9, "weight_decay": 5e-4},
-    "train": {"epochs": 200, "batch_size": 128, "loss": "cross_entropy",
-              "augment": {"crop_padding": 4, "flip": True}},
-}
-
-
-def _stages(*stages: tuple[int, float]) -> dict:
-    """The changes for the thesis's iterations: (epochs, lr) each, every one from the best weights so
-    far with a fresh optimiser (the `restarts` schedule).
-
-    Example:
-        >>> _stages((200, 1e-3), (200, 1e-4))["optimizer.schedule"]["milestones"]
-        [200]
-    """
-    changes: dict = {"train.epochs": sum(e for e, _ in stages), "optimizer.lr": stages[0][1]}
-    if len(stages) > 1:
-        ends = [sum(e for e, _ in stages[:i]) for i in range(1, len(stages))]
-        changes["optimizer.schedule"] = {"name": "restarts", "milestones": ends,
-                                         "lrs": [lr for _, lr in stages[1:]], "from": "best"}
-    return changes
-
-
-_BM = {"optimizer.batch_manhattan": True}
-# label: (rule changes, stages, cost units, accuracy %, the table the accuracy comes from)
+# label: (the ResNet table its accuracy comes from, cost units, accuracy %)
 _COST_ROWS = {
-    "BP": (_rule("bp"), ((200, 1e-3), (200, 1e-4)), 17, 92.58, "3.7"),
-    "FA": (_rule("fa", {"name": "default"}, sign_refresh="init"), ((200, 1e-3), (200, 1e-4)), 12, 68.26, "3.14"),
-    "DFA": (_rule("dfa", _uniform(-0.001, 0.001)), ((5, 0.1),), 10, 10.0, "3.11"),
-    "DFA+Signgrad": ({**_rule("dfa", _uniform(0, 0.0001)), **_BM}, ((215, 1e-4),), 11, 46.84, "3.17"),
-    "FAsign+Signgrad": ({**_rule("fa", {"name": "default"}, sign_refresh="epoch"), **_BM},
-                        ((200, 1e-5), (100, 1e-6)), 22, 86.86, "3.19"),
-    "FArand+Signgrad": ({**_rule("brsf", {"name": "default"}), **_BM}, ((150, 1e-5), (96, 1e-6)), 22, 86.14, "3.20"),
-    "FAsign": (_rule("fa", {"name": "default"}, sign_refresh="epoch"), ((200, 1e-3), (200, 1e-4)), 21, 87.05, "3.21"),
-    "Sign+signgrad": ({**_rule("usf"), **_BM}, ((150, 1e-5), (200, 1e-6)), 22, 90.25, "3.23"),
-    "Sign": (_rule("usf"), ((200, 1e-3), (200, 1e-4), (200, 1e-5)), 21, 90.05, "3.25"),
+    "BP": ("3.7", 17, 92.58), "FA": ("3.14", 12, 68.26), "DFA": ("3.11", 10, 10.0),
+    "DFA+Signgrad": ("3.17", 11, 46.84), "FAsign+Signgrad": ("3.19", 22, 86.86),
+    "FArand+Signgrad": ("3.20", 22, 86.14), "FAsign": ("3.21", 21, 87.05),
+    "Sign+signgrad": ("3.23", 22, 90.25), "Sign": ("3.25", 21, 90.05),
 }
-COST_UNITS = {label: row[2] for label, row in _COST_ROWS.items()}  # Table 3.28's "Computational Complexity"
+COST_UNITS = {label: row[1] for label, row in _COST_ROWS.items()}  # Table 3.28's "Computational Complexity"
+
+
+def _resnet_run(label: str, table: str) -> Run:
+    """Table 3.28's row ``label`` as a run: the rule and the iterations of the ResNet-18 table it
+    quotes (`di_pasquale_resnet`), on that module's common setting."""
+    entry = next(e for e in resnet.ENTRIES if e.id == f"dipasquale-t{table}")
+    (run,) = entry.runs
+    if entry.setting["model"]["name"] != resnet.BASE["model"]["name"]:
+        raise ValueError(f"Table {table} is not on {resnet.BASE['model']['name']}")
+    optimizer = entry.setting["optimizer"]
+    changes = {**run.changes, "train.epochs": entry.setting["train"]["epochs"], "optimizer.lr": optimizer["lr"]}
+    if "schedule" in optimizer:
+        changes["optimizer.schedule"] = optimizer["schedule"]
+    return Run(label, changes)
 
 
 def _cost_table() -> Entry:
-    runs = tuple(Run(label, {**changes, **_stages(*stages)}) for label, (changes, stages, *_) in _COST_ROWS.items())
-    published = tuple(Published(label, "test_acc", row[3], at="best") for label, row in _COST_ROWS.items())
-    published += tuple(Published(label, "thesis_cost", float(row[2])) for label, row in _COST_ROWS.items())
-    where = ", ".join(f"{label} Table {row[4]}" for label, row in _COST_ROWS.items())
+    runs = tuple(_resnet_run(label, row[0]) for label, row in _COST_ROWS.items())
+    published = tuple(Published(label, "test_acc", row[2], at="best") for label, row in _COST_ROWS.items())
+    published += tuple(Published(label, "thesis_cost", float(row[1])) for label, row in _COST_ROWS.items())
+    where = ", ".join(f"{label} Table {row[0]}" for label, row in _COST_ROWS.items())
     notes = (
         "Two columns. 'Computational Complexity' is the thesis's hand count of the steps of one layer's backward "
         "pass in its own units (a multiplication or sign() 1, a copy between DRAM and registers or a write 2, a "
         "transpose 3; section 3.7), published here under the metric thesis_cost: no training record holds it, so "
         "reproduce reports it as not measured until it is read from explorer.engine.cost's typed step lists for "
         "the run's rule. 'Accuracy' is the best test accuracy of the ResNet-18 run each row names, from the "
-        "thesis's tables (" + where + "); each run here is that table's setting: kuangliu/pytorch-cifar's "
-        "ResNet-18 and training (crops with padding 4, flips, batch 128, SGD momentum 0.9, weight decay 5e-4), "
-        "each 'iteration' a new stage at a lower rate from the best weights so far with a fresh optimiser "
-        "(schedule restarts, from best). The FA row's 68.26% is Table 3.14's (FA with sign-concordant "
-        "feedback at initialisation, lr 0.001), as section 3.7.3 says; the DFA row's 10% is Table 3.11's "
-        "(feedback U(±0.001), lr 0.1, exploded within 5 epochs; Table 3.12's U(±0.0001) did the same). "
-        "'FArand' redrew the feedback magnitudes at every backward pass (the code; the table says every epoch): "
-        "brSF. 'Sign' is sign(W)·stdv with each layer's own stdv: uSF with its default scale. Batch Manhattan "
-        "(Signgrad) in the thesis replaced only the conv and linear weights' gradients by their signs, "
-        "BatchNorm's stayed; here every parameter's does. The thesis's iterations stopped at its own "
-        "judgement ('no improve'); the epochs here are the tables'. Full scale is about 3,000 ResNet-18 "
-        "epochs in all: days on one GPU.")
+        "thesis's tables (" + where + "); each run here is that table's entry in the catalogue (rule, learning "
+        "rates, iterations restarted from the best weights; see those entries' notes for the setting), compared "
+        "at its best epoch. The FA row's 68.26% is Table 3.14's (sign-concordant feedback at initialisation, "
+        "lr 0.001), as section 3.7.3 says; the DFA row's 10% is Table 3.11's (Table 3.12 did the same). The "
+        "thesis's iterations stopped at its own judgement ('no improve'); the epochs are the tables'. Full scale "
+        "is about 3,000 ResNet-18 epochs in all: days on one GPU.")
     return Entry(
         "dipasquale-t3.28", SOURCE, "Table 3.28",
         "Cost units of one layer's backward step per rule, beside each rule's ResNet-18 accuracy on CIFAR-10",
-        dict(_RESNET18), runs, published, tolerance=2.0,
-        classroom=Scale({"train.epochs": 2, "data.train_samples": 5_000, "data.test_samples": 1_000,
-                         "optimizer.schedule": None},
-                        "2 epochs of 5,000 training images at each run's first learning rate, without its later "
-                        "stages, instead of up to 600 epochs of 50,000; tested on 1,000 of the 10,000 test images"),
-        smoke=Scale({"train.epochs": 1, "data.train_samples": 16, "data.test_samples": 16, "train.batch_size": 16,
-                     "data.resize": [8, 8], "optimizer.schedule": None, "train.log_every": 1_000},
-                    "one step: 16 images resized to 8×8, tested on 16, no later stages"),
+        dict(resnet.BASE), runs, published, tolerance=2.0,
+        classroom=Scale({"train.epochs": 2, **resnet.CLASSROOM_DATA, "optimizer.schedule": None},
+                        "2 epochs of 5,000 training images resized to 16×16 at each run's first learning rate, "
+                        "without its later iterations, instead of up to 600 epochs of 50,000 at 32×32; tested on "
+                        "1,000 of the 10,000 test images. Compare the order of the rules, not the values"),
+        smoke=Scale({"train.epochs": 1, **resnet.SMOKE_DATA, "optimizer.schedule": None, "train.log_every": 1_000},
+                    "one step: 16 images resized to 8×8, tested on 16, no later iterations"),
         notes=notes)
 
 
