@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from explorer.engine.trainer import train
+from explorer.experiments.measures import measure
 from tests.test_data import write_idx
 
 
@@ -32,12 +33,16 @@ def write_fake_idx(root: Path, folders: tuple[str, ...] = ("MNIST",), n_train: i
 
 def train_at_smoke(entry, root: Path) -> dict:
     """Every run of ``entry`` trained at smoke scale on the CPU with one thread, from the data in
-    ``root``: label -> TrainResult, each checked to have finished with finite train and test losses."""
+    ``root``: label -> TrainResult, each checked to have finished with finite train and test losses
+    and a finite value of every metric the entry publishes for its run."""
     torch.set_num_threads(1)
     out = {}
     for label, cfg in entry.configs("smoke", root=str(root), device="cpu"):
         result = train(cfg)
         assert result.status == "done", (entry.id, label, result.status)
         assert math.isfinite(result.final["train_loss"]) and math.isfinite(result.final["test_loss"]), (entry.id, label)
+        for p in entry.published:
+            if p.run == label:
+                assert math.isfinite(measure(result.final, p.metric)), (entry.id, label, p.metric)
         out[label] = result
     return out

