@@ -34,7 +34,7 @@ from explorer.experiments import reproduce as rp
 from explorer.experiments.catalogue.entry import Entry
 from explorer.experiments.measures import unit_of
 from explorer.runs.store import Store
-from explorer.views.charts import colors, number_axis
+from explorer.views.charts import colors, number_axis, wants_log
 
 WIDTH, HEIGHT = 420, 260  # each chart's plotting area, in pixels (the PNG adds axes and legend)
 EXACT, APPROX = "as printed", "≈ read off a plot"  # the legend of the published points
@@ -78,24 +78,32 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
     title = metric_title(metric)
     x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"), scale=alt.Scale(zero=False))
     y_scale = alt.Scale(zero=False)
-    if rp.unit_of(metric) == "%" and len(curves):  # a band never leaves 0 … 100%
+    if unit_of(metric) == "%" and len(curves):  # a band never leaves 0 … 100%
         curves = curves.assign(low=curves["low"].clip(0, 100), high=curves["high"].clip(0, 100))
+    values = [*curves["mean"], *points["published"]] if len(curves) else list(points["published"])
+    if unit_of(metric) != "%" and wants_log(values) and min(values) > 0:  # e.g. an error falling to 1e-11
+        y_scale = alt.Scale(type="log")
+        if len(curves):
+            curves = curves.assign(low=curves["low"].where(curves["low"] > 0, curves["mean"]))
     points = points.assign(kind=[APPROX if a else EXACT for a in points["approx"]])
-    color = alt.Color("run:N", title="run", scale=scale)
+    color = alt.Color("run:N", title="run", scale=scale, legend=alt.Legend(symbolOpacity=1, symbolType="circle"))
     layers = []
     if len(curves):
-        base = alt.Chart(curves).encode(x=x, color=color)
+        base = alt.Chart(curves).encode(x=x)
         layers.append(base.mark_area(opacity=0.18).encode(
-            y=alt.Y("low:Q", title=title, scale=y_scale, axis=number_axis()), y2="high:Q"))
+            y=alt.Y("low:Q", title=title, scale=y_scale, axis=number_axis()), y2="high:Q",
+            color=color))
         layers.append(base.mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-            y=alt.Y("mean:Q", title=title, scale=y_scale),
+            y=alt.Y("mean:Q", title=title, scale=y_scale), color=color,
             tooltip=["run:N", "epoch:Q", alt.Tooltip("mean:Q", format=".2f"), "n:Q"]))
     shape = alt.Shape("kind:N", title="published", scale=alt.Scale(domain=[EXACT, APPROX], range=["diamond", "circle"]))
     for kind, filled in ((EXACT, True), (APPROX, False)):
         layers.append(alt.Chart(points[points["kind"] == kind]).mark_point(size=150, strokeWidth=2.5, filled=filled).encode(
             x=x, y=alt.Y("published:Q", title=title, scale=y_scale, axis=number_axis()), color=color, shape=shape,
             tooltip=["run:N", alt.Tooltip("text:N", title="published"), "epoch:Q"]))
-    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=f"{entry.id}: {entry.ref}, {entry.title}")
+    subtitle = entry.title if len(entry.title) <= 80 else entry.title[:79].rsplit(" ", 1)[0] + " …"
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=alt.TitleParams(
+        f"{entry.id}: {entry.ref}", subtitle=subtitle, anchor="start"))
 
 
 def _cell(text: str) -> str:

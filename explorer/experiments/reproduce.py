@@ -249,7 +249,7 @@ def _bar(total: int):
     from tqdm import tqdm
 
     return tqdm(total=total, desc="reproduce", file=sys.stderr, dynamic_ncols=True,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f} epochs [{elapsed}<{remaining}]")
+                bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f} epochs [{elapsed}<{remaining}]")
 
 
 def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, store: Store | str | None = None,
@@ -426,20 +426,20 @@ def _difference(diff: float, unit: str) -> str:
 
 def order_agrees(published: Sequence[float], measured_means: Sequence[float]) -> str:
     """"agrees" if the runs measured come in the published order (every pair the document ranks,
-    ties left out, ranks the same way), "differs" if not, "-" with fewer than two runs measured.
+    ties left out, ranks the same way), "differs" if not, "-" when no pair of measured runs is ranked.
 
     Example:
         >>> order_agrees([90, 80, 70], [85, 75, 74]), order_agrees([90, 80], [70, 75]), order_agrees([90], [1])
         ('agrees', 'differs', '-')
+        >>> order_agrees([90, 90], [70, 75])   # the document does not rank them
+        '-'
+
     """
     pairs = [(p, m) for p, m in zip(published, measured_means) if not math.isnan(m)]
-    if len(pairs) < 2:
+    ranked = [(p1 > p2, m1 > m2) for i, (p1, m1) in enumerate(pairs) for p2, m2 in pairs[i + 1:] if p1 != p2]
+    if not ranked:
         return "-"
-    for i, (p1, m1) in enumerate(pairs):
-        for p2, m2 in pairs[i + 1:]:
-            if p1 != p2 and (p1 > p2) != (m1 > m2):
-                return "differs"
-    return "agrees"
+    return "agrees" if all(want == got for want, got in ranked) else "differs"
 
 
 def results(entries: Iterable[Entry], scale: str, seeds: int, store: Store, root: str | None = None) -> pd.DataFrame:
