@@ -20,7 +20,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from explorer.config import ConfigError
+from explorer.config import DEVICES, ConfigError
 from explorer.config.labels import number_text
 from explorer.experiments import catalogue
 from explorer.experiments import report
@@ -38,7 +38,6 @@ SCALE_ORDER = ("classroom", "smoke", "full")
 SCALE_WORDS = {"classroom": "classroom: minutes on a laptop CPU", "smoke": "smoke: seconds, a check that it runs",
                "full": "full: the document's own setting"}
 MAX_SEEDS = 10
-DEVICES = ("auto", "cpu", "cuda", "mps")
 KEEP = {"bind": "query-params"}
 ALL = "all documents"
 CONTROL_GROUPS = ("catalogue", "size")   # what a classroom link can fold away (?hide=…)
