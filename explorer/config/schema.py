@@ -279,8 +279,9 @@ class OptimizerConfig:
     """Optimiser, learning rate and its options; Batch Manhattan hands it sign(grad).
 
     ``momentum`` (sgd, rmsprop) and ``nesterov`` (sgd) given to an optimiser that has none are
-    checked, then ignored: momentum 0, no nesterov. ``schedule`` (`Schedule`, none by default)
-    lowers the rate epoch by epoch.
+    checked, then ignored: momentum 0, no nesterov. ``schedule`` (`Schedule`, none by default) sets
+    the rate epoch by epoch; "restarts" also clears the optimiser's state at its milestones and may
+    put back the best epoch's weights (`explorer.engine.trainer`).
 
     Example:
         >>> OptimizerConfig.from_dict({"name": "adam"}).lr
