@@ -167,7 +167,8 @@ def test_order_of_runs_diverged_seeds_and_runs_not_made(store):
     fresh = rp.results([entry(published=e.published, id="fresh", setting={**SETTING, "seed": 5})], "full", 1, store)
     assert list(fresh["verdict"]) == ["not run", "not run"] and list(fresh["order"]) == ["-", "-"]
     assert fresh.iloc[0]["detail"].startswith("not run: no finished run in the store")
-    assert rp.order_agrees([3, 2, 1], [30, 20, 10]) == "agrees" and rp.order_agrees([3, 3], [1, 2]) == "agrees"
+    assert rp.order_agrees([3, 2, 1], [30, 20, 10]) == "agrees" and rp.order_agrees([3, 3], [1, 2]) == "-"
+    assert rp.order_agrees([3, 3, 1], [1, 2, 3]) == "differs" and rp.order_agrees([3, 3, 1], [2, 1, 0.5]) == "agrees"
 
 
 # Missing data -----------------------------------------------------------------------------------
