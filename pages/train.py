@@ -121,16 +121,20 @@ def _number_help(option) -> str:
     return words
 
 
-def _changed(*keys: str) -> bool:
-    """Whether any of these controls holds other than its default (its box then opens by itself)."""
-    return any(urlstate.differs(k, st.session_state.get(k, D[k])) for k in keys)
+def _changed(box: str, *keys: str) -> bool:
+    """Whether the box ``box`` opens by itself: once any of its controls has held other than its
+    default in this session (a link's value, or set by hand), it stays open, so that putting the
+    last one back does not fold it away under the hand."""
+    if any(urlstate.differs(k, st.session_state.get(k, D[k])) for k in keys):
+        st.session_state[f"opened_{box}"] = True
+    return st.session_state.get(f"opened_{box}", False)
 
 
 def _input_controls(name: str) -> None:
     """The loss over a batch, then resizing and augmentation, which act on images only: for another
     dataset they are shown greyed out, with the reason, and not read."""
-    keys = ("reduce", "resize", "crop", "flip")
-    with st.expander("more: loss over a batch, resizing, augmentation", expanded=_changed(*keys)):
+    with st.expander("more: loss over a batch, resizing, augmentation",
+                     expanded=_changed("input", "reduce", "resize", "crop", "flip")):
         _select("reduce", urlstate.CHOICES["reduce"],
                 help=urlstate.HELP["reduce"])
         resizable, images = urlstate.takes_resize(name), urlstate.takes_images(name)
@@ -148,8 +152,7 @@ def _input_controls(name: str) -> None:
 
 def _schedule_controls() -> None:
     """The learning-rate schedule and the fields of the chosen one (`urlstate.SCHEDULE_PARAMS`)."""
-    keys = ("sched", *urlstate.SCHEDULE_FIELDS)
-    with st.expander("learning-rate schedule", expanded=_changed(*keys)):
+    with st.expander("learning-rate schedule", expanded=_changed("schedule", "sched", *urlstate.SCHEDULE_FIELDS)):
         name = _select("sched", urlstate.CHOICES["sched"], help=urlstate.HELP["sched"])
         for key in urlstate.SCHEDULE_PARAMS.get(name, ()):
             if key == "sched_step":

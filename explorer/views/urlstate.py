@@ -143,7 +143,8 @@ HELP = {
     "sched_lrs": "the rate from each milestone on, one per milestone, separated by commas",
     "sched_from": "best: the weights of the best test accuracy so far; last: the weights as they are",
     "reduce": "mean: the loss averaged over the batch; sum: summed over it (and over the output units for "
-              "bce_multi and mse), as some papers train; the curves show the mean either way",
+              "bce_multi, mse and mse_sigmoid), as some papers train: the steps are then about batch-size times "
+              "larger, so lower the learning rate to match; the curves show the mean either way",
     "resize": "height x width in pixels (bilinear, at load), e.g. 32x32 for LeNet-5's inputs; empty: as stored",
     "crop": "pad each training image with this many zero pixels, then crop it back at a random place; 0: no crop",
     "flip": "mirror each training image left to right with probability 1/2",
