@@ -44,6 +44,7 @@ BASE = {
 # weights; only its length, the images and their number shrink.
 CLASSROOM_EPOCHS = 2          # epochs per iteration
 CLASSROOM_DATA = {"data.train_samples": 5_000, "data.test_samples": 1_000, "data.resize": [16, 16]}
+CLASSROOM_STEPS = CLASSROOM_EPOCHS * (CLASSROOM_DATA["data.train_samples"] // BASE["train"]["batch_size"])
 SMOKE_DATA = {"data.train_samples": 16, "data.test_samples": 16, "data.resize": [8, 8], "train.batch_size": 16}
 
 SETTING_NOTES = (
@@ -95,8 +96,8 @@ def _table(number: str, title: str, label: str, rule: dict, stages: tuple[tuple[
         {**_scaled(plain, CLASSROOM_EPOCHS), **CLASSROOM_DATA},
         f"{CLASSROOM_EPOCHS} epochs per iteration ({CLASSROOM_EPOCHS * len(plain)} in all instead of {ends[-1]}) "
         f"of 5,000 training images resized to 16×16 (1,000 test images) instead of 50,000 at 32×32 "
-        f"(10,000 test); the same {shown}, learning rates{' and restarts' if multi else ''}. Compare the order "
-        f"of the rules, not the values: at these rates a few hundred steps barely train a {shown}.")
+        f"(10,000 test); the same {shown}, learning rates{' and restarts' if multi else ''}. Compare the tables' "
+        f"order, not their values: at these rates {CLASSROOM_STEPS} steps per iteration barely train a {shown}.")
     smoke = Scale(
         {**_scaled(smoke_stages, 1), **SMOKE_DATA},
         f"{len(smoke_stages)} epoch{'s' if multi else ''} of one batch of 16 images resized to 8×8 (16 test "
