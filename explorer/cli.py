@@ -520,6 +520,10 @@ def _reproduce(args) -> int:
                 print(f"{len(outcome.trained)} run(s) trained, {outcome.skipped} already in {store.path}"
                       + (f", {len(outcome.not_run)} entr{'y' if len(outcome.not_run) == 1 else 'ies'} not run"
                          if outcome.not_run else ""), file=sys.stderr)
+                for planned, run_id, status in outcome.trained:
+                    if status == "failed":
+                        print(f"run {run_id} ({planned.entry_id} {planned.label} seed {planned.seed}) failed: "
+                              f"{store.get_run(run_id).error}", file=sys.stderr)
             except KeyboardInterrupt:
                 interrupted = True
             if interrupted:

@@ -95,7 +95,8 @@ def test_a_second_run_trains_nothing_and_cancelled_runs_train_again(store):
 
 def test_stop_cancels_the_run_in_flight_and_the_next_call_resumes(store):
     # 200 epochs: thousands of steps, which no machine trains between two looks 0.1 s apart
-    e = entry(setting={**SETTING, "train": {"epochs": 200, "batch_size": 16}})
+    e = entry(setting={**SETTING, "train": {"epochs": 200, "batch_size": 16}},
+              published=[Published("BP", "test_acc", 50.0), Published("DFA", "test_acc", 50.0)])
     stop, ticks = threading.Event(), []
 
     def tick(t: rp.Tick) -> None:
@@ -108,6 +109,9 @@ def test_stop_cancels_the_run_in_flight_and_the_next_call_resumes(store):
     info = store.get_run(outcome.trained[0][1])
     assert info.status == "cancelled" and info.steps_done < info.total_steps
     assert [p.label for p in rp.pending(rp.plan([e], "full"), store)] == ["BP", "DFA"]
+    details = list(rp.results([e], "full", 1, store)["detail"])
+    assert details[0] == "not run: its last run was cancelled; python -m explorer reproduce demo --scale full runs it again"
+    assert details[1] == "not run: no finished run in the store (python -m explorer reproduce demo --scale full)"
 
 
 # Results and verdicts -----------------------------------------------------------------------------

@@ -166,6 +166,14 @@ def finished_runs(store: Store) -> dict[str, RunInfo]:
     return out
 
 
+def latest_runs(store: Store) -> dict[str, RunInfo]:
+    """The store's newest run of every `run_key`, whatever its status."""
+    out: dict[str, RunInfo] = {}
+    for info in store.list_runs():  # newest first
+        out.setdefault(run_key(info.config), info)
+    return out
+
+
 def pending(planned: Sequence[Planned], store: Store) -> list[Planned]:
     """The planned runs that have no finished ("done" or "diverged") run in the store with the same
     config (`run_key`): what is left to train. Cancelled, failed and interrupted runs train again.
@@ -452,19 +460,19 @@ def results(entries: Iterable[Entry], scale: str, seeds: int, store: Store, root
     points"), or "not run" (``detail`` says why). Below full scale, ``detail`` says what the scale
     shrinks. ``order`` tells, per entry and metric, whether the runs come in the published order.
     """
-    done = finished_runs(store)
+    done, latest = finished_runs(store), latest_runs(store)
     rows: list[dict] = []
     for entry in entries:
-        rows.extend(_entry_rows(entry, scale, seeds, store, root, done))
+        rows.extend(_entry_rows(entry, scale, seeds, store, root, done, latest))
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     return df
 
 
 def _entry_rows(entry: Entry, scale: str, seeds: int, store: Store, root: str | None,
-                done: dict[str, RunInfo]) -> list[dict]:
+                done: dict[str, RunInfo], latest: dict[str, RunInfo]) -> list[dict]:
     shrinks = entry.scale(scale)
     scale_note = f"{scale} scale: {shrinks.shrinks}" if shrinks is not None else ""
-    why, infos = _stored(entry, scale, seeds, root, done)
+    why, infos, planned = _stored(entry, scale, seeds, root, done)
     records: dict[str, list[dict]] = {}
     rows = []
     for pub in entry.published:
@@ -477,8 +485,8 @@ def _entry_rows(entry: Entry, scale: str, seeds: int, store: Store, root: str | 
         if why is not None:
             row["detail"] = why
         elif not runs:
-            row["detail"] = (f"not run: no finished run in the store (python -m explorer reproduce {entry.id}"
-                             f" --scale {scale})")
+            row["detail"] = _unfinished([latest.get(run_key(p.config)) for p in planned if p.label == pub.run],
+                                        entry.id, scale)
         else:
             values, notes = [], []
             diverged = sum(info.status == "diverged" for info in runs)
@@ -533,7 +541,19 @@ def _stored(entry: Entry, scale: str, seeds: int, root: str | None,
         info = done.get(run_key(p.config))
         if info is not None:
             infos.setdefault(p.label, []).append(info)
-    return why, infos
+    return why, infos, planned
+
+
+def _unfinished(found: list[RunInfo | None], entry_id: str, scale: str) -> str:
+    """Why a run has no finished seed: training now, or how its last try ended, or never tried."""
+    tried = [info for info in found if info is not None]
+    if any(info.active for info in tried):
+        return "not run yet: training now"
+    if tried:
+        last = max(tried, key=lambda info: info.updated)
+        return f"not run: its last run was {last.status}" + (f" ({last.error})" if last.error else "") + \
+            f"; python -m explorer reproduce {entry_id} --scale {scale} runs it again"
+    return f"not run: no finished run in the store (python -m explorer reproduce {entry_id} --scale {scale})"
 
 
 def stored_runs(entry: Entry, scale: str, seeds: int, store: Store, root: str | None = None) -> dict[str, list[RunInfo]]:
