@@ -94,7 +94,19 @@ def _set(control, value):
      "rules", "uSF: scale of sign(W) must be greater than 0, got -1"),
     (_set(lambda f: f.rules.names, ["bp", "ntk"]), "model", "hidden widths: 'ntk' is defined for an MLP with 1 hidden"),
     (lambda f: (setattr(f.model, "value", "lenet5"), setattr(f.rules.names, "value", ["bp", "ifa"])),
-     "rules", "IFA: 'ifa' is defined for mlp"),
+     "rules", "IFA: 'ifa' is defined for mlp"),    # the advanced settings
+    (lambda f: (setattr(f.optimizer.schedule.name, "value", "step"),
+                setattr(f.optimizer.schedule.fields["gamma"], "value", 2.0)),
+     "optimizer", "schedule: factor must be at most 1, got 2"),
+    (lambda f: setattr(f.optimizer.schedule.name, "value", "multistep"),
+     "optimizer", "schedule: milestone epochs must be a non-empty list of epochs"),
+    (lambda f: (setattr(f.optimizer.schedule.name, "value", "multistep"),
+                setattr(f.optimizer.schedule.fields["milestones"], "value", "3,x")),
+     "optimizer", "schedule: milestone epochs must be whole numbers separated by commas"),
+    (_set(lambda f: f.crop, -1), "train", "random crop: zero padding must be at least 0, got -1"),
+    (_set(lambda f: f.dropout, 1.0), "model", "dropout must be at most"),
+    (lambda f: (setattr(f.dataset, "value", "mnist"), setattr(f.resize, "value", "big")),
+     "data", "resize inputs must be a height and a width in pixels"),
 ])
 def test_a_refused_value_is_told_beside_its_section_in_the_form_words(change, section, words):
     form = _form()
@@ -166,25 +178,3 @@ def test_augmentation_and_resizing_are_greyed_out_with_the_reason_where_they_do_
     form.dataset.value = "mnist"
     assert not form.crop.disabled and not form.resize.disabled and form.why_not.value == ""
     assert form.base()["data"]["resize"] == [32, 32] and form.base()["train"]["augment"]["crop_padding"] == 3
-
-
-@pytest.mark.parametrize("change, section, words", [
-    (lambda f: (setattr(f.optimizer.schedule.name, "value", "step"),
-                setattr(f.optimizer.schedule.fields["gamma"], "value", 2.0)),
-     "optimizer", "schedule: factor must be at most 1, got 2"),
-    (lambda f: setattr(f.optimizer.schedule.name, "value", "multistep"),
-     "optimizer", "schedule: milestone epochs must be a non-empty list of epochs"),
-    (lambda f: (setattr(f.optimizer.schedule.name, "value", "multistep"),
-                setattr(f.optimizer.schedule.fields["milestones"], "value", "3,x")),
-     "optimizer", "schedule: milestone epochs must be whole numbers separated by commas"),
-    (_set(lambda f: f.crop, -1), "train", "random crop: zero padding must be at least 0, got -1"),
-    (_set(lambda f: f.dropout, 1.0), "model", "dropout must be at most"),
-    (lambda f: (setattr(f.dataset, "value", "mnist"), setattr(f.resize, "value", "big")),
-     "data", "resize inputs must be a height and a width in pixels"),
-])
-def test_a_refused_advanced_value_is_told_beside_its_section(change, section, words):
-    form = _form()
-    change(form)
-    assert form.check() is None
-    assert form.message.startswith(words), form.message
-    assert [s for s, label in form.errors.items() if label.value] == [section]

@@ -586,7 +586,8 @@ def test_augmentation_and_resizing_are_greyed_out_with_the_reason_where_they_do_
     assert at.number_input(key="crop").disabled and at.checkbox(key="flip").disabled
     assert at.text_input(key="resize").disabled
     assert "Augmentation: for image datasets; moons is not one." in text(at)
-    assert "Resizing: for the image datasets read from files (mnist, fashion_mnist, kmnist, notmnist, cifar10)" in text(at)
+    assert ("Resizing: for the image datasets read from files (mnist, fashion_mnist, kmnist, notmnist, cifar10)"
+            in text(at))
     values = {key: w.value for key, w in _inputs(at).items() if key in ("data", "crop", "flip", "resize")}
     assert values == {"data": "moons", "crop": 4, "flip": True, "resize": "32x32"}    # kept, greyed out
     from explorer.views import urlstate
@@ -599,8 +600,10 @@ def test_augmentation_and_resizing_are_greyed_out_with_the_reason_where_they_do_
 @pytest.mark.parametrize("query, key, kind, words", [
     ({"sched": "weekly"}, "opt", "selectbox",
      "The link's sched='weekly' was not used: learning-rate schedule must be one of none, step, multistep"),
-    ({"crop": "four"}, "data", "selectbox", "The link's crop='four' was not used: random crop: zero padding: expected a whole number"),
-    ({"epochs": "ten"}, "epochs", "number_input", "The link's epochs='ten' was not used: epochs: expected a whole number"),
+    ({"crop": "four"}, "data", "selectbox",
+     "The link's crop='four' was not used: random crop: zero padding: expected a whole number"),
+    ({"epochs": "ten"}, "epochs", "number_input",
+     "The link's epochs='ten' was not used: epochs: expected a whole number"),
 ])
 def test_a_link_value_the_page_cannot_take_is_named_beside_its_control(store_path, query, key, kind, words):
     at = _app(**query)
@@ -616,7 +619,8 @@ def test_a_link_value_the_page_cannot_take_is_named_beside_its_control(store_pat
 def test_a_refused_schedule_is_told_beside_the_optimiser(store_path):
     at = _app(sched="multistep", sched_miles="3,3")
     column = _column_with(at, "selectbox", "opt")
-    assert column.warning[0].value == "Check this setting: schedule: milestone epochs must not repeat an epoch, got [3, 3]"
+    assert column.warning[0].value == ("Check this setting: schedule: milestone epochs must not repeat an epoch, "
+                                       "got [3, 3]")
 
 
 def test_each_schedule_shows_the_fields_it_reads(store_path):

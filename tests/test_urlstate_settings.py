@@ -9,24 +9,10 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from explorer.config import ConfigError, RunConfig
-from explorer.config.schedule import SCHEDULES
+from explorer.config import ConfigError
 from explorer.runs.workspace import comparison_configs
 from explorer.views import urlstate
-
-NEEDS_RESTARTS = pytest.mark.skipif("restarts" not in SCHEDULES, reason="the restarts schedule is not in the config yet")
-
-
-def _needs(field: str):
-    """Skip while the config does not take ``field`` (added by the engine's side)."""
-    section, key = field.split(".")
-    probe = {"model": {"name": "mlp", "dropout": 0.5}, "data": {"name": "mnist", "resize": [32, 32]},
-             "train": {"loss": "mse_sigmoid"}}[section]
-    try:
-        RunConfig.from_dict({section: probe})
-    except ConfigError:
-        return pytest.mark.skip(reason=f"{field} is not in the config yet")
-    return ()
+from test_front_end_library import test_a_refused_setup_is_placed_by_its_field_in_the_page_words as placed_by_its_field
 
 
 def test_a_link_without_the_new_parameters_builds_the_config_it_always_built():
@@ -47,18 +33,19 @@ SETTINGS = [
     ({"sched": "step"}, "optimizer", "schedule", {"name": "step", "step_size": 100, "gamma": 0.1}),
     ({"sched": "multistep", "sched_miles": "30,60", "sched_gamma": 0.2}, "optimizer", "schedule",
      {"name": "multistep", "milestones": [30, 60], "gamma": 0.2}),
-    pytest.param({"sched": "restarts", "sched_miles": "3,5", "sched_lrs": "0.01,0.001", "sched_from": "last"},
-                 "optimizer", "schedule", {"name": "restarts", "milestones": [3, 5], "lrs": [0.01, 0.001], "from": "last"},
-                 marks=NEEDS_RESTARTS),
+    ({"sched": "restarts", "sched_miles": "3,5", "sched_lrs": "0.01,0.001", "sched_from": "last"},
+     "optimizer", "schedule", {"name": "restarts", "milestones": [3, 5], "lrs": [0.01, 0.001], "from": "last"}),
+    ({"sched": "restarts", "sched_miles": "4", "sched_lrs": "0.01"}, "optimizer", "schedule",
+     {"name": "restarts", "milestones": [4], "lrs": [0.01], "from": "best"}),
     ({"reduce": "sum"}, "train", "reduction", "sum"),
     ({"loss": "bce_multi", "reduce": "sum"}, "train", "loss", "bce_multi"),
-    pytest.param({"loss": "mse_sigmoid"}, "train", "loss", "mse_sigmoid", marks=_needs("train.loss")),
+    ({"loss": "mse_sigmoid"}, "train", "loss", "mse_sigmoid"),
     ({"data": "mnist", "crop": 4, "flip": True}, "train", "augment", {"crop_padding": 4, "flip": True}),
     ({"data": "mnist", "crop": 2}, "train", "augment", {"crop_padding": 2, "flip": False}),
     ({"flip": True}, "train", "augment", {"crop_padding": 0, "flip": True}),   # the built-in digits are images
-    pytest.param({"dropout": 0.25}, "model", "dropout", 0.25, marks=_needs("model.dropout")),
-    pytest.param({"data": "mnist", "resize": "32x32"}, "data", "resize", [32, 32], marks=_needs("data.resize")),
-    pytest.param({"data": "mnist", "resize": "28x32"}, "data", "resize", [28, 32], marks=_needs("data.resize")),
+    ({"dropout": 0.25}, "model", "dropout", 0.25),
+    ({"data": "mnist", "resize": "32x32"}, "data", "resize", [32, 32]),
+    ({"data": "mnist", "resize": "28x32"}, "data", "resize", [28, 32]),
 ]
 
 
@@ -103,22 +90,21 @@ def test_a_schedule_reads_its_own_fields_only():
     ({"sched": "multistep"}, "sched_miles", "schedule: milestone epochs must be a non-empty list of epochs, got []"),
     ({"sched": "multistep", "sched_miles": "3,x"}, "sched_miles",
      "schedule: milestone epochs must be whole numbers separated by commas, like 30,60; got '3,x'"),
-    ({"sched": "multistep", "sched_miles": "4,4"}, "sched_miles", "schedule: milestone epochs must not repeat an epoch"),
+    ({"sched": "multistep", "sched_miles": "4,4"}, "sched_miles",
+     "schedule: milestone epochs must not repeat an epoch"),
     ({"crop": -1}, "crop", "random crop: zero padding must be at least 0, got -1"),
     ({"data": "mnist", "resize": "big"}, "resize", "resize inputs must be a height and a width in pixels"),
 ])
 def test_a_refused_setting_is_told_by_its_parameter_in_the_page_words(values, param, words):
-    with pytest.raises(ConfigError) as caught:
-        comparison_configs(*urlstate.configs(values))
-    placed, said = urlstate.explain(caught.value, values)
-    assert placed == param and said.startswith(words), said
+    placed_by_its_field(values, param, words)
 
 
 def test_a_link_value_the_page_cannot_take_is_named():
     found = urlstate.refusals({"sched": "weekly", "reduce": "max", "crop": "four", "flip": "perhaps",
                                "dropout": "half", "lr": "0.1", "sched_from": "first", "unknown": "x"})
     assert set(found) == {"sched", "reduce", "crop", "flip", "dropout", "sched_from"}
-    assert found["sched"].startswith("The link's sched='weekly' was not used: learning-rate schedule must be one of none, step")
+    assert found["sched"].startswith("The link's sched='weekly' was not used: "
+                                     "learning-rate schedule must be one of none, step")
     assert found["crop"] == "The link's crop='four' was not used: random crop: zero padding: expected a whole number"
     assert found["flip"] == ("The link's flip='perhaps' was not used: random horizontal flip: expected true or false")
     assert urlstate.refusals({"sched": "multistep", "sched_miles": "30,60", "reduce": "sum", "crop": "4"}) == {}

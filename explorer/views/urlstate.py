@@ -699,5 +699,6 @@ def _filled_slots(values: Mapping[str, Any]) -> list[int]:
 
 __all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
            "parse", "parse_widths", "format_widths", "query", "query_string", "option_default", "option_choices",
-           "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "refusals", "differs", "CHOICES", "HELP",
+           "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "refusals", "differs",
+           "CHOICES", "HELP",
            "SCHEDULE_CHOICES", "SCHEDULE_PARAMS", "LOSSES", "OPTIMIZERS", "RULES"]
