@@ -183,7 +183,11 @@ def _controls(classroom: common.Classroom) -> dict:
         if _select("model", list(MODEL_OPTIONS)) == "mlp":
             _text("hidden", help="comma-separated, e.g. 64,64")
         _select("act", ACTIVATIONS)
-        _number("dropout", format="%g", step=0.1, help=urlstate.HELP["dropout"])
+        network = drawn["model"]
+        _number("dropout", format="%g", step=0.1, help=urlstate.HELP["dropout"],
+                disabled=not urlstate.takes_dropout(network))
+        if not urlstate.takes_dropout(network):
+            st.caption(f"Dropout: for the MLP and the CNNs; {network} takes none.")
     with _group(box, "rules", top[2]):
         for i in range(1, urlstate.SLOTS + 1):
             _rule_controls(i)

@@ -177,4 +177,9 @@ def test_augmentation_and_resizing_are_greyed_out_with_the_reason_where_they_do_
     assert form.crop.disabled                                          # unlocking keeps the reason
     form.dataset.value = "mnist"
     assert not form.crop.disabled and not form.resize.disabled and form.why_not.value == ""
+    form.dropout.value, form.model.value = 0.5, "resnet20"        # the ResNets take no dropout
+    assert form.dropout.disabled and form.no_dropout.value == "dropout: for the MLP and the CNNs; resnet20 takes none"
+    assert "dropout" not in form.base()["model"]
+    form.model.value = "lenet5"
+    assert not form.dropout.disabled and form.base()["model"]["dropout"] == 0.5
     assert form.base()["data"]["resize"] == [32, 32] and form.base()["train"]["augment"]["crop_padding"] == 3

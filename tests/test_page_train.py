@@ -595,6 +595,10 @@ def test_augmentation_and_resizing_are_greyed_out_with_the_reason_where_they_do_
     assert "augment" not in base["train"] and base["data"] == {"name": "moons"}       # and not read
     digits = _app(crop="4")
     assert not digits.number_input(key="crop").disabled and digits.text_input(key="resize").disabled
+    resnet = _app(model="resnet20", dropout="0.5")
+    assert resnet.number_input(key="dropout").disabled and resnet.number_input(key="dropout").value == 0.5
+    assert "Dropout: for the MLP and the CNNs; resnet20 takes none." in text(resnet)
+    assert "dropout" not in urlstate.configs({"model": "resnet20", "dropout": 0.5})[0]["model"]
 
 
 @pytest.mark.parametrize("query, key, kind, words", [

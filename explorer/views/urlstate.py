@@ -17,7 +17,7 @@ The advanced settings: ``sched`` (the learning-rate schedule, `SCHEDULE_PARAMS` 
 ``sched_step``, ``sched_gamma``, ``sched_miles``, ``sched_lrs`` and ``sched_from`` each one reads),
 ``reduce`` (the loss over a batch: mean or sum), ``crop`` and ``flip`` (augmentation), read for
 image datasets only (`takes_images`), ``resize`` (``32x32``), read for the image datasets read from
-files (`takes_resize`), and ``dropout``. At their defaults they
+files (`takes_resize`), and ``dropout``, read for the networks that take it (`takes_dropout`). At their defaults they
 leave the config as a link without them always meant: no schedule, the mean, no augmentation, no
 resizing, no dropout.
 
@@ -311,6 +311,18 @@ def takes_resize(data: str) -> bool:
     return data in RESIZABLE
 
 
+def takes_dropout(model: str) -> bool:
+    """Whether network ``model`` takes dropout (the MLP, and the CNNs in their fully connected
+    layers; not the ResNets): the page offers it for these only, and for the others ``dropout`` is
+    not read.
+
+    Example:
+        >>> takes_dropout("lenet5"), takes_dropout("resnet18")
+        (True, False)
+    """
+    return "dropout" in MODEL_OPTIONS.get(model, ())
+
+
 def _schedule(v: Mapping[str, Any]) -> dict | None:
     name = v["sched"]
     if name == NONE:
@@ -364,7 +376,7 @@ def configs(values: Mapping[str, Any]) -> tuple[dict, list[dict]]:
     model: dict[str, Any] = {"name": v["model"], "activation": v["act"]}
     if v["model"] == "mlp":
         model["hidden"] = parse_widths(v["hidden"])
-    if v["dropout"] != 0:
+    if v["dropout"] != 0 and takes_dropout(v["model"]):
         model["dropout"] = v["dropout"]
     optimizer = {"name": v["opt"], "lr": v["lr"], "weight_decay": v["wd"], "batch_manhattan": v["bm"]}
     if v["opt"] in ("sgd", "rmsprop"):
@@ -699,6 +711,6 @@ def _filled_slots(values: Mapping[str, Any]) -> list[int]:
 
 __all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
            "parse", "parse_widths", "format_widths", "query", "query_string", "option_default", "option_choices",
-           "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "refusals", "differs",
+           "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "takes_dropout", "refusals", "differs",
            "CHOICES", "HELP",
            "SCHEDULE_CHOICES", "SCHEDULE_PARAMS", "LOSSES", "OPTIMIZERS", "RULES"]

@@ -433,6 +433,7 @@ class SetupForm:
                                      tooltip=HELP["flip"])
         self.loss.tooltip = HELP["loss"]
         self.why_not = widgets.Label("")   # why resizing or augmentation is greyed out for this dataset
+        self.no_dropout = widgets.Label("")   # why dropout is greyed out for this network
         self.seed = widgets.IntText(0, description="seed", style=WIDE, layout={"width": "130px"})
         self.device = widgets.Dropdown(options=["default", *DEVICES], description="device", style=WIDE,
                                        layout={"width": "170px"})
@@ -442,7 +443,7 @@ class SetupForm:
         self._locked = False
         rows = [
             ("data", [widgets.HBox([self.dataset, self.resize])]),
-            ("model", [widgets.HBox([self.model, self.hidden, self.activation, self.dropout])]),
+            ("model", [widgets.HBox([self.model, self.hidden, self.activation, self.dropout, self.no_dropout])]),
             ("rules", [self.rules.box]),
             ("init", [self.init.box]),
             ("feedback", [self.feedback.box]),
@@ -493,7 +494,7 @@ class SetupForm:
         if self.model.value == "mlp":
             model["hidden"] = parse_widths(self.hidden.value)
         model.pop("dropout", None)
-        if self.dropout.value:
+        if self.dropout.value and "dropout" in MODEL_OPTIONS[self.model.value]:
             model["dropout"] = self.dropout.value
         d["model"] = model
         d["init"] = self.init.get()
@@ -582,6 +583,9 @@ class SetupForm:
         resizable, images = name in RESIZABLE, name in IMAGE_DATASETS
         self.resize.disabled = self._locked or not resizable
         self.crop.disabled = self.flip.disabled = self._locked or not images
+        dropout = "dropout" in MODEL_OPTIONS[self.model.value]
+        self.dropout.disabled = self._locked or not dropout
         reasons = ([] if images else [f"augmentation: for image datasets; {name} is not one"]) + (
             [] if resizable else [f"resizing: for {', '.join(RESIZABLE)}"])
         self.why_not.value = "; ".join(reasons)
+        self.no_dropout.value = "" if dropout else f"dropout: for the MLP and the CNNs; {self.model.value} takes none"
