@@ -153,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: classroom)")
     g.add_argument("--seeds", type=int, default=1, help="seeds per run, 0 to N-1 (default: 1)")
     g.add_argument("--device", choices=DEVICES, help="where to train: " + ", ".join(DEVICES))
+    g.add_argument("--parallel", type=int, default=1, metavar="N",
+                   help="runs trained at once (default 1; a GPU takes several small networks at once faster, "
+                        "but measured step times are then shared)")
     g.add_argument("--data", metavar="DIR", help="the data folder holding MNIST/raw, notMNIST/raw, "
                                                  "cifar-10-batches-py, ... (default: $EXPLORER_DATA)")
     g.add_argument("--source", metavar="DOC", help="only the entries of this document (its file name in "
@@ -515,7 +518,8 @@ def _reproduce(args) -> int:
         interrupted = False
         if not args.no_train:
             try:
-                outcome = rp.run(entries, args.scale, args.seeds, store, root=args.data, device=args.device)
+                outcome = rp.run(entries, args.scale, args.seeds, store, root=args.data, device=args.device,
+                                 parallel=args.parallel)
                 interrupted = outcome.interrupted
                 print(f"{len(outcome.trained)} run(s) trained, {outcome.skipped} already in {store.path}"
                       + (f", {len(outcome.not_run)} entr{'y' if len(outcome.not_run) == 1 else 'ies'} not run"

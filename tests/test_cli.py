@@ -305,7 +305,7 @@ def test_reproduce_trains_resumes_prints_the_table_and_writes_the_report(capsys,
                   (Run("BP", {}),), (Published("BP", "test_acc", 60.0),), 1.0, Scale({}, "-"), Scale({}, "-"))
     monkeypatch.setattr(catalogue, "CATALOGUE", {"demo": demo, "cifar": cifar})
     store = tmp_path / "runs.sqlite"
-    args = ["reproduce", "--scale", "smoke", "--store", str(store), "--data", str(tmp_path), "--json"]
+    args = ["reproduce", "--scale", "smoke", "--store", str(store), "--data", str(tmp_path), "--parallel", "2", "--json"]
     assert cli.main(args + ["--out", str(tmp_path / "report")]) == 0
     out = capsys.readouterr()
     rows = json.loads(out.out)

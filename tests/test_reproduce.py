@@ -245,3 +245,19 @@ def test_report_writes_markdown_with_the_table_and_a_chart_per_entry(store, tmp_
         [("BP", 2, 90.0), ("DFA", 1, 80.0)]
     assert sorted((r["run"], r["epoch"], r["mean"]) for r in rows if "mean" in r) == \
         [("BP", 1, 50.0), ("BP", 2, 75.0), ("DFA", 1, 50.0), ("DFA", 2, 75.0)]
+
+
+def test_parallel_runs_train_every_pending_run_once_in_groups_per_entry_and_seed(store):
+    e = entry(published=[Published("BP", "test_acc", 50.0)], tolerance=50.0)
+    seen = []
+    outcome = rp.run([e], "smoke", seeds=2, store=store, progress=False, parallel=3,
+                     on_run=lambda p, info: seen.append((p.label, p.seed, info.status)))
+    assert sorted(seen) == [("BP", 0, "done"), ("BP", 1, "done"), ("DFA", 0, "done"), ("DFA", 1, "done")]
+    assert not outcome.interrupted and len(store.list_runs()) == 4
+    groups = {}
+    for info in store.list_runs():
+        groups.setdefault(info.group, set()).add(info.config["seed"])
+    assert sorted(map(sorted, groups.values())) == [[0], [1]]
+    assert rp.run([e], "smoke", seeds=2, store=store, progress=False, parallel=3).trained == []
+    with pytest.raises(ConfigError):
+        rp.run([e], "smoke", store=store, parallel=0)

@@ -102,10 +102,14 @@ class Outcome:
 # Planning
 
 
+def _whole(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}", field=name)
+    return value
+
+
 def _seeds(seeds: int) -> range:
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"seeds must be a whole number of at least 1, got {seeds!r}", field="seeds")
-    return range(seeds)
+    return range(_whole(seeds, "seeds"))
 
 
 def plan_entry(entry: Entry, scale: str, seeds: int = 1, root: str | None = None,
@@ -263,16 +267,19 @@ def _bar(total: int):
 def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, store: Store | str | None = None,
         root: str | None = None, device: str | None = None, progress: bool | Callable[[Tick], None] = True,
         on_run: Callable[[Planned, RunInfo], None] | None = None,
-        stop: threading.Event | None = None) -> Outcome:
+        stop: threading.Event | None = None, parallel: int = 1) -> Outcome:
     """Train every pending run of ``entries`` at ``scale`` (seeds 0 … ``seeds`` − 1) into ``store``
-    (a `Store`, a path, or None: the default store), one after another; see the module docstring.
+    (a `Store`, a path, or None: the default store), one after another, or ``parallel`` at a time
+    (a GPU trains several small networks at once faster than one by one; step times, the ``step_ms``
+    metric, are then shared out and no longer each run's own); see the module docstring.
 
     Entries whose data is missing, or whose setting does not validate, are left out and named in
     ``Outcome.not_run``; the others still run. ``progress``: True draws a bar on standard error
     counting the epochs of all runs, with "run i/n" in its description; a function is called with
-    a `Tick` as the run in flight trains. ``on_run(planned, info)`` is called as each run ends.
-    Setting ``stop`` (or Ctrl-C) stops the run in flight, which the store marks ``cancelled``; the
-    outcome says ``interrupted`` (Ctrl-C is raised again after that). Running again resumes.
+    a `Tick` (the newest run started) as the runs train. ``on_run(planned, info)`` is called as each
+    run ends. Setting ``stop`` (or Ctrl-C) stops the runs in flight, which the store marks
+    ``cancelled``; the outcome says ``interrupted`` (Ctrl-C is raised again after that). Running
+    again resumes.
     """
     entries = list(entries)
     outcome = Outcome()
@@ -294,14 +301,16 @@ def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, stor
             left = pending(planned, store)
             outcome.skipped += len(planned) - len(left)
             todo.extend(left)
-        _train(todo, scale, store, outcome, progress, on_run, stop)
+        _train(todo, scale, store, outcome, progress, on_run, stop, _whole(parallel, "parallel"))
     finally:
         if owned:
             store.close()
     return outcome
 
 
-def _train(todo: list[Planned], scale: str, store: Store, outcome: Outcome, progress, on_run, stop) -> None:
+def _train(todo: list[Planned], scale: str, store: Store, outcome: Outcome, progress, on_run, stop,
+           parallel: int = 1) -> None:
+    """Train ``todo`` into ``store``, ``parallel`` runs at a time, in order (see `run`)."""
     from explorer.runs.jobs import JobManager
 
     if not todo:
@@ -310,47 +319,65 @@ def _train(todo: list[Planned], scale: str, store: Store, outcome: Outcome, prog
     bar = _bar(total) if progress is True else None
     tell = progress if callable(progress) else None
     groups: dict[tuple[str, int], str] = {}
+    flying: list[tuple[int, Planned, Any]] = []   # (1-based index, planned, handle), oldest first
     done_epochs = 0.0
+    started = 0
+
+    def show(i: int, p: Planned, run_id: str) -> None:
+        now = done_epochs + sum(q.epochs * h.steps_done / h.total_steps for _, q, h in flying if h.total_steps)
+        if bar is not None:
+            bar.update(now - bar.n)
+        if tell is not None:
+            tell(Tick(i, len(todo), p, run_id, now, total))
+
+    def land(i: int, p: Planned, handle) -> None:
+        nonlocal done_epochs
+        flying.remove((i, p, handle))
+        done_epochs += p.epochs
+        outcome.trained.append((p, handle.id, handle.status))
+        if handle.status == "cancelled":
+            outcome.interrupted = True
+        show(i, p, handle.id)
+        if on_run is not None:
+            on_run(p, store.get_run(handle.id))
+
     try:
-        with JobManager(store, max_concurrent=1) as jobs:
-            for i, p in enumerate(todo, start=1):
-                if stop is not None and stop.is_set():
-                    outcome.interrupted = True
-                    break
-                key = (p.entry_id, p.seed)
-                if key not in groups:
-                    groups[key] = store.create_group(p.seed, group_label(p.entry_id, scale))
-                handle = jobs.submit(p.config, group=groups[key])
-                if bar is not None:
-                    bar.set_description(f"run {i}/{len(todo)}: {p.entry_id} {p.label} seed {p.seed}", refresh=False)
-                try:
-                    while handle.wait(0.1) is None:
-                        if stop is not None and stop.is_set():
-                            handle.stop()
-                        now = done_epochs + (p.epochs * handle.steps_done / handle.total_steps
-                                             if handle.total_steps else 0.0)
+        with JobManager(store, max_concurrent=parallel) as jobs:
+            try:
+                while True:
+                    stopping = outcome.interrupted or (stop is not None and stop.is_set())
+                    while not stopping and started < len(todo) and len(flying) < parallel:
+                        p = todo[started]
+                        started += 1
+                        key = (p.entry_id, p.seed)
+                        if key not in groups:
+                            groups[key] = store.create_group(p.seed, group_label(p.entry_id, scale))
+                        flying.append((started, p, jobs.submit(p.config, group=groups[key])))
                         if bar is not None:
-                            bar.update(now - bar.n)
-                        if tell is not None:
-                            tell(Tick(i, len(todo), p, handle.id, now, total))
-                except KeyboardInterrupt:
-                    handle.stop()
-                    handle.wait()
-                    outcome.interrupted = True
-                    outcome.trained.append((p, handle.id, handle.status))
-                    raise
-                done_epochs += p.epochs
-                if bar is not None:
-                    bar.update(done_epochs - bar.n)
-                if tell is not None:
-                    tell(Tick(i, len(todo), p, handle.id, done_epochs, total))
-                outcome.trained.append((p, handle.id, handle.status))
-                if handle.status == "cancelled":
-                    outcome.interrupted = True
-                if on_run is not None:
-                    on_run(p, store.get_run(handle.id))
-                if outcome.interrupted:
-                    break
+                            bar.set_description(f"run {started}/{len(todo)}: {p.entry_id} {p.label} seed {p.seed}",
+                                                refresh=False)
+                    if not flying:
+                        outcome.interrupted = outcome.interrupted or started < len(todo)
+                        break
+                    i, p, handle = flying[0]
+                    if handle.wait(0.1) is not None:
+                        land(i, p, handle)
+                    else:
+                        if stopping:
+                            for _, _, h in flying:
+                                h.stop()
+                        newest = flying[-1]
+                        show(newest[0], newest[1], newest[2].id)
+                    for f in [f for f in flying if f[2].finished]:
+                        land(*f)
+            except KeyboardInterrupt:
+                outcome.interrupted = True
+                for _, _, h in flying:
+                    h.stop()
+                for i, p, h in list(flying):
+                    h.wait()
+                    land(i, p, h)
+                raise
     finally:
         if bar is not None:
             bar.close()
