@@ -6,14 +6,12 @@ folders in the real format."""
 from __future__ import annotations
 
 import json
-import math
 
-import numpy as np
 import pytest
 
 from explorer.engine.trainer import train
 from explorer.experiments.catalogue import CATALOGUE, espinosa_zarlenga
-from tests.test_data import write_idx
+from tests.catalogue_helpers import assert_trained, assert_validates, write_random_images
 
 # 004_cf27c17d2cb63cac.txt: Tables 1 and 2 (testing accuracy per block size), Section 6.2.2 ("the final
 # testing accuracy after 10,000 steps was consistent among all six experiments - 94.6%") and Section
@@ -65,21 +63,15 @@ def test_each_entry_is_the_network_and_the_blocks_the_paper_names(entry_id):
 
 @pytest.mark.parametrize("scale", ["full", "classroom", "smoke"])
 def test_every_entry_validates_at_every_scale(scale, tmp_path):
-    for entry in espinosa_zarlenga.ENTRIES:
-        runs = entry.configs(scale, root=str(tmp_path), seed=4)
-        assert [label for label, _ in runs] == [r.label for r in entry.runs]
-        assert all(cfg.data.get("root") == str(tmp_path) and cfg.seed == 4 for _, cfg in runs)
-        assert all(len(cfg.model.hidden) == NETWORKS[entry.id][1] for _, cfg in runs)  # depth kept at every scale
+    assert_validates(espinosa_zarlenga.ENTRIES, scale, tmp_path)
+    for entry in espinosa_zarlenga.ENTRIES:  # the depth is kept at every scale
+        assert all(len(cfg.model.hidden) == NETWORKS[entry.id][1] for _, cfg in entry.configs(scale))
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    """MNIST (300 train, 150 test) and notMNIST (800 letters: 640 train, 160 test) of random pixels."""
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 300), ("t10k", 150)):
-        write_idx(root / "MNIST" / "raw", prefix, rng.integers(0, 256, (n, 28, 28)), np.arange(n) % 10)
-    write_idx(root / "notMNIST" / "raw", "t10k", rng.integers(0, 256, (800, 28, 28)), np.arange(800) % 10)
+    write_random_images(root, notmnist=True)
     return root
 
 
@@ -100,8 +92,4 @@ def smoke_results(data_root):
 @pytest.mark.parametrize("entry_id", IDS)
 def test_every_entry_trains_at_smoke_scale(entry_id, data_root, smoke_results):
     for label, cfg in CATALOGUE[entry_id].configs("smoke", root=str(data_root), device="cpu"):
-        result = smoke_results[json.dumps(cfg.to_dict(), sort_keys=True)]
-        assert result.status == "done", label
-        final = result.history[-1]
-        assert final["epoch"] == cfg.train.epochs == 1
-        assert all(math.isfinite(final[k]) for k in ("test_acc", "test_loss", "train_loss", "train_acc")), label
+        assert_trained(label, cfg, smoke_results[json.dumps(cfg.to_dict(), sort_keys=True)])

@@ -4,15 +4,11 @@ and trained at smoke scale on small MNIST and CIFAR-10 folders in the real forma
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 
 from explorer.engine.trainer import train
 from explorer.experiments.catalogue import CATALOGUE, shah
-from tests.test_data import write_idx
-from tests.test_datasets import write_cifar_batch
+from tests.catalogue_helpers import assert_trained, assert_validates, write_random_images
 
 # 001_fdf9ec2506aa1305.txt, Section V: (entry, run, metric) -> value in %.
 PUBLISHED = {
@@ -60,34 +56,18 @@ def test_tables_two_and_three_are_the_tanh_cifar_cnn_for_50_epochs_of_batch_64()
 
 @pytest.mark.parametrize("scale", ["full", "classroom", "smoke"])
 def test_every_entry_validates_at_every_scale(scale, tmp_path):
-    for entry in shah.ENTRIES:
-        runs = entry.configs(scale, root=str(tmp_path), seed=2)
-        assert [label for label, _ in runs] == [r.label for r in entry.runs]
-        assert all(cfg.data.get("root") == str(tmp_path) and cfg.seed == 2 for _, cfg in runs)
-        assert all(cfg.data.name == entry.dataset for _, cfg in runs)
+    assert_validates(shah.ENTRIES, scale, tmp_path)
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    """MNIST (300 train, 150 test) and CIFAR-10 (5 × 60 train, 150 test) of random pixels."""
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 300), ("t10k", 150)):
-        write_idx(root / "MNIST" / "raw", prefix, rng.integers(0, 256, (n, 28, 28)), np.arange(n) % 10)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    for name, n in [*((f"data_batch_{b}", 60) for b in range(1, 6)), ("test_batch", 150)]:
-        write_cifar_batch(folder / name, rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8),
-                          (np.arange(n) % 10).tolist())
+    write_random_images(root, cifar=True)
     return root
 
 
 @pytest.mark.parametrize("entry_id", IDS)
 def test_every_entry_trains_at_smoke_scale(entry_id, data_root):
     for label, cfg in CATALOGUE[entry_id].configs("smoke", root=str(data_root), device="cpu"):
-        result = train(cfg)
-        assert result.status == "done", label
         assert cfg.data.get("train_samples") <= 256 and cfg.data.get("test_samples") <= 128
-        final = result.history[-1]
-        assert final["epoch"] == cfg.train.epochs
-        assert all(math.isfinite(final[k]) for k in ("test_acc", "test_loss", "train_loss", "train_acc")), label
+        assert_trained(label, cfg, train(cfg))

@@ -4,15 +4,12 @@ and trained at smoke scale on a small MNIST folder in the real format."""
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 
 from explorer.engine.trainer import train
 from explorer.experiments.catalogue import CATALOGUE, thakkar
 from explorer.models.cnn import lenet5
-from tests.test_data import write_idx
+from tests.catalogue_helpers import assert_trained, assert_validates, write_random_images
 
 # 002_69c287ba4bc32ce9.txt, "Results on ANN" / "Results on CNN": (entry, run, metric) -> value.
 PUBLISHED = {
@@ -54,27 +51,18 @@ def test_the_networks_are_the_slides_one_hidden_layer_of_50_and_three_convs_with
 
 @pytest.mark.parametrize("scale", ["full", "classroom", "smoke"])
 def test_every_entry_validates_at_every_scale(scale, tmp_path):
-    for entry in thakkar.ENTRIES:
-        runs = entry.configs(scale, root=str(tmp_path), seed=3)
-        assert [label for label, _ in runs] == ["BP", "FA", "DFA"]
-        assert all(cfg.data.get("root") == str(tmp_path) and cfg.seed == 3 for _, cfg in runs)
+    assert_validates(thakkar.ENTRIES, scale, tmp_path)
+    assert all([r.label for r in e.runs] == ["BP", "FA", "DFA"] for e in thakkar.ENTRIES)
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    """MNIST of random pixels: 300 train, 150 test."""
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 300), ("t10k", 150)):
-        write_idx(root / "MNIST" / "raw", prefix, rng.integers(0, 256, (n, 28, 28)), np.arange(n) % 10)
+    write_random_images(root)
     return root
 
 
 @pytest.mark.parametrize("entry_id", IDS)
 def test_every_entry_trains_at_smoke_scale(entry_id, data_root):
     for label, cfg in CATALOGUE[entry_id].configs("smoke", root=str(data_root), device="cpu"):
-        result = train(cfg)
-        assert result.status == "done", label
-        final = result.history[-1]
-        assert final["epoch"] == cfg.train.epochs == 1
-        assert all(math.isfinite(final[k]) for k in ("test_acc", "test_loss", "train_loss", "train_acc")), label
+        assert_trained(label, cfg, train(cfg))
