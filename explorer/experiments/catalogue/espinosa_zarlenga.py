@@ -69,8 +69,9 @@ _COMMON_NOTES = (
 _TABLE_NOTES = (
     "Table {n} does not name its dataset; Section 6.2.1 trains the 100-layer, 200-unit network on MNIST, and "
     "we take MNIST for both tables. Single seed published: 2 points tolerance. At classroom scale (141 steps) "
-    "100-layer networks have not started to learn here (chance level, with some runs below chance): the "
-    "classroom scale cannot show the block effect.")
+    "100-layer networks have not started to learn here (≈ 20% at best; DFA on one block fell below chance, its "
+    "predictions collapsed onto two classes, swapped: with Adam every layer moves at full speed and the output "
+    "layer lags behind its inputs): the classroom scale cannot show the block effect.")
 
 _F7_RUNS = tuple(Run(f"BP depth {k}" + (" (DFA)" if k == 0 else ""), {"algorithm.name": "fp", "algorithm.bp_depth": k})
                  for k in range(6))
