@@ -193,6 +193,8 @@ def test_missing_cifar_says_where_to_put_it_and_the_others_still_run(store, tmp_
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         (folder / "cifar-10-batches-py" / name).write_bytes(b"")
     assert rp.missing_data(cifar, str(folder)) is None
+    mixed = entry(runs=(Run("BP", {}), Run("BP on CIFAR", {"data": {"name": "cifar10"}})))
+    assert rp.missing_data(mixed, str(tmp_path / "empty")).startswith("not run: put cifar-10-batches-py")
     mnist = entry(id="mnist", setting={**SETTING, "data": {"name": "mnist"}})
     assert rp.missing_data(mnist, str(folder)) == (
         f"not run: put MNIST/raw (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "

@@ -201,11 +201,24 @@ def pending(planned: Sequence[Planned], store: Store) -> list[Planned]:
 # Data on disk
 
 
-def _data_config(entry: Entry, root: str | None) -> DataConfig:
-    options = {k: v for k, v in entry.setting.get("data", {}).items() if k != "name"}
-    if root is not None and entry.dataset in FOLDER_DATASETS:
-        options["root"] = str(root)
-    return DataConfig(entry.dataset, options)
+def _data_configs(entry: Entry, root: str | None) -> list[DataConfig]:
+    """The data of each of the entry's runs (a run may change the dataset's options), once each."""
+    from explorer.config.schema import changed
+
+    out: list[DataConfig] = []
+    for run in entry.runs:
+        try:
+            data = changed(copy.deepcopy(entry.setting), run.changes).get("data", {})
+        except ConfigError:  # a bad change: planning names it
+            data = entry.setting.get("data", {})
+        name = data.get("name", "digits")
+        options = {k: v for k, v in data.items() if k != "name"}
+        if root is not None and name in FOLDER_DATASETS:
+            options["root"] = str(root)
+        cfg = DataConfig(name, options)
+        if cfg not in out:
+            out.append(cfg)
+    return out
 
 
 def missing_data(entry: Entry, root: str | None = None) -> str | None:
@@ -228,8 +241,8 @@ def missing_data(entry: Entry, root: str | None = None) -> str | None:
     from explorer.data.idx import IDX_SOURCES
     from explorer.data.vision import data_root
 
-    cfg = _data_config(entry, root)
-    if missing(cfg) is None:
+    cfg = next((c for c in _data_configs(entry, root) if missing(c) is not None), None)
+    if cfg is None:
         return None
     name = cfg.name if cfg.name != "parity" else "mnist"
     folder = data_root(cfg)
