@@ -256,6 +256,18 @@ def missing_data(entry: Entry, root: str | None = None) -> str | None:
     return f"not run: put {what} in {folder}"
 
 
+def _planned_or_why(entry: Entry, scale: str, seeds: int, root: str | None,
+                    device: str | None = None) -> tuple[str | None, list[Planned]]:
+    """(None, the entry's planned runs), or (why it cannot run: data missing, a bad setting, [])."""
+    why = missing_data(entry, root)
+    if why is not None:
+        return why, []
+    try:
+        return None, plan_entry(entry, scale, seeds, root, device)
+    except ConfigError as err:
+        return f"not run: its setting does not validate: {err}", []
+
+
 # ----------------------------------------------------------------------------------------------
 # Running
 
@@ -295,26 +307,23 @@ def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, stor
     again resumes.
     """
     entries = list(entries)
+    parallel = _whole(parallel, "parallel")
     outcome = Outcome()
     todo: list[Planned] = []
     owned = not isinstance(store, Store)
     store = store if isinstance(store, Store) else Store(store)
     try:
+        done = finished_runs(store)
         for entry in entries:
-            why = missing_data(entry, root)
-            if why is None:
-                try:
-                    planned = plan_entry(entry, scale, seeds, root, device)
-                except ConfigError as err:
-                    why = f"not run: its setting does not validate: {err}"
+            why, planned = _planned_or_why(entry, scale, seeds, root, device)
             if why is not None:
                 outcome.not_run[entry.id] = why
                 continue
             outcome.planned.extend(planned)
-            left = pending(planned, store)
+            left = [p for p in planned if run_key(p.config) not in done]
             outcome.skipped += len(planned) - len(left)
             todo.extend(left)
-        _train(todo, scale, store, outcome, progress, on_run, stop, _whole(parallel, "parallel"))
+        _train(todo, scale, store, outcome, progress, on_run, stop, parallel)
     finally:
         if owned:
             store.close()
@@ -567,15 +576,9 @@ def _entry_rows(entry: Entry, scale: str, seeds: int, store: Store, root: str | 
 
 
 def _stored(entry: Entry, scale: str, seeds: int, root: str | None,
-            done: dict[str, RunInfo]) -> tuple[str | None, dict[str, list[RunInfo]]]:
-    """(why the entry cannot run or None, {run label: its finished runs, seed by seed})."""
-    why = missing_data(entry, root)
-    planned: list[Planned] = []
-    if why is None:
-        try:
-            planned = plan_entry(entry, scale, seeds, root)
-        except ConfigError as err:
-            why = f"not run: its setting does not validate: {err}"
+            done: dict[str, RunInfo]) -> tuple[str | None, dict[str, list[RunInfo]], list[Planned]]:
+    """(why the entry cannot run or None, {run label: its finished runs, seed by seed}, the planned runs)."""
+    why, planned = _planned_or_why(entry, scale, seeds, root)
     infos: dict[str, list[RunInfo]] = {}
     for p in planned:
         info = done.get(run_key(p.config))
