@@ -121,14 +121,18 @@ def _mnist() -> Entry:
         (Published("BP", "test_error", 2.4), Published("FA", "test_error", 2.1),
          Published("Shallow", "test_error", 7.2)),
         tolerance=0.5,
-        classroom=Scale({"data.train_samples": 10_000, "data.test_samples": 2_000, "train.epochs": 3},
-                        "3 epochs of 10,000 images (2,000 test) instead of 20 of 60,000 (10,000 test)"),
+        classroom=Scale({"data.train_samples": 12_000, "data.test_samples": 2_000, "train.epochs": 5},
+                        "5 epochs of 12,000 images (2,000 test) instead of 20 of 60,000 (10,000 test)"),
         smoke=Scale({"data.train_samples": 256, "data.test_samples": 128, "train.epochs": 1,
                      "model.hidden": [16]}, "1 epoch of 256 images (128 test), 16 hidden units"),
         notes="As REFERENCES.md gives it: 784-1000-10, sigmoid hidden and output units, SGD lr 1e-3, weight "
         "decay 1e-6. Chosen here: the quadratic cost on the sigmoid outputs against one-hot targets "
         "(mse_sigmoid, as in the paper's other tasks), 20 epochs (the paper's length is not in REFERENCES.md), "
-        "PyTorch's default initialisation for W and FA's B. " + _ONLINE)
+        "PyTorch's default initialisation for W and FA's B. " + _ONLINE + "Our MNIST inputs are normalised "
+        "(mean 0, std 1 per pixel), which makes lr 1e-3 per example about 8 times hotter than on raw [0, 1] "
+        "pixels: at lr 3e-3 the sigmoid units saturate and the net stops learning. The quadratic cost on "
+        "sigmoid outputs starts slowly (all outputs first drift to 0.1), so the classroom scale shows "
+        "the order of the rules only roughly.")
 
 
 def _alignment() -> Entry:
