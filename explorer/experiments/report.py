@@ -131,6 +131,20 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def order_summary(rows: pd.DataFrame) -> str:
+    """One entry's ``order`` column in a few words: the verdict, or one per metric where they differ.
+
+    Example:
+        >>> rows = pd.DataFrame({"metric": ["train_acc", "test_acc", "test_acc"], "order": ["agrees", "differs", "differs"]})
+        >>> order_summary(rows), order_summary(rows[1:]), order_summary(rows.assign(order="-"))
+        ('train_acc: agrees, test_acc: differs', 'differs', '-')
+    """
+    ranked = dict.fromkeys((m, o) for m, o in zip(rows["metric"], rows["order"]) if o != "-")
+    if len({o for _, o in ranked}) <= 1:
+        return next((o for _, o in ranked), "-")
+    return ", ".join(f"{m}: {o}" for m, o in ranked)
+
+
 def file_name(entry_id: str) -> str:
     """The PNG file of an entry's chart.
 
@@ -168,7 +182,7 @@ def write(entries: Iterable[Entry], scale: str, seeds: int, store: Store, out_di
         for entry in entries:
             rows = df[df["id"] == entry.id]
             v = rows["verdict"].value_counts()
-            order = ", ".join(dict.fromkeys(o for o in rows["order"] if o != "-")) or "-"
+            order = order_summary(rows)
             lines.append(f"| [{entry.id}](#{entry.id.replace('.', '')}) | {_cell(entry.source)} | {_cell(entry.ref)} | "
                          f"{len(rows)} | {int(v.get('reproduced', 0))} | {int(v.get('differs', 0))} | "
                          f"{int(v.get('not run', 0))} | {order} |")
@@ -201,4 +215,4 @@ def write(entries: Iterable[Entry], scale: str, seeds: int, store: Store, out_di
     return path
 
 
-__all__ = ["HEIGHT", "WIDTH", "entry_chart", "file_name", "markdown_table", "metric_title", "write"]
+__all__ = ["HEIGHT", "WIDTH", "entry_chart", "file_name", "markdown_table", "metric_title", "order_summary", "write"]

@@ -53,6 +53,7 @@ from explorer.runs.store import RunInfo, Store
 
 FINISHED = ("done", "diverged")  # a run with one of these statuses is not trained again
 VERDICTS = ("reproduced", "differs", "not run")
+DETAIL_WIDTH = 100  # characters of a verdict's detail that `table_text` shows
 COLUMNS = ("id", "source", "ref", "run", "metric", "unit", "published", "approx", "at", "tolerance", "n", "mean",
            "ci95", "verdict", "detail", "order")
 
@@ -758,7 +759,7 @@ def measured_text(mean: float, ci: float, unit: str) -> str:
 
 def table_text(df: pd.DataFrame) -> str:
     """The `results` table for a terminal: entry, run, metric, published | measured (mean ± 95% CI,
-    seeds) | verdict and its detail, order.
+    seeds) | verdict and its detail (cut at `DETAIL_WIDTH` characters; `to_json` has it whole), order.
 
     Example:
         >>> df = pd.DataFrame([{"id": "demo", "source": "x", "ref": "Table 1", "run": "BP", "metric": "test_acc",
@@ -775,7 +776,9 @@ def table_text(df: pd.DataFrame) -> str:
         "metric": [m if at == "final" else f"{m} @{at}" for m, at in zip(df["metric"], df["at"])],
         "published": [value_text(v, u, a) for v, u, a in zip(df["published"], df["unit"], df["approx"])],
         "measured": [measured_text(m, c, u) for m, c, u in zip(df["mean"], df["ci95"], df["unit"])],
-        "n": df["n"].astype(int).astype(str), "verdict": df["verdict"], "detail": df["detail"], "order": df["order"],
+        "n": df["n"].astype(int).astype(str), "verdict": df["verdict"],
+        "detail": [d if len(d) <= DETAIL_WIDTH else d[:DETAIL_WIDTH - 1] + "…" for d in df["detail"]],
+        "order": df["order"],
     })
     widths = {c: max(len(c), *(len(str(v)) for v in shown[c])) for c in shown.columns}
     lines = ["  ".join(c.ljust(widths[c]) for c in shown.columns).rstrip()]
