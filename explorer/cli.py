@@ -456,52 +456,35 @@ def _sweep(args) -> int:
     return 0
 
 
-def close_ids(wanted: str, ids) -> list[str]:
-    """Catalogue ids that look like ``wanted``: those it starts, then those alike by spelling.
+def select_entries(ids, source: str | None) -> list:
+    """The catalogue entries a ``reproduce`` command line names: its ids (an unknown one is a
+    `ConfigError` with `catalogue.get`'s message, which names entries like it), else all; only those
+    of ``source`` if given (a document's file name, the start of it, or the paper, as the entries'
+    ``source`` has it)."""
+    from explorer.experiments import catalogue
 
-    Example:
-        >>> close_ids("dp-3.2", ["dp-3.1", "dp-3.20", "shah-1", "dp-3.12"])
-        ['dp-3.20', 'dp-3.12', 'dp-3.1']
-    """
-    import difflib
-
-    ids = list(ids)
-    starts = [i for i in ids if i.startswith(wanted)]
-    alike = difflib.get_close_matches(wanted, ids, n=6, cutoff=0.5)
-    return list(dict.fromkeys(starts + alike))[:6]
-
-
-def select_entries(ids, source: str | None, catalogue) -> list:
-    """The entries a ``reproduce`` command line names: its ids (an unknown one is a `ConfigError`
-    naming it and close ones), else all, or those of ``source`` (a document's file name, or the start
-    of it, or the paper, as the entries' ``source`` has it)."""
     if source is not None:
-        sources = list(dict.fromkeys(e.source for e in catalogue.values()))
+        sources = list(dict.fromkeys(e.source for e in catalogue.CATALOGUE.values()))
         wanted = source.lower()
         picked = [s for s in sources if s.lower() == wanted] or [s for s in sources if s.lower().startswith(wanted)] \
             or [s for s in sources if wanted in s.lower()]
         if not picked:
             raise ConfigError(f"--source: no document {source!r} in the catalogue; documents: {', '.join(sources)}")
-    for i in ids:
-        if i not in catalogue:
-            close = close_ids(i, catalogue)
-            raise ConfigError(f"no catalogue entry {i!r}" + (f"; entries like it: {', '.join(close)}" if close else
-                                                             "; see python -m explorer reproduce --list"))
-    entries = [catalogue[i] for i in dict.fromkeys(ids)] if ids else list(catalogue.values())
-    if source is not None:
-        entries = [e for e in entries if e.source in picked]
-    return entries
+    try:
+        entries = [catalogue.get(i) for i in dict.fromkeys(ids)] if ids else list(catalogue.CATALOGUE.values())
+    except catalogue.EntryNotFound as err:
+        raise ConfigError(str(err)) from None
+    return [e for e in entries if source is None or e.source in picked]
 
 
 def _reproduce(args) -> int:
     from explorer.experiments import report
     from explorer.experiments import reproduce as rp
-    from explorer.experiments.catalogue import CATALOGUE
     from explorer.runs.store import Store
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
-    entries = select_entries(args.ids, args.source, CATALOGUE)
+    entries = select_entries(args.ids, args.source)
     if args.list:
         listed = [{**e.to_dict(), "data_missing": rp.missing_data(e, args.data)} for e in entries]
         if args.json:

@@ -283,7 +283,7 @@ def test_reproduce_list_json_parses_with_the_keys_of_every_entry(capsys):
 def test_reproduce_a_bad_id_or_document_exits_2_naming_it(capsys, monkeypatch):
     from explorer.experiments import catalogue
 
-    fake = argparse.Namespace(source="000_x.txt")
+    fake = argparse.Namespace(source="000_x.txt", id="x")
     monkeypatch.setattr(catalogue, "CATALOGUE", {"dp-3.1": fake, "dp-3.12": fake, "shah-1": fake})
     assert cli.main(["reproduce", "dp-3.2"]) == 2
     err = capsys.readouterr().err
