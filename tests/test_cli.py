@@ -278,6 +278,10 @@ def test_reproduce_list_json_parses_with_the_keys_of_every_entry(capsys):
         assert (e["data_missing"] is None) == (e["dataset"] not in ("mnist", "fashion_mnist", "kmnist", "notmnist",
                                                                     "cifar10", "parity") or
                                                e["setting"]["data"].get("base", "mnist") != "mnist")
+    document = listed[0]["source"]
+    assert cli.main(["reproduce", "--list", "--json", "--source", document[:3]]) == 0
+    assert [e["id"] for e in json.loads(capsys.readouterr().out)] == \
+        [e.id for e in CATALOGUE.values() if e.source == document]
 
 
 def test_reproduce_a_bad_id_or_document_exits_2_naming_it(capsys, monkeypatch):
