@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from datetime import datetime, timezone

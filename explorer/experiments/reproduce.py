@@ -3,8 +3,9 @@ they measured beside what the document published, with a verdict.
 
 - `plan` lists every (entry, run, seed) at a scale as a `Planned` run with its validated config;
 - `pending` keeps those the store has not finished ("done" or "diverged"): rerunning resumes;
-- `run` trains the pending runs one after another into the store (one group per entry and seed,
-  labelled "reproduce <id> <scale>"), skipping entries whose data is not on disk (`missing_data`);
+- `run` trains the pending runs into the store, one after another or a few at once (one group per
+  entry and seed, labelled "reproduce <id> <scale>"), skipping entries whose data is not on disk
+  (`missing_data`) or whose setting does not validate;
 - `results` reads the store only: one row per published value, with the mean and 95% confidence
   interval over seeds, a verdict ("reproduced", "differs", "not run") and, per entry, whether the
   runs come in the published order;
@@ -47,7 +48,7 @@ import pandas as pd
 from scipy import stats
 
 from explorer.config import ConfigError, DataConfig, RunConfig
-from explorer.experiments.catalogue.entry import FOLDER_DATASETS, LOWER_IS_BETTER, Entry, Published
+from explorer.experiments.catalogue.entry import FOLDER_DATASETS, LOWER_IS_BETTER, Entry
 from explorer.experiments.measures import measure, unit_of
 from explorer.runs.store import RunInfo, Store
 
@@ -491,7 +492,6 @@ def order_agrees(published: Sequence[float], measured_means: Sequence[float]) ->
         ('agrees', 'differs', '-')
         >>> order_agrees([90, 90], [70, 75])   # the document does not rank them
         '-'
-
     """
     pairs = [(p, m) for p, m in zip(published, measured_means) if not math.isnan(m)]
     ranked = [(p1 > p2, m1 > m2) for i, (p1, m1) in enumerate(pairs) for p2, m2 in pairs[i + 1:] if p1 != p2]
