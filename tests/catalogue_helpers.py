@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from explorer.experiments.catalogue import CATALOGUE
 from tests.test_data import write_idx
 from tests.test_datasets import write_cifar_batch
 
@@ -26,6 +27,18 @@ def write_random_images(root, mnist: bool = True, notmnist: bool = False, cifar:
         for name, n in [*((f"data_batch_{b}", 60) for b in range(1, 6)), ("test_batch", 150)]:
             write_cifar_batch(folder / name, rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8),
                               (np.arange(n) % 10).tolist())
+
+
+def published_values(module, source: str) -> dict:
+    """The module's published values as {(entry id, run, metric): value}, each key once, every entry
+    from ``source`` and in the catalogue; the checks on each `Published` are the caller's."""
+    out = {}
+    for entry in module.ENTRIES:
+        assert entry.source == source and CATALOGUE.get(entry.id) is entry
+        for p in entry.published:
+            assert (entry.id, p.run, p.metric) not in out
+            out[(entry.id, p.run, p.metric)] = p.value
+    return out
 
 
 def assert_validates(entries, scale: str, root) -> None:

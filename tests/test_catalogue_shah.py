@@ -8,7 +8,7 @@ import pytest
 
 from explorer.engine.trainer import train
 from explorer.experiments.catalogue import CATALOGUE, shah
-from tests.catalogue_helpers import assert_trained, assert_validates, write_random_images
+from tests.catalogue_helpers import assert_trained, assert_validates, published_values, write_random_images
 
 # 001_fdf9ec2506aa1305.txt, Section V: (entry, run, metric) -> value in %.
 PUBLISHED = {
@@ -22,12 +22,8 @@ IDS = ["shah-t1", "shah-t2", "shah-t3"]
 
 
 def test_the_published_values_are_the_document_s_nothing_missing_nothing_extra():
-    catalogue = {}
-    for entry in shah.ENTRIES:
-        assert entry.source == "001_fdf9ec2506aa1305.txt" and entry.id in CATALOGUE
-        for p in entry.published:
-            assert (entry.id, p.run, p.metric) not in catalogue and p.at == "final" and not p.approx
-            catalogue[(entry.id, p.run, p.metric)] = p.value
+    catalogue = published_values(shah, "001_fdf9ec2506aa1305.txt")
+    assert all(p.at == "final" and not p.approx for e in shah.ENTRIES for p in e.published)
     assert catalogue == PUBLISHED
     assert [e.id for e in shah.ENTRIES] == IDS and [e.ref for e in shah.ENTRIES] == ["TABLE I", "TABLE II", "TABLE III"]
 
