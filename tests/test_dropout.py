@@ -147,3 +147,17 @@ def test_ntk_refuses_dropout():
     with pytest.raises(ConfigError, match="gated") as err:
         RunConfig.from_dict({"model": {"name": "mlp", "hidden": [16], "dropout": 0.5}, "algorithm": {"name": "ntk"}})
     assert err.value.field == "model.dropout"
+
+
+
+def test_alignment_outside_the_trainer_gives_the_rule_and_backprop_one_mask():
+    # fp with every hidden layer under backprop is backprop, measured by a second pass: their
+    # cosine is 1 only if both passes drop the same units
+    from explorer.engine.build import build
+    from explorer.engine.metrics import alignment
+
+    built = build({"model": {"hidden": [32], "dropout": 0.5}, "algorithm": {"name": "fp", "bp_depth": 1},
+                   "device": "cpu"})
+    built.model.train()
+    rows = alignment(built, built.data.x_train[:64], built.data.y_train[:64])
+    assert rows[0]["update_cos"] == pytest.approx(1.0, abs=1e-6)

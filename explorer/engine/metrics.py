@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from explorer.rules import Rule
+from explorer.models import held_masks
 from explorer.engine.build import Built
 
 
@@ -150,8 +151,9 @@ def alignment(built: Built, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
         >>> round(a[0]["update_cos"], 6), a[0]["layer"]
         (1.0, 'layers.0')
     """
-    rule_grads, rule_signals = _run(built, built.rule, x, y)
-    return compare_with_backprop(built, x, y, rule_grads, rule_signals)
+    with held_masks(built.model):  # model.dropout: the rule and backprop see one mask
+        rule_grads, rule_signals = _run(built, built.rule, x, y)
+        return compare_with_backprop(built, x, y, rule_grads, rule_signals)
 
 
 def compare_with_backprop(built: Built, x: torch.Tensor, y: torch.Tensor,

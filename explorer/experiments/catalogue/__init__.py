@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import difflib
+
 from explorer.experiments.catalogue import (
     biotorch, demirbilek, di_pasquale, di_pasquale_resnet, espinosa_zarlenga, lillicrap, shah, thakkar,
 )
@@ -50,7 +52,8 @@ def get(entry_id: str) -> Entry:
     """
     if entry_id in CATALOGUE:
         return CATALOGUE[entry_id]
-    close = [key for key in CATALOGUE if key.startswith(entry_id.split("-")[0] + "-")][:8]
+    close = difflib.get_close_matches(entry_id, CATALOGUE, n=8, cutoff=0.8) or \
+        [key for key in CATALOGUE if key.startswith(entry_id.split("-")[0] + "-")][:8]
     hint = f"; entries like it: {', '.join(close)}" if close else "; see `python -m explorer reproduce --list`"
     raise EntryNotFound(f"no catalogue entry {entry_id!r}{hint}")
 

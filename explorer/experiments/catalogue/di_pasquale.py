@@ -213,12 +213,11 @@ def _tutorial_tables() -> list[Entry]:
                "arithmetic) and 'the number of iterations reduced' (how far is not said: half is taken). The "
                "caption says (0, 0.005), the text (section 3.4.10) U(0, 0.001) for FA and DFA, which is taken."),
         _table(6, "FA with feedback U(-stdv, stdv) on the tutorial CNN, four repeats", _CNN, 10,
-               tuple(Run(f"FA{i}", _rule("fa", {"name": "default"})) for i in range(1, 5)),
+               tuple(Run(f"FA{i}", _rule("fa", {"name": "default"}), seed_offset=i - 1) for i in range(1, 5)),
                {"FA1": 39.0, "FA2": 45.0, "FA3": 32.0, "FA4": 48.0},
                _CNN_NOTE + " Four repeats of one setting, feedback U(±stdv) like the forward weights (section "
                "3.4.10; the caption's (0, 0.005) is a copy of the previous one). Two of the four exploded after two "
-               "epochs. The runs differ only in their random draws, which a catalogue run cannot vary per run yet: "
-               "run the entry with --seeds 4 to see the spread, and compare it with the four values."),
+               "epochs. The runs differ only in their random draws: seeds s, s+1, s+2, s+3 (a run's seed_offset)."),
     ]
 
 

@@ -69,8 +69,9 @@ class Published:
 
 @dataclass(frozen=True)
 class Run:
-    """One run of an entry: its label (as the published table names it) and the dotted changes
-    that turn the entry's setting into it.
+    """One run of an entry: its label (as the published table names it), the dotted changes
+    that turn the entry's setting into it, and a seed offset for repeats of one setting (the
+    thesis's FA1-FA4 differ only in their random draws: offsets 0-3).
 
     Example:
         >>> Run("DFA", {"algorithm.name": "dfa"}).label
@@ -79,6 +80,7 @@ class Run:
 
     label: str
     changes: dict = field(default_factory=dict)
+    seed_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ class Entry:
                 raise ValueError(f"{where}: published value for {p.run!r}, which is none of the runs: {labels}")
             if not (p.at in ("final", "best") or (isinstance(p.at, int) and p.at >= 0)):
                 raise ValueError(f"{where}: published 'at' must be 'final', 'best' or an epoch, got {p.at!r}")
+        if any(r.seed_offset < 0 for r in self.runs):
+            raise ValueError(f"{where}: a run's seed_offset must be at least 0")
         if self.tolerance < 0:
             raise ValueError(f"{where}: tolerance must be at least 0")
 
@@ -158,7 +162,7 @@ class Entry:
             changes: dict[str, Any] = dict(run.changes)
             if extra is not None:
                 changes.update(extra.changes)
-            changes["seed"] = seed
+            changes["seed"] = seed + run.seed_offset
             if device is not None:
                 changes["device"] = device
             base = copy.deepcopy(self.setting)
@@ -180,7 +184,7 @@ class Entry:
                                                     "classroom": self.classroom.shrinks,
                                                     "smoke": self.smoke.shrinks},
                 "published": [p.to_dict() for p in self.published], "tolerance": self.tolerance,
-                "runs": [{"label": r.label, "changes": r.changes} for r in self.runs],
+                "runs": [{"label": r.label, "changes": r.changes, "seed_offset": r.seed_offset} for r in self.runs],
                 "setting": copy.deepcopy(self.setting), "notes": self.notes}
 
 
