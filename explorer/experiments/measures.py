@@ -29,7 +29,7 @@ TEACHER_POWER = 10.0  # E[mean_i y_i²] for Lillicrap's linear teacher: 30 input
 _LAYER_KEYS = ("update_cos", "update_deg", "signal_cos", "signal_deg", "weight_cos", "weight_deg",
                "grad_norm", "bp_grad_norm", "weight_norm", "feedback_norm")
 _UNITS = {"test_acc": "%", "train_acc": "%", "test_error": "%", "train_error": "%", "step_ms": "ms",
-          "step_ratio": "×"}
+          "step_ratio": "×", "bandwidth_gbs": " GB/s"}
 
 
 def unit_of(metric: str) -> str:
