@@ -322,6 +322,10 @@ def test_reproduce_trains_resumes_prints_the_table_and_writes_the_report(capsys,
     assert "0 run(s) trained, 1 already in" in out.err and len(Store(store).list_runs()) == 1
     assert out.out.splitlines()[0].split() == ["entry", "ref", "run", "metric", "published", "measured", "n",
                                                "verdict", "detail", "order"]
+    empty = tmp_path / "empty.sqlite"
+    assert cli.main(["reproduce", "demo", "--no-train", "--json", "--store", str(empty)]) == 0
+    assert [r["verdict"] for r in json.loads(capsys.readouterr().out)] == ["not run"]
+    assert Store(empty).list_runs() == []
 
 
 def test_train_flags_for_schedules_augmentation_reduction_dropout_and_resizing(capsys):
