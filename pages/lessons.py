@@ -1,4 +1,8 @@
-"""Lessons: one click replays an experiment of the field at classroom scale, beside its published value."""
+"""Lessons: one click replays an experiment of the field at classroom scale, beside its published values.
+
+Each lesson is a classroom view of a catalogue entry (`explorer.experiments.lessons`): the page says
+which, links to that entry on the Reproduce page, and shows the entry's published values ("≈" where
+read off a plot)."""
 
 import pandas as pd
 import streamlit as st
@@ -7,6 +11,7 @@ from explorer.views import charts, frames, urlstate
 from explorer.experiments import lessons
 from explorer.config import ConfigError
 from explorer.data.availability import missing
+from explorer.experiments.catalogue.entry import FOLDER_DATASETS
 from explorer.runs.store import InvalidId, UnknownRun
 from pages import common
 
@@ -16,18 +21,24 @@ st.title("Lessons")
 key = st.selectbox("Lesson", KEYS, format_func=lambda k: lessons.LESSONS[k].title, key="lesson",
                    bind="query-params")
 lesson = lessons.get(key)
+entry = lesson.catalogue_entry
+st.markdown(f"A classroom view of **{entry.ref}** of {lessons.document(entry)} (catalogue entry `{entry.id}`).")
+st.page_link("pages/reproduce.py", label=f"Open {entry.id} on the Reproduce page (classroom scale)",
+             query_params={"entry": entry.id, "scale": "classroom"})
 st.markdown(lesson.text)
 
-published = pd.DataFrame([{"run": r.label, "published": frames.number_text(r.value, r.unit), "what": r.metric,
-                           "setting": r.setting, "source": r.source} for r in lesson.references])
+published = pd.DataFrame([{"run": p.run, "published": p.text(), "what": p.metric, "source": lesson.source_of(p)}
+                          for p in lesson.published()])
 if not published.empty:
-    st.caption("Published values")
+    st.caption("Published values (≈: read off a plot)")
     st.dataframe(published, hide_index=True, width="stretch")
 
-dataset = "digits"
-if lesson.mnist is not None:
-    if st.toggle("Use MNIST (from the data folder) instead of the built-in digits", key="lesson_mnist"):
-        dataset = "mnist"
+dataset = lessons.OFFLINE
+if lesson.dataset != lessons.OFFLINE:
+    where = "from the data folder" if lesson.dataset in FOLDER_DATASETS else "generated"
+    if st.toggle(f"Run the entry's classroom scale on {lesson.dataset} ({where}) instead of the offline version",
+                 key="lesson_mnist", help=entry.classroom.shrinks):
+        dataset = lesson.dataset
 try:
     configs = lesson.configs(dataset=dataset)
 except ConfigError as err:
@@ -42,7 +53,7 @@ if run.button("Run this lesson", type="primary", disabled=bool(absent), width="s
     handles = common.workspace().jobs.submit_group(configs, label=f"lesson {lesson.key}")
     common.remember_group(handles[0].group)
     st.rerun()
-fits_train = lesson.page == "train" and len(lesson.rules) <= urlstate.SLOTS and not lesson.run_changes
+fits_train = lesson.page == "train" and len(configs) <= urlstate.SLOTS and lessons.differ_in_rule_only(configs)
 if open_train.button("Open on the Train page", disabled=not fits_train, width="stretch",
                      help="to change its settings and run it there" if fits_train else
                      "this lesson's runs differ in more than their rule, or are more than the Train page holds"):
@@ -68,7 +79,8 @@ def draw(found) -> None:
     finals = {label: frames.latest(rows) for label, rows in records.items()}
     st.subheader("Measured here, beside the published value")
     st.dataframe(lessons.shown(lessons.compare(lesson, finals)), hide_index=True, width="stretch")
-    st.caption("–: not measured (a run not finished, or a value the rule does not have) or not published.")
+    st.caption("–: not measured (a run not finished, or a value the rule does not have) or not published; "
+               "≈: read off a plot.")
     table = frames.curves(records)
     if not table.empty:
         log = common.loss_axis("lesson_loss_axis")

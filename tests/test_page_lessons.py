@@ -1,4 +1,5 @@
-"""The Lessons page through AppTest: a preset runs in one click and is shown beside its published values."""
+"""The Lessons page through AppTest: a preset runs in one click and is shown beside its published values,
+the catalogue entry's it is a classroom view of, with a link to that entry on the Reproduce page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, button, run_until, text
+from apptest_tools import APP, _elements, button, run_until, text
 from explorer.views import frames
 from explorer.experiments import lessons
 from explorer.runs.store import Store
@@ -27,7 +28,8 @@ def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
     lesson = lessons.get("lillicrap_linear")
     at = _lessons_page(lesson.key)
     published = at.dataframe[0].value
-    assert sorted(published["run"]) == sorted(r.label for r in lesson.references)
+    assert list(published["run"]) == [p.run for p in lesson.published()]
+    assert list(published["published"]) == ["≈1e-11", "≈1e-11", "≈1"]      # read off a plot
     button(at, "Run this lesson").click().run()
     store = Store(store_path)
     run_until(at, lambda a: all(r.status == "done" for r in store.list_runs()) and len(store.list_runs()) == 3
@@ -38,22 +40,34 @@ def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
     assert [r.config["algorithm"]["name"] for r in runs] == [c.algorithm.name for c in lesson.configs()]
     for label, run in zip(lesson.labels(), runs):
         final = store.metrics(run.id)[-1]
-        for metric in lesson.shown_metrics():
+        for metric in lesson.metrics:
             shown = table[(table["label"] == label) & (table["metric"] == metric)]["measured"].iloc[0]
             expected = lessons.measure(final, metric)
             assert shown == frames.number_text(expected, lessons.unit_of(metric))
-    refs = {(r.label, r.metric): (r.value, r.unit) for r in lesson.references}
-    for (label, metric), (value, unit) in refs.items():
-        assert table[(table["label"] == label) & (table["metric"] == metric)]["published"].iloc[0] == \
-            frames.number_text(value, unit)
+    for p in lesson.published():
+        assert table[(table["label"] == p.run) & (table["metric"] == p.metric)]["published"].iloc[0] == p.text()
     # Issue 12, item 6: no raw None, no long decimals (the linear task's errors reach 1e-13).
     cells = [str(v) for column in ("measured", "published") for v in table[column]]
-    assert all(c == "–" or re.fullmatch(r"-?[\d.]+(e[-+]\d+)?( ?[%°×]| ms)?", c) and len(c) <= 9 for c in cells), cells
+    assert all(c == "–" or re.fullmatch(r"≈?-?[\d.]+(e[-+]\d+)?( ?[%°×]| ms)?", c) and len(c) <= 9 for c in cells), cells
     # The lesson's point: FA learns the linear task, the shallow network does not.
-    errors = {row["label"]: row["measured"] for _, row in table.iterrows() if row["metric"] == lesson.shown_metrics()[0]}
+    errors = {row["label"]: row["measured"] for _, row in table.iterrows() if row["metric"] == lesson.metrics[0]}
     assert all(math.isfinite(float(v)) for v in errors.values())
     # The loss axis control is offered, and the legend names the runs as the lesson does.
     assert at.radio(key="lesson_loss_axis").value is not None
+
+
+@pytest.mark.parametrize("key", ["resnet_sign", "parity_k1"])
+def test_a_lesson_names_its_catalogue_entry_and_links_to_it(key):
+    lesson = lessons.get(key)
+    entry = lesson.catalogue_entry
+    at = _lessons_page(key)
+    assert at.markdown[0].value.startswith(f"A classroom view of **{entry.ref}** of {lessons.document(entry)}")
+    [link] = _elements(at._tree, "page_link")
+    assert link.proto.page == "reproduce" and link.proto.query_string == f"entry={entry.id}&scale=classroom"
+    published = at.dataframe[0].value
+    assert list(published["published"]) == [p.text() for p in lesson.published()]
+    if key == "parity_k1":
+        assert list(published["published"]) == ["≈98.5%", "≈98%", "≈92%"]
 
 
 def test_open_on_the_train_page_carries_the_setup(store_path):

@@ -1,19 +1,21 @@
 """The parity experiment's final table, the one summary that the command line, the Parity page and
 `ParityWidget` show: per series (one rule at one optimiser and learning rate), the test accuracy
 at the last epoch its runs reached, across seeds (mean, standard deviation, 95% confidence
-interval, seeds), beside the published value (`explorer.experiments.references.PARITY`).
+interval, seeds), beside the published value (`explorer.experiments.references.PARITY`, read from
+the catalogue) and whether it was read off a plot (``approx``).
 
 `final_text` is the table as the page and the widget show it: accuracies in % with one decimal,
-"–" where there is no value (one seed has no interval; the literature has no value for most k).
+"–" where there is no value (one seed has no interval; the literature has no value for most k),
+"≈" before a published value read off a plot.
 
 Example:
     >>> bp = Series("BP", "bp", "sgd", 0.5)
     >>> seeds = [[{"epoch": 1.0, "test_acc": 0.5}, {"epoch": 2.0, "test_acc": a}] for a in (0.7, 0.8, 0.9)]
     >>> row = final_table(3, {bp: seeds}).iloc[0].to_dict()
     >>> [row[c] if isinstance(row[c], str) else round(float(row[c]), 3) for c in COLUMNS]
-    ['BP', 'bp', 'sgd', 0.5, 2.0, 0.8, 0.1, 0.248, 0.552, 1.0, 3.0, 0.8]
+    ['BP', 'bp', 'sgd', 0.5, 2.0, 0.8, 0.1, 0.248, 0.552, 1.0, 3.0, 0.8, 1.0]
     >>> list(final_text(final_table(3, {bp: seeds})).to_dict("records")[0].values())
-    ['BP', 'bp', 'sgd', '0.5', '2', '80.0%', '24.8%', 3, '80.0%', '0.0%']
+    ['BP', 'bp', 'sgd', '0.5', '2', '80.0%', '24.8%', 3, '≈80.0%', '0.0%']
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from explorer.config.labels import number_text
-from explorer.experiments.references import PARITY
 from explorer.runs.sweep import summarise
 
-COLUMNS = ["series", "rule", "optimiser", "lr", "epoch", "mean", "std", "ci95", "low", "high", "n", "published"]
+COLUMNS = ["series", "rule", "optimiser", "lr", "epoch", "mean", "std", "ci95", "low", "high", "n", "published",
+           "approx"]
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,12 @@ def final_table(k: int, runs: Mapping[Series, Sequence[Sequence[dict]]], key: st
     epoch any of its runs reached, the mean of ``key`` there over the seeds that reached it, its
     standard deviation, the half-width of the 95% confidence interval (Student's t; NaN for one
     seed), that interval clipped to [0, 1] (``low``, ``high``, as the chart draws it), the number
-    of seeds ``n`` and the published value at this ``k`` (NaN where the literature has none).
-    A series with no epoch yet has NaN numbers and n = 0. Columns: `COLUMNS`.
+    of seeds ``n``, the published value at this ``k`` (NaN where the literature has none) and
+    ``approx``, True where that value is read off a plot. A series with no epoch yet has NaN
+    numbers and n = 0. Columns: `COLUMNS`.
     """
+    from explorer.experiments.references import PARITY, PARITY_APPROX  # the catalogue imports parity
+
     rows = [(s.label, float(r["epoch"]), key, r[key])
             for s, seeds in runs.items() for records in seeds for r in records
             if float(r["epoch"]).is_integer() and r.get(key) is not None and math.isfinite(r[key])]
@@ -58,13 +63,14 @@ def final_table(k: int, runs: Mapping[Series, Sequence[Sequence[dict]]], key: st
     out = []
     for s in runs:
         row = {"series": s.label, "rule": s.rule, "optimiser": s.optimiser, "lr": s.lr, "n": 0,
-               "published": PARITY.get((k, s.rule), math.nan)}
+               "published": PARITY.get((k, s.rule), math.nan), "approx": (k, s.rule) in PARITY_APPROX}
         if s.label in last.index:
             at = last.loc[s.label]
             row.update(epoch=float(at["epoch"]), mean=float(at["mean"]), std=float(at["std"]),
                        ci95=float(at["ci95"]), n=int(at["n"]))
         out.append(row)
-    table = pd.DataFrame(out, columns=COLUMNS).astype({c: float for c in COLUMNS[3:10]} | {"published": float})
+    table = pd.DataFrame(out, columns=COLUMNS).astype({c: float for c in COLUMNS[3:10]} | {"published": float,
+                                                                                           "approx": bool})
     table["low"] = (table["mean"] - table["ci95"]).clip(lower=0.0)
     table["high"] = (table["mean"] + table["ci95"]).clip(upper=1.0)
     return table
@@ -72,14 +78,17 @@ def final_table(k: int, runs: Mapping[Series, Sequence[Sequence[dict]]], key: st
 
 def final_text(final: pd.DataFrame) -> pd.DataFrame:
     """``final`` (a `final_table`) as text to show: series, rule, optimiser, lr, epoch, test
-    accuracy, ± 95% CI, seeds, published, difference (measured less published)."""
+    accuracy, ± 95% CI, seeds, published ("≈" where read off a plot), difference (measured less
+    published)."""
     # Rounded first, then + 0.0: a difference of -0.001% reads "0.0%", not "-0.0%".
     percent = lambda values: [number_text(round(100 * v, 1) + 0.0, "%") for v in values]  # noqa: E731
     return pd.DataFrame({
         "series": final["series"], "rule": final["rule"], "optimiser": final["optimiser"],
         "lr": [number_text(v) for v in final["lr"]], "epoch": [number_text(v) for v in final["epoch"]],
         "test accuracy": percent(final["mean"]), "± 95% CI": percent(final["ci95"]), "seeds": [int(n) for n in final["n"]],
-        "published": percent(final["published"]), "difference": percent(final["mean"] - final["published"]),
+        "published": [("≈" if approx and text != "–" else "") + text
+                      for text, approx in zip(percent(final["published"]), final["approx"])],
+        "difference": percent(final["mean"] - final["published"]),
     })
 
 
