@@ -363,3 +363,28 @@ def test_an_mnist_file_that_is_not_idx_is_refused_naming_the_file(tmp_path):
             (raw / name).write_bytes(b"not an idx file")
     with pytest.raises(DatasetFileError, match=r"train-images-idx3-ubyte is not a readable IDX file"):
         load_dataset(DataConfig("mnist", {"root": str(tmp_path)}), torch.device("cpu"))
+
+
+def test_many_runs_unpacking_one_gz_at_once_all_read_it_and_leave_no_part_files(tmp_path):
+    """Runs started together (the Reproduce page, ``--parallel``) unpack the same .gz at once; each
+    unpacks into its own temporary file, so none fails on another's rename."""
+    import gzip
+    from concurrent.futures import ThreadPoolExecutor
+
+    from explorer.data.vision import unpack
+
+    payload = bytes(range(256)) * 4096  # 1 MB: long enough for the writers to overlap
+    (tmp_path / "x.gz").write_bytes(gzip.compress(payload, compresslevel=1))
+    with ThreadPoolExecutor(8) as pool:  # file writes release the GIL, so the writers overlap
+        list(pool.map(unpack, [tmp_path / "x.gz"] * 8, [tmp_path / "x"] * 8))
+    assert (tmp_path / "x").read_bytes() == payload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "x.gz"]
+
+
+def test_a_gz_that_fails_to_unpack_leaves_nothing_behind(tmp_path):
+    from explorer.data.vision import unpack
+
+    (tmp_path / "x.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(OSError):
+        unpack(tmp_path / "x.gz", tmp_path / "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.gz"]

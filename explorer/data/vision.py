@@ -56,10 +56,28 @@ def unpacked_root(root: Path, folder: str, files: tuple[str, ...]) -> Path | Non
     for f in files:
         out = target / folder / "raw" / f.removesuffix(".gz")
         if not out.exists():
-            with gzip.open(raw / f, "rb") as src, open(out.with_suffix(".part"), "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            out.with_suffix(".part").rename(out)
+            unpack(raw / f, out)
     return target
+
+
+def unpack(gz: Path, out: Path) -> None:
+    """``gz`` decompressed to ``out``, atomically: into a temporary file of this process's own
+    (several runs may unpack the same file at once) that replaces ``out`` when complete, and is
+    removed if decompression fails.
+
+    Example:
+        >>> d = Path(tempfile.mkdtemp()); _ = (d / "a.gz").write_bytes(gzip.compress(b"abc"))
+        >>> unpack(d / "a.gz", d / "a"); (d / "a").read_bytes(), sorted(p.name for p in d.iterdir())
+        (b'abc', ['a', 'a.gz'])
+    """
+    fd, part = tempfile.mkstemp(prefix=out.name + ".", suffix=".part", dir=out.parent)
+    try:
+        with gzip.open(gz, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(part, out)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
 
 
 def find_or_download(title: str, root: Path, folder: str, files: tuple[str, ...],

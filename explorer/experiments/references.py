@@ -5,7 +5,8 @@ line, the Parity page, `ParityWidget` and the lessons.
 `PARITY` maps (k, rule key) to a test accuracy as a fraction, the rule written as the parity
 experiment writes it (`explorer.experiments.parity.rule_key`: bp, ntk, rf:gaussian, …); where the
 figure has two runs of one rule (BP with Adadelta and with SGD), the first one's value.
-`PARITY_APPROX` holds the keys whose value is read off a plot (shown with "≈": every k = 1 value).
+`PARITY_APPROX` holds the keys whose value is read off a plot (shown with "≈"; Fig. 2.1 is a plot, so
+every value is).
 
 Example:
     >>> PARITY[(3, "bp")], PARITY[(1, "rf:linear")], (1, "bp") in PARITY_APPROX
