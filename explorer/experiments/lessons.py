@@ -55,20 +55,13 @@ class LessonNotFound(KeyError):
 
 
 def document(entry: Entry) -> str:
-    """The document an entry comes from, in a few words: its author and file for the source
-    documents, the paper for the others.
+    """The document an entry comes from, in a few words (`catalogue.document_name`).
 
     Example:
         >>> document(catalogue.get("dipasquale-t3.1")), document(catalogue.get("biotorch-mnist"))
         ('Di Pasquale (000_f576d27fd47a6f1f.txt)', 'Sanfiz & Akrout 2021 (BioTorch)')
     """
-    if not entry.source.endswith(".txt"):
-        return entry.source
-    module = next((m for m in catalogue.DOCUMENTS if m.SOURCE == entry.source), None)
-    if module is None:
-        return entry.source
-    author = module.__name__.rsplit(".", 1)[-1].split("_resnet")[0].replace("_", " ").title()
-    return f"{author} ({entry.source})"
+    return catalogue.document_name(entry.source)
 
 
 @dataclass(frozen=True)
