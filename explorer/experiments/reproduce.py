@@ -545,7 +545,8 @@ def _entry_rows(entry: Entry, scale: str, seeds: int, store: Store, root: str | 
                     continue
                 if info.id not in records:
                     records[info.id] = store.metrics(info.id)
-                value, note = measured(records[info.id], pub.metric, pub.at)
+                at = scaled_epoch(entry, pub.run, scale, pub.at) if isinstance(pub.at, int) else pub.at
+                value, note = measured(records[info.id], pub.metric, at)
                 if not math.isnan(value):
                     values.append(value)
                 if note:
@@ -671,6 +672,15 @@ def curves(entry: Entry, scale: str, seeds: int, store: Store, root: str | None 
     return pd.DataFrame(out, columns=columns)
 
 
+def _run_setting(entry: Entry, label: str, scale: str) -> dict:
+    """Run ``label``'s setting at ``scale`` as a dict (not validated)."""
+    from explorer.config.schema import changed
+
+    run = next(r for r in entry.runs if r.label == label)
+    extra = entry.scale(scale)
+    return changed(copy.deepcopy(entry.setting), {**run.changes, **(extra.changes if extra is not None else {})})
+
+
 def run_epochs(entry: Entry, label: str, scale: str) -> int:
     """The epochs run ``label`` of ``entry`` trains at ``scale`` (read from the setting, without validating it).
 
@@ -681,12 +691,35 @@ def run_epochs(entry: Entry, label: str, scale: str) -> int:
         >>> run_epochs(e, "B", "full"), run_epochs(e, "B", "classroom"), run_epochs(e, "A", "smoke")
         (20, 3, 10)
     """
-    from explorer.config.schema import changed
+    return int(_run_setting(entry, label, scale).get("train", {}).get("epochs", RunConfig().train.epochs))
 
-    run = next(r for r in entry.runs if r.label == label)
-    extra = entry.scale(scale)
-    d = changed(copy.deepcopy(entry.setting), {**run.changes, **(extra.changes if extra is not None else {})})
-    return int(d.get("train", {}).get("epochs", RunConfig().train.epochs))
+
+def _stage_ends(setting: dict) -> list[int]:
+    """The epochs that end each iteration of a ``restarts`` schedule (the last one the run's end)."""
+    epochs = int(setting.get("train", {}).get("epochs", RunConfig().train.epochs))
+    schedule = setting.get("optimizer", {}).get("schedule") or {}
+    starts = schedule.get("milestones", []) if schedule.get("name") == "restarts" else []
+    return [int(m) for m in starts] + [epochs]  # a milestone m: the rate changes after m epochs
+
+
+def scaled_epoch(entry: Entry, label: str, scale: str, at: int) -> int:
+    """The epoch at ``scale`` where a value published at the end of epoch ``at`` is read: where
+    ``at`` ends the k-th iteration of a ``restarts`` schedule and the scale keeps the iterations
+    (fewer epochs each), the end of the scale's k-th iteration; otherwise ``at`` itself.
+
+    Example:
+        >>> from explorer.experiments.catalogue import Entry, Run, Scale
+        >>> full = {"train": {"epochs": 400}, "optimizer": {"schedule": {"name": "restarts", "milestones": [200],
+        ...                                                               "lrs": [1e-4], "from": "best"}}}
+        >>> small = {"train.epochs": 4, "optimizer.schedule.milestones": [2]}
+        >>> e = Entry("e", "x.txt", "T", "t", full, (Run("BP", {}),), (), 1.0, Scale(small, "2 + 2"), Scale(small, "-"))
+        >>> scaled_epoch(e, "BP", "classroom", 200), scaled_epoch(e, "BP", "classroom", 400), scaled_epoch(e, "BP", "full", 200)
+        (2, 4, 200)
+    """
+    full, here = _stage_ends(_run_setting(entry, label, "full")), _stage_ends(_run_setting(entry, label, scale))
+    if len(full) > 1 and len(full) == len(here) and at in full:
+        return here[full.index(at)]
+    return at
 
 
 def published_points(entry: Entry, scale: str, metric: str | None = None) -> pd.DataFrame:
@@ -710,7 +743,7 @@ def published_points(entry: Entry, scale: str, metric: str | None = None) -> pd.
         if p.metric != metric:
             continue
         last = run_epochs(entry, p.run, scale)
-        epoch = min(p.at, last) if isinstance(p.at, int) else last
+        epoch = min(scaled_epoch(entry, p.run, scale, p.at), last) if isinstance(p.at, int) else last
         rows.append({"run": p.run, "epoch": int(epoch), "published": p.value, "approx": p.approx, "text": p.text()})
     return pd.DataFrame(rows, columns=["run", "epoch", "published", "approx", "text"])
 
