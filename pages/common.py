@@ -9,6 +9,11 @@ few Streamlit-side habits they have in common, so each is written once:
 - `comparison()`: that group's runs, read incrementally from the store (each record read once).
 - `live()`: a fragment that re-draws more than twice a second while runs are going and stops polling
   when they have all ended.
+- `door()`: a link's query parameters checked before any control is drawn: every value the page
+  cannot use is named in a message, and the address is rewritten to what is used
+  (`explorer.views.links`).
+- `start_runs()`: every start goes through the server's caps (`explorer.views.caps`): steps per
+  run, runs per session and in all; a guard thread stops runs past their wall time.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
-from explorer.views import frames
+from explorer.views import caps as server_caps
+from explorer.views import frames, links
 from explorer.runs import workspace as runs
 from explorer.config import ConfigError
-from explorer.runs.store import InvalidId, StoreError, UnknownRun, default_path
+from explorer.runs.store import InvalidId, StoreError, UnknownRun, check_id, default_path
 
 REFRESH_S = 0.45  # live views poll this often: at least twice a second, and (measured) cheap enough
 FIRST_POINT_WAIT_S = 0.5  # a run just started logs its first record within this, usually
@@ -64,8 +70,126 @@ STATUS_WORDS = {
 
 def workspace() -> runs.Workspace:
     """The server's workspace: its run store (``$EXPLORER_STORE`` or ``~/.explorer/runs.sqlite``) and
-    the job manager that trains into it, shared by every session."""
-    return _workspace(str(default_path()))
+    the job manager that trains into it, shared by every session; its runs watched by the caps'
+    guard (`caps`)."""
+    found = _workspace(str(default_path()))
+    server_caps.guard(found.jobs, caps())
+    return found
+
+
+def caps() -> server_caps.Caps:
+    """The caps whoever hosts this server set (`explorer.views.caps.load`: environment variables, or
+    the caps file), read once per server. Caps that cannot be read stop every page with the reason:
+    a server does not quietly run without the limits its host asked for."""
+    try:
+        return _caps()
+    except server_caps.CapsFileError as err:
+        st.error(f"This server's caps cannot be read, so nothing runs until its host fixes them: {err}")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _caps() -> server_caps.Caps:
+    return server_caps.load()
+
+
+MY_RUNS = "my_runs"   # the ids of the runs this session started (for the caps per session)
+
+
+def start_runs(configs: Sequence, start: Callable[[], Sequence[str]]):
+    """Start runs through the server's caps: ``configs`` (the `RunConfig`s about to start) are
+    checked against the steps per run and this session's and the server's counts of runs queued or
+    training (`explorer.views.caps.CapError`, naming the cap and how the host raises it); then
+    ``start()`` starts them and returns their ids, kept as this session's."""
+    limits = caps()
+    server_caps.check_steps(configs, limits)
+    jobs = workspace().jobs
+    going = set(jobs.active()) | set(jobs.queued())
+    mine = st.session_state.setdefault(MY_RUNS, [])
+    server_caps.check_counts(len(configs), sum(1 for i in mine if i in going), len(going), limits)
+    ids = list(start())
+    mine[:] = [i for i in mine if i in going] + ids
+    return ids
+
+
+def stored_id(kind: str, many: bool = False) -> Callable[[str], str]:
+    """A reader of a ``kind`` ("run" or "group") id in a link, for `door`: refused, with the reason,
+    when it is not an id or this server's store has no such run or group. ``many``: ids joined by
+    commas (the Parity page's one group per seed)."""
+    def read(text: str) -> str:
+        store = workspace().store
+        for one in text.split(",") if many else [text]:
+            try:
+                check_id(one, f"{kind} id")
+                store.get_group(one) if kind == "group" else store.get_run(one)
+            except UnknownRun:
+                raise links.Refused(f"this server's store has no {kind} {one}") from None
+            except StoreError as err:
+                raise links.Refused(str(err)) from None
+        return text
+    return read
+
+
+def hide_reader(groups: Sequence[str]) -> Callable[[str], str]:
+    """A reader of ``hide`` (control groups a classroom link folds away, joined by commas)."""
+    def read(text: str) -> str:
+        unknown = [g for g in text.split(",") if g and g not in groups]
+        if unknown:
+            raise links.Refused(f"names no group of controls of this page ({', '.join(map(repr, unknown))}); "
+                                f"the groups are {', '.join(groups)}")
+        return text
+    return read
+
+
+def door(page: str, params: dict[str, links.Param],
+         check: Callable[[dict], dict[str, str]] | None = None) -> dict[str, str]:
+    """Check the link page ``page`` was opened with before any control is drawn (`links.screen`):
+    values the page cannot use are named in a warning at the top, and the address is rewritten
+    to what is used (a repeated parameter: its last valid value), then the page runs again on it,
+    so every control starts from the address. Returns parameter -> its messages on the run right
+    after (for pages that also tell them beside the control), else {}. The warning stays for the
+    session."""
+    query = {key: st.query_params.get_all(key) for key in st.query_params.to_dict()}
+    found = links.screen(query, params, check)
+    told = st.session_state.setdefault("door_told", {})
+    fresh = st.session_state.setdefault("door_fresh", set())
+    if found.changed:
+        told[page] = found.messages(), found.by_param()
+        fresh.add(page)
+        _rewrite(query, found, params)
+        st.rerun()
+    messages, by_param = told.get(page, ([], {}))
+    if messages:
+        st.warning("**Not used from this link** (the address now shows what is used):\n"
+                   + "\n".join(f"- {m}" for m in messages))
+    if page in fresh:
+        fresh.discard(page)
+        return by_param
+    return {}
+
+
+def _rewrite(query: dict[str, list[str]], found: links.Screened, params: dict[str, links.Param]) -> None:
+    """The address holds ``found.used`` only. A parameter bound to a control of an earlier run of
+    this page is rewritten the way Streamlit itself clears an invalid bound value."""
+    from streamlit.errors import StreamlitAPIException
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    for key, given in query.items():
+        used = found.used.get(key)
+        if used == given:
+            continue
+        value = (used if params[key].many else used[0]) if used else None
+        try:
+            if value is None:
+                del st.query_params[key]
+            else:
+                st.query_params[key] = value
+        except StreamlitAPIException:   # bound to a control: its own binding's way round
+            with get_session_state().query_params() as qp:
+                qp.remove_param(key)
+                if value is not None:
+                    qp.set_with_no_forward_msg(key, value)
+                    qp._send_query_param_msg()
 
 
 @st.cache_resource(show_spinner=False)
@@ -236,7 +360,10 @@ def show_problems(setup, spots: dict) -> dict[str, str]:
 
 
 def diverged_message(label: str, info) -> str:
-    """Plain words for a run that diverged, failed or was interrupted; "" for the others."""
+    """Plain words for a run that diverged, failed or was interrupted, or that the server stopped
+    at a cap (`explorer.views.caps.Guard`: cancelled with the reason); "" for the others."""
+    if info.status == "cancelled" and info.error:
+        return f"**{label}** was {info.error}"
     return runs.status_message(label, info)
 
 

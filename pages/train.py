@@ -11,7 +11,8 @@ import math
 
 import streamlit as st
 
-from explorer.views import charts, frames, sketch, urlstate
+from explorer.views import caps as server_caps
+from explorer.views import charts, frames, links, sketch, urlstate
 from explorer.config import ACTIVATIONS, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, DataConfig
 from explorer.config.registry import OPTIONS, RULES
 from explorer.data.availability import missing
@@ -221,6 +222,29 @@ def refused(err: ConfigError, values: dict) -> tuple[str, str]:
     return (f"rule{slot}" if slot else placed.get(param, "rules")), words
 
 
+def _past_caps(values: dict) -> dict[str, str]:
+    """The setup ``values`` past the server's caps (its steps per run), told by the parameter that
+    reaches it: {"epochs": "epochs: 1,000,000 epochs of 22 steps make …"}; {} within them (or when
+    the setup is refused for another reason, which the page tells beside its control)."""
+    try:
+        server_caps.check_steps(comparison_configs(*urlstate.configs(values)), common.caps())
+    except server_caps.CapError as err:
+        param, words = urlstate.explain(err, values)
+        return {param: words} if param else {}
+    except ConfigError:
+        return {}
+    return {}
+
+
+def _link_params() -> dict:
+    """What the page reads from a link: every setup parameter (`urlstate.read_link_value`), the runs
+    shown (an id of this server's store) and the classroom's hidden groups."""
+    params = urlstate.link_params()
+    params["group"] = links.Param(L["group"], common.stored_id("group"))
+    params["hide"] = links.Param(L["hide"], common.hide_reader(urlstate.CONTROLS))
+    return params
+
+
 def _status(found) -> str:
     """The device, then one line per run: its state, epoch, step and samples per second (Markdown)."""
     infos = found.infos
@@ -290,7 +314,10 @@ def _buttons(values: dict, found) -> None:
             absent = missing(checked[0].data)
             if absent:
                 raise ConfigError(f"data: {absent}", field="data")
-            started = common.workspace().compare(base, rules, paused=bool(step))
+            begun = []
+            common.start_runs(checked, lambda: begun.append(
+                common.workspace().compare(base, rules, paused=bool(step))) or begun[0].ids)
+            started = begun[0]
         except ConfigError as err:
             st.error(f"Not started: {refused(err, values)[1]}")
             return
@@ -304,13 +331,15 @@ st.title("Train")
 st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
 # The buttons and the live curves come first, the setup below them: at 1400×900 the Train button and
 # the curves it starts are in view together (drawn after the setup, whose values the buttons read).
+# The link is checked before any control is drawn: a value the page cannot use (not of the control's
+# type, outside its declared range, past the server's caps) is named at the top and beside its
+# control until that control is set, and the address is rewritten to what is used.
+told = common.door("train", _link_params(), check=_past_caps)
 action = st.container()
 classroom = common.Classroom(urlstate.CONTROLS)
 st.subheader("Setup")
-# Values of the link that Streamlit drops (not a number, not a choice offered) are told beside their
-# control until it is set: read before the controls are drawn, which take them out of the address.
 unused = st.session_state.setdefault("link_refusals", {})
-unused.update(urlstate.refusals(st.query_params.to_dict()))
+unused.update(told)
 values = _controls(classroom)
 for key, words in list(unused.items()):
     if key not in drawn or urlstate.differs(key, drawn[key]):
@@ -318,7 +347,7 @@ for key, words in list(unused.items()):
     else:
         spots[f"rule{urlstate.slot_of(key)}" if urlstate.slot_of(key) else placed[key]].warning(words)
 try:
-    comparison_configs(*urlstate.configs(values))
+    server_caps.check_steps(comparison_configs(*urlstate.configs(values)), common.caps())
 except ConfigError as err:
     group, words = refused(err, values)
     spots[group].warning(f"Check this setting: {words}")

@@ -105,7 +105,8 @@ def test_a_link_value_the_page_cannot_take_is_named():
     assert set(found) == {"sched", "reduce", "crop", "flip", "dropout", "sched_from"}
     assert found["sched"].startswith("The link's sched='weekly' was not used: "
                                      "learning-rate schedule must be one of none, step")
-    assert found["crop"] == "The link's crop='four' was not used: random crop: zero padding: expected a whole number"
+    assert found["crop"].startswith("The link's crop='four' was not used: random crop: zero padding: expected a whole "
+                                    "number (allowed: at least 0 and at most 1024)")
     assert found["flip"] == ("The link's flip='perhaps' was not used: random horizontal flip: expected true or false")
     assert urlstate.refusals({"sched": "multistep", "sched_miles": "30,60", "reduce": "sum", "crop": "4"}) == {}
 

@@ -46,6 +46,7 @@ from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RES
 from explorer.config.registry import OPTIONS, RULES, rule_spec
 from explorer.config.schedule import RESTART_FROM, SCHEDULES
 from explorer.config.schema import REDUCTIONS
+from explorer.views.links import say
 
 SLOTS = 4
 NONE = "none"
@@ -576,30 +577,135 @@ def query_string(values: Mapping[str, Any]) -> str:
 
 def refusals(query: Mapping[str, str]) -> dict[str, str]:
     """The values of a link (query parameters, strings) that the page cannot take, each with the
-    reason in the page's words: a value that does not parse (`parse`) or a choice the control does
-    not offer (`CHOICES`). Streamlit drops such a value and shows the control's default; the page
-    tells which parameter of the link was not used, and why. Other parameters are not looked at.
+    reason in the page's words (`read_link_value`). Other parameters are not looked at; `screen`
+    is the whole door.
 
     Example:
         >>> for param, words in refusals({"reduce": "max", "epochs": "ten", "lr": "0.1", "crop": "4"}).items():
         ...     print(param, words)
         reduce The link's reduce='max' was not used: loss over a batch must be one of mean, sum
-        epochs The link's epochs='ten' was not used: epochs: expected a whole number
+        epochs The link's epochs='ten' was not used: epochs: expected a whole number (allowed: at least 1 and at most 1000000)
     """
     out = {}
     for key, text in query.items():
         if key not in DEFAULTS:
             continue
         try:
-            value = parse({key: text})[key]
+            read_link_value(key, text)
         except ConfigError as err:
-            problem = say(LABELS[key], err.problem.split(", got ")[0])
-        else:
-            if key not in CHOICES or value in CHOICES[key]:
-                continue
-            problem = say(LABELS[key], f"must be one of {', '.join(CHOICES[key])}")
-        out[key] = f"The link's {key}={text!r} was not used: {problem}"
+            out[key] = f"The link's {key}={text!r} was not used: {say(LABELS[key], err.problem)}"
     return out
+
+
+# A number's own range is probed in a setup where it is read and nothing else can refuse it: the
+# initialiser family that reads the field, its partner bound wide open; the schedule that reads it.
+def _probe_context(key: str) -> dict[str, Any]:
+    from explorer.config.bounds import MAX_MAGNITUDE
+
+    prefix, _, field = key.partition("_")
+    if prefix in ("init", "fb") and field in INIT_FIELDS:
+        family = next(name for name, fields in INIT_PARAMS.items() if field in fields)
+        partner = {"low": ("high", MAX_MAGNITUDE), "high": ("low", -MAX_MAGNITUDE)}.get(field)
+        return {prefix: family, **({f"{prefix}_{partner[0]}": partner[1]} if partner else {})}
+    if key in ("sched_step", "sched_gamma"):
+        return {"sched": "step"}
+    if key in ("crop", "flip"):
+        return {"data": "mnist"}
+    return {}
+
+
+def _own_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` is outside ``key``'s own declared range (the registry's or the config's
+    bounds), in the page's words; None if it is inside. A value whose trouble is another setting
+    (a bound that depends on the network) is not refused here."""
+    slot = slot_of(key)
+    if slot is not None and key.startswith("r"):
+        option = key.split("_", 1)[1]
+        if option in OPTIONS and OPTIONS[option].kind in ("int", "float"):
+            try:
+                OPTIONS[option].read(value, option)
+            except ConfigError as err:
+                return err.problem
+        return None
+    from explorer.runs.workspace import comparison_configs
+
+    values = {**_probe_context(key), key: value}
+    try:
+        comparison_configs(*configs(values))
+    except ConfigError as err:
+        param, words = explain(err, values)
+        if param == key:
+            return words[len(LABELS[key]):].lstrip(": ") if words.startswith(LABELS[key]) else words
+    return None
+
+
+def allowed(key: str) -> str:
+    """The range a number parameter takes, from the bounds the registry and the config declare
+    (probed at both ends, so the words are theirs): "" for other parameters.
+
+    Example:
+        >>> allowed("lr"), allowed("r2_block_size"), allowed("momentum")
+        ('greater than 0 and at most 1e+06', 'at least 1 and at most 1024', 'at least 0 and at most 0.999999')
+    """
+    kind = type(DEFAULTS[key])
+    if kind not in (int, float):
+        return ""
+    ends = []
+    for probe in ((-10**30, 10**30) if kind is int else (-1e300, 1e300)):
+        problem = _own_problem(key, probe)
+        if problem and problem.startswith("must be "):
+            ends.append(problem[len("must be "):].split(", got")[0])
+    return " and ".join(ends)
+
+
+def read_link_value(key: str, text: str) -> Any:
+    """The value a link's ``key=text`` gives the Train page's control, or a `ConfigError` (its
+    ``.field`` the parameter) saying why the page cannot use it: not of the control's type, not
+    finite, not one of the choices, or outside the number's declared range (the allowed range
+    said). Text controls take any text (the setup check tells what is wrong with it).
+
+    Example:
+        >>> read_link_value("lr", "0.1"), read_link_value("rule2", "fa")
+        (0.1, 'fa')
+        >>> read_link_value("lr", "-1")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: lr: must be greater than 0, got -1 (allowed: greater than 0 and at most 1e+06)
+        >>> read_link_value("r2_block_size", "0")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: r2_block_size: must be at least 1, got 0 (allowed: at least 1 and at most 1024)
+    """
+    try:
+        value = parse({key: text})[key]
+    except ConfigError as err:   # the text is quoted in the message that names the parameter
+        span = allowed(key) if key in DEFAULTS else ""
+        raise ConfigError(f"{key}: {err.problem.split(', got ')[0]}{f' (allowed: {span})' if span else ''}",
+                          field=key) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        span = allowed(key)
+        raise ConfigError(f"{key}: expected a finite number{f' ({span})' if span else ''}, got {text!r}", field=key)
+    if key in CHOICES:
+        if value not in CHOICES[key]:
+            raise ConfigError(f"{key}: must be one of {', '.join(CHOICES[key])}", field=key)
+        return value
+    if type(DEFAULTS[key]) in (int, float):
+        problem = _own_problem(key, value)
+        if problem:
+            span = allowed(key)
+            raise ConfigError(f"{key}: {problem}{f' (allowed: {span})' if span else ''}", field=key)
+    return value
+
+
+def link_params() -> dict[str, Any]:
+    """The Train page's parameters for `explorer.views.links.screen`: each read by `read_link_value`."""
+    from explorer.views.links import Param
+
+    def label(key: str) -> str:   # a rule's option is named with its slot, as the page's errors name it
+        slot = slot_of(key)
+        return f"Rule {slot}: {LABELS[key]}" if slot is not None and not key.startswith("rule") else LABELS[key]
+
+    return {key: Param(label(key), lambda text, key=key: read_link_value(key, text)) for key in DEFAULTS}
 
 
 # --- A refused setup, placed and told in a front end's words ---------------------------------------
@@ -626,17 +732,6 @@ def located(err: ConfigError) -> tuple[int | None, str, str]:
         index = int(ruled.group(1))
         field = field[len(ruled.group(0)):].lstrip(".")
     return index, re.sub(r"(\[\d+\])+$", "", field), err.problem
-
-
-def say(label: str, problem: str) -> str:
-    """A control's label and a problem as one sentence: "learning rate must be greater than 0",
-    "hidden widths: rule 'dfa' needs at least 1 hidden layer".
-
-    Example:
-        >>> say("learning rate", "must be greater than 0, got 0"), say("Dataset", "MNIST is not here")
-        ('learning rate must be greater than 0, got 0', 'Dataset: MNIST is not here')
-    """
-    return f"{label} {problem}" if problem.startswith("must ") else f"{label}: {problem}"
 
 
 def plain(problem: str, field: str) -> str:
@@ -712,5 +807,6 @@ def _filled_slots(values: Mapping[str, Any]) -> list[int]:
 __all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
            "parse", "parse_widths", "format_widths", "query", "query_string", "option_default", "option_choices",
            "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "takes_dropout", "refusals", "differs",
+           "read_link_value", "allowed", "link_params",
            "CHOICES", "HELP",
            "SCHEDULE_CHOICES", "SCHEDULE_PARAMS", "LOSSES", "OPTIMIZERS", "RULES"]
