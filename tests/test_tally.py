@@ -20,7 +20,7 @@ def test_each_seed_gets_its_own_mean_accuracy_and_first_non_finite_step():
     for losses, right in steps:
         tally.add(torch.tensor(losses), torch.tensor(right, dtype=torch.bool))
     assert tally.steps == 4
-    (loss0, acc0, bad0), (loss1, acc1, bad1) = tally.read()
+    (loss0, acc0, bad0, *_), (loss1, acc1, bad1, *_) = tally.read()
     assert math.isnan(loss0) and math.isnan(loss1)  # a non-finite step makes the mean non-finite
     assert (acc0, acc1) == (7 / 16, 7 / 16)
     assert (bad0, bad1) == (2, 1)                   # the interval's index of the first bad step
@@ -33,5 +33,5 @@ def test_reading_starts_a_new_interval_and_regression_has_no_accuracy():
     assert tally.steps == 0
     tally.add(torch.tensor([1.0]), None)
     tally.add(torch.tensor([2.0]), None)
-    [(loss, acc, bad)] = tally.read()
+    [(loss, acc, bad, *_)] = tally.read()
     assert loss == 1.5 and math.isnan(acc) and bad is None

@@ -30,3 +30,4 @@ MAX_MAGNITUDE = 1e6          # initialisers' low, high, mean, std and gain; uSF'
 MAX_LR = 1e6                 # far past divergence (tests and demos diverge a run on purpose with 1e6)
 MIN_POSITIVE = 1e-12         # the smallest learning rate, std, gain or scale (a float32 keeps it apart from 0)
 MAX_MOMENTUM = 1 - 1e-6      # the largest momentum a float32 keeps apart from 1
+MAX_DIVERGE_FACTOR = 1e30    # train.diverge's factors (> 1): past it a float32 loss or norm could not show it

@@ -25,6 +25,7 @@ from explorer.config.bounds import (
 )
 from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
 from explorer.config.augmentation import Augmentation, read_augment
+from explorer.config.divergence import Divergence, read_diverge
 from explorer.config.schedule import Schedule, read_schedule
 from explorer.config.registry import CONV_MODELS, INIT_PARAMS, MODEL_OPTIONS, OPTIONS, RESNET_MODELS, rule_spec
 from explorer.config.registry import RULES as RULE_SPECS
@@ -343,12 +344,16 @@ class TrainConfig:
     epoch end too). ``reduction`` "sum" trains on the batch's summed loss (over samples, and over
     units for bce_multi and mse) instead of its mean; records report the mean either way.
     ``augment`` (`Augmentation`, none by default) crops and flips image inputs at random.
+    ``diverge`` (`Divergence`) says when a run whose loss or weights explode counts as diverged
+    (`explorer.config.divergence`; ``null`` leaves only a non-finite loss).
 
     Example:
         >>> TrainConfig.from_dict({"epochs": 2, "loss": "mse"}).loss
         'mse'
         >>> TrainConfig.from_dict({"loss": "bce_multi", "reduction": "sum"}).to_dict()["reduction"]
         'sum'
+        >>> TrainConfig.from_dict({"diverge": {"loss_factor": 1e3}}).diverge.loss_factor
+        1000.0
     """
 
     epochs: int = 10
@@ -360,12 +365,13 @@ class TrainConfig:
     snapshot_layers: tuple[str, ...] = ()  # empty: every hidden layer
     reduction: str = "mean"
     augment: Augmentation | None = None
+    diverge: Divergence = field(default_factory=Divergence)
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "train") -> TrainConfig:
         d = require_mapping(d, path)
         reject_unknown(d, {"epochs", "batch_size", "loss", "reduction", "augment", "log_every", "snapshots",
-                            "snapshot_samples", "snapshot_layers"}, path, "train")
+                            "snapshot_samples", "snapshot_layers", "diverge"}, path, "train")
         log_every = d.get("log_every")
         epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1, maximum=MAX_EPOCHS)
         raw = d.get("snapshots", [])
@@ -384,6 +390,7 @@ class TrainConfig:
             names(d.get("snapshot_layers", []), f"{path}.snapshot_layers"),
             choice(d.get("reduction", "mean"), f"{path}.reduction", REDUCTIONS),
             read_augment(d.get("augment"), f"{path}.augment"),
+            read_diverge(d.get("diverge"), f"{path}.diverge", given="diverge" in d),
         )
 
     def to_dict(self) -> dict:
@@ -398,6 +405,8 @@ class TrainConfig:
             d["reduction"] = self.reduction
         if self.augment is not None:
             d["augment"] = self.augment.to_dict()
+        if self.diverge != Divergence():  # a config without it reads as it did before
+            d["diverge"] = None if self.diverge.off else self.diverge.to_dict()
         return d
 
 

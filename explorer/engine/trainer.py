@@ -1,9 +1,11 @@
 """The training loop: minibatches by index from on-device data, metrics at each logging interval.
 
-Nothing in a step waits for the device: each step's loss and right answers stay there (`Tally`),
-and the host reads them only when a record is logged (every ``train.log_every`` steps and at each
-epoch's end), with the step whose loss first went non-finite; a run whose loss went non-finite
-stops there, marked ``diverged`` at the exact step, with every earlier record kept.
+Nothing in a step waits for the device: each step's loss, right answers and weight norm stay there
+(`Tally`), and the host reads them only when a record is logged (every ``train.log_every`` steps
+and at each epoch's end), with the first step that diverged: a loss that went non-finite, or a
+loss or a global weight norm past ``train.diverge``'s limits (`explorer.config.divergence`). A run
+that diverged stops there, marked ``diverged`` at that exact step, with every earlier record kept
+and the reason in words (`TrainResult.reason`).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from explorer.config import ConfigError, RunConfig
 from explorer.engine.losses import correct, hits, mean_loss, mean_terms
 from explorer.engine.metrics import compare_with_backprop, measured_backward
 from explorer.engine.optim import batch_manhattan_, make_optimizer
-from explorer.engine.tally import Tally
+from explorer.engine.tally import Tally, global_norms
 from explorer.models import held_masks
 
 
 @dataclass
 class TrainResult:
-    """``status`` is "done" or "diverged"; ``diverged_at`` the step whose loss was non-finite."""
+    """``status`` is "done" or "diverged"; ``diverged_at`` the step that diverged (its loss
+    non-finite, or its loss or weight norm past ``train.diverge``'s limits) and ``reason`` why, in
+    words ("loss 3.2e+25 > 1e+06 × start 2.3 (the first step's loss)")."""
 
     status: str
     diverged_at: int | None
@@ -38,6 +42,7 @@ class TrainResult:
     snapshots: list = field(default_factory=list, repr=False)  # representations.Snapshot per epoch asked
     probe: object = field(default=None, repr=False)            # representations.Probe they were taken on
     notes: dict = field(default_factory=dict)                   # field: how the run differs from its config
+    reason: str | None = None                                   # why it diverged, where it did
 
 
 class Trainer:
@@ -84,6 +89,7 @@ class Trainer:
             self.augmenters = [torch.Generator().manual_seed(derived_seed(c.seed, AUGMENT)) for c in self.configs]
         self.histories: list[list[dict]] = [[] for _ in range(self.seeds)]
         self.diverged: list[int | None] = [None] * self.seeds
+        self.reasons: list[str | None] = [None] * self.seeds  # why each seed diverged, where it did
         self.steps_done = 0
         self.samples_seen = 0
         self._order = torch.empty(0, dtype=torch.long)
@@ -108,6 +114,7 @@ class Trainer:
         # far, and the weights that had it (forward weights and buffers, on the device)
         self._best_score = [-math.inf] * self.seeds
         self._best: dict[str, torch.Tensor] | None = None
+        self._watch_divergence()
         self._start = time.perf_counter()
 
     @property
@@ -163,7 +170,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         b.rule.after_step(b.model)
         self.steps_done += 1
-        self._tally.add(*self._per_seed(loss.detach(), logits.detach(), y))
+        self._tally.add(*self._per_seed(loss.detach(), logits.detach(), y), self._weight_norms())
         self.samples_seen += self.batch_size
         if logging:
             self._log(layers)
@@ -174,6 +181,39 @@ class Trainer:
     def lr(self) -> float:
         """The learning rate in use (the schedule's for the current epoch)."""
         return self.optimizer.param_groups[0]["lr"]
+
+    # Divergence (train.diverge) ---------------------------------------------------------------
+
+    def _watch_divergence(self) -> None:
+        """Each seed's starts for ``train.diverge``: the weight norm now (before the first step),
+        the loss once the first step has been read (`_log`)."""
+        rule = self.cfg.train.diverge
+        self._loss_start = [math.nan] * self.seeds
+        self._weight_parts: list[torch.Tensor] = []  # each seed's trained tensors in turn
+        if rule.weight_factor is not None and self.params:
+            stacked = getattr(self.built.model, "seeds", None) is not None
+            self._weight_parts = [p[s] if stacked else p for s in range(self.seeds) for p in self.params]
+        self._weight_start = [math.nan] * self.seeds
+        if self._weight_parts:
+            self._weight_start = global_norms(self._weight_norms(), self.seeds).tolist()
+
+    @torch.no_grad()
+    def _weight_norms(self) -> list[torch.Tensor] | None:
+        """The L2 norms of the trained tensors, every seed's in turn, left on the device (None
+        where the weights are not watched)."""
+        return list(torch._foreach_norm(self._weight_parts)) if self._weight_parts else None
+
+    def _limits(self) -> tuple[list[float], list[float]]:
+        """Per seed, the batch loss and the weight norm past which it has diverged."""
+        rule = self.cfg.train.diverge
+        return ([rule.loss_limit(v) for v in self._loss_start], [rule.weight_limit(v) for v in self._weight_start])
+
+    def _why(self, s: int, loss: float, norm: float) -> str:
+        """Why seed ``s`` diverged, from the loss and weight norm of its step that did."""
+        rule, (loss_limits, _) = self.cfg.train.diverge, self._limits()
+        if not math.isfinite(loss) or loss > loss_limits[s]:
+            return rule.why("loss", loss, self._loss_start[s])
+        return rule.why("weight norm", norm, self._weight_start[s])
 
     def _set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
@@ -253,13 +293,17 @@ class Trainer:
             self.snapshots.append(Snapshot(epoch, self.steps_done, capture(self.built, self.probe.x, layers=layers)))
 
     def _log(self, layers: list[list[dict]]) -> None:
-        """Read the interval from the device: record each live seed's metrics; a seed whose
-        loss went non-finite is marked diverged at that step and records nothing more."""
+        """Read the interval from the device: record each live seed's metrics; a seed that
+        diverged (`explorer.config.divergence`) is marked so at that step, with why, and records
+        nothing more."""
         start = self.steps_done - self._tally.steps  # the step before the interval's first
-        train = self._tally.read()
-        for s, (_, _, first_bad) in enumerate(train):
-            if first_bad is not None and self.diverged[s] is None:
-                self.diverged[s] = start + first_bad + 1
+        train = self._tally.read(*self._limits())
+        if start == 0:  # the interval began with the first step, alone (it is always logged)
+            self._loss_start = [r.loss for r in train]
+        for s, r in enumerate(train):
+            if r.first_bad is not None and self.diverged[s] is None:
+                self.diverged[s] = start + r.first_bad + 1
+                self.reasons[s] = self._why(s, r.bad_loss, r.bad_norm)
         tests = self._evaluate()
         self._keep_best(tests)
         for s in range(self.seeds):
@@ -270,8 +314,8 @@ class Trainer:
                 "epoch": self.steps_done / self.steps_per_epoch,
                 "samples": self.samples_seen,
                 "time": time.perf_counter() - self._start,
-                "train_loss": train[s][0],
-                "train_acc": train[s][1],
+                "train_loss": train[s].loss,
+                "train_acc": train[s].accuracy,
                 "test_loss": tests[s][0],
                 "test_acc": tests[s][1],
                 "lr": self.lr,
@@ -288,7 +332,7 @@ class Trainer:
             history, diverged = self.histories[s], self.diverged[s]
             out.append(TrainResult("diverged" if diverged is not None else "done", diverged, history,
                                    history[-1] if history else {}, cfg, self.built,
-                                   self.snapshots, self.probe, dict(self.notes)))
+                                   self.snapshots, self.probe, dict(self.notes), self.reasons[s]))
         return out
 
     def result(self) -> TrainResult:
