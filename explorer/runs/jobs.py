@@ -8,6 +8,13 @@ within one logging interval). A stopped run is ``cancelled`` with its records; a
 goes non-finite is ``diverged`` at that step; an exception inside a run makes it ``failed`` with the
 error text; in every case the manager goes on with the queue.
 
+When the store itself fails (a full disk, a lock held past the store's wait), the run ends
+``failed`` with that error, and with the number of records it could not store: the final status is
+a one-row update, which often still fits where a batch of records did not. If even that write
+fails, the handle keeps the whole story (``error``, ``exception``) and `JobManager.close` tries the
+write once more; failing that, the store marks the run ``interrupted`` when next opened, saying
+that it recorded no cause rather than guessing one.
+
 Metric records are buffered in memory and written by one flusher thread every ``flush_interval``
 seconds (0.1 … 1, default 0.25): at most ten writes a second per run, and a record reaches the
 store at most ``flush_interval`` seconds after it was logged, whatever the length of a step. The
@@ -171,7 +178,8 @@ class JobManager:
     """Runs trainings in the background, ``max_concurrent`` at a time, into a `Store`.
 
     ``store`` is a `Store` (left open at `close`) or a path (default: `store.default_path`; the
-    manager opens and closes it). ``checkpoint_every`` (epochs) stores the weights and feedback
+    manager opens and closes it, with ``store_timeout``: how long in all a write waits for another
+    writer to let go of the store, `Store`'s ``timeout``). ``checkpoint_every`` (epochs) stores the weights and feedback
     matrices every so many epochs; they are always stored when a run ends, unless it failed.
     ``threads_per_run`` is how many threads torch's CPU kernels use in each run (default: the
     usable cores shared out among ``max_concurrent`` runs, `device.threads_per_run`), set on the
@@ -194,7 +202,7 @@ class JobManager:
 
     def __init__(self, store: Store | str | os.PathLike | None = None, *, max_concurrent: int = 2,
                  flush_interval: float = 0.25, checkpoint_every: int | None = None,
-                 threads_per_run: int | None = None) -> None:
+                 threads_per_run: int | None = None, store_timeout: float | None = None) -> None:
         from explorer.engine.device import threads_per_run as share_cores
 
         _whole(max_concurrent, "max_concurrent", 1)
@@ -206,7 +214,12 @@ class JobManager:
         if checkpoint_every is not None:
             _whole(checkpoint_every, "checkpoint_every", 1)
         self._owns_store = not isinstance(store, Store)
-        self.store = store if isinstance(store, Store) else Store(store)
+        if isinstance(store, Store):
+            if store_timeout is not None:
+                raise ValueError("store_timeout goes with a store path; an open Store keeps its own timeout")
+            self.store = store
+        else:
+            self.store = Store(store) if store_timeout is None else Store(store, timeout=store_timeout)
         self.max_concurrent = max_concurrent
         self.flush_interval = float(flush_interval)
         self.checkpoint_every = checkpoint_every
@@ -218,6 +231,7 @@ class JobManager:
         self._closing = False
         self._closed = threading.Event()
         self.peak_active = 0  # the most runs that trained at once
+        self._unrecorded: dict[str, tuple[str, int | None]] = {}  # run: (error, steps) the store refused
         self._workers = [threading.Thread(target=self._work, name=f"explorer-run-{i}", daemon=True)
                          for i in range(max_concurrent)]
         self._flusher = threading.Thread(target=self._flush_loop, name="explorer-flush", daemon=True)
@@ -346,6 +360,12 @@ class JobManager:
             t.join()
         self._closed.set()
         self._flusher.join()
+        for run_id, (error, steps) in list(self._unrecorded.items()):  # one more try, the disk may have room
+            try:
+                self.store.finish_run(run_id, "failed", error=error, steps_done=steps)
+                del self._unrecorded[run_id]
+            except StoreError:
+                pass  # still refused: the store will mark it interrupted, with no cause invented
         if self._owns_store:
             self.store.close()
 
@@ -425,16 +445,31 @@ class JobManager:
             handle._finish(status)
         except Exception as err:  # the run failed: record why, in the store and on the handle
             handle.exception = err
-            text = "".join(traceback.format_exception_only(type(err), err)).strip()
-            try:
-                self._flush(handle, force=True, seal=True)
-                handle._ending = True
-                store.finish_run(handle.id, "failed", error=text,
-                                 steps_done=None if trainer is None else trainer.steps_done)
-            except StoreError as store_err:  # the store itself is failing: say so on the handle
-                handle.exception = store_err
-                text = f"{text}; and the store could not record it: {store_err}"
-            handle._finish("failed", text)
+            self._record_failure(handle, err, None if trainer is None else trainer.steps_done)
+
+    def _record_failure(self, handle: RunHandle, err: Exception, steps: int | None) -> None:
+        """End a run ``failed`` with ``err``'s text: its buffered records first, then the status (a
+        small update, tried even when the records could not be written, so that a full disk is
+        recorded as the cause). What the store refuses is kept on the handle and retried at `close`."""
+        text = "".join(traceback.format_exception_only(type(err), err)).strip()
+        try:
+            self._flush(handle, force=True, seal=True)
+        except StoreError as flush_err:
+            if not isinstance(err, StoreError):  # else the store's first error already says why
+                text = f"{text}; then storing its records failed: {flush_err}"
+        with handle._buffer_lock:
+            lost = len(handle._buffer)  # left in the buffer by a failed write, now or before
+        if lost:
+            text = f"{text} ({lost} record{'s' if lost != 1 else ''} not stored)"
+        handle._ending = True
+        try:
+            self.store.finish_run(handle.id, "failed", error=text, steps_done=steps)
+        except StoreError as store_err:  # the store refuses even that: say so on the handle
+            self._unrecorded[handle.id] = (text, steps)
+            handle.exception = store_err
+            text = (f"{text}; the store could not record this failure either" if isinstance(err, StoreError)
+                    else f"{text}; and the store could not record it: {store_err}")
+        handle._finish("failed", text)
 
     def _next_step(self, handle: RunHandle) -> bool:
         """Wait while the run is paused (noting it in the store); False if it was stopped."""

@@ -11,6 +11,16 @@ Every run records the process that owns it (host, pid, process start time) and a
 store opens, runs still ``queued``, ``running`` or ``paused`` whose process has ended are marked
 ``interrupted``, and what they logged stays.
 
+Faults are reported, never crash a reader and never lose what was stored: a run row that cannot be
+read as written (a config that is not JSON, a column of the wrong type) is listed with
+`RunInfo.damaged` and a `RunInfo.problem` that says what is wrong (its raw text kept in
+``raw_config``), and so is a config that no longer validates; `RunInfo.run_config` raises
+`DamagedRun` naming the run and the field. Metric rows that are not JSON records are skipped and
+counted (`Records.skipped`). A damaged blob (empty, truncated, not tensors) is a `StoreError` naming
+the run and the checkpoint, snapshot or probe. A write that finds the store locked by another
+writer waits with retries and jittered exponential backoff for up to ``Store(timeout=...)``
+seconds in all; a full disk is said as such.
+
 Example:
     >>> import os, tempfile
     >>> folder = tempfile.TemporaryDirectory()
@@ -28,14 +38,17 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pickle
+import random
 import re
 import secrets
 import socket
 import sqlite3
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -51,6 +64,7 @@ STATUSES = ("queued", "running", "paused", "done", "diverged", "failed", "cancel
 ACTIVE = ("queued", "running", "paused")  # a process owns the run and may still change it
 FINAL = ("done", "diverged", "failed", "cancelled", "interrupted")
 STALE_AFTER = 30.0  # s without a heartbeat after which a run owned on another host counts as dead
+WAIT = 30.0         # s a write waits in all, by default, for another writer to let go of the store
 ID_PATTERN = re.compile(r"[0-9a-f]{16}")
 
 
@@ -64,6 +78,17 @@ class InvalidId(StoreError, ValueError):
 
 class UnknownRun(StoreError, LookupError):
     """No run (or group) with this id is in the store."""
+
+
+class DamagedRun(StoreError):
+    """A stored run's config cannot be used: it is not JSON, not a mapping, or does not validate.
+    ``run`` is the run's id, ``field`` the dotted config field at fault (``"config"`` when the whole
+    text is unreadable)."""
+
+    def __init__(self, message: str, *, run: str, field: str) -> None:
+        super().__init__(message)
+        self.run = run
+        self.field = field
 
 
 def default_path() -> Path:
@@ -141,6 +166,10 @@ def owner_alive(host: str | None, pid: int | None, token: str | None, heartbeat:
         False
     """
     now = time.time() if now is None else now
+    if not _fits("time", heartbeat):
+        heartbeat = None  # a damaged heartbeat: no sign of life
+    if not _fits("int", pid) or not 0 < pid < 2**31:
+        pid = None
     if host != socket.gethostname() or pid is None or os.name == "nt":
         return heartbeat is not None and now - heartbeat < STALE_AFTER
     stat = _proc_stat(pid)
@@ -197,6 +226,7 @@ def _migrate_0_to_1(c: sqlite3.Connection) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+_TABLES = {0: (), 1: ("meta", "groups", "runs", "metrics", "snapshots", "probes", "checkpoints")}  # by version
 
 
 def schema_version() -> int:
@@ -235,15 +265,47 @@ def tensors_to_bytes(tensors: Mapping[str, torch.Tensor], what: str = "tensors")
 
 def tensors_from_bytes(blob: bytes, what: str = "tensors") -> dict[str, torch.Tensor]:
     """The ``{name: tensor}`` of `tensors_to_bytes`, loaded with ``weights_only=True`` on the CPU:
-    anything but plain tensors (a pickled object, a damaged blob) is a `StoreError`, never run."""
+    anything but plain tensors (a pickled object, a damaged blob) is a `StoreError` naming
+    ``what``, never run.
+
+    Example:
+        >>> tensors_from_bytes(tensors_to_bytes({"w": torch.ones(2)})[:100], "checkpoint of run r at step 3")
+        Traceback (most recent call last):
+        ...
+        explorer.runs.store.StoreError: checkpoint of run r at step 3 is damaged (100 bytes) and cannot be read: PytorchStreamReader failed reading zip archive: failed finding central directory
+    """
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise StoreError(f"{what} is damaged: the store holds {type(blob).__name__} there, not bytes")
+    if not len(blob):
+        raise StoreError(f"{what} is damaged: it is empty (0 bytes)")
     try:
-        out = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise StoreError(f"{what}: not a plain file of tensors; refused to load it "
-                         f"({str(err).splitlines()[0]})") from err
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the reason below says it
+            warnings.simplefilter("ignore")
+            out = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as err:  # EOFError, PytorchStreamReader's RuntimeError, UnpicklingError, ...
+        reason = _load_error(err)
+        if reason.startswith("Unsupported global"):
+            raise StoreError(f"{what}: not a plain file of tensors; refused to load it ({reason})") from err
+        raise StoreError(f"{what} is damaged ({len(blob)} bytes) and cannot be read: {reason}") from err
     if not isinstance(out, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in out.items()):
         raise StoreError(f"{what}: expected a mapping of names to tensors, found {type(out).__name__}")
     return out
+
+
+def _busy(err: sqlite3.Error) -> bool:
+    """The error says another connection holds a lock the operation needs (SQLITE_BUSY, _LOCKED)."""
+    text = str(err)
+    return "locked" in text or "busy" in text
+
+
+def _load_error(err: Exception) -> str:
+    """The useful sentence of an error from ``torch.load`` (its advice about ``weights_only=False``
+    and its notes on miniz left out)."""
+    text = str(err)
+    unpickler = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    first = (unpickler.group(1) if unpickler else (text.strip().splitlines() or [""])[0]).strip()
+    first = re.split(r"\. (?:This is an internal|Please use|Please file)", first)[0].rstrip(".")
+    return first or type(err).__name__
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,15 +317,18 @@ def _iso(t: float | None) -> str | None:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """One run's row: config (a dict), status, timestamps (Unix seconds), device, progress, owner.
+    """One run's row: config (a dict), status, timestamps (Unix seconds), device, progress, owner;
+    ``problem`` says why the row or its config cannot be used as stored (None when it can), and
+    ``damaged`` that the row itself could not be read as written (then ``config`` is ``{}`` and the
+    stored text is in ``raw_config``).
 
     Example:
         >>> import os, tempfile
         >>> folder = tempfile.TemporaryDirectory()
         >>> store = Store(os.path.join(folder.name, "runs.sqlite"))
         >>> info = store.get_run(store.create_run({"seed": 2}))
-        >>> info.status, info.config["seed"], info.active, sorted(info.to_dict())[:4]
-        ('queued', 2, True, ['config', 'created', 'device', 'device_name'])
+        >>> info.status, info.config["seed"], info.active, info.problem, sorted(info.to_dict())[:3]
+        ('queued', 2, True, None, ['config', 'created', 'damaged'])
     """
 
     id: str
@@ -286,6 +351,9 @@ class RunInfo:
     owner_pid: int | None
     owner_token: str | None
     heartbeat: float | None
+    problem: str | None = None     # why the row or its config cannot be used as stored (None: it can)
+    raw_config: str | None = None  # the stored config text, kept when it is not a JSON object
+    damaged: bool = False          # the row cannot be read as it was written (not only an outdated config)
 
     @property
     def active(self) -> bool:
@@ -303,8 +371,36 @@ class RunInfo:
         return None if not self.total_steps else self.steps_done / self.total_steps
 
     def run_config(self) -> RunConfig:
-        """The config as a `RunConfig` (validated again)."""
-        return RunConfig.from_dict(self.config)
+        """The config as a `RunConfig` (validated again); `DamagedRun` naming the run and the field
+        when the stored config is unreadable or does not validate.
+
+        Example:
+            >>> import os, tempfile
+            >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+            >>> run = store.create_run({})
+            >>> store.get_run(run).run_config().seed
+            0
+            >>> with sqlite3.connect(store.path) as c:
+            ...     _ = c.execute("UPDATE runs SET config = ?", (json.dumps({"train": {"epochs": -1}}),))
+            >>> info = store.get_run(run)
+            >>> info.damaged, info.problem.startswith("its config does not validate: train.epochs")
+            (False, True)
+            >>> try:
+            ...     info.run_config()
+            ... except DamagedRun as err:
+            ...     print(err.run == run, err.field, "|", str(err).split(": ", 1)[1])
+            True train.epochs | its config does not validate: train.epochs must be at least 1, got -1
+        """
+        from explorer.config import ConfigError
+
+        if self.damaged:
+            raise DamagedRun(f"run {self.id}: {self.problem}", run=self.id,
+                             field="config" if self.raw_config is not None else "row")
+        try:
+            return RunConfig.from_dict(self.config)
+        except ConfigError as err:
+            raise DamagedRun(f"run {self.id}: its config does not validate: {err}", run=self.id,
+                             field=err.field or "config") from err
 
     def to_dict(self) -> dict:
         """A JSON-ready dict; times as ISO 8601 (UTC)."""
@@ -312,7 +408,9 @@ class RunInfo:
                 "created": _iso(self.created), "started": _iso(self.started), "finished": _iso(self.finished),
                 "updated": _iso(self.updated), "diverged_at": self.diverged_at, "error": self.error,
                 "device": self.device, "device_name": self.device_name, "version": self.version,
-                "steps_done": self.steps_done, "total_steps": self.total_steps, "records": self.records}
+                "steps_done": self.steps_done, "total_steps": self.total_steps, "records": self.records,
+                "problem": self.problem, "damaged": self.damaged,
+                **({"raw_config": self.raw_config} if self.raw_config is not None else {})}
 
 
 _RUN_COLUMNS = ("id, group_id, config, status, diverged_at, error, created, started, finished, updated, device, "
@@ -320,8 +418,104 @@ _RUN_COLUMNS = ("id, group_id, config, status, diverged_at, error, created, star
                 "heartbeat")
 
 
+# What each column of a run row must hold: (kind, value used in its place when it holds something else).
+_COLUMN_KINDS = {"group_id": ("id", None), "diverged_at": ("int", None), "error": ("text", None),
+                 "created": ("time", 0.0), "started": ("time", None), "finished": ("time", None),
+                 "updated": ("time", 0.0), "device": ("text", None), "device_name": ("text", None),
+                 "version": ("text", "?"), "steps_done": ("int", 0), "total_steps": ("int", None),
+                 "records": ("int", 0), "owner_host": ("text", None), "owner_pid": ("int", None),
+                 "owner_token": ("text", None), "heartbeat": ("time", None)}
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "time":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and 0 <= value < 1e11  # a Unix time before the year 5138
+    if kind == "id":
+        return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+    return isinstance(value, str)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _info(row: tuple) -> RunInfo:
-    return RunInfo(row[0], row[1], json.loads(row[2]), *row[3:])
+    """A run row as a `RunInfo`, whatever the file holds: a config that is not a JSON object, or a
+    column of the wrong type, makes a ``damaged`` row with its ``problem`` said (and never raises);
+    a config that does not validate is said in ``problem`` too."""
+    from explorer.config import ConfigError
+
+    names = [n.strip() for n in _RUN_COLUMNS.split(",")]
+    values = dict(zip(names, row))
+    problems: list[str] = []
+    raw = values["config"]
+    config: Any = None
+    if isinstance(raw, str):
+        try:
+            config = json.loads(raw)
+        except ValueError as err:
+            problems.append(f"its config is not JSON ({err}); the stored text is kept in raw_config")
+    else:
+        problems.append(f"its config is {type(raw).__name__}, not JSON text")
+    if not problems and not isinstance(config, dict):
+        problems.append(f"its config is a JSON {type(config).__name__}, not an object of fields")
+    raw_config = None
+    if problems:
+        raw_config = raw if isinstance(raw, str) else _shown(raw)
+        config = {}
+    status = values["status"]
+    if status not in STATUSES:
+        problems.append(f"its status {_shown(status)} is not one of {', '.join(STATUSES)}")
+        status = "failed"  # a status no page knows: shown as a failure, the problem says why
+    for name, (kind, fallback) in _COLUMN_KINDS.items():
+        value = values[name]
+        if value is None and fallback is None:
+            continue
+        if not _fits(kind, value):
+            problems.append(f"its column {name} holds {_shown(value)}")
+            values[name] = fallback
+    damaged = bool(problems)
+    if not damaged:
+        try:
+            RunConfig.from_dict(config)
+        except ConfigError as err:
+            problems.append(f"its config does not validate: {err}")
+    return RunInfo(values["id"], values["group_id"], config, status,
+                   *(values[n] for n in names[4:]), problem="; ".join(problems) or None,
+                   raw_config=raw_config, damaged=damaged)
+
+
+class Records(list):
+    """A list of metric records (or of `Store.metric_rows`' tuples) that also says how many stored
+    rows were unreadable and left out (``skipped``: not JSON, or not a record with a whole-number
+    ``step``) and the sequence number of the last row read, skipped or not (``last``).
+
+    Example:
+        >>> rows = Records([{"step": 1}], skipped=2, last=3)
+        >>> rows == [{"step": 1}], rows.skipped, rows.last
+        (True, 2, 3)
+    """
+
+    def __init__(self, items=(), *, skipped: int = 0, last: int = 0) -> None:
+        super().__init__(items)
+        self.skipped = skipped
+        self.last = last
+
+
+def _record(text: Any) -> dict | None:
+    """A stored metric record, or None when the row does not hold one."""
+    try:
+        record = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    step = record.get("step")
+    return record if isinstance(step, int) and not isinstance(step, bool) else None
 
 
 @dataclass(frozen=True)
@@ -336,7 +530,13 @@ class GroupInfo:
 
 class Store:
     """The run store at ``path`` (default: `default_path`), safe to share between threads
-    (each thread gets its own connection) and processes (WAL, busy timeout of ``timeout`` s).
+    (each thread gets its own connection) and processes (WAL).
+
+    ``timeout`` is how long, in seconds and in all, an operation waits for another writer (another
+    process, or a thread of this one) to let go of the store: a write retries with jittered
+    exponential backoff (5 ms doubling to 0.5 s) until then, and only then is it a `StoreError`
+    that names the lock and the wait. The default, `WAIT` (30 s), outlasts any write of a live run
+    and the pauses of a busy classroom server.
 
     Opening checks the file: one that is not SQLite, an SQLite database of something else, or a
     store from a newer schema is a `StoreError`; an older store is migrated. Then runs whose
@@ -351,8 +551,9 @@ class Store:
         'queued'
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 5.0) -> None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = WAIT) -> None:
+        if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0
+                or not math.isfinite(timeout)):
             raise ValueError(f"timeout must be a number of seconds of at least 0, got {timeout!r}")
         self.path = Path(path).expanduser() if path is not None else default_path()
         self.timeout = float(timeout)
@@ -403,9 +604,13 @@ class Store:
 
     def _error(self, err: sqlite3.Error, action: str) -> StoreError:
         text = str(err)
-        if "locked" in text or "busy" in text:
+        if _busy(err):
             return StoreError(f"the run store {self.path} is locked by another writer (waited {self.timeout:g} s "
-                              f"while {action}); try again when it is done, or give a longer timeout")
+                              f"while {action}); try again when it is done, or give a longer wait "
+                              f"(Store(timeout=...))")
+        if "full" in text:
+            return StoreError(f"the disk holding the run store {self.path} is full ({text}, while {action}); "
+                              f"free some space, or choose a store on another disk with --store / EXPLORER_STORE")
         if "not a database" in text or "malformed" in text:
             return StoreError(f"{self.path} is not an explorer run store: the file is not an SQLite database "
                               f"(or is damaged): {text}")
@@ -414,12 +619,35 @@ class Store:
                               f"or choose another with --store / EXPLORER_STORE")
         return StoreError(f"run store {self.path}: {action} failed: {text}")
 
+    def _begin_write(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, retried while another writer holds the store: jittered exponential
+        backoff (5 ms doubling to 0.5 s, each pause times 0.5 … 1.5) until ``timeout`` s have passed
+        in all; then the last "locked" error goes through. SQLite's own busy wait is off meanwhile,
+        so the wait is ours to pace, and back on (``timeout``) for the statements that follow."""
+        start = time.monotonic()
+        pause = 0.005
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as err:
+                    left = self.timeout - (time.monotonic() - start)
+                    if not _busy(err) or left <= 0:
+                        raise
+                time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
+                pause = min(pause * 2, 0.5)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE) so it never deadlocks on upgrade."""
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so it never deadlocks on upgrade,
+        after waiting out another writer (`_begin_write`)."""
         conn = self._conn()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin_write(conn)
             try:
                 yield conn
             except BaseException:  # undo the transaction, then let the error through
@@ -429,7 +657,10 @@ class Store:
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite already rolled back (a full disk, an I/O error): the first error says why
             raise self._error(err, action) from err
 
     @contextmanager
@@ -471,12 +702,16 @@ class Store:
             raise StoreError(f"{self.path} is an SQLite database but not an explorer run store (its tables: "
                              f"{', '.join(tables)}); choose another file with --store / EXPLORER_STORE")
         raw = meta.get("schema_version", "")
-        if not raw.isdigit():
+        if not isinstance(raw, str) or not raw.isdigit():
             raise StoreError(f"{self.path}: the run store's schema version is unreadable ({raw!r})")
         version = int(raw)
         if version > schema_version():
             raise StoreError(f"{self.path} was written by a newer explorer (store schema version {version}; this "
                              f"explorer reads up to {schema_version()}); upgrade explorer to open it")
+        missing = [t for t in _TABLES[version] if t not in tables]
+        if missing:
+            raise StoreError(f"{self.path}: the run store is damaged: its table{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} missing")
         return version
 
     def close(self) -> None:
@@ -728,12 +963,15 @@ class Store:
             return []
         with self._write("marking interrupted runs") as c:
             for run in dead:
-                row = c.execute("SELECT status, owner_host, owner_pid, owner_token, heartbeat, steps_done FROM runs "
-                                "WHERE id = ?", (run,)).fetchone()
+                row = c.execute("SELECT status, owner_host, owner_pid, owner_token, heartbeat, steps_done, "
+                                "updated FROM runs WHERE id = ?", (run,)).fetchone()
                 if row is None or row[0] not in ACTIVE or owner_alive(*row[1:5], now=now):
                     continue  # changed since we looked
+                # What the store knows, no more: the process is gone and the run has no final status.
+                # Why (a crash, a kill, a full disk that refused the final write) it cannot tell.
+                last = f", last written {_iso(row[6])}" if _fits("time", row[6]) else ""
                 error = (f"its process (pid {row[2]} on {row[1]}) ended while the run was {row[0]}, "
-                         f"after step {row[5]}")
+                         f"after step {row[5]}{last}; it recorded no cause")
                 c.execute("UPDATE runs SET status = 'interrupted', error = ?, finished = ?, updated = ? WHERE id = ?",
                           (error, now, now, run))
         return dead
@@ -781,19 +1019,42 @@ class Store:
         with self._read("listing runs") as c:
             return [_info(row) for row in c.execute(sql, args)]
 
-    def metrics(self, run_id: str, *, after: int = 0) -> list[dict]:
-        """The run's metric records in the order logged; only those after the first ``after``."""
-        return [record for _, _, record in self.metric_rows(run_id, after=after)]
+    def metrics(self, run_id: str, *, after: int = 0) -> Records:
+        """The run's metric records in the order logged; only those after the first ``after``.
+        Rows that do not hold a record are left out and counted (`Records`)."""
+        rows = self.metric_rows(run_id, after=after)
+        return Records([record for _, _, record in rows], skipped=rows.skipped, last=rows.last)
 
-    def metric_rows(self, run_id: str, *, after: int = 0) -> list[tuple[int, float, dict]]:
-        """(sequence number from 1, wall time logged, record) of the records after the first ``after``."""
+    def metric_rows(self, run_id: str, *, after: int = 0) -> Records:
+        """(sequence number from 1, wall time logged, record) of the records after the first ``after``;
+        a row that is not a JSON record with a whole-number ``step`` is skipped and counted, a wall
+        time that is not a number is None.
+
+        Example:
+            >>> import os, tempfile
+            >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+            >>> run = store.create_run({})
+            >>> store.append_metrics(run, [{"step": 1}, {"step": 2}, {"step": 3}])
+            >>> with sqlite3.connect(store.path) as c:
+            ...     _ = c.execute("UPDATE metrics SET record = '{not json' WHERE seq = 2")
+            >>> rows = store.metrics(run)
+            >>> rows, rows.skipped, rows.last
+            ([{'step': 1}, {'step': 3}], 1, 3)
+        """
         check_id(run_id)
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ValueError(f"after must be a whole number of at least 0, got {after!r}")
         with self._read("reading metrics") as c:
             rows = c.execute("SELECT seq, logged, record FROM metrics WHERE run_id = ? AND seq > ? ORDER BY seq",
                              (run_id, after)).fetchall()
-        return [(seq, logged, json.loads(text)) for seq, logged, text in rows]
+        out = Records(last=rows[-1][0] if rows else after)
+        for seq, logged, text in rows:
+            record = _record(text)
+            if record is None:
+                out.skipped += 1
+                continue
+            out.append((seq, logged if _fits("time", logged) else None, record))
+        return out
 
     def snapshots(self, run_id: str):
         """The run's snapshots (`representations.Snapshot`), in the order taken."""
@@ -824,14 +1085,15 @@ class Store:
         check_id(run_id)
         with self._read("reading a checkpoint") as c:
             if step is None:
-                row = c.execute("SELECT state FROM checkpoints WHERE run_id = ? ORDER BY step DESC LIMIT 1",
+                row = c.execute("SELECT step, state FROM checkpoints WHERE run_id = ? ORDER BY step DESC LIMIT 1",
                                 (run_id,)).fetchone()
             else:
-                row = c.execute("SELECT state FROM checkpoints WHERE run_id = ? AND step = ?", (run_id, step)).fetchone()
+                row = c.execute("SELECT step, state FROM checkpoints WHERE run_id = ? AND step = ?",
+                                (run_id, step)).fetchone()
         if row is None:
             at = "" if step is None else f" at step {step}"
             raise UnknownRun(f"run {run_id} has no checkpoint{at} in {self.path}")
-        return tensors_from_bytes(row[0], f"checkpoint of run {run_id}")
+        return tensors_from_bytes(row[1], f"checkpoint of run {run_id} at step {row[0]}")
 
     def open_run(self, run_id: str) -> RunView:
         """Attach to a run by id (from any thread or process) to follow it; see `RunView`."""
@@ -860,6 +1122,7 @@ class RunView:
         self.store = store
         self.id = check_id(run_id)
         self._seen = 0
+        self.skipped = 0  # stored rows `new_metrics` left out as unreadable (`Records.skipped`)
 
     @property
     def info(self) -> RunInfo:
@@ -880,20 +1143,23 @@ class RunView:
         """Fraction of its steps done (None until built)."""
         return self.info.progress
 
-    def metrics(self) -> list[dict]:
-        """Every record so far."""
+    def metrics(self) -> Records:
+        """Every record so far (unreadable rows left out and counted: `Records`)."""
         return self.store.metrics(self.id)
 
     def new_metrics(self) -> list[dict]:
-        """The records stored since the previous call (all of them the first time)."""
+        """The records stored since the previous call (all of them the first time); unreadable rows
+        are left out and counted in ``skipped``."""
         rows = self.store.metric_rows(self.id, after=self._seen)
-        if rows:
-            self._seen = rows[-1][0]
+        self._seen = rows.last
+        self.skipped += rows.skipped
         return [record for _, _, record in rows]
 
     def final(self) -> dict:
-        """The last record ({} if none)."""
+        """The last readable record ({} if none)."""
         rows = self.store.metrics(self.id, after=max(self.info.records - 1, 0))
+        if not rows:  # the last row is unreadable, or the row count is off: look through them all
+            rows = self.store.metrics(self.id)
         return rows[-1] if rows else {}
 
     def snapshots(self):

@@ -83,6 +83,9 @@ def status_message(label: str, info: RunInfo) -> str:
         ...                error="RuntimeError: DefaultCPUAllocator: can't allocate memory: you tried to allocate 40000000000 bytes."))
         '**BP failed**: not enough memory for this network (it asked for 40 GB); try smaller hidden widths or a smaller batch.'
     """
+    if getattr(info, "damaged", False):
+        return (f"**{label} cannot be read**: its row in the run store is damaged ({info.problem}); "
+                "what else it stored is kept.")
     if info.status == "diverged":
         return (f"**{label} diverged at step {info.diverged_at}**: its loss became infinite or "
                 "not-a-number, so training stopped there. The curves show it up to that step. Try a "
@@ -155,7 +158,7 @@ class Followed:
         self.ids = [check_id(i) for i in run_ids]
         self.views = [RunView(store, i) for i in self.ids]   # fresh readers: each record is read once
         self.infos: list[RunInfo] = [store.get_run(i) for i in self.ids]
-        self.configs = [RunConfig.from_dict(info.config) for info in self.infos]
+        self.configs = [info.run_config() for info in self.infos]  # `DamagedRun` names a run that cannot be read
         self.labels = unique_labels(list(labels) if labels is not None else [run_label(c) for c in self.configs])
         self.lists: list[list[dict]] = [[] for _ in self.ids]
         self.records: dict[str, list[dict]] = dict(zip(self.labels, self.lists))
@@ -260,12 +263,14 @@ class Workspace:
     """A store and the job manager that trains into it: one per process is the rule (`workspace`).
 
     ``max_concurrent`` runs train at once (default 4, so a comparison of four rules runs side by
-    side); the rest queue.
+    side); the rest queue. ``store_timeout``: how long in all a write waits for another writer to
+    let go of the store (`Store`'s ``timeout``, default `store.WAIT`).
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, max_concurrent: int = 4,
-                 flush_interval: float = 0.25, checkpoint_every: int | None = None) -> None:
-        self.store = Store(path)
+                 flush_interval: float = 0.25, checkpoint_every: int | None = None,
+                 store_timeout: float | None = None) -> None:
+        self.store = Store(path) if store_timeout is None else Store(path, timeout=store_timeout)
         self.jobs = JobManager(self.store, max_concurrent=max_concurrent, flush_interval=flush_interval,
                                checkpoint_every=checkpoint_every)
 
