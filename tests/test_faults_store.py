@@ -5,6 +5,7 @@ error names the run and what is wrong."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -187,6 +188,21 @@ def test_a_store_missing_a_table_is_a_clear_error(tmp_path):
     _sql(path, "DROP TABLE metrics")
     with pytest.raises(StoreError, match="run store is damaged: its table metrics is missing"):
         Store(path)
+
+
+def test_a_store_file_damaged_on_disk_is_a_store_error_saying_so(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as s:
+        for _ in range(20):
+            s.append_metrics(s.create_run(TINY), [{"step": i, "pad": "x" * 200} for i in range(1, 20)])
+    with sqlite3.connect(path) as c:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file, then cut it in half
+    c.close()
+    os.truncate(path, os.path.getsize(path) // 2)
+    with pytest.raises(StoreError, match=r"the run store .* is damaged \(database disk image is malformed"):
+        with Store(path) as s:
+            for info in s.list_runs():
+                s.metrics(info.id)
 
 
 # A full disk -----------------------------------------------------------------------------------

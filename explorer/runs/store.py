@@ -13,9 +13,9 @@ store opens, runs still ``queued``, ``running`` or ``paused`` whose process has 
 
 Faults are reported, never crash a reader and never lose what was stored: a run row that cannot be
 read as written (a config that is not JSON, a column of the wrong type) is listed with
-`RunInfo.damaged` and a `RunInfo.problem` that says what is wrong (its raw text kept in
-``raw_config``), and so is a config that no longer validates; `RunInfo.run_config` raises
-`DamagedRun` naming the run and the field. Metric rows that are not JSON records are skipped and
+`RunInfo.damaged` and a `RunInfo.damage` that says what is wrong (its raw text kept in
+``raw_config``); `RunInfo.problem` says that, or why a readable config does not validate, and
+`RunInfo.run_config` raises `DamagedRun` naming the run and the field. Metric rows that are not JSON records are skipped and
 counted (`Records.skipped`). A damaged blob (empty, truncated, not tensors) is a `StoreError` naming
 the run and the checkpoint, snapshot or probe. A write that finds the store locked by another
 writer waits with retries and jittered exponential backoff for up to ``Store(timeout=...)``
@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -65,6 +66,7 @@ ACTIVE = ("queued", "running", "paused")  # a process owns the run and may still
 FINAL = ("done", "diverged", "failed", "cancelled", "interrupted")
 STALE_AFTER = 30.0  # s without a heartbeat after which a run owned on another host counts as dead
 WAIT = 30.0         # s a write waits in all, by default, for another writer to let go of the store
+MAX_WAIT = 86400.0  # s, the longest wait a store accepts (SQLite counts its busy wait in int milliseconds)
 ID_PATTERN = re.compile(r"[0-9a-f]{16}")
 
 
@@ -318,9 +320,9 @@ def _iso(t: float | None) -> str | None:
 @dataclass(frozen=True)
 class RunInfo:
     """One run's row: config (a dict), status, timestamps (Unix seconds), device, progress, owner;
-    ``problem`` says why the row or its config cannot be used as stored (None when it can), and
-    ``damaged`` that the row itself could not be read as written (then ``config`` is ``{}`` and the
-    stored text is in ``raw_config``).
+    ``damage`` says what in the row could not be read as it was written (then ``damaged`` is true,
+    ``config`` is ``{}`` and the stored text is in ``raw_config``), and ``problem`` why the config
+    cannot be used: that damage, or the reason it does not validate (None when it can).
 
     Example:
         >>> import os, tempfile
@@ -351,9 +353,27 @@ class RunInfo:
     owner_pid: int | None
     owner_token: str | None
     heartbeat: float | None
-    problem: str | None = None     # why the row or its config cannot be used as stored (None: it can)
+    damage: str | None = None      # what in the row cannot be read as it was written (None: nothing)
     raw_config: str | None = None  # the stored config text, kept when it is not a JSON object
-    damaged: bool = False          # the row cannot be read as it was written (not only an outdated config)
+
+    @property
+    def damaged(self) -> bool:
+        """The row cannot be read as it was written (see ``damage``)."""
+        return self.damage is not None
+
+    @functools.cached_property
+    def problem(self) -> str | None:
+        """Why the run's config cannot be used as stored: the row's ``damage``, or the reason its
+        config does not validate (checked when first asked); None when it can."""
+        from explorer.config import ConfigError
+
+        if self.damage is not None:
+            return self.damage
+        try:
+            RunConfig.from_dict(self.config)
+        except ConfigError as err:
+            return f"its config does not validate: {err}"
+        return None
 
     @property
     def active(self) -> bool:
@@ -394,7 +414,7 @@ class RunInfo:
         from explorer.config import ConfigError
 
         if self.damaged:
-            raise DamagedRun(f"run {self.id}: {self.problem}", run=self.id,
+            raise DamagedRun(f"run {self.id}: {self.damage}", run=self.id,
                              field="config" if self.raw_config is not None else "row")
         try:
             return RunConfig.from_dict(self.config)
@@ -445,10 +465,7 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def _info(row: tuple) -> RunInfo:
     """A run row as a `RunInfo`, whatever the file holds: a config that is not a JSON object, or a
-    column of the wrong type, makes a ``damaged`` row with its ``problem`` said (and never raises);
-    a config that does not validate is said in ``problem`` too."""
-    from explorer.config import ConfigError
-
+    column of the wrong type, makes a ``damaged`` row with its ``damage`` said (and never raises)."""
     names = [n.strip() for n in _RUN_COLUMNS.split(",")]
     values = dict(zip(names, row))
     problems: list[str] = []
@@ -478,15 +495,8 @@ def _info(row: tuple) -> RunInfo:
         if not _fits(kind, value):
             problems.append(f"its column {name} holds {_shown(value)}")
             values[name] = fallback
-    damaged = bool(problems)
-    if not damaged:
-        try:
-            RunConfig.from_dict(config)
-        except ConfigError as err:
-            problems.append(f"its config does not validate: {err}")
-    return RunInfo(values["id"], values["group_id"], config, status,
-                   *(values[n] for n in names[4:]), problem="; ".join(problems) or None,
-                   raw_config=raw_config, damaged=damaged)
+    return RunInfo(values["id"], values["group_id"], config, status, *(values[n] for n in names[4:]),
+                   damage="; ".join(problems) or None, raw_config=raw_config)
 
 
 class Records(list):
@@ -552,9 +562,9 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = WAIT) -> None:
-        if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0
-                or not math.isfinite(timeout)):
-            raise ValueError(f"timeout must be a number of seconds of at least 0, got {timeout!r}")
+        if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                or not 0 <= timeout <= MAX_WAIT):
+            raise ValueError(f"timeout must be a number of seconds from 0 to {MAX_WAIT:g} (a day), got {timeout!r}")
         self.path = Path(path).expanduser() if path is not None else default_path()
         self.timeout = float(timeout)
         self._local = threading.local()
@@ -611,7 +621,11 @@ class Store:
         if "full" in text:
             return StoreError(f"the disk holding the run store {self.path} is full ({text}, while {action}); "
                               f"free some space, or choose a store on another disk with --store / EXPLORER_STORE")
-        if "not a database" in text or "malformed" in text:
+        if "malformed" in text:
+            return StoreError(f"the run store {self.path} is damaged ({text}, while {action}); sqlite3's "
+                              f"`.recover` command can copy out what is still readable, or choose another "
+                              f"store with --store / EXPLORER_STORE")
+        if "not a database" in text:
             return StoreError(f"{self.path} is not an explorer run store: the file is not an SQLite database "
                               f"(or is damaged): {text}")
         if "readonly" in text or "unable to open" in text:
