@@ -4,7 +4,8 @@
   ``moons``, ``circles``, ``xor``, ``spiral``, ``gaussians`` (`toys`); ``parity_bits`` and the
   regression task ``teacher`` (`synthetic`);
 - from ``data.root`` / ``$EXPLORER_DATA``: ``mnist``, ``fashion_mnist``, ``kmnist``, ``notmnist``
-  (`idx`), ``cifar10`` (`cifar`); a missing one raises `DatasetNotFound` (`vision`);
+  (`idx`), ``cifar10`` (`cifar`); a missing one raises `DatasetNotFound`, a damaged file
+  `DatasetFileError` naming it, both `DatasetError`s (`vision`), before any step is taken;
 - ``parity``: k digits side by side, drawn afresh every epoch (`parity`).
 
 Example:
@@ -28,7 +29,7 @@ from explorer.data.idx import load_mnist_like, load_notmnist
 from explorer.data.parity import ParityDataset, load_parity
 from explorer.data.synthetic import load_parity_bits, load_teacher
 from explorer.data.toys import TOYS, load_toy
-from explorer.data.vision import DatasetFileError, DatasetNotFound
+from explorer.data.vision import DatasetError, DatasetFileError, DatasetNotFound
 
 LOADERS = {
     "digits": load_digits, "random": load_random, "mnist1d": load_mnist1d,
@@ -45,4 +46,4 @@ def load_dataset(cfg: DataConfig, device: torch.device | str) -> Dataset:
     return LOADERS[cfg.name](cfg).to(device)
 
 
-__all__ = ["Dataset", "DatasetFileError", "DatasetNotFound", "LOADERS", "ParityDataset", "load_dataset"]
+__all__ = ["Dataset", "DatasetError", "DatasetFileError", "DatasetNotFound", "LOADERS", "ParityDataset", "load_dataset"]

@@ -19,13 +19,13 @@ from explorer.config import DataConfig
 from explorer.data.cifar import FOLDER as CIFAR_FOLDER
 from explorer.data.cifar import TEST_FILES as CIFAR_TEST
 from explorer.data.cifar import TRAIN_FILES as CIFAR_TRAIN
-from explorer.data.idx import IDX_SOURCES
+from explorer.data.idx import IDX_SOURCES, located
 from explorer.data.vision import data_root
 
 
 def _absent(folder: Path, files: tuple[str, ...], unpacked_ok: bool) -> bool:
     def here(f: str) -> bool:
-        return (folder / f).exists() or (unpacked_ok and (folder / f.removesuffix(".gz")).exists())
+        return located(folder, f) is not None if unpacked_ok else (folder / f).exists()
     return not all(here(f) for f in files)
 
 

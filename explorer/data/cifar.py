@@ -4,6 +4,7 @@ arrays and nothing else."""
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -12,11 +13,14 @@ import torch
 
 from explorer.config import DataConfig
 from explorer.data.base import Dataset
-from explorer.data.vision import data_root, find_or_download, image_dataset
+from explorer.data.checks import MOST_ITEMS, checked_labels
+from explorer.data.vision import DatasetFileError, data_root, find_or_download, image_dataset
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
+PIXELS = 3 * 32 * 32  # one image: a row of a batch's data
+MOST_BYTES = MOST_ITEMS * (PIXELS + 64)  # a batch file's size, checked before it is unpickled
 
 # What a CIFAR batch pickle may name: a dict of lists, strings and one uint8 numpy array.
 _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
@@ -24,25 +28,69 @@ _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
             *((module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric"))}
 
 
+def _empty_bytes(*args: object) -> bytes:
+    """``bytes()``, as protocol 2 pickles an empty array's data; with an argument ``bytes(n)``
+    would allocate n bytes, so none is taken."""
+    if args:
+        raise pickle.UnpicklingError("a CIFAR batch should not call bytes() with arguments")
+    return b""
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
+        if (module, name) in (("__builtin__", "bytes"), ("builtins", "bytes")):
+            return _empty_bytes
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"a CIFAR batch should not name {module}.{name}")
         return super().find_class(module, name)
 
 
 def read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch file's uint8 images (N, 3, 32, 32) and int64 labels.
+    """One batch file's uint8 images (N, 3, 32, 32) and int64 labels, checked at load: a pickled
+    dict (str or bytes keys) whose ``data`` is a uint8 array N×3072 (red, green, blue planes of
+    32×32) and whose ``labels`` are N integers in 0..9. Unpickled by `_ArrayUnpickler`, which builds
+    numpy arrays and nothing else. Any fault raises `DatasetFileError` naming the file.
 
     Example (with a batch at ``cifar-10-batches-py/test_batch``)::
 
         images, labels = read_batch(Path("cifar-10-batches-py/test_batch"))
         images.shape  # torch.Size([10000, 3, 32, 32])
     """
-    with open(path, "rb") as f:
-        entry = _ArrayUnpickler(f, encoding="latin1").load()  # latin1: the files were written by Python 2
-    images = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return torch.from_numpy(images.copy()), torch.tensor(entry["labels"], dtype=torch.int64)
+    def fault(what: str) -> DatasetFileError:
+        return DatasetFileError(f"{path}: {what}")
+
+    try:
+        size = os.path.getsize(path)
+        if size > MOST_BYTES:  # checked before unpickling: what is read follows what the door allows
+            raise fault(f"{size:,} bytes; a CIFAR batch here holds at most {MOST_ITEMS:,} images "
+                        f"({MOST_BYTES:,} bytes)")
+        with open(path, "rb") as f:
+            entry = _ArrayUnpickler(f, encoding="latin1").load()  # latin1: the files were written by Python 2
+            trailing = len(f.read(1 << 20))
+    except DatasetFileError:
+        raise
+    except OSError as err:
+        raise fault(f"cannot be read ({type(err).__name__}: {err.strerror or err})") from err
+    except Exception as err:  # hostile bytes can fail an unpickler in any way; each is this file's fault
+        raise fault(f"not a CIFAR batch pickle ({type(err).__name__}: {err})") from err
+    if trailing:
+        raise fault(f"{trailing:,}{'+' if trailing == 1 << 20 else ''} bytes follow the end of its pickle "
+                    "(two files run together, or a damaged one)")
+    if not isinstance(entry, dict):
+        raise fault(f"holds a {type(entry).__name__}, not a CIFAR batch (a dict with 'data' and 'labels')")
+    entry = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
+    for key in ("data", "labels"):
+        if key not in entry:
+            raise fault(f"a CIFAR batch has '{key}'; this one has {', '.join(sorted(map(repr, entry))) or 'no keys'}")
+    data = entry["data"]
+    if not isinstance(data, np.ndarray):
+        raise fault(f"'data' is a {type(data).__name__}, not a numpy array of uint8")
+    if data.dtype != np.uint8:
+        raise fault(f"'data' holds {data.dtype} values; CIFAR's images are uint8 (0..255)")
+    if data.ndim != 2 or data.shape[1] != PIXELS or data.shape[0] == 0:
+        raise fault(f"'data' has shape {tuple(data.shape)}; CIFAR's is N×{PIXELS} (3×32×32 per row, N > 0)")
+    labels = checked_labels(entry["labels"], len(data), 10, path)
+    return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()), labels
 
 
 def _read(folder: Path, files: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:

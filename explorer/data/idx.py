@@ -9,13 +9,16 @@ scaled to [0, 1] and standardised with the train split's mean and standard devia
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from explorer.config import DataConfig
 from explorer.data.base import Dataset
+from explorer.data.checks import checked_labels
+from explorer.data.idxfile import read_idx_file
 from explorer.data.splits import stratified_split
-from explorer.data.vision import DatasetFileError, data_root, find_or_download, image_dataset, unpacked_root
+from explorer.data.vision import data_root, find_or_download, image_dataset
 
 NOTMNIST_SEED = 0  # the fixed shuffle of notMNIST's train/test split
 
@@ -51,7 +54,10 @@ IDX_SOURCES = {
 
 
 def read_idx(name: str, cfg: DataConfig) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Each split's uint8 images (N, 1, 28, 28) and int64 labels, by file prefix ("train", "t10k").
+    """Each split's uint8 images (N, 1, 28, 28) and int64 labels, by file prefix ("train", "t10k"),
+    checked at load: every file by `read_idx_file` (magic, 28×28, a body as long as its header
+    says), then one label per image, each in 0..9. A fault raises `DatasetFileError` naming the
+    file; nothing is written (a .gz is read as it is, an unpacked file beside it first).
 
     Looks in ``<root>/<folder>/raw``; if the files are missing it tries torchvision's download, and
     offline (or for notMNIST, which has none) raises `DatasetNotFound` naming the folder and files.
@@ -61,32 +67,39 @@ def read_idx(name: str, cfg: DataConfig) -> dict[str, tuple[torch.Tensor, torch.
         read_idx("notmnist", DataConfig("notmnist", {"root": "../shared/data"}))["t10k"][0].shape
         # torch.Size([10000, 1, 28, 28])
     """
-    import torchvision.datasets
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
     source, root = IDX_SOURCES[name], data_root(cfg)
+    raw = root / source.folder / "raw"
 
     def download() -> object:  # all splits, unpacked next to the .gz files, checksums checked
+        import torchvision.datasets
+
         return getattr(torchvision.datasets, source.torchvision)(str(root), train=True, download=True)
 
-    ready = find_or_download(source.title, root, f"{source.folder}/raw", source.files,
-                             lambda: unpacked_root(root, source.folder, source.files),
-                             download if source.torchvision else None)
-    raw = ready / source.folder / "raw"
-    return {split: (_read(read_image_file, raw / f"{split}-images-idx3-ubyte", source.title).unsqueeze(1),
-                    _read(read_label_file, raw / f"{split}-labels-idx1-ubyte", source.title))
-            for split in source.splits}
+    find_or_download(source.title, root, f"{source.folder}/raw", source.files,
+                     lambda: root if all(located(raw, f) for f in source.files) else None,
+                     download if source.torchvision else None)
+    splits = {}
+    for split in source.splits:
+        images_file, labels_file = (located(raw, f"{split}-{kind}-ubyte.gz")
+                                    for kind in ("images-idx3", "labels-idx1"))
+        images = read_idx_file(images_file, (28, 28))
+        labels = checked_labels(read_idx_file(labels_file).numpy(), len(images), 10, labels_file, images_file)
+        splits[split] = (images.unsqueeze(1), labels)
+    return splits
 
 
-def _read(reader, path, title: str) -> torch.Tensor:
-    """``reader(path)`` (torchvision's IDX readers), with a file that is not IDX said as such: they
-    fail with a bare ``AssertionError`` (wrong magic number) or a shape error, naming nothing."""
-    try:
-        return reader(str(path))
-    except (AssertionError, RuntimeError, ValueError, EOFError) as err:
-        detail = f" ({type(err).__name__}: {err})" if str(err) else f" ({type(err).__name__})"
-        raise DatasetFileError(f"{title} file {path} is not a readable IDX file (MNIST's format){detail}; "
-                                f"put the original files in {path.parent}") from err
+def located(raw: Path, gz: str) -> Path | None:
+    """The file to read for ``gz`` in ``raw``: its unpacked copy (torchvision's download leaves
+    one; faster to read) if there is one, else the .gz itself, else None.
+
+    Example:
+        >>> located(Path("/nowhere"), "t10k-labels-idx1-ubyte.gz") is None
+        True
+    """
+    for candidate in (raw / gz.removesuffix(".gz"), raw / gz):
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def load_mnist_like(cfg: DataConfig) -> Dataset:

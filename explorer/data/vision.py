@@ -3,13 +3,11 @@ the offline error, and turning uint8 images into a normalised `Dataset`."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 import shutil
-import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -17,12 +15,18 @@ from explorer.config import DataConfig
 from explorer.data.base import Dataset
 
 
-class DatasetNotFound(FileNotFoundError):
+class DatasetError(Exception):
+    """A dataset cannot be loaded: its files are missing (`DatasetNotFound`) or damaged
+    (`DatasetFileError`). Front ends catch this one; the message names the folder or file."""
+
+
+class DatasetNotFound(DatasetError, FileNotFoundError):
     """A dataset's files are not in the data folder and could not be downloaded."""
 
 
-class DatasetFileError(ValueError):
-    """A dataset's file is there but not in the format it should be in; the message names the file."""
+class DatasetFileError(DatasetError, ValueError):
+    """A dataset's file is there but not what it should be: damaged, cut short, another format, or
+    labels that do not fit its images. The message names the file and what is wrong with it."""
 
 
 def data_root(cfg: DataConfig) -> Path:
@@ -34,50 +38,6 @@ def data_root(cfg: DataConfig) -> Path:
     """
     root = cfg.get("root") or os.environ.get("EXPLORER_DATA") or Path.home() / ".explorer" / "data"
     return Path(root).expanduser()
-
-
-def unpacked_root(root: Path, folder: str, files: tuple[str, ...]) -> Path | None:
-    """A root whose ``<folder>/raw`` holds ``files`` unpacked (without ``.gz``), or None if the
-    files are not there. The .gz files are unpacked here (not by torchvision, which would insist on
-    its own checksums), into a cache folder when ``root`` is read-only.
-
-    Example:
-        >>> unpacked_root(Path("/nonexistent"), "MNIST", ("t10k-labels-idx1-ubyte.gz",)) is None
-        True
-    """
-    raw = root / folder / "raw"
-    if all((raw / f.removesuffix(".gz")).exists() for f in files):
-        return root
-    if not all((raw / f).exists() for f in files):
-        return None
-    target = root if os.access(raw, os.W_OK) else (
-        Path(tempfile.gettempdir()) / "explorer-data" / hashlib.sha1(str(raw.resolve()).encode()).hexdigest()[:12])
-    (target / folder / "raw").mkdir(parents=True, exist_ok=True)
-    for f in files:
-        out = target / folder / "raw" / f.removesuffix(".gz")
-        if not out.exists():
-            unpack(raw / f, out)
-    return target
-
-
-def unpack(gz: Path, out: Path) -> None:
-    """``gz`` decompressed to ``out``, atomically: into a temporary file of this process's own
-    (several runs may unpack the same file at once) that replaces ``out`` when complete, and is
-    removed if decompression fails.
-
-    Example:
-        >>> d = Path(tempfile.mkdtemp()); _ = (d / "a.gz").write_bytes(gzip.compress(b"abc"))
-        >>> unpack(d / "a.gz", d / "a"); (d / "a").read_bytes(), sorted(p.name for p in d.iterdir())
-        (b'abc', ['a', 'a.gz'])
-    """
-    fd, part = tempfile.mkstemp(prefix=out.name + ".", suffix=".part", dir=out.parent)
-    try:
-        with gzip.open(gz, "rb") as src, os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        os.replace(part, out)
-    finally:
-        if os.path.exists(part):
-            os.remove(part)
 
 
 def find_or_download(title: str, root: Path, folder: str, files: tuple[str, ...],
@@ -104,13 +64,55 @@ def find_or_download(title: str, root: Path, folder: str, files: tuple[str, ...]
     if download is None:
         raise missing("it cannot be downloaded automatically")
     try:
-        download()
+        with undone_on_failure(root, folder):
+            download()
     except (RuntimeError, OSError) as err:  # torchvision's "Dataset not found", or a network error
         raise missing(f"could not be downloaded: {err}") from err
     found = find()
     if found is None:
         raise missing("the download did not leave them there")
     return found
+
+
+@contextmanager
+def undone_on_failure(root: Path, folder: str) -> Iterator[None]:
+    """On an exception in the body (a failed download): the folders on the way from ``root`` (and
+    its missing parents) to ``root / folder`` that the body created are removed, and in those that
+    were there before, the entries it added (a partial archive). What was there stays untouched.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> try:
+        ...     with undone_on_failure(root / "data", "MNIST/raw"):
+        ...         (root / "data" / "MNIST" / "raw").mkdir(parents=True)
+        ...         raise OSError("network is unreachable")
+        ... except OSError:
+        ...     pass
+        >>> list(root.iterdir())
+        []
+    """
+    missing_parents = [p for p in root.parents if not p.exists()]
+    watched = [*reversed(missing_parents), *(root / p for p in reversed((Path(folder), *Path(folder).parents)))]
+    before = {d: set(os.listdir(d)) if d.is_dir() else None  # None: not there yet
+              for d in watched if d.is_dir() or not os.path.lexists(d)}
+    try:
+        yield
+    except BaseException:
+        for d in before:  # shallowest first: a created folder goes with all it holds
+            added = ([d] if d.exists() else []) if before[d] is None else (
+                [d / name for name in set(_listing(d)) - before[d]])
+            for entry in added:
+                with suppress(OSError):  # a removal that fails must not hide why the body failed
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        raise
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:  # removed with a folder above it, or unreadable: nothing of ours to remove there
+        return []
 
 
 def image_dataset(name: str, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
