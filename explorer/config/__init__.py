@@ -9,6 +9,7 @@ Example:
 """
 
 from explorer.config.dataset_options import DATASET_OPTIONS
+from explorer.config.divergence import Divergence
 from explorer.config.schema import (
     ACTIVATIONS, CONV_MODELS, DEFAULT_LR, DEVICES, INIT_PARAMS, LAZY_RULES, LOSSES, MODEL_OPTIONS,
     OPTIMIZERS, RESNET_MODELS, RF_VARIANTS, RULE_OPTIONS, RULES, SECTIONS, SIGN_REFRESH, AlgorithmConfig,
@@ -18,4 +19,4 @@ from explorer.config.schema import (
 __all__ = ["ACTIVATIONS", "CONV_MODELS", "DATASET_OPTIONS", "DEFAULT_LR", "DEVICES", "INIT_PARAMS",
            "LAZY_RULES", "LOSSES", "MODEL_OPTIONS", "OPTIMIZERS", "RESNET_MODELS", "RF_VARIANTS",
            "RULE_OPTIONS", "RULES", "SECTIONS", "SIGN_REFRESH", "AlgorithmConfig", "ConfigError",
-           "DataConfig", "InitSpec", "ModelConfig", "OptimizerConfig", "RunConfig", "TrainConfig"]
+           "DataConfig", "Divergence", "InitSpec", "ModelConfig", "OptimizerConfig", "RunConfig", "TrainConfig"]
