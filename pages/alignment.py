@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.views import charts, frames, sketch
+from explorer.views import charts, frames, links, sketch
 from pages import common
 
 KINDS = {
@@ -12,6 +12,7 @@ KINDS = {
 }
 
 st.title("Alignment")
+common.door("alignment", {"group": links.Param("runs shown", common.stored_id("group"))})
 st.caption("Below 90° a rule's update still goes downhill; 0° is backprop itself. "
            "Measured on the logging step's batch, against one backprop pass on that batch.")
 left, right = st.columns([1, 2])

@@ -79,18 +79,14 @@ def workspace() -> runs.Workspace:
 
 def caps() -> server_caps.Caps:
     """The caps whoever hosts this server set (`explorer.views.caps.load`: environment variables, or
-    the caps file), read once per server. Caps that cannot be read stop every page with the reason:
-    a server does not quietly run without the limits its host asked for."""
+    the caps file), read at each use (a few microseconds), so a host's change applies to the next
+    start. Caps that cannot be read stop every page with the reason: a server does not quietly
+    run without the limits its host asked for."""
     try:
-        return _caps()
+        return server_caps.load()
     except server_caps.CapsFileError as err:
         st.error(f"This server's caps cannot be read, so nothing runs until its host fixes them: {err}")
         st.stop()
-
-
-@st.cache_resource(show_spinner=False)
-def _caps() -> server_caps.Caps:
-    return server_caps.load()
 
 
 MY_RUNS = "my_runs"   # the ids of the runs this session started (for the caps per session)
@@ -130,6 +126,18 @@ def stored_id(kind: str, many: bool = False) -> Callable[[str], str]:
     return read
 
 
+def judged(read: Callable[[str], object], judge: Callable[[object], str | None]) -> Callable[[str], object]:
+    """A reader for `door`: ``read`` the text, then refuse the value if ``judge(value)`` finds a
+    problem (a page's setup telling a value outside the range it declares)."""
+    def reader(text: str):
+        value = read(text)
+        problem = judge(value)
+        if problem:
+            raise links.Refused(problem)
+        return value
+    return reader
+
+
 def hide_reader(groups: Sequence[str]) -> Callable[[str], str]:
     """A reader of ``hide`` (control groups a classroom link folds away, joined by commas)."""
     def read(text: str) -> str:
@@ -148,7 +156,8 @@ def door(page: str, params: dict[str, links.Param],
     to what is used (a repeated parameter: its last valid value), then the page runs again on it,
     so every control starts from the address. Returns parameter -> its messages on the run right
     after (for pages that also tell them beside the control), else {}. The warning stays for the
-    session."""
+    session. Caps the host set wrong stop the page here, before anything is drawn (`caps`)."""
+    caps()
     query = {key: st.query_params.get_all(key) for key in st.query_params.to_dict()}
     found = links.screen(query, params, check)
     told = st.session_state.setdefault("door_told", {})
@@ -178,6 +187,8 @@ def _rewrite(query: dict[str, list[str]], found: links.Screened, params: dict[st
         used = found.used.get(key)
         if used == given:
             continue
+        if key in params and not used:
+            st.session_state.pop(key, None)   # not what the session remembers either (``group``)
         value = (used if params[key].many else used[0]) if used else None
         try:
             if value is None:

@@ -7,7 +7,7 @@ read off a plot)."""
 import pandas as pd
 import streamlit as st
 
-from explorer.views import charts, frames, urlstate
+from explorer.views import charts, frames, links, urlstate
 from explorer.experiments import lessons
 from explorer.config import ConfigError
 from explorer.data.availability import missing
@@ -18,6 +18,8 @@ from pages import common
 KEYS = list(lessons.LESSONS)
 
 st.title("Lessons")
+common.door("lessons", {"lesson": links.Param("Lesson", links.choice_reader([lessons.LESSONS[k].title for k in KEYS])),
+                        "group": links.Param("runs shown", common.stored_id("group"))})
 key = st.selectbox("Lesson", KEYS, format_func=lambda k: lessons.LESSONS[k].title, key="lesson",
                    bind="query-params")
 lesson = lessons.get(key)
@@ -50,9 +52,15 @@ if absent:
 
 run, open_train = st.columns(2)
 if run.button("Run this lesson", type="primary", disabled=bool(absent), width="stretch"):
-    handles = common.workspace().jobs.submit_group(configs, label=f"lesson {lesson.key}")
-    common.remember_group(handles[0].group)
-    st.rerun()
+    handles = []
+    try:
+        common.start_runs(configs, lambda: [h.id for h in handles.extend(
+            common.workspace().jobs.submit_group(configs, label=f"lesson {lesson.key}")) or handles])
+    except ConfigError as err:
+        common.config_error(err)
+    else:
+        common.remember_group(handles[0].group)
+        st.rerun()
 fits_train = lesson.page == "train" and len(configs) <= urlstate.SLOTS and lessons.differ_in_rule_only(configs)
 if open_train.button("Open on the Train page", disabled=not fits_train, width="stretch",
                      help="to change its settings and run it there" if fits_train else

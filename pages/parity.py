@@ -16,7 +16,8 @@ from explorer.config.labels import rule_label
 from explorer.config.registry import RULES
 from explorer.experiments.parity_table import final_text
 from explorer.runs.store import InvalidId, StoreError, UnknownRun
-from explorer.views import charts, sketch
+from explorer.views import caps as server_caps
+from explorer.views import charts, links, sketch
 from pages import common
 
 D = ParitySetup()
@@ -93,6 +94,65 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
                         train_samples=int(train_samples), test_samples=int(test_samples), hidden=int(hidden),
                         batch_size=int(batch), device=device, most_runs=MAX_RUNS)
     return setup, spots
+
+
+# A link's numbers: parameter -> (the setup's field, the control's lowest and highest value; None: open).
+NUMBERS = {"par_k": ("k", 1, 10), "par_seeds": ("seeds", 1, MAX_SEEDS), "par_epochs": ("epochs", 1, None),
+           "par_train": ("train_samples", 10, None), "par_test": ("test_samples", 10, None),
+           "par_hidden": ("hidden", 1, None), "par_batch": ("batch_size", 1, None), "par_seed0": ("first_seed", 0, None)}
+WORDS = {"par_k": "k (digits per sample)", "par_seeds": "seeds", "par_epochs": "epochs",
+         "par_train": "training samples per epoch", "par_test": "test samples", "par_hidden": "hidden units",
+         "par_batch": "batch size", "par_seed0": "first seed"}
+
+
+def _own(field: str):
+    """The setup's own verdict on one field's value, all else at the defaults."""
+    return lambda value: ParitySetup(**{field: value}).problems().get(field)
+
+
+def _link_params() -> dict[str, links.Param]:
+    """What the page reads from a link (`common.door`): its controls, the runs shown, the hidden groups."""
+    params = {key: links.Param(WORDS[key], common.judged(links.int_reader(low, high), _own(field)))
+              for key, (field, low, high) in NUMBERS.items()}
+    params |= {
+        "par_base": links.Param("base dataset", links.choice_reader(["digits", "mnist"])),
+        "par_root": links.Param("data folder"),
+        "par_rules": links.Param("rules", links.choice_reader([_rule_words(r) for r in PARITY_RULES]), many=True),
+        "par_opts": links.Param("optimisers", links.choice_reader(OPTIMIZERS), many=True),
+        "par_device": links.Param("device", links.choice_reader(["auto", "cpu", "cuda", "mps"])),
+        "hide": links.Param("hidden controls", common.hide_reader(CONTROL_GROUPS)),
+        "parity": links.Param("runs shown", common.stored_id("group", many=True)),
+        **{f"par_lr_{name}": links.Param(f"learning rate ({name})", links.float_reader(above=0.0))
+           for name in OPTIMIZERS},
+    }
+    return params
+
+
+def _setup_of(values: dict) -> ParitySetup:
+    """The setup a link's values describe (the others at the page's defaults)."""
+    words = {_rule_words(r): r for r in PARITY_RULES}
+    chosen = values.get("par_opts", list(D.optimizers))
+    fields = {field: values[key] for key, (field, _, _) in NUMBERS.items() if key in values}
+    return ParitySetup(**fields, base=values.get("par_base", D.base), root=values.get("par_root", ""),
+                       rules=tuple(words[w] for w in values.get("par_rules", [_rule_words(r) for r in D.rules])),
+                       optimizers={name: values.get(f"par_lr_{name}", PARITY_LR[name]) for name in chosen},
+                       most_runs=MAX_RUNS)
+
+
+def _past_caps(values: dict) -> dict[str, str]:
+    """What a link's setup asks past a cap: the runs one experiment queues (by its seeds) and the
+    server's steps per run (by its epochs)."""
+    setup = _setup_of(values)
+    problems = setup.problems()
+    if "seeds" in problems and "par_seeds" in values:
+        return {"par_seeds": problems["seeds"]}
+    try:
+        server_caps.check_steps(setup.configs(), common.caps())
+    except server_caps.CapError as err:
+        return {"par_epochs": f"epochs: {err.problem}"}
+    except ConfigError:
+        pass
+    return {}
 
 
 def _groups() -> list[str]:
@@ -205,6 +265,7 @@ def _live(found: parity_runs.ParityRuns) -> None:
 st.title("Parity")
 st.caption("k digits side by side; the label is the parity of their sum. Backprop learns it; lazy methods "
            "(random features, the NTK regime) stay at chance for k = 3; DFA learns it more slowly.")
+common.door("parity", _link_params(), check=_past_caps)
 classroom = common.Classroom(CONTROL_GROUPS)
 setup, spots = _controls(classroom)
 problems = common.show_problems(setup, spots)
@@ -217,7 +278,9 @@ if c[1].button("Stop", disabled=not (going and found.controllable), width="stret
     found.stop()
 if run:
     try:
-        handles = parity_runs.start(common.workspace(), setup)
+        handles = []
+        common.start_runs(setup.configs(), lambda: [h.id for h in handles.extend(
+            parity_runs.start(common.workspace(), setup)) or handles])
     except (ConfigError, StoreError, ValueError) as err:
         common.config_error(err)
     else:

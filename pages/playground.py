@@ -16,8 +16,11 @@ from explorer.experiments import playground
 from explorer.config import ACTIVATIONS, DEVICES, OPTIMIZERS, ConfigError
 from explorer.config.registry import RULES
 from explorer.experiments.playground import DEFAULT_NOISE, TOYS, PlaygroundSetup
-from explorer.runs.workspace import MAX_RULES
+from explorer.runs.workspace import MAX_RULES, comparison_configs
 from explorer.runs.store import InvalidId, StoreError, UnknownRun
+from explorer.config.bounds import MAX_LR
+from explorer.views import caps as server_caps
+from explorer.views import links
 from pages import common
 
 D = PlaygroundSetup()
@@ -40,6 +43,57 @@ def _old_link() -> None:
     if any(word in OLD_RULE_WORDS for word in given):
         st.query_params["pg_rules"] = [OLD_RULE_WORDS.get(word, word) for word in given]
         st.rerun()
+
+
+LABEL_RULES = {spec.label: key for key, spec in RULES.items()}
+# A link's numbers: parameter -> (the setup's field, its words, the reader of the control's range).
+NUMBERS = {"pg_share": ("train_share", "train share", links.float_reader(0.1, 0.9)),
+           "pg_samples": ("samples", "samples", links.int_reader(20, 20_000)),
+           "pg_classes": ("classes", "classes", links.int_reader(2, 10)),
+           "pg_lr": ("lr", "learning rate", links.float_reader(above=0.0, high=MAX_LR)),
+           "pg_batch": ("batch_size", "batch size", links.int_reader(1, 4096)),
+           "pg_epochs": ("epochs", "epochs", links.int_reader(1, 5000)),
+           "pg_seed": ("seed", "seed", links.int_reader(0))}
+
+
+def _own(field: str):
+    """The setup's own verdict on one field's value, all else at the defaults."""
+    return lambda value: PlaygroundSetup(**{field: value}).problems().get(field)
+
+
+def _link_params() -> dict[str, links.Param]:
+    """What the page reads from a link (`common.door`): its controls, the runs shown, the hidden groups."""
+    params = {key: links.Param(words, common.judged(read, _own(field))) for key, (field, words, read) in NUMBERS.items()}
+    return params | {
+        "pg_data": links.Param("dataset", links.choice_reader(TOYS)),
+        **{f"pg_noise_{toy}": links.Param(f"noise ({toy})", links.float_reader(0.0, 1.5)) for toy in TOYS},
+        "pg_hidden": links.Param("hidden widths"),
+        "pg_act": links.Param("activation", links.choice_reader(ACTIVATIONS)),
+        "pg_rules": links.Param("rules", links.choice_reader([*LABEL_RULES, *OLD_RULE_WORDS]), many=True),
+        "pg_opt": links.Param("optimiser", links.choice_reader(OPTIMIZERS)),
+        "pg_device": links.Param("device", links.choice_reader(DEVICES)),
+        "hide": links.Param("hidden controls", common.hide_reader(CONTROL_GROUPS)),
+        "play": links.Param("runs shown", common.stored_id("group")),
+    }
+
+
+def _past_caps(values: dict) -> dict[str, str]:
+    """What a link's setup asks past a cap: more rules than fit side by side, more steps per run
+    than the server trains."""
+    rules = [LABEL_RULES.get(OLD_RULE_WORDS.get(w, w)) for w in values.get("pg_rules", [])] or list(D.rules)
+    if len(rules) > MAX_RULES:
+        return {"pg_rules": f"at most {MAX_RULES} side by side, got {len(rules)}"}
+    data = values.get("pg_data", D.data)
+    fields = {field: values[key] for key, (field, _, _) in NUMBERS.items() if key in values}
+    setup = PlaygroundSetup(**fields, data=data, noise=values.get(f"pg_noise_{data}"), rules=tuple(rules),
+                            hidden=values.get("pg_hidden", D.hidden))
+    try:
+        server_caps.check_steps(comparison_configs(*setup.comparison()), common.caps())
+    except server_caps.CapError as err:
+        return {"pg_epochs": err.problem}
+    except ConfigError:
+        pass
+    return {}
 
 
 def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
@@ -179,8 +233,9 @@ def _live(live: playground.LiveBoundaries) -> None:
 st.title("Playground")
 st.caption("Two-dimensional data, a small network, and up to four learning rules side by side: the coloured "
            "regions are each network's decision, shaded by its confidence, repainted every epoch.")
-classroom = common.Classroom(CONTROL_GROUPS)
 _old_link()
+common.door("playground", _link_params(), check=_past_caps)
+classroom = common.Classroom(CONTROL_GROUPS)
 setup, spots = _controls(classroom)
 problems = common.show_problems(setup, spots)
 
@@ -198,7 +253,10 @@ if c[2].button("Reset", width="stretch", help="stop these runs and clear the vie
     st.rerun()
 if train:
     try:
-        started = playground.start(setup, common.workspace())
+        begun = []
+        common.start_runs(comparison_configs(*setup.comparison()), lambda: begun.append(
+            playground.start(setup, common.workspace())) or begun[0].ids)
+        started = begun[0]
     except (ConfigError, StoreError, ValueError) as err:
         common.config_error(err)
     else:

@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from explorer.views import maps
+from explorer.views import links, maps
 from explorer.config import ConfigError
 from explorer.config.labels import run_label
 from explorer.runs.store import ACTIVE, StoreError
@@ -165,13 +165,26 @@ def _maps(shown: list[tuple[str, str]], view: str, colour: str, method: str, eve
 st.title("Representations")
 st.caption("Each point is one test sample; nearby points are samples the layer represents alike. "
            "PCA keeps the layer's global shape; t-SNE shows its neighbourhoods.")
+# ``?run=<id>`` opens that run's maps (on the left); an id that is malformed or not in this
+# server's store is refused by name at the door, not taken for a run without maps.
+common.door("representations", {"run": links.Param("run", common.stored_id("run")),
+                                "group": links.Param("runs shown", common.stored_id("group"))})
 choices, in_group = _choices()
+linked = st.query_params.get("run")
+if linked:
+    if linked not in choices:   # a stored run that kept no maps: listed, so the page says so of it
+        info = common.workspace().store.get_run(linked)
+        choices = {linked: f"{run_label(info.config)} · {info.config.get('data', {}).get('name', '?')}", **choices}
+    if st.session_state.get("rep_linked") != linked:
+        st.session_state["rep_left"] = st.session_state["rep_linked"] = linked
 if not choices:
     st.info("No runs with hidden maps yet. " + NO_MAPS.split(". ", 1)[1])
     st.stop()
 ids = list(choices)
 top = st.columns(2)
 left = top[0].selectbox("run", ids, index=0, format_func=choices.get, key="rep_left")
+if linked and left != linked:   # chosen since: the address follows what is shown
+    st.query_params["run"] = st.session_state["rep_linked"] = left
 right = top[1].selectbox("beside it", [NONE, *ids], index=2 if in_group > 1 else 0, key="rep_right",
                          format_func=lambda i: "—" if i == NONE else choices[i])
 first = _source(left)

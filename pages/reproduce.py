@@ -31,7 +31,7 @@ from explorer.experiments.measures import measure, unit_of
 from explorer.runs.store import StoreError
 from explorer.runs.sweep import summarise
 from explorer.runs.workspace import Followed
-from explorer.views import frames, sketch
+from explorer.views import frames, links, sketch
 from pages import common
 
 SCALE_ORDER = ("classroom", "smoke", "full")
@@ -56,28 +56,28 @@ def _documents() -> dict[str, str]:
     return names
 
 
-def _refuse_bad_link() -> None:
-    """A link whose ``entry``, ``scale`` or ``seeds`` names nothing here: say which parameter and
-    why, and drop it from the address (the controls then start at their defaults)."""
-    query = st.query_params
-    entry = query.get("entry")
-    if entry is not None and entry not in catalogue.CATALOGUE:
+def _entry_id(text: str) -> str:
+    """An entry id from a link; refused, with the closest ids, when the catalogue has none."""
+    if text not in catalogue.CATALOGUE:
         try:
-            catalogue.get(entry)
+            catalogue.get(text)
         except catalogue.EntryNotFound as err:
-            st.error(f"The link's `entry` parameter names no entry of the catalogue: {err}.")
-        del query["entry"]
-        st.session_state.pop("entry", None)
-    scale = query.get("scale")
-    if scale is not None and scale not in SCALES:
-        st.error(f"The link's `scale` parameter must be one of {', '.join(SCALE_ORDER)}, got {scale!r}.")
-        del query["scale"]
-        st.session_state.pop("scale", None)
-    seeds = query.get("seeds")
-    if seeds is not None and not (seeds.isdigit() and 1 <= int(seeds) <= MAX_SEEDS):
-        st.error(f"The link's `seeds` parameter must be a whole number from 1 to {MAX_SEEDS}, got {seeds!r}.")
-        del query["seeds"]
-        st.session_state.pop("seeds", None)
+            raise links.Refused(f"names no entry of the catalogue: {err}") from None
+        raise links.Refused("names no entry of the catalogue by this exact id")
+    return text
+
+
+def _link_params() -> dict[str, links.Param]:
+    """What the page reads from a link (`common.door`): a link naming no entry, scale or seed count
+    the page has says which parameter, and the catalogue is shown instead."""
+    documents = _documents()
+    return {"entry": links.Param("entry", _entry_id),
+            "scale": links.Param("scale", links.choice_reader(SCALE_ORDER)),
+            "seeds": links.Param("seeds", links.int_reader(1, MAX_SEEDS)),
+            "rp_doc": links.Param("document", links.choice_reader([ALL, *documents.values()])),
+            "rp_search": links.Param("search"), "rp_root": links.Param("data folder"),
+            "rp_device": links.Param("device", links.choice_reader(DEVICES)),
+            "hide": links.Param("hidden controls", common.hide_reader(CONTROL_GROUPS))}
 
 
 def _matches(entry: catalogue.Entry, words: str) -> bool:
@@ -165,8 +165,12 @@ def _stored(planned: list, store) -> list:
 def _submit(entry: catalogue.Entry, scale: str, todo: list) -> None:
     """Queue ``todo`` on the server's job manager: one group per seed (a group shares its seed)."""
     jobs = common.workspace().jobs
-    for seed in sorted({p.seed for p in todo}):
-        jobs.submit_group([p.config for p in todo if p.seed == seed], label=rp.group_label(entry.id, scale))
+
+    def start() -> list[str]:
+        return [h.id for seed in sorted({p.seed for p in todo})
+                for h in jobs.submit_group([p.config for p in todo if p.seed == seed],
+                                           label=rp.group_label(entry.id, scale))]
+    common.start_runs([p.config for p in todo], start)
 
 
 def _followed(ids: list[str], labels: list[str]) -> Followed:
@@ -267,7 +271,7 @@ def _results(entry: catalogue.Entry, scale: str, seeds: int, root: str | None) -
 st.title("Reproduce")
 st.caption("Every published table and figure of the source documents, run here at the scale you choose, with "
            "the published values beside the measured ones.")
-_refuse_bad_link()
+common.door("reproduce", _link_params())
 classroom = common.Classroom(CONTROL_GROUPS)
 entry = _pick_entry(classroom.box("catalogue", st.container()))
 if entry is None:

@@ -11,7 +11,7 @@ import hashlib
 
 import streamlit as st
 
-from explorer.views import charts, run_table
+from explorer.views import charts, links, run_table
 from explorer.runs import export
 from explorer.config.labels import rule_label
 from explorer.runs.store import STATUSES, StoreError, UnknownRun
@@ -31,6 +31,18 @@ def _multiselect(column, label: str, options: list[str], key: str, **kw) -> list
     earlier = st.session_state.get(key) or st.query_params.get_all(key)
     chosen = [v for v in dict.fromkeys(earlier) if v not in options]
     return column.multiselect(label, list(options) + chosen, key=key, bind="query-params", **kw)
+
+
+def _link_params() -> dict[str, links.Param]:
+    """What the page reads from a link (`common.door`): its filters."""
+    from explorer.config.dataset_options import DATASET_OPTIONS
+    from explorer.config.registry import RULES
+
+    return {"runs_limit": links.Param("newest", links.choice_reader([str(n) for n in LIMITS])),
+            "runs_status": links.Param("status", links.choice_reader(STATUSES), many=True),
+            "runs_rule": links.Param("rule", links.choice_reader([rule_label({"name": r}) for r in RULES]), many=True),
+            "runs_data": links.Param("dataset", links.choice_reader(DATASET_OPTIONS), many=True),
+            "runs_q": links.Param("search")}
 
 
 def _listed():
@@ -243,6 +255,7 @@ def _live(overlay: run_table.Overlay) -> None:
 
 
 st.title("Runs")
+common.door("runs", _link_params())
 st.caption("Every run in the store. Tick rows to overlay their curves, open a comparison on the Train page, "
            "download metrics, configs and charts, or delete runs you no longer need.")
 if FLASH in st.session_state:

@@ -120,9 +120,9 @@ def test_an_entry_whose_data_is_missing_says_where_to_put_it_and_offers_no_run(e
 
 def test_a_link_naming_no_entry_or_scale_says_which_parameter(entries):
     at = app_on("pages/reproduce.py", entry="no-such-entry", scale="huge")
-    errors = "\n".join(e.value for e in at.error)
-    assert "`entry`" in errors and "no-such-entry" in errors
-    assert "`scale`" in errors and "huge" in errors
+    errors = "\n".join(e.value for e in at.warning)
+    assert "The link's entry='no-such-entry' was not used: entry: names no entry of the catalogue" in errors
+    assert "The link's scale='huge' was not used: scale must be one of classroom, smoke, full" in errors
     assert at.selectbox(key="entry").value == TINY.id   # the catalogue is still there
     assert "entry" not in at.query_params or at.query_params["entry"] != "no-such-entry"
 

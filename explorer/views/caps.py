@@ -1,8 +1,8 @@
 """Caps a host puts on a shared server: how long one run may train, and how many runs it takes at once.
 
 The app may be a classroom's shared server, reached by links anyone can edit. Whoever hosts it sets
-four caps (`Caps`), read when the server starts (`load`) from environment variables, which win, or
-from a small TOML file (``$EXPLORER_CAPS``, else ``~/.explorer/caps.toml`` when it exists), section
+four caps (`Caps`), which the app reads (`load`) whenever it starts runs, from environment variables,
+which win, or from a small TOML file (``$EXPLORER_CAPS``, else ``~/.explorer/caps.toml`` when it exists), section
 ``[caps]``:
 
 ==========================  ========================  ===============  ===========================
@@ -238,7 +238,8 @@ _guards_lock = threading.Lock()
 
 
 def guard(jobs, caps: Caps) -> Guard:
-    """The `Guard` of ``jobs`` (started on first use, one per job manager).
+    """The `Guard` of ``jobs`` (started on first use, one per job manager), watching for ``caps``
+    from now on.
 
     Example:
         >>> import os, tempfile
@@ -252,6 +253,7 @@ def guard(jobs, caps: Caps) -> Guard:
         found = _guards.get(id(jobs))
         if found is None or found.jobs is not jobs:
             found = _guards[id(jobs)] = Guard(jobs, caps)
+        found.caps = caps
         return found
 
 

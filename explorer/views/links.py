@@ -187,6 +187,11 @@ class Screened:
         return bool(self.refused or self.notes)
 
 
+def _told(label: str, problem: str) -> str:
+    """The problem with the control's label in front, once (a setup's own words may name it)."""
+    return problem if problem.lower().startswith(label.lower()) else say(label, problem)
+
+
 def _quoted(key: str, text: str) -> str:
     return f"{key}={text!r}"
 
@@ -223,7 +228,7 @@ def screen(query: Mapping[str, str | Sequence[str]], params: Mapping[str, Param]
                 value = param.read(text)
             except (Refused, ConfigError, ValueError, TypeError) as err:
                 out.refused.append((key, f"The link's {_quoted(key, text)} was not used: "
-                                         f"{say(param.label, reason(err))}"))
+                                         f"{_told(param.label, reason(err))}"))
                 continue
             if param.many and any(v == value for _, v in good):
                 continue      # a list's item given twice: kept once
@@ -250,8 +255,7 @@ def screen(query: Mapping[str, str | Sequence[str]], params: Mapping[str, Param]
             out.values.pop(key)
             out.notes.pop(key, None)
             label = params[key].label
-            out.refused.append((key, f"The link's {_quoted(key, shown)} was not used: "
-                                     f"{problem if problem.startswith(label) else say(label, problem)}"))
+            out.refused.append((key, f"The link's {_quoted(key, shown)} was not used: {_told(label, problem)}"))
     return out
 
 
