@@ -1,0 +1,50 @@
+"""A hostile link in the real browser: the page names every value it refuses, the address bar
+shows what is used, and the console stays clean (issue 15, item 4; the AppTest cases are in
+tests/test_faults_app.py). Screenshots: ``artifacts/screenshots/faults-*.png``."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+from tools import app_bench
+
+from .browse import TIMEOUT_MS
+from .drawn import Watch
+
+LINK = "lr=0.1&lr=abc&lr=5&batch=0&rule2=bdfa&r2_block_size=0&epochs=1e23&momentum=2&colour=red"
+
+
+def _told(page) -> str:
+    return page.locator('[data-testid="stAlert"]').first.inner_text(timeout=TIMEOUT_MS)
+
+
+def test_a_hostile_link_is_named_and_the_address_shows_what_is_used(app, new_page, screenshots):
+    page = new_page()
+    watch = Watch(page)
+    app_bench.open_train_page(page, f"{app.url}/?{LINK}")
+    page.get_by_text("Not used from this link").wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    told = _told(page)
+    for words in ("lr='abc' was not used", "The link gave lr 3 times: its last valid value, lr='5', is used",
+                  "batch='0' was not used: batch size must be at least 1", "r2_block_size='0' was not used",
+                  "epochs='1e23' was not used", "momentum='2' was not used", "colour='red' was not used"):
+        assert words in told, told
+    page.wait_for_function("() => !location.search.includes('abc')", timeout=TIMEOUT_MS)
+    address = parse_qs(urlparse(page.url).query)
+    assert address == {"lr": ["5"], "rule2": ["bdfa"]}, page.url          # what the controls use
+    lr = page.get_by_label("learning rate", exact=True)
+    assert float(lr.input_value()) == 5.0
+    page.screenshot(path=str(screenshots / "faults-train-link.png"), full_page=False)
+
+    other = new_page()                    # the Representations page, given a path for a run id
+    watch_other = Watch(other)
+    other.goto(f"{app.url}/representations?run=../../x", timeout=TIMEOUT_MS)
+    other.get_by_text("Not used from this link").wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(other, TIMEOUT_MS / 1000)
+    assert "run id must be 16 lowercase hex characters" in _told(other)
+    assert "kept no hidden maps" not in other.inner_text("body")
+    other.wait_for_function("() => !location.search.includes('run=')", timeout=TIMEOUT_MS)
+    other.screenshot(path=str(screenshots / "faults-representations-link.png"), full_page=False)
+
+    watch.assert_clean("after the hostile link")
+    watch_other.assert_clean("after the link with a path for a run id")
