@@ -363,7 +363,7 @@ def test_the_wait_backs_off_exponentially_with_jitter_up_to_the_timeout(tmp_path
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-    assert 5 <= len(pauses) < 40 and 0.9 <= sum(pauses) <= 1.0 + 1e-6
+    assert 5 <= len(pauses) < 40 and 0.5 <= sum(pauses) <= 1.0 + 1e-6  # never past the timeout
     for k, pause in enumerate(pauses[:-1]):  # the last one is cut to the time left
         base = min(0.005 * 2 ** k, 0.5)
         assert 0.5 * base <= pause <= 1.5 * base

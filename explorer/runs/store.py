@@ -51,7 +51,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -355,6 +355,7 @@ class RunInfo:
     heartbeat: float | None
     damage: str | None = None      # what in the row cannot be read as it was written (None: nothing)
     raw_config: str | None = None  # the stored config text, kept when it is not a JSON object
+    _config_text: str | None = field(default=None, repr=False, compare=False)  # as stored: `problem`'s cache key
 
     @property
     def damaged(self) -> bool:
@@ -365,15 +366,11 @@ class RunInfo:
     def problem(self) -> str | None:
         """Why the run's config cannot be used as stored: the row's ``damage``, or the reason its
         config does not validate (checked when first asked); None when it can."""
-        from explorer.config import ConfigError
-
         if self.damage is not None:
             return self.damage
-        try:
-            RunConfig.from_dict(self.config)
-        except ConfigError as err:
-            return f"its config does not validate: {err}"
-        return None
+        if self._config_text is not None and len(self._config_text) <= 65536:  # the cache keeps short texts only
+            return _validation_problem(self._config_text)
+        return _config_problem(self.config)
 
     @property
     def active(self) -> bool:
@@ -458,6 +455,24 @@ def _fits(kind: str, value: Any) -> bool:
     return isinstance(value, str)
 
 
+def _config_problem(config: Mapping) -> str | None:
+    """Why a config dict does not validate (None when it does)."""
+    from explorer.config import ConfigError
+
+    try:
+        RunConfig.from_dict(config)
+    except ConfigError as err:
+        return f"its config does not validate: {err}"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _validation_problem(text: str) -> str | None:
+    """`_config_problem` of a stored config's text, remembered: a page that lists the runs every
+    second validates each config once."""
+    return _config_problem(json.loads(text))
+
+
 def _shown(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
@@ -496,7 +511,8 @@ def _info(row: tuple) -> RunInfo:
             problems.append(f"its column {name} holds {_shown(value)}")
             values[name] = fallback
     return RunInfo(values["id"], values["group_id"], config, status, *(values[n] for n in names[4:]),
-                   damage="; ".join(problems) or None, raw_config=raw_config)
+                   damage="; ".join(problems) or None, raw_config=raw_config,
+                   _config_text=None if problems else raw)
 
 
 class Records(list):
