@@ -25,6 +25,7 @@ from torch import nn
 
 from explorer.engine.build import build
 from explorer.config import DataConfig, RunConfig
+from explorer.config.bounds import MAX_EPOCHS
 from explorer.data.embedded import load_random
 from explorer.engine.device import choose_device, describe
 from explorer.engine.trainer import Trainer
@@ -32,6 +33,7 @@ from explorer.engine.trainer import Trainer
 WIDTHS = (1024, 1024, 1024, 1024)
 FEATURES, CLASSES, BATCH = 784, 10, 256
 LOG_EVERY = 50
+DATA_BATCHES = 64  # batches of data held (the runs go round them again): memory does not grow with --steps
 RULES = {"bp": {}, "fa": {}, "dfa": {}, "ifa": {}, "bdfa": {"block_size": 2}, "fp": {"bp_depth": 1},
          "sdfa": {"connections": 3}, "ssdfa": {}, "usf": {}, "frsf": {}, "brsf": {}}
 
@@ -44,7 +46,7 @@ def bench_config(rule: str, samples: int) -> RunConfig:
         "model": {"name": "mlp", "hidden": list(WIDTHS), "activation": "relu"},
         "algorithm": {"name": rule, **RULES[rule]},
         "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
-        "train": {"epochs": 1000, "batch_size": BATCH, "log_every": LOG_EVERY},
+        "train": {"epochs": MAX_EPOCHS, "batch_size": BATCH, "log_every": LOG_EVERY},
     })
 
 
@@ -93,6 +95,13 @@ def persistent_mb(module: nn.Module, optimizer: torch.optim.Optimizer) -> float:
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
 
 
+def _at_least(value, name: str, low: int) -> int:
+    """``value`` if it is a whole number of at least ``low``, else a `ValueError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be a whole number of at least {low}, got {value!r}")
+    return value
+
+
 def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, warmup: int = 5,
                   device: str | None = None, memory: bool = True, progress=None) -> dict:
     """Samples per second (best and median round) and peak memory for each rule and the plain loop.
@@ -102,8 +111,9 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
         >>> sorted(r["rules"]), r["plain_autograd"]["samples_per_s"] > 0
         (['dfa'], True)
     """
+    _at_least(steps, "steps", 1), _at_least(rounds, "rounds", 1), _at_least(warmup, "warmup", 0)
     dev = choose_device(device)
-    samples = BATCH * (steps + warmup + 8)
+    samples = BATCH * min(steps + warmup + 8, DATA_BATCHES)
     data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
     runners = {}
@@ -207,11 +217,13 @@ def seeds_benchmark(seeds: int = 3, steps: int = 200, rounds: int = 3, device: s
     """
     from explorer.engine.seeds import SeedsTrainer, build_seeds
 
+    _at_least(seeds, "seeds", 1), _at_least(steps, "steps", 1), _at_least(rounds, "rounds", 1)
     dev = choose_device(device)
     cfgs = [RunConfig.from_dict({
-        "data": {"name": "random", "samples": 64 * (steps + 8), "test_samples": 256, "features": 784, "classes": 10},
+        "data": {"name": "random", "samples": 64 * min(steps + 8, DATA_BATCHES), "test_samples": 256,
+                 "features": 784, "classes": 10},
         "model": {"name": "mlp", "hidden": [256, 256]}, "algorithm": {"name": rule},
-        "train": {"epochs": 1000, "batch_size": 64, "log_every": 50}, "seed": s}) for s in range(seeds)]
+        "train": {"epochs": MAX_EPOCHS, "batch_size": 64, "log_every": 50}, "seed": s}) for s in range(seeds)]
     data = load_random(cfgs[0].data).to(dev)
     singles = [Trainer(c, built=build(c, dev, data)) for c in cfgs]
     stacked = SeedsTrainer(cfgs, built=build_seeds(cfgs, dev))

@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer train | runs | bench | parity | sweep | reproduce | embed-bench | seeds-bench``.
+"""The command line: ``python -m explorer train | runs | bench | parity | sweep | reproduce | embed-bench | seeds-bench | stress``.
 
 Its ``--help`` texts are plain text (no reStructuredText markup); the train flags list the names the
 config accepts, read from the config's own lists, and a flag for every rule option of the registry
@@ -14,6 +14,10 @@ Example:
     python -m explorer sweep --config base.json --grid grid.json --seeds 3
     python -m explorer reproduce --list
     python -m explorer reproduce dp-3.1 --scale classroom --seeds 3 --out report
+    python -m explorer stress --folder /tmp/stress
+
+No error shows a traceback: each is one line, "error: …", and an exit status (2 for bad input: a
+flag, a file, a config, a data file, the store); ``--debug`` or ``EXPLORER_DEBUG=1`` shows it.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ import json
 import math
 import os
 import queue
+import re
 import sys
 from typing import Any
 
 from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
+from explorer.config.bounds import MAX_LAYERS, MAX_SAMPLES, MAX_STEPS, MAX_WIDTH
+from explorer.config.fields import integer, number
 from explorer.config.schema import REDUCTIONS
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.config.registry import OPTIONS, RULES, help_text
 from explorer.data import DatasetNotFound
+from explorer.data.vision import DatasetFileError
 from explorer.experiments.catalogue.entry import SCALES
 from explorer.runs.export import strict
 from explorer.views.urlstate import parse_widths
@@ -55,6 +63,68 @@ TRAIN_FLAGS: dict[str, tuple[str, type, Any]] = {
     **{name: (f"algorithm.{name}", {"int": int, "float": float}.get(o.kind, str), tuple(c for c in o.choices if c))
        for name, o in OPTIONS.items()},
 }
+
+
+def whole(low: int | None = None, high: int | None = None):
+    """An argparse ``type``: a whole number (``1e3`` too) within ``low`` … ``high``, checked by the
+    config's own reader (`explorer.config.fields.integer`); anything else is a usage error that
+    argparse words as "argument --FLAG: …".
+
+    Example:
+        >>> whole(1, 10)("1e1"), whole()("-3")
+        (10, -3)
+        >>> whole(1)("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be at least 1, got 0
+    """
+    def parse(text: str) -> int:
+        try:
+            value: float = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        try:
+            return integer(value, "value", minimum=low, maximum=high)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(err.problem) from None
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def real(low: float | None = None, high: float | None = None, *, above: float | None = None):
+    """An argparse ``type``: a finite number within the bounds given (`explorer.config.fields.number`).
+
+    Example:
+        >>> real(0, 5)("2.5")
+        2.5
+        >>> real()("nan")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a finite number, got nan
+    """
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        try:
+            return number(value, "value", minimum=low, maximum=high, above=above)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(err.problem) from None
+
+    parse.__name__ = "number"
+    return parse
+
+
+# The bounds of the flags that set no config field (those that do are checked by the config, with
+# `explorer.config.bounds`): counts of seeds, threads or parallel runs, and the store's lock wait.
+MAX_SEED_COUNT = 1000        # --seeds of parity, sweep, reproduce, seeds-bench: seeds trained or stacked
+MAX_THREADS = 1024           # --threads, --parallel
+MAX_LOCK_WAIT = 24 * 3600.0  # s: --lock-wait; a day is past any writer that will ever let go
 
 
 def flag_help(key: str, names) -> str:
@@ -86,18 +156,32 @@ def rules_epilog() -> str:
     return "rules (--rule):\n" + "\n".join(f"  {line}" for line in help_text().splitlines())
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors read like the config's: "--steps must be at least 1, got 0"."""
+
+    def error(self, message: str):
+        flag, _, problem = re.fullmatch(r"(?:argument (\S+?): )?(.*)", message, re.S).group(1, 0, 2)
+        super().error(f"{flag} {problem}" if flag and problem.startswith("must ") else message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m explorer", description=DESCRIPTION)
+    p = Parser(prog="python -m explorer", description=DESCRIPTION)
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of an error (anywhere on the line; or set EXPLORER_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--store", help="the run store, an SQLite file (default: $EXPLORER_STORE, "
                                        "else ~/.explorer/runs.sqlite)")
+    store.add_argument("--lock-wait", type=real(0, MAX_LOCK_WAIT), metavar="SECONDS",
+                       help="how long in all a write waits for another process that holds the store's lock, "
+                            "retrying with backoff (default: 30)")
     t = sub.add_parser("train", parents=[store], epilog=rules_epilog(),
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="train one run into the store; print its curve (a line per epoch) and its final metrics")
     t.add_argument("--config", help="a RunConfig as a JSON file; flags below override its fields")
     for flag, (key, kind, names) in TRAIN_FLAGS.items():
-        t.add_argument(f"--{flag.replace('_', '-')}", type=kind, metavar=flag.upper(), help=flag_help(key, names))
+        t.add_argument(f"--{flag.replace('_', '-')}", type={int: whole(), float: real()}.get(kind, kind),
+                       metavar=flag.upper(), help=flag_help(key, names))
     t.add_argument("--hidden", help="hidden widths of the MLP, e.g. 256,256 or 4x256")
     t.add_argument("--batch-manhattan", action="store_true", help="sets optimizer.batch_manhattan")
     t.add_argument("--schedule", metavar="JSON", help='sets optimizer.schedule, e.g. {"name": "step", "step_size": 10, '
@@ -107,42 +191,42 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="throughput and peak memory of every rule vs a plain autograd loop")
     b.add_argument("--rules", help="comma-separated rules (default: all)")
-    b.add_argument("--steps", type=int, default=50, help="timed steps per round")
-    b.add_argument("--rounds", type=int, default=5, help="alternating rounds; each rule's best counts")
+    b.add_argument("--steps", type=whole(1, MAX_STEPS), default=50, help="timed steps per round")
+    b.add_argument("--rounds", type=whole(1, MAX_STEPS), default=5, help="alternating rounds; each rule's best counts")
     b.add_argument("--device", help=", ".join(DEVICES))
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     q = sub.add_parser("parity", help="the parity task: rules × seeds, summary with 95%% CIs beside published values")
-    q.add_argument("--k", type=int, default=3, help="digits per sample")
+    q.add_argument("--k", type=whole(), default=3, help="digits per sample")
     q.add_argument("--rules", default="bp,dfa,ntk,rf", help="comma-separated; rf:gaussian, rf:relu, rf:linear")
-    q.add_argument("--seeds", type=int, default=3)
-    q.add_argument("--epochs", type=int, default=20)
+    q.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3)
+    q.add_argument("--epochs", type=whole(), default=20)
     q.add_argument("--base", default="mnist", help="base dataset: mnist or digits")
     q.add_argument("--root", help="data folder holding MNIST/raw (else $EXPLORER_DATA)")
-    q.add_argument("--train-samples", type=int, help="samples drawn per epoch (default: the base train size)")
-    q.add_argument("--test-samples", type=int)
+    q.add_argument("--train-samples", type=whole(), help="samples drawn per epoch (default: the base train size)")
+    q.add_argument("--test-samples", type=whole())
     q.add_argument("--optimizer", default="sgd")
     q.add_argument("--lr", default="0.01", help="learning rate, or a comma-separated list to choose from")
-    q.add_argument("--momentum", type=float, default=0.0)
-    q.add_argument("--batch-size", type=int, default=64)
+    q.add_argument("--momentum", type=real(), default=0.0)
+    q.add_argument("--batch-size", type=whole(), default=64)
     q.add_argument("--device", help=", ".join(DEVICES))
     q.add_argument("--out", help="CSV file for the summary (default: parity-k<k>.csv)")
     e = sub.add_parser("embed-bench", help="t-SNE time: openTSNE (used by explorer.views.embed) beside scikit-learn")
     e.add_argument("--sizes", default="5000,10000", help="comma-separated point counts")
-    e.add_argument("--dim", type=int, default=512)
-    e.add_argument("--n-iter", type=int, default=500)
-    e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--dim", type=whole(1, MAX_WIDTH), default=512)
+    e.add_argument("--n-iter", type=whole(1, MAX_STEPS), default=500)
+    e.add_argument("--threads", type=whole(1, MAX_THREADS), default=1)
     e.add_argument("--json", action="store_true")
     k = sub.add_parser("seeds-bench", help="time of S seeds stacked into one network vs one seed")
-    k.add_argument("--seeds", type=int, default=3)
-    k.add_argument("--steps", type=int, default=200)
+    k.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3)
+    k.add_argument("--steps", type=whole(1, MAX_STEPS), default=200)
     k.add_argument("--rule", default="dfa", help=flag_help("algorithm.name", tuple(RULES)))
     k.add_argument("--device", help=", ".join(DEVICES))
     k.add_argument("--json", action="store_true")
     w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95%% CIs")
     w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
     w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
-    w.add_argument("--seeds", type=int, default=3)
+    w.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3)
     w.add_argument("--out", default="sweep.csv", help="CSV file for the summary")
     g = sub.add_parser("reproduce", parents=[store],
                        help="replay the catalogue of published tables: train into the store (resuming), then "
@@ -151,9 +235,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", default="classroom", choices=SCALES,
                    help="full: the document's setting; classroom: minutes on a laptop CPU; smoke: seconds "
                         "(default: classroom)")
-    g.add_argument("--seeds", type=int, default=1, help="seeds per run, 0 to N-1 (default: 1)")
+    g.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=1, help="seeds per run, 0 to N-1 (default: 1)")
     g.add_argument("--device", choices=DEVICES, help="where to train: " + ", ".join(DEVICES))
-    g.add_argument("--parallel", type=int, default=1, metavar="N",
+    g.add_argument("--parallel", type=whole(1, MAX_THREADS), default=1, metavar="N",
                    help="runs trained at once (default 1; a GPU takes several small networks at once faster, "
                         "but measured step times are then shared)")
     g.add_argument("--data", metavar="DIR", help="the data folder holding MNIST/raw, notMNIST/raw, "
@@ -165,12 +249,20 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--no-train", action="store_true", help="train nothing; the table of what the store holds")
     g.add_argument("--json", action="store_true", help="print the list or the table as JSON")
     g.add_argument("--out", metavar="DIR", help="write the report there: README.md and a PNG chart per entry")
+    st = sub.add_parser("stress", help="check the fault-tolerance claims: processes on one store, SIGKILL, a kill "
+                                       "mid-checkpoint, damaged rows and blobs, a full disk, a held lock, divergence "
+                                       "under every rule; PASS/FAIL/SKIP each, exit 1 if one fails")
+    st.add_argument("--folder", metavar="DIR", help="where the checks keep their store (default: a fresh temporary "
+                                                   "folder); a folder used before is fine")
+    st.add_argument("--quick", action="store_true", help="smaller checks: seconds each, for tests")
+    st.add_argument("--only", metavar="CHECKS", help="comma-separated checks to run (default: all)")
+    st.add_argument("--json", action="store_true", help="print the results as one JSON list")
     r = sub.add_parser("runs", help="the runs in the store: list, show, export, delete")
     rs = r.add_subparsers(dest="runs_command", required=True)
     rl = rs.add_parser("list", parents=[store], help="the stored runs, newest first")
     rl.add_argument("--group", help="only this group's runs")
     rl.add_argument("--status", choices=STATUSES, help="only runs with this status")
-    rl.add_argument("--limit", type=int, help="at most this many")
+    rl.add_argument("--limit", type=whole(1, MAX_STEPS), help="at most this many")
     rl.add_argument("--json", action="store_true", help="a JSON list of runs (id, status, config, created, ...)")
     rh = rs.add_parser("show", parents=[store], help="one run: its config, status and last record")
     rh.add_argument("id")
@@ -184,19 +276,38 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+MAX_JSON_BYTES = 16 * 2**20  # a JSON file named on the command line: far past any config or grid
+
+
 def read_json(path: str, flag: str) -> Any:
-    """A JSON file named on the command line; a missing or broken file is a `ConfigError` naming the flag."""
+    """A JSON file named on the command line; a file that cannot be read, is not UTF-8 text, is
+    larger than `MAX_JSON_BYTES` or is not JSON is a `ConfigError` naming the flag and the file.
+
+    Example:
+        >>> read_json("/nowhere.json", "--config")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --config: cannot read /nowhere.json: No such file or directory
+    """
     try:
-        with open(path) as f:
-            return json.load(f)
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
     except OSError as err:
-        raise ConfigError(f"{flag}: cannot read {path}: {err.strerror}") from err
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{flag}: {path} is not valid JSON ({err})") from err
+        raise ConfigError(f"{flag}: cannot read {path}: {err.strerror or err}", field=flag) from None
+    if len(data) > MAX_JSON_BYTES:
+        raise ConfigError(f"{flag}: {path} is larger than {MAX_JSON_BYTES // 2**20} MiB; not a JSON file of "
+                          f"settings", field=flag)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{flag}: {path} is not a JSON file: byte {err.start} is not UTF-8 text",
+                          field=flag) from None
+    return json_flag(text, f"{flag} {path}", quote=False)
 
 
-def json_flag(text: str, flag: str) -> Any:
-    """A flag's JSON text; broken JSON is a `ConfigError` naming the flag.
+def json_flag(text: str, flag: str, *, quote: bool = True) -> Any:
+    """A flag's JSON text; anything that is not JSON (nested too deep, numbers too long) is a
+    `ConfigError` naming the flag, and quoting the text (its start) unless ``quote`` is false.
 
     Example:
         >>> json_flag('{"flip": true}', "--augment")
@@ -206,19 +317,67 @@ def json_flag(text: str, flag: str) -> Any:
         ...
         explorer.config.ConfigError: --augment: not valid JSON ({flip: Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
     """
+    quoted = (text if len(text) <= 60 else text[:59] + "…") + ": " if quote else ""
     try:
         return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{flag}: not valid JSON ({text}: {err})") from err
+    except RecursionError:
+        raise ConfigError(f"{flag}: not valid JSON ({quoted}nested too deep)", field=flag) from None
+    except ValueError as err:  # json.JSONDecodeError, and an integer of more digits than Python reads
+        raise ConfigError(f"{flag}: not valid JSON ({quoted}{err})", field=flag) from None
+
+
+def hidden_widths(text: str, flag: str = "--hidden") -> list[int]:
+    """``--hidden``: the widths as the one width parser reads them (`explorer.views.urlstate.parse_widths`),
+    after refusing what it would read as something else: an empty width (``64,,64`` is not
+    ``64,64``) and more layers than a config takes (``10000000000x64`` would fill the memory first).
+
+    Example:
+        >>> hidden_widths("64,64"), hidden_widths("2x8"), hidden_widths("")
+        ([64, 64], [8, 8], [])
+        >>> hidden_widths("64,,64")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --hidden has an empty width between commas: '64,,64'; write widths like 64,64
+    """
+    stripped = text.strip()
+    if stripped and re.search(r"(^|,)\s*(,|$)", stripped):
+        raise ConfigError(f"{flag} has an empty width between commas: {text!r}; write widths like 64,64",
+                          field="model.hidden")
+    repeated = re.fullmatch(r"([0-9]+)\s*[x×]\s*[0-9]+", stripped)
+    if repeated and int(repeated.group(1)) > MAX_LAYERS:
+        raise ConfigError(f"{flag}: at most {MAX_LAYERS} hidden layers, got {repeated.group(1)}", field="model.hidden")
+    return parse_widths(text, flag)
+
+
+# the config fields that flags other than TRAIN_FLAGS set
+OTHER_TRAIN_FLAGS = {"model.hidden": "--hidden", "optimizer.batch_manhattan": "--batch-manhattan",
+                     "optimizer.schedule": "--schedule", "train.augment": "--augment", "data.resize": "--resize"}
+
+
+def flag_of(field: str | None, given: set[str]) -> str | None:
+    """The ``train`` flag among ``given`` that sets ``field`` or the section holding it.
+
+    Example:
+        >>> flag_of("model.hidden[1]", {"--hidden"}), flag_of("optimizer.lr", {"--hidden"})
+        ('--hidden', None)
+        >>> flag_of("optimizer.schedule.gamma", {"--schedule", "--lr"})
+        '--schedule'
+    """
+    keys = {key: f"--{flag.replace('_', '-')}" for flag, (key, _, _) in TRAIN_FLAGS.items()} | OTHER_TRAIN_FLAGS
+    for key, flag in keys.items():
+        if flag in given and field and (field == key or field.startswith((key + ".", key + "["))):
+            return flag
+    return None
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The run config of a ``train`` command line: the file (if any), then the flags."""
+    """The run config of a ``train`` command line: the file (if any), then the flags. A value the
+    config refuses is a `ConfigError` that says where it came from: the flag, or the file."""
     base: dict[str, Any] = read_json(args.config, "--config") if args.config else {}
     changes = {key: getattr(args, flag) for flag, (key, _, _) in TRAIN_FLAGS.items()
                if getattr(args, flag) is not None}
     if args.hidden is not None:
-        changes["model.hidden"] = parse_widths(args.hidden, "--hidden")
+        changes["model.hidden"] = hidden_widths(args.hidden)
     if args.batch_manhattan:
         changes["optimizer.batch_manhattan"] = True
     for flag, key in (("schedule", "optimizer.schedule"), ("augment", "train.augment")):
@@ -226,7 +385,18 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             changes[key] = json_flag(getattr(args, flag), f"--{flag}")
     if args.resize is not None:
         changes["data.resize"] = parse_widths(args.resize, "--resize")
-    return RunConfig.from_dict(base).with_values(changes)
+    given = {f"--{flag.replace('_', '-')}" for flag in TRAIN_FLAGS if getattr(args, flag) is not None}
+    given |= {flag for key, flag in OTHER_TRAIN_FLAGS.items() if key in changes}
+    source = f"--config {args.config}" if args.config else None
+    try:
+        cfg = RunConfig.from_dict(base)
+        source = None
+        return cfg.with_values(changes)
+    except ConfigError as err:
+        source = source or flag_of(err.field, given) or (f"--config {args.config}" if args.config else None)
+        if source is None:
+            raise
+        raise ConfigError(f"{source}: {err}", field=err.field) from None
 
 
 CURVE_COLUMNS = (("epoch", "epoch"), ("train loss", "train_loss"), ("train acc", "train_acc"),
@@ -273,7 +443,7 @@ def _train(args) -> int:
 
     cfg = config_from_args(args)
     records: queue.Queue[dict] = queue.Queue()  # filled on the run's thread, printed on this one
-    with JobManager(args.store, max_concurrent=1) as jobs:
+    with JobManager(args.store, max_concurrent=1, store_timeout=args.lock_wait) as jobs:
         handle = jobs.submit(cfg, on_metrics=records.put)
         if not args.json:
             print(f"run {handle.id} (in {jobs.store.path})")
@@ -324,12 +494,37 @@ def _train(args) -> int:
     return 0
 
 
-def _describe(config: dict) -> str:
-    """A run's config in a few words: rule, network, data."""
-    model = config.get("model", {})
-    net = model.get("name", "?") + (str(model["hidden"]).replace(" ", "") if "hidden" in model else "")
-    return (f"{config.get('algorithm', {}).get('name', '?')} {net} on {config.get('data', {}).get('name', '?')}, "
-            f"seed {config.get('seed', 0)}")
+def _describe(info) -> str:
+    """A run in a few words: rule, network, data, seed; a run whose row or config cannot be used
+    says so (`RunInfo.problem`) instead of guessing.
+
+    Example:
+        >>> from types import SimpleNamespace as Row
+        >>> _describe(Row(config={"algorithm": {"name": "dfa"}, "model": {"name": "mlp", "hidden": [8, 8]},
+        ...                       "data": {"name": "digits"}, "seed": 1}, problem=None, damaged=False))
+        'dfa mlp[8,8] on digits, seed 1'
+        >>> _describe(Row(config={}, problem="its config is not JSON", damaged=True))
+        'DAMAGED: its config is not JSON'
+    """
+    problem = getattr(info, "problem", None)
+    if getattr(info, "damaged", False):
+        return f"DAMAGED: {problem}"
+    if problem:  # what the config says cannot be trusted to describe the run: its text, not a guess
+        return f"NOT VALID: {problem}; stored config {json.dumps(info.config)[:120]}"
+    config = info.config if isinstance(info.config, dict) else {}
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    section = lambda name: config.get(name) if isinstance(config.get(name), dict) else {}  # noqa: E731
+    net = str(model.get("name", "?")) + (str(model["hidden"]).replace(" ", "") if "hidden" in model else "")
+    words = (f"{section('algorithm').get('name', '?')} {net} on {section('data').get('name', '?')}, "
+             f"seed {config.get('seed', 0)}")
+    return words
+
+
+def _open_store(args):
+    """The store of ``--store`` with the write wait of ``--lock-wait`` (the store's default without it)."""
+    from explorer.runs.store import Store
+
+    return Store(args.store) if args.lock_wait is None else Store(args.store, timeout=args.lock_wait)
 
 
 def _local(t: float | None) -> str:
@@ -340,12 +535,9 @@ def _local(t: float | None) -> str:
 
 def _runs(args) -> int:
     from explorer.runs.export import export, resolve, run_document
-    from explorer.runs.store import Store
 
-    with Store(args.store) as store:
+    with _open_store(args) as store:
         if args.runs_command == "list":
-            if args.limit is not None and args.limit < 1:
-                raise ConfigError(f"--limit must be at least 1, got {args.limit}")
             runs = store.list_runs(group=args.group, status=args.status, limit=args.limit)
             if args.json:
                 print(json.dumps(strict([info.to_dict() for info in runs]), indent=2))
@@ -353,7 +545,7 @@ def _runs(args) -> int:
             print(f"{'id':<18}{'status':<13}{'steps':>13}  {'created':<21}run")
             for info in runs:
                 steps = f"{info.steps_done}/{info.total_steps if info.total_steps is not None else '?'}"
-                print(f"{info.id:<18}{info.status:<13}{steps:>13}  {_local(info.created):<21}{_describe(info.config)}"
+                print(f"{info.id:<18}{info.status:<13}{steps:>13}  {_local(info.created):<21}{_describe(info)}"
                       + (f"  group {info.group}" if info.group else ""))
             if not runs:
                 print(f"(no runs in {store.path})")
@@ -365,7 +557,7 @@ def _runs(args) -> int:
             info = store.get_run(args.id)
             print(f"run {info.id}: {info.status}" + (f" at step {info.diverged_at}" if info.diverged_at is not None else "")
                   + (f"  (group {info.group})" if info.group else ""))
-            print(f"  {_describe(info.config)}")
+            print(f"  {_describe(info)}")
             print(f"  created {_local(info.created)}, started {_local(info.started)}, finished {_local(info.finished)}")
             print(f"  device {info.device or '-'} ({info.device_name or '-'}), explorer {info.version}")
             print(f"  {info.steps_done}/{info.total_steps if info.total_steps is not None else '?'} steps, "
@@ -376,6 +568,9 @@ def _runs(args) -> int:
             if last:
                 print("  last record: " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                     for k, v in last.items() if k != "layers"))
+            if info.problem:
+                print(f"error: run {info.id} cannot be used as stored: {info.problem}", file=sys.stderr)
+                return 2
             return 0
         if args.runs_command == "export":
             text = export(store, args.id, args.format)
@@ -420,6 +615,34 @@ def _numbers(text: str, flag: str) -> list[float]:
         raise ConfigError(f"{flag} must be a number or comma-separated numbers, got {text!r}") from err
 
 
+def save_csv(frame, path: str, flag: str) -> None:
+    """Write a table as CSV; a file that cannot be written is a `ConfigError` naming the flag and the file."""
+    try:
+        frame.to_csv(path, index=False)
+    except OSError as err:
+        raise ConfigError(f"{flag}: cannot write {path}: {err.strerror or err}", field=flag) from None
+
+
+EMBED_MIN_POINTS = 91  # embed-bench: t-SNE at perplexity 30 needs more than 3 × 30 points
+
+
+def whole_value(text: str, flag: str, low: int | None = None, high: int | None = None) -> int:
+    """One whole number of a flag's list, read like a flag of its own (`whole`); a `ConfigError` naming the flag.
+
+    Example:
+        >>> whole_value(" 5000", "--sizes", 91)
+        5000
+        >>> whole_value("0", "--sizes", 91)
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --sizes must be at least 91, got 0
+    """
+    try:
+        return whole(low, high)(text.strip())
+    except argparse.ArgumentTypeError as err:
+        raise ConfigError(f"{flag} {err}", field=flag) from None
+
+
 def _print_summary(final, title: str) -> None:
     print(title)
     print(final.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -435,7 +658,7 @@ def _parity(args) -> int:
                                    momentum=args.momentum, batch_size=args.batch_size, data_options=data,
                                    device=args.device)
     out = args.out or f"parity-k{args.k}.csv"
-    summary.to_csv(out, index=False)
+    save_csv(summary, out, "--out")
     _print_summary(final, f"parity of {args.k} digit(s), final test accuracy (mean, 95% CI over "
                           f"{args.seeds} seeds) at each rule's chosen lr; summary written to {out}")
     return 0
@@ -446,7 +669,7 @@ def _sweep(args) -> int:
 
     result = sweep(RunConfig.from_dict(read_json(args.config, "--config")), read_json(args.grid, "--grid"),
                    args.seeds)
-    result.summary.to_csv(args.out, index=False)
+    save_csv(result.summary, args.out, "--out")
     s = result.summary
     final = s[(s["metric"] == "test_acc") & (s["epoch"] == s["epoch"].max())]
     _print_summary(final[[*result.grid_keys, "mean", "ci95", "n"]],
@@ -463,6 +686,8 @@ def select_entries(ids, source: str | None) -> list:
     ``source`` has it)."""
     from explorer.experiments import catalogue
 
+    if source is not None and not source.strip():
+        raise ConfigError("--source: give a document's name (or the start of it); it is empty", field="--source")
     if source is not None:
         sources = list(dict.fromkeys(e.source for e in catalogue.CATALOGUE.values()))
         wanted = source.lower()
@@ -480,10 +705,7 @@ def select_entries(ids, source: str | None) -> list:
 def _reproduce(args) -> int:
     from explorer.experiments import report
     from explorer.experiments import reproduce as rp
-    from explorer.runs.store import Store
 
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     entries = select_entries(args.ids, args.source)
     if args.list:
         listed = [{**e.to_dict(), "data_missing": rp.missing_data(e, args.data)} for e in entries]
@@ -497,7 +719,7 @@ def _reproduce(args) -> int:
         if not entries:
             print("(no catalogue entries)")
         return 0
-    with Store(args.store) as store:
+    with _open_store(args) as store:
         interrupted = False
         if not args.no_train:
             try:
@@ -530,7 +752,9 @@ def _reproduce(args) -> int:
 def _embed_bench(args) -> int:
     from explorer.views.embed import embed_benchmark
 
-    sizes = [int(v) for v in _numbers(args.sizes, "--sizes")]
+    sizes = [whole_value(v, "--sizes", EMBED_MIN_POINTS, MAX_SAMPLES) for v in args.sizes.split(",") if v.strip()]
+    if not sizes:
+        raise ConfigError("--sizes: give at least one point count", field="--sizes")
     result = embed_benchmark(sizes, dim=args.dim, n_iter=args.n_iter, n_jobs=args.threads)
     if args.json:
         print(json.dumps({str(k): v for k, v in result.items()}, indent=2))
@@ -546,8 +770,6 @@ def _embed_bench(args) -> int:
 def _seeds_bench(args) -> int:
     from explorer.bench import seeds_benchmark
 
-    if args.seeds < 1 or args.steps < 1:
-        raise ConfigError("--seeds and --steps must be at least 1")
     r = seeds_benchmark(args.seeds, args.steps, device=args.device, rule=args.rule)
     if args.json:
         print(json.dumps(r, indent=2))
@@ -562,19 +784,94 @@ def _seeds_bench(args) -> int:
     return 0
 
 
+def _stress(args) -> int:
+    from dataclasses import asdict
+
+    from explorer import stress
+
+    names = [c.name for c in stress.CHECKS]
+    only = tuple(n.strip() for n in args.only.split(",") if n.strip()) if args.only else ()
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise ConfigError(f"--only: no check {unknown[0]!r}; checks: {', '.join(names)}", field="--only")
+    say = None if args.json else (lambda result: print(result.line(), flush=True))
+    results = stress.run_checks(args.folder, quick=args.quick, only=only, report=say)
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        print(stress.summary(results))
+    return 1 if any(r.status == "FAIL" for r in results) else 0
+
+
+def debugging(argv: list[str]) -> tuple[bool, list[str]]:
+    """Whether to show tracebacks (``--debug`` anywhere on the line, or ``EXPLORER_DEBUG`` set to
+    anything but 0), and the command line without ``--debug``.
+
+    Example:
+        >>> debugging(["runs", "list", "--debug"])[1]
+        ['runs', 'list']
+    """
+    env = os.environ.get("EXPLORER_DEBUG", "").strip() not in ("", "0")
+    return env or "--debug" in argv, [a for a in argv if a != "--debug"]
+
+
+def one_line(err: BaseException, limit: int = 400) -> str:
+    """An unexpected error as one line: its type and its message, blanks and lines run together.
+
+    Example:
+        >>> one_line(ZeroDivisionError("division by zero"))
+        'ZeroDivisionError: division by zero'
+    """
+    text = " ".join(str(err).split())
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return type(err).__name__ + (f": {text}" if text else "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    commands = {"train": _train, "runs": _runs, "bench": _bench, "parity": _parity,
-                "sweep": _sweep, "reproduce": _reproduce, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench}
+    """The command line; returns the exit status: 0 done, 1 an unexpected error, 2 bad input (a
+    usage error, a config, a data file, a store), 130 interrupted, 141 the reader left. No error
+    shows a traceback unless asked for (``--debug`` or ``EXPLORER_DEBUG=1``): each is one line,
+    "error: …", on standard error.
+
+    Example:
+        >>> main(["bench", "--steps", "0"])
+        2
+    """
+    debug, argv = debugging(list(sys.argv[1:] if argv is None else argv))
+    commands = {"train": _train, "runs": _runs, "bench": _bench, "parity": _parity, "sweep": _sweep,
+                "reproduce": _reproduce, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench,
+                "stress": _stress}
     try:
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as done:  # --help, or a usage error argparse has already printed
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            return done.code if isinstance(done.code, int) else 2
         code = commands[args.command](args)
-        sys.stdout.flush()  # a reader that left early shows here, not in the interpreter's last flush
+        if sys.stdout is not None:  # None: started with standard output closed
+            sys.stdout.flush()  # a reader that left early shows here, not in the interpreter's last flush
         return code
-    except (ConfigError, DatasetNotFound, StoreError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         return reader_left()
+    except (ConfigError, DatasetNotFound, DatasetFileError, StoreError) as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # the last resort: one line, never a traceback unless asked for
+        if debug:
+            raise
+        if isinstance(err, OSError) and err.filename is not None:
+            print(f"error: {err.filename}: {err.strerror or one_line(err)}", file=sys.stderr)
+        else:
+            print(f"error: {one_line(err)} (run again with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 SIGPIPE_STATUS = 128 + 13  # what a shell reports for a command ended by SIGPIPE (as `yes | head` ends)
