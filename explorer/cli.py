@@ -37,8 +37,7 @@ from explorer.config.fields import integer, number
 from explorer.config.schema import REDUCTIONS
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.config.registry import OPTIONS, RULES, help_text
-from explorer.data import DatasetNotFound
-from explorer.data.vision import DatasetFileError
+from explorer.data import DatasetError
 from explorer.experiments.catalogue.entry import SCALES
 from explorer.runs.export import strict
 from explorer.views.urlstate import parse_widths
@@ -615,6 +614,24 @@ def _numbers(text: str, flag: str) -> list[float]:
         raise ConfigError(f"{flag} must be a number or comma-separated numbers, got {text!r}") from err
 
 
+def check_out(path: str, flag: str) -> str:
+    """An output file's path, checked before any work: its folder must exist (a `ConfigError`
+    naming the flag and the file, rather than a failed write after a long run).
+
+    Example:
+        >>> check_out("/nowhere/at/all.csv", "--out")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --out: cannot write /nowhere/at/all.csv: no folder /nowhere/at
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{flag}: cannot write {path}: no folder {folder}", field=flag)
+    if os.path.isdir(path):
+        raise ConfigError(f"{flag}: cannot write {path}: it is a folder", field=flag)
+    return path
+
+
 def save_csv(frame, path: str, flag: str) -> None:
     """Write a table as CSV; a file that cannot be written is a `ConfigError` naming the flag and the file."""
     try:
@@ -651,13 +668,13 @@ def _print_summary(final, title: str) -> None:
 def _parity(args) -> int:
     from explorer.experiments.parity import run_parity
 
+    out = check_out(args.out or f"parity-k{args.k}.csv", "--out")
     data = {k: v for k, v in {"root": args.root, "train_samples": args.train_samples,
                               "test_samples": args.test_samples}.items() if v is not None}
     _, summary, final = run_parity(args.k, args.rules.split(","), _numbers(args.lr, "--lr"), args.seeds,
                                    base=args.base, epochs=args.epochs, optimizer=args.optimizer,
                                    momentum=args.momentum, batch_size=args.batch_size, data_options=data,
                                    device=args.device)
-    out = args.out or f"parity-k{args.k}.csv"
     save_csv(summary, out, "--out")
     _print_summary(final, f"parity of {args.k} digit(s), final test accuracy (mean, 95% CI over "
                           f"{args.seeds} seeds) at each rule's chosen lr; summary written to {out}")
@@ -667,6 +684,7 @@ def _parity(args) -> int:
 def _sweep(args) -> int:
     from explorer.runs.sweep import sweep
 
+    check_out(args.out, "--out")
     result = sweep(RunConfig.from_dict(read_json(args.config, "--config")), read_json(args.grid, "--grid"),
                    args.seeds)
     save_csv(result.summary, args.out, "--out")
@@ -854,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return reader_left()
-    except (ConfigError, DatasetNotFound, DatasetFileError, StoreError) as err:
+    except (ConfigError, DatasetError, StoreError) as err:
         if debug:
             raise
         print(f"error: {err}", file=sys.stderr)
