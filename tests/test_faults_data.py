@@ -94,7 +94,8 @@ def tree(root) -> dict[str, str]:
             out[os.path.relpath(os.path.join(dirpath, d), root)] = "dir"
         for f in filenames:
             p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = hashlib.sha1(open(p, "rb").read()).hexdigest()
+            regular = os.path.isfile(p) and not os.path.islink(p)  # not a pipe, nor a link to a device
+            out[os.path.relpath(p, root)] = hashlib.sha1(open(p, "rb").read()).hexdigest() if regular else "special"
     return out
 
 
@@ -177,11 +178,20 @@ def test_an_unpacked_file_beside_its_gz_is_read_and_checked_first(tmp_path):
             "label 11 at position 0", f"{N_TRAIN} labels lie outside 0..9")
 
 
-def test_a_folder_where_a_file_should_be_is_named(tmp_path):
-    raw = idx_folder(tmp_path)
-    (raw / TEST_LABELS).unlink()
-    (raw / TEST_LABELS).mkdir()
-    refused(DataConfig("mnist", {"root": str(tmp_path)}), tmp_path, raw / TEST_LABELS, "cannot be read")
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_a_folder_pipe_or_device_where_a_file_should_be_is_named_not_read(tmp_path, name):
+    """A named pipe would make the reader wait for a writer forever, /dev/zero never ends."""
+    folder = idx_folder(tmp_path) if name == "mnist" else cifar_folder(tmp_path)
+    cfg = DataConfig(name, {"root": str(tmp_path)})
+    for make, kind in ((os.mkdir, "a folder"), (os.mkfifo, "a named pipe"),
+                       (lambda p: os.symlink("/dev/zero", p), "a character device")):
+        target = folder / (TEST_LABELS if name == "mnist" else "data_batch_2")
+        original = target.read_bytes()
+        target.unlink()
+        make(target)
+        refused(cfg, tmp_path, target, f"not a regular file ({kind})")
+        os.rmdir(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+        target.write_bytes(original)
 
 
 @pytest.mark.parametrize("name, folder", [("fashion_mnist", "FashionMNIST"), ("kmnist", "KMNIST")])

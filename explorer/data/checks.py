@@ -1,5 +1,6 @@
-"""What every reader of a dataset file checks before a step is taken: labels against their images
-(one integer per image, each a class 0 … classes − 1), and the most items one file may hold.
+"""What every reader of a dataset file checks before a step is taken: that it is a regular file,
+labels against their images (one integer per image, each a class 0 … classes − 1), and the most
+items one file may hold.
 
 So 1,000 labels for 60,000 images, or a label 200 among ten classes, is refused at load naming
 the file, instead of failing mid-training with an ``IndexError``.
@@ -7,6 +8,7 @@ the file, instead of failing mid-training with an ``IndexError``.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,30 @@ import torch
 from explorer.data.vision import DatasetFileError
 
 MOST_ITEMS = 1_000_000  # images one dataset file may hold (MNIST's train file 60,000, a CIFAR batch 10,000)
+
+
+def regular_file(path: Path) -> Path:
+    """``path`` if it is a regular file (or a link to one), else `DatasetFileError`: a folder, a
+    pipe (whose reader would wait for a writer forever) or a device (``/dev/zero`` never ends).
+
+    Example:
+        >>> regular_file(Path("/dev/null"))
+        Traceback (most recent call last):
+        ...
+        explorer.data.vision.DatasetFileError: /dev/null: not a regular file (a character device); put the dataset's file there
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        raise DatasetFileError(f"{path}: cannot be read ({type(err).__name__}: {err.strerror or err})") from err
+    if not stat.S_ISREG(mode):
+        kind = next((what for test, what in _KINDS if test(mode)), "not a file")
+        raise DatasetFileError(f"{path}: not a regular file (a {kind}); put the dataset's file there")
+    return path
+
+
+_KINDS = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
+          (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
 
 
 def checked_labels(labels: object, images: int, classes: int, where: Path, images_where: Path | None = None) -> torch.Tensor:

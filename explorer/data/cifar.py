@@ -4,7 +4,6 @@ arrays and nothing else."""
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import torch
 
 from explorer.config import DataConfig
 from explorer.data.base import Dataset
-from explorer.data.checks import MOST_ITEMS, checked_labels
+from explorer.data.checks import MOST_ITEMS, checked_labels, regular_file
 from explorer.data.vision import DatasetFileError, data_root, find_or_download, image_dataset
 
 FOLDER = "cifar-10-batches-py"
@@ -60,7 +59,7 @@ def read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         return DatasetFileError(f"{path}: {what}")
 
     try:
-        size = os.path.getsize(path)
+        size = regular_file(path).stat().st_size
         if size > MOST_BYTES:  # checked before unpickling: what is read follows what the door allows
             raise fault(f"{size:,} bytes; a CIFAR batch here holds at most {MOST_ITEMS:,} images "
                         f"({MOST_BYTES:,} bytes)")

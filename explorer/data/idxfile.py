@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from explorer.data.checks import MOST_ITEMS
+from explorer.data.checks import MOST_ITEMS, regular_file
 from explorer.data.vision import DatasetFileError
 
 UNSIGNED_BYTE = 0x08
@@ -56,6 +56,7 @@ def read_idx_file(path: Path, item_shape: tuple[int, ...] = ()) -> torch.Tensor:
     """
     kind = "images" if item_shape else "labels"
     try:
+        regular_file(path)
         with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as f:
             return _read(f, path, kind, item_shape)
     except DatasetFileError:
