@@ -23,12 +23,15 @@ flag, a file, a config, a data file, the store); ``--debug`` or ``EXPLORER_DEBUG
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import queue
 import re
+import signal
 import sys
+import threading
 from typing import Any
 
 from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
@@ -856,6 +859,30 @@ def main(argv: list[str] | None = None) -> int:
         2
     """
     debug, argv = debugging(list(sys.argv[1:] if argv is None else argv))
+    with stop_on_terminate():
+        return _main(argv, debug)
+
+
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # a stop asked from outside (kill, a process manager): as Ctrl-C
+
+
+@contextlib.contextmanager
+def stop_on_terminate():
+    """While the command runs, SIGTERM stops it as Ctrl-C does (a training run ends ``cancelled``
+    with every record it logged, instead of dying with its last records unwritten); the handler
+    before is put back after. Only in the main thread, where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str], debug: bool) -> int:
     commands = {"train": _train, "runs": _runs, "bench": _bench, "parity": _parity, "sweep": _sweep,
                 "reproduce": _reproduce, "embed-bench": _embed_bench, "seeds-bench": _seeds_bench,
                 "stress": _stress}

@@ -179,3 +179,30 @@ def test_a_reader_that_closed_the_pipe_ends_the_command_quietly(store_path):
                                stderr=subprocess.PIPE, text=True, timeout=120, env=dict(os.environ))
         assert child.returncode == 141 and child.stderr == "", child.stderr  # 128 + SIGPIPE, as `yes | head`
     os.close(write)
+
+
+def test_sigterm_stops_a_training_run_as_ctrl_c_does_keeping_its_records(store_path):
+    import signal
+    import time
+
+    child = subprocess.Popen([sys.executable, "-m", "explorer", "train", "--store", str(store_path), "--dataset",
+                              "digits", "--hidden", "8", "--epochs", "1000", "--log-every", "1", "--device", "cpu"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        run = child.stdout.readline().split()[1]  # "run <id> (in <store>)"
+        with Store(store_path) as store:
+            deadline = time.monotonic() + 120
+            while (seen := store.get_run(run).records) < 3:
+                assert time.monotonic() < deadline and child.poll() is None
+                time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130 and "Traceback" not in err and f"run {run}: stopped, cancelled" in err
+    with Store(store_path) as store:
+        info, steps = store.get_run(run), [r["step"] for r in store.metrics(run)]
+    assert info.status == "cancelled" and len(steps) >= seen and steps == list(range(1, len(steps) + 1))
