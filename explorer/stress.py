@@ -140,6 +140,13 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str, proc: su
         time.sleep(0.05)
 
 
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` if it still runs, and reap it."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 # processes -----------------------------------------------------------------------------------------
 
 
@@ -210,12 +217,8 @@ def check_sigkill(path: Path, scale: Scale) -> Result:
                 return seen[0] >= scale.kill_records
 
             _wait_for(enough, 300, f"{scale.kill_records} records of run {run_id}", proc)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _kill(proc)
         proc.stdout.close()
     with Store(path) as store:  # opening it marks the run of the dead process interrupted
         info = store.get_run(run_id)
@@ -258,6 +261,16 @@ def checkpoint_writer(path: str, run_id: str, mb: int, progress: str, most: int 
             Path(progress).write_text(f"end {step}")
 
 
+def _writing(progress: str) -> int:
+    """The step whose write ``progress`` says has begun (0: none).
+
+    Example:
+        >>> _writing("begin 3"), _writing("end 3"), _writing("")
+        (3, 0, 0)
+    """
+    return int(progress.split()[1]) if progress.startswith("begin ") else 0
+
+
 def _progress(file: Path) -> str:
     try:
         return file.read_text()
@@ -272,20 +285,15 @@ def check_checkpoint_kill(path: Path, scale: Scale, scratch: Path) -> Result:
     midwrite, failures = 0, []
     for kill in range(scale.checkpoint_kills):
         progress.write_text("")
+        with Store(path) as store:
+            first = max(store.checkpoint_steps(run_id), default=0) + 1  # the step the writer starts at
         proc = _python(f"from explorer.stress import checkpoint_writer; checkpoint_writer({str(path)!r}, "
                        f"{run_id!r}, {scale.checkpoint_mb}, {str(progress)!r})", stderr=subprocess.PIPE)
         try:
-            _wait_for(lambda: _progress(progress).startswith("end"), 300, "a stored checkpoint", proc)
-            # then the kill, as soon as a later write begins
-            deadline = time.monotonic() + 300
-            while not _progress(progress).startswith("begin") and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.001)
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+            # the kill, as soon as a write begins after one stored: "begin N" for N past the first
+            _wait_for(lambda: _writing(_progress(progress)) > first, 300, "a second checkpoint write", proc)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _kill(proc)
             proc.stderr.close()
         midwrite += _progress(progress).startswith("begin")
     loaded = 0

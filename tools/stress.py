@@ -29,22 +29,9 @@ from pathlib import Path
 
 from explorer.runs.jobs import JobManager
 from explorer.runs.store import Store, StoreError
+from explorer.stress import tiny_config  # the one tiny run of this tool and `python -m explorer stress`
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_config(seed: int = 0, rule: str = "bp", **sections) -> dict:
-    """A run of a second or less: an MLP with 8 hidden units, one epoch of ``digits`` on the CPU.
-
-    Example:
-        >>> tiny_config(3, "dfa")["algorithm"], tiny_config()["train"]
-        ({'name': 'dfa'}, {'epochs': 1, 'batch_size': 64})
-    """
-    cfg = {"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [8], "activation": "tanh"},
-           "algorithm": {"name": rule}, "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
-           "train": {"epochs": 1, "batch_size": 64}, "seed": seed, "device": "cpu"}
-    cfg.update(sections)
-    return cfg
 
 
 def _same(a: list[dict], b: list[dict]) -> bool:
