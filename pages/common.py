@@ -19,6 +19,7 @@ few Streamlit-side habits they have in common, so each is written once:
 from __future__ import annotations
 
 import gc
+import re
 import time
 from typing import Callable, Sequence
 
@@ -108,6 +109,16 @@ def start_runs(configs: Sequence, start: Callable[[], Sequence[str]]):
     return ids
 
 
+def plain(text: str) -> str:
+    """``text`` shown as it is in Markdown: a link's own text (``[x](http://…)``, a bare address,
+    ``**``, ``$…$``, ``:red[…]``, HTML) quoted in a message must not turn into a link, emphasis,
+    maths or markup. Every ASCII punctuation mark is escaped (CommonMark allows it for each), and an
+    invisible word joiner goes before what the renderer would turn into a link by itself
+    (``http…``, ``www.``, an address after ``@``), which escapes do not stop."""
+    text = re.sub(r"(?i)(https?:|ftp:|mailto:|www\.)", "\u2060\\1", text).replace("@", "@\u2060")
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
 def stored_id(kind: str, many: bool = False) -> Callable[[str], str]:
     """A reader of a ``kind`` ("run" or "group") id in a link, for `door`: refused, with the reason,
     when it is not an id or this server's store has no such run or group. ``many``: ids joined by
@@ -170,7 +181,7 @@ def door(page: str, params: dict[str, links.Param],
     messages, by_param = told.get(page, ([], {}))
     if messages:
         st.warning("**Not used from this link** (the address now shows what is used):\n"
-                   + "\n".join(f"- {m}" for m in messages))
+                   + "\n".join(f"- {plain(m)}" for m in messages))
     if page in fresh:
         fresh.discard(page)
         return by_param

@@ -345,7 +345,7 @@ for key, words in list(unused.items()):
     if key not in drawn or urlstate.differs(key, drawn[key]):
         unused.pop(key)      # set since (or not shown): the link's value no longer matters
     else:
-        spots[f"rule{urlstate.slot_of(key)}" if urlstate.slot_of(key) else placed[key]].warning(words)
+        spots[f"rule{urlstate.slot_of(key)}" if urlstate.slot_of(key) else placed[key]].warning(common.plain(words))
 try:
     server_caps.check_steps(comparison_configs(*urlstate.configs(values)), common.caps())
 except ConfigError as err:

@@ -9,6 +9,7 @@ Every page is driven through Streamlit's AppTest; runs are held with Step or pau
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -39,7 +40,8 @@ def _open(page: str | None, query: list[tuple[str, str]]) -> AppTest:
 
 
 def _told(at) -> str:
-    return "\n".join(w.value for w in at.warning)
+    """The page's warnings as a person reads them (the page escapes a link's text for Markdown)."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(w.value for w in at.warning)).replace("\u2060", "")
 
 
 def _address(at) -> dict:
@@ -76,6 +78,12 @@ def test_a_refused_link_value_is_named_and_the_address_shows_what_is_used(store_
         assert str(at.selectbox(key=key).value if key.startswith("rule") else at.number_input(key=key).value) == value
     if param in ("lr", "batch", "momentum", "epochs"):
         assert at.number_input(key=param).value == DEFAULTS[param]   # and the control its default
+
+
+def test_a_link_text_is_shown_as_text_not_markdown(store_path):
+    at = _open(None, [("note", "[click](http://evil.example) **now** $x$")])
+    [box] = [w.value for w in at.warning]
+    assert "\\[click\\]\\(\u2060http\\:\\/\\/evil\\.example\\) \\*\\*now\\*\\* \\$x\\$" in box   # no link, bold, maths
 
 
 def test_a_repeated_parameter_uses_its_last_valid_value_and_names_the_rest(store_path):

@@ -11,11 +11,12 @@ from tools import app_bench
 from .browse import TIMEOUT_MS
 from .drawn import Watch
 
-LINK = "lr=0.1&lr=abc&lr=5&batch=0&rule2=bdfa&r2_block_size=0&epochs=1e23&momentum=2&colour=red"
+LINK = ("lr=0.1&lr=abc&lr=5&batch=0&rule2=bdfa&r2_block_size=0&epochs=1e23&momentum=2&colour=red"
+        "&note=%5Bclick%5D(http://evil.example)")
 
 
 def _told(page) -> str:
-    return page.locator('[data-testid="stAlert"]').first.inner_text(timeout=TIMEOUT_MS)
+    return page.locator('[data-testid="stAlert"]').first.inner_text(timeout=TIMEOUT_MS).replace("\u2060", "")
 
 
 def test_a_hostile_link_is_named_and_the_address_shows_what_is_used(app, new_page, screenshots):
@@ -29,10 +30,16 @@ def test_a_hostile_link_is_named_and_the_address_shows_what_is_used(app, new_pag
                   "batch='0' was not used: batch size must be at least 1", "r2_block_size='0' was not used",
                   "epochs='1e23' was not used", "momentum='2' was not used", "colour='red' was not used"):
         assert words in told, told
+    assert "note='[click](http://evil.example)' was not used" in told          # shown as text,
+    assert page.locator('a[href*="evil.example"]').count() == 0               # not as a link
     page.wait_for_function("() => !location.search.includes('abc')", timeout=TIMEOUT_MS)
     address = parse_qs(urlparse(page.url).query)
     assert address == {"lr": ["5"], "rule2": ["bdfa"]}, page.url          # what the controls use
     lr = page.get_by_label("learning rate", exact=True)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    lr.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("""() => [...document.querySelectorAll('input')]
+        .some(i => i.getAttribute('aria-label') === 'learning rate' && i.value === '5')""", timeout=20_000)
     assert float(lr.input_value()) == 5.0
     page.screenshot(path=str(screenshots / "faults-train-link.png"), full_page=False)
 
