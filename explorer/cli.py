@@ -554,7 +554,11 @@ def _runs(args) -> int:
             return 0
         if args.runs_command == "show":
             if args.json:
-                print(json.dumps(run_document(store, args.id), indent=2))
+                document = run_document(store, args.id)
+                print(json.dumps(document, indent=2))
+                if document.get("problem"):
+                    print(f"error: run {args.id} cannot be used as stored: {document['problem']}", file=sys.stderr)
+                    return 2
                 return 0
             info = store.get_run(args.id)
             print(f"run {info.id}: {info.status}" + (f" at step {info.diverged_at}" if info.diverged_at is not None else "")

@@ -206,3 +206,14 @@ def test_sigterm_stops_a_training_run_as_ctrl_c_does_keeping_its_records(store_p
     with Store(store_path) as store:
         info, steps = store.get_run(run), [r["step"] for r in store.metrics(run)]
     assert info.status == "cancelled" and len(steps) >= seen and steps == list(range(1, len(steps) + 1))
+
+
+def test_runs_show_json_of_a_damaged_run_prints_the_document_and_says_so(store_path, capsys):
+    with Store(store_path) as store:
+        run = store.create_run(small_config())
+    _damage(store_path, run, "[1, 2]")
+    assert cli.main(["runs", "show", run, "--json"]) == 2
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert document["damaged"] is True and document["raw_config"] == "[1, 2]"
+    assert err == f"error: run {run} cannot be used as stored: {document['problem']}\n"
