@@ -2,6 +2,9 @@
 
 import sys
 
-from explorer.cli import main
+try:
+    from explorer.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the libraries load: no traceback, the shell's status for it
+    sys.exit(130)
 
 sys.exit(main())

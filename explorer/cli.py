@@ -291,6 +291,8 @@ def read_json(path: str, flag: str) -> Any:
         ...
         explorer.config.ConfigError: --config: cannot read /nowhere.json: No such file or directory
     """
+    if not path.strip():
+        raise ConfigError(f"{flag}: the file's path is empty", field=flag)
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_JSON_BYTES + 1)
@@ -375,7 +377,7 @@ def flag_of(field: str | None, given: set[str]) -> str | None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run config of a ``train`` command line: the file (if any), then the flags. A value the
     config refuses is a `ConfigError` that says where it came from: the flag, or the file."""
-    base: dict[str, Any] = read_json(args.config, "--config") if args.config else {}
+    base: dict[str, Any] = read_json(args.config, "--config") if args.config is not None else {}
     changes = {key: getattr(args, flag) for flag, (key, _, _) in TRAIN_FLAGS.items()
                if getattr(args, flag) is not None}
     if args.hidden is not None:
@@ -389,13 +391,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         changes["data.resize"] = parse_widths(args.resize, "--resize")
     given = {f"--{flag.replace('_', '-')}" for flag in TRAIN_FLAGS if getattr(args, flag) is not None}
     given |= {flag for key, flag in OTHER_TRAIN_FLAGS.items() if key in changes}
-    source = f"--config {args.config}" if args.config else None
+    source = f"--config {args.config}" if args.config is not None else None
     try:
         cfg = RunConfig.from_dict(base)
         source = None
         return cfg.with_values(changes)
     except ConfigError as err:
-        source = source or flag_of(err.field, given) or (f"--config {args.config}" if args.config else None)
+        source = source or flag_of(err.field, given) or (f"--config {args.config}" if args.config is not None else None)
         if source is None:
             raise
         raise ConfigError(f"{source}: {err}", field=err.field) from None

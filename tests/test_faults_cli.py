@@ -44,6 +44,7 @@ CASES = [
     (["train", "--config", "{nan}"], "--config {nan}: optimizer.lr must be a finite number"),
     (["train", "--config", "{folder}"], "--config: cannot read {folder}"),
     (["train", "--config", "/dev/zero"], "--config: /dev/zero is larger than"),
+    (["train", "--config", ""], "--config: the file's path is empty"),
     (["train", "--epochs", "1e20"], "--epochs: train.epochs must be at most 1000000"),
     (["train", "--epochs", "1.5"], "--epochs must be a whole number"),
     (["train", "--lr", "1e39"], "--lr: optimizer.lr must be at most"),
