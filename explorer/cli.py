@@ -821,6 +821,8 @@ def _stress(args) -> int:
     unknown = [n for n in only if n not in names]
     if unknown:
         raise ConfigError(f"--only: no check {unknown[0]!r}; checks: {', '.join(names)}", field="--only")
+    if args.folder is not None and os.path.exists(args.folder) and not os.path.isdir(args.folder):
+        raise ConfigError(f"--folder: {args.folder} is a file, not a folder", field="--folder")
     say = None if args.json else (lambda result: print(result.line(), flush=True))
     results = stress.run_checks(args.folder, quick=args.quick, only=only, report=say)
     if args.json:

@@ -78,6 +78,7 @@ CASES = [
     (["runs", "list", "--store", "{binary}"], "{binary} is not an explorer run store"),
     (["runs", "show", "../../etc/passwd"], "run id must be 16 lowercase hex characters"),
     (["stress", "--only", "nope"], "--only: no check 'nope'"),
+    (["stress", "--folder", "{binary}"], "--folder: {binary} is a file, not a folder"),
 ]
 
 
