@@ -205,6 +205,19 @@ def test_a_store_file_damaged_on_disk_is_a_store_error_saying_so(tmp_path):
                 s.metrics(info.id)
 
 
+def test_paths_that_cannot_hold_a_store_are_store_errors_saying_why(tmp_path, monkeypatch):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path, says in [("/dev/null", "is not a regular file"), (fifo, "is not a regular file"),
+                       (tmp_path, "is a folder"), ("runs\0.sqlite", "NUL character"),
+                       (tmp_path / ("x" * 300), "not a usable path"), ("~no-such-user-h2/runs.sqlite", "not a usable path")]:
+        with pytest.raises(StoreError, match=re.escape(says)):
+            Store(path)
+    monkeypatch.setenv("EXPLORER_STORE", "~no-such-user-h2/runs.sqlite")
+    with pytest.raises(StoreError, match=r"\$EXPLORER_STORE .* is not a usable path"):
+        Store()
+
+
 # A full disk -----------------------------------------------------------------------------------
 
 

@@ -554,6 +554,39 @@ class GroupInfo:
     created: float
 
 
+def _store_path(path: str | os.PathLike | None) -> Path:
+    """The run store's path, checked before SQLite sees it: a folder, a device or a pipe, a name the
+    system refuses (too long, a NUL byte, an unknown ~user) is a `StoreError` that says so.
+
+    Example:
+        >>> _store_path("/dev/null")
+        Traceback (most recent call last):
+        ...
+        explorer.runs.store.StoreError: run store /dev/null is not a regular file (a device, a pipe or a socket); give the path of an SQLite file
+    """
+    if path is None:
+        try:
+            path = default_path()
+        except (RuntimeError, ValueError, OSError) as err:  # $EXPLORER_STORE names an unknown ~user
+            raise StoreError(f"$EXPLORER_STORE ({os.environ.get('EXPLORER_STORE', '')[:200]!r}) is not a usable "
+                             f"path ({err})") from err
+    try:
+        chosen = Path(path)
+        if "\0" in str(chosen):
+            raise ValueError("it holds a NUL character")
+        chosen = chosen.expanduser()
+        folder, exists, regular = chosen.is_dir(), chosen.exists(), chosen.is_file()
+    except (OSError, RuntimeError, ValueError, TypeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise StoreError(f"run store {str(path)[:200]!r}: not a usable path ({reason})") from err
+    if folder:
+        raise StoreError(f"run store {chosen} is a folder; give the path of a file, e.g. {chosen / 'runs.sqlite'}")
+    if exists and not regular:
+        raise StoreError(f"run store {chosen} is not a regular file (a device, a pipe or a socket); "
+                         "give the path of an SQLite file")
+    return chosen
+
+
 class Store:
     """The run store at ``path`` (default: `default_path`), safe to share between threads
     (each thread gets its own connection) and processes (WAL).
@@ -581,14 +614,12 @@ class Store:
         if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                 or not 0 <= timeout <= MAX_WAIT):
             raise ValueError(f"timeout must be a number of seconds from 0 to {MAX_WAIT:g} (a day), got {timeout!r}")
-        self.path = Path(path).expanduser() if path is not None else default_path()
         self.timeout = float(timeout)
         self._local = threading.local()
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
-        if self.path.is_dir():
-            raise StoreError(f"run store {self.path} is a folder; give the path of a file, e.g. {self.path / 'runs.sqlite'}")
+        self.path = _store_path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
