@@ -138,6 +138,9 @@ def test_metric_rows_that_are_not_records_are_skipped_and_counted_never_raised(s
     assert view.new_metrics() == [{"step": 7}]
     _sql(store, "UPDATE metrics SET record = 'x' WHERE run_id = ? AND seq = 7", (run,))
     assert view.final() == {"step": 3, "loss": 1.0 / 3}  # the last record that can be read
+    followed = Followed(store, [run])  # what a page's chart reads: the readable records, and the count
+    followed.poll()
+    assert [r["step"] for r in followed.lists[0]] == [1, 3] and followed.skipped == 5
 
 
 # Blobs -----------------------------------------------------------------------------------------

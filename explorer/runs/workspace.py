@@ -178,6 +178,11 @@ class Followed:
             new += len(fresh)
         return new
 
+    @property
+    def skipped(self) -> int:
+        """Stored metric rows that could not be read as records, left out of ``records`` (all runs)."""
+        return sum(view.skipped for view in self.views)
+
     def statuses(self) -> list[str]:
         """Each run's status as last polled."""
         return [info.status for info in self.infos]
