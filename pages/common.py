@@ -110,13 +110,16 @@ def start_runs(configs: Sequence, start: Callable[[], Sequence[str]]):
 
 
 def plain(text: str) -> str:
-    """``text`` shown as it is in Markdown: a link's own text (``[x](http://…)``, a bare address,
-    ``**``, ``$…$``, ``:red[…]``, HTML) quoted in a message must not turn into a link, emphasis,
-    maths or markup. Every ASCII punctuation mark is escaped (CommonMark allows it for each), and an
-    invisible word joiner goes before what the renderer would turn into a link by itself
-    (``http…``, ``www.``, an address after ``@``), which escapes do not stop."""
-    text = re.sub(r"(?i)(https?:|ftp:|mailto:|www\.)", "\u2060\\1", text).replace("@", "@\u2060")
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+    """``text``, which may quote a link's own words, made safe to show as Markdown: no link
+    (``[x](…)``, ``<…>``, nor a bare address, which the renderer would link by itself: an invisible
+    word joiner goes into ``http://``, ``www.`` and after ``@``), no maths (``$``), no coloured
+    text (``:red[…]``). Everything else reads as written.
+    """
+    text = text.replace("\\", "\\\\")
+    text = re.sub(r"(?i)(https?:|ftp:)//", "\\1\u2060//", text)
+    text = re.sub(r"(?i)www\.", lambda m: m.group(0)[:3] + "\u2060.", text).replace("@", "@\u2060")
+    text = text.replace("](", "]\\(").replace("<", "\\<").replace("$", "\\$")
+    return re.sub(r":(\w+)\[", r":\1\\[", text)
 
 
 def stored_id(kind: str, many: bool = False) -> Callable[[str], str]:
@@ -377,7 +380,7 @@ def show_problems(setup, spots: dict) -> dict[str, str]:
     (``spots[field]``, else ``spots["setup"]``); an empty dict when the setup can start."""
     problems = setup.problems()
     for name, message in problems.items():
-        spots.get(name, spots["setup"]).warning(message)
+        spots.get(name, spots["setup"]).warning(plain(message))
     return problems
 
 
@@ -402,7 +405,7 @@ def run_problems(labels: Sequence[str], infos: Sequence, where=st) -> None:
 
 def config_error(err: ConfigError | StoreError | ValueError) -> None:
     """Show a refused input the way every page does."""
-    st.error(f"Not started: {err}")
+    st.error(plain(f"Not started: {err}"))
 
 
 @st.cache_resource(show_spinner=False)

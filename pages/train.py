@@ -319,7 +319,7 @@ def _buttons(values: dict, found) -> None:
                 common.workspace().compare(base, rules, paused=bool(step))) or begun[0].ids)
             started = begun[0]
         except ConfigError as err:
-            st.error(f"Not started: {refused(err, values)[1]}")
+            st.error(common.plain(f"Not started: {refused(err, values)[1]}"))
             return
         if step:
             started.step()
@@ -350,7 +350,7 @@ try:
     server_caps.check_steps(comparison_configs(*urlstate.configs(values)), common.caps())
 except ConfigError as err:
     group, words = refused(err, values)
-    spots[group].warning(f"Check this setting: {words}")
+    spots[group].warning(common.plain(f"Check this setting: {words}"))
 with action:
     shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
     _buttons(values, shown)

@@ -83,7 +83,7 @@ def test_a_refused_link_value_is_named_and_the_address_shows_what_is_used(store_
 def test_a_link_text_is_shown_as_text_not_markdown(store_path):
     at = _open(None, [("note", "[click](http://evil.example) **now** $x$")])
     [box] = [w.value for w in at.warning]
-    assert "\\[click\\]\\(\u2060http\\:\\/\\/evil\\.example\\) \\*\\*now\\*\\* \\$x\\$" in box   # no link, bold, maths
+    assert "[click]\\(http:\u2060//evil.example) **now** \\$x\\$" in box      # no link, no maths
 
 
 def test_a_repeated_parameter_uses_its_last_valid_value_and_names_the_rest(store_path):

@@ -12,7 +12,7 @@ from .browse import TIMEOUT_MS
 from .drawn import Watch
 
 LINK = ("lr=0.1&lr=abc&lr=5&batch=0&rule2=bdfa&r2_block_size=0&epochs=1e23&momentum=2&colour=red"
-        "&note=%5Bclick%5D(http://evil.example)")
+        "&note=%5Bclick%5D(http://evil.example)&hidden=%5Bx%5D(https://evil.example/b)")
 
 
 def _told(page) -> str:
@@ -33,8 +33,11 @@ def test_a_hostile_link_is_named_and_the_address_shows_what_is_used(app, new_pag
     assert "note='[click](http://evil.example)' was not used" in told          # shown as text,
     assert page.locator('a[href*="evil.example"]').count() == 0               # not as a link
     page.wait_for_function("() => !location.search.includes('abc')", timeout=TIMEOUT_MS)
+    assert page.locator('a[href*="evil.example"]').count() == 0
     address = parse_qs(urlparse(page.url).query)
-    assert address == {"lr": ["5"], "rule2": ["bdfa"]}, page.url          # what the controls use
+    # what the controls use: a text control keeps its text, told beside it (not linked either)
+    assert address == {"lr": ["5"], "rule2": ["bdfa"], "hidden": ["[x](https://evil.example/b)"]}, page.url
+    page.get_by_text("Check this setting: hidden widths must be whole numbers").wait_for(timeout=TIMEOUT_MS)
     lr = page.get_by_label("learning rate", exact=True)
     app_bench.wait_idle(page, TIMEOUT_MS / 1000)
     lr.wait_for(timeout=TIMEOUT_MS)
