@@ -45,15 +45,7 @@ CONTROL_GROUPS = ("catalogue", "size")   # what a classroom link can fold away (
 
 def _documents() -> dict[str, str]:
     """Each document of the catalogue (its ``source``) -> its name in the filter, in catalogue order."""
-    names: dict[str, str] = {}
-    for module in catalogue.DOCUMENTS:
-        source = module.SOURCE
-        if source not in names:
-            author = module.__name__.rsplit(".", 1)[-1].replace("_", " ").title()
-            names[source] = f"{author} ({source})" if source.endswith(".txt") else source
-    for entry in catalogue.CATALOGUE.values():   # an entry whose module is not listed (a test's own)
-        names.setdefault(entry.source, entry.source)
-    return names
+    return catalogue.document_names()
 
 
 def _entry_id(text: str) -> str:

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from explorer import cli, config
-from tools import stress
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.runs.jobs import JobManager
 from explorer.runs.store import Store
@@ -244,26 +243,6 @@ def test_a_run_that_fails_in_train_is_stored_as_failed_and_exits_2(capsys, tmp_p
     with Store(store_path) as store:
         [info] = store.list_runs()
     assert info.status == "failed" and "MNIST" in info.error
-
-
-def test_tools_stress_prints_its_figures_and_fails_when_a_bar_is_not_met(capsys, monkeypatch, tmp_path):
-    def not_met(path):
-        return {"ok": False, "failures": ["the killed run is running, not interrupted"], "status": "running",
-                "records": 3, "last_step": 3, "newest_record_s_before_kill": 0.1, "last_write_s_before_kill": 0.1,
-                "error": None}
-
-    monkeypatch.setattr(stress, "killed_run", not_met)  # the real one is tested in test_jobs.py
-    code = stress.main(["--runs", "4", "--threads", "2", "--folder", str(tmp_path / "s")])
-    out = capsys.readouterr().out
-    assert code == 1 and "SOME BARS NOT MET" in out and "failure: the killed run is running" in out
-    assert "ok   4 runs from 2 threads, cap 2: 4 done" in out and "ok   NaN loss: diverged at step" in out
-    assert "the next run in the queue: done" in out and "11 clear errors" in out
-    code = stress.main(["--runs", "0"])
-    err = capsys.readouterr().err
-    assert code == 2 and "--runs must be at least 1" in err
-
-
-# reproduce ------------------------------------------------------------------------------------------
 
 
 def test_reproduce_list_json_parses_with_the_keys_of_every_entry(capsys):

@@ -175,3 +175,41 @@ def test_the_limits_follow_the_start_with_a_floor_of_one():
     assert (rule.loss_limit(2.5), rule.loss_limit(0.25), rule.loss_limit(math.nan)) == (250.0, 100.0, math.inf)
     assert (rule.weight_limit(4.0), rule.weight_limit(0.0)) == (40.0, 10.0)
     assert Divergence(None, None).loss_limit(2.0) == Divergence(None, None).weight_limit(2.0) == math.inf
+
+
+def test_a_background_run_stores_why_it_diverged_and_the_page_says_it(tmp_path):
+    """The job manager keeps the reason in the store (``RunInfo.error``), where the Runs page, the
+    run table and the command line read it."""
+    from explorer import Trainer
+    from explorer.runs.jobs import JobManager
+    from explorer.runs.store import Store
+    from explorer.runs.workspace import status_message
+
+    cfg = hostile("dfa")
+    alone = Trainer(cfg)
+    while not alone.finished:
+        alone.step()
+    expected = alone.result()
+    assert expected.status == "diverged" and expected.reason
+    with JobManager(tmp_path / "runs.sqlite", max_concurrent=1) as jobs:
+        handle = jobs.submit(cfg)
+        handle.wait(timeout=120)
+    with Store(tmp_path / "runs.sqlite") as store:
+        info = store.get_run(handle.id)
+    assert (info.status, info.diverged_at, info.error) == ("diverged", expected.diverged_at, expected.reason)
+    assert f"({expected.reason})" in status_message("DFA", info)
+
+
+def test_the_command_line_says_why_a_run_diverged(tmp_path, capsys):
+    import json
+
+    from explorer.cli import main
+    from explorer.runs.store import Store
+
+    store = tmp_path / "runs.sqlite"
+    assert main(["train", "--lr", "10", "--epochs", "1", "--store", str(store), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    with Store(store) as s:
+        info = s.get_run(shown["id"])
+    assert shown["status"] == "diverged" and shown["reason"] == info.error
+    assert shown["reason"].startswith("loss ") or shown["reason"].startswith("weight norm ")

@@ -14,7 +14,7 @@ from explorer.config import ConfigError
 from explorer.runs.export import runs_table
 from explorer.runs.jobs import JobManager
 from explorer.runs.store import Store
-from tools.stress import concurrent_runs, diverging_queue, killed_run
+from tests.job_checks import concurrent_runs, diverging_queue, killed_run
 from explorer.engine.trainer import evaluate
 
 from conftest import small_config

@@ -170,3 +170,23 @@ def test_train_query_keeps_only_the_group_when_the_train_page_cannot_show_the_se
 def test_config_json_is_the_stored_config(store):
     info = store.get_run(_run(store, algorithm={"name": "usf", "scale": 0.5}, seed=4))
     assert json.loads(run_table.config_json(info)) == info.config
+
+
+@pytest.mark.parametrize("bad", [{"model": 5}, {"model": {"hidden": 5}}, {"algorithm": {"name": ["bp"]}}])
+def test_a_run_whose_stored_config_does_not_validate_is_listed_with_its_problem(store, bad):
+    """A stored config with a section of the wrong type (written by hand, or by another version)
+    is a row like the others, its rule unknown and its notes saying what is wrong; the runs beside
+    it are described as usual."""
+    import sqlite3
+
+    good = _run(store, algorithm={"name": "dfa"}, seed=1)
+    broken = _run(store, algorithm={"name": "fa"})
+    with sqlite3.connect(store.path) as c:
+        c.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(bad), broken))
+    infos = store.list_runs()
+    frame = run_table.runs_frame(infos, run_table.finals(store, infos)).set_index("id")
+    assert frame.loc[good, "rule"] == "DFA" and frame.loc[good, "notes"] == ""
+    assert frame.loc[broken, "rule"] == "?"
+    problem = next(i for i in infos if i.id == broken).problem
+    assert problem and frame.loc[broken, "notes"] == f"cannot be used as stored: {problem}"
+    assert len(run_table.overlay_labels(infos)) == 2 and all(run_table.search_text(i) for i in infos)

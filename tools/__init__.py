@@ -1,6 +1,5 @@
 """Developer tools, outside the installed package: run them from the repository root.
 
 - ``python -m tools.app_bench``: the app in a real browser (needs Playwright and Chromium);
-- ``python -m tools.stress``: reliability checks of the run store and the job manager (kills processes);
 - ``tools/bench_floor.py``: the Streamlit script `app_bench --floor` measures against.
 """

@@ -440,7 +440,7 @@ class JobManager:
             store.save_checkpoint(handle.id, trainer.steps_done, trainer.built.model.state_dict())
             handle._ending = True
             store.finish_run(handle.id, status, diverged_at=result.diverged_at if status == "diverged" else None,
-                             steps_done=trainer.steps_done)
+                             steps_done=trainer.steps_done, error=result.reason if status == "diverged" else None)
             handle.diverged_at = result.diverged_at if status == "diverged" else None
             handle._finish(status)
         except Exception as err:  # the run failed: record why, in the store and on the handle

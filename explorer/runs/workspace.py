@@ -77,8 +77,10 @@ def status_message(label: str, info: RunInfo) -> str:
 
     Example:
         >>> from types import SimpleNamespace
-        >>> status_message("DFA", SimpleNamespace(status="diverged", diverged_at=12, error=None))[:30]
-        '**DFA diverged at step 12**: i'
+        >>> status_message("DFA", SimpleNamespace(status="diverged", diverged_at=12,
+        ...                error="loss 3.2e+25 > 1e+06 × start 2.3 (the first step's loss)"))[:66]
+        '**DFA diverged at step 12** (loss 3.2e+25 > 1e+06 × start 2.3 (the'
+
         >>> status_message("BP", SimpleNamespace(status="failed", diverged_at=None,
         ...                error="RuntimeError: DefaultCPUAllocator: can't allocate memory: you tried to allocate 40000000000 bytes."))
         '**BP failed**: not enough memory for this network (it asked for 40 GB); try smaller hidden widths or a smaller batch.'
@@ -87,9 +89,9 @@ def status_message(label: str, info: RunInfo) -> str:
         return (f"**{label} cannot be read**: its row in the run store is damaged ({info.problem}); "
                 "what else it stored is kept.")
     if info.status == "diverged":
-        return (f"**{label} diverged at step {info.diverged_at}**: its loss became infinite or "
-                "not-a-number, so training stopped there. The curves show it up to that step. Try a "
-                "smaller learning rate or smaller initial weights.")
+        why = f"({info.error})" if info.error else "(its loss became infinite or not-a-number)"
+        return (f"**{label} diverged at step {info.diverged_at}** {why}, so training stopped there. The "
+                "curves show it up to that step. Try a smaller learning rate or smaller initial weights.")
     if info.status == "failed":
         return f"**{label} failed**: {failure_words(info.error)}"
     if info.status == "interrupted":

@@ -45,8 +45,12 @@ COLUMNS = ["id", "group", "rule", "data", "network", "status", "progress", "step
 
 def _config(info_or_config: RunInfo | Mapping) -> Mapping:
     # Duck-typed on purpose: Streamlit reloads edited modules, so a cached store's rows may be of
-    # an older RunInfo class than the one imported here.
-    return info_or_config if isinstance(info_or_config, Mapping) else info_or_config.config
+    # an older RunInfo class than the one imported here. A run whose config cannot be used as
+    # stored (damaged, or not a valid config: `RunInfo.problem`) is described from nothing, so a
+    # section of the wrong type never reaches the describing code; its notes say what is wrong.
+    if isinstance(info_or_config, Mapping):
+        return info_or_config
+    return {} if getattr(info_or_config, "problem", None) else info_or_config.config
 
 
 def rule_name(config: RunInfo | Mapping) -> str:
@@ -123,8 +127,11 @@ def percent(value) -> str:
 
 
 def _notes(info: RunInfo) -> str:
+    problem = getattr(info, "problem", None)
+    if problem:
+        return f"cannot be used as stored: {problem}"
     if info.status == "diverged":
-        return f"diverged at step {info.diverged_at}"
+        return f"diverged at step {info.diverged_at}" + (f": {info.error}" if info.error else "")
     if info.error:
         return info.error if len(info.error) <= 120 else info.error[:119] + "…"
     return ""
@@ -147,7 +154,8 @@ def describe(info: RunInfo, final: Mapping | None = None) -> dict:
     final = final or {}
 
     steps = f"{info.steps_done}/{info.total_steps}" if info.total_steps else str(info.steps_done)
-    return {"id": info.id, "group": info.group or "", "rule": run_label(info.config), "data": dataset_name(info),
+    rule = "?" if getattr(info, "problem", None) else run_label(_config(info))
+    return {"id": info.id, "group": info.group or "", "rule": rule, "data": dataset_name(info),
             "network": network(info), "status": info.status, "progress": info.progress, "steps": steps,
             "test_acc": percent(final.get("test_acc")), "test_loss": readable(final.get("test_loss")),
             "created": datetime.fromtimestamp(info.created), "device": info.device_name or info.device or "",
@@ -194,7 +202,7 @@ def search_text(info: RunInfo) -> str:
         >>> "adam lr 0.001" in search_text(info), "seed 4" in search_text(info)
         (True, True)
     """
-    c = info.config
+    c = _config(info)
     opt = c.get("optimizer", {})
     parts = [info.status, rule_name(c), run_label(c), dataset_name(c), network(c),
              f"{opt.get('name', 'sgd')} lr {opt.get('lr', '')}", f"seed {c.get('seed', 0)}",
@@ -310,10 +318,10 @@ def overlay_labels(infos: Sequence[RunInfo]) -> list[str]:
         >>> overlay_labels(list(reversed(store.list_runs())))
         ['DFA seed 0', 'DFA seed 1']
     """
-    traits = [_traits(info.config) for info in infos]
+    traits = [_traits(_config(info)) for info in infos]
     varying = {name for i, (name, _) in enumerate(traits[0] if traits else [])
                if len({t[i][1] for t in traits}) > 1}
-    labels = [" ".join([run_label(info.config)] + [v for name, v in t if name in varying])
+    labels = [" ".join([run_label(_config(info))] + [v for name, v in t if name in varying])
               for info, t in zip(infos, traits)]
     counts = {label: labels.count(label) for label in labels}
     labels = [f"{label} #{info.id[:6]}" if counts[label] > 1 else label for label, info in zip(labels, infos)]

@@ -45,6 +45,7 @@ from explorer.config import (ACTIVATIONS, DEFAULT_LR, DEVICES, INIT_PARAMS, LOSS
 from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
 from explorer.config.registry import OPTIONS, RULES, rule_spec
 from explorer.config.schedule import RESTART_FROM, SCHEDULES
+from explorer.config.bounds import MAX_LAYERS
 from explorer.config.schema import REDUCTIONS
 from explorer.views.links import say
 
@@ -204,14 +205,23 @@ def parse_widths(text: str, field: str = "model.hidden") -> list[int]:
     Example:
         >>> parse_widths("64,64"), parse_widths("64, 32"), parse_widths("3x16"), parse_widths(" ")
         ([64, 64], [64, 32], [16, 16, 16], [])
+        >>> parse_widths("64,,64")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: model.hidden has an empty width between commas: '64,,64'; write widths like 64,64
         >>> parse_widths("64,x")
         Traceback (most recent call last):
         ...
         explorer.config.ConfigError: model.hidden must be whole numbers separated by commas, like 64,64, or 20x64 for 20 layers of 64; got '64,x'
     """
     text = str(text).strip()
+    if text and re.search(r"(^|,)\s*(,|$)", text):   # 64,,64 is not 64,64
+        raise ConfigError(f"{field} has an empty width between commas: {text!r}; write widths like 64,64",
+                          field=field)
     repeated = re.fullmatch(r"([0-9]+)\s*[x×]\s*([0-9]+)", text)
     if repeated:
+        if int(repeated.group(1)) > MAX_LAYERS:   # refused before the list is made: 10000000000x64
+            raise ConfigError(f"{field}: at most {MAX_LAYERS} hidden layers, got {repeated.group(1)}", field=field)
         return [int(repeated.group(2))] * int(repeated.group(1))
     parts = [p for p in re.split(r"[,\s]+", text) if p]
     if not all(re.fullmatch(r"[0-9]+", p) for p in parts):

@@ -1,16 +1,13 @@
-"""Reliability checks of the run store and the job manager, with the figures they measure.
+"""In-process checks of the job manager for tests/test_jobs.py, with the figures they measure
+(`python -m explorer stress` checks the store across processes, for users).
 
-Each check returns a dict of figures with ``ok`` (the bar was met) and ``failures`` (what was not);
-`run_stress` runs them all and `format_report` prints them (``python -m tools.stress`` from the
-repository root; a developer tool, not part of the installed package: it kills processes).
+Each check returns a dict of figures with ``ok`` (the bar was met) and ``failures`` (what was not).
 
 - `concurrent_runs`: runs submitted from several threads at once under a cap all finish, each
   with exactly the records it logged (as its ``on_metrics`` saw them), none mixed up with another.
 - `killed_run`: a ``python -m explorer train`` process killed with SIGKILL mid-run; on reopening
   the run is ``interrupted`` and holds its records up to at most one second before the kill.
 - `diverging_queue`: a run whose loss goes NaN is ``diverged`` at that step; the queue goes on.
-- `bad_files`: files that are not run stores, a locked store, a newer schema and malformed ids
-  each give a clear `StoreError`.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ import json
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,10 +24,10 @@ import time
 from pathlib import Path
 
 from explorer.runs.jobs import JobManager
-from explorer.runs.store import Store, StoreError
+from explorer.runs.store import Store
 from explorer.stress import tiny_config  # the one tiny run of this tool and `python -m explorer stress`
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the repository root
 
 
 def _same(a: list[dict], b: list[dict]) -> bool:
@@ -215,115 +211,3 @@ def diverging_queue(path: str | os.PathLike, timeout: float = 120.0) -> dict:
         failures.append("the diverged run has no step, or keeps records from that step on")
     return {"ok": not failures, "failures": failures, "statuses": statuses, "diverged_at": info.diverged_at,
             "records_kept": len(kept)}
-
-
-def bad_files(folder: str | os.PathLike) -> dict:
-    """Open a store on files that are not run stores, on a locked store and on one from a newer
-    schema, and look up malformed ids. The bar: each is a `StoreError` (with a message).
-
-    Example:
-        >>> import tempfile
-        >>> folder = tempfile.TemporaryDirectory()
-        >>> r = bad_files(folder.name)
-        >>> r["ok"], r["cases"][0]  # doctest: +ELLIPSIS
-        (True, ('not a database', '... is not an explorer run store: the file is not an SQLite database (or is damaged): file is not a database'))
-    """
-    folder = Path(folder)
-    cases: list[tuple[str, str]] = []
-    failures: list[str] = []
-
-    def expect(case: str, action) -> None:
-        try:
-            action()
-        except StoreError as err:
-            cases.append((case, str(err)))
-            return
-        failures.append(f"{case}: no error")
-
-    text = folder / "notes.sqlite"
-    text.write_bytes(b"these are notes, not a database\n" * 64)
-    expect("not a database", lambda: Store(text))
-    other = folder / "other.sqlite"
-    with sqlite3.connect(other) as c:
-        c.execute("CREATE TABLE notes (body TEXT)")
-    expect("another SQLite database", lambda: Store(other))
-    expect("a folder", lambda: Store(folder))
-    newer = folder / "newer.sqlite"
-    Store(newer).close()
-    with sqlite3.connect(newer) as c:
-        c.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    expect("newer schema", lambda: Store(newer))
-    locked = folder / "locked.sqlite"
-    with Store(locked, timeout=0.2) as store:
-        holder = sqlite3.connect(locked, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            expect("locked by another writer", lambda: store.create_run({}))
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        for bad in ("", "../../etc/passwd", "1 OR 1=1", "3F9A0C1B2D4E5F60", "3f9a0c1b2d4e5f6", None):
-            expect(f"run id {bad!r}", lambda bad=bad: store.get_run(bad))
-    return {"ok": not failures, "failures": failures, "cases": cases}
-
-
-def run_stress(folder: str | os.PathLike | None = None, *, runs: int = 20, threads: int = 5, cap: int = 2) -> dict:
-    """Every check, each in its own store under ``folder`` (default: a temporary folder)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(folder) if folder is not None else Path(scratch)
-        root.mkdir(parents=True, exist_ok=True)
-        report = {"concurrent": concurrent_runs(root / "concurrent.sqlite", runs=runs, threads=threads, cap=cap),
-                  "killed": killed_run(root / "killed.sqlite"),
-                  "diverged": diverging_queue(root / "diverged.sqlite"),
-                  "bad_files": bad_files(root)}
-    report["ok"] = all(part["ok"] for part in report.values())
-    return report
-
-
-def format_report(report: dict) -> str:
-    """The figures of `run_stress` as lines of text."""
-    c, k, d, b = report["concurrent"], report["killed"], report["diverged"], report["bad_files"]
-    mark = {True: "ok  ", False: "FAIL"}
-    lines = [
-        f"{mark[c['ok']]} {c['runs']} runs from {c['threads']} threads, cap {c['cap']}: {c['done']} done in "
-        f"{c['seconds']} s; {c['records']} records stored of {c['records_logged']} logged, {c['mismatched']} runs "
-        f"mismatched; at most {c['peak_concurrent']} at once; queue positions up to {c['longest_queue_position']}",
-        f"{mark[k['ok']]} SIGKILL mid-run: {k['status']} with {k['records']} records (steps 1-{k['last_step']}); "
-        f"newest stored record logged {k['newest_record_s_before_kill']} s before the kill, last write "
-        f"{k['last_write_s_before_kill']} s before it",
-        f"{mark[d['ok']]} NaN loss: {d['statuses'][0]} at step {d['diverged_at']} with {d['records_kept']} records "
-        f"kept; the next run in the queue: {d['statuses'][1]}",
-        f"{mark[b['ok']]} bad files and ids: {len(b['cases'])} clear errors",
-    ]
-    lines += [f"       {case}: {message}" for case, message in b["cases"]]
-    for part in (c, k, d, b):
-        lines += [f"  failure: {f}" for f in part["failures"]]
-    lines.append("all bars met" if report["ok"] else "SOME BARS NOT MET")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tools.stress [--runs N] [--threads N] [--cap N] [--folder DIR] [--json]``; the exit
-    status is 0 when every bar is met, 1 when one is not, 2 on a bad flag."""
-    import argparse
-
-    from explorer.runs.export import strict
-
-    parser = argparse.ArgumentParser(prog="python -m tools.stress", description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=5, help="threads submitting the runs at once")
-    parser.add_argument("--cap", type=int, default=2, help="runs training at once")
-    parser.add_argument("--folder", help="where the checks put their stores (default: a temporary folder)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    for flag in ("runs", "threads", "cap"):
-        if getattr(args, flag) < 1:
-            print(f"error: --{flag} must be at least 1, got {getattr(args, flag)}", file=sys.stderr)
-            return 2
-    report = run_stress(args.folder, runs=args.runs, threads=args.threads, cap=args.cap)
-    print(json.dumps(strict(report), indent=2) if args.json else format_report(report))
-    return 0 if report["ok"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
