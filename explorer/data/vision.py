@@ -96,16 +96,18 @@ def undone_on_failure(root: Path, folder: str) -> Iterator[None]:
     watched = [*reversed(missing_parents), *(root / p for p in reversed((Path(folder), *Path(folder).parents)))]
     before = {d: set(os.listdir(d)) if d.is_dir() else None  # None: not there yet
               for d in watched if d.is_dir() or not os.path.lexists(d)}
+    completed = False
     try:
         yield
-    except BaseException:
-        for d in before:  # shallowest first: a created folder goes with all it holds
-            added = ([d] if d.exists() else []) if before[d] is None else (
-                [d / name for name in set(_listing(d)) - before[d]])
-            for entry in added:
-                with suppress(OSError):  # a removal that fails must not hide why the body failed
-                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-        raise
+        completed = True
+    finally:
+        if not completed:  # the body raised (or was interrupted): its error goes on after the clean-up
+            for d in before:  # shallowest first: a created folder goes with all it holds
+                added = ([d] if d.exists() else []) if before[d] is None else (
+                    [d / name for name in set(_listing(d)) - before[d]])
+                for entry in added:
+                    with suppress(OSError):  # a removal that fails must not hide why the body failed
+                        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
 def _listing(folder: Path) -> list[str]:
