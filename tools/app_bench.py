@@ -519,7 +519,8 @@ def floor_round(server: AppServer, browser, epochs: int, timeout: float = 600.0)
 TOGGLE_PAIRS = 4          # page-open windows in the one-run measurement, each between two closed ones
 TOGGLE_WINDOW_S = 4.0     # seconds each window is counted over
 TOGGLE_SETTLE_S = 1.5     # after opening (a page load, a full script run) or closing, before counting
-TOGGLE_EPOCHS = 100_000   # more than the measurement needs: the runs are stopped from the page after it
+TOGGLE_EPOCHS = 50_000    # more than the measurement needs (stopped from the page after it), within the
+                          # server's default cap of 2,000,000 steps a run (22 steps an epoch)
 
 
 def toggled_overhead(server: AppServer, browser, *, pairs: int = TOGGLE_PAIRS, window_s: float = TOGGLE_WINDOW_S,
@@ -545,6 +546,11 @@ def toggled_overhead(server: AppServer, browser, *, pairs: int = TOGGLE_PAIRS, w
         page.wait_for_function("() => new URLSearchParams(location.search).get('group')", timeout=timeout * 1000)
         link = page.url
         reader = _RecordsReader(store, [info.id for info in store.list_runs(group=group_of(page))])
+        deadline = time.monotonic() + timeout  # every run training (a record stored) before the first window
+        while len(reader.newest()) < len(reader.run_ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"runs {reader.run_ids} stored no record in {timeout:g} s")
+            time.sleep(0.1)
         rates: dict[str, list[float]] = {"closed": [], "open": []}
         for state in ["closed", "open"] * pairs + ["closed"]:
             if state == "open":
