@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.engine.build import build
+from explorer.engine.cost import bound_vs_bp, operation_counts
 from explorer.config import DataConfig, RunConfig
 from explorer.config.bounds import MAX_EPOCHS
 from explorer.data.embedded import load_random
@@ -145,23 +146,49 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
         for name in rules:
             peak[name] = cpu_peak_mb(name)
 
+    best = {name: max(v) for name, v in speeds.items()}
+
     def row(name):
-        return {"samples_per_s": max(speeds[name]), "median_samples_per_s": statistics.median(speeds[name]),
+        return {"samples_per_s": best[name], "median_samples_per_s": statistics.median(speeds[name]),
                 "peak_mem_mb": peak.get(name)}
 
     result = {
-        "device": describe(dev),
+        "device": describe(dev, threads=torch.get_num_threads() if dev.type == "cpu" else None),
         "settings": {"widths": [FEATURES, *WIDTHS, CLASSES], "batch_size": BATCH, "steps": steps,
                      "rounds": rounds, "log_every": LOG_EVERY, "threads": torch.get_num_threads()},
-        "rules": {name: row(name) for name in rules},
+        "rules": {name: row(name) | bound_columns(runners[name].built, best[name] / best["bp"] if "bp" in best else None)
+                  for name in rules},
         "plain_autograd": row("plain_autograd"),
     }
-    best = {name: max(v) for name, v in speeds.items()}
     if "bp" in best:
         result["ratios"] = {"bp_over_plain": best["bp"] / best["plain_autograd"]}
         if "dfa" in best:
             result["ratios"]["dfa_over_bp"] = best["dfa"] / best["bp"]
     return result
+
+
+def bound_columns(run, measured_vs_bp: float | None = None) -> dict:
+    """A rule's arithmetic against backprop's (`explorer.engine.cost`) beside its measured speed:
+    ``macs_per_sample`` (forward, weight_grads, backward, total: multiply-adds per sample of one
+    step), ``bound_vs_bp`` (backprop's total over the rule's: the speed-up the arithmetic allows),
+    ``measured_vs_bp`` (the rule's samples/s over backprop's, measured in the same run; None when
+    bp was not timed) and ``bound_reached`` (measured over bound).
+
+    ``run`` is a config (a dict, a `RunConfig`) or a built run.
+
+    Example:
+        >>> c = bound_columns(bench_config("dfa", BATCH), measured_vs_bp=1.3)
+        >>> c["macs_per_sample"]["backward"], round(c["bound_vs_bp"], 3), round(c["bound_reached"], 3)
+        (40960, 1.391, 0.934)
+        >>> bound_columns(bench_config("bp", BATCH))["bound_reached"] is None
+        True
+    """
+    counts = operation_counts(run)
+    bound = bound_vs_bp(run)
+    return {"macs_per_sample": {"forward": counts.forward, "weight_grads": counts.weight_grads,
+                                "backward": counts.backward, "total": counts.total},
+            "bound_vs_bp": bound, "measured_vs_bp": measured_vs_bp,
+            "bound_reached": None if measured_vs_bp is None else measured_vs_bp / bound}
 
 
 def cpu_peak_mb(rule: str, steps: int = 3) -> float:
@@ -191,17 +218,37 @@ def _child_peak(rule: str, steps: int) -> None:
 
 
 def format_table(result: dict) -> str:
-    """The benchmark as a plain-text table."""
+    """The benchmark as a plain-text table: speeds, then each rule's multiply-adds per sample
+    (millions: forward, weight gradients, backward), the bound they imply against bp, the
+    measured ratio to bp and the fraction of the bound it reaches ("-" where there is none).
+
+    Example:
+        >>> row = {"samples_per_s": 1300.0, "median_samples_per_s": 1200.0, "peak_mem_mb": None}
+        >>> r = {"device": "CPU", "settings": {"widths": [4, 3, 2], "batch_size": 8},
+        ...      "rules": {"dfa": row | bound_columns(bench_config("dfa", BATCH), 1.3)},
+        ...      "plain_autograd": {"samples_per_s": 1000.0, "peak_mem_mb": None}}
+        >>> print(format_table(r))  # doctest: +NORMALIZE_WHITESPACE
+        device: CPU   MLP 4-3-2, batch 8
+        rule   samples/s  x bp  x plain  peak MiB  fwd M  wgrad M  bwd M  bound  of bound
+        dfa        1,300     -     1.30         -   3.96     3.96   0.04   1.39     93.4%
+        plain_autograd 1,000 - 1.00 -
+    """
     plain = result["plain_autograd"]["samples_per_s"]
     bp = result["rules"].get("bp", {}).get("samples_per_s")
     lines = [f"device: {result['device']}   MLP {'-'.join(map(str, result['settings']['widths']))}, "
              f"batch {result['settings']['batch_size']}",
-             f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'x plain':>9}{'peak MiB':>10}"]
+             f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'x plain':>9}{'peak MiB':>10}"
+             f"{'fwd M':>8}{'wgrad M':>9}{'bwd M':>8}{'bound':>7}{'of bound':>10}"]
     for name, row in [*result["rules"].items(), ("plain_autograd", result["plain_autograd"])]:
         mem = row.get("peak_mem_mb")
-        lines.append(f"{name:<16}{row['samples_per_s']:>12,.0f}"
-                     f"{(row['samples_per_s'] / bp if bp else float('nan')):>8.2f}"
-                     f"{row['samples_per_s'] / plain:>9.2f}{(f'{mem:.0f}' if mem is not None else '-'):>10}")
+        speed = row["samples_per_s"]
+        line = (f"{name:<16}{speed:>12,.0f}{(f'{speed / bp:.2f}' if bp else '-'):>8}"
+                f"{speed / plain:>9.2f}{(f'{mem:.0f}' if mem is not None else '-'):>10}")
+        if "macs_per_sample" in row:
+            macs, reached = row["macs_per_sample"], row.get("bound_reached")
+            line += (f"{macs['forward'] / 1e6:>8.2f}{macs['weight_grads'] / 1e6:>9.2f}{macs['backward'] / 1e6:>8.2f}"
+                     f"{row['bound_vs_bp']:>7.2f}{(f'{reached:.1%}' if reached is not None else '-'):>10}")
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -242,3 +289,169 @@ def seeds_benchmark(seeds: int = 3, steps: int = 200, rounds: int = 3, device: s
     return {"device": describe(dev), "seeds": seeds, "rule": rule, "seconds_per_step": timings,
             "stacked_over_one_seed": timings["stacked"] / timings["one_seed"],
             "one_by_one_over_one_seed": timings["one_by_one"] / timings["one_seed"]}
+
+
+class _Sections:
+    """Seconds per named section of a step, summed over calls (synchronising CUDA around each)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.seconds, self.calls = device, {}, {}
+
+    def wrap(self, name: str, fn):
+        def timed(*args, **kwargs):
+            _sync(self.device)
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _sync(self.device)
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+                self.calls[name] = self.calls.get(name, 0) + 1
+        return timed
+
+    def take(self) -> dict[str, float]:
+        out, self.seconds = self.seconds, {}
+        return out
+
+
+def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, device: str | None = None) -> dict:
+    """Where a `Trainer` step's time goes against the plain autograd loop's, in milliseconds per step (means: the
+    parts add up to the total).
+
+    Every part of the step is timed by wrapping it on the instances (nothing in the Trainer changes):
+    ``batch`` (the indexing), ``rule_backward`` (forward, loss and the rule's backward, through the
+    network's tap modules), ``optimizer_step``, ``zero_grad``, ``after_step``, ``per_seed`` and
+    ``weight_norms`` (what the step hands to `Tally`), ``tally_add``, and ``other`` (the rest of
+    ``Trainer.step``: its Python). Ordinary steps and logging steps (every `LOG_EVERY`-th) are
+    averaged apart; ``logging_extra_ms`` is a logging step's cost above an ordinary one, and
+    ``logging_per_step_ms`` that spread over its interval. The plain loop is split the same way
+    (``batch``, ``forward_backward``, ``zero_grad``, ``optimizer_step``), and ``model_plain_autograd``
+    times the Trainer's own network under the plain loop's ``F.cross_entropy(...).backward()``, which
+    tells the network's tap modules apart from the rule's wrapping. Each section is bracketed by
+    ``time.perf_counter`` (about a microsecond each; on CUDA a synchronisation too, so there the
+    parts add up to more than an unprofiled step).
+
+    Example:
+        >>> p = profile_step("bp", steps=2, warmup=0, device="cpu")
+        >>> sorted(p["trainer_ordinary_ms"]) == sorted(["batch", "rule_backward", "optimizer_step", "zero_grad",
+        ...     "after_step", "per_seed", "weight_norms", "tally_add", "other", "total"])
+        True
+        >>> sorted(p["plain_ms"])
+        ['batch', 'forward_backward', 'optimizer_step', 'total', 'zero_grad']
+    """
+    _at_least(steps, "steps", 1), _at_least(warmup, "warmup", 0)
+    dev = choose_device(device)
+    samples = BATCH * min(steps + warmup + 8, DATA_BATCHES)
+    data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
+                                             "features": FEATURES, "classes": CLASSES})).to(dev)
+    cfg = bench_config(rule, samples)
+    trainer = Trainer(cfg, built=build(cfg, dev, data))
+    plain = PlainLoop(data, dev)
+    for _ in range(warmup):
+        trainer.step(), plain.step()
+    sections = _Sections(dev)
+    b, t = trainer.built, trainer
+    t._batch = sections.wrap("batch", t._batch)
+    b.rule.backward = sections.wrap("rule_backward", b.rule.backward)
+    t.optimizer.step = sections.wrap("optimizer_step", t.optimizer.step)
+    t.optimizer.zero_grad = sections.wrap("zero_grad", t.optimizer.zero_grad)
+    b.rule.after_step = sections.wrap("after_step", b.rule.after_step)
+    t._per_seed = sections.wrap("per_seed", t._per_seed)
+    t._weight_norms = sections.wrap("weight_norms", t._weight_norms)
+    t._tally.add = sections.wrap("tally_add", t._tally.add)
+    t._log = sections.wrap("log", t._log)  # marks the logging steps
+    ordinary: list[dict[str, float]] = []
+    logging: list[float] = []
+    for _ in range(steps):
+        _sync(dev)
+        start = time.perf_counter()
+        t.step()
+        _sync(dev)
+        total = time.perf_counter() - start
+        parts = sections.take()
+        if "log" in parts:
+            logging.append(total)
+        else:
+            ordinary.append(parts | {"other": total - sum(parts.values()), "total": total})
+
+    def plain_step():
+        p = plain
+        if p.pos + BATCH > len(p.x):
+            p.perm, p.pos = torch.randperm(len(p.x), device=dev), 0
+        parts, clock = {}, time.perf_counter
+        _sync(dev); start = clock()
+        idx = p.perm[p.pos:p.pos + BATCH]
+        p.pos += BATCH
+        x, y = p.x[idx], p.y[idx]
+        _sync(dev); parts["batch"] = clock() - start; start = clock()
+        F.cross_entropy(p.net(x), y).backward()
+        _sync(dev); parts["forward_backward"] = clock() - start; start = clock()
+        p.opt.step()
+        _sync(dev); parts["optimizer_step"] = clock() - start; start = clock()
+        p.opt.zero_grad(set_to_none=True)
+        _sync(dev); parts["zero_grad"] = clock() - start
+        return parts | {"total": sum(parts.values())}
+
+    plain_parts = [plain_step() for _ in range(steps)]
+    model_times = []
+    for _ in range(steps):
+        x, y = data.x_train[:BATCH], data.y_train[:BATCH]
+        _sync(dev)
+        start = time.perf_counter()
+        F.cross_entropy(b.model(x), y).backward()
+        _sync(dev)
+        model_times.append(time.perf_counter() - start)
+        b.model.zero_grad(set_to_none=True)
+
+    def mean_ms(rows):
+        keys = rows[0].keys() if rows else ()
+        return {k: 1e3 * statistics.fmean(r.get(k, 0.0) for r in rows) for k in keys}
+
+    ordinary_ms = mean_ms(ordinary)
+    extra = 1e3 * statistics.fmean(logging) - ordinary_ms.get("total", 0.0) if logging and ordinary else None
+    return {"device": describe(dev, threads=torch.get_num_threads() if dev.type == "cpu" else None),
+            "rule": rule, "steps": steps, "ordinary_steps": len(ordinary), "logging_steps": len(logging),
+            "trainer_ordinary_ms": ordinary_ms, "plain_ms": mean_ms(plain_parts),
+            "model_plain_autograd_ms": 1e3 * statistics.fmean(model_times),
+            "logging_step_ms": 1e3 * statistics.fmean(logging) if logging else None,
+            "logging_extra_ms": extra, "log_every": t.log_every,
+            "logging_per_step_ms": None if extra is None else extra / t.log_every}
+
+
+def format_profile(p: dict) -> str:
+    """`profile_step`'s result as text: each part's mean milliseconds per step, Trainer beside plain.
+
+    Example:
+        >>> p = {"device": "CPU", "rule": "bp", "ordinary_steps": 9, "logging_steps": 1, "log_every": 10,
+        ...      "trainer_ordinary_ms": {"batch": 1.0, "rule_backward": 8.0, "other": 0.5, "total": 9.5},
+        ...      "plain_ms": {"batch": 0.5, "forward_backward": 7.5, "total": 8.0},
+        ...      "model_plain_autograd_ms": 7.8, "logging_step_ms": 30.0, "logging_extra_ms": 20.5,
+        ...      "logging_per_step_ms": 2.05}
+        >>> print(format_profile(p))
+        device: CPU   rule bp, mean ms per step (9 ordinary steps, 1 logging)
+        part                     Trainer     plain
+        batch                      1.000     0.500
+        rule_backward              8.000         -
+        other                      0.500         -
+        forward_backward               -     7.500
+        total                      9.500     8.000
+        Trainer's network under plain autograd (forward, loss, backward): 7.800 ms
+        logging step: 30.000 ms, 20.500 above an ordinary one, 2.050 per step over its interval of 10
+    """
+    trainer, plain = p["trainer_ordinary_ms"], p["plain_ms"]
+    keys = [k for k in trainer if k != "total"] + [k for k in plain if k not in trainer and k != "total"] + ["total"]
+    lines = [f"device: {p['device']}   rule {p['rule']}, mean ms per step ({p['ordinary_steps']} ordinary steps, "
+             f"{p['logging_steps']} logging)", f"{'part':<20}{'Trainer':>12}{'plain':>10}"]
+    for k in keys:
+        lines.append(f"{k:<20}{(f'{trainer[k]:.3f}' if k in trainer else '-'):>12}"
+                     f"{(f'{plain[k]:.3f}' if k in plain else '-'):>10}")
+    lines.append(f"Trainer's network under plain autograd (forward, loss, backward): {p['model_plain_autograd_ms']:.3f} ms")
+    if p["logging_extra_ms"] is not None:
+        lines.append(f"logging step: {p['logging_step_ms']:.3f} ms, {p['logging_extra_ms']:.3f} above an ordinary one, "
+                     f"{p['logging_per_step_ms']:.3f} per step over its interval of {p['log_every']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m explorer.bench [RULE] [STEPS]: profile_step's split, as text
+    print(format_profile(profile_step(sys.argv[1] if len(sys.argv) > 1 else "bp",
+                                      int(sys.argv[2]) if len(sys.argv) > 2 else 2 * LOG_EVERY)))

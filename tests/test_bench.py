@@ -1,0 +1,82 @@
+"""`python -m explorer bench`'s bound columns and `profile_step`'s split (no timed assertions)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from explorer import cli
+from explorer.bench import BATCH, bench_config, bound_columns, format_profile, format_table, profile_step, run_benchmark
+
+# The bench network by hand: 784-1024-1024-1024-1024-10, one multiply-add per weight per sample.
+FORWARD = 784 * 1024 + 3 * 1024 * 1024 + 1024 * 10  # 3,958,784
+BP_BACKWARD = 3 * 1024 * 1024 + 1024 * 10  # δ down through layers 2-5 (the data needs no gradient)
+DFA_BACKWARD = 4 * 10 * 1024  # e @ B_l for each of the 4 hidden layers, B_l of 10 x 1024
+BP_TOTAL = 2 * FORWARD + BP_BACKWARD
+DFA_TOTAL = 2 * FORWARD + DFA_BACKWARD
+
+
+def test_dfa_bound_on_the_bench_network_is_the_hand_count():
+    c = bound_columns(bench_config("dfa", BATCH), measured_vs_bp=1.25)
+    assert c["macs_per_sample"] == {"forward": FORWARD, "weight_grads": FORWARD, "backward": DFA_BACKWARD,
+                                    "total": DFA_TOTAL}
+    assert c["bound_vs_bp"] == pytest.approx(BP_TOTAL / DFA_TOTAL)  # 11.07 M / 7.96 M = 1.39
+    assert round(c["bound_vs_bp"], 2) == 1.39
+    assert c["bound_reached"] == pytest.approx(1.25 * DFA_TOTAL / BP_TOTAL)
+
+
+def test_bp_and_fa_are_their_own_bound():
+    for rule in ("bp", "fa"):
+        c = bound_columns(bench_config(rule, BATCH), measured_vs_bp=1.0)
+        assert c["macs_per_sample"]["total"] == BP_TOTAL and c["bound_vs_bp"] == 1.0 and c["bound_reached"] == 1.0
+
+
+def test_run_benchmark_rows_carry_the_bound_columns_from_the_measured_ratio():
+    r = run_benchmark(rules=("bp", "dfa"), steps=1, rounds=1, warmup=0, device="cpu", memory=False)
+    bp, dfa = r["rules"]["bp"], r["rules"]["dfa"]
+    assert dfa["macs_per_sample"]["total"] == DFA_TOTAL and bp["macs_per_sample"]["total"] == BP_TOTAL
+    assert dfa["measured_vs_bp"] == pytest.approx(dfa["samples_per_s"] / bp["samples_per_s"])
+    assert dfa["measured_vs_bp"] == pytest.approx(r["ratios"]["dfa_over_bp"])
+    assert dfa["bound_reached"] == pytest.approx(dfa["measured_vs_bp"] / dfa["bound_vs_bp"])
+    assert bp["bound_reached"] == pytest.approx(1.0)
+    assert "macs_per_sample" not in r["plain_autograd"]
+    assert r["device"].startswith("CPU (")  # the machine is named, with its threads
+    table = format_table(r)
+    assert table.splitlines()[0].startswith("device: CPU (")
+    header, bp_line, dfa_line = table.splitlines()[1:4]
+    assert header.split()[-6:] == ["fwd", "M", "wgrad", "M", "bwd", "M", "bound", "of", "bound"][-6:]
+    assert dfa_line.split()[-5:-1] == ["3.96", "3.96", "0.04", "1.39"]
+    assert dfa_line.split()[-1] == f"{dfa['bound_reached']:.1%}"
+    assert bp_line.split()[-5:] == ["3.96", "3.96", "3.16", "1.00", "100.0%"]
+
+
+def test_without_bp_timed_the_bound_is_shown_and_the_measured_ratio_is_none():
+    r = run_benchmark(rules=("dfa",), steps=1, rounds=1, warmup=0, device="cpu", memory=False)
+    dfa = r["rules"]["dfa"]
+    assert dfa["measured_vs_bp"] is None and dfa["bound_reached"] is None
+    assert dfa["bound_vs_bp"] == pytest.approx(BP_TOTAL / DFA_TOTAL)
+    assert format_table(r).splitlines()[2].split()[-2:] == ["1.39", "-"]
+
+
+def test_bench_json_includes_the_bound_columns(capsys):
+    code = cli.main(["bench", "--rules", "bp,dfa", "--steps", "1", "--rounds", "1", "--no-memory", "--json",
+                     "--device", "cpu"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["rules"]["dfa"]["macs_per_sample"]["backward"] == DFA_BACKWARD
+    assert result["rules"]["bp"]["macs_per_sample"]["backward"] == BP_BACKWARD
+    assert result["rules"]["dfa"]["bound_reached"] == pytest.approx(
+        result["rules"]["dfa"]["measured_vs_bp"] / result["rules"]["dfa"]["bound_vs_bp"])
+
+
+def test_profile_step_splits_ordinary_and_logging_steps():
+    p = profile_step("bp", steps=3, warmup=0, device="cpu")
+    assert p["logging_steps"] == 1 and p["ordinary_steps"] == 2  # the first step is always logged
+    parts = p["trainer_ordinary_ms"]
+    assert all(v >= 0 for k, v in parts.items() if k != "other")
+    assert parts["total"] == pytest.approx(sum(v for k, v in parts.items() if k != "total"), rel=1e-6)
+    assert p["plain_ms"]["total"] == pytest.approx(sum(v for k, v in p["plain_ms"].items() if k != "total"))
+    assert p["logging_per_step_ms"] == pytest.approx(p["logging_extra_ms"] / p["log_every"])
+    text = format_profile(p)
+    assert "rule_backward" in text and "forward_backward" in text and "logging step" in text
