@@ -156,7 +156,8 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
         "device": describe(dev, threads=torch.get_num_threads() if dev.type == "cpu" else None),
         "settings": {"widths": [FEATURES, *WIDTHS, CLASSES], "batch_size": BATCH, "steps": steps,
                      "rounds": rounds, "log_every": LOG_EVERY, "threads": torch.get_num_threads()},
-        "rules": {name: row(name) | bound_columns(runners[name].built, best[name] / best["bp"] if "bp" in best else None)
+        "rules": {name: row(name) | bound_columns(runners[name].built,
+                                                  best[name] / best["bp"] if "bp" in best else None)
                   for name in rules},
         "plain_autograd": row("plain_autograd"),
     }
@@ -445,7 +446,8 @@ def format_profile(p: dict) -> str:
     for k in keys:
         lines.append(f"{k:<20}{(f'{trainer[k]:.3f}' if k in trainer else '-'):>12}"
                      f"{(f'{plain[k]:.3f}' if k in plain else '-'):>10}")
-    lines.append(f"Trainer's network under plain autograd (forward, loss, backward): {p['model_plain_autograd_ms']:.3f} ms")
+    lines.append("Trainer's network under plain autograd (forward, loss, backward): "
+                 f"{p['model_plain_autograd_ms']:.3f} ms")
     if p["logging_extra_ms"] is not None:
         lines.append(f"logging step: {p['logging_step_ms']:.3f} ms, {p['logging_extra_ms']:.3f} above an ordinary one, "
                      f"{p['logging_per_step_ms']:.3f} per step over its interval of {p['log_every']}")
