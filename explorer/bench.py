@@ -35,6 +35,10 @@ WIDTHS = (1024, 1024, 1024, 1024)
 FEATURES, CLASSES, BATCH = 784, 10, 256
 LOG_EVERY = 50
 DATA_BATCHES = 64  # batches of data held (the runs go round them again): memory does not grow with --steps
+# The Trainer logs every LOG_EVERY steps and at each epoch's end: the bench's data hold one logging
+# interval of batches, so that both fall on the same steps and a run logs once per LOG_EVERY steps, as
+# a run on a large dataset does (with 63-64 batches an epoch, it logged nearly twice per LOG_EVERY).
+EPOCH_BATCHES = LOG_EVERY
 RULES = {"bp": {}, "fa": {}, "dfa": {}, "ifa": {}, "bdfa": {"block_size": 2}, "fp": {"bp_depth": 1},
          "sdfa": {"connections": 3}, "ssdfa": {}, "usf": {}, "frsf": {}, "brsf": {}}
 
@@ -114,7 +118,7 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
     """
     _at_least(steps, "steps", 1), _at_least(rounds, "rounds", 1), _at_least(warmup, "warmup", 0)
     dev = choose_device(device)
-    samples = BATCH * min(steps + warmup + 8, DATA_BATCHES)
+    samples = BATCH * EPOCH_BATCHES
     data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
     runners = {}
@@ -342,7 +346,7 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
     """
     _at_least(steps, "steps", 1), _at_least(warmup, "warmup", 0)
     dev = choose_device(device)
-    samples = BATCH * min(steps + warmup + 8, DATA_BATCHES)
+    samples = BATCH * EPOCH_BATCHES
     data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
     cfg = bench_config(rule, samples)
