@@ -265,3 +265,40 @@ def test_a_page_refuses_to_run_with_caps_it_cannot_read(store_path, monkeypatch)
     at = _open("pages/playground.py", [])
     assert "This server's caps cannot be read" in "\n".join(e.value for e in at.error)
     assert "EXPLORER_MAX_SECONDS must be a number greater than 0, got 'forever'" in "\n".join(e.value for e in at.error)
+
+
+def test_a_guard_that_cannot_look_says_why_and_goes_on_when_it_can():
+    import threading
+    import time
+
+    from explorer.views import caps
+
+    release = threading.Event()
+
+    class Flaky:   # two looks fail; the third waits until the test has read what the guard says
+        def __init__(self):
+            self.calls = 0
+
+        def active(self):
+            self.calls += 1
+            if self.calls <= 2:
+                raise OSError("the run store is busy")
+            if self.calls == 3:
+                release.wait(60)
+            return []
+
+    jobs = Flaky()
+    guard = caps.Guard(jobs, caps.Caps(), every=0.01)
+    try:
+        deadline = time.monotonic() + 60
+        while jobs.calls < 3 and time.monotonic() < deadline:   # the third look has begun: two have failed
+            time.sleep(0.01)
+        seen = guard.last_error
+        release.set()
+        while jobs.calls < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        release.set()
+        guard.close()
+    assert seen == "OSError: the run store is busy"
+    assert guard.last_error is None   # a later look succeeded: nothing left to say

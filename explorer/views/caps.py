@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -192,6 +193,7 @@ class Guard:
         self._stopping: dict[str, str] = {}    # run id -> the cap it was stopped by, until it ends
         self._halt = threading.Event()
         self.stopped: dict[str, str] = {}      # run id -> the words recorded
+        self.last_error: str | None = None     # why the last look failed, until one succeeds
         self._thread = threading.Thread(target=self._loop, name="explorer-caps", daemon=True)
         self._thread.start()
 
@@ -203,8 +205,12 @@ class Guard:
         while not self._halt.wait(self.every):
             try:
                 self.check()
-            except Exception:   # noqa: BLE001 - a store hiccup must not end the guard; next round retries
-                continue
+                self.last_error = None
+            except Exception as err:   # noqa: BLE001 - a store hiccup must not end the guard; next round retries
+                # kept and logged, not swallowed: a guard that keeps failing is a server without caps
+                if self.last_error is None:
+                    logging.getLogger(__name__).warning("the caps guard could not check the runs: %s", err)
+                self.last_error = f"{type(err).__name__}: {err}"
 
     def check(self) -> None:
         """One look: stop runs past a cap, and record why for those that have ended since."""
