@@ -1,5 +1,6 @@
 """Runs: every stored run in one table. Filter it, select several runs to overlay their curves,
-open a comparison on the Train page, download metrics, configs and charts, delete what is done.
+open a comparison on the Train page, stop runs still training (in this process or another: the
+``train`` command, a sweep), download metrics, configs and charts, delete what is done.
 
 The filters are bound to the URL (``?runs_rule=dfa&runs_q=seed+3``), so a link shows the same
 list. Rows are picked with the table's own checkboxes.
@@ -75,7 +76,7 @@ def _caption(listed, shown, more: bool, limit: int) -> None:
                   "to list older runs")
     elif len(shown) < len(listed):
         words += f"; the filters hide {len(listed) - len(shown)}"
-    st.caption(words + ". Tick rows to compare, open, download or delete them.")
+    st.caption(words + ". Tick rows to compare, open, stop, download or delete them.")
 
 
 COLUMN_CONFIG = {
@@ -153,11 +154,40 @@ def _open(group: str) -> None:
                    query_params=run_table.train_query(list(reversed(_store().list_runs(group=group)))))
 
 
+STOPPED = "Stop asked for {n} run(s); the process that trains them stops them within a few seconds."
+
+
+def _stop(overlay: run_table.Overlay, column) -> None:
+    """The Stop button: a stop request in the store for each selected active run, which the process
+    that trains it (this app, the ``train`` command, a sweep) reads and obeys (`Store.request_stop`)."""
+    active = [info.id for info in overlay.infos if info.active]
+    asked = [info.id for info in overlay.infos if info.active and info.stop_requested is not None]
+    if not active:
+        tip = "none of the selected runs is queued, running or paused"
+    elif len(asked) == len(active):
+        tip = "asked already; the process that trains them stops them within a few seconds"
+    else:
+        tip = ("stop the selected runs that are queued, running or paused, whichever process trains them; "
+               "they end cancelled with what they logged")
+    if not column.button("Stop", key="runs_stop", icon=":material/stop:", disabled=not active, width="stretch",
+                         help=tip):
+        return
+    try:
+        stopped, notes = run_table.stop_runs(_store(), active)
+    except StoreError as err:
+        st.error(f"Not stopped: {err}")
+        return
+    if stopped:
+        st.success(STOPPED.format(n=len(stopped)))
+    if notes:
+        st.info(" ".join(notes))
+
+
 def _actions(overlay: run_table.Overlay) -> None:
     store, ids = _store(), overlay.ids
     pairs = list(zip(overlay.labels, overlay.infos))
     groups = list(dict.fromkeys(info.group for info in overlay.infos if info.group))
-    c = st.columns(4)
+    c = st.columns(5)   # open, stop, delete, metrics, config
     if len(groups) == 1:
         if c[0].button("Open on the Train page", key="runs_open", width="stretch",
                        help="show this comparison (all its runs) and its setup on the Train page"):
@@ -172,28 +202,29 @@ def _actions(overlay: run_table.Overlay) -> None:
     else:
         c[0].button("Open on the Train page", key="runs_open", disabled=True, width="stretch",
                     help="these runs were started outside a comparison (e.g. from the command line)")
-    if c[1].button("Delete…", key="runs_delete", width="stretch", help="asks before it deletes anything"):
+    if c[2].button("Delete…", key="runs_delete", width="stretch", help="asks before it deletes anything"):
         refused = [r for r in (run_table.refusal(info, label) for label, info in pairs) if r]
         if refused:
             st.session_state.pop(CONFIRM, None)
             st.error("Not deleted. " + " ".join(refused))
         else:
             st.session_state[CONFIRM] = ids
-    c[2].download_button("Metrics (CSV)", lambda: export.runs_table(store, ids).to_csv(index=False),
+    c[3].download_button("Metrics (CSV)", lambda: export.runs_table(store, ids).to_csv(index=False),
                          file_name=f"run-{ids[0]}.csv" if len(ids) == 1 else "runs-metrics.csv", mime="text/csv",
                          key="runs_csv", on_click="ignore", width="stretch",
                          help="every logged record of the selected runs, one row each")
     config_help = "the run's config: `python -m explorer train --config` reads it"
     if len(ids) == 1:
-        c[3].download_button("Config (JSON)", run_table.config_json(overlay.infos[0]),
+        c[4].download_button("Config (JSON)", run_table.config_json(overlay.infos[0]),
                              file_name=f"config-{ids[0]}.json", mime="application/json", key="runs_config",
                              on_click="ignore", width="stretch", help=config_help)
     else:
-        with c[3].popover("Config (JSON)", width="stretch", help="one config file per run"):
+        with c[4].popover("Config (JSON)", width="stretch", help="one config file per run"):
             for label, info in pairs:
                 st.download_button(label, run_table.config_json(info), file_name=f"config-{info.id}.json",
                                    mime="application/json", key=f"runs_config_{info.id}", on_click="ignore",
                                    width="stretch", help=config_help)
+    _stop(overlay, c[1])
     _delete(overlay)
 
 
@@ -257,7 +288,7 @@ def _live(overlay: run_table.Overlay) -> None:
 st.title("Runs")
 common.door("runs", _link_params())
 st.caption("Every run in the store. Tick rows to overlay their curves, open a comparison on the Train page, "
-           "download metrics, configs and charts, or delete runs you no longer need.")
+           "stop runs still training, download metrics, configs and charts, or delete runs you no longer need.")
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH))
 if FLASH + "_error" in st.session_state:

@@ -19,7 +19,8 @@ Metric records are buffered in memory and written by one flusher thread every ``
 seconds (0.1 … 1, default 0.25): at most ten writes a second per run, and a record reaches the
 store at most ``flush_interval`` seconds after it was logged, whatever the length of a step. The
 same write carries the run's progress and heartbeat. Anyone can follow a run from another thread or
-process with ``Store.open_run(id)``.
+process with ``Store.open_run(id)``, and stop it from there with ``Store.request_stop(id)``: the
+flusher looks for such requests once a second and stops those runs as `RunHandle.stop` would.
 
 Why threads, not processes: a step spends its time inside PyTorch kernels, which release the GIL,
 so runs on worker threads progress together; a thread starts at once, shares the already loaded
@@ -53,6 +54,7 @@ from explorer.config import ConfigError, RunConfig
 from explorer.runs.store import RunView, Store, StoreError
 
 HEARTBEAT_EVERY = 1.0  # s between heartbeats of a run with nothing new to write
+STOP_CHECK_EVERY = 1.0  # s between looks at the store for stop requests (`Store.request_stop`)
 
 
 def _whole(value: Any, name: str, minimum: int) -> int:
@@ -530,12 +532,35 @@ class JobManager:
                 return
             handle._last_write = now
 
+    def _stop_requested(self, handles: Sequence[RunHandle]) -> None:
+        """Stop the runs among ``handles`` that someone asked the store to stop (`Store.request_stop`,
+        from a page or another process). A store that cannot be read now is asked again next time."""
+        live = [h for h in handles if not h._stop and not h._ending and not h.finished]
+        if not live:
+            return
+        try:
+            asked = self.store.stop_requests([h.id for h in live])
+        except StoreError:
+            return
+        for handle in live:
+            if handle.id in asked:
+                try:
+                    handle.stop()
+                except StoreError as err:  # a queued run left the queue; its "cancelled" could not be written
+                    handle.exception = err
+                    if not handle.finished:  # the store marks it interrupted when next opened
+                        handle._finish("cancelled", f"stopped, but the store could not record it: {err}")
+
     def _flush_loop(self) -> None:
-        beats = 0.0
+        beats = stops = 0.0
         while not self._closed.wait(self.flush_interval):
             with self._lock:
                 running = list(self._active.values())
-                waiting = [h.id for h in self._queue]
+                queue = list(self._queue)
+                waiting = [h.id for h in queue]
+            if time.time() - stops >= STOP_CHECK_EVERY:
+                self._stop_requested(running + queue)
+                stops = time.time()
             for handle in running:
                 if handle.status in ("running", "paused"):
                     self._flush(handle)

@@ -227,8 +227,14 @@ def _migrate_0_to_1(c: sqlite3.Connection) -> None:
         PRIMARY KEY (run_id, step))""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+def _migrate_1_to_2(c: sqlite3.Connection) -> None:
+    # When someone (a page, another process) asked the run's owner to stop it; NULL: never asked.
+    c.execute("ALTER TABLE runs ADD COLUMN stop_requested REAL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
 _TABLES = {0: (), 1: ("meta", "groups", "runs", "metrics", "snapshots", "probes", "checkpoints")}  # by version
+_TABLES[2] = _TABLES[1]  # version 2 added a column, no table
 
 
 def schema_version() -> int:
@@ -353,6 +359,7 @@ class RunInfo:
     owner_pid: int | None
     owner_token: str | None
     heartbeat: float | None
+    stop_requested: float | None = None  # when a stop was asked for (`Store.request_stop`); None: never
     damage: str | None = None      # what in the row cannot be read as it was written (None: nothing)
     raw_config: str | None = None  # the stored config text, kept when it is not a JSON object
     _config_text: str | None = field(default=None, repr=False, compare=False)  # as stored: `problem`'s cache key
@@ -426,13 +433,13 @@ class RunInfo:
                 "updated": _iso(self.updated), "diverged_at": self.diverged_at, "error": self.error,
                 "device": self.device, "device_name": self.device_name, "version": self.version,
                 "steps_done": self.steps_done, "total_steps": self.total_steps, "records": self.records,
-                "problem": self.problem, "damaged": self.damaged,
+                "stop_requested": _iso(self.stop_requested), "problem": self.problem, "damaged": self.damaged,
                 **({"raw_config": self.raw_config} if self.raw_config is not None else {})}
 
 
 _RUN_COLUMNS = ("id, group_id, config, status, diverged_at, error, created, started, finished, updated, device, "
                 "device_name, version, steps_done, total_steps, records, owner_host, owner_pid, owner_token, "
-                "heartbeat")
+                "heartbeat, stop_requested")
 
 
 # What each column of a run row must hold: (kind, value used in its place when it holds something else).
@@ -441,7 +448,8 @@ _COLUMN_KINDS = {"group_id": ("id", None), "diverged_at": ("int", None), "error"
                  "updated": ("time", 0.0), "device": ("text", None), "device_name": ("text", None),
                  "version": ("text", "?"), "steps_done": ("int", 0), "total_steps": ("int", None),
                  "records": ("int", 0), "owner_host": ("text", None), "owner_pid": ("int", None),
-                 "owner_token": ("text", None), "heartbeat": ("time", None)}
+                 "owner_token": ("text", None), "heartbeat": ("time", None),
+                 "stop_requested": ("time", None)}
 
 
 def _fits(kind: str, value: Any) -> bool:
@@ -769,7 +777,7 @@ class Store:
         if version > schema_version():
             raise StoreError(f"{self.path} was written by a newer explorer (store schema version {version}; this "
                              f"explorer reads up to {schema_version()}); upgrade explorer to open it")
-        missing = [t for t in _TABLES[version] if t not in tables]
+        missing = [t for t in _TABLES[min(version, max(_TABLES))] if t not in tables]
         if missing:
             raise StoreError(f"{self.path}: the run store is damaged: its table{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} missing")
@@ -899,6 +907,55 @@ class Store:
         args = () if steps_done is None else (steps_done,)
         self._update(run_id, "finishing a run", f"{extra}status = ?, diverged_at = ?, error = ?, finished = ?, "
                      "updated = ?, heartbeat = ?", (*args, status, diverged_at, error, now, now, now))
+
+    def request_stop(self, run_id: str) -> bool:
+        """Ask the process that owns an active (queued, running or paused) run to stop it: the
+        request is written into the run's row (``stop_requested``, the time asked) and that process
+        (a `jobs.JobManager`, whichever process it lives in) reads it within a second or two and
+        stops the run, which ends ``cancelled`` with its records. True when asked; False, writing
+        nothing, when the run has already ended. `InvalidId` for a malformed id, `UnknownRun` for
+        one not in the store. Asking again keeps the first request's time.
+
+        Example:
+            >>> import os, tempfile
+            >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+            >>> run = store.create_run({})
+            >>> store.request_stop(run), run in store.stop_requests([run])
+            (True, True)
+            >>> store.finish_run(run, "cancelled")
+            >>> store.request_stop(run)          # already ended: nothing to stop
+            False
+        """
+        check_id(run_id)
+        active = ", ".join(f"'{s}'" for s in ACTIVE)
+        with self._write("asking a run to stop") as c:
+            changed = c.execute(f"UPDATE runs SET stop_requested = COALESCE(stop_requested, ?) "
+                                f"WHERE id = ? AND status IN ({active})", (time.time(), run_id)).rowcount
+            if not changed:
+                self._require(c, run_id)
+        return bool(changed)
+
+    def stop_requests(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of these runs someone has asked to stop (`request_stop`), in one query.
+
+        Example:
+            >>> import os, tempfile
+            >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+            >>> a, b = store.create_run({}), store.create_run({})
+            >>> _ = store.request_stop(b)
+            >>> store.stop_requests([a, b]) == {b}, store.stop_requests([])
+            (True, set())
+        """
+        if isinstance(run_ids, str):
+            raise ValueError("run_ids must be a list of run ids, not one id")
+        ids = list(dict.fromkeys(check_id(r) for r in run_ids))
+        if not ids:
+            return set()
+        with self._read("reading stop requests") as c:
+            # One query: the ids go in as a JSON array (no limit on how many, unlike SQL parameters).
+            rows = c.execute("SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?)) "
+                             "AND stop_requested IS NOT NULL", (json.dumps(ids),)).fetchall()
+        return {row[0] for row in rows}
 
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         """Note that the owners of these runs are alive (one write for all)."""

@@ -4,7 +4,8 @@ What the Runs page (and a notebook) needs beyond `explorer.runs.store`: a run in
 (`describe`), a table of runs (`runs_frame`), filtering by status, rule, dataset and free text
 (`filter_runs`), legend labels that tell apart runs from different comparisons (`overlay_labels`),
 a live reader of several runs at once (`Overlay`), whether a run may be deleted now (`refusal`),
-and the Train page's link to a group (`train_query`). Nothing here imports Streamlit.
+stop requests for runs trained by any process (`stop_runs`), and the Train page's link to a group
+(`train_query`). Nothing here imports Streamlit.
 
 Example:
     >>> import os, tempfile
@@ -37,7 +38,7 @@ from explorer.config import ConfigError
 from explorer.views.frames import curves, latest
 from explorer.config.labels import run_label, unique_labels
 from explorer.runs.workspace import Followed
-from explorer.runs.store import RunInfo, Store, StoreError, owner_alive
+from explorer.runs.store import RunInfo, Store, StoreError, UnknownRun, owner_alive
 
 COLUMNS = ["id", "group", "rule", "data", "network", "status", "progress", "steps", "test_acc", "test_loss",
            "created", "device", "notes"]
@@ -379,6 +380,33 @@ def refusal(info: RunInfo, label: str | None = None) -> str | None:
         return None
     doing = {"queued": "waiting to train", "running": "training", "paused": "paused, not finished"}[info.status]
     return f"{label or 'Run ' + info.id} is still {doing}; stop it (on the Train page) before deleting it."
+
+
+def stop_runs(store: Store, run_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Ask whoever trains these runs (this process or another: the ``train`` command, a sweep) to
+    stop them (`Store.request_stop`); returns (ids asked, messages for runs that had already ended
+    or are gone). A store that cannot be written raises its `StoreError`.
+
+    Example:
+        >>> import os, tempfile
+        >>> from explorer.runs.store import Store
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+        >>> going, ended = store.create_run({}), store.create_run({})
+        >>> store.finish_run(ended, "done")
+        >>> asked, notes = stop_runs(store, [going, ended])
+        >>> asked == [going], notes == [f"Run {ended} had already ended (done)."]
+        (True, True)
+    """
+    asked, notes = [], []
+    for run_id in run_ids:
+        try:
+            if store.request_stop(run_id):
+                asked.append(run_id)
+            else:
+                notes.append(f"Run {run_id} had already ended ({store.get_run(run_id).status}).")
+        except UnknownRun as err:   # deleted meanwhile (another tab)
+            notes.append(str(err))
+    return asked, notes
 
 
 def delete_runs(store: Store, run_ids: Sequence[str]) -> tuple[list[str], list[str]]:
