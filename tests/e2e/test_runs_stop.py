@@ -1,0 +1,72 @@
+"""Stop, from the Runs page in the browser, a run that another process trains (``python -m explorer
+train`` into the app's store): the page writes a stop request, the command reads it and ends the run
+``cancelled``. Screenshots: ``artifacts/screenshots/runs-stop-*.png``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from tools import app_bench
+from explorer.runs.store import Store
+
+from .browse import REACT_MS, TIMEOUT_MS
+from .drawn import Watch
+
+REPO = app_bench.REPO
+
+
+def _wait(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} after {timeout:g} s"
+        time.sleep(0.2)
+
+
+def test_the_runs_page_stops_a_run_trained_by_the_train_command(app, new_page, screenshots):
+    store = Store(app.store)
+    before = {i.id for i in store.list_runs()}
+    command = [sys.executable, "-m", "explorer", "train", "--store", str(app.store), "--dataset", "digits",
+               "--hidden", "8", "--epochs", "5000", "--device", "cpu"]
+    train = subprocess.Popen(command, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        info = _wait(lambda: next((i for i in store.list_runs() if i.id not in before and i.status == "running"),
+                                  None), 120, "the train command's run was not running")
+        page = new_page()
+        watch = Watch(page)
+        page.goto(f"{app.url}/runs", timeout=TIMEOUT_MS)
+        app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.wait_for(timeout=TIMEOUT_MS)
+        box = grid.bounding_box()
+        # the newest run is the first row; its checkbox is in the row-marker column at the left
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+        stop = page.locator(".st-key-runs_stop button").first
+        stop.wait_for(timeout=REACT_MS)
+        app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+        assert page.get_by_text("1 run(s) selected").count() == 1
+        assert stop.is_enabled()
+        stop.click()
+        page.get_by_text("Stop asked for 1 run(s); the process that trains them stops them within a few seconds."
+                         ).wait_for(timeout=REACT_MS)
+        page.screenshot(path=str(screenshots / "runs-stop-asked.png"), full_page=False)
+        assert store.get_run(info.id).stop_requested is not None
+        train.wait(timeout=60)                                   # the command stopped its run and ended
+        ended = store.get_run(info.id)
+        assert ended.status == "cancelled" and 0 < ended.steps_done < ended.total_steps, ended
+        page.locator(".st-key-runs_refresh button").first.click()
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=TIMEOUT_MS)
+        app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+        page.screenshot(path=str(screenshots / "runs-stop-cancelled.png"), full_page=False)
+        watch.assert_clean("after stopping a run from the Runs page")
+    finally:
+        if train.poll() is None:
+            train.kill()
+            train.wait()
+        store.close()
