@@ -25,6 +25,7 @@ from explorer.engine.metrics import compare_with_backprop, measured_backward
 from explorer.engine.optim import batch_manhattan_, make_optimizer
 from explorer.engine.tally import Tally, global_norms
 from explorer.models import held_masks
+from explorer.models.dropout import dropouts
 
 
 @dataclass
@@ -258,6 +259,158 @@ class Trainer:
                     v.copy_(self._best[k])
             self.built.rule.after_step(self.built.model)  # feedback that follows W follows the weights put back
         self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
+
+    # Checkpoints (resume a run exactly) -------------------------------------------------------
+
+    def checkpoint_state(self) -> dict[str, torch.Tensor]:
+        """Everything later steps depend on, as flat CPU tensors (copies) that
+        `explorer.runs.store.tensors_to_bytes` stores: the network's state (``model/…``: weights,
+        buffers, feedback matrices), the optimiser's (``optimizer/…``), every random stream
+        (``rng/…``: batches, augmentation, the rule's, dropout's, torch's global ones), the step
+        and sample counts, each seed's divergence starts and verdict, and the restarts' best
+        epoch. Not the records or snapshots already taken: the run that took them keeps them.
+        Only at an epoch's end (or before the first step): mid-epoch is a ValueError.
+
+        `restore` on a new trainer of the same configs goes on from there, bit for bit:
+
+        Example:
+            >>> cfg = {"model": {"hidden": [16]}, "train": {"epochs": 2, "batch_size": 256}, "device": "cpu"}
+            >>> straight = Trainer(cfg); straight.run().history[-1]["step"]
+            10
+            >>> first = Trainer(cfg)
+            >>> while first.epoch < 1: first.step()
+            >>> state = first.checkpoint_state()
+            >>> again = Trainer(cfg); again.restore(state); again.run().history[0]["step"]
+            6
+            >>> strip = lambda h: [{k: v for k, v in r.items() if k != "time"} for r in h]
+            >>> strip(again.history) == strip(straight.history[-len(again.history):])
+            True
+            >>> first.step(); first.checkpoint_state()
+            Traceback (most recent call last):
+            ...
+            ValueError: a checkpoint is taken at an epoch's end; step 6 is 1 step into epoch 2 (5 steps each)
+        """
+        into = self.steps_done % self.steps_per_epoch
+        if into:
+            raise ValueError(f"a checkpoint is taken at an epoch's end; step {self.steps_done} is {into} "
+                             f"step{'s' * (into != 1)} into epoch {self.epoch + 1} ({self.steps_per_epoch} steps each)")
+        return {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
+
+    def restore(self, state: dict[str, torch.Tensor]) -> None:
+        """Continue from a `checkpoint_state` of a trainer of the same configs (see its example):
+        the next `step` is the one that would have followed it. The histories and snapshots start
+        empty. Torch's global random state (CUDA's too, where the state has it) is put back as well.
+        A state of another network, optimiser, seed count or epoch length, or one with keys missing,
+        is refused (ValueError naming what does not match) before anything is changed."""
+        self._check_state(state)
+        b, cpu = self.built, {k: v.detach().to("cpu") for k, v in state.items()}
+        b.model.load_state_dict({k[len("model/"):]: v for k, v in state.items() if k.startswith("model/")})
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
+        saved = self.optimizer.state_dict()
+        for g, group in enumerate(saved["param_groups"]):
+            group.update({k: cpu[f"optimizer/groups/{g}/{k}"].item() for k in group
+                          if f"optimizer/groups/{g}/{k}" in cpu})
+        for k, v in state.items():  # clones: the optimiser updates its state in place
+            if k.startswith("optimizer/state/"):
+                i, name = k.split("/")[2:]
+                saved["state"].setdefault(int(i), {})[name] = v.detach().clone()
+        self.optimizer.load_state_dict(saved)
+        for name, gens in (("batches", self.generators), ("augment", self.augmenters)):
+            for s, g in enumerate(gens):
+                g.set_state(cpu[f"rng/{name}/{s}"])
+        rule = b.rule
+        if rule.generator is not None:
+            rule.generator.set_state(cpu["rng/rule"])
+        if hasattr(rule, "step_generator"):  # brsf's device stream, drawn from the rule's at its first step
+            rule.step_generator = None
+            if "rng/rule_step" in cpu:
+                rule.step_generator = torch.Generator(rule.fed_layers[0].weight.device)
+                rule.step_generator.set_state(cpu["rng/rule_step"])
+        for i, layer in enumerate(dropouts(b.model)):
+            for s, g in enumerate(layer.generators or []):
+                g.set_state(cpu[f"rng/dropout/{i}/{s}"])
+        torch.set_rng_state(cpu["rng/torch"])  # dropout without its own streams draws from torch's
+        if torch.cuda.is_available():
+            for d in range(torch.cuda.device_count()):
+                if f"rng/cuda/{d}" in cpu:
+                    torch.cuda.set_rng_state(cpu[f"rng/cuda/{d}"], d)
+        self.steps_done, self.samples_seen = int(cpu["steps_done"]), int(cpu["samples_seen"])
+        self.diverged = [None if d < 0 else d for d in cpu["diverged"].tolist()]
+        self.reasons = [bytes(cpu[f"reasons/{s}"].tolist()).decode() if f"reasons/{s}" in cpu else None
+                        for s in range(self.seeds)]
+        self._loss_start, self._weight_start = cpu["loss_start"].tolist(), cpu["weight_start"].tolist()
+        self._best_score = cpu["best_score"].tolist()
+        best = {k[len("best/"):]: v.to(b.device, copy=True) for k, v in state.items() if k.startswith("best/")}
+        self._best = best or None
+        self.histories, self.snapshots = [[] for _ in range(self.seeds)], []
+        self._tally, self._order = Tally(self.seeds), torch.empty(0, dtype=torch.long)
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        """`checkpoint_state`'s tensors, where they are (not copied)."""
+        b, ints = self.built, (lambda v: torch.tensor(v, dtype=torch.int64))
+        state = {f"model/{k}": v for k, v in b.model.state_dict().items()}
+        optim = self.optimizer.state_dict()
+        for i, per_param in optim["state"].items():
+            state.update({f"optimizer/state/{i}/{k}": v for k, v in per_param.items() if isinstance(v, torch.Tensor)})
+        for g, group in enumerate(optim["param_groups"]):  # lr, momentum, …: plain numbers
+            state.update({f"optimizer/groups/{g}/{k}": torch.tensor(v, dtype=torch.float64 if isinstance(v, float)
+                                                                    else None)
+                          for k, v in group.items() if isinstance(v, (bool, int, float))})
+        for name, gens in (("batches", self.generators), ("augment", self.augmenters)):
+            state.update({f"rng/{name}/{s}": g.get_state() for s, g in enumerate(gens)})
+        if b.rule.generator is not None:
+            state["rng/rule"] = b.rule.generator.get_state()
+        if getattr(b.rule, "step_generator", None) is not None:
+            state["rng/rule_step"] = b.rule.step_generator.get_state()
+        for i, layer in enumerate(dropouts(b.model)):
+            state.update({f"rng/dropout/{i}/{s}": g.get_state() for s, g in enumerate(layer.generators or [])})
+        state["rng/torch"] = torch.get_rng_state()
+        if b.device.type == "cuda":
+            state.update({f"rng/cuda/{d}": t for d, t in enumerate(torch.cuda.get_rng_state_all())})
+        state.update(seeds=ints(self.seeds), steps_done=ints(self.steps_done), samples_seen=ints(self.samples_seen),
+                     diverged=ints([-1 if d is None else d for d in self.diverged]),
+                     loss_start=torch.tensor(self._loss_start, dtype=torch.float64),
+                     weight_start=torch.tensor(self._weight_start, dtype=torch.float64),
+                     best_score=torch.tensor(self._best_score, dtype=torch.float64))
+        state.update({f"reasons/{s}": torch.tensor(list(r.encode()), dtype=torch.uint8)
+                      for s, r in enumerate(self.reasons) if r is not None})
+        state.update({f"best/{k}": v for k, v in (self._best or {}).items()})
+        return state
+
+    def _check_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Refuse a state this trainer cannot go on from, naming what does not match."""
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise ValueError("a checkpoint state is a dict of names to tensors (Trainer.checkpoint_state)")
+        if "seeds" in state and int(state["seeds"]) != self.seeds:
+            raise ValueError(f"the checkpoint holds {int(state['seeds'])} seeds; this trainer trains {self.seeds}")
+        mine = self._state()
+        optional = ("optimizer/state/", "best/", "reasons/", "rng/rule_step", "rng/cuda/")  # present or not as it ran
+        missing = sorted(k for k in mine if not k.startswith(optional) and k not in state)
+        if missing:
+            raise ValueError(f"the checkpoint lacks {len(missing)} key{'s' * (len(missing) > 1)} of this trainer's "
+                             f"state: {', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}")
+        extra = sorted(k for k in state if k not in mine and not k.startswith(optional))
+        if extra:
+            raise ValueError(f"the checkpoint is of another network or optimiser: this trainer's state has no "
+                             f"{', '.join(extra[:5])}{', …' if len(extra) > 5 else ''}")
+        best = self._restorable()
+        for k, v in state.items():
+            if k in mine and not k.startswith(("rng/", "optimizer/groups/")):
+                want = mine[k].shape
+            elif k.startswith("best/"):
+                want = best[k[len("best/"):]].shape if k[len("best/"):] in best else None
+            elif k.startswith("optimizer/state/"):
+                i = int(k.split("/")[2])
+                want = None if i >= len(self.params) else (self.params[i].shape if v.dim() else v.shape)
+            else:
+                continue
+            if want is None or v.shape != want:
+                raise ValueError(f"the checkpoint is of another network: its {k} is "
+                                 f"{tuple(v.shape)}, this trainer's {'absent' if want is None else tuple(want)}")
+        steps = int(state["steps_done"])
+        if steps % self.steps_per_epoch or not 0 <= steps <= self.total_steps:
+            raise ValueError(f"the checkpoint's step {steps} is not an epoch's end of this run "
+                             f"({self.steps_per_epoch} steps an epoch, {self.total_steps} in all)")
 
     # The pieces a stacked network does differently ------------------------------------------
 
