@@ -225,12 +225,27 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--rule", default="dfa", help=flag_help("algorithm.name", tuple(RULES)))
     k.add_argument("--device", help=", ".join(DEVICES))
     k.add_argument("--json", action="store_true")
-    w = sub.add_parser("sweep", help="every combination of a grid for every seed; summary with 95%% CIs")
+    cluster = argparse.ArgumentParser(add_help=False)
+    cluster.add_argument("--backend", choices=("local", "ray"), default="local",
+                         help="where the runs train: here (local, the default) or on a Ray cluster, one task per "
+                              "grid point with its seeds (ray); the store is written by this process either way")
+    cluster.add_argument("--ray-address", metavar="ADDRESS",
+                         help="an existing Ray cluster (auto, ray://head:10001, or head:6379); without it a local "
+                              "Ray instance is started and shut down at the end")
+    cluster.add_argument("--ray-cpus", type=real(0, MAX_THREADS), default=1.0, metavar="N",
+                         help="CPUs each Ray task asks for (default 1)")
+    cluster.add_argument("--ray-gpus", type=real(0, 64), default=0.0, metavar="N",
+                         help="GPUs each Ray task asks for, or a fraction of one: 0.25 puts four on a GPU (default 0)")
+    cluster.add_argument("--ray-retries", type=whole(0, 100), default=3, metavar="N",
+                         help="how often Ray runs a task again whose worker was lost (default 3); the retry "
+                              "resumes from the run's last stored checkpoint")
+    w = sub.add_parser("sweep", parents=[store, cluster],
+                       help="every combination of a grid for every seed, into the store; summary with 95%% CIs")
     w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
     w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
     w.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3)
     w.add_argument("--out", default="sweep.csv", help="CSV file for the summary")
-    g = sub.add_parser("reproduce", parents=[store],
+    g = sub.add_parser("reproduce", parents=[store, cluster],
                        help="replay the catalogue of published tables: train into the store (resuming), then "
                             "published | measured (mean, 95%% CI) | verdict")
     g.add_argument("ids", nargs="*", metavar="ID", help="catalogue entries (default: all, or those of --source)")
@@ -526,6 +541,23 @@ def _open_store(args):
     return Store(args.store) if args.lock_wait is None else Store(args.store, timeout=args.lock_wait)
 
 
+def _ray_options(args):
+    """`cluster.RayOptions` from the Ray flags, or None for the local backend (a Ray flag without
+    ``--backend ray`` is a usage error: it would be silently ignored)."""
+    from explorer.runs.cluster import RayOptions
+
+    if args.backend != "ray":
+        given = [flag for flag, value, default in (("--ray-address", args.ray_address, None), ("--ray-cpus", args.ray_cpus, 1.0),
+                                                   ("--ray-gpus", args.ray_gpus, 0.0), ("--ray-retries", args.ray_retries, 3))
+                 if value != default]
+        if given:
+            raise ConfigError(f"{given[0]} goes with --backend ray", field="backend")
+        return None
+    if args.ray_cpus <= 0:
+        raise ConfigError(f"--ray-cpus must be above 0, got {args.ray_cpus:g}", field="ray_cpus")
+    return RayOptions(address=args.ray_address, cpus=args.ray_cpus, gpus=args.ray_gpus, max_retries=args.ray_retries)
+
+
 def _local(t: float | None) -> str:
     from datetime import datetime
 
@@ -688,9 +720,14 @@ def _parity(args) -> int:
 def _sweep(args) -> int:
     from explorer.runs.sweep import sweep
 
+    ray = _ray_options(args)
     check_out(args.out, "--out")
-    result = sweep(RunConfig.from_dict(read_json(args.config, "--config")), read_json(args.grid, "--grid"),
-                   args.seeds)
+    base, grid = RunConfig.from_dict(read_json(args.config, "--config")), read_json(args.grid, "--grid")
+    with _open_store(args) as store:
+        try:
+            result = sweep(base, grid, args.seeds, backend=args.backend, ray=ray, store=store)
+        finally:
+            print(f"runs stored in {store.path}", file=sys.stderr)
     save_csv(result.summary, args.out, "--out")
     s = result.summary
     final = s[(s["metric"] == "test_acc") & (s["epoch"] == s["epoch"].max())]
@@ -728,6 +765,10 @@ def _reproduce(args) -> int:
     from explorer.experiments import report
     from explorer.experiments import reproduce as rp
 
+    ray = _ray_options(args)
+    if ray is not None and args.parallel != 1:
+        raise ConfigError("--parallel: on Ray the cluster decides how many runs train at once; leave it out",
+                          field="parallel")
     entries = select_entries(args.ids, args.source)
     if args.list:
         listed = [{**e.to_dict(), "data_missing": rp.missing_data(e, args.data)} for e in entries]
@@ -746,7 +787,7 @@ def _reproduce(args) -> int:
         if not args.no_train:
             try:
                 outcome = rp.run(entries, args.scale, args.seeds, store, root=args.data, device=args.device,
-                                 parallel=args.parallel)
+                                 parallel=args.parallel, ray=ray)
                 interrupted = outcome.interrupted
                 print(f"{len(outcome.trained)} run(s) trained, {outcome.skipped} already in {store.path}"
                       + (f", {len(outcome.not_run)} entr{'y' if len(outcome.not_run) == 1 else 'ies'} not run"

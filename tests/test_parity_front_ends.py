@@ -14,7 +14,6 @@ from scipy import stats
 from apptest_tools import app_on, button, run_until, set_widget
 from explorer import cli
 from explorer.config import RunConfig
-from explorer.engine.trainer import TrainResult
 from explorer.experiments.parity_table import Series, final_table
 from explorer.experiments.references import PARITY
 from explorer.runs.store import FINAL, Store
@@ -42,27 +41,20 @@ def _same(configs) -> list[dict]:
 def _command_line_configs(monkeypatch, capsys, tmp_path) -> list[RunConfig]:
     """What ``python -m explorer parity …`` trains: every config that reaches the trainer (recorded,
     not trained: each run returns one epoch's record)."""
-    import explorer.runs.sweep as sweep_module
+    import explorer.runs.tasks as tasks_module
 
     trained = []
 
-    def result(cfg):
-        return TrainResult("done", None, [{"epoch": 1.0, "step": 4, **{m: 0.5 for m in METRICS}}], {}, cfg)
+    def train_task(runs, sink, **_):
+        """Each run one epoch's record, told to the sweep's sink as a trained run would be."""
+        ends = []
+        for run, cfg in runs:
+            trained.append(cfg)
+            sink.send(tasks_module.Records(run, [{"epoch": 1.0, "step": 4, **{m: 0.5 for m in METRICS}}], [0.0], 4))
+            ends.append(tasks_module.Ended(run, "done", 4))
+        return ends
 
-    class Seeds:
-        def __init__(self, cfgs):
-            trained.extend(cfgs)
-            self.cfgs = cfgs
-
-        def run_all(self, progress=None):
-            return [result(c) for c in self.cfgs]
-
-    def train(cfg, progress=None):
-        trained.append(cfg)
-        return result(cfg)
-
-    monkeypatch.setattr(sweep_module, "SeedsTrainer", Seeds)
-    monkeypatch.setattr(sweep_module, "train", train)
+    monkeypatch.setattr(tasks_module, "train_task", train_task)
     assert cli.main([*COMMAND, "--out", str(tmp_path / "parity.csv")]) == 0
     assert "bp" in capsys.readouterr().out
     return trained

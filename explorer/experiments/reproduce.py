@@ -294,7 +294,7 @@ def _bar(total: int):
 def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, store: Store | str | None = None,
         root: str | None = None, device: str | None = None, progress: bool | Callable[[Tick], None] = True,
         on_run: Callable[[Planned, RunInfo], None] | None = None,
-        stop: threading.Event | None = None, parallel: int = 1) -> Outcome:
+        stop: threading.Event | None = None, parallel: int = 1, ray=None) -> Outcome:
     """Train every pending run of ``entries`` at ``scale`` (seeds 0 … ``seeds`` − 1) into ``store``
     (a `Store`, a path, or None: the default store), one after another, or ``parallel`` at a time
     (a GPU trains several small networks at once faster than one by one; step times, the ``step_ms``
@@ -307,6 +307,9 @@ def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, stor
     run ends. Setting ``stop`` (or Ctrl-C) stops the runs in flight, which the store marks
     ``cancelled``; the outcome says ``interrupted`` (Ctrl-C is raised again after that). Running
     again resumes.
+
+    ``ray`` (a `cluster.RayOptions`) trains the runs on a Ray cluster instead, one task per run,
+    this process writing the store (``parallel`` is then the cluster's business and must stay 1).
     """
     entries = list(entries)
     parallel = _whole(parallel, "parallel")
@@ -325,11 +328,62 @@ def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, stor
             left = [p for p in planned if run_key(p.config) not in done]
             outcome.skipped += len(planned) - len(left)
             todo.extend(left)
-        _train(todo, scale, store, outcome, progress, on_run, stop, parallel)
+        if ray is not None:
+            if parallel != 1:
+                raise ValueError("parallel: on Ray the cluster decides how many runs train at once; leave it at 1")
+            _train_on_ray(todo, scale, store, outcome, progress, on_run, stop, ray)
+        else:
+            _train(todo, scale, store, outcome, progress, on_run, stop, parallel)
     finally:
         if owned:
             store.close()
     return outcome
+
+
+def _train_on_ray(todo: list[Planned], scale: str, store: Store, outcome: Outcome, progress, on_run, stop,
+                  options) -> None:
+    """Train ``todo`` into ``store`` on Ray (`cluster.run_tasks`), one task per run (see `run`)."""
+    from explorer.runs.cluster import Task, run_tasks
+    from explorer.runs.recorder import Recorder
+
+    if not todo:
+        return
+    total = sum(p.epochs for p in todo)
+    bar = _bar(total) if progress is True else None
+    groups: dict[tuple[str, int], str] = {}
+    planned: dict[str, tuple[int, Planned]] = {}
+    recorder = Recorder(store)
+    for i, p in enumerate(todo, 1):
+        key = (p.entry_id, p.seed)
+        if key not in groups:
+            groups[key] = store.create_group(p.seed, group_label(p.entry_id, scale))
+        run = store.create_run(p.config, group=groups[key])
+        recorder.add_run(run)
+        planned[run] = (i, p)
+    done_epochs = 0.0
+
+    def on_end(run: str, status: str) -> None:
+        nonlocal done_epochs
+        i, p = planned[run]
+        done_epochs += p.epochs
+        outcome.trained.append((p, run, status))
+        outcome.interrupted = outcome.interrupted or status == "cancelled"
+        if bar is not None:
+            bar.update(p.epochs)
+        if callable(progress):
+            progress(Tick(i, len(todo), p, run, done_epochs, total))
+        if on_run is not None:
+            on_run(p, store.get_run(run))
+
+    try:
+        run_tasks([Task(run, [(run, p.config)]) for run, (_, p) in planned.items()], recorder, options,
+                  stop=stop, on_end=on_end)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _train(todo: list[Planned], scale: str, store: Store, outcome: Outcome, progress, on_run, stop,

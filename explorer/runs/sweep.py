@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -27,8 +28,7 @@ from scipy import stats
 
 from explorer.config import ConfigError, RunConfig
 from explorer.config.schema import changed
-from explorer.engine.seeds import SeedsTrainer, stackable
-from explorer.engine.trainer import TrainResult, train
+from explorer.engine.trainer import TrainResult
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 LAST_EPOCHS = 10  # the window over which learning rates are compared (the thesis's choice)
@@ -87,16 +87,28 @@ def expand(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]],
 Progress = Callable[[float], None]  # called with the epochs just trained (a fraction: steps count)
 
 
+BACKENDS = ("local", "ray")
+
+
 def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: int | Sequence[int] = 3, *,
           progress: bool | Progress = True, batch_seeds: bool = True,
-          on_run: Callable[[dict, TrainResult], None] | None = None) -> SweepResult:
+          on_run: Callable[[dict, TrainResult], None] | None = None, backend: str = "local",
+          store=None, ray=None, stop: threading.Event | None = None) -> SweepResult:
     """Run every combination of ``grid`` for every seed; see the module docstring. With
     ``batch_seeds`` the seeds of each grid point train together as one stacked network where the
     network allows it (`seeds.stackable`), and one by one otherwise; the numbers are the same.
 
-    ``progress``: True draws a bar on standard error counting the epochs of every run (a run of 20
-    epochs adds 20, step by step as it trains); a function is called instead with each step's share
-    of an epoch (`progress_bar`'s ``update`` fits); False reports nothing.
+    ``backend``: "local" trains here, one grid point after another; "ray" sends each grid point
+    (with its stacked seeds) to a Ray cluster as one task (``ray``: `cluster.RayOptions`, default a
+    local Ray instance), and this process writes what the workers send. Both give the same records.
+    ``store`` (a `Store` or a path): the runs go into it as they train, one group per seed, to be
+    followed on the Runs page or with ``runs list``; None keeps them in memory only. Setting
+    ``stop`` ends the sweep early: the runs in flight and those not started are ``cancelled``.
+
+    ``progress``: True draws a bar on standard error, counting the epochs of every run (a run of 20
+    epochs adds 20, step by step as it trains) or, on Ray, the runs finished; a function is called
+    instead with each step's share of an epoch (on Ray: a finished run's epochs); False reports nothing.
+    ``on_run(point, result)`` is called as each run ends, with a `TrainResult` holding its records.
 
     Example:
         >>> trained = []
@@ -105,32 +117,104 @@ def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: i
         >>> len(trained) > 2, round(sum(trained), 6)   # many steps, two epochs in all
         (True, 2.0)
     """
+    from explorer.runs.recorder import Recorder, RecorderSink
+    from explorer.runs.store import Store, new_id
+    from explorer.runs.tasks import stacks, train_task
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}", field="backend")
+    if ray is not None and backend != "ray":
+        raise ConfigError("ray: Ray options go with backend='ray'", field="ray")
     pairs = expand(base, grid, seeds)
-    rows: list[dict] = []
-    bar = progress_bar(epochs_in(pairs), "sweep") if progress is True else None
-    report = bar.update if bar is not None else (progress or None)
-    run = 0
-    for point, cfgs in _by_point(pairs):
-        if batch_seeds and len(cfgs) > 1 and stackable(cfgs[0]) is None:
-            results = _trained(report, epochs_in((point, c) for c in cfgs), SeedsTrainer(cfgs).run_all)
-        else:
-            results = [_trained(report, cfg.train.epochs, lambda p, cfg=cfg: train(cfg, progress=p))
-                       for cfg in cfgs]
-        for cfg, result in zip(cfgs, results):
-            for record in result.history:
-                if float(record["epoch"]).is_integer():  # epoch ends
-                    for metric in METRICS:
-                        rows.append({"run": run, "seed": cfg.seed, **point, "status": result.status,
-                                     "epoch": int(record["epoch"]), "metric": metric, "value": record[metric]})
+    owned = store is not None and not isinstance(store, Store)
+    store = Store(store) if owned else store
+    try:
+        recorder = Recorder(store)
+        tasks, made = [], {}  # made: run id -> (grid point, config)
+        groups: dict[int, str] = {}
+        label = "sweep over " + " × ".join(grid)
+        for point, cfgs in _by_point(pairs):
+            runs = []
+            for cfg in cfgs:
+                if store is not None and cfg.seed not in groups:
+                    groups[cfg.seed] = store.create_group(cfg.seed, label)
+                run = store.create_run(cfg, group=groups[cfg.seed]) if store is not None else new_id()
+                recorder.add_run(run)
+                made[run] = (point, cfg)
+                runs.append((run, cfg))
+            together = batch_seeds and stacks(cfgs)
+            tasks.extend([runs] if together else [[r] for r in runs])
+
+        def ended(run: str) -> None:
             if on_run is not None:
-                on_run(point, result)
-            run += 1
-    if bar is not None:
-        close_bar(bar)
+                point, cfg = made[run]
+                end, records = recorder.ended[run], recorder.records[run]
+                on_run(point, TrainResult(end.status, end.diverged_at, records, records[-1] if records else {},
+                                          cfg, reason=end.reason))
+
+        if backend == "ray":
+            _on_ray(tasks, recorder, ray, stop, progress, ended)
+        else:
+            bar = progress_bar(epochs_in(pairs), "sweep") if progress is True else None
+            report = bar.update if bar is not None else (progress or None)
+            for i, runs in enumerate(tasks):
+                if stop is not None and stop.is_set():
+                    for run, _ in runs:
+                        recorder.fail(run, "cancelled")
+                    continue
+                epochs = RunEpochs(report, sum(c.train.epochs for _, c in runs)) if report is not None else None
+                for end in train_task(runs, RecorderSink(recorder, stop), task=f"point-{i}", checkpoint_every=None,
+                                      progress=epochs):
+                    recorder.end(end)
+                    ended(end.run)
+                if epochs is not None:
+                    epochs.finish()
+            if bar is not None:
+                close_bar(bar)
+    finally:
+        if owned:
+            store.close()
+    rows: list[dict] = []
+    for i, (run, (point, cfg)) in enumerate(made.items()):
+        status = recorder.ended[run].status
+        for record in recorder.records[run]:
+            if float(record["epoch"]).is_integer():  # epoch ends
+                for metric in METRICS:
+                    rows.append({"run": i, "seed": cfg.seed, **point, "status": status,
+                                 "epoch": int(record["epoch"]), "metric": metric, "value": record[metric]})
     keys = list(grid)
     table = pd.DataFrame(rows, columns=["run", "seed", *keys, "status", "epoch", "metric", "value"])
     best = select_lr(table, keys) if "optimizer.lr" in keys else None
     return SweepResult(table, summarise(table, keys), best, keys)
+
+
+def _on_ray(tasks: list[list], recorder, options, stop, progress, ended: Callable[[str], None]) -> None:
+    """The sweep's tasks on Ray (`cluster.run_tasks`), with a bar counting finished runs."""
+    from explorer.runs.cluster import RayOptions, Task, run_tasks
+
+    options = RayOptions() if options is None else options
+    if not isinstance(options, RayOptions):
+        raise ConfigError(f"ray must be a RayOptions, got {type(options).__name__}", field="ray")
+    epochs = {run: cfg.train.epochs for runs in tasks for run, cfg in runs}
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(epochs), desc="sweep on Ray", file=sys.stderr, dynamic_ncols=True, unit="run")
+
+    def on_end(run: str, status: str) -> None:
+        ended(run)
+        if bar is not None:
+            bar.update(1)
+        elif callable(progress):
+            progress(float(epochs[run]))
+
+    try:
+        run_tasks([Task(f"point-{i}", runs) for i, runs in enumerate(tasks)], recorder, options, stop=stop,
+                  on_end=on_end)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def epochs_in(pairs) -> int:
@@ -168,16 +252,6 @@ class RunEpochs:
         if self.done < self.epochs:
             self.report(self.epochs - self.done)
             self.done = float(self.epochs)
-
-
-def _trained(report: Progress | None, epochs: int, fit: Callable[[Callable | None], Any]) -> Any:
-    """``fit(progress)`` (a run, or stacked seeds, of ``epochs`` epochs) with its steps reported."""
-    if report is None:
-        return fit(None)
-    run = RunEpochs(report, epochs)
-    result = fit(run)
-    run.finish()
-    return result
 
 
 def progress_bar(epochs: int, desc: str):

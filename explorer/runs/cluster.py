@@ -1,0 +1,304 @@
+"""Tasks (`tasks.train_task`) on a Ray cluster, with this process as the driver and the only
+writer of the run store.
+
+Each task is one Ray task with its resource request (``RayOptions.cpus``, ``gpus``: a GPU or a
+fraction of one). Workers send their messages to a small `Relay` actor; the driver takes them from
+it every tenth of a second and writes them through a `recorder.Recorder`, so the runs can be
+followed live on the Runs page and in ``runs list`` like any other. A checkpoint (every
+``checkpoint_every`` epochs) holds the worker until the driver has stored it; the relay keeps the
+task's full trainer state beside it. A worker lost mid-task is retried by Ray (``max_retries``);
+the retry resumes from the relay's last stored state, or from the start where there is none, and
+the recorder drops what the retry sends again. Setting ``stop``, Ctrl-C, or a stop requested in the
+store (the Runs page's Stop) cancels the tasks (``ray.cancel``) and marks their runs ``cancelled``
+with what they stored. A task that fails, or whose worker is lost more often than Ray retries, ends
+its runs ``failed`` with why.
+
+Without ``address`` a local Ray instance is started (with ``local_cpus`` CPUs) and shut down at
+the end; with one, the driver joins that cluster and leaves it running. Ray is imported only here.
+
+Example (not run in the doctests: starting Ray takes seconds)::
+
+    recorder = Recorder(store)
+    run_tasks([Task("point-0", [(run_id, config)])], recorder, RayOptions(cpus=1))
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from explorer.runs.recorder import Recorder
+from explorer.runs.tasks import Checkpoint, Sink, train_task
+
+POLL = 0.1           # s between two looks at the relay and the tasks
+CHECK_STOPS = 1.0    # s between two looks at the store's stop requests
+CONFIRM_WAIT = 600.0  # s a worker waits for the driver to store its checkpoint before it gives up
+
+
+class RayMissing(RuntimeError):
+    """The Ray backend was asked for, and Ray is not installed."""
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how tasks run on Ray.
+
+    ``address``: an existing cluster ("auto", "ray://head:10001", "10.0.0.1:6379"); None starts a
+    local instance with ``local_cpus`` CPUs (None: all of this machine's). ``cpus`` and ``gpus``:
+    each task's resource request (``gpus`` may be a fraction: 0.25 puts four tasks on a GPU).
+    ``max_retries``: how often Ray runs a task again whose worker was lost. ``checkpoint_every``:
+    epochs between stored checkpoints, the points a retry resumes from.
+
+    Example:
+        >>> RayOptions(gpus=0.5).gpus
+        0.5
+        >>> RayOptions(cpus=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: cpus (each task's CPUs) must be a number above 0, got 0
+    """
+
+    address: str | None = None
+    cpus: float = 1.0
+    gpus: float = 0.0
+    max_retries: int = 3
+    checkpoint_every: int = 1
+    local_cpus: int | None = None
+
+    def __post_init__(self) -> None:
+        def number(name: str, value, low: float, strict: bool, what: str) -> None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    value > low if strict else value >= low):
+                raise ValueError(f"{name} ({what}) must be a number {'above' if strict else 'of at least'} "
+                                 f"{low:g}, got {value!r}")
+
+        number("cpus", self.cpus, 0, True, "each task's CPUs")
+        number("gpus", self.gpus, 0, False, "each task's GPUs, or a fraction of one")
+        for name, low in (("max_retries", 0), ("checkpoint_every", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be a whole number of at least {low}, got {value!r}")
+        if self.local_cpus is not None and (isinstance(self.local_cpus, bool) or not isinstance(self.local_cpus, int)
+                                            or self.local_cpus < 1):
+            raise ValueError(f"local_cpus must be a whole number of at least 1, got {self.local_cpus!r}")
+        if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
+            raise ValueError(f"address must be a Ray address such as 'auto' or 'ray://head:10001', got {self.address!r}")
+
+
+@dataclass
+class Task:
+    """One Ray task: ``runs`` ((run id, config) pairs, a grid point's seeds) under a ``key`` unique
+    within the call."""
+    key: str
+    runs: list
+
+
+def ray_module():
+    """``ray``, or `RayMissing` saying how to install it."""
+    try:
+        import ray
+    except ImportError as err:
+        raise RayMissing("the Ray backend needs Ray: pip install 'ray==2.60.0' "
+                         "(it is in requirements.txt)") from err
+    return ray
+
+
+class Relay:
+    """The mailbox between workers and the driver (a Ray actor, one per call of `run_tasks`).
+
+    Workers `put` their messages; the driver `take`s them. A `Checkpoint`'s trainer state stays
+    here (the driver needs only the weights), and becomes the task's resume point once the driver
+    has stored the weights and `confirm`ed it.
+
+    Example:
+        >>> relay = Relay()
+        >>> relay.put([Checkpoint("t", 10, {}, b"state")])
+        >>> [type(m).__name__ for m in relay.take()], relay.resume("t")
+        (['Checkpoint'], None)
+        >>> relay.confirm("t", 10); relay.stored("t"), relay.resume("t")
+        (10, (10, b'state'))
+    """
+
+    def __init__(self) -> None:
+        self.inbox: list = []
+        self.pending: dict[tuple[str, int], bytes] = {}
+        self.saved: dict[str, tuple[int, bytes]] = {}
+
+    def put(self, messages: list) -> None:
+        for m in messages:
+            if isinstance(m, Checkpoint) and m.resume is not None:
+                self.pending[(m.task, m.step)] = m.resume
+                m = Checkpoint(m.task, m.step, m.weights, None)
+            self.inbox.append(m)
+
+    def take(self) -> list:
+        out, self.inbox = self.inbox, []
+        return out
+
+    def confirm(self, task: str, step: int) -> None:
+        blob = self.pending.pop((task, step), None)
+        if blob is not None:
+            self.saved[task] = (step, blob)
+        elif task not in self.saved or self.saved[task][0] < step:  # the last checkpoint: nothing to resume
+            self.saved[task] = (step, b"")
+
+    def stored(self, task: str) -> int | None:
+        return self.saved[task][0] if task in self.saved else None
+
+    def resume(self, task: str) -> tuple[int, bytes] | None:
+        got = self.saved.get(task)
+        return got if got and got[1] else None
+
+
+class RelaySink(Sink):
+    """A worker's sink: messages go to the relay in order (one call each, not waited for), a
+    checkpoint waits until the driver has stored it."""
+
+    def __init__(self, relay) -> None:
+        self.relay = relay
+        self.last = None
+
+    def send(self, message: Any) -> None:
+        self.last = self.relay.put.remote([message])
+
+    def checkpoint(self, message: Checkpoint) -> None:
+        ray = ray_module()
+        self.send(message)
+        deadline = time.monotonic() + CONFIRM_WAIT
+        while (ray.get(self.relay.stored.remote(message.task)) or -1) < message.step:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the driver did not store the checkpoint at step {message.step} "
+                                   f"within {CONFIRM_WAIT:g} s")
+            time.sleep(0.02)
+
+    def resume_state(self, task: str) -> tuple[int, bytes] | None:
+        return ray_module().get(self.relay.resume.remote(task))
+
+    def flush(self) -> None:
+        if self.last is not None:
+            ray_module().get(self.last)  # the actor runs one caller's calls in order: all have arrived
+
+
+def _remote_task(key: str, runs: list, relay, checkpoint_every: int, threads: int) -> list:
+    """What a Ray worker runs: the task, with torch using the CPUs it asked for."""
+    from explorer.engine.device import use_threads
+
+    use_threads(max(1, threads))
+    return train_task(runs, RelaySink(relay), task=key, checkpoint_every=checkpoint_every)
+
+
+def run_tasks(tasks: Sequence[Task], recorder: Recorder, options: RayOptions = RayOptions(), *,
+              stop: threading.Event | None = None, on_end: Callable[[str, str], None] | None = None) -> bool:
+    """Run ``tasks`` on Ray, writing what they send through ``recorder``; return True if every
+    task ran to its end, False if they were stopped. ``on_end(run, status)`` is called as each run
+    ends. Ctrl-C cancels the tasks, marks their runs, shuts a local Ray down and is raised again."""
+    ray = ray_module()
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        _start(ray, options)
+    relay = None
+    try:
+        relay = ray.remote(num_cpus=0)(Relay).remote()
+        recorder.on_checkpoint = lambda task, step: relay.confirm.remote(task, step)
+        remote = ray.remote(_remote_task).options(num_cpus=options.cpus, num_gpus=options.gpus,
+                                                  max_retries=options.max_retries, retry_exceptions=False)
+        flying = {remote.remote(t.key, [(run, _plain(c)) for run, c in t.runs], relay, options.checkpoint_every,
+                                int(options.cpus)): t for t in tasks}
+        return _drive(ray, relay, flying, recorder, stop, on_end)
+    finally:
+        if relay is not None:
+            ray.kill(relay)
+        if started_ray:
+            ray.shutdown()
+
+
+def _start(ray, options: RayOptions) -> None:
+    """Join ``options.address``, or start a local instance quietly (no dashboard)."""
+    if options.address:
+        ray.init(address=options.address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=options.local_cpus, include_dashboard=False, log_to_driver=False)
+
+
+def _plain(config) -> dict:
+    """A config as a dict (it crosses to the workers as plain data)."""
+    return config if isinstance(config, dict) else config.to_dict()
+
+
+def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
+    """The driver's loop: relay to store, finished tasks to final statuses, stops to cancels."""
+    from ray.exceptions import RayTaskError, TaskCancelledError
+
+    def drain() -> None:
+        for message in ray.get(relay.take.remote()):
+            recorder.handle(message)
+
+    def ended(run: str, status: str, error: str | None = None) -> None:
+        if status in ("failed", "cancelled"):
+            recorder.fail(run, status, error)
+        if on_end is not None:
+            on_end(run, status)
+
+    def cancel(refs) -> None:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        for ref in refs:  # wait until each is really gone, so nothing more arrives from it
+            try:
+                ray.get(ref)
+            except Exception:  # noqa: BLE001 - cancelled, or failed on its way out: cancelled either way
+                pass
+        drain()
+        for ref in refs:
+            for run, _ in flying.pop(ref).runs:
+                ended(run, "cancelled")
+
+    all_done = True
+    looked = 0.0
+    try:
+        while flying:
+            if stop is not None and stop.is_set():
+                cancel(list(flying))
+                return False
+            if recorder.store is not None and time.monotonic() - looked >= CHECK_STOPS:
+                looked = time.monotonic()
+                asked = recorder.store.stop_requests([run for t in flying.values() for run, _ in t.runs])
+                stopping = [ref for ref, t in flying.items() if any(run in asked for run, _ in t.runs)]
+                if stopping:
+                    all_done = False
+                    cancel(stopping)
+                    continue
+            done, _ = ray.wait(list(flying), num_returns=len(flying), timeout=POLL)
+            drain()
+            for ref in done:
+                task = flying.pop(ref)
+                try:
+                    ends = ray.get(ref)
+                except TaskCancelledError:
+                    all_done = False
+                    for run, _ in task.runs:
+                        ended(run, "cancelled")
+                    continue
+                except RayTaskError as err:  # the task raised: its runs failed, with the task's error
+                    cause = err.cause if getattr(err, "cause", None) is not None else err
+                    for run, _ in task.runs:
+                        ended(run, "failed", f"{type(cause).__name__}: {cause}".strip())
+                    continue
+                except Exception as err:  # noqa: BLE001 - the worker was lost more often than Ray retries
+                    for run, _ in task.runs:
+                        ended(run, "failed", f"its Ray worker was lost and the retries ran out ({type(err).__name__})")
+                    continue
+                drain()  # the task flushed before it returned: everything it sent is there
+                for end in ends:
+                    recorder.end(end)
+                    if on_end is not None:
+                        on_end(end.run, end.status)
+            queued = [run for t in flying.values() for run, _ in t.runs if recorder.starts.get(run, 0) == 0]
+            if queued and recorder.store is not None:
+                recorder.store.heartbeat(queued)
+    except KeyboardInterrupt:
+        cancel(list(flying))
+        raise
+    return all_done
