@@ -152,7 +152,7 @@ def test_a_worker_killed_mid_task_is_retried_and_the_run_ends_whole(local_ray, t
         recorder = KillOnCheckpoint(store, run_of_task, epoch=1)
         for run in run_of_task.values():
             recorder.add_run(run)
-        assert run_tasks(tasks, recorder, RayOptions(max_retries=2)) is True
+        assert run_tasks(tasks, recorder, RayOptions(max_retries=2, checkpoint_seconds=0)) is True
         run = run_of_task["t0"]
         assert recorder.killed is not None and recorder.starts[run] == 2  # killed, then started again
         assert recorder.resumed[run] == recorder.total_steps[run] // 3  # from the checkpoint after epoch 1
@@ -171,7 +171,7 @@ def test_a_task_whose_retries_run_out_fails_with_why(local_ray, tmp_path):
         recorder = KillOnCheckpoint(store, run_of_task, epoch=1)
         for run in run_of_task.values():
             recorder.add_run(run)
-        run_tasks(tasks, recorder, RayOptions(max_retries=0))
+        run_tasks(tasks, recorder, RayOptions(max_retries=0, checkpoint_seconds=0))
         info = store.get_run(run_of_task["t0"])
         assert info.status == "failed"
         assert "worker was lost" in info.error
@@ -206,7 +206,7 @@ def test_stop_cancels_every_task_and_marks_the_runs_cancelled(local_ray, tmp_pat
         recorder = StopOnCheckpoint(store, stop)
         for run in run_of_task.values():
             recorder.add_run(run)
-        assert run_tasks(tasks, recorder, RayOptions(), stop=stop) is False
+        assert run_tasks(tasks, recorder, RayOptions(checkpoint_seconds=0), stop=stop) is False
         infos = {i.id: i for i in store.list_runs()}
         assert {i.status for i in infos.values()} == {"cancelled"}
         asked = infos[recorder.asked]
@@ -219,7 +219,7 @@ def test_a_stop_asked_in_the_store_cancels_that_runs_task_only(local_ray, tmp_pa
         recorder = StopOnCheckpoint(store)
         for run in run_of_task.values():
             recorder.add_run(run)
-        assert run_tasks(tasks, recorder, RayOptions()) is False
+        assert run_tasks(tasks, recorder, RayOptions(checkpoint_seconds=0)) is False
         statuses = {run: store.get_run(run).status for run in run_of_task.values()}
         assert statuses[recorder.asked] == "cancelled"
         assert [s for run, s in statuses.items() if run != recorder.asked] == ["done"]

@@ -2,7 +2,7 @@
 writer of the run store.
 
 Each task is one Ray task with its resource request (``RayOptions.cpus``, ``gpus``: a GPU or a
-fraction of one). Workers send their messages to a small `Relay` actor; the driver takes them from
+fraction of one). Workers send their messages to a small `relay.Relay` actor; the driver takes them from
 it every tenth of a second and writes them through a `recorder.Recorder`, so the runs can be
 followed live on the Runs page and in ``runs list`` like any other. A checkpoint (every
 ``checkpoint_every`` epochs) holds the worker until the driver has stored it; the relay keeps the
@@ -24,16 +24,20 @@ Example (not run in the doctests: starting Ray takes seconds)::
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from explorer.runs import relay as relay_module
 from explorer.runs.recorder import Recorder
 from explorer.runs.tasks import Checkpoint, Sink, train_task
 
-POLL = 0.1           # s between two looks at the relay and the tasks
+POLL = 0.02          # s between two looks at the relay and the tasks (a worker waits this long for a checkpoint to be stored)
+HEARTBEAT_EVERY = 1.0  # s between two heartbeats of the runs still queued
 CHECK_STOPS = 1.0    # s between two looks at the store's stop requests
 CONFIRM_WAIT = 600.0  # s a worker waits for the driver to store its checkpoint before it gives up
 
@@ -50,7 +54,9 @@ class RayOptions:
     local instance with ``local_cpus`` CPUs (None: all of this machine's). ``cpus`` and ``gpus``:
     each task's resource request (``gpus`` may be a fraction: 0.25 puts four tasks on a GPU).
     ``max_retries``: how often Ray runs a task again whose worker was lost. ``checkpoint_every``:
-    epochs between stored checkpoints, the points a retry resumes from.
+    epochs between stored checkpoints, the points a retry resumes from, and ``checkpoint_seconds``
+    the least time between two (a checkpoint waits for the driver to store it: a lost worker
+    costs at most about this much training, and short epochs do not pay a checkpoint each).
 
     Example:
         >>> RayOptions(gpus=0.5).gpus
@@ -66,6 +72,7 @@ class RayOptions:
     gpus: float = 0.0
     max_retries: int = 3
     checkpoint_every: int = 1
+    checkpoint_seconds: float = 60.0
     local_cpus: int | None = None
 
     def __post_init__(self) -> None:
@@ -77,6 +84,7 @@ class RayOptions:
 
         number("cpus", self.cpus, 0, True, "each task's CPUs")
         number("gpus", self.gpus, 0, False, "each task's GPUs, or a fraction of one")
+        number("checkpoint_seconds", self.checkpoint_seconds, 0, False, "the least time between two checkpoints")
         for name, low in (("max_retries", 0), ("checkpoint_every", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -106,88 +114,57 @@ def ray_module():
     return ray
 
 
-class Relay:
-    """The mailbox between workers and the driver (a Ray actor, one per call of `run_tasks`).
-
-    Workers `put` their messages; the driver `take`s them. A `Checkpoint`'s trainer state stays
-    here (the driver needs only the weights), and becomes the task's resume point once the driver
-    has stored the weights and `confirm`ed it.
-
-    Example:
-        >>> relay = Relay()
-        >>> relay.put([Checkpoint("t", 10, {}, b"state")])
-        >>> [type(m).__name__ for m in relay.take()], relay.resume("t")
-        (['Checkpoint'], None)
-        >>> relay.confirm("t", 10); relay.stored("t"), relay.resume("t")
-        (10, (10, b'state'))
-    """
-
-    def __init__(self) -> None:
-        self.inbox: list = []
-        self.pending: dict[tuple[str, int], bytes] = {}
-        self.saved: dict[str, tuple[int, bytes]] = {}
-
-    def put(self, messages: list) -> None:
-        for m in messages:
-            if isinstance(m, Checkpoint) and m.resume is not None:
-                self.pending[(m.task, m.step)] = m.resume
-                m = Checkpoint(m.task, m.step, m.weights, None)
-            self.inbox.append(m)
-
-    def take(self) -> list:
-        out, self.inbox = self.inbox, []
-        return out
-
-    def confirm(self, task: str, step: int) -> None:
-        blob = self.pending.pop((task, step), None)
-        if blob is not None:
-            self.saved[task] = (step, blob)
-        elif task not in self.saved or self.saved[task][0] < step:  # the last checkpoint: nothing to resume
-            self.saved[task] = (step, b"")
-
-    def stored(self, task: str) -> int | None:
-        return self.saved[task][0] if task in self.saved else None
-
-    def resume(self, task: str) -> tuple[int, bytes] | None:
-        got = self.saved.get(task)
-        return got if got and got[1] else None
+def _get(ref, timeout: float = CONFIRM_WAIT):
+    """``ray.get(ref)`` without blocking in it: Ray lends the CPUs of a task blocked in ``ray.get``
+    to the next pending task, which then starts a new worker process (seconds to import torch) and
+    oversubscribes the node when the first task goes on. Looking with ``ray.wait(timeout=0)`` keeps
+    the task's CPUs its own."""
+    ray = ray_module()
+    deadline = time.monotonic() + timeout
+    while not ray.wait([ref], timeout=0)[0]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer from the driver's relay within {timeout:g} s")
+        time.sleep(0.002)
+    return ray.get(ref)
 
 
 class RelaySink(Sink):
-    """A worker's sink: messages go to the relay in order (one call each, not waited for), a
-    checkpoint waits until the driver has stored it."""
+    """A worker's sink: messages go to the relay (`relay.Relay`) pickled, in order (one call each,
+    not waited for); a checkpoint's trainer state goes beside it, and the checkpoint waits until
+    the driver has stored it."""
 
     def __init__(self, relay) -> None:
         self.relay = relay
         self.last = None
 
     def send(self, message: Any) -> None:
-        self.last = self.relay.put.remote([message])
+        self.last = self.relay.put.remote(pickle.dumps(message))
 
     def checkpoint(self, message: Checkpoint) -> None:
-        ray = ray_module()
-        self.send(message)
+        resume = None if message.resume is None else (message.task, message.step, message.resume)
+        self.last = self.relay.put.remote(pickle.dumps(dataclasses.replace(message, resume=None)), resume)
         deadline = time.monotonic() + CONFIRM_WAIT
-        while (ray.get(self.relay.stored.remote(message.task)) or -1) < message.step:
+        while (_get(self.relay.stored.remote(message.task)) or -1) < message.step:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the driver did not store the checkpoint at step {message.step} "
                                    f"within {CONFIRM_WAIT:g} s")
-            time.sleep(0.02)
+            time.sleep(0.005)
 
     def resume_state(self, task: str) -> tuple[int, bytes] | None:
-        return ray_module().get(self.relay.resume.remote(task))
+        return _get(self.relay.resume.remote(task))
 
     def flush(self) -> None:
         if self.last is not None:
-            ray_module().get(self.last)  # the actor runs one caller's calls in order: all have arrived
+            _get(self.last)  # the actor runs one caller's calls in order: all have arrived
 
 
-def _remote_task(key: str, runs: list, relay, checkpoint_every: int, threads: int) -> list:
+def _remote_task(key: str, runs: list, relay, options: RayOptions) -> list:
     """What a Ray worker runs: the task, with torch using the CPUs it asked for."""
     from explorer.engine.device import use_threads
 
-    use_threads(max(1, threads))
-    return train_task(runs, RelaySink(relay), task=key, checkpoint_every=checkpoint_every)
+    use_threads(max(1, int(options.cpus)))
+    return train_task(runs, RelaySink(relay), task=key, checkpoint_every=options.checkpoint_every,
+                      checkpoint_seconds=options.checkpoint_seconds)
 
 
 def run_tasks(tasks: Sequence[Task], recorder: Recorder, options: RayOptions = RayOptions(), *,
@@ -198,15 +175,15 @@ def run_tasks(tasks: Sequence[Task], recorder: Recorder, options: RayOptions = R
     ray = ray_module()
     started_ray = not ray.is_initialized()
     if started_ray:
-        _start(ray, options)
+        start_ray(options)
     relay = None
     try:
-        relay = ray.remote(num_cpus=0)(Relay).remote()
+        ray.cloudpickle.register_pickle_by_value(relay_module)  # its process needs neither explorer nor torch
+        relay = ray.remote(num_cpus=0)(relay_module.Relay).remote()
         recorder.on_checkpoint = lambda task, step: relay.confirm.remote(task, step)
         remote = ray.remote(_remote_task).options(num_cpus=options.cpus, num_gpus=options.gpus,
                                                   max_retries=options.max_retries, retry_exceptions=False)
-        flying = {remote.remote(t.key, [(run, _plain(c)) for run, c in t.runs], relay, options.checkpoint_every,
-                                int(options.cpus)): t for t in tasks}
+        flying = {remote.remote(t.key, [(run, _plain(c)) for run, c in t.runs], relay, options): t for t in tasks}
         return _drive(ray, relay, flying, recorder, stop, on_end)
     finally:
         if relay is not None:
@@ -215,12 +192,24 @@ def run_tasks(tasks: Sequence[Task], recorder: Recorder, options: RayOptions = R
             ray.shutdown()
 
 
-def _start(ray, options: RayOptions) -> None:
-    """Join ``options.address``, or start a local instance quietly (no dashboard)."""
+def start_ray(options: RayOptions = RayOptions()) -> None:
+    """Join ``options.address``, or start a local instance quietly (no dashboard) with
+    ``options.local_cpus`` CPUs; `run_tasks` does this itself when Ray is not running. Call
+    ``ray.shutdown()`` when done.
+
+    Example (not run: it starts Ray)::
+
+        start_ray(RayOptions(local_cpus=2)); ...; ray.shutdown()
+    """
+    ray = ray_module()
     if options.address:
         ray.init(address=options.address, log_to_driver=False)
     else:
-        ray.init(num_cpus=options.local_cpus, include_dashboard=False, log_to_driver=False)
+        cpus = options.local_cpus or os.cpu_count() or 1
+        # the relay actor is one more worker process: without room for it, Ray stops an idle task
+        # worker after each task, and the next task waits seconds for a new one to import torch
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                 _system_config={"num_workers_soft_limit": cpus + 1})
 
 
 def _plain(config) -> dict:
@@ -233,8 +222,8 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
     from ray.exceptions import RayTaskError, TaskCancelledError
 
     def drain() -> None:
-        for message in ray.get(relay.take.remote()):
-            recorder.handle(message)
+        for blob in ray.get(relay.take.remote()):
+            recorder.handle(pickle.loads(blob))  # noqa: S301 - our own workers' messages, as Ray itself pickles
 
     def ended(run: str, status: str, error: str | None = None) -> None:
         if status in ("failed", "cancelled"):
@@ -256,7 +245,7 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
                 ended(run, "cancelled")
 
     all_done = True
-    looked = 0.0
+    looked = beat = 0.0
     try:
         while flying:
             if stop is not None and stop.is_set():
@@ -296,8 +285,9 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
                     if on_end is not None:
                         on_end(end.run, end.status)
             queued = [run for t in flying.values() for run, _ in t.runs if recorder.starts.get(run, 0) == 0]
-            if queued and recorder.store is not None:
+            if queued and recorder.store is not None and time.monotonic() - beat >= HEARTBEAT_EVERY:
                 recorder.store.heartbeat(queued)
+                beat = time.monotonic()
     except KeyboardInterrupt:
         cancel(list(flying))
         raise

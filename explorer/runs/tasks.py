@@ -126,12 +126,14 @@ def stacks(configs: Sequence) -> bool:
 
 
 def train_task(runs: Sequence[tuple[str, Mapping | Any]], sink: Sink, *, task: str = "task",
-               checkpoint_every: int | None = 1, progress: Callable[[int, int], None] | None = None) -> list[Ended]:
+               checkpoint_every: int | None = 1, checkpoint_seconds: float = 0.0,
+               progress: Callable[[int, int], None] | None = None) -> list[Ended]:
     """Train ``runs`` ((run id, config) pairs: one run, or the seeds of one grid point, which then
     train as one stacked network: `seeds.stackable`) to the end, telling ``sink`` as it goes;
     return how each ended. The weights are
-    checkpointed every ``checkpoint_every`` epochs (None: at the end only); where the sink holds a
-    state of this ``task`` (a retry), training resumes from it."""
+    checkpointed every ``checkpoint_every`` epochs (None: at the end only), and no sooner than
+    ``checkpoint_seconds`` after the last checkpoint (short epochs are not worth one each); where
+    the sink holds a state of this ``task`` (a retry), training resumes from it."""
     from explorer.config import ConfigError, RunConfig
     from explorer.engine.seeds import stackable
 
@@ -184,7 +186,7 @@ def train_task(runs: Sequence[tuple[str, Mapping | Any]], sink: Sink, *, task: s
         sink.checkpoint(Checkpoint(task, trainer.steps_done, weights, state))
 
     snapshots = _send_snapshots(trainer, ids, sink, 0)
-    last = time.monotonic()
+    last = kept = time.monotonic()
     stopped = False
     while not trainer.finished:
         if sink.stopped():
@@ -195,9 +197,9 @@ def train_task(runs: Sequence[tuple[str, Mapping | Any]], sink: Sink, *, task: s
         if progress is not None:
             progress(trainer.steps_done, trainer.total_steps)
         if (checkpoint_every and trainer.steps_done % trainer.steps_per_epoch == 0 and not trainer.finished
-                and trainer.epoch % checkpoint_every == 0):
+                and trainer.epoch % checkpoint_every == 0 and time.monotonic() - kept >= checkpoint_seconds):
             store_weights()
-            last = time.monotonic()
+            last = kept = time.monotonic()
         elif time.monotonic() - last >= FLUSH_EVERY:
             flush()
             last = time.monotonic()
