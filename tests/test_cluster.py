@@ -10,6 +10,7 @@ hook (a `Recorder` subclass) has acted.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -25,7 +26,7 @@ from explorer.runs.cluster import RayOptions, Task, run_tasks  # noqa: E402
 from explorer.runs.recorder import Recorder  # noqa: E402
 from explorer.runs.store import Store  # noqa: E402
 from explorer.runs.sweep import sweep  # noqa: E402
-from explorer.runs.tasks import Checkpoint  # noqa: E402
+from explorer.runs.tasks import Checkpoint, Records  # noqa: E402
 
 BASE = {"model": {"hidden": [16]}, "train": {"epochs": 3, "batch_size": 64}, "device": "cpu"}
 GRID = {"algorithm.name": ["bp", "dfa", "brsf"]}   # brsf's seeds cannot be stacked: a task each
@@ -317,3 +318,33 @@ def test_reproduce_on_ray_trains_each_run_once_into_the_store_and_resumes(local_
         second = rp.run([entry], "classroom", seeds=2, store=store, progress=False, ray=RayOptions())
         assert second.trained == [] and second.skipped == 4
         assert len(store.list_runs()) == 4
+
+
+class Intervals(Recorder):
+    """Keeps, per run, the wall times (on its worker) of its first and last logged records."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.spans: dict[str, list[float]] = {}
+
+    def handle(self, message) -> None:
+        if isinstance(message, Records) and message.logged:
+            span = self.spans.setdefault(message.run, [math.inf, -math.inf])
+            span[0], span[1] = min(span[0], *message.logged), max(span[1], *message.logged)
+        super().handle(message)
+
+
+def test_tasks_never_train_more_at_once_than_the_cpus_they_asked_for(local_ray):
+    """A task waiting on the relay (its resume state, a checkpoint) must not lend its CPU to the
+    next task: three one-CPU tasks on two CPUs train two at a time."""
+    recorder = Intervals()
+    tasks = []
+    for seed in range(3):
+        cfg = {**BASE, "train": {"epochs": 150, "batch_size": 64}, "seed": seed}
+        recorder.add_run(f"r{seed}")
+        tasks.append(Task(f"t{seed}", [(f"r{seed}", cfg)]))
+    assert run_tasks(tasks, recorder, RayOptions(checkpoint_seconds=0)) is True
+    spans = list(recorder.spans.values())
+    assert len(spans) == 3
+    most = max(sum(start <= t <= end for start, end in spans) for t in (s for s, _ in spans))
+    assert most == 2, f"{most} tasks trained at once on 2 CPUs: {spans}"

@@ -115,17 +115,14 @@ def ray_module():
 
 
 def _get(ref, timeout: float = CONFIRM_WAIT):
-    """``ray.get(ref)`` without blocking in it: Ray lends the CPUs of a task blocked in ``ray.get``
-    to the next pending task, which then starts a new worker process (seconds to import torch) and
-    oversubscribes the node when the first task goes on. Looking with ``ray.wait(timeout=0)`` keeps
-    the task's CPUs its own."""
-    ray = ray_module()
-    deadline = time.monotonic() + timeout
-    while not ray.wait([ref], timeout=0)[0]:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no answer from the driver's relay within {timeout:g} s")
-        time.sleep(0.002)
-    return ray.get(ref)
+    """``ray.get(ref)`` for a task that must keep its CPUs: a task blocked in ``ray.get`` or
+    ``ray.wait`` lends them to the next pending task (measured: a third task started on a 2-CPU
+    instance while a task waited for its relay), so this waits on the reference's future, which Ray
+    completes from its own thread, and reads the value once it is there."""
+    try:
+        return ref.future().result(timeout)
+    except TimeoutError:
+        raise TimeoutError(f"no answer from the driver's relay within {timeout:g} s") from None
 
 
 class RelaySink(Sink):
