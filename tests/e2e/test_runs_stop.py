@@ -1,6 +1,7 @@
-"""Stop, from the Runs page in the browser, a run that another process trains (``python -m explorer
-train`` into the app's store): the page writes a stop request, the command reads it and ends the run
-``cancelled``. Screenshots: ``artifacts/screenshots/runs-stop-*.png``."""
+"""Stop, from the Runs page in the browser, a run that another process trains into the app's store
+(``python -m explorer train``, or a sweep on a local Ray instance whose driver writes the store): the
+page writes a stop request, the command reads it and ends the run ``cancelled``. Screenshots:
+``artifacts/screenshots/runs-stop-*.png``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import subprocess
 import sys
 import time
+
+import pytest
 
 from tools import app_bench
 from explorer.runs.store import Store
@@ -28,16 +31,29 @@ def _wait(check, timeout: float, what: str):
         time.sleep(0.2)
 
 
-def test_the_runs_page_stops_a_run_trained_by_the_train_command(app, new_page, screenshots):
+def command_of(kind: str, store, folder) -> list[str]:
+    """A command that trains one long run into ``store``: the train command, or a sweep on Ray."""
+    if kind == "train":
+        return [sys.executable, "-m", "explorer", "train", "--store", str(store), "--dataset", "digits",
+                "--hidden", "8", "--epochs", "5000", "--device", "cpu"]
+    (folder / "base.json").write_text('{"model": {"hidden": [8]}, "train": {"epochs": 5000}, "device": "cpu"}')
+    (folder / "grid.json").write_text('{"algorithm.name": ["dfa"]}')
+    return [sys.executable, "-m", "explorer", "sweep", "--store", str(store), "--config", str(folder / "base.json"),
+            "--grid", str(folder / "grid.json"), "--seeds", "1", "--backend", "ray", "--out", str(folder / "s.csv")]
+
+
+@pytest.mark.parametrize("kind", ["train", "ray-sweep"])
+def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screenshots, tmp_path, kind):
+    if kind == "ray-sweep":
+        pytest.importorskip("ray")
     store = Store(app.store)
     before = {i.id for i in store.list_runs()}
-    command = [sys.executable, "-m", "explorer", "train", "--store", str(app.store), "--dataset", "digits",
-               "--hidden", "8", "--epochs", "5000", "--device", "cpu"]
+    command = command_of(kind, app.store, tmp_path)
     train = subprocess.Popen(command, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         info = _wait(lambda: next((i for i in store.list_runs() if i.id not in before and i.status == "running"),
-                                  None), 120, "the train command's run was not running")
+                                  None), 120, f"the {kind} command's run was not running")
         page = new_page()
         watch = Watch(page)
         page.goto(f"{app.url}/runs", timeout=TIMEOUT_MS)
@@ -55,15 +71,15 @@ def test_the_runs_page_stops_a_run_trained_by_the_train_command(app, new_page, s
         stop.click()
         page.get_by_text("Stop asked for 1 run(s); the process that trains them stops them within a few seconds."
                          ).wait_for(timeout=REACT_MS)
-        page.screenshot(path=str(screenshots / "runs-stop-asked.png"), full_page=False)
+        page.screenshot(path=str(screenshots / f"runs-stop-{kind}-asked.png"), full_page=False)
         assert store.get_run(info.id).stop_requested is not None
-        train.wait(timeout=60)                                   # the command stopped its run and ended
+        assert train.wait(timeout=60) == 0, train.stdout.read().decode()[-2000:]  # it stopped its run and ended
         ended = store.get_run(info.id)
         assert ended.status == "cancelled" and 0 < ended.steps_done < ended.total_steps, ended
         page.locator(".st-key-runs_refresh button").first.click()
         page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=TIMEOUT_MS)
         app_bench.wait_idle(page, TIMEOUT_MS / 1000)
-        page.screenshot(path=str(screenshots / "runs-stop-cancelled.png"), full_page=False)
+        page.screenshot(path=str(screenshots / f"runs-stop-{kind}-cancelled.png"), full_page=False)
         watch.assert_clean("after stopping a run from the Runs page")
     finally:
         if train.poll() is None:
