@@ -79,6 +79,50 @@ class PlainLoop:
         self.opt.step()
 
 
+class PlainDFALoop(PlainLoop):
+    """The peer for dfa: TinyDFA's approach written out, as few operations as DFA allows. The
+    forward pass cuts the graph at every hidden layer (each layer's input detached), the output
+    error ``e`` (the loss gradient at the logits, by autograd's own formula for the mean cross
+    entropy) is projected to every hidden layer by its fixed ``B_l`` (10 × width), and one
+    ``torch.autograd.backward`` call takes all the signals through each layer's ReLU to its
+    weights. No taps, no hooks, no records: what a DFA step costs at the least in eager PyTorch.
+
+    Example:
+        >>> from explorer.data.embedded import load_random
+        >>> d = load_random(DataConfig("random", {"samples": BATCH, "features": FEATURES, "classes": CLASSES}))
+        >>> loop = PlainDFALoop(d, torch.device("cpu")); before = loop.net[0].weight.clone()
+        >>> loop.step(); bool((loop.net[0].weight != before).any())   # the first layer learned
+        True
+    """
+
+    def __init__(self, data, device) -> None:
+        super().__init__(data, device)
+        g = torch.Generator().manual_seed(0)
+        self.feedback = [(torch.rand(CLASSES, width, generator=g) * 2 - 1).div_(width ** 0.5).to(device)
+                         for width in WIDTHS]
+
+    def step(self) -> None:
+        if self.pos + BATCH > len(self.x):
+            self.perm, self.pos = torch.randperm(len(self.x), device=self.x.device), 0
+        idx = self.perm[self.pos:self.pos + BATCH]
+        self.pos += BATCH
+        h, y = self.x[idx], self.y[idx]
+        outs = []
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        for layer in linears[:-1]:
+            out = torch.relu(layer(h.detach()))
+            outs.append(out)
+            h = out
+        logits = linears[-1](h.detach())
+        with torch.no_grad():  # d(mean cross entropy)/d(logits)
+            e = torch.softmax(logits, 1)
+            e[torch.arange(len(y), device=y.device), y] -= 1
+            e /= len(y)
+        self.opt.zero_grad(set_to_none=True)
+        torch.autograd.backward([logits, *outs], [e, *[e @ b for b in self.feedback]])
+        self.opt.step()
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -108,8 +152,11 @@ def _at_least(value, name: str, low: int) -> int:
 
 
 def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, warmup: int = 5,
-                  device: str | None = None, memory: bool = True, progress=None) -> dict:
-    """Samples per second (best and median round) and peak memory for each rule and the plain loop.
+                  device: str | None = None, memory: bool = True, progress=None, peer: bool = True) -> dict:
+    """Samples per second (best and median round) and peak memory for each rule and the plain loop;
+    with ``peer``, also for `PlainDFALoop` (``plain_dfa``), the least a DFA step costs, with the
+    ratios ``plain_dfa_over_plain`` (what DFA can gain over backprop in eager PyTorch, elementwise
+    work and all) and ``dfa_over_plain_dfa`` (the Trainer's dfa against it).
 
     Example:
         >>> r = run_benchmark(rules=("dfa",), steps=1, rounds=1, warmup=0, device="cpu", memory=False)
@@ -126,6 +173,8 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
         cfg = bench_config(name, samples)
         runners[name] = Trainer(cfg, built=build(cfg, dev, data))
     runners["plain_autograd"] = PlainLoop(data, dev)
+    if peer:
+        runners["plain_dfa"] = PlainDFALoop(data, dev)
     for runner in runners.values():
         for _ in range(warmup):
             runner.step()
@@ -144,7 +193,7 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
     peak: dict[str, float] = {}
     if dev.type == "cuda":
         for name, runner in runners.items():
-            model, opt = (runner.net, runner.opt) if name == "plain_autograd" else (runner.built.model, runner.optimizer)
+            model, opt = (runner.net, runner.opt) if name.startswith("plain") else (runner.built.model, runner.optimizer)
             peak[name] = persistent_mb(model, opt) + transient[name]
     elif memory:
         for name in rules:
@@ -165,10 +214,16 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
                   for name in rules},
         "plain_autograd": row("plain_autograd"),
     }
+    result["ratios"] = {}
     if "bp" in best:
-        result["ratios"] = {"bp_over_plain": best["bp"] / best["plain_autograd"]}
+        result["ratios"]["bp_over_plain"] = best["bp"] / best["plain_autograd"]
         if "dfa" in best:
             result["ratios"]["dfa_over_bp"] = best["dfa"] / best["bp"]
+    if peer:
+        result["plain_dfa"] = row("plain_dfa")
+        result["ratios"]["plain_dfa_over_plain"] = best["plain_dfa"] / best["plain_autograd"]
+        if "dfa" in best:
+            result["ratios"]["dfa_over_plain_dfa"] = best["dfa"] / best["plain_dfa"]
     return result
 
 
@@ -244,7 +299,8 @@ def format_table(result: dict) -> str:
              f"batch {result['settings']['batch_size']}",
              f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'x plain':>9}{'peak MiB':>10}"
              f"{'fwd M':>8}{'wgrad M':>9}{'bwd M':>8}{'bound':>7}{'of bound':>10}"]
-    for name, row in [*result["rules"].items(), ("plain_autograd", result["plain_autograd"])]:
+    plains = [(name, result[name]) for name in ("plain_autograd", "plain_dfa") if name in result]
+    for name, row in [*result["rules"].items(), *plains]:
         mem = row.get("peak_mem_mb")
         speed = row["samples_per_s"]
         line = (f"{name:<16}{speed:>12,.0f}{(f'{speed / bp:.2f}' if bp else '-'):>8}"

@@ -198,6 +198,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", help=", ".join(DEVICES))
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--no-peer", action="store_true",
+                   help="skip the plain DFA loop (TinyDFA's approach, the least a DFA step costs) timed beside the rules")
+    b.add_argument("--profile", metavar="RULE",
+                   help="instead: split one rule's Trainer step (batch, rule backward, optimiser, records, the "
+                        "logging step per interval) against the plain loop's, in mean ms per --steps steps")
     q = sub.add_parser("parity", help="the parity task: rules × seeds, summary with 95%% CIs beside published values")
     q.add_argument("--k", type=whole(), default=3, help="digits per sample")
     q.add_argument("--rules", default="bp,dfa,ntk,rf", help="comma-separated; rf:gaussian, rf:relu, rf:linear")
@@ -630,15 +635,21 @@ def _runs(args) -> int:
 
 
 def _bench(args) -> int:
-    from explorer.bench import RULES, format_table, run_benchmark
+    from explorer.bench import RULES, format_profile, format_table, profile_step, run_benchmark
 
+    if args.profile is not None:
+        if args.profile not in RULES:
+            raise ConfigError(f"--profile: unknown rule {args.profile!r}; choose from {', '.join(RULES)}")
+        result = profile_step(args.profile, steps=max(args.steps, 2), device=args.device)
+        print(json.dumps(strict(result), indent=2) if args.json else format_profile(result))
+        return 0
     rules = tuple(args.rules.split(",")) if args.rules else tuple(RULES)
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise ConfigError(f"--rules: unknown rule {unknown[0]!r}; choose from {', '.join(RULES)}")
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     result = run_benchmark(rules, steps=args.steps, rounds=args.rounds, device=args.device,
-                           memory=not args.no_memory, progress=say)
+                           memory=not args.no_memory, progress=say, peer=not args.no_peer)
     print(json.dumps(strict(result), indent=2) if args.json else format_table(result))
     return 0
 

@@ -80,3 +80,51 @@ def test_profile_step_splits_ordinary_and_logging_steps():
     assert p["logging_per_step_ms"] == pytest.approx(p["logging_extra_ms"] / p["log_every"])
     text = format_profile(p)
     assert "rule_backward" in text and "forward_backward" in text and "logging step" in text
+
+
+def test_the_plain_dfa_peer_takes_the_dfa_step_of_an_independent_computation():
+    """One step of `PlainDFALoop` from fresh momentum is -lr × the DFA gradient: δ_l = (e B_l) ⊙ relu'(a_l)
+    for every hidden layer, e = softmax - one-hot over the batch, written here in NumPy."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from explorer.bench import CLASSES, FEATURES, PlainDFALoop
+    from explorer.config import DataConfig
+    from explorer.data.embedded import load_random
+
+    data = load_random(DataConfig("random", {"samples": BATCH, "features": FEATURES, "classes": CLASSES}))
+    loop = PlainDFALoop(data, torch.device("cpu"))
+    linears = [m for m in loop.net if isinstance(m, nn.Linear)]
+    weights = [layer.weight.detach().double().numpy().copy() for layer in linears]
+    biases = [layer.bias.detach().double().numpy().copy() for layer in linears]
+    idx = loop.perm[:BATCH].numpy()
+    x, y = data.x_train.double().numpy()[idx], data.y_train.numpy()[idx]
+    inputs, pre = [x], []
+    for w, b in zip(weights[:-1], biases[:-1]):
+        pre.append(inputs[-1] @ w.T + b)
+        inputs.append(np.maximum(pre[-1], 0))
+    logits = inputs[-1] @ weights[-1].T + biases[-1]
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    e = p / p.sum(1, keepdims=True)
+    e[np.arange(BATCH), y] -= 1
+    e /= BATCH
+    deltas = [(e @ fb.double().numpy()) * (a > 0) for fb, a in zip(loop.feedback, pre)] + [e]
+    loop.step()
+    lr = loop.opt.param_groups[0]["lr"]
+    for layer, w, b, delta, h in zip(linears, weights, biases, deltas, inputs):
+        np.testing.assert_allclose((w - layer.weight.detach().double().numpy()) / lr, delta.T @ h, atol=2e-6, rtol=1e-3)
+        np.testing.assert_allclose((b - layer.bias.detach().double().numpy()) / lr, delta.sum(0), atol=2e-6, rtol=1e-3)
+
+
+def test_bench_times_the_plain_dfa_peer_and_profiles_from_the_command_line(capsys):
+    code = cli.main(["bench", "--rules", "dfa", "--steps", "1", "--rounds", "1", "--no-memory", "--json",
+                     "--device", "cpu"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["plain_dfa"]["samples_per_s"] > 0
+    assert result["ratios"]["dfa_over_plain_dfa"] == pytest.approx(
+        result["rules"]["dfa"]["samples_per_s"] / result["plain_dfa"]["samples_per_s"])
+    assert cli.main(["bench", "--profile", "nope"]) == 2
+    assert "--profile: unknown rule 'nope'" in capsys.readouterr().err
+    assert cli.main(["bench", "--profile", "dfa", "--steps", "2", "--device", "cpu"]) == 0
+    assert "rule dfa, mean ms per step" in capsys.readouterr().out
