@@ -133,7 +133,13 @@ def operation_counts(cfg_or_built: RunConfig | dict | Built) -> OperationCounts:
     return OperationCounts(algorithm.name, sum(forward), sum(grads), sum(backward), rows)
 
 
-def _as_config(cfg: RunConfig | dict | Built) -> RunConfig:
+def as_config(cfg: RunConfig | dict | Built) -> RunConfig:
+    """The config of a config, a dict or a built run.
+
+    Example:
+        >>> as_config({"seed": 3}).seed
+        3
+    """
     if isinstance(cfg, Built):
         return cfg.config
     return cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(cfg)
@@ -147,7 +153,7 @@ def bound_vs_bp(cfg: RunConfig | dict | Built) -> float:
         >>> bound_vs_bp({"model": {"hidden": [16]}, "algorithm": {"name": "fa"}})
         1.0
     """
-    cfg = _as_config(cfg)
+    cfg = as_config(cfg)
     bp = cfg.with_values({"algorithm": {"name": "bp"}})
     return operation_counts(bp).total / operation_counts(cfg).total
 
@@ -166,7 +172,7 @@ def cost_table(cfgs: Iterable[RunConfig | dict | Built]) -> Any:
 
     rows = []
     for cfg in cfgs:
-        cfg = _as_config(cfg)
+        cfg = as_config(cfg)
         counts = operation_counts(cfg)
         bp = operation_counts(cfg.with_values({"algorithm": {"name": "bp"}})).total
         rows.append({"rule": counts.rule, "forward": counts.forward, "weight_grads": counts.weight_grads,
