@@ -132,9 +132,10 @@ class FeedbackAlignment(Rule):
         if self.refresh in ("epoch", "step"):
             self._signed_at = self._versions()
 
-    def _magnitude(self, shape, generator=None) -> torch.Tensor:
+    def _magnitude(self, shape, generator=None, out: torch.Tensor | None = None) -> torch.Tensor:
         spec = self.feedback_init.inner if self.feedback_init.name == "sign_concordant" else self.feedback_init
-        return initialisers.draw(spec or initialisers.InitSpec("default"), shape, generator or self.generator).abs()
+        return initialisers.draw(spec or initialisers.InitSpec("default"), shape, generator or self.generator,
+                                 out=out).abs_()
 
     def _resign(self) -> None:
         """B = |R| ⊙ sign(W) for the current W (R fixed in ``feedback_magnitude``)."""
@@ -171,9 +172,9 @@ class FeedbackAlignment(Rule):
                 device = self.fed_layers[0].weight.device
                 self.step_generator = torch.Generator(device).manual_seed(int(
                     torch.randint(2**62, (1,), generator=self.generator)))
-            with torch.no_grad():
+            with torch.no_grad():  # drawn in place: on a CPU the random numbers are most of the cost (README)
                 for layer in self.fed_layers:
-                    layer.feedback_magnitude.copy_(self._magnitude(tuple(layer.weight.shape), self.step_generator))
+                    self._magnitude(tuple(layer.weight.shape), self.step_generator, out=layer.feedback_magnitude)
         if self.refresh == "step":
             self._resign()
 

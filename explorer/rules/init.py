@@ -60,18 +60,28 @@ def resolve(spec: InitSpec, shape: tuple[int, ...]) -> InitSpec:
     return PRESETS.get(spec.name, spec)
 
 
-def draw(spec: InitSpec, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """A float32 tensor of this shape drawn from the initialiser with this generator (on its device).
+def draw(spec: InitSpec, shape: tuple[int, ...], generator: torch.Generator,
+         out: torch.Tensor | None = None) -> torch.Tensor:
+    """A float32 tensor of this shape drawn from the initialiser with this generator (on its device),
+    or drawn into ``out`` (a tensor of this shape on the generator's device: no new memory, the
+    same numbers).
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
         >>> draw(InitSpec("zeros"), (2, 2), g).abs().sum().item()
         0.0
+        >>> a = draw(InitSpec("default"), (3, 4), torch.Generator().manual_seed(1))
+        >>> b = draw(InitSpec("default"), (3, 4), torch.Generator().manual_seed(1), out=torch.empty(3, 4))
+        >>> torch.equal(a, b)
+        True
     """
     spec = resolve(spec, shape)
     if spec.name == "sign_concordant":
         raise ValueError("sign_concordant needs the forward weight; use sign_concordant_draw")
-    out = torch.empty(shape, device=generator.device)
+    if out is None:
+        out = torch.empty(shape, device=generator.device)
+    elif tuple(out.shape) != tuple(shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, not {tuple(shape)}")
     name = spec.name
     if name == "zeros":
         return out.zero_()
