@@ -256,6 +256,11 @@ def test_a_ray_flag_without_the_ray_backend_is_refused(tmp_path, capsys):
                  "--store", str(tmp_path / "runs.sqlite")])
     assert code == 2
     assert "--ray-address goes with --backend ray" in capsys.readouterr().err
+    assert main(["reproduce", "--ray-gpus", "0.5", "--store", str(tmp_path / "runs.sqlite")]) == 2
+    assert "--ray-gpus goes with --backend ray" in capsys.readouterr().err
+    assert main(["reproduce", "--backend", "ray", "--parallel", "2", "--store", str(tmp_path / "runs.sqlite")]) == 2
+    assert "--parallel: on Ray the cluster decides" in capsys.readouterr().err
+    assert not (tmp_path / "runs.sqlite").exists()  # refused before anything was opened or trained
 
 
 @pytest.mark.parametrize("options, message", [
