@@ -216,7 +216,7 @@ def _plain(config) -> dict:
 
 def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
     """The driver's loop: relay to store, finished tasks to final statuses, stops to cancels."""
-    from ray.exceptions import RayTaskError, TaskCancelledError
+    from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
     def drain() -> None:
         for blob in ray.get(relay.take.remote()):
@@ -231,15 +231,23 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
     def cancel(refs) -> None:
         for ref in refs:
             ray.cancel(ref, force=True)
+        finished = {}
         for ref in refs:  # wait until each is really gone, so nothing more arrives from it
             try:
-                ray.get(ref)
-            except Exception:  # noqa: BLE001 - cancelled, or failed on its way out: cancelled either way
+                finished[ref] = ray.get(ref)  # it ended before the cancel reached it
+            except RayError:  # cancelled, or failed on its way out: cancelled either way
                 pass
         drain()
         for ref in refs:
-            for run, _ in flying.pop(ref).runs:
-                ended(run, "cancelled")
+            task = flying.pop(ref)
+            if ref in finished:
+                for end in finished[ref]:
+                    recorder.end(end)
+                    if on_end is not None:
+                        on_end(end.run, end.status)
+            else:
+                for run, _ in task.runs:
+                    ended(run, "cancelled")
 
     all_done = True
     looked = beat = 0.0
@@ -272,7 +280,7 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
                     for run, _ in task.runs:
                         ended(run, "failed", f"{type(cause).__name__}: {cause}".strip())
                     continue
-                except Exception as err:  # noqa: BLE001 - the worker was lost more often than Ray retries
+                except RayError as err:  # its worker (or node) was lost more often than Ray retries
                     for run, _ in task.runs:
                         ended(run, "failed", f"its Ray worker was lost and the retries ran out ({type(err).__name__})")
                     continue
