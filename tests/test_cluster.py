@@ -1,6 +1,7 @@
 """The Ray backend on a local Ray instance (2 CPUs): the same records as the local backend, a
 worker killed mid-task retried with nothing lost or duplicated, cancel, stop requests from the
-store, failures named, the command line, and Ray shut down at the end.
+store, failures named, no more tasks at once than CPUs, reproduce, the command line. (Ray started
+and shut down by the backend itself, and a wrong address: `test_cluster_start.py`.)
 
 Nothing races the clock: a worker is killed, or a sweep stopped, while it waits for the driver to
 store its checkpoint (`cluster.RelaySink.checkpoint`), which the driver does only after the test's
@@ -272,33 +273,6 @@ def test_a_ray_flag_without_the_ray_backend_is_refused(tmp_path, capsys):
 def test_ray_options_are_checked_at_the_door(options, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         RayOptions(**options)
-
-
-def test_a_local_ray_started_for_a_sweep_is_shut_down_after_it(tmp_path):
-    if ray.is_initialized():
-        ray.shutdown()
-    result = sweep({**BASE, "train": {"epochs": 1, "batch_size": 128}}, {"algorithm.name": ["bp"]}, seeds=1,
-                   progress=False, backend="ray", ray=RayOptions(local_cpus=1))
-    assert set(result.table["status"]) == {"done"}
-    assert not ray.is_initialized()
-    children = [p for p in os.listdir("/proc") if p.isdigit() and _parent(p) == os.getpid()]
-    assert not [p for p in children if "ray" in _command(p)], "Ray processes outlived the sweep"
-
-
-def _parent(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _command(pid: str) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def test_reproduce_on_ray_trains_each_run_once_into_the_store_and_resumes(local_ray, tmp_path, one_thread):

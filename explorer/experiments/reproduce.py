@@ -343,11 +343,19 @@ def run(entries: Iterable[Entry], scale: str = "classroom", seeds: int = 1, stor
 def _train_on_ray(todo: list[Planned], scale: str, store: Store, outcome: Outcome, progress, on_run, stop,
                   options) -> None:
     """Train ``todo`` into ``store`` on Ray (`cluster.run_tasks`), one task per run (see `run`)."""
-    from explorer.runs.cluster import Task, run_tasks
-    from explorer.runs.recorder import Recorder
+    from explorer.runs.cluster import ray_session
 
     if not todo:
         return
+    with ray_session(options):  # reached before any run is stored: an address that fails leaves nothing
+        _ray_runs(todo, scale, store, outcome, progress, on_run, stop, options)
+
+
+def _ray_runs(todo: list[Planned], scale: str, store: Store, outcome: Outcome, progress, on_run, stop,
+              options) -> None:
+    from explorer.runs.cluster import Task, run_tasks
+    from explorer.runs.recorder import Recorder
+
     total = sum(p.epochs for p in todo)
     bar = _bar(total) if progress is True else None
     groups: dict[tuple[str, int], str] = {}

@@ -24,9 +24,11 @@ Example (not run in the doctests: starting Ray takes seconds)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -170,9 +172,12 @@ def run_tasks(tasks: Sequence[Task], recorder: Recorder, options: RayOptions = R
     task ran to its end, False if they were stopped. ``on_end(run, status)`` is called as each run
     ends. Ctrl-C cancels the tasks, marks their runs, shuts a local Ray down and is raised again."""
     ray = ray_module()
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        start_ray(options)
+    with ray_session(options):
+        return _run_on_relay(ray, tasks, recorder, options, stop, on_end)
+
+
+def _run_on_relay(ray, tasks, recorder, options, stop, on_end) -> bool:
+    """`run_tasks` on a running Ray: a relay for this call, the tasks, the driver's loop."""
     relay = None
     try:
         ray.cloudpickle.register_pickle_by_value(relay_module)  # its process needs neither explorer nor torch
@@ -185,14 +190,58 @@ def run_tasks(tasks: Sequence[Task], recorder: Recorder, options: RayOptions = R
     finally:
         if relay is not None:
             ray.kill(relay)
-        if started_ray:
+
+
+@contextlib.contextmanager
+def ray_session(options: RayOptions = RayOptions()):
+    """Ray for the duration of the block: the one already running, or the one of ``options``
+    (`start_ray`), shut down at the end if this block started it. The sweep and reproduce enter it
+    before they create their runs, so a cluster that cannot be reached leaves nothing queued.
+
+    Example (not run: it starts Ray)::
+
+        with ray_session(RayOptions(local_cpus=2)):
+            run_tasks(tasks, recorder)
+    """
+    ray = ray_module()
+    started = not ray.is_initialized()
+    if started:
+        start_ray(options)
+    try:
+        yield
+    finally:
+        if started:
             ray.shutdown()
 
 
+def reachable(address: str, timeout: float = 5.0) -> None:
+    """`ConnectionError` naming ``address`` if nothing answers there (``ray.init`` itself waits
+    minutes on a wrong address). ``auto`` and ``local`` are left to Ray.
+
+    Example:
+        >>> reachable("127.0.0.1:1", timeout=1)
+        Traceback (most recent call last):
+        ...
+        ConnectionError: --ray-address 127.0.0.1:1: nothing answers at 127.0.0.1 port 1 (is `ray start --head` running there, and the port open?)
+    """
+    target = address.removeprefix("ray://")
+    if target in ("auto", "local") or ":" not in target:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return
+    except ValueError:
+        raise ConnectionError(f"--ray-address {address}: {port!r} is not a port number") from None
+    except OSError:
+        raise ConnectionError(f"--ray-address {address}: nothing answers at {host} port {port} "
+                              "(is `ray start --head` running there, and the port open?)") from None
+
+
 def start_ray(options: RayOptions = RayOptions()) -> None:
-    """Join ``options.address``, or start a local instance quietly (no dashboard) with
-    ``options.local_cpus`` CPUs; `run_tasks` does this itself when Ray is not running. Call
-    ``ray.shutdown()`` when done.
+    """Join ``options.address`` (checked first with `reachable`), or start a local instance
+    quietly (no dashboard) with ``options.local_cpus`` CPUs; `ray_session` does this for a block.
+    Call ``ray.shutdown()`` when done.
 
     Example (not run: it starts Ray)::
 
@@ -200,6 +249,7 @@ def start_ray(options: RayOptions = RayOptions()) -> None:
     """
     ray = ray_module()
     if options.address:
+        reachable(options.address)
         ray.init(address=options.address, log_to_driver=False)
     else:
         cpus = options.local_cpus or os.cpu_count() or 1

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import sys
@@ -126,54 +127,63 @@ def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: i
     if ray is not None and backend != "ray":
         raise ConfigError("ray: Ray options go with backend='ray'", field="ray")
     pairs = expand(base, grid, seeds)
-    owned = store is not None and not isinstance(store, Store)
-    store = Store(store) if owned else store
-    try:
-        recorder = Recorder(store)
-        tasks, made = [], {}  # made: run id -> (grid point, config)
-        groups: dict[int, str] = {}
-        label = "sweep over " + " × ".join(grid)
-        for point, cfgs in _by_point(pairs):
-            runs = []
-            for cfg in cfgs:
-                if store is not None and cfg.seed not in groups:
-                    groups[cfg.seed] = store.create_group(cfg.seed, label)
-                run = store.create_run(cfg, group=groups[cfg.seed]) if store is not None else new_id()
-                recorder.add_run(run)
-                made[run] = (point, cfg)
-                runs.append((run, cfg))
-            together = batch_seeds and stacks(cfgs)
-            tasks.extend([runs] if together else [[r] for r in runs])
+    session = contextlib.nullcontext()
+    if backend == "ray":
+        from explorer.runs.cluster import RayOptions, ray_session
 
-        def ended(run: str) -> None:
-            if on_run is not None:
-                point, cfg = made[run]
-                end, records = recorder.ended[run], recorder.records[run]
-                on_run(point, TrainResult(end.status, end.diverged_at, records, records[-1] if records else {},
-                                          cfg, reason=end.reason))
+        ray = RayOptions() if ray is None else ray
+        if not isinstance(ray, RayOptions):
+            raise ConfigError(f"ray must be a RayOptions, got {type(ray).__name__}", field="ray")
+        session = ray_session(ray)  # reached before any run is stored: an address that fails leaves nothing
+    with session:
+        owned = store is not None and not isinstance(store, Store)
+        store = Store(store) if owned else store
+        try:
+            recorder = Recorder(store)
+            tasks, made = [], {}  # made: run id -> (grid point, config)
+            groups: dict[int, str] = {}
+            label = "sweep over " + " × ".join(grid)
+            for point, cfgs in _by_point(pairs):
+                runs = []
+                for cfg in cfgs:
+                    if store is not None and cfg.seed not in groups:
+                        groups[cfg.seed] = store.create_group(cfg.seed, label)
+                    run = store.create_run(cfg, group=groups[cfg.seed]) if store is not None else new_id()
+                    recorder.add_run(run)
+                    made[run] = (point, cfg)
+                    runs.append((run, cfg))
+                together = batch_seeds and stacks(cfgs)
+                tasks.extend([runs] if together else [[r] for r in runs])
 
-        if backend == "ray":
-            _on_ray(tasks, recorder, ray, stop, progress, ended)
-        else:
-            bar = progress_bar(epochs_in(pairs), "sweep") if progress is True else None
-            report = bar.update if bar is not None else (progress or None)
-            for i, runs in enumerate(tasks):
-                if stop is not None and stop.is_set():
-                    for run, _ in runs:
-                        recorder.fail(run, "cancelled")
-                    continue
-                epochs = RunEpochs(report, sum(c.train.epochs for _, c in runs)) if report is not None else None
-                for end in train_task(runs, RecorderSink(recorder, stop), task=f"point-{i}", checkpoint_every=None,
-                                      progress=epochs):
-                    recorder.end(end)
-                    ended(end.run)
-                if epochs is not None:
-                    epochs.finish()
-            if bar is not None:
-                close_bar(bar)
-    finally:
-        if owned:
-            store.close()
+            def ended(run: str) -> None:
+                if on_run is not None:
+                    point, cfg = made[run]
+                    end, records = recorder.ended[run], recorder.records[run]
+                    on_run(point, TrainResult(end.status, end.diverged_at, records, records[-1] if records else {},
+                                              cfg, reason=end.reason))
+
+            if backend == "ray":
+                _on_ray(tasks, recorder, ray, stop, progress, ended)
+            else:
+                bar = progress_bar(epochs_in(pairs), "sweep") if progress is True else None
+                report = bar.update if bar is not None else (progress or None)
+                for i, runs in enumerate(tasks):
+                    if stop is not None and stop.is_set():
+                        for run, _ in runs:
+                            recorder.fail(run, "cancelled")
+                        continue
+                    epochs = RunEpochs(report, sum(c.train.epochs for _, c in runs)) if report is not None else None
+                    for end in train_task(runs, RecorderSink(recorder, stop), task=f"point-{i}", checkpoint_every=None,
+                                          progress=epochs):
+                        recorder.end(end)
+                        ended(end.run)
+                    if epochs is not None:
+                        epochs.finish()
+                if bar is not None:
+                    close_bar(bar)
+        finally:
+            if owned:
+                store.close()
     rows: list[dict] = []
     for i, (run, (point, cfg)) in enumerate(made.items()):
         status = recorder.ended[run].status
@@ -190,11 +200,8 @@ def sweep(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]], seeds: i
 
 def _on_ray(tasks: list[list], recorder, options, stop, progress, ended: Callable[[str], None]) -> None:
     """The sweep's tasks on Ray (`cluster.run_tasks`), with a bar counting finished runs."""
-    from explorer.runs.cluster import RayOptions, Task, run_tasks
+    from explorer.runs.cluster import Task, run_tasks
 
-    options = RayOptions() if options is None else options
-    if not isinstance(options, RayOptions):
-        raise ConfigError(f"ray must be a RayOptions, got {type(options).__name__}", field="ray")
     epochs = {run: cfg.train.epochs for runs in tasks for run, cfg in runs}
     bar = None
     if progress is True:
