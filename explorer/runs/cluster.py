@@ -3,7 +3,7 @@ writer of the run store.
 
 Each task is one Ray task with its resource request (``RayOptions.cpus``, ``gpus``: a GPU or a
 fraction of one). Workers send their messages to a small `relay.Relay` actor; the driver takes them from
-it every tenth of a second and writes them through a `recorder.Recorder`, so the runs can be
+it every 20 ms (``POLL``) and writes them through a `recorder.Recorder`, so the runs can be
 followed live on the Runs page and in ``runs list`` like any other. A checkpoint (every
 ``checkpoint_every`` epochs) holds the worker until the driver has stored it; the relay keeps the
 task's full trainer state beside it. A worker lost mid-task is retried by Ray (``max_retries``);
@@ -273,10 +273,17 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
             recorder.handle(pickle.loads(blob))  # noqa: S301 - our own workers' messages, as Ray itself pickles
 
     def ended(run: str, status: str, error: str | None = None) -> None:
-        if status in ("failed", "cancelled"):
-            recorder.fail(run, status, error)
+        """A run whose task did not return: failed or cancelled, with what it stored."""
+        recorder.fail(run, status, error)
         if on_end is not None:
             on_end(run, status)
+
+    def returned(ends) -> None:
+        """The runs of a task that returned, each with its own final status."""
+        for end in ends:
+            recorder.end(end)
+            if on_end is not None:
+                on_end(end.run, end.status)
 
     def cancel(refs) -> None:
         for ref in refs:
@@ -291,10 +298,7 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
         for ref in refs:
             task = flying.pop(ref)
             if ref in finished:
-                for end in finished[ref]:
-                    recorder.end(end)
-                    if on_end is not None:
-                        on_end(end.run, end.status)
+                returned(finished[ref])
             else:
                 for run, _ in task.runs:
                     ended(run, "cancelled")
@@ -335,10 +339,7 @@ def _drive(ray, relay, flying: dict, recorder: Recorder, stop, on_end) -> bool:
                         ended(run, "failed", f"its Ray worker was lost and the retries ran out ({type(err).__name__})")
                     continue
                 drain()  # the task flushed before it returned: everything it sent is there
-                for end in ends:
-                    recorder.end(end)
-                    if on_end is not None:
-                        on_end(end.run, end.status)
+                returned(ends)
             queued = [run for t in flying.values() for run, _ in t.runs if recorder.starts.get(run, 0) == 0]
             if queued and recorder.store is not None and time.monotonic() - beat >= HEARTBEAT_EVERY:
                 recorder.store.heartbeat(queued)
