@@ -121,7 +121,7 @@ def test_delete_refuses_live_runs_and_removes_empty_groups(store):
     done = _run(store, group=g)
     live = _run(store, group=g, status="queued")          # owned by this process, which lives
     message = run_table.refusal(store.get_run(live), "BP")
-    assert message == "BP is still waiting to train; stop it (on the Train page) before deleting it."
+    assert message == "BP is still waiting to train; stop it first (Stop, beside Delete) and delete it once it has ended."
     assert run_table.refusal(store.get_run(done)) is None
     deleted, problems = run_table.delete_runs(store, [done, live])
     assert deleted == [] and problems == [message.replace("BP", f"Run {live}")]

@@ -371,7 +371,7 @@ def refusal(info: RunInfo, label: str | None = None) -> str | None:
         >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
         >>> run = store.create_run({})          # queued, owned by this (live) process
         >>> print(refusal(store.get_run(run), "BP"))
-        BP is still waiting to train; stop it (on the Train page) before deleting it.
+        BP is still waiting to train; stop it first (Stop, beside Delete) and delete it once it has ended.
         >>> store.finish_run(run, "cancelled")
         >>> refusal(store.get_run(run)) is None
         True
@@ -379,7 +379,8 @@ def refusal(info: RunInfo, label: str | None = None) -> str | None:
     if not info.active or not owner_alive(info.owner_host, info.owner_pid, info.owner_token, info.heartbeat):
         return None
     doing = {"queued": "waiting to train", "running": "training", "paused": "paused, not finished"}[info.status]
-    return f"{label or 'Run ' + info.id} is still {doing}; stop it (on the Train page) before deleting it."
+    return (f"{label or 'Run ' + info.id} is still {doing}; "
+            "stop it first (Stop, beside Delete) and delete it once it has ended.")
 
 
 def stop_runs(store: Store, run_ids: Sequence[str]) -> tuple[list[str], list[str]]:
