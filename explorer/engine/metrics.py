@@ -33,10 +33,25 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """`cosine` as a float64 device scalar (nothing read from the device)."""
-    a, b = a.detach().double().flatten(), b.detach().double().flatten()
-    na, nb = a.norm(), b.norm()
-    defined = (na > 0) & (nb > 0)
-    return torch.where(defined, (a @ b / (na * nb)).clamp(-1.0, 1.0), math.nan)
+    a, b = _flat64(a), _flat64(b)
+    return _cosine_of(_dot(a, b), _dot(a, a), _dot(b, b))
+
+
+def _flat64(t: torch.Tensor | None) -> torch.Tensor | None:
+    """``t`` flattened in float64 (None stays None)."""
+    return None if t is None else t.detach().flatten().double()
+
+
+def _dot(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    """The dot product of two flat float64 tensors, a device scalar (None if either is None)."""
+    return None if a is None or b is None else a @ b
+
+
+def _cosine_of(ab: torch.Tensor, aa: torch.Tensor, bb: torch.Tensor) -> torch.Tensor:
+    """cos from the dot products ``a·b``, ``a·a`` and ``b·b``; NaN where either vector is zero.
+    ``sqrt(aa * bb)`` rather than ``sqrt(aa) * sqrt(bb)``: a vector against itself gives exactly 1."""
+    defined = (aa > 0) & (bb > 0)
+    return torch.where(defined, (ab / (aa * bb).sqrt()).clamp(-1.0, 1.0), math.nan)
 
 
 def degrees(cos: float) -> float:
@@ -121,8 +136,8 @@ def _run(built: Built, rule: Rule, x: torch.Tensor, y: torch.Tensor):
     """(grads by parameter name, δ per hidden layer) of one rule on one batch, leaving no trace."""
     with _sandbox(built):
         _, _, signals = measured_backward(built, rule, x.to(built.device), y.to(built.device))
-        grads = {n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
-                 for n, p in built.trainable()}
+        # the sandbox puts the step's own grads back afterwards, so these are held by nothing else
+        grads = {n: (p.grad.detach() if p.grad is not None else torch.zeros_like(p)) for n, p in built.trainable()}
     return grads, signals
 
 
@@ -180,21 +195,31 @@ def alignment_rows(built: Built, rule_grads, rule_signals, bp_grads, bp_signals,
     def pick(t):
         return t if t is None or seed is None else t[seed]
 
-    def norm(t):
-        return None if t is None else t.detach().double().norm()
+    def cosine_of(ab, aa, bb):
+        return None if ab is None else _cosine_of(ab, aa, bb)
 
-    def both(figure, a, b):
-        return None if a is None or b is None else figure(a, b)
+    def root(t):
+        return None if t is None else t.sqrt()
 
+    # Each tensor is cast to float64 once and every figure is made of dot products (a norm is
+    # sqrt(a·a)): a cast per figure cast bp's gradient four times a layer, and its angle with itself
+    # came out 2e-5° instead of 0.
     figures = []  # per layer, the seven figures below as float64 device scalars (None: undefined)
     for i, name in enumerate(built.hidden_names):
         key = f"{name}.weight"
-        weight = pick(built.structure.layers[i].weight.detach())
-        update, bp = pick(rule_grads.get(key)), pick(bp_grads.get(key))
-        feedback = pick(built.rule.feedback_for(i))
-        target = pick(built.rule.weight_alignment_target(i))
-        figures += [both(_cosine, update, bp), both(_signal_cosine, pick(rule_signals[i]), pick(bp_signals[i])),
-                    both(_cosine, feedback, target), norm(update), norm(bp), norm(weight), norm(feedback)]
+        same = rule_grads.get(key) is bp_grads.get(key)  # bp: its update is backprop's gradient itself
+        update = _flat64(pick(rule_grads.get(key)))
+        bp = update if same else _flat64(pick(bp_grads.get(key)))
+        weight = _flat64(pick(built.structure.layers[i].weight))
+        feedback = _flat64(pick(built.rule.feedback_for(i)))
+        target = _flat64(pick(built.rule.weight_alignment_target(i)))
+        uu, ff, tt = _dot(update, update), _dot(feedback, feedback), _dot(target, target)
+        gg = uu if same else _dot(bp, bp)
+        signal, bp_signal = pick(rule_signals[i]), pick(bp_signals[i])
+        figures += [cosine_of(_dot(update, bp), uu, gg),
+                    None if signal is None or bp_signal is None else _signal_cosine(signal, bp_signal),
+                    cosine_of(_dot(feedback, target), ff, tt),
+                    root(uu), root(gg), root(_dot(weight, weight)), root(ff)]
     defined = [f for f in figures if f is not None]
     values = iter(torch.stack(defined).tolist() if defined else [])  # one read of the device
     read = [math.nan if f is None else next(values) for f in figures]
