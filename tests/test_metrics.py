@@ -32,6 +32,18 @@ def test_backprop_is_perfectly_aligned_with_itself():
         assert math.isnan(r["weight_cos"])  # bp has no feedback matrix
 
 
+def test_backprop_against_itself_is_exactly_zero_degrees_and_its_norms_are_float64_exact():
+    # wide layers, where a cosine made of separately rounded norms came out 2e-5 degrees
+    built = build(small_config(model={"hidden": [512, 512]}))
+    x, y = probe(built, 128)
+    grads = compute_updates(built, x, y)
+    for r in alignment(built, x, y):
+        assert (r["update_cos"], r["update_deg"]) == (1.0, 0.0)
+        g = grads[f"{r['layer']}.weight"].numpy().astype(np.float64).ravel()
+        assert r["grad_norm"] == pytest.approx(float(np.sqrt(g @ g)), rel=1e-12)
+        assert r["bp_grad_norm"] == r["grad_norm"]
+
+
 def test_update_alignment_is_the_cosine_between_rule_and_backprop_updates():
     dfa = build(small_config(algorithm={"name": "dfa"}))
     bp = build(small_config(algorithm={"name": "bp"}))  # same seed: same forward weights
