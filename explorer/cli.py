@@ -37,7 +37,7 @@ from typing import Any
 from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
 from explorer.config.bounds import MAX_LAYERS, MAX_SAMPLES, MAX_STEPS, MAX_WIDTH
 from explorer.config.fields import integer, number
-from explorer.config.schema import REDUCTIONS
+from explorer.config.schema import CUDA_GRAPH, REDUCTIONS
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.config.registry import OPTIONS, RULES, help_text
 from explorer.data import DatasetError
@@ -60,6 +60,7 @@ TRAIN_FLAGS: dict[str, tuple[str, type, Any]] = {
     "epochs": ("train.epochs", int, None), "batch_size": ("train.batch_size", int, None),
     "loss": ("train.loss", str, LOSSES), "reduction": ("train.reduction", str, REDUCTIONS),
     "log_every": ("train.log_every", int, None), "dropout": ("model.dropout", float, None),
+    "cuda_graph": ("train.cuda_graph", str, CUDA_GRAPH),
     "seed": ("seed", int, None), "device": ("device", str, DEVICES),
     # every rule option of the registry; a rule that does not take one ignores it
     **{name: (f"algorithm.{name}", {"int": int, "float": float}.get(o.kind, str), tuple(c for c in o.choices if c))

@@ -37,6 +37,7 @@ def test_issue_example_round_trips_exactly():
     {"optimizer": {"name": "adadelta", "lr": 1.0, "weight_decay": 1e-3, "batch_manhattan": True}},
     {"model": {"name": "tutorial_cnn", "pool": False}, "data": {"name": "mnist", "root": "/data", "train_samples": 100}},
     {"model": {"name": "resnet20"}, "train": {"loss": "mse", "log_every": 5}, "device": "cpu"},
+    {"train": {"cuda_graph": "off"}, "device": "cuda"},
 ])
 def test_from_dict_to_dict_is_a_fixed_point(d):
     cfg = RunConfig.from_dict(d)
@@ -108,6 +109,8 @@ BAD = [
     ({"train": {"loss": "hinge"}}, "train.loss"),
     ({"train": {"loss": "bce"}, "data": {"name": "random", "classes": 3}}, "train.loss"),
     ({"train": {"lr": 0.1}}, "train.lr"),
+    ({"train": {"cuda_graph": "on"}}, "train.cuda_graph"),
+    ({"train": {"cuda_graph": False}}, "train.cuda_graph"),
     ({"seed": -1}, "seed"),
     ({"seed": "zero"}, "seed"),
     ({"device": "tpu"}, "device"),

@@ -272,6 +272,7 @@ OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam")
 DEFAULT_LR = {"sgd": 0.05, "adagrad": 0.01, "adadelta": 1.0, "rmsprop": 0.001, "adam": 0.001}
 LOSSES = ("cross_entropy", "bce", "bce_multi", "mse", "mse_sigmoid")
 REDUCTIONS = ("mean", "sum")
+CUDA_GRAPH = ("auto", "off")  # train.cuda_graph: capture ordinary steps where a CUDA run allows, or never
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")  # the optimisers that take momentum (sgd also nesterov)
 
 
@@ -345,7 +346,9 @@ class TrainConfig:
     units for bce_multi and mse) instead of its mean; records report the mean either way.
     ``augment`` (`Augmentation`, none by default) crops and flips image inputs at random.
     ``diverge`` (`Divergence`) says when a run whose loss or weights explode counts as diverged
-    (`explorer.config.divergence`; ``null`` leaves only a non-finite loss).
+    (`explorer.config.divergence`; ``null`` leaves only a non-finite loss). ``cuda_graph``
+    ("auto" or "off", `CUDA_GRAPH`): on CUDA, "auto" captures an ordinary training step in a CUDA
+    graph and replays it where the run allows (`explorer.engine.graphed`); "off" runs every step eagerly.
 
     Example:
         >>> TrainConfig.from_dict({"epochs": 2, "loss": "mse"}).loss
@@ -354,6 +357,8 @@ class TrainConfig:
         'sum'
         >>> TrainConfig.from_dict({"diverge": {"loss_factor": 1e3}}).diverge.loss_factor
         1000.0
+        >>> TrainConfig.from_dict({"cuda_graph": "off"}).to_dict()["cuda_graph"]
+        'off'
     """
 
     epochs: int = 10
@@ -366,12 +371,13 @@ class TrainConfig:
     reduction: str = "mean"
     augment: Augmentation | None = None
     diverge: Divergence = field(default_factory=Divergence)
+    cuda_graph: str = "auto"
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "train") -> TrainConfig:
         d = require_mapping(d, path)
         reject_unknown(d, {"epochs", "batch_size", "loss", "reduction", "augment", "log_every", "snapshots",
-                            "snapshot_samples", "snapshot_layers", "diverge"}, path, "train")
+                            "snapshot_samples", "snapshot_layers", "diverge", "cuda_graph"}, path, "train")
         log_every = d.get("log_every")
         epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1, maximum=MAX_EPOCHS)
         raw = d.get("snapshots", [])
@@ -391,6 +397,7 @@ class TrainConfig:
             choice(d.get("reduction", "mean"), f"{path}.reduction", REDUCTIONS),
             read_augment(d.get("augment"), f"{path}.augment"),
             read_diverge(d.get("diverge"), f"{path}.diverge", given="diverge" in d),
+            choice(d.get("cuda_graph", "auto"), f"{path}.cuda_graph", CUDA_GRAPH),
         )
 
     def to_dict(self) -> dict:
@@ -407,6 +414,8 @@ class TrainConfig:
             d["augment"] = self.augment.to_dict()
         if self.diverge != Divergence():  # a config without it reads as it did before
             d["diverge"] = None if self.diverge.off else self.diverge.to_dict()
+        if self.cuda_graph != "auto":  # a config without it reads as it did before
+            d["cuda_graph"] = self.cuda_graph
         return d
 
 

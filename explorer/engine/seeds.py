@@ -75,11 +75,11 @@ class SeedsTrainer(Trainer):
     ``on_metrics(seed_index, record)`` receives each seed's records as they are logged."""
 
     def __init__(self, cfgs: Sequence[RunConfig | dict], built: Built | None = None,
-                 on_metrics: Callable[[int, dict], None] | None = None) -> None:
+                 on_metrics: Callable[[int, dict], None] | None = None, *, static_step: bool = False) -> None:
         self._configs = [c if isinstance(c, RunConfig) else RunConfig.from_dict(c) for c in cfgs]
         self.seeds = len(self._configs)
         built = built or build_seeds(self._configs)
-        super().__init__(self._configs[0], built, on_metrics)
+        super().__init__(self._configs[0], built, on_metrics, static_step=static_step)
 
     @property
     def configs(self) -> list[RunConfig]:

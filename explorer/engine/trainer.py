@@ -6,6 +6,9 @@ and at each epoch's end), with the first step that diverged: a loss that went no
 loss or a global weight norm past ``train.diverge``'s limits (`explorer.config.divergence`). A run
 that diverged stops there, marked ``diverged`` at that exact step, with every earlier record kept
 and the reason in words (`TrainResult.reason`).
+
+On CUDA, an ordinary (not logging) step is captured in a CUDA graph and replayed where the run
+allows (`explorer.engine.graphed`, ``train.cuda_graph``); `Trainer.graph_info` says whether, and why not.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 
 from explorer.engine.augment import AUGMENT, augment
 from explorer.engine.build import BATCHES, Built, build, derived_seed
+from explorer.engine.graphed import StaticStep, graph_reason, why_eager
 from explorer.config import ConfigError, RunConfig
 from explorer.engine.losses import correct, hits, mean_loss, mean_terms
 from explorer.engine.metrics import compare_with_backprop, measured_backward
@@ -55,6 +59,10 @@ class Trainer:
     are, and ``notes["train.snapshot_samples"]`` says so, for a front end to show beside the control
     (the Train page's maps ask for 500 on every dataset, and the digits have 359).
 
+    ``static_step`` runs the ordinary steps through the CUDA graph's static buffers
+    (`explorer.engine.graphed.StaticStep`) even where nothing is captured (on the CPU: eagerly),
+    where the run allows a graph: they train exactly as the plain steps do.
+
     Example:
         >>> t = Trainer({"model": {"hidden": [16]}, "train": {"epochs": 1}, "device": "cpu"})
         >>> t.step(); t.steps_done
@@ -64,13 +72,14 @@ class Trainer:
     seeds = 1  # runs trained together; every per-run figure below is a vector of this length
 
     def __init__(self, cfg: RunConfig | dict, built: Built | None = None,
-                 on_metrics: Callable[[dict], None] | None = None) -> None:
+                 on_metrics: Callable[[dict], None] | None = None, *, static_step: bool = False) -> None:
         self.built = built or build(cfg)
         self.cfg = self.built.config
         self.on_metrics = on_metrics
         b, data = self.built, self.built.data
         self.params = [p for _, p in b.trainable()]
-        self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
+        self._capture, self._graph_reason = graph_reason(b)
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.params, capturable=self._capture)
         self.batch_size = self.cfg.train.batch_size
         if self.batch_size > data.num_train:  # refused, not cut down: the run would not be the one asked for
             raise ConfigError(f"train.batch_size must be at most the {data.num_train:,} training samples of "
@@ -94,7 +103,12 @@ class Trainer:
         self.steps_done = 0
         self.samples_seen = 0
         self._order = torch.empty(0, dtype=torch.long)
-        self._tally = Tally(self.seeds)
+        self._static: StaticStep | None = None  # the ordinary step on static buffers, captured on CUDA
+        if self._capture or (static_step and why_eager(b) is None):
+            self._static = StaticStep(self._static_body, capture=self._capture)
+            self._idx = torch.zeros((self.seeds, self.batch_size), dtype=torch.long, device=b.device)
+            self._static_data = (data.x_train, data.y_train)
+        self._tally = self._new_tally()
         self.snapshots: list = []
         self.probe = None
         if self.cfg.train.snapshots:
@@ -152,31 +166,86 @@ class Trainer:
             self._set_lr(self.cfg.optimizer.lr_at(self.epoch))
             self._order = torch.stack([torch.randperm(b.data.num_train, generator=g)
                                        for g in self.generators]).to(b.device)
-        x, y = self._batch(self._order[:, position * self.batch_size:(position + 1) * self.batch_size])
-        if self.augmenters:
-            x = augment(x, self.cfg.train.augment, self.augmenters)
+        idx = self._order[:, position * self.batch_size:(position + 1) * self.batch_size]
         b.model.train()
         step = self.steps_done + 1
         # the first step is logged too, so a live chart has a point as soon as a run has moved
         logging = step == 1 or step % self.log_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
-        with held_masks(b.model):  # model.dropout: one mask per step, the rule's and backprop's alike
-            if logging:  # alignment on this step's batch, at the weights this step's update was made at
-                loss, logits, signals = measured_backward(b, b.rule, x, y)
-                layers = self._alignment(x, y, {n: p.grad for n, p in b.trainable()}, signals)
-            else:
-                loss, logits = b.rule.backward(b.model, x, y, b.loss_fn)
-        if self.cfg.optimizer.batch_manhattan:
-            batch_manhattan_(self.params)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        b.rule.after_step(b.model)
+        if self._static is not None and not logging:
+            self._static_step(idx)
+        else:
+            x, y = self._batch(idx)
+            if self.augmenters:
+                x = augment(x, self.cfg.train.augment, self.augmenters)
+            with held_masks(b.model):  # model.dropout: one mask per step, the rule's and backprop's alike
+                if logging:  # alignment on this step's batch, at the weights this step's update was made at
+                    loss, logits, signals = measured_backward(b, b.rule, x, y)
+                    layers = self._alignment(x, y, {n: p.grad for n, p in b.trainable()}, signals)
+                else:
+                    loss, logits = b.rule.backward(b.model, x, y, b.loss_fn)
+            self._update()
+            self._tally.add(*self._per_seed(loss.detach(), logits.detach(), y), self._weight_norms())
         self.steps_done += 1
-        self._tally.add(*self._per_seed(loss.detach(), logits.detach(), y), self._weight_norms())
         self.samples_seen += self.batch_size
         if logging:
             self._log(layers)
         if self.steps_done % self.steps_per_epoch == 0 and self.diverged[0] is None:
             self._snapshot(self.steps_done // self.steps_per_epoch)
+
+    def _update(self) -> None:
+        """After the rule's backward: Batch Manhattan if asked, the optimiser step, the rule's after-step."""
+        if self.cfg.optimizer.batch_manhattan:
+            batch_manhattan_(self.params)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.built.rule.after_step(self.built.model)
+
+    # CUDA graphs (train.cuda_graph; explorer.engine.graphed) -------------------------------------
+
+    @property
+    def graph_info(self) -> dict:
+        """Whether ordinary steps replay a CUDA graph (``used``), why or why not (``reason``, in
+        words), the first capture's seconds (``capture_s``, None before it) and how many captures
+        were made (a new one after each change of lr, optimiser or data).
+
+        Example:
+            >>> Trainer({"model": {"hidden": [4]}, "train": {"epochs": 1}, "device": "cpu"}).graph_info["reason"]
+            'CUDA graphs need a CUDA device; this run is on the cpu'
+        """
+        s = self._static
+        return {"used": self._capture, "reason": self._graph_reason,
+                "capture_s": None if s is None else s.capture_s, "captures": 0 if s is None else s.captures}
+
+    def invalidate(self) -> None:
+        """Capture the ordinary step afresh at its next run: what the graph baked in (the lr, the
+        optimiser and its state, the rule's, the data) was replaced."""
+        if self._static is not None:
+            self._static.invalidate()
+
+    def _new_tally(self) -> Tally:
+        """A graph's step writes its records into rows (a capacity: the longest logging interval);
+        an eager step hands its tensors over."""
+        rows = min(self.log_every, self.steps_per_epoch) if self._static is not None else None
+        return Tally(self.seeds, rows)
+
+    def _static_step(self, idx: torch.Tensor) -> None:
+        """An ordinary step on the static buffers: this step's indices copied in, then the graph."""
+        data = self.built.data
+        if data.x_train is not self._static_data[0] or data.y_train is not self._static_data[1]:
+            self._static_data = (data.x_train, data.y_train)  # drawn afresh (parity): new tensors
+            self.invalidate()
+        self._idx.copy_(idx)
+        self._tally.count()
+        self._static()
+
+    def _static_body(self) -> None:
+        """What a graph holds: reads the static indices, writes the weights, the optimiser's and
+        the rule's state and the Tally's rows; no host reads, no CPU random streams."""
+        b = self.built
+        x, y = self._batch(self._idx)
+        loss, logits = b.rule.backward(b.model, x, y, b.loss_fn)
+        self._update()
+        self._tally.write(*self._per_seed(loss.detach(), logits.detach(), y), self._weight_norms())
 
     @property
     def lr(self) -> float:
@@ -217,6 +286,8 @@ class Trainer:
         return rule.why("weight norm", norm, self._weight_start[s])
 
     def _set_lr(self, lr: float) -> None:
+        if lr != self.lr:  # a captured optimiser step holds the lr it was captured with
+            self.invalidate()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
@@ -258,7 +329,8 @@ class Trainer:
                 for k, v in self._restorable().items():
                     v.copy_(self._best[k])
             self.built.rule.after_step(self.built.model)  # feedback that follows W follows the weights put back
-        self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.params, capturable=self._capture)
+        self.invalidate()
 
     # Checkpoints (resume a run exactly) -------------------------------------------------------
 
@@ -305,11 +377,11 @@ class Trainer:
         self._check_state(state)
         b, cpu = self.built, {k: v.detach().to("cpu") for k, v in state.items()}
         b.model.load_state_dict({k[len("model/"):]: v for k, v in state.items() if k.startswith("model/")})
-        self.optimizer = make_optimizer(self.cfg.optimizer, self.params)
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.params, capturable=self._capture)
         saved = self.optimizer.state_dict()
-        for g, group in enumerate(saved["param_groups"]):
+        for g, group in enumerate(saved["param_groups"]):  # capturable: how this trainer steps, not the run
             group.update({k: cpu[f"optimizer/groups/{g}/{k}"].item() for k in group
-                          if f"optimizer/groups/{g}/{k}" in cpu})
+                          if f"optimizer/groups/{g}/{k}" in cpu and k != "capturable"})
         for k, v in state.items():  # clones: the optimiser updates its state in place
             if k.startswith("optimizer/state/"):
                 i, name = k.split("/")[2:]
@@ -343,7 +415,8 @@ class Trainer:
         best = {k[len("best/"):]: v.to(b.device, copy=True) for k, v in state.items() if k.startswith("best/")}
         self._best = best or None
         self.histories, self.snapshots = [[] for _ in range(self.seeds)], []
-        self._tally, self._order = Tally(self.seeds), torch.empty(0, dtype=torch.long)
+        self._tally, self._order = self._new_tally(), torch.empty(0, dtype=torch.long)
+        self.invalidate()
 
     def _state(self) -> dict[str, torch.Tensor]:
         """`checkpoint_state`'s tensors, where they are (not copied)."""
