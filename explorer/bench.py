@@ -43,15 +43,15 @@ RULES = {"bp": {}, "fa": {}, "dfa": {}, "ifa": {}, "bdfa": {"block_size": 2}, "f
          "sdfa": {"connections": 3}, "ssdfa": {}, "usf": {}, "frsf": {}, "brsf": {}}
 
 
-def bench_config(rule: str, samples: int) -> RunConfig:
-    """The benchmark's run for one rule."""
+def bench_config(rule: str, samples: int, cuda_graph: str = "auto") -> RunConfig:
+    """The benchmark's run for one rule (``cuda_graph``: ``train.cuda_graph``, on CUDA)."""
     return RunConfig.from_dict({
         "data": {"name": "random", "samples": samples, "test_samples": 1024, "features": FEATURES,
                  "classes": CLASSES},
         "model": {"name": "mlp", "hidden": list(WIDTHS), "activation": "relu"},
         "algorithm": {"name": rule, **RULES[rule]},
         "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
-        "train": {"epochs": MAX_EPOCHS, "batch_size": BATCH, "log_every": LOG_EVERY},
+        "train": {"epochs": MAX_EPOCHS, "batch_size": BATCH, "log_every": LOG_EVERY, "cuda_graph": cuda_graph},
     })
 
 
@@ -152,11 +152,14 @@ def _at_least(value, name: str, low: int) -> int:
 
 
 def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, warmup: int = 5,
-                  device: str | None = None, memory: bool = True, progress=None, peer: bool = True) -> dict:
+                  device: str | None = None, memory: bool = True, progress=None, peer: bool = True,
+                  cuda_graph: str = "auto") -> dict:
     """Samples per second (best and median round) and peak memory for each rule and the plain loop;
     with ``peer``, also for `PlainDFALoop` (``plain_dfa``), the least a DFA step costs, with the
     ratios ``plain_dfa_over_plain`` (what DFA can gain over backprop in eager PyTorch, elementwise
-    work and all) and ``dfa_over_plain_dfa`` (the Trainer's dfa against it).
+    work and all) and ``dfa_over_plain_dfa`` (the Trainer's dfa against it). On CUDA the Trainer
+    replays its ordinary steps from a CUDA graph (``cuda_graph`` "auto", ``train.cuda_graph``) or
+    not ("off"); ``graph`` then holds each rule's `Trainer.graph_info` (its first capture's seconds).
 
     Example:
         >>> r = run_benchmark(rules=("dfa",), steps=1, rounds=1, warmup=0, device="cpu", memory=False)
@@ -170,7 +173,7 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
     runners = {}
     for name in rules:
-        cfg = bench_config(name, samples)
+        cfg = bench_config(name, samples, cuda_graph)
         runners[name] = Trainer(cfg, built=build(cfg, dev, data))
     runners["plain_autograd"] = PlainLoop(data, dev)
     if peer:
@@ -214,6 +217,8 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
                   for name in rules},
         "plain_autograd": row("plain_autograd"),
     }
+    if dev.type == "cuda":
+        result["graph"] = {name: runners[name].graph_info for name in rules}
     result["ratios"] = {}
     if "bp" in best:
         result["ratios"]["bp_over_plain"] = best["bp"] / best["plain_autograd"]
@@ -349,7 +354,25 @@ def format_table(result: dict) -> str:
                      f"{row['bound_vs_bp']:>7.2f}{(f'{reached:.1%}' if reached is not None else '-'):>10}"
                      f"{row['logging_bound_vs_bp']:>9.2f}{(f'{logged:.1%}' if logged is not None else '-'):>8}")
         lines.append(line)
+    if "graph" in result:
+        lines.append(graph_line(result["graph"]))
     return "\n".join(lines)
+
+
+def graph_line(graphs: dict[str, dict]) -> str:
+    """One line on the CUDA graphs of a benchmark's rules (`Trainer.graph_info` by rule): the
+    first captures' times, and the rules stepped eagerly with why.
+
+    Example:
+        >>> graph_line({"bp": {"used": True, "capture_s": 0.0123}, "dfa": {"used": True, "capture_s": 0.02},
+        ...             "brsf": {"used": False, "reason": "brsf redraws"}})
+        'CUDA graph: first capture bp 12.3 ms, dfa 20.0 ms; eager: brsf (brsf redraws)'
+    """
+    captured = [f"{name} {1e3 * g['capture_s']:.1f} ms" for name, g in graphs.items()
+                if g["used"] and g.get("capture_s") is not None]
+    eager = [f"{name} ({g['reason']})" for name, g in graphs.items() if not g["used"]]
+    parts = ([f"first capture {', '.join(captured)}"] if captured else []) + ([f"eager: {', '.join(eager)}"] if eager else [])
+    return "CUDA graph: " + "; ".join(parts)
 
 
 def seeds_benchmark(seeds: int = 3, steps: int = 200, rounds: int = 3, device: str | None = None,
@@ -444,7 +467,7 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
     samples = BATCH * EPOCH_BATCHES
     data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
-    cfg = bench_config(rule, samples)
+    cfg = bench_config(rule, samples, cuda_graph="off")  # its timers synchronise inside the step: no graph
     trainer = Trainer(cfg, built=build(cfg, dev, data))
     plain = PlainLoop(data, dev)
     for _ in range(warmup):

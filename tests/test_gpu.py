@@ -1,5 +1,5 @@
 """The CUDA paths: every rule's update, convolutional rules, training, divergence, stacked seeds and
-background jobs on a GPU.
+background jobs, and CUDA-graph training steps against eager ones on a GPU.
 
 Skipped where PyTorch sees no CUDA device (CI never has one). On a GPU machine:
 ``python -m pytest tests/test_gpu.py``. Expected values come from the NumPy reference of
@@ -17,6 +17,7 @@ from explorer import JobManager, RunConfig, compute_updates, train
 from explorer.engine.build import build
 from explorer.engine.device import describe
 from explorer.engine.seeds import SeedsTrainer
+from explorer.engine.trainer import Trainer
 from tests.conftest import small_config
 from test_networks import images
 from test_rules_reference import ALL_RULES, RULE_OPTIONS, run_reference_comparison
@@ -118,3 +119,67 @@ def test_a_background_job_trains_on_the_gpu_and_names_it(tmp_path):
         info = jobs.store.get_run(run.id)
     assert info.device.startswith("cuda") and info.device_name == describe(torch.device("cuda"))
     assert info.device_name == torch.cuda.get_device_name()  # the GPU's name, as the app's header shows it
+
+
+def graph_and_eager(cfg: dict, make=Trainer):
+    """The same CUDA run twice, ordinary steps replayed from a CUDA graph and all eager, both run."""
+    off = cfg | {"train": cfg["train"] | {"cuda_graph": "off"}}
+    graphed, eager = make(cfg), make(off)
+    graphed.run(), eager.run()
+    return graphed, eager
+
+
+def assert_close_runs(graphed, eager) -> None:
+    for (name, a), (_, b) in zip(graphed.built.model.state_dict().items(), eager.built.model.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    for mine, theirs in zip(graphed.histories, eager.histories):
+        assert [r["step"] for r in mine] == [r["step"] for r in theirs]
+        for a, b in zip(mine, theirs):
+            assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+            assert a["train_acc"] == b["train_acc"] and a["lr"] == b["lr"]
+            assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("rule", ("bp", "dfa"))
+def test_a_cuda_graph_step_trains_as_the_eager_step_across_an_lr_change_and_times_its_capture(rule):
+    schedule = {"name": "multistep", "milestones": [1], "gamma": 0.5}
+    cfg = on("cuda", small_config(algorithm={"name": rule}, train={"epochs": 2, "batch_size": 64, "log_every": 5},
+                                  optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9, "schedule": schedule}))
+    graphed, eager = graph_and_eager(cfg)
+    info = graphed.graph_info
+    assert info["used"] and info["captures"] == 2 and 0 < info["capture_s"] < 60, info  # again at the lr change
+    assert eager.graph_info == {"used": False, "reason": "train.cuda_graph is off", "capture_s": None, "captures": 0}
+    assert_close_runs(graphed, eager)
+
+
+def test_a_cuda_graph_holds_adam_and_stacked_seeds():
+    cfgs = [on("cuda", small_config(algorithm={"name": "dfa"}, optimizer={"name": "adam", "lr": 0.003},
+                                    train={"epochs": 2, "batch_size": 64, "log_every": 5}) | {"seed": s})
+            for s in (0, 1)]
+    graphed, eager = graph_and_eager(cfgs[0])
+    assert graphed.graph_info["captures"] == 1 and graphed.optimizer.defaults["capturable"]
+    assert_close_runs(graphed, eager)
+    stacked = SeedsTrainer([RunConfig.from_dict(c) for c in cfgs])
+    stacked.run()
+    assert stacked.graph_info["used"]
+    for s, cfg in enumerate(cfgs):
+        single = Trainer(cfg)
+        single.run()
+        for a, b in zip(stacked.histories[s], single.history):
+            assert a["test_loss"] == pytest.approx(b["test_loss"], abs=1e-4)
+
+
+def test_a_cuda_graph_run_restored_from_a_checkpoint_goes_on_as_the_eager_run():
+    cfg = on("cuda", small_config(algorithm={"name": "dfa"}, optimizer={"name": "adam", "lr": 0.003},
+                                  train={"epochs": 3, "batch_size": 64, "log_every": 5}))
+    stopped = Trainer(cfg)
+    while stopped.steps_done < stopped.steps_per_epoch:
+        stopped.step()
+    again = Trainer(cfg)
+    again.restore(stopped.checkpoint_state())
+    again.run()
+    eager = Trainer(cfg | {"train": cfg["train"] | {"cuda_graph": "off"}})
+    eager.run()
+    for (name, a), (_, b) in zip(again.built.model.state_dict().items(), eager.built.model.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    assert again.graph_info["captures"] == 1
