@@ -457,6 +457,7 @@ def _train(args) -> int:
     from tqdm import tqdm
 
     from explorer.config.labels import layer_label
+    from explorer.engine.build import resolve_device
     from explorer.runs.jobs import JobManager
 
     cfg = config_from_args(args)
@@ -477,6 +478,8 @@ def _train(args) -> int:
         try:
             while handle.total_steps is None and handle.wait(0.05) is None:
                 pass  # building: loading data, drawing weights
+            if not args.json and handle.status != "failed":  # built: the same choice as the run's
+                print(f"device: {resolve_device(cfg)[1]}", file=sys.stderr)
             with tqdm(total=handle.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
                 while handle.wait(0.1) is None:
                     show_curve(bar)

@@ -7,6 +7,7 @@ bar always holds the whole setup; ``?hide=…`` lists control groups a teacher f
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 
 import streamlit as st
@@ -16,6 +17,7 @@ from explorer.views import charts, frames, links, sketch, urlstate
 from explorer.config import ACTIVATIONS, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, DataConfig
 from explorer.config.registry import OPTIONS, RULES
 from explorer.data.availability import missing
+from explorer.engine.build import resolve_device
 from explorer.config.dataset_options import DATASET_OPTIONS, RESIZABLE
 from explorer.runs.workspace import comparison_configs
 from pages import common
@@ -209,8 +211,23 @@ def _controls(classroom: common.Classroom) -> dict:
     with _group(box, "seed", bottom[2]):
         _number("seed", min_value=0)
     with _group(box, "device", bottom[2]):
-        _select("device", list(DEVICES))
+        if _select("device", list(DEVICES)) == "auto":
+            words = _auto_choice(json.dumps(dict(drawn), sort_keys=True, default=str))
+            if words:
+                st.caption(words)
     return dict(drawn)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _auto_choice(values_json: str) -> str | None:
+    """Which device ``auto`` trains this setup on and why (`explorer.engine.build.resolve_device`:
+    one choice for every rule, from the network's step); None for a setup the engine refuses, whose
+    error the page tells beside its control."""
+    try:
+        cfg = comparison_configs(*urlstate.configs(json.loads(values_json)))[0]
+        return resolve_device(cfg)[1]
+    except ConfigError:
+        return None
 
 
 def refused(err: ConfigError, values: dict) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from explorer.rules import Rule, Structure, make_rule
 from explorer.config import ConfigError, RunConfig
 from explorer.config.registry import RULES
 from explorer.data import Dataset, load_dataset
-from explorer.engine.device import choose_device
+from explorer.engine.device import available_devices, pick_device
 from explorer.engine.footprint import check_fits
 from explorer.engine.losses import make_loss, output_units, with_reduction
 from explorer.models import GatedMLP, build_model, seed_dropout
@@ -44,6 +44,7 @@ class Built:
     structure: Structure
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     device: torch.device
+    device_reason: str = ""  # why the run is on ``device``, in a sentence (`resolve_device`)
 
     @property
     def hidden_names(self) -> list[str]:
@@ -66,7 +67,10 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
     """
     if not isinstance(cfg, RunConfig):
         cfg = RunConfig.from_dict(cfg)
-    device = torch.device(device) if device is not None else choose_device(cfg.device)
+    if device is not None:
+        device, reason = torch.device(device), f"{torch.device(device).type}, as the caller asked"
+    else:
+        device, reason = resolve_device(cfg)
     check_fits(cfg, device, data)  # before anything is allocated: a run too large for the device is refused
     data = (data or load_dataset(cfg.data, device)).to(device)
     if data.regression and cfg.train.loss != "mse":
@@ -92,7 +96,35 @@ def build(cfg: RunConfig | dict, device: str | torch.device | None = None, data:
             p.requires_grad_(True)
     # every backward (the rule's, and backprop's for the alignment) takes the loss as the config reduces it
     loss_fn = with_reduction(make_loss(cfg.train.loss, data.num_classes), cfg.train.loss, cfg.train.reduction)
-    return Built(cfg, model, data, rule, structure, loss_fn, device)
+    return Built(cfg, model, data, rule, structure, loss_fn, device, reason)
+
+
+def work_per_step(cfg: RunConfig) -> int:
+    """Multiply-adds of one training step of ``cfg``'s network: its batch times backprop's count per
+    sample (`explorer.engine.cost`). Backprop's, whatever the rule, so that every rule of a
+    comparison on one network lands on the same device.
+
+    Example:
+        >>> work_per_step(RunConfig.from_dict({"model": {"hidden": [64, 64]}, "algorithm": {"name": "dfa"}}))
+        1433600
+    """
+    from explorer.engine.cost import operation_counts  # cost reads `Built` from this module
+
+    return operation_counts(cfg.with_values({"algorithm": {"name": "bp"}})).total * cfg.train.batch_size
+
+
+def resolve_device(cfg: RunConfig | dict) -> tuple[torch.device, str]:
+    """The device ``cfg`` trains on and why, in a sentence a student can read (`pick_device`):
+    ``device: auto`` keeps a network whose step is small on the CPU where a GPU is present.
+
+    Example:
+        >>> resolve_device({"device": "cpu"})
+        (device(type='cpu'), 'cpu, as asked')
+    """
+    cfg = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(cfg)
+    present = available_devices()
+    sized = (cfg.device or "auto") == "auto" and present != {"cpu"}  # no GPU: nothing to weigh, nothing to count
+    return pick_device(cfg.device, work_per_step(cfg) if sized else None, present)
 
 
 def initialise(structure: Structure, spec, generator: torch.Generator) -> None:
