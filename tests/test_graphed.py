@@ -201,6 +201,7 @@ def test_a_static_step_warms_up_captures_once_and_replays_until_invalidated():
     calls: list[str] = []
     step = StaticStep(lambda: calls.append("body"), capture=False, warmup=2)
     step.capture = True  # the sequence of a CUDA step, with the CUDA calls stood in for
+    step._device = -1  # no device to switch to: torch.cuda.device(-1) does nothing
     step._on_stream = lambda fn: (calls.append("warm"), fn())
     step._capture = lambda: (calls.append("capture"), setattr(step, "graph", Recorded(step.body)))
     for _ in range(4):

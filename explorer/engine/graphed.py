@@ -87,13 +87,15 @@ class StaticStep:
         (2.0, 0)
     """
 
-    def __init__(self, body: Callable[[], None], capture: bool = False, warmup: int = WARMUP) -> None:
+    def __init__(self, body: Callable[[], None], capture: bool = False, warmup: int = WARMUP,
+                 device: torch.device | str = "cuda") -> None:
         self.body, self.capture, self.warmup = body, capture, warmup
         self.graph: torch.cuda.CUDAGraph | None = None
         self.capture_s: float | None = None  # the first capture's seconds
         self.captures = 0
         self._warm = 0
-        self._stream = torch.cuda.Stream() if capture else None
+        self._device = torch.device(device)  # the run's GPU, whichever is current in this thread
+        self._stream = torch.cuda.Stream(self._device) if capture else None
 
     def invalidate(self) -> None:
         """Drop the graph: something it baked in changed (the lr, the optimiser, the data). The next
@@ -104,13 +106,14 @@ class StaticStep:
         if not self.capture:
             self.body()
             return
-        if self.graph is None:
-            if self._warm < self.warmup:
-                self._warm += 1
-                self._on_stream(self.body)
-                return
-            self._capture()
-        self.graph.replay()
+        with torch.cuda.device(self._device):
+            if self.graph is None:
+                if self._warm < self.warmup:
+                    self._warm += 1
+                    self._on_stream(self.body)
+                    return
+                self._capture()
+            self.graph.replay()
 
     def _on_stream(self, fn: Callable[[], None]) -> None:
         self._stream.wait_stream(torch.cuda.current_stream())
@@ -119,14 +122,14 @@ class StaticStep:
         torch.cuda.current_stream().wait_stream(self._stream)
 
     def _capture(self) -> None:
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(self._device)
         start = time.perf_counter()
         graph = torch.cuda.CUDAGraph()
         # recorded, not run: replay runs it. "thread_local": runs train in worker threads side by
         # side (explorer.runs.jobs); another run's allocations during this capture are its own business
         with torch.cuda.graph(graph, stream=self._stream, capture_error_mode="thread_local"):
             self.body()
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(self._device)
         if self.capture_s is None:
             self.capture_s = time.perf_counter() - start
         self.graph, self.captures = graph, self.captures + 1

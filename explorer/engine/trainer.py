@@ -105,7 +105,7 @@ class Trainer:
         self._order = torch.empty(0, dtype=torch.long)
         self._static: StaticStep | None = None  # the ordinary step on static buffers, captured on CUDA
         if self._capture or (static_step and why_eager(b) is None):
-            self._static = StaticStep(self._static_body, capture=self._capture)
+            self._static = StaticStep(self._static_body, capture=self._capture, device=b.device)
             self._idx = torch.zeros((self.seeds, self.batch_size), dtype=torch.long, device=b.device)
             self._static_data = (data.x_train, data.y_train)
         self._tally = self._new_tally()
