@@ -136,8 +136,8 @@ def test_train_prints_the_choice_once_on_stderr(claim, capsys, tmp_path):
     assert "device:" not in out.out  # stdout keeps its shape: the run, the curve, the summary
 
 
-def test_device_bench_ratio_is_cuda_over_cpu_from_the_best_rounds():
-    result = summary({"cpu": [1.0, 0.5, 0.8], "cuda": [0.4, 0.25]}, steps=10, batch=64)
-    assert result["samples_per_s"] == {"cpu": 10 * 64 / 0.5, "cuda": 10 * 64 / 0.25}
-    assert result["cuda_over_cpu"] == pytest.approx(2.0)
-    assert summary({"cpu": [0.5]}, steps=10, batch=64)["cuda_over_cpu"] is None
+def test_device_bench_ratio_is_each_gpu_run_over_the_cpu_from_the_best_rounds():
+    result = summary({"cpu": [1.0, 0.5, 0.8], "cuda": [0.4, 0.25], "cuda, eager": [1.0]}, steps=10, batch=64)
+    assert result["samples_per_s"] == {"cpu": 10 * 64 / 0.5, "cuda": 10 * 64 / 0.25, "cuda, eager": 10 * 64 / 1.0}
+    assert result["over_cpu"] == pytest.approx({"cuda": 2.0, "cuda, eager": 0.5})
+    assert summary({"cpu": [0.5]}, steps=10, batch=64)["over_cpu"] == {}

@@ -2,15 +2,17 @@
 
 Times the Train page's default run (its first rule, bp: digits, MLP 64-64, batch 64, from
 `explorer.views.urlstate.DEFAULTS`) through the real `Trainer` for ``--steps`` steps on the CPU and,
-where PyTorch sees CUDA, on CUDA, in alternating rounds so that machine noise hits both alike, and
-prints samples/s of each (its best round), the ratio measured in this one run, and what
+where PyTorch sees CUDA, on CUDA twice: as a run trains there (``train.cuda_graph: auto``, its
+ordinary steps replayed from a CUDA graph where the run allows) and eagerly (``cuda_graph: off``).
+The runs take turns in each round so that machine noise hits all alike; it prints samples/s of
+each (its best round), each CUDA run's ratio to the CPU measured in this one run, and what
 ``device: auto`` chose for the run and why (`explorer.engine.build.resolve_device`). ``--hidden``
 and ``--batch`` change the network and the batch, to find where the GPU starts to win on a machine
 that has one. Logging steps are timed too, at the page's interval, as a run on the page makes them.
 
 Example:
     >>> r = summary({"cpu": [0.5, 0.4], "cuda": [0.8, 1.0]}, steps=100, batch=64)
-    >>> r["samples_per_s"], round(r["cuda_over_cpu"], 3)
+    >>> r["samples_per_s"], round(r["over_cpu"]["cuda"], 3)
     ({'cpu': 16000.0, 'cuda': 8000.0}, 0.5)
 """
 
@@ -63,42 +65,57 @@ def _time(trainer: Trainer, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def measure(cfg: RunConfig, devices: list[str], steps: int, rounds: int) -> dict[str, list[float]]:
-    """Seconds per round of ``steps`` steps on each device, the devices taking turns in each round.
+def runs_here(cfg: RunConfig) -> dict[str, tuple[RunConfig, str]]:
+    """The runs to time, by label: (config, device). The CPU always; on a machine with CUDA, the run
+    as it trains there and the same run with its CUDA graph off.
 
     Example:
-        >>> seconds = measure(default_config(hidden=[8]), ["cpu"], steps=2, rounds=2)
+        >>> list(runs_here(default_config()))[0]
+        'cpu'
+    """
+    runs = {"cpu": (cfg, "cpu")}
+    if torch.cuda.is_available():
+        runs["cuda"] = (cfg, "cuda")
+        runs["cuda, eager"] = (cfg.with_values({"train": {"cuda_graph": "off"}}), "cuda")
+    return runs
+
+
+def measure(runs: dict[str, tuple[RunConfig, str]], steps: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds per round of ``steps`` steps of each run, the runs taking turns in each round.
+
+    Example:
+        >>> seconds = measure({"cpu": (default_config(hidden=[8]), "cpu")}, steps=2, rounds=2)
         >>> len(seconds["cpu"]), all(s > 0 for s in seconds["cpu"])
         (2, True)
     """
-    trainers = {d: Trainer(cfg, built=build(cfg, d)) for d in devices}
+    trainers = {label: Trainer(cfg, built=build(cfg, device)) for label, (cfg, device) in runs.items()}
     for trainer in trainers.values():
         _time(trainer, WARMUP)
-    seconds: dict[str, list[float]] = {d: [] for d in devices}
+    seconds: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(rounds):
-        for d, trainer in trainers.items():
-            seconds[d].append(_time(trainer, steps))
+        for label, trainer in trainers.items():
+            seconds[label].append(_time(trainer, steps))
     return seconds
 
 
 def summary(seconds: dict[str, list[float]], steps: int, batch: int) -> dict:
-    """Samples/s of each device's best (shortest) round and, where both were timed, CUDA's over
-    the CPU's (above 1: the GPU is faster).
+    """Samples/s of each run's best (shortest) round, and each other run's over the CPU's (above 1:
+    faster than the CPU).
 
     Example:
         >>> summary({"cpu": [2.0]}, steps=10, batch=32)
-        {'samples_per_s': {'cpu': 160.0}, 'cuda_over_cpu': None}
+        {'samples_per_s': {'cpu': 160.0}, 'over_cpu': {}}
     """
-    speeds = {d: steps * batch / min(s) for d, s in seconds.items()}
-    ratio = speeds["cuda"] / speeds["cpu"] if {"cpu", "cuda"} <= speeds.keys() else None
-    return {"samples_per_s": speeds, "cuda_over_cpu": ratio}
+    speeds = {label: steps * batch / min(s) for label, s in seconds.items()}
+    return {"samples_per_s": speeds,
+            "over_cpu": {label: v / speeds["cpu"] for label, v in speeds.items() if label != "cpu"}}
 
 
 def report(cfg: RunConfig, result: dict, threads: int, steps: int, rounds: int) -> str:
     """The lines ``python -m tools.device_bench`` prints.
 
     Example:
-        >>> print(report(default_config(), {"samples_per_s": {"cpu": 70000.0}, "cuda_over_cpu": None},
+        >>> print(report(default_config(), {"samples_per_s": {"cpu": 70000.0}, "over_cpu": {}},
         ...              threads=2, steps=200, rounds=3).splitlines()[2])
         CUDA: no CUDA here
     """
@@ -108,10 +125,10 @@ def report(cfg: RunConfig, result: dict, threads: int, steps: int, rounds: int) 
     lines = [f"{cfg.data.name}, MLP {shape}, {cfg.algorithm.name}, batch {cfg.train.batch_size} "
              f"({work_per_step(cfg) / 1e6:.1f} M multiply-adds a step); best of {rounds} rounds of {steps} steps",
              f"{describe(torch.device('cpu'), threads=threads)}: {speeds['cpu']:,.0f} samples/s"]
-    if "cuda" in speeds:
-        lines.append(f"{describe(torch.device('cuda'))}: {speeds['cuda']:,.0f} samples/s")
-        lines.append(f"CUDA / CPU: {result['cuda_over_cpu']:.2f}x (measured in this run)")
-    else:
+    for label, ratio in result["over_cpu"].items():
+        lines.append(f"{describe(torch.device('cuda'))} ({label}): {speeds[label]:,.0f} samples/s, "
+                     f"{ratio:.2f}x the CPU (measured in this run)")
+    if not result["over_cpu"]:
         lines.append("CUDA: no CUDA here")
     lines.append(resolve_device(cfg)[1])
     return "\n".join(lines)
@@ -129,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(threads)
     hidden = [int(w) for w in args.hidden.split(",")] if args.hidden else None
     cfg = default_config(hidden, args.batch)
-    devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
-    seconds = measure(cfg, devices, args.steps, args.rounds)
+    seconds = measure(runs_here(cfg), args.steps, args.rounds)
     print(report(cfg, summary(seconds, args.steps, cfg.train.batch_size), threads, args.steps, args.rounds))
     return 0
 

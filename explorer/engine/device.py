@@ -44,11 +44,11 @@ def _millions(macs: int) -> str:
     """A count of multiply-adds in millions, as the reasons say it.
 
     Example:
-        >>> _millions(1_433_600), _millions(2_834_825_216), _millions(40_000)
-        ('1.4 M', '2,835 M', '0.04 M')
+        >>> _millions(1_433_600), _millions(30_000_000), _millions(2_834_825_216), _millions(40_000)
+        ('1.4 M', '30 M', '2,835 M', '0.04 M')
     """
     m = macs / 1e6
-    return f"{m:,.0f} M" if m >= 100 else f"{m:.1f} M" if m >= 1 else f"{m:.2g} M"
+    return f"{m:,.0f} M" if m >= 10 else f"{m:.1f} M" if m >= 1 else f"{m:.2g} M"
 
 
 def auto_device(work_per_step: int | None, available: Iterable[str]) -> tuple[torch.device, str]:
@@ -58,22 +58,25 @@ def auto_device(work_per_step: int | None, available: Iterable[str]) -> tuple[to
     (a server's device in general), the GPU where there is one.
 
     Why a threshold: a GPU step costs a floor of Python and kernel launches whatever its size,
-    while the CPU's step grows with its arithmetic. Measured on this project's 2-core CPU
-    (torch 2.14, bp through the `Trainer`, best of a few windows, one session): the app's default
-    digits MLP 64-64-64-10 at batch 64 (1.4 M multiply-adds a step) took 0.84–0.95 ms a step
-    (0.67 ms without its logging steps); an MLP 784-256-256-10 at batch 128 (78 M) took 4.0 ms
-    with one thread and 2.5 ms with two; the bench MLP 784-1024×4-10 at batch 256 (2,835 M)
-    took 81 ms with one thread and 50 ms with two (35 and 57 G multiply-adds/s). Between the
-    first two, a step costs about 0.87 ms + W / 25 G/s (one thread) or 0.87 ms + W / 46 G/s
-    (two). The GPU's floor is taken from the README's H200 figure: the bench MLP's Trainer step
-    took 2.0 ms (127,700 samples/s at batch 256), of which its kernels took 0.8–0.9 ms, so the step
-    was bound by the host's Python and launches, about 2 ms, which a smaller MLP (fewer layers,
-    the same launches per layer) does not go below by much. The CPU matches a 2 ms step at
+    while the CPU's step grows with its arithmetic. Measured on this project's 2-core CPU (torch
+    2.14, bp through the `Trainer`, best of a few windows, one session): the app's default digits
+    MLP 64-64-64-10 at batch 64 (1.4 M multiply-adds a step) took 0.84–0.95 ms a step (0.67 ms
+    without its logging steps); an MLP 784-256-256-10 at batch 128 (78 M) took 4.0 ms with one
+    thread and 2.5 ms with two; the bench MLP 784-1024×4-10 at batch 256 (2,835 M) took 81 ms with
+    one thread and 50 ms with two at a quiet moment (35 and 57 G multiply-adds/s). Between the
+    first two, a step costs about 0.87 ms + W / 25 G/s with one thread, 0.87 ms + W / 46 G/s with
+    two. The GPU's floor is the README's H200 figure: the bench MLP's Trainer step took 2.0 ms
+    (127,700 samples/s at batch 256), of which its kernels took 0.8–0.9 ms, so the step was bound
+    by the host's Python and launches, about 2 ms a step. The CPU matches a 2 ms step at
     W ≈ 1.1 ms × 25 G/s ≈ 29 M (one thread) or 53 M (two threads); `CPU_BELOW_MACS` takes the
     one-thread figure, rounded to 30 M, so that where unsure ``auto`` keeps the GPU it chose before.
+
     The GPU side of this crossover is not measured on this machine (it has no GPU): the floor is
-    one figure from another machine, and a GPU host's own CPU cores (more of them, other speeds)
-    move the crossover; ``python -m tools.device_bench`` measures both sides on a GPU machine.
+    one figure from another machine, for a five-layer MLP (a shallower one launches fewer kernels
+    and may have a lower floor), taken with eager steps (``train.cuda_graph`` now replays a run's
+    ordinary steps from a CUDA graph, which lowers the floor; its logging steps stay eager), and a
+    GPU host's own CPU cores (more of them, other speeds) move the CPU side. ``python -m
+    tools.device_bench`` measures both sides, graphed and eager, on a machine with CUDA.
 
     Example:
         >>> auto_device(64 * 22_400, {"cpu", "cuda"})[0]      # the default digits MLP, bp, batch 64
@@ -92,7 +95,7 @@ def auto_device(work_per_step: int | None, available: Iterable[str]) -> tuple[to
     step = f"this network's step is {_millions(work_per_step)} multiply-adds"
     if work_per_step < CPU_BELOW_MACS:
         return torch.device("cpu"), (f"auto: the CPU — {step}, too small for the GPU to beat its launch "
-                                     f"overhead (it pays from about {_millions(CPU_BELOW_MACS)})")
+                                     f"overhead (under {_millions(CPU_BELOW_MACS)})")
     return torch.device(gpu), f"auto: the GPU — {step}, enough to keep it busy"
 
 
