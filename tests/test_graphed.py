@@ -12,7 +12,8 @@ import math
 import pytest
 import torch
 
-from explorer.config import RunConfig
+from explorer.config import OptimizerConfig, RunConfig
+from explorer.engine.optim import make_optimizer
 from explorer.engine.graphed import StaticStep, graph_reason, why_eager
 from explorer.engine.seeds import SeedsTrainer
 from explorer.engine.tally import Tally
@@ -59,6 +60,7 @@ def test_the_static_step_trains_exactly_as_the_plain_step(rule, optimizer):
     plain.run(), static.run()
     assert static.steps_done == 44 and len(static.history) == 11
     assert_same_run(plain, static)
+    assert all(p.grad is None for p in static.params)  # what a capture starts from: no grads held between steps
 
 
 def test_stacked_seeds_on_static_buffers_train_exactly_as_stacked_seeds():
@@ -151,6 +153,19 @@ def test_an_eligible_run_on_the_cpu_is_stepped_plainly_and_says_so():
     assert why_eager(trainer.built) is None
     assert graph_reason(trainer.built) == (False, "CUDA graphs need a CUDA device; this run is on the cpu")
     assert trainer._static is None and not trainer.graph_info["used"]
+
+
+@pytest.mark.parametrize("name", ("sgd", "adam", "adadelta", "rmsprop", "adagrad"))
+def test_an_optimiser_for_a_graph_keeps_its_step_counts_on_the_device_or_is_refused(name):
+    w = torch.nn.Parameter(torch.ones(3))
+    cfg = OptimizerConfig(name, lr=0.1)
+    if name == "adagrad":
+        with pytest.raises(ValueError, match="adagrad cannot be captured"):
+            make_optimizer(cfg, [w], capturable=True)
+        return
+    made, plain = make_optimizer(cfg, [w], capturable=True), make_optimizer(cfg, [w])
+    assert type(made) is type(plain) and made.defaults.get("capturable", False) == (name != "sgd")
+    assert not plain.defaults.get("capturable", False)
 
 
 def test_the_setting_reads_as_before_where_it_is_left_at_auto():
