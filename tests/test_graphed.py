@@ -226,3 +226,21 @@ def test_a_static_step_warms_up_captures_once_and_replays_until_invalidated():
         step()
     assert calls == ["warm", "body", "warm", "body", "capture", "body", "body",
                      "warm", "body", "warm", "body", "capture", "body"]
+
+
+def test_a_capture_that_fails_leaves_the_run_eager_with_the_error_in_words():
+    plain, static = pair(config("dfa"))
+    step = static._static
+    step.capture, step._device = True, -1  # as on CUDA, with the CUDA calls stood in for
+    step._on_stream = lambda fn: fn()
+
+    def failing_capture():
+        static.built.model.layers[0].weight.grad = torch.full_like(static.built.model.layers[0].weight, 1e3)
+        raise RuntimeError("operation not permitted when stream is capturing")  # what an aborted capture leaves
+
+    step._capture = failing_capture
+    plain.run(), static.run()
+    assert_same_run(plain, static)  # the failed step, and every later one, ran eagerly, from clean grads
+    assert static.graph_info["used"] is False and static.graph_info["reason"] == (
+        "the CUDA graph capture failed, so every step runs eagerly: RuntimeError: operation not permitted "
+        "when stream is capturing")

@@ -78,7 +78,9 @@ class StaticStep:
     """A step ``body`` that reads and writes only tensors that stay where they are, run eagerly,
     or, with ``capture`` (CUDA), captured in a CUDA graph once and replayed at every later call.
     After each (re)start, ``warmup`` calls run ``body`` eagerly on the stream the capture uses
-    (as PyTorch's "whole network capture" does); the next call captures and replays.
+    (as PyTorch's "whole network capture" does); the next call captures and replays. A capture
+    that fails leaves the step eager from then on (``failed``: why, in words): ``reset`` is called
+    first (the trainer drops the grads the aborted capture left), then ``body`` runs eagerly.
 
     Example:
         >>> total = torch.zeros(())
@@ -88,8 +90,9 @@ class StaticStep:
     """
 
     def __init__(self, body: Callable[[], None], capture: bool = False, warmup: int = WARMUP,
-                 device: torch.device | str = "cuda") -> None:
-        self.body, self.capture, self.warmup = body, capture, warmup
+                 device: torch.device | str = "cuda", reset: Callable[[], None] = lambda: None) -> None:
+        self.body, self.capture, self.warmup, self.reset = body, capture, warmup, reset
+        self.failed: str | None = None  # why a capture failed, where one did
         self.graph: torch.cuda.CUDAGraph | None = None
         self.capture_s: float | None = None  # the first capture's seconds
         self.captures = 0
@@ -112,8 +115,18 @@ class StaticStep:
                     self._warm += 1
                     self._on_stream(self.body)
                     return
-                self._capture()
+                try:
+                    self._capture()
+                except Exception as err:  # noqa: BLE001 - any failure of the capture: this step, and later ones, eager
+                    self._give_up(err)
+                    return
             self.graph.replay()
+
+    def _give_up(self, err: Exception) -> None:
+        self.graph, self.capture = None, False
+        self.failed = f"the CUDA graph capture failed, so every step runs eagerly: {type(err).__name__}: {err}"
+        self.reset()
+        self.body()
 
     def _on_stream(self, fn: Callable[[], None]) -> None:
         self._stream.wait_stream(torch.cuda.current_stream())

@@ -105,7 +105,8 @@ class Trainer:
         self._order = torch.empty(0, dtype=torch.long)
         self._static: StaticStep | None = None  # the ordinary step on static buffers, captured on CUDA
         if self._capture or (static_step and why_eager(b) is None):
-            self._static = StaticStep(self._static_body, capture=self._capture, device=b.device)
+            self._static = StaticStep(self._static_body, capture=self._capture, device=b.device,
+                                      reset=lambda: self.optimizer.zero_grad(set_to_none=True))
             self._idx = torch.zeros((self.seeds, self.batch_size), dtype=torch.long, device=b.device)
             self._static_data = (data.x_train, data.y_train)
         self._tally = self._new_tally()
@@ -205,15 +206,16 @@ class Trainer:
     @property
     def graph_info(self) -> dict:
         """Whether ordinary steps replay a CUDA graph (``used``), why or why not (``reason``, in
-        words), the first capture's seconds (``capture_s``, None before it) and how many captures
-        were made (a new one after each change of lr, optimiser or data).
+        words, a failed capture's error too), the first capture's seconds (``capture_s``, None
+        before it) and how many captures were made (a new one after each change of lr, optimiser or data).
 
         Example:
             >>> Trainer({"model": {"hidden": [4]}, "train": {"epochs": 1}, "device": "cpu"}).graph_info["reason"]
             'CUDA graphs need a CUDA device; this run is on the cpu'
         """
         s = self._static
-        return {"used": self._capture, "reason": self._graph_reason,
+        failed = None if s is None else s.failed  # a capture that failed: eager since
+        return {"used": self._capture and not failed, "reason": failed or self._graph_reason,
                 "capture_s": None if s is None else s.capture_s, "captures": 0 if s is None else s.captures}
 
     def invalidate(self) -> None:
