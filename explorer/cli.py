@@ -199,6 +199,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", help=", ".join(DEVICES))
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--cuda-graph", choices=CUDA_GRAPH, default="auto",
+                   help="on CUDA: replay the Trainer's ordinary steps from a CUDA graph (auto) or step eagerly (off)")
     b.add_argument("--no-peer", action="store_true",
                    help="skip the plain DFA loop (TinyDFA's approach, the least a DFA step costs) timed beside the rules")
     b.add_argument("--profile", metavar="RULE",
@@ -653,7 +655,8 @@ def _bench(args) -> int:
         raise ConfigError(f"--rules: unknown rule {unknown[0]!r}; choose from {', '.join(RULES)}")
     say = None if args.json else (lambda line: print(line, file=sys.stderr))
     result = run_benchmark(rules, steps=args.steps, rounds=args.rounds, device=args.device,
-                           memory=not args.no_memory, progress=say, peer=not args.no_peer)
+                           memory=not args.no_memory, progress=say, peer=not args.no_peer,
+                           cuda_graph=args.cuda_graph)
     print(json.dumps(strict(result), indent=2) if args.json else format_table(result))
     return 0
 

@@ -67,7 +67,7 @@ def build_seeds(cfgs: Sequence[RunConfig], device: str | torch.device | None = N
     loss, classes = cfgs[0].train.loss, first.data.num_classes
     summed_means = lambda out, y: per_seed_loss(loss, classes, out, y).sum()  # noqa: E731
     return Built(cfgs[0], model, first.data, rule, structure,
-                 with_reduction(summed_means, loss, cfgs[0].train.reduction), first.device)
+                 with_reduction(summed_means, loss, cfgs[0].train.reduction), first.device, first.device_reason)
 
 
 class SeedsTrainer(Trainer):
