@@ -410,10 +410,12 @@ def config_error(err: ConfigError | StoreError | ValueError) -> None:
 
 @st.cache_resource(show_spinner=False)
 def server_device() -> str:
-    """What "auto" trains on here, in words ("CPU", or the GPU's name)."""
+    """What "auto" trains on here, in words ("CPU", or the GPU's name; with a GPU, auto keeps a
+    network whose step is small on the CPU: `explorer.engine.device.auto_device`)."""
     from explorer.engine.device import choose_device, describe
 
-    return describe(choose_device("auto"))
+    device = choose_device("auto")
+    return describe(device) + ("" if device.type == "cpu" else " (small networks: CPU)")
 
 
 def sidebar() -> None:
