@@ -120,3 +120,27 @@ def test_dfa_weight_alignment_on_conv_nets_is_left_out_where_no_matrix_stands_fo
     if model == "lenet5":   # the fully connected layers above the convolutions form a chain of matrices
         assert math.isfinite(weights[-1])
     assert any(math.isnan(w) for w in weights)
+
+
+def test_runs_measured_side_by_side_in_threads_get_their_own_figures():
+    # the float64 copies are kept between logging steps per thread: two runs measured at once in
+    # two threads (as runs train side by side) must each read exactly what they read alone
+    import threading
+
+    builds = [build(small_config(model={"hidden": [256, 128]}, algorithm={"name": rule}, seed=seed))
+              for rule, seed in (("dfa", 0), ("fa", 1))]
+    batches = [probe(b, 128) for b in builds]
+    alone = [alignment(b, *xy) for b, xy in zip(builds, batches)]
+    seen: list[list] = [[], []]
+
+    def measure(i):
+        for _ in range(15):
+            seen[i].append(alignment(builds[i], *batches[i]))
+
+    threads = [threading.Thread(target=measure, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(2):
+        assert all(rows == alone[i] for rows in seen[i])

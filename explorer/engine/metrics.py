@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 
 import torch
 from torch import nn
@@ -37,9 +38,24 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return _cosine_of(_dot(a, b), _dot(a, a), _dot(b, b))
 
 
-def _flat64(t: torch.Tensor | None) -> torch.Tensor | None:
-    """``t`` flattened in float64 (None stays None)."""
-    return None if t is None else t.detach().flatten().double()
+def _flat64(t: torch.Tensor | None, slot: str | None = None) -> torch.Tensor | None:
+    """``t`` flattened in float64 (None stays None); with a ``slot``, written into that slot of
+    this thread's scratch memory, which the next call for the slot overwrites."""
+    if t is None:
+        return None
+    if slot is None:
+        return t.detach().flatten().double()
+    scratch = _scratch.__dict__.setdefault("buffers", {})
+    key, n = (slot, t.device), t.numel()
+    if key not in scratch or scratch[key].numel() < n:
+        scratch[key] = torch.empty(n, dtype=torch.float64, device=t.device)
+    return scratch[key][:n].copy_(t.detach().reshape(-1))
+
+
+# Float64 copies a logging step makes of every layer's update, gradient and weight, kept from one
+# step to the next: a fresh 8 MB copy took 2.3 ms on this CPU (page faults), a reused one 0.12 ms.
+# One set per thread, since runs train side by side in threads.
+_scratch = threading.local()
 
 
 def _dot(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
@@ -208,11 +224,11 @@ def alignment_rows(built: Built, rule_grads, rule_signals, bp_grads, bp_signals,
     for i, name in enumerate(built.hidden_names):
         key = f"{name}.weight"
         same = rule_grads.get(key) is bp_grads.get(key)  # bp: its update is backprop's gradient itself
-        update = _flat64(pick(rule_grads.get(key)))
-        bp = update if same else _flat64(pick(bp_grads.get(key)))
-        weight = _flat64(pick(built.structure.layers[i].weight))
-        feedback = _flat64(pick(built.rule.feedback_for(i)))
-        target = _flat64(pick(built.rule.weight_alignment_target(i)))
+        update = _flat64(pick(rule_grads.get(key)), "update")
+        bp = update if same else _flat64(pick(bp_grads.get(key)), "bp")
+        weight = _flat64(pick(built.structure.layers[i].weight), "weight")
+        feedback = _flat64(pick(built.rule.feedback_for(i)), "feedback")
+        target = _flat64(pick(built.rule.weight_alignment_target(i)), "target")
         uu, ff, tt = _dot(update, update), _dot(feedback, feedback), _dot(target, target)
         gg = uu if same else _dot(bp, bp)
         signal, bp_signal = pick(rule_signals[i]), pick(bp_signals[i])
