@@ -204,9 +204,18 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
 
     best = {name: max(v) for name, v in speeds.items()}
 
+    def paired(name, base):
+        """The median over rounds of the speed ratio within a round: rules run back to back in a
+        round, so a slow spell of a shared machine hits both sides of a ratio alike."""
+        if base not in speeds:
+            return None
+        return statistics.median(a / b for a, b in zip(speeds[name], speeds[base]))
+
     def row(name):
         return {"samples_per_s": best[name], "median_samples_per_s": statistics.median(speeds[name]),
-                "peak_mem_mb": peak.get(name)}
+                "round_samples_per_s": speeds[name],
+                "peak_mem_mb": peak.get(name), "paired_vs_bp": paired(name, "bp"),
+                "paired_vs_plain": paired(name, "plain_autograd")}
 
     result = {
         "device": describe(dev, threads=torch.get_num_threads() if dev.type == "cpu" else None),
@@ -322,31 +331,33 @@ def format_table(result: dict) -> str:
     """The benchmark as a plain-text table: speeds, then each rule's multiply-adds per sample
     (millions: forward, weight gradients, backward), the bound they imply against bp and the
     fraction of it the measured ratio to bp reaches, then the same with the logging's arithmetic
-    counted (`logging_bound_vs_bp`) ("-" where there is none).
+    counted (`logging_bound_vs_bp`) ("-" where there is none). The ratios are of best rounds;
+    "paired" is the median of the ratios to bp within each round.
 
     Example:
-        >>> row = {"samples_per_s": 1300.0, "median_samples_per_s": 1200.0, "peak_mem_mb": None}
+        >>> row = {"samples_per_s": 1300.0, "median_samples_per_s": 1200.0, "peak_mem_mb": None, "paired_vs_bp": 1.28}
         >>> r = {"device": "CPU", "settings": {"widths": [4, 3, 2], "batch_size": 8},
         ...      "rules": {"dfa": row | bound_columns(bench_config("dfa", BATCH), 1.3)},
         ...      "plain_autograd": {"samples_per_s": 1000.0, "peak_mem_mb": None}}
         >>> print(format_table(r))  # doctest: +NORMALIZE_WHITESPACE
         device: CPU   MLP 4-3-2, batch 8
-        rule   samples/s  x bp  x plain  peak MiB  fwd M  wgrad M  bwd M  bound  of bound  w/ logs  of it
-        dfa        1,300     -     1.30         -   3.96     3.96   0.04   1.39     93.4%     1.34  97.0%
-        plain_autograd 1,000 - 1.00 -
+        rule   samples/s  x bp  paired  x plain  peak MiB  fwd M  wgrad M  bwd M  bound  of bound  w/ logs  of it
+        dfa        1,300     -    1.28     1.30         -   3.96     3.96   0.04   1.39     93.4%     1.34  97.0%
+        plain_autograd 1,000 - - 1.00 -
     """
     plain = result["plain_autograd"]["samples_per_s"]
     bp = result["rules"].get("bp", {}).get("samples_per_s")
     lines = [f"device: {result['device']}   MLP {'-'.join(map(str, result['settings']['widths']))}, "
              f"batch {result['settings']['batch_size']}",
-             f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'x plain':>9}{'peak MiB':>10}"
+             f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'paired':>8}{'x plain':>9}{'peak MiB':>10}"
              f"{'fwd M':>8}{'wgrad M':>9}{'bwd M':>8}{'bound':>7}{'of bound':>10}{'w/ logs':>9}{'of it':>8}"]
     plains = [(name, result[name]) for name in ("plain_autograd", "plain_dfa") if name in result]
     for name, row in [*result["rules"].items(), *plains]:
         mem = row.get("peak_mem_mb")
         speed = row["samples_per_s"]
+        pair = row.get("paired_vs_bp")
         line = (f"{name:<16}{speed:>12,.0f}{(f'{speed / bp:.2f}' if bp else '-'):>8}"
-                f"{speed / plain:>9.2f}{(f'{mem:.0f}' if mem is not None else '-'):>10}")
+                f"{(f'{pair:.2f}' if pair is not None else '-'):>8}{speed / plain:>9.2f}{(f'{mem:.0f}' if mem is not None else '-'):>10}")
         if "macs_per_sample" in row:
             macs, reached = row["macs_per_sample"], row.get("bound_reached")
             logged = row.get("logging_bound_reached")

@@ -136,3 +136,15 @@ def test_bench_times_the_plain_dfa_peer_and_profiles_from_the_command_line(capsy
     assert "--profile: unknown rule 'nope'" in capsys.readouterr().err
     assert cli.main(["bench", "--profile", "dfa", "--steps", "2", "--device", "cpu"]) == 0
     assert "rule dfa, mean ms per step" in capsys.readouterr().out
+
+
+def test_paired_ratios_are_the_median_of_each_rounds_ratio():
+    from explorer.bench import run_benchmark
+
+    r = run_benchmark(rules=("bp", "dfa"), steps=1, rounds=3, warmup=0, device="cpu", memory=False, peer=False)
+    dfa, bp, plain = (r["rules"]["dfa"]["round_samples_per_s"], r["rules"]["bp"]["round_samples_per_s"],
+                      r["plain_autograd"]["round_samples_per_s"])
+    assert len(dfa) == len(bp) == 3
+    assert r["rules"]["dfa"]["paired_vs_bp"] == pytest.approx(sorted(d / b for d, b in zip(dfa, bp))[1])
+    assert r["rules"]["dfa"]["paired_vs_plain"] == pytest.approx(sorted(d / p for d, p in zip(dfa, plain))[1])
+    assert r["rules"]["bp"]["paired_vs_bp"] == 1.0
