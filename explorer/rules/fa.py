@@ -141,7 +141,7 @@ class FeedbackAlignment(Rule):
         """B = |R| ⊙ sign(W) for the current W (R fixed in ``feedback_magnitude``)."""
         with torch.no_grad():
             for layer in self.fed_layers:
-                layer.feedback.copy_(layer.weight).sign_().mul_(layer.feedback_magnitude)
+                torch.sign(layer.weight, out=layer.feedback).mul_(layer.feedback_magnitude)  # two passes, not three
         self._signed_at = self._versions()
 
     def _versions(self) -> list[int]:
