@@ -228,7 +228,10 @@ def test_a_static_step_warms_up_captures_once_and_replays_until_invalidated():
                      "warm", "body", "warm", "body", "capture", "body"]
 
 
-def test_a_capture_that_fails_leaves_the_run_eager_with_the_error_in_words():
+def test_a_capture_that_fails_leaves_the_run_eager_with_the_error_in_words(monkeypatch):
+    from explorer.engine import graphed
+
+    monkeypatch.setattr(graphed, "_stopped", [])  # this process's record of a failed capture, this test's own
     plain, static = pair(config("dfa"))
     step = static._static
     step.capture, step._device = True, -1  # as on CUDA, with the CUDA calls stood in for
@@ -244,3 +247,28 @@ def test_a_capture_that_fails_leaves_the_run_eager_with_the_error_in_words():
     assert static.graph_info["used"] is False and static.graph_info["reason"] == (
         "the CUDA graph capture failed, so every step runs eagerly: RuntimeError: operation not permitted "
         "when stream is capturing")
+
+
+def test_after_a_failed_capture_no_run_of_the_process_captures_again(monkeypatch):
+    from explorer.engine import graphed
+
+    monkeypatch.setattr(graphed, "_stopped", [])
+    first = StaticStep(lambda: None)
+    first.capture, first._device = True, -1  # as on CUDA, with the CUDA calls stood in for
+    first._on_stream = lambda fn: fn()
+    first._capture = lambda: (_ for _ in ()).throw(RuntimeError("capture invalidated"))
+    first(), first()
+    ran: list[str] = []
+    second = StaticStep(lambda: ran.append("body"))
+    second.capture, second._device = True, -1
+    second._on_stream = lambda fn: fn()
+    second._capture = lambda: ran.append("capture")  # must not be reached
+    second(), second(), second()
+    assert ran == ["body", "body", "body"] and second.capture is False
+    assert second.failed == ("an earlier CUDA graph capture in this process failed, so every step runs eagerly: "
+                             "RuntimeError: capture invalidated")
+
+
+def test_a_captured_step_needs_a_warmup_step():
+    with pytest.raises(ValueError, match="warmup must be at least 1"):
+        StaticStep(lambda: None, capture=True, warmup=0)

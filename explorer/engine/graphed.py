@@ -19,6 +19,7 @@ Logging steps (alignment, test set) always run eagerly, between replays.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -31,6 +32,14 @@ from explorer.models.dropout import dropouts
 # optimiser or a library creates at a step's first run (momentum buffers, cuBLAS workspaces) outside
 # the graph. The first step of a run (always logged, eager) has already made most of it.
 WARMUP = 1
+
+# One capture at a time in a process: CUDA allows one, and a device-wide sync or cache flush from
+# another thread (the start of another run's capture: runs train side by side in threads)
+# invalidates a capture under way.
+_capturing = threading.Lock()
+# Why captures stopped in this process, once one failed: a capture that fails at its end can leave
+# PyTorch's allocator marked as capturing, and every later capture would fail on it.
+_stopped: list[str] = []
 
 
 def why_eager(built) -> str | None:
@@ -91,6 +100,8 @@ class StaticStep:
 
     def __init__(self, body: Callable[[], None], capture: bool = False, warmup: int = WARMUP,
                  device: torch.device | str = "cuda", reset: Callable[[], None] = lambda: None) -> None:
+        if capture and warmup < 1:  # state a body makes at its first run would be made at every replay
+            raise ValueError(f"warmup must be at least 1 where the step is captured, got {warmup}")
         self.body, self.capture, self.warmup, self.reset = body, capture, warmup, reset
         self.failed: str | None = None  # why a capture failed, where one did
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -115,16 +126,21 @@ class StaticStep:
                     self._warm += 1
                     self._on_stream(self.body)
                     return
-                try:
-                    self._capture()
-                except Exception as err:  # noqa: BLE001 - any failure of the capture: this step, and later ones, eager
-                    self._give_up(err)
-                    return
+                with _capturing:
+                    if _stopped:
+                        self._give_up(f"an earlier CUDA graph capture in this process failed, so every step runs "
+                                      f"eagerly: {_stopped[0]}")
+                        return
+                    try:
+                        self._capture()
+                    except Exception as err:  # noqa: BLE001 - any failure of the capture: said, and steps go on eagerly
+                        _stopped.append(f"{type(err).__name__}: {err}")
+                        self._give_up(f"the CUDA graph capture failed, so every step runs eagerly: {_stopped[-1]}")
+                        return
             self.graph.replay()
 
-    def _give_up(self, err: Exception) -> None:
-        self.graph, self.capture = None, False
-        self.failed = f"the CUDA graph capture failed, so every step runs eagerly: {type(err).__name__}: {err}"
+    def _give_up(self, why: str) -> None:
+        self.graph, self.capture, self.failed = None, False, why
         self.reset()
         self.body()
 
@@ -140,7 +156,10 @@ class StaticStep:
         graph = torch.cuda.CUDAGraph()
         # recorded, not run: replay runs it. "thread_local": runs train in worker threads side by
         # side (explorer.runs.jobs); another run's allocations during this capture are its own business
-        with torch.cuda.graph(graph, stream=self._stream, capture_error_mode="thread_local"):
+        # the outer block puts the caller's stream back even where the capture's end raises (the inner
+        # block's exit does not, in torch 2.14)
+        with torch.cuda.stream(self._stream), torch.cuda.graph(graph, stream=self._stream,
+                                                               capture_error_mode="thread_local"):
             self.body()
         torch.cuda.synchronize(self._device)
         if self.capture_s is None:

@@ -119,6 +119,9 @@ class Tally:
         so that a CUDA graph can hold it. The rows are made at the first call."""
         values = {"loss": losses, "hits": hits, "norms": None if norms is None else torch.stack(list(norms))}
         if self._at is None:
+            if losses.is_cuda and torch.cuda.is_current_stream_capturing():
+                # made inside a capture, the rows' counter would be reset to 0 at every replay
+                raise RuntimeError("a Tally's first write must run before a CUDA graph capture (warm up first)")
             self._at = torch.zeros(1, dtype=torch.long, device=losses.device)
             self._rows = {k: v.new_empty((self.capacity, *v.shape)) for k, v in values.items() if v is not None}
         for k, v in values.items():
