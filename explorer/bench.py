@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.engine.allocator import keep_freed_memory
 from explorer.engine.build import build
 from explorer.engine.cost import as_config, bound_vs_bp, operation_counts
 from explorer.config import DataConfig, RunConfig
@@ -168,6 +169,8 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
     """
     _at_least(steps, "steps", 1), _at_least(rounds, "rounds", 1), _at_least(warmup, "warmup", 0)
     dev = choose_device(device)
+    if dev.type == "cpu":
+        keep_freed_memory()  # as the Trainer sets it: the plain loops run under the same allocator
     samples = BATCH * EPOCH_BATCHES
     data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
@@ -475,6 +478,8 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
     """
     _at_least(steps, "steps", 1), _at_least(warmup, "warmup", 0)
     dev = choose_device(device)
+    if dev.type == "cpu":
+        keep_freed_memory()
     samples = BATCH * EPOCH_BATCHES
     data = load_random(DataConfig("random", {"samples": samples, "test_samples": 1024,
                                              "features": FEATURES, "classes": CLASSES})).to(dev)
@@ -496,8 +501,10 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
     t._log = sections.wrap("log", t._log)  # marks the logging steps
     ordinary: list[dict[str, float]] = []
     logging: list[float] = []
+    faults = {"trainer": 0, "plain": 0}  # minor page faults over the ordinary steps (fresh memory touched)
     for _ in range(steps):
         _sync(dev)
+        before = _minor_faults()
         start = time.perf_counter()
         t.step()
         _sync(dev)
@@ -507,6 +514,7 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
             logging.append(total)
         else:
             ordinary.append(parts | {"other": total - sum(parts.values()), "total": total})
+            faults["trainer"] += _minor_faults() - before
 
     def plain_step():
         p = plain
@@ -526,7 +534,9 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
         _sync(dev); parts["zero_grad"] = clock() - start
         return parts | {"total": sum(parts.values())}
 
+    before = _minor_faults()
     plain_parts = [plain_step() for _ in range(steps)]
+    faults["plain"] = _minor_faults() - before
     model_times = []
     for _ in range(steps):
         x, y = data.x_train[:BATCH], data.y_train[:BATCH]
@@ -549,7 +559,18 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
             "model_plain_autograd_ms": 1e3 * statistics.fmean(model_times),
             "logging_step_ms": 1e3 * statistics.fmean(logging) if logging else None,
             "logging_extra_ms": extra, "log_every": t.log_every,
-            "logging_per_step_ms": None if extra is None else extra / t.log_every}
+            "logging_per_step_ms": None if extra is None else extra / t.log_every,
+            "page_faults_per_step": {"trainer": faults["trainer"] / max(len(ordinary), 1),
+                                     "plain": faults["plain"] / steps}}
+
+
+def _minor_faults() -> int:
+    """This process's minor page faults so far (0 where the platform does not count them)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def format_profile(p: dict) -> str:
@@ -584,6 +605,9 @@ def format_profile(p: dict) -> str:
     if p["logging_extra_ms"] is not None:
         lines.append(f"logging step: {p['logging_step_ms']:.3f} ms, {p['logging_extra_ms']:.3f} above an ordinary one, "
                      f"{p['logging_per_step_ms']:.3f} per step over its interval of {p['log_every']}")
+    if "page_faults_per_step" in p:
+        f = p["page_faults_per_step"]
+        lines.append(f"page faults per ordinary step: Trainer {f['trainer']:.1f}, plain {f['plain']:.1f}")
     return "\n".join(lines)
 
 

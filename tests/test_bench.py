@@ -85,6 +85,7 @@ def test_profile_step_splits_ordinary_and_logging_steps():
     assert p["logging_per_step_ms"] == pytest.approx(p["logging_extra_ms"] / p["log_every"])
     text = format_profile(p)
     assert "rule_backward" in text and "forward_backward" in text and "logging step" in text
+    assert "page faults per ordinary step" in text and set(p["page_faults_per_step"]) == {"trainer", "plain"}
 
 
 def test_the_plain_dfa_peer_takes_the_dfa_step_of_an_independent_computation():

@@ -21,6 +21,7 @@ from typing import Callable
 
 import torch
 
+from explorer.engine.allocator import keep_freed_memory
 from explorer.engine.augment import AUGMENT, augment
 from explorer.engine.build import BATCHES, Built, build, derived_seed
 from explorer.engine.graphed import StaticStep, graph_reason, why_eager
@@ -78,6 +79,8 @@ class Trainer:
         self.cfg = self.built.config
         self.on_metrics = on_metrics
         b, data = self.built, self.built.data
+        if b.device.type == "cpu":
+            keep_freed_memory()  # a step's tensors reuse the last step's memory, without page faults
         self.params = [p for _, p in b.trainable()]
         self._capture, self._graph_reason = graph_reason(b)
         self.optimizer = make_optimizer(self.cfg.optimizer, self.params, capturable=self._capture)
