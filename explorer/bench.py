@@ -334,33 +334,37 @@ def format_table(result: dict) -> str:
     """The benchmark as a plain-text table: speeds, then each rule's multiply-adds per sample
     (millions: forward, weight gradients, backward), the bound they imply against bp and the
     fraction of it the measured ratio to bp reaches, then the same with the logging's arithmetic
-    counted (`logging_bound_vs_bp`) ("-" where there is none). The ratios are of best rounds;
-    "paired" is the median of the ratios to bp within each round.
+    counted (`logging_bound_vs_bp`) ("-" where there is none). The ratios are of best rounds; the
+    "paired" after each is the median of the ratios within each round (to bp, to the plain loop).
 
     Example:
-        >>> row = {"samples_per_s": 1300.0, "median_samples_per_s": 1200.0, "peak_mem_mb": None, "paired_vs_bp": 1.28}
+        >>> row = {"samples_per_s": 1300.0, "median_samples_per_s": 1200.0, "peak_mem_mb": None,
+        ...        "paired_vs_bp": 1.28, "paired_vs_plain": 1.25}
         >>> r = {"device": "CPU", "settings": {"widths": [4, 3, 2], "batch_size": 8},
         ...      "rules": {"dfa": row | bound_columns(bench_config("dfa", BATCH), 1.3)},
         ...      "plain_autograd": {"samples_per_s": 1000.0, "peak_mem_mb": None}}
         >>> print(format_table(r))  # doctest: +NORMALIZE_WHITESPACE
         device: CPU   MLP 4-3-2, batch 8
-        rule   samples/s  x bp  paired  x plain  peak MiB  fwd M  wgrad M  bwd M  bound  of bound  w/ logs  of it
-        dfa        1,300     -    1.28     1.30         -   3.96     3.96   0.04   1.39     93.4%     1.34  97.0%
-        plain_autograd 1,000 - - 1.00 -
+        rule  samples/s  x bp  paired  x plain  paired  peak MiB  fwd M  wgrad M  bwd M  bound  of bound  w/ logs  of it
+        dfa       1,300     -    1.28     1.30    1.25         -   3.96     3.96   0.04   1.39     93.4%     1.34  97.0%
+        plain_autograd 1,000 - - 1.00 - -
     """
     plain = result["plain_autograd"]["samples_per_s"]
     bp = result["rules"].get("bp", {}).get("samples_per_s")
     lines = [f"device: {result['device']}   MLP {'-'.join(map(str, result['settings']['widths']))}, "
              f"batch {result['settings']['batch_size']}",
-             f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'paired':>8}{'x plain':>9}{'peak MiB':>10}"
+             f"{'rule':<16}{'samples/s':>12}{'x bp':>8}{'paired':>8}{'x plain':>9}{'paired':>8}{'peak MiB':>10}"
              f"{'fwd M':>8}{'wgrad M':>9}{'bwd M':>8}{'bound':>7}{'of bound':>10}{'w/ logs':>9}{'of it':>8}"]
     plains = [(name, result[name]) for name in ("plain_autograd", "plain_dfa") if name in result]
+
+    def shown(value, form):
+        return "-" if value is None else format(value, form)
+
     for name, row in [*result["rules"].items(), *plains]:
-        mem = row.get("peak_mem_mb")
         speed = row["samples_per_s"]
-        pair = row.get("paired_vs_bp")
-        line = (f"{name:<16}{speed:>12,.0f}{(f'{speed / bp:.2f}' if bp else '-'):>8}"
-                f"{(f'{pair:.2f}' if pair is not None else '-'):>8}{speed / plain:>9.2f}{(f'{mem:.0f}' if mem is not None else '-'):>10}")
+        line = (f"{name:<16}{speed:>12,.0f}{shown(speed / bp if bp else None, '.2f'):>8}"
+                f"{shown(row.get('paired_vs_bp'), '.2f'):>8}{speed / plain:>9.2f}"
+                f"{shown(row.get('paired_vs_plain'), '.2f'):>8}{shown(row.get('peak_mem_mb'), '.0f'):>10}")
         if "macs_per_sample" in row:
             macs, reached = row["macs_per_sample"], row.get("bound_reached")
             logged = row.get("logging_bound_reached")
