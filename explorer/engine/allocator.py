@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 
@@ -37,13 +36,10 @@ _applied: bool | None = None
 
 
 def _glibc():
-    """glibc, loaded, or None where the C library is another (or cannot be found)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """glibc, as the running process has it loaded, or None where the C library is another."""
     try:
-        libc = ctypes.CDLL(name)
-    except OSError:
+        libc = ctypes.CDLL(None)  # the process's own symbols (dlopen(NULL)): no search, no subprocess
+    except (OSError, TypeError):  # TypeError: Windows, where a library needs a name
         return None
     return libc if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt") else None
 
