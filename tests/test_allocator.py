@@ -64,3 +64,25 @@ def test_a_trainer_on_the_cpu_sets_it():
         APPLIED = "trainer"
     """)
     assert mib < 2, f"{mib:.1f} MiB went back to the kernel after a Trainer was made"
+
+
+def test_freed_memory_the_process_keeps_counts_as_free_for_the_next_run():
+    """A 20 MiB tensor freed under the settings stays in the heap: malloc reports it free, and
+    `free_memory` counts what malloc holds free on top of what the kernel reports available."""
+    code = textwrap.dedent("""
+        import torch
+        from explorer.engine import footprint
+        from explorer.engine.allocator import held_free_bytes, keep_freed_memory
+        keep_freed_memory()
+        x = torch.ones(20 * 2**20 // 4)
+        before = held_free_bytes()
+        del x
+        held = held_free_bytes() - before
+        footprint._host_available = lambda: 0
+        counted = footprint.free_memory("cpu") - held_free_bytes()
+        print(held / 2**20, abs(counted) / 2**20)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    held, difference = map(float, out.stdout.split()[-2:])
+    assert held > 19.5, f"malloc holds only {held:.1f} MiB more after freeing a 20 MiB tensor"
+    assert difference < 1, f"free_memory differs from what malloc holds by {difference:.2f} MiB"

@@ -13,6 +13,8 @@ from the heap and return there) and keeps up to `TRIM_BYTES` free at the heap's 
 then holds its high-water mark instead of shrinking back after each step; a large tensor (above
 32 MiB) is still mapped and unmapped as before. It does nothing where the C library is not glibc
 (macOS, musl) or where ``EXPLORER_KEEP_FREED_MEMORY=0`` is set, and acts once per process.
+`held_free_bytes` says how much freed memory the process holds that way, for a new run to count as
+free (`explorer.engine.footprint.free_memory`, as PyTorch's cached memory counts on a GPU).
 
 Example:
     >>> keep_freed_memory() in (True, False)   # False where glibc is absent or it was turned off
@@ -62,3 +64,24 @@ def keep_freed_memory() -> bool:
                 _applied = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(
                     libc.mallopt(M_TRIM_THRESHOLD, TRIM_BYTES))
         return _applied
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33 and later): every field a size_t."""
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def held_free_bytes() -> int:
+    """Bytes that malloc holds free in this process's heaps (glibc's ``mallinfo2().fordblks``):
+    memory a new tensor can reuse without asking the kernel; 0 where glibc (2.33+) is absent.
+
+    Example:
+        >>> held_free_bytes() >= 0
+        True
+    """
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return 0
+    libc.mallinfo2.restype = _MallInfo2
+    return int(libc.mallinfo2().fordblks)

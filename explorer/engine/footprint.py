@@ -35,6 +35,7 @@ from explorer.config import DATASET_OPTIONS, ConfigError, RunConfig
 from explorer.config.registry import RULES
 from explorer.data import Dataset
 from explorer.data.shapes import DataShape, shape_of
+from explorer.engine.allocator import held_free_bytes
 from explorer.engine.losses import output_units
 from explorer.models import build_model
 from explorer.rules.dfa import OUTPUT, plan
@@ -203,7 +204,8 @@ def _feedback(cfg: RunConfig, structure: Structure) -> int:
 def free_memory(device: torch.device | str) -> int:
     """Bytes free for a new run on ``device``: a GPU's free memory (with what PyTorch holds cached
     but unused), else the memory the operating system can give this process (psutil if installed,
-    else /proc/meminfo or sysconf, and a container's memory limit where one is set).
+    else /proc/meminfo or sysconf, and a container's memory limit where one is set) with what
+    malloc holds freed in it.
 
     Example:
         >>> free_memory("cpu") > 0
@@ -215,7 +217,8 @@ def free_memory(device: torch.device | str) -> int:
         return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     if device.type == "mps" and hasattr(torch.mps, "recommended_max_memory"):
         return torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
-    return _host_available()
+    # freed memory that malloc keeps for this process (explorer.engine.allocator) is free for a new run too
+    return _host_available() + held_free_bytes()
 
 
 def _host_available() -> int:
