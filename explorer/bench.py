@@ -508,7 +508,7 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
     faults = {"trainer": 0, "plain": 0}  # minor page faults over the ordinary steps (fresh memory touched)
     for _ in range(steps):
         _sync(dev)
-        before = _minor_faults()
+        before = _minor_faults() or 0
         start = time.perf_counter()
         t.step()
         _sync(dev)
@@ -518,7 +518,7 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
             logging.append(total)
         else:
             ordinary.append(parts | {"other": total - sum(parts.values()), "total": total})
-            faults["trainer"] += _minor_faults() - before
+            faults["trainer"] += (_minor_faults() or 0) - before
 
     def plain_step():
         p = plain
@@ -538,9 +538,9 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
         _sync(dev); parts["zero_grad"] = clock() - start
         return parts | {"total": sum(parts.values())}
 
-    before = _minor_faults()
+    before = _minor_faults() or 0
     plain_parts = [plain_step() for _ in range(steps)]
-    faults["plain"] = _minor_faults() - before
+    faults["plain"] = (_minor_faults() or 0) - before
     model_times = []
     for _ in range(steps):
         x, y = data.x_train[:BATCH], data.y_train[:BATCH]
@@ -564,16 +564,16 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
             "logging_step_ms": 1e3 * statistics.fmean(logging) if logging else None,
             "logging_extra_ms": extra, "log_every": t.log_every,
             "logging_per_step_ms": None if extra is None else extra / t.log_every,
-            "page_faults_per_step": {"trainer": faults["trainer"] / max(len(ordinary), 1),
-                                     "plain": faults["plain"] / steps}}
+            "page_faults_per_step": None if _minor_faults() is None else {
+                "trainer": faults["trainer"] / max(len(ordinary), 1), "plain": faults["plain"] / steps}}
 
 
-def _minor_faults() -> int:
-    """This process's minor page faults so far (0 where the platform does not count them)."""
+def _minor_faults() -> int | None:
+    """This process's minor page faults so far (None where the platform does not count them)."""
     try:
         import resource
     except ImportError:  # Windows
-        return 0
+        return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
@@ -611,7 +611,8 @@ def format_profile(p: dict) -> str:
                      f"{p['logging_per_step_ms']:.3f} per step over its interval of {p['log_every']}")
     if "page_faults_per_step" in p:
         f = p["page_faults_per_step"]
-        lines.append(f"page faults per ordinary step: Trainer {f['trainer']:.1f}, plain {f['plain']:.1f}")
+        lines.append("page faults per ordinary step: " + ("not counted on this platform" if f is None else
+                                                           f"Trainer {f['trainer']:.1f}, plain {f['plain']:.1f}"))
     return "\n".join(lines)
 
 

@@ -12,12 +12,15 @@ of each step (README, "Speed").
 from the heap and return there) and keeps up to `TRIM_BYTES` free at the heap's top. The process
 then holds its high-water mark instead of shrinking back after each step; a large tensor (above
 32 MiB) is still mapped and unmapped as before. It does nothing where the C library is not glibc
-(macOS, musl) or where ``EXPLORER_KEEP_FREED_MEMORY=0`` is set, and acts once per process.
+(macOS, musl) or where ``EXPLORER_KEEP_FREED_MEMORY`` is ``0`` (or ``false``, ``off``, ``no``), and
+acts once per process. When training ends (`Trainer.run`, a job manager gone idle, a sweep's task),
+`release_freed_memory` hands what malloc holds free back to the kernel, so an idle app does not
+keep its last run's high-water mark.
 `held_free_bytes` says how much freed memory the process holds that way, for a new run to count as
 free (`explorer.engine.footprint.free_memory`, as PyTorch's cached memory counts on a GPU).
 
 Example:
-    >>> keep_freed_memory() in (True, False)   # False where glibc is absent or it was turned off
+    >>> isinstance(keep_freed_memory(), bool)   # False where glibc is absent or it was turned off
     True
 """
 
@@ -32,6 +35,7 @@ M_MMAP_THRESHOLD = -3
 MMAP_BYTES = 32 * 2**20  # glibc's ceiling for M_MMAP_THRESHOLD on 64-bit systems
 TRIM_BYTES = 512 * 2**20
 ENV = "EXPLORER_KEEP_FREED_MEMORY"
+OFF = ("0", "false", "off", "no")
 
 _lock = threading.Lock()
 _applied: bool | None = None
@@ -57,13 +61,27 @@ def keep_freed_memory() -> bool:
     with _lock:
         if _applied is None:
             _applied = False
-            libc = None if os.environ.get(ENV, "1").strip() == "0" else _glibc()
+            libc = None if os.environ.get(ENV, "1").strip().lower() in OFF else _glibc()
             if libc is not None:
                 # mallopt returns 1 on success; a fixed mmap threshold also turns off glibc's
-                # dynamic one, which is what lets the trim threshold hold.
-                _applied = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(
-                    libc.mallopt(M_TRIM_THRESHOLD, TRIM_BYTES))
+                # dynamic one, which is what lets the trim threshold hold. Both are tried: True
+                # only where both took.
+                mmap_set = libc.mallopt(M_MMAP_THRESHOLD, MMAP_BYTES) == 1
+                trim_set = libc.mallopt(M_TRIM_THRESHOLD, TRIM_BYTES) == 1
+                _applied = mmap_set and trim_set
         return _applied
+
+
+def release_freed_memory() -> bool:
+    """Hand the memory malloc holds free back to the kernel (glibc's ``malloc_trim``), where
+    `keep_freed_memory` kept it; True where anything was released.
+
+    Example:
+        >>> isinstance(release_freed_memory(), bool)
+        True
+    """
+    libc = _glibc() if _applied else None
+    return bool(libc.malloc_trim(0)) if libc is not None and hasattr(libc, "malloc_trim") else False
 
 
 class _MallInfo2(ctypes.Structure):
@@ -74,7 +92,9 @@ class _MallInfo2(ctypes.Structure):
 
 def held_free_bytes() -> int:
     """Bytes that malloc holds free in this process's heaps (glibc's ``mallinfo2().fordblks``):
-    memory a new tensor can reuse without asking the kernel; 0 where glibc (2.33+) is absent.
+    memory a new tensor can reuse without asking the kernel, at most (free blocks scattered
+    between used ones, or kept by another thread's arena, may not fit a large tensor; PyTorch's
+    cached memory on a GPU is counted the same way); 0 where glibc (2.33+) is absent.
 
     Example:
         >>> held_free_bytes() >= 0

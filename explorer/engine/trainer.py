@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from explorer.engine.allocator import keep_freed_memory
+from explorer.engine.allocator import keep_freed_memory, release_freed_memory
 from explorer.engine.augment import AUGMENT, augment
 from explorer.engine.build import BATCHES, Built, build, derived_seed
 from explorer.engine.graphed import StaticStep, graph_reason, why_eager
@@ -579,6 +579,7 @@ class Trainer:
             self.step()
             if progress is not None:
                 progress(self.steps_done, self.total_steps)
+        release_freed_memory()  # the steps' memory, kept while they ran, back to the kernel
         return self.result()
 
 

@@ -385,6 +385,7 @@ class JobManager:
         return True
 
     def _work(self) -> None:
+        from explorer.engine.allocator import release_freed_memory
         from explorer.engine.device import use_threads
 
         use_threads(self.threads_per_run)
@@ -402,7 +403,10 @@ class JobManager:
             finally:
                 with self._lock:
                     del self._active[handle.id]
+                    idle = not self._active and not self._queue
                     self._lock.notify_all()
+            if idle:  # nothing trains now: what the runs' steps kept goes back to the kernel
+                release_freed_memory()
 
     def _run(self, handle: RunHandle) -> None:
         """Train one run to its end and give it its final status in the store."""

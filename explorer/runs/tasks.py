@@ -148,6 +148,7 @@ def train_task(runs: Sequence[tuple[str, Mapping | Any]], sink: Sink, *, task: s
 
     import torch
 
+    from explorer.engine.allocator import release_freed_memory
     from explorer.engine.device import describe
     from explorer.engine.seeds import SeedsTrainer
     from explorer.engine.trainer import Trainer
@@ -205,6 +206,7 @@ def train_task(runs: Sequence[tuple[str, Mapping | Any]], sink: Sink, *, task: s
             last = time.monotonic()
     store_weights()
     sink.flush()
+    release_freed_memory()  # what the steps kept goes back to the kernel before the worker's next task
     ends = []
     for s, (run, result) in enumerate(zip(ids, trainer.results())):
         status = "cancelled" if stopped else result.status
