@@ -5,8 +5,8 @@ optimiser's temporaries). glibc's defaults hand much of that memory back to the 
 steps: a freed block above its dynamic ``mmap`` threshold is unmapped, and free memory at the top
 of the heap beyond the trim threshold is released. The next step then touches fresh pages, and
 every page is a fault that the kernel zeroes. On the bench's MLP (784-1024×4-10, batch 256) that
-was about 2,600 page faults a step for bp through the Trainer, 1,600 for dfa, and a few percent
-of each step (README, "Speed").
+was 2,000 to 3,800 page faults an ordinary step for bp through the Trainer, and a few percent of
+each step (README, "Benchmark": "Where the time goes").
 
 `keep_freed_memory` fixes the mmap threshold at glibc's largest (32 MiB: tensors below it come
 from the heap and return there) and keeps up to `TRIM_BYTES` free at the heap's top. The process
@@ -15,8 +15,7 @@ then holds its high-water mark instead of shrinking back after each step; a larg
 (macOS, musl) or where ``EXPLORER_KEEP_FREED_MEMORY`` is ``0`` (or ``false``, ``off``, ``no``), and
 acts once per process. When training ends (`Trainer.run`, a job manager gone idle, a sweep's task),
 `release_freed_memory` hands what malloc holds free back to the kernel, so an idle app does not
-keep its last run's high-water mark.
-`held_free_bytes` says how much freed memory the process holds that way, for a new run to count as
+keep its last run's high-water mark. `held_free_bytes` says how much freed memory the process holds that way, for a new run to count as
 free (`explorer.engine.footprint.free_memory`, as PyTorch's cached memory counts on a GPU).
 
 Example:
