@@ -69,12 +69,17 @@ class PlainLoop:
         self.x, self.y = data.x_train, data.y_train
         self.perm, self.pos = torch.randperm(len(self.x), device=device), 0
 
-    def step(self) -> None:
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next BATCH samples of a random order, a new order once one is used up."""
         if self.pos + BATCH > len(self.x):
             self.perm, self.pos = torch.randperm(len(self.x), device=self.x.device), 0
         idx = self.perm[self.pos:self.pos + BATCH]
         self.pos += BATCH
-        loss = F.cross_entropy(self.net(self.x[idx]), self.y[idx])
+        return self.x[idx], self.y[idx]
+
+    def step(self) -> None:
+        x, y = self.next_batch()
+        loss = F.cross_entropy(self.net(x), y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -103,11 +108,7 @@ class PlainDFALoop(PlainLoop):
                          for width in WIDTHS]
 
     def step(self) -> None:
-        if self.pos + BATCH > len(self.x):
-            self.perm, self.pos = torch.randperm(len(self.x), device=self.x.device), 0
-        idx = self.perm[self.pos:self.pos + BATCH]
-        self.pos += BATCH
-        h, y = self.x[idx], self.y[idx]
+        h, y = self.next_batch()
         outs = []
         linears = [m for m in self.net if isinstance(m, nn.Linear)]
         for layer in linears[:-1]:
@@ -129,7 +130,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time(step, steps: int, device: torch.device) -> float:
+def time_steps(step, steps: int, device: torch.device) -> float:
+    """Seconds that ``steps`` calls of ``step`` take, the device's queue drained at both ends.
+
+    Example:
+        >>> time_steps(lambda: None, 3, torch.device("cpu")) >= 0
+        True
+    """
     _sync(device)
     start = time.perf_counter()
     for _ in range(steps):
@@ -191,7 +198,7 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
                 base = torch.cuda.memory_allocated(dev)
-            speeds[name].append(steps * BATCH / _time(runner.step, steps, dev))
+            speeds[name].append(steps * BATCH / time_steps(runner.step, steps, dev))
             if dev.type == "cuda":
                 transient[name] = max(transient.get(name, 0.0), (torch.cuda.max_memory_allocated(dev) - base) / 2**20)
             if progress:
@@ -199,7 +206,9 @@ def run_benchmark(rules=tuple(RULES), steps: int = LOG_EVERY, rounds: int = 5, w
     peak: dict[str, float] = {}
     if dev.type == "cuda":
         for name, runner in runners.items():
-            model, opt = (runner.net, runner.opt) if name.startswith("plain") else (runner.built.model, runner.optimizer)
+            plain_loop = name.startswith("plain")
+            model = runner.net if plain_loop else runner.built.model
+            opt = runner.opt if plain_loop else runner.optimizer
             peak[name] = persistent_mb(model, opt) + transient[name]
     elif memory:
         for name in rules:
@@ -288,7 +297,8 @@ def logging_macs(run) -> float:
     counts = operation_counts(cfg)
     every, batch = cfg.train.log_every, cfg.train.batch_size
     evaluation = shape_of(cfg.data).test * counts.forward / (every * batch)
-    reference = 0 if cfg.algorithm.name == "bp" else operation_counts(cfg.with_values({"algorithm": {"name": "bp"}})).total / every
+    bp = cfg.with_values({"algorithm": {"name": "bp"}})
+    reference = 0 if cfg.algorithm.name == "bp" else operation_counts(bp).total / every
     return counts.total + evaluation + reference
 
 
@@ -389,7 +399,8 @@ def graph_line(graphs: dict[str, dict]) -> str:
     captured = [f"{name} {1e3 * g['capture_s']:.1f} ms" for name, g in graphs.items()
                 if g["used"] and g.get("capture_s") is not None]
     eager = [f"{name} ({g['reason']})" for name, g in graphs.items() if not g["used"]]
-    parts = ([f"first capture {', '.join(captured)}"] if captured else []) + ([f"eager: {', '.join(eager)}"] if eager else [])
+    parts = [f"first capture {', '.join(captured)}"] if captured else []
+    parts += [f"eager: {', '.join(eager)}"] if eager else []
     return "CUDA graph: " + "; ".join(parts)
 
 
@@ -425,7 +436,7 @@ def seeds_benchmark(seeds: int = 3, steps: int = 200, rounds: int = 3, device: s
         for name, step in (("one_seed", singles[0].step), ("stacked", stacked.step), ("one_by_one", one_by_one)):
             for _ in range(3):
                 step()
-            t = _time(step, steps, dev) / steps
+            t = time_steps(step, steps, dev) / steps
             timings[name] = min(timings.get(name, float("inf")), t)
     return {"device": describe(dev), "seeds": seeds, "rule": rule, "seconds_per_step": timings,
             "stacked_over_one_seed": timings["stacked"] / timings["one_seed"],
@@ -522,13 +533,9 @@ def profile_step(rule: str = "bp", steps: int = 2 * LOG_EVERY, warmup: int = 5, 
 
     def plain_step():
         p = plain
-        if p.pos + BATCH > len(p.x):
-            p.perm, p.pos = torch.randperm(len(p.x), device=dev), 0
         parts, clock = {}, time.perf_counter
         _sync(dev); start = clock()
-        idx = p.perm[p.pos:p.pos + BATCH]
-        p.pos += BATCH
-        x, y = p.x[idx], p.y[idx]
+        x, y = p.next_batch()
         _sync(dev); parts["batch"] = clock() - start; start = clock()
         F.cross_entropy(p.net(x), y).backward()
         _sync(dev); parts["forward_backward"] = clock() - start; start = clock()

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import io
 import statistics
-import time
 import warnings
 
 import torch
@@ -67,11 +66,7 @@ class BioTorchDFALoop(bench.PlainLoop):
         self.opt = torch.optim.SGD([p for p in self.net.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
 
     def step(self) -> None:
-        if self.pos + bench.BATCH > len(self.x):
-            self.perm, self.pos = torch.randperm(len(self.x), device=self.x.device), 0
-        idx = self.perm[self.pos:self.pos + bench.BATCH]
-        self.pos += bench.BATCH
-        x, y = self.x[idx], self.y[idx]
+        x, y = self.next_batch()
         out = self.net(x, targets=y, loss_function=F.cross_entropy)
         loss = F.cross_entropy(out, y)
         self.opt.zero_grad(set_to_none=True)
@@ -108,10 +103,7 @@ def measure(steps: int, rounds: int, warmup: int = 5) -> dict[str, list[float]]:
     speeds: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, runner in runners.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                runner.step()
-            speeds[name].append(steps * bench.BATCH / (time.perf_counter() - start))
+            speeds[name].append(steps * bench.BATCH / bench.time_steps(runner.step, steps, device))
     return speeds
 
 

@@ -19,10 +19,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
+from explorer.bench import time_steps
 from explorer.config import RunConfig
 from explorer.data.shapes import shape_of
 from explorer.engine.build import build, resolve_device, work_per_step
@@ -52,19 +52,6 @@ def default_config(hidden: list[int] | None = None, batch: int | None = None) ->
     return cfg.with_values(changes)
 
 
-def _time(trainer: Trainer, steps: int) -> float:
-    """Seconds of ``steps`` steps, the device's queue drained at both ends."""
-    device = trainer.built.device
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
-
-
 def runs_here(cfg: RunConfig) -> dict[str, tuple[RunConfig, str]]:
     """The runs to time, by label: (config, device). The CPU always; on a machine with CUDA, the run
     as it trains there and the same run with its CUDA graph off.
@@ -90,11 +77,11 @@ def measure(runs: dict[str, tuple[RunConfig, str]], steps: int, rounds: int) -> 
     """
     trainers = {label: Trainer(cfg, built=build(cfg, device)) for label, (cfg, device) in runs.items()}
     for trainer in trainers.values():
-        _time(trainer, WARMUP)
+        time_steps(trainer.step, WARMUP, trainer.built.device)
     seconds: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(rounds):
         for label, trainer in trainers.items():
-            seconds[label].append(_time(trainer, steps))
+            seconds[label].append(time_steps(trainer.step, steps, trainer.built.device))
     return seconds
 
 
