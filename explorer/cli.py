@@ -37,7 +37,7 @@ from typing import Any
 from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
 from explorer.config.bounds import MAX_LAYERS, MAX_SAMPLES, MAX_STEPS, MAX_WIDTH
 from explorer.config.fields import integer, number
-from explorer.config.schema import CUDA_GRAPH, REDUCTIONS
+from explorer.config.schema import CUDA_GRAPH, REDUCTIONS, changed
 from explorer.config.dataset_options import DATASET_OPTIONS
 from explorer.config.registry import OPTIONS, RULES, help_text
 from explorer.data import DatasetError
@@ -49,6 +49,7 @@ from explorer.runs.store import STATUSES, StoreError
 DESCRIPTION = ("See how neural networks learn when the backward pass is not backpropagation: train runs, "
                "list and export them, run the parity task and sweeps, and time the engine.")
 
+NONE_WORD = "none"
 # flag -> (dotted config key, type, the names it accepts or None). The names are the config's own
 # lists, so the help can never offer a name the config refuses, nor miss one it takes.
 TRAIN_FLAGS: dict[str, tuple[str, type, Any]] = {
@@ -62,9 +63,10 @@ TRAIN_FLAGS: dict[str, tuple[str, type, Any]] = {
     "log_every": ("train.log_every", int, None), "dropout": ("model.dropout", float, None),
     "cuda_graph": ("train.cuda_graph", str, CUDA_GRAPH),
     "seed": ("seed", int, None), "device": ("device", str, DEVICES),
-    # every rule option of the registry; a rule that does not take one ignores it
-    **{name: (f"algorithm.{name}", {"int": int, "float": float}.get(o.kind, str), tuple(c for c in o.choices if c))
-       for name, o in OPTIONS.items()},
+    # every rule option of the registry; a rule that does not take one ignores it. An option whose
+    # choices include None (sign_refresh: B as drawn) takes it on the command line as the word "none"
+    **{name: (f"algorithm.{name}", {"int": int, "float": float}.get(o.kind, str),
+              tuple(NONE_WORD if c is None else c for c in o.choices)) for name, o in OPTIONS.items()},
 }
 
 
@@ -160,18 +162,21 @@ def rules_epilog() -> str:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, whose usage errors read like the config's: "--steps must be at least 1, got 0"."""
+    """argparse's parser, whose usage errors read like the config's ("--steps must be at least 1,
+    got 0") and, like every other error of the command line, are one line: ``error: …`` and where
+    the flags are listed, exit status 2 (argparse's own prints the whole usage first)."""
 
     def error(self, message: str):
         flag, _, problem = re.fullmatch(r"(?:argument (\S+?): )?(.*)", message, re.S).group(1, 0, 2)
-        super().error(f"{flag} {problem}" if flag and problem.startswith("must ") else message)
+        words = f"{flag} {problem}" if flag and problem.startswith("must ") else message
+        self.exit(2, f"error: {' '.join(words.split())} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m explorer", description=DESCRIPTION)
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error (anywhere on the line; or set EXPLORER_DEBUG=1)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--store", help="the run store, an SQLite file (default: $EXPLORER_STORE, "
                                        "else ~/.explorer/runs.sqlite)")
@@ -194,8 +199,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="throughput and peak memory of every rule vs a plain autograd loop")
     b.add_argument("--rules", help="comma-separated rules (default: all)")
-    b.add_argument("--steps", type=whole(1, MAX_STEPS), default=50, help="timed steps per round")
-    b.add_argument("--rounds", type=whole(1, MAX_STEPS), default=5, help="alternating rounds; each rule's best counts")
+    b.add_argument("--steps", type=whole(1, MAX_STEPS), default=50, help="timed steps per round (default 50)")
+    b.add_argument("--rounds", type=whole(1, MAX_STEPS), default=5,
+                   help="alternating rounds; each rule's best counts (default 5)")
     b.add_argument("--device", help=", ".join(DEVICES))
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -209,30 +215,30 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser("parity", help="the parity task: rules × seeds, summary with 95%% CIs beside published values")
     q.add_argument("--k", type=whole(), default=3, help="digits per sample")
     q.add_argument("--rules", default="bp,dfa,ntk,rf", help="comma-separated; rf:gaussian, rf:relu, rf:linear")
-    q.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3)
-    q.add_argument("--epochs", type=whole(), default=20)
+    q.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3, help="seeds per rule and lr (default 3)")
+    q.add_argument("--epochs", type=whole(), default=20, help="epochs, each of freshly drawn samples (default 20)")
     q.add_argument("--base", default="mnist", help="base dataset: mnist or digits")
     q.add_argument("--root", help="data folder holding MNIST/raw (else $EXPLORER_DATA)")
     q.add_argument("--train-samples", type=whole(), help="samples drawn per epoch (default: the base train size)")
-    q.add_argument("--test-samples", type=whole())
-    q.add_argument("--optimizer", default="sgd")
+    q.add_argument("--test-samples", type=whole(), help="test samples drawn (default: the base test size)")
+    q.add_argument("--optimizer", default="sgd", help="sets optimizer.name (default sgd): " + ", ".join(OPTIMIZERS))
     q.add_argument("--lr", default="0.01", help="learning rate, or a comma-separated list to choose from")
-    q.add_argument("--momentum", type=real(), default=0.0)
-    q.add_argument("--batch-size", type=whole(), default=64)
+    q.add_argument("--momentum", type=real(), default=0.0, help="sets optimizer.momentum (default 0)")
+    q.add_argument("--batch-size", type=whole(), default=64, help="sets train.batch_size (default 64)")
     q.add_argument("--device", help=", ".join(DEVICES))
     q.add_argument("--out", help="CSV file for the summary (default: parity-k<k>.csv)")
     e = sub.add_parser("embed-bench", help="t-SNE time: openTSNE (used by explorer.views.embed) beside scikit-learn")
     e.add_argument("--sizes", default="5000,10000", help="comma-separated point counts")
-    e.add_argument("--dim", type=whole(1, MAX_WIDTH), default=512)
-    e.add_argument("--n-iter", type=whole(1, MAX_STEPS), default=500)
-    e.add_argument("--threads", type=whole(1, MAX_THREADS), default=1)
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--dim", type=whole(1, MAX_WIDTH), default=512, help="dimensions of each point (default 512)")
+    e.add_argument("--n-iter", type=whole(1, MAX_STEPS), default=500, help="t-SNE iterations (default 500)")
+    e.add_argument("--threads", type=whole(1, MAX_THREADS), default=1, help="threads each library may use (default 1)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
     k = sub.add_parser("seeds-bench", help="time of S seeds stacked into one network vs one seed")
-    k.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3)
-    k.add_argument("--steps", type=whole(1, MAX_STEPS), default=200)
+    k.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3, help="seeds stacked into one network (default 3)")
+    k.add_argument("--steps", type=whole(1, MAX_STEPS), default=200, help="timed steps of each (default 200)")
     k.add_argument("--rule", default="dfa", help=flag_help("algorithm.name", tuple(RULES)))
     k.add_argument("--device", help=", ".join(DEVICES))
-    k.add_argument("--json", action="store_true")
+    k.add_argument("--json", action="store_true", help="print one JSON object")
     cluster = argparse.ArgumentParser(add_help=False)
     cluster.add_argument("--backend", choices=("local", "ray"), default="local",
                          help="where the runs train: here (local, the default) or on a Ray cluster, one task per "
@@ -251,7 +257,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="every combination of a grid for every seed, into the store; summary with 95%% CIs")
     w.add_argument("--config", required=True, help="the base RunConfig (JSON file)")
     w.add_argument("--grid", required=True, help='JSON file: {"algorithm.name": ["bp", "dfa"], "optimizer.lr": [0.1, 0.01]}')
-    w.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3)
+    w.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3, help="seeds per grid point (default 3)")
     w.add_argument("--out", default="sweep.csv", help="CSV file for the summary")
     g = sub.add_parser("reproduce", parents=[store, cluster],
                        help="replay the catalogue of published tables: train into the store (resuming), then "
@@ -283,7 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--only", metavar="CHECKS", help="comma-separated checks to run (default: all)")
     st.add_argument("--json", action="store_true", help="print the results as one JSON list")
     r = sub.add_parser("runs", help="the runs in the store: list, show, export, delete")
-    rs = r.add_subparsers(dest="runs_command", required=True)
+    rs = r.add_subparsers(dest="runs_command", required=True, metavar="RUNS_COMMAND")
     rl = rs.add_parser("list", parents=[store], help="the stored runs, newest first")
     rl.add_argument("--group", help="only this group's runs")
     rl.add_argument("--status", choices=STATUSES, help="only runs with this status")
@@ -390,11 +396,24 @@ def flag_of(field: str | None, given: set[str]) -> str | None:
     return None
 
 
+def flag_value(value: Any, names: Any) -> Any:
+    """What a train flag's value sets: the value, or None (the field left out, at its default) for
+    the word "none" where the flag's names offer it.
+
+    Example:
+        >>> flag_value("none", TRAIN_FLAGS["sign_refresh"][2]), flag_value("epoch", TRAIN_FLAGS["sign_refresh"][2])
+        (None, 'epoch')
+        >>> flag_value("none", None)
+        'none'
+    """
+    return None if value == NONE_WORD and names is not None and NONE_WORD in names else value
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run config of a ``train`` command line: the file (if any), then the flags. A value the
     config refuses is a `ConfigError` that says where it came from: the flag, or the file."""
     base: dict[str, Any] = read_json(args.config, "--config") if args.config is not None else {}
-    changes = {key: getattr(args, flag) for flag, (key, _, _) in TRAIN_FLAGS.items()
+    changes = {key: flag_value(getattr(args, flag), names) for flag, (key, _, names) in TRAIN_FLAGS.items()
                if getattr(args, flag) is not None}
     if args.hidden is not None:
         changes["model.hidden"] = hidden_widths(args.hidden)
@@ -409,9 +428,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     given |= {flag for key, flag in OTHER_TRAIN_FLAGS.items() if key in changes}
     source = f"--config {args.config}" if args.config is not None else None
     try:
-        cfg = RunConfig.from_dict(base)
+        RunConfig.from_dict(base)  # the file alone first, so that its own faults are named as its
         source = None
-        return cfg.with_values(changes)
+        # the flags change the file as written, not its validated form: that form holds every default
+        # (model.hidden of the default MLP), which --model lenet5 would then be refused for
+        return RunConfig.from_dict(changed(base, changes))
     except ConfigError as err:
         source = source or flag_of(err.field, given) or (f"--config {args.config}" if args.config is not None else None)
         if source is None:
@@ -577,7 +598,18 @@ def _local(t: float | None) -> str:
 
 def _runs(args) -> int:
     from explorer.runs.export import export, resolve, run_document
+    from explorer.runs.store import check_id, default_path
 
+    if getattr(args, "id", None) is not None:
+        check_id(args.id, "run id" if args.runs_command == "show" else "run or group id")
+    # these commands read or delete what is stored: a path with no store (a typo) is said so, not made
+    path = default_path() if args.store is None else os.path.expanduser(args.store)
+    if not os.path.lexists(path):
+        if args.runs_command == "list":
+            print("[]" if args.json else f"(no runs: there is no run store at {path} yet; `train` makes one)")
+            return 0
+        where = "--store" if args.store is not None else "the default store"
+        raise StoreError(f"{where}: there is no run store at {path}")
     with _open_store(args) as store:
         if args.runs_command == "list":
             runs = store.list_runs(group=args.group, status=args.status, limit=args.limit)
@@ -742,10 +774,12 @@ def _sweep(args) -> int:
     check_out(args.out, "--out")
     base, grid = RunConfig.from_dict(read_json(args.config, "--config")), read_json(args.grid, "--grid")
     with _open_store(args) as store:
+        newest = [r.id for r in store.list_runs(limit=1)]
         try:
             result = sweep(base, grid, args.seeds, backend=args.backend, ray=ray, store=store)
-        finally:
-            print(f"runs stored in {store.path}", file=sys.stderr)
+        finally:  # also where a sweep stopped part way: where its runs are, if it stored any
+            if [r.id for r in store.list_runs(limit=1)] != newest:
+                print(f"runs stored in {store.path}", file=sys.stderr)
     save_csv(result.summary, args.out, "--out")
     s = result.summary
     final = s[(s["metric"] == "test_acc") & (s["epoch"] == s["epoch"].max())]
@@ -800,6 +834,13 @@ def _reproduce(args) -> int:
         if not entries:
             print("(no catalogue entries)")
         return 0
+    if args.device is not None and ray is None and not args.no_train:  # (a Ray cluster has its own devices)
+        from explorer.engine.device import choose_device
+
+        try:
+            choose_device(args.device)  # a device this machine lacks: said once, not as a failed run per plan
+        except ConfigError as err:
+            raise ConfigError(f"--device: {str(err).removeprefix('device: ')}", field="device") from None
     with _open_store(args) as store:
         interrupted = False
         if not args.no_train:

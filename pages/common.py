@@ -173,6 +173,14 @@ def door(page: str, params: dict[str, links.Param],
     session. Caps the host set wrong stop the page here, before anything is drawn (`caps`)."""
     caps()
     query = {key: st.query_params.get_all(key) for key in st.query_params.to_dict()}
+    # On a rerun of the same page, what changed in the address since the last pass was changed in this
+    # session, by a control bound to it or by the page: not a link. The page tells a value it cannot
+    # use beside its control ("Check this setting"), so only what came with the page's opening (a
+    # link, a switch from another page) is screened here.
+    last_page, last_query = st.session_state.get("door_last", (None, {}))
+    if last_page == page:
+        query = {key: texts for key, texts in query.items() if last_query.get(key) == texts}
+    st.session_state["door_last"] = page, {key: st.query_params.get_all(key) for key in st.query_params.to_dict()}
     found = links.screen(query, params, check)
     told = st.session_state.setdefault("door_told", {})
     fresh = st.session_state.setdefault("door_fresh", set())

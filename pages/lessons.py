@@ -61,16 +61,16 @@ if run.button("Run this lesson", type="primary", disabled=bool(absent), width="s
     else:
         common.remember_group(handles[0].group)
         st.rerun()
-fits_train = lesson.page == "train" and len(configs) <= urlstate.SLOTS and lessons.differ_in_rule_only(configs)
-if open_train.button("Open on the Train page", disabled=not fits_train, width="stretch",
-                     help="to change its settings and run it there" if fits_train else
-                     "this lesson's runs differ in more than their rule, or are more than the Train page holds"):
-    try:
-        query = urlstate.params(configs[0], [c.algorithm.to_dict() for c in configs])
+train_query, why_not = None, ("this lesson's runs differ in more than their rule, or are more than the Train "
+                              "page holds")
+if lesson.page == "train" and len(configs) <= urlstate.SLOTS and lessons.differ_in_rule_only(configs):
+    try:  # tried before the button is drawn: a setup the Train page cannot hold leaves it off, saying why
+        train_query = urlstate.query(urlstate.params(configs[0], [c.algorithm.to_dict() for c in configs]))
     except ConfigError as err:
-        common.config_error(err)
-    else:
-        st.switch_page("pages/train.py", query_params=urlstate.query(query))
+        why_not = f"the Train page cannot hold this lesson's setup: {err}"
+if open_train.button("Open on the Train page", disabled=train_query is None, width="stretch",
+                     help="to change its settings and run it there" if train_query is not None else why_not):
+    st.switch_page("pages/train.py", query_params=train_query)
 
 
 def draw(found) -> None:

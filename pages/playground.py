@@ -186,7 +186,7 @@ def _view(live: playground.LiveBoundaries) -> None:
             column.error(message)
     table, diverged = _accuracy(found, painted)
     if not table.empty:
-        few = (table["measure"] == "accuracy").sum() < 60  # the chart marks points on short curves
+        few = charts.dotted(table[table["measure"] == "accuracy"], ["run", "split"])  # short curves: points marked
         spec = common.swapped_spec(f"play {found.group}", table, key=(tuple(diverged.items()), few),
                                    make=lambda t: charts.learning_curves(t, "accuracy", order=found.labels,
                                                                          diverged=diverged, height=CURVE_HEIGHT))

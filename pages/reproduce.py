@@ -230,7 +230,7 @@ def _draw(entry: catalogue.Entry, scale: str, planned: list, followed: Followed)
             places[i % len(places)].caption(f"{report.metric_title(metric)}: no run has a record at the end of an epoch.")
         else:
             places[i % len(places)].altair_chart(report.entry_chart(entry, band, points, metric),
-                                                 key=f"rp_chart_{metric}")
+                                                 key=f"rp_chart_{metric}", height=report.PAGE_HEIGHT)
     if pictures:
         st.markdown(sketch.panels(pictures), unsafe_allow_html=True)
     if pictures or followed.finished:

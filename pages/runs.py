@@ -2,7 +2,7 @@
 open a comparison on the Train page, stop runs still training (in this process or another: the
 ``train`` command, a sweep), download metrics, configs and charts, delete what is done.
 
-The filters are bound to the URL (``?runs_rule=dfa&runs_q=seed+3``), so a link shows the same
+The filters are bound to the URL (``?runs_rule=DFA&runs_q=seed+3``), so a link shows the same
 list. Rows are picked with the table's own checkboxes.
 """
 

@@ -81,10 +81,10 @@ def _check(key: str, **kw):
 
 
 def _init_controls(prefix: str) -> None:
-    name = _select(prefix, list(INIT_PARAMS))
+    name = _select(prefix, urlstate.CHOICES[prefix])
     for field in INIT_PARAMS[name]:
         if field != "inner":
-            _number(f"{prefix}_{field}", format="%g", step=None)
+            _number(f"{prefix}_{field}", format="%g", step=None, placeholder=urlstate.INIT_PLACEHOLDERS[field])
 
 
 def _rule_controls(i: int) -> None:
@@ -299,7 +299,7 @@ def _curves(found, log: bool | None = None) -> None:
         part = table[table["measure"] == measure]
         scale = log if measure == "loss" else None
         drawn_log = charts.log_axis(measure, part["value"], scale)   # the chart's look changes with it
-        look = (tuple(found.labels), tuple(sorted(diverged.items())), len(part) < 60, drawn_log)
+        look = (tuple(found.labels), tuple(sorted(diverged.items())), charts.dotted(part, ["run", "split"]), drawn_log)
         spec = common.swapped_spec(f"train {found.group} {measure}", part, key=look, make=lambda t, m=measure, lg=scale:
                                    charts.learning_curves(t, m, order=found.labels, diverged=diverged, log=lg))
         column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
@@ -312,7 +312,11 @@ def _buttons(values: dict, found) -> None:
     c = st.columns(5)
     start = c[0].button("Train", type="primary", disabled=going, width="stretch")
     if c[1].button("Resume" if paused else "Pause", disabled=not going, width="stretch"):
-        found.resume() if paused else found.pause()
+        if paused:
+            found.resume()
+        else:
+            found.pause()
+        st.rerun()  # the label was drawn before the click: drawn again, it says what the next click does
     step = c[2].button("Step", disabled=found is not None and found.finished is False and not going,
                        width="stretch", help="one training step, then wait")
     if c[3].button("Stop", disabled=not going, width="stretch"):
@@ -324,6 +328,7 @@ def _buttons(values: dict, found) -> None:
         st.rerun()
     if step and going:
         found.step()
+        st.rerun()  # stepping holds the runs: the button says Resume
     elif start or step:
         try:
             base, rules = urlstate.configs(values)

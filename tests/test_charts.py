@@ -171,3 +171,41 @@ def test_the_painted_map_uses_the_class_colours_of_the_vega_map():
     image = paint.boundary_image(grid, points, size=40)
     dot = "#%02x%02x%02x" % image.getpixel((20, 20))
     assert dict(zip(scale["domain"], scale["range"]))[1] == dot == charts.CLASS_COLORS[1]
+
+
+@pytest.mark.parametrize("steps, marked", [(1, True), (59, True), (60, False)])
+def test_alignment_and_norm_lines_mark_their_points_when_short_so_a_lone_point_shows(steps, marked):
+    # a run that diverged after its first logged step has one point per layer: a line alone draws nothing
+    layers = [{"layer": f"layers.{i}", "index": i + 1, "update_deg": 40.0 + i, "update_cos": 0.7,
+               "grad_norm": 1.0, "bp_grad_norm": 2.0} for i in range(2)]
+    records = {"FA": [{"step": s, "epoch": s / 10, "layers": layers} for s in range(1, steps + 1)]}
+    panels = charts.alignment_panels(frames.alignment(records), "update") + charts.norms_panels(frames.norms(records))
+    assert len(panels) == 4
+    for _, chart in panels:
+        spec = chart.to_dict()
+        line = spec["layer"][0]["mark"] if "layer" in spec else spec["mark"]
+        assert line["type"] == "line" and line.get("point", False) is marked
+
+
+def test_runs_that_diverge_at_one_step_get_their_labels_on_separate_lines():
+    # three rules blown up by one wide feedback range all diverge at the first logged step
+    recs = {run: [{"step": 1, "epoch": 0.05, "train_loss": 5.0, "test_loss": 6.0}] for run in ("BP", "FA", "IFA")}
+    table, diverged = frames.curves(recs), {run: 0.05 for run in recs}
+    vega = _svg(charts.learning_curves(table, "loss", diverged=diverged).to_dict())
+    rows = [float(y) for y in re.findall(r'translate\([\d.]+,([\d.]+)\)"[^>]*>\w+ diverged</text>', vega)]
+    live = sketch.curves_svg(table, "loss", diverged=diverged)
+    lines = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"[^>]*>\w+ diverged</text>', live)]
+    for ys in (rows, lines):
+        assert len(ys) == 3 and min(b - a for a, b in zip(sorted(ys), sorted(ys)[1:])) >= 11, ys  # 11 px font
+
+
+def test_a_log_axis_labels_powers_of_ten_only():
+    # a loss falling from 4 to 1e-5: Vega ticks every 1-9 multiple and, dropping overlapping labels,
+    # used to show 4, 0.5, 0.06, 0.007, 8e-4 …
+    recs = {"BP": [{"step": s, "epoch": float(s), "train_loss": 4.0 * 10.0 ** (-s / 10), "test_loss": 1.0}
+                   for s in range(1, 57)]}
+    svg = _svg(charts.learning_curves(frames.curves(recs), "loss", log=True).to_dict())
+    y_axis = svg.split('aria-label="Y-axis')[1].split("</g></g>")[0]
+    labels = [float(t.replace("−", "-")) for t in re.findall(r">([-\d.e+−]+)</text>", y_axis)]
+    assert len(labels) >= 4, labels
+    assert all(math.isclose(math.log10(v), round(math.log10(v)), abs_tol=1e-9) for v in labels), labels

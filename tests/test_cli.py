@@ -148,6 +148,31 @@ def test_rule_option_flags_set_the_rule_and_a_rule_that_does_not_take_one_ignore
     assert caught.value.field == "algorithm.connections"
 
 
+def test_model_flag_switches_network_without_the_default_mlps_widths(tmp_path):
+    # the default MLP's hidden widths must not ride along into a network that takes none
+    for name in ("lenet5", "resnet20", "tutorial_cnn"):
+        cfg = cli.config_from_args(cli._parser().parse_args(["train", "--model", name, "--dataset", "mnist"]))
+        assert cfg.model.name == name and cfg.model.hidden is None
+    # a file that does give widths, with --model naming a network that takes none, is a real conflict
+    path = tmp_path / "mlp.json"
+    path.write_text(json.dumps({"model": {"hidden": [32]}}))
+    with pytest.raises(config.ConfigError) as caught:
+        cli.config_from_args(cli._parser().parse_args(["train", "--config", str(path), "--model", "lenet5"]))
+    assert caught.value.field == "model.hidden"
+
+
+def test_sign_refresh_none_puts_a_files_refresh_back_to_plain_fa(tmp_path):
+    path = tmp_path / "signs.json"
+    path.write_text(json.dumps({"algorithm": {"name": "fa", "sign_refresh": "epoch"}}))
+    args = ["train", "--config", str(path)]
+    assert cli.config_from_args(cli._parser().parse_args(args)).algorithm.sign_refresh == "epoch"
+    cfg = cli.config_from_args(cli._parser().parse_args([*args, "--sign-refresh", "none"]))
+    assert cfg.algorithm.name == "fa" and cfg.algorithm.sign_refresh is None
+    with pytest.raises(config.ConfigError) as caught:
+        cli.config_from_args(cli._parser().parse_args([*args, "--sign-refresh", "never"]))
+    assert caught.value.field == "algorithm.sign_refresh" and "--sign-refresh" in str(caught.value)
+
+
 def test_hidden_widths_are_read_by_the_one_width_parser():
     from explorer.views.urlstate import parse_widths
 
@@ -156,6 +181,17 @@ def test_hidden_widths_are_read_by_the_one_width_parser():
             parse_widths(text)
     out = run("train", "--hidden", "64,x")
     assert out.returncode == 2 and "--hidden must be whole numbers" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("train", "--lr", "nan"), "error: --lr must be a finite number, got nan (see python -m explorer train --help)"),
+    (("runs", "list", "--limit", "-1"), "error: --limit must be at least 1, got -1"),
+    (("runs",), "error: the following arguments are required: RUNS_COMMAND"),
+    (("train", "--epochs", "abc"), "error: --epochs must be a whole number, got 'abc'")])
+def test_a_usage_error_is_one_line_naming_the_flag_with_exit_code_2(argv, words):
+    out = run(*argv)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(words), out.stderr  # argparse's usage block left out
 
 
 def test_a_bad_field_is_a_clear_error_and_exit_code_2(tmp_path):
@@ -234,6 +270,25 @@ def test_malformed_ids_and_bad_store_files_are_clear_errors(capsys, tmp_path):
     notes.write_text("not a database " * 50)
     code, _, err = main(capsys, "runs", "list", "--store", str(notes))
     assert code == 2 and "is not an explorer run store" in err and notes.read_text() == "not a database " * 50
+
+
+def test_runs_commands_on_a_path_with_no_store_make_nothing_there(capsys, tmp_path):
+    missing = tmp_path / "typo" / "runs.sqlite"
+    code, out, _ = main(capsys, "runs", "list", "--store", str(missing))
+    assert code == 0 and f"there is no run store at {missing}" in out
+    assert json.loads(main(capsys, "runs", "list", "--json", "--store", str(missing))[1]) == []
+    for argv in (("show", "0" * 16), ("export", "0" * 16), ("delete", "0" * 16)):
+        code, _, err = main(capsys, "runs", *argv, "--store", str(missing))
+        assert code == 2 and err.startswith(f"error: --store: there is no run store at {missing}"), err
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor an empty store was made
+
+
+def test_reproduce_on_a_device_the_machine_lacks_is_one_error_before_any_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("explorer.engine.device.available_devices", lambda: {"cpu"})
+    store = tmp_path / "runs.sqlite"
+    code, _, err = main(capsys, "reproduce", "lillicrap-linear", "--device", "cuda", "--store", str(store))
+    assert code == 2 and err == "error: --device: 'cuda' was asked for but this machine has none; use 'auto' or 'cpu'\n"
+    assert not store.exists()
 
 
 def test_a_run_that_fails_in_train_is_stored_as_failed_and_exits_2(capsys, tmp_path, store_path):

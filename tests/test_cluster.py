@@ -247,8 +247,8 @@ def test_the_sweep_command_on_ray_fills_the_store(local_ray, tmp_path, capsys):
                  "--store", str(path), "--out", str(tmp_path / "sweep.csv")])
     assert code == 0
     assert main(["runs", "list", "--store", str(path)]) == 0
-    listed = capsys.readouterr().out
-    assert listed.count("done") == 4
+    listed = capsys.readouterr()
+    assert listed.out.count("done") == 4 and f"runs stored in {path}" in listed.err
     assert (tmp_path / "sweep.csv").read_text().count("\n") > 4
 
 

@@ -111,6 +111,20 @@ def test_pause_single_step_resume_and_stop_act_before_the_next_step(tmp_path):
             run.step(0)
 
 
+def test_time_held_paused_is_left_out_of_the_records_time(tmp_path):
+    # a page's samples/s is a record's samples over its time: a pause must not read as a slow run
+    with JobManager(tmp_path / "runs.sqlite", max_concurrent=1) as jobs:
+        began = time.perf_counter()
+        run = jobs.submit(TINY, paused=True)
+        wait_until(lambda: run.status == "paused")
+        time.sleep(3.0)
+        run.resume()
+        assert run.wait(120) == "done"
+        wall = time.perf_counter() - began
+        last = jobs.store.open_run(run.id).final()
+    assert 0 < last["time"] <= wall - 2.5, (last["time"], wall)
+
+
 def test_a_queued_run_that_was_paused_starts_paused(tmp_path):
     with JobManager(tmp_path / "runs.sqlite", max_concurrent=1) as jobs:
         run = jobs.submit(TINY)

@@ -81,6 +81,14 @@ def test_open_on_the_train_page_carries_the_setup(store_path):
     assert at.number_input(key="batch").value == cfgs[0].train.batch_size
 
 
+@pytest.mark.parametrize("key, why", [("lillicrap_linear", "data.kind: the Train page has no control"),
+                                      ("feedback_range", "the Train page gives every rule the same feedback")])
+def test_a_lesson_the_train_page_cannot_hold_leaves_its_button_off_saying_why(store_path, key, why):
+    at = _lessons_page(key)
+    opener = button(at, "Open on the Train page")
+    assert opener.disabled and why in opener.help and not at.error
+
+
 def test_a_lesson_whose_runs_differ_in_more_than_their_rule_stays_here(store_path):
     at = _lessons_page("sign_manhattan")
     assert button(at, "Open on the Train page").disabled

@@ -71,6 +71,9 @@ def test_live_charts_are_light_while_runs_train_and_whole_once_they_end(store_pa
         time.sleep(0.1)
     at.run()  # the page as it is now that they train (drawn at the click, they may have been queued)
     button(at, "Pause").click().run()
+    # the click's own run draws the button for the next click, and nothing of the handler's (no "None")
+    assert "Resume" in [b.label for b in at.button] and "Pause" not in [b.label for b in at.button]
+    assert "None" not in [c.value.strip() for c in at.code] + [m.value.strip() for m in at.markdown]
     run_until(at, lambda a: "BP**: paused" in text(a) and "DFA**: paused" in text(a))
     # while the runs go on: plain SVG curves (`explorer.views.sketch`), thinned, and no Vega chart; the
     # status and both charts are one element (each element is a pass of the browser's at every poll)
@@ -652,3 +655,11 @@ def test_each_schedule_shows_the_fields_it_reads(store_path):
     set_widget(at, "sched_miles", "2").run()
     set_widget(at, "sched_lrs", "0.01").run()
     assert _values(at, [("sched_from",)]) == {"sched_from": "best"} and not [w.value for w in at.warning]
+
+
+def test_forward_init_offers_no_feedback_only_initialiser_and_a_link_naming_one_is_refused(store_path):
+    at = _app()
+    assert "sign_concordant" in at.selectbox(key="fb").options
+    assert "sign_concordant" not in at.selectbox(key="init").options
+    at = _app(init="sign_concordant")
+    assert "init='sign_concordant' was not used" in text(at) and at.selectbox(key="init").value == "default"

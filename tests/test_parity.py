@@ -164,6 +164,15 @@ def test_parity_command_writes_one_summary_row_per_rule_lr_epoch_and_metric(tmp_
     assert "0.9850" in " ".join(lines["bp"]) and "0.8400" in " ".join(lines["rf:linear"])
 
 
+def test_dfa_has_a_published_parity_value_from_the_thesis_fig_3_1():
+    # Fig. 2.1 has BP and the lazy methods only; DFA's values come from Fig. 3.1. The thesis's text:
+    # "It seems like there is a limit for DFA to reach with SGD that is %70", below BP's "almost reach 80%".
+    assert PARITY[(3, "dfa")] == pytest.approx(0.70, abs=0.02) and PARITY[(3, "dfa")] < PARITY[(3, "bp")]
+    # k = 1: "although DFA outperforms the lazy methods, it is behind the BP" (the lazy methods' k = 1
+    # values are Daniely & Malach's, read off their plot, so only the comparison with BP is asserted)
+    assert 0.9 < PARITY[(1, "dfa")] < PARITY[(1, "bp")]
+
+
 @pytest.mark.parametrize("rules,field", [("rf:cosine", "algorithm.variant"), ("dfa:relu", "rules: only rf")])
 def test_parity_command_refuses_a_bad_rule_with_exit_2_naming_the_field(rules, field, tmp_path):
     out = cli("--base", "digits", "--rules", rules, "--epochs", "1", "--train-samples", "64", "--seeds", "1",

@@ -115,3 +115,21 @@ def test_a_schedule_the_page_has_no_control_for_is_refused_by_field():
     with pytest.raises(ConfigError) as caught:
         urlstate.params({"optimizer": {"name": "sgd", "schedule": {"name": "cosine"}}}, [{"name": "bp"}])
     assert caught.value.field == "optimizer.schedule"
+
+
+def test_an_initialisers_empty_box_says_required_exactly_where_the_config_requires_it():
+    from explorer.config import INIT_PARAMS
+    from explorer.config.schema import InitSpec
+
+    for name, fields in INIT_PARAMS.items():
+        full = {"low": -0.1, "high": 0.1, "mean": 0.0, "std": 0.1, "gain": 1.0}
+        for field in fields:
+            if field == "inner":
+                continue
+            others = {f: full[f] for f in fields if f not in (field, "inner")}
+            try:
+                InitSpec.from_dict({"name": name, **others})
+                required = False
+            except ConfigError as err:
+                required = err.field == f"init.{field}"
+            assert urlstate.INIT_PLACEHOLDERS[field].startswith("required") is required, (name, field)

@@ -38,7 +38,10 @@ INIT_PARAMS: dict[str, tuple[str, ...]] = {
     "thesis_1e-3": (), "thesis_5e-3": (), "thesis_1e-2": (), "thesis_stdv": (),
 }
 INITIALISERS = tuple(INIT_PARAMS)
-DIRECT_FEEDBACK_INITS = tuple(name for name in INITIALISERS if name != "sign_concordant")
+# sign_concordant is drawn from the forward weight it stands in for: never a forward initialiser, nor
+# one of a direct feedback matrix (shaped by the output, not by a forward weight)
+FORWARD_INITS = tuple(name for name in INITIALISERS if name != "sign_concordant")
+DIRECT_FEEDBACK_INITS = FORWARD_INITS
 
 # The networks and the options each takes.
 CONV_MODELS = ("tutorial_cnn", "lenet5", "cifar_cnn")

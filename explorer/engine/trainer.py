@@ -200,6 +200,17 @@ class Trainer:
         if self.steps_done % self.steps_per_epoch == 0 and self.diverged[0] is None:
             self._snapshot(self.steps_done // self.steps_per_epoch)
 
+    def leave_out(self, seconds: float) -> None:
+        """Leave ``seconds`` (a run held paused between steps) out of the records' ``time``, which
+        counts the seconds spent training.
+
+        Example:
+            >>> t = Trainer({"model": {"hidden": [4]}, "train": {"epochs": 1}, "device": "cpu"})
+            >>> t.leave_out(3600.0); t.step(); t.history[-1]["time"] < 0
+            True
+        """
+        self._start += seconds
+
     def _update(self) -> None:
         """After the rule's backward: Batch Manhattan if asked, the optimiser step, the rule's after-step."""
         if self.cfg.optimizer.batch_manhattan:

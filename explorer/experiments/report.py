@@ -36,6 +36,10 @@ from explorer.runs.store import Store
 from explorer.views.charts import colors, number_axis, wants_log
 
 WIDTH, HEIGHT = 420, 260  # each chart's plotting area, in pixels (the PNG adds axes and legend)
+# A page sizes a chart's element to the spec's height and fits everything into it: the element is
+# this tall so that the title, the axis and the legend (runs, then the two kinds of published mark)
+# fit around a plot of about HEIGHT (at HEIGHT, the title and the legend's last line were cut off).
+PAGE_HEIGHT = HEIGHT + 160
 EXACT, APPROX = "as printed", "≈ read off a plot"  # the legend of the published points
 METRIC_TITLES = {"test_acc": "test accuracy (%)", "train_acc": "train accuracy (%)", "test_error": "test error (%)",
                  "train_error": "train error (%)", "test_loss": "test loss", "train_loss": "train loss",
@@ -80,7 +84,8 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
     if unit_of(metric) == "%" and len(curves):  # a band never leaves 0 … 100%
         curves = curves.assign(low=curves["low"].clip(0, 100), high=curves["high"].clip(0, 100))
     values = [*curves["mean"], *points["published"]] if len(curves) else list(points["published"])
-    if unit_of(metric) != "%" and wants_log(values) and min(values) > 0:  # e.g. an error falling to 1e-11
+    logged = unit_of(metric) != "%" and wants_log(values) and min(values) > 0  # e.g. an error falling to 1e-11
+    if logged:
         y_scale = alt.Scale(type="log")
         if len(curves):
             curves = curves.assign(low=curves["low"].where(curves["low"] > 0, curves["mean"]))
@@ -90,7 +95,7 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
     if len(curves):
         base = alt.Chart(curves).encode(x=x)
         layers.append(base.mark_area(opacity=0.18).encode(
-            y=alt.Y("low:Q", title=title, scale=y_scale, axis=number_axis()), y2="high:Q",
+            y=alt.Y("low:Q", title=title, scale=y_scale, axis=number_axis(log=logged)), y2="high:Q",
             color=color))
         layers.append(base.mark_line(point=alt.OverlayMarkDef(size=18)).encode(
             y=alt.Y("mean:Q", title=title, scale=y_scale), color=color,
@@ -98,7 +103,7 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
     shape = alt.Shape("kind:N", title="published", scale=alt.Scale(domain=[EXACT, APPROX], range=["diamond", "circle"]))
     for kind, filled in ((EXACT, True), (APPROX, False)):
         layers.append(alt.Chart(points[points["kind"] == kind]).mark_point(size=150, strokeWidth=2.5, filled=filled).encode(
-            x=x, y=alt.Y("published:Q", title=title, scale=y_scale, axis=number_axis()), color=color, shape=shape,
+            x=x, y=alt.Y("published:Q", title=title, scale=y_scale, axis=number_axis(log=logged)), color=color, shape=shape,
             tooltip=["run:N", alt.Tooltip("text:N", title="published"), "epoch:Q"]))
     subtitle = entry.title if len(entry.title) <= 80 else entry.title[:79].rsplit(" ", 1)[0] + " …"
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=alt.TitleParams(
@@ -214,4 +219,4 @@ def write(entries: Iterable[Entry], scale: str, seeds: int, store: Store, out_di
     return path
 
 
-__all__ = ["HEIGHT", "WIDTH", "entry_chart", "file_name", "markdown_table", "metric_title", "order_summary", "write"]
+__all__ = ["HEIGHT", "PAGE_HEIGHT", "WIDTH", "entry_chart", "file_name", "markdown_table", "metric_title", "order_summary", "write"]

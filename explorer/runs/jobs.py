@@ -48,10 +48,13 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from explorer.config import ConfigError, RunConfig
 from explorer.runs.store import RunView, Store, StoreError
+
+if TYPE_CHECKING:  # imported where a run is built: torch loads only when something trains
+    from explorer.engine.trainer import Trainer
 
 HEARTBEAT_EVERY = 1.0  # s between heartbeats of a run with nothing new to write
 STOP_CHECK_EVERY = 1.0  # s between looks at the store for stop requests (`Store.request_stop`)
@@ -428,7 +431,7 @@ class JobManager:
             snapshots = self._store_snapshots(handle, trainer, 0)
             stopped = False
             while not trainer.finished:
-                if not self._next_step(handle):
+                if not self._next_step(handle, trainer):
                     stopped = True
                     break
                 trainer.step()
@@ -477,17 +480,20 @@ class JobManager:
                     else f"{text}; and the store could not record it: {store_err}")
         handle._finish("failed", text)
 
-    def _next_step(self, handle: RunHandle) -> bool:
-        """Wait while the run is paused (noting it in the store); False if it was stopped."""
+    def _next_step(self, handle: RunHandle, trainer: Trainer) -> bool:
+        """Wait while the run is paused (noting it in the store, and leaving the wait out of the
+        trainer's clock: a record's ``time`` and a page's samples/s count training); False if it was stopped."""
         with handle._cond:
             hold = handle._paused and not handle._stop and handle._steps == 0
         if hold:
+            held_since = time.perf_counter()
             self._flush(handle, force=True)
             self.store.set_status(handle.id, "paused")
             handle._status = "paused"
             with handle._cond:
                 while handle._paused and not handle._stop and handle._steps == 0:
                     handle._cond.wait()
+            trainer.leave_out(time.perf_counter() - held_since)
         with handle._cond:
             if handle._stop:
                 return False

@@ -136,9 +136,37 @@ NUMBER_LABELS = ("abs(datum.value) >= 1e5 || (abs(datum.value) < 1e-3 && datum.v
                  "format(datum.value, '.2~e') : format(datum.value, '.6~g')")
 
 
-def number_axis(**kw) -> alt.Axis:
-    """An axis whose numbers read as `NUMBER_LABELS` says."""
-    return alt.Axis(labelExpr=NUMBER_LABELS, **kw)
+# On a log axis Vega puts a tick at every 1–9 multiple of each power of ten, then drops the labels
+# that overlap, which leaves 4, 0.5, 0.06, 0.007 …: only the powers of ten are labelled instead.
+DECADE = "abs(log(datum.value) / LN10 - round(log(datum.value) / LN10)) < 1e-6"
+
+
+def number_axis(log: bool = False, **kw) -> alt.Axis:
+    """An axis whose numbers read as `NUMBER_LABELS` says; on a ``log`` scale, only powers of ten
+    are labelled (1e-5, 1e-4, … 0.1, 1, 10).
+
+    Example:
+        >>> number_axis(log=True).to_dict()["labelExpr"].startswith("abs(log(datum.value)")
+        True
+    """
+    return alt.Axis(labelExpr=f"{DECADE} ? ({NUMBER_LABELS}) : ''" if log else NUMBER_LABELS, **kw)
+
+
+DIVERGED_LINE = 14  # pixels between the "… diverged" labels of a chart
+FEW_POINTS = 60  # a line with fewer points than this marks each one: a lone point shows, and a sparse line reads
+
+
+def dotted(df: pd.DataFrame, series: Sequence[str], live: bool = False) -> bool:
+    """Whether lines drawn from ``df`` mark their points: not while live (`learning_curves`), and
+    only where its longest line (the rows of one ``series`` key) has under `FEW_POINTS` points.
+
+    Example:
+        >>> dotted(pd.DataFrame({"run": ["FA"], "layer": ["layers.0"]}), ["run", "layer"])
+        True
+        >>> dotted(pd.DataFrame({"run": ["FA"] * 80, "layer": ["layers.0"] * 80}), ["run", "layer"])
+        False
+    """
+    return not live and (df.empty or int(df.groupby(list(series)).size().max()) < FEW_POINTS)
 
 
 def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch",
@@ -172,7 +200,7 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
     encoding = dict(
         x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y("value:Q", title=measure + (" (log scale)" if logged else ""), scale=scale,
-                axis=number_axis()),
+                axis=number_axis(log=logged)),
         color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
         strokeDash=alt.StrokeDash("split:N", title="data", scale=alt.Scale(domain=["train", "test"],
                                                                             range=[[1, 0], [5, 3]])),
@@ -182,14 +210,17 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
         encoding["tooltip"] = ["run:N", "split:N", alt.Tooltip(f"{x}:Q", format=".2f"),
                                alt.Tooltip("value:Q", format=".4~g")]
     lines = (alt.Chart(df).transform_filter(shown)
-             .mark_line(point=not live and len(mine) < 60).encode(**encoding))
+             .mark_line(point=dotted(mine, ["run", "split"], live)).encode(**encoding))
     chart = lines
     if diverged:
+        # one line of text per run, down from the top: runs that diverge at the same step (often the
+        # first ones logged) would otherwise print their labels over each other
         marks = pd.DataFrame({"run": list(diverged), x: list(diverged.values()),
-                              "text": [f"{run} diverged" for run in diverged]})
+                              "text": [f"{run} diverged" for run in diverged],
+                              "row": [8 + DIVERGED_LINE * i for i in range(len(diverged))]})
         rule = alt.Chart(marks).mark_rule(color=DIVERGED_COLOR, strokeDash=[2, 2]).encode(x=f"{x}:Q")
-        text = alt.Chart(marks).mark_text(color=DIVERGED_COLOR, align="left", dx=4, dy=8, baseline="top").encode(
-            x=f"{x}:Q", y=alt.value(0), text="text:N")
+        text = alt.Chart(marks).mark_text(color=DIVERGED_COLOR, align="left", dx=4, baseline="top").encode(
+            x=f"{x}:Q", y=alt.Y("row:Q", scale=None, axis=None), text="text:N")
         chart = alt.layer(lines, rule, text)
     return chart.properties(height=height, title=measure.capitalize())
 
@@ -259,7 +290,7 @@ def _alignment_marks(data: pd.DataFrame, kind: str, unit: str, x: str, order, li
                      legend: alt.Legend | None = None) -> list[alt.Chart]:
     title = f"{kind} alignment ({'degrees' if unit == 'deg' else 'cosine'})"
     domain = [0, 180] if unit == "deg" else [-1, 1]
-    lines = alt.Chart().mark_line().encode(
+    lines = alt.Chart().mark_line(point=dotted(data, ["run", "layer"], live)).encode(
         x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y(f"{unit}:Q", title=title, scale=alt.Scale(domain=domain), axis=number_axis()),
         color=alt.Color("run:N", title="rule", scale=_shown(data, order), legend=legend or alt.Undefined),
@@ -290,10 +321,10 @@ def norms_panels(df: pd.DataFrame, *, x: str = "step", order: Sequence[str] | No
 
 
 def _norm_lines(df: pd.DataFrame, x: str, order, live: bool, legend: alt.Legend | None = None) -> alt.Chart:
-    return alt.Chart().mark_line().encode(
+    return alt.Chart().mark_line(point=dotted(df, ["run", "layer", "gradient"], live)).encode(
         x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y("norm:Q", title="gradient norm (log scale)", scale=alt.Scale(type="log"),
-                axis=number_axis()),
+                axis=number_axis(log=True)),
         color=alt.Color("run:N", title="rule", scale=_shown(df, order), legend=legend or alt.Undefined),
         strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"], range=[[1, 0], [2, 2]]),
                                   legend=legend or alt.Undefined),

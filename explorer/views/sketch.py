@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from explorer.views.charts import DIVERGED_COLOR, log_axis, rule_colors, run_order
+from explorer.views.charts import DIVERGED_COLOR, DIVERGED_LINE, log_axis, rule_colors, run_order
 from explorer.config.labels import number_text
 
 WIDTH = 480                               # the viewBox width; the SVG stretches to its column
@@ -262,10 +262,10 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
         for a, b in _lone(curve):  # a path through one point draws nothing: a run's first point is a dot
             parts.append(f'<circle class="lone" data-run="{escape(str(run))}" cx="{px(a):.1f}" cy="{py(b):.1f}" '
                          f'r="3" fill="{color.get(run, "#888")}"/>')
-    for run, at in diverged.items():
+    for row, (run, at) in enumerate(diverged.items()):  # a line of text each, as `charts.learning_curves`
         parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{TOP}" y2="{bottom}" stroke="{DIVERGED_COLOR}" '
-                     f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12}" font-family="sans-serif" '
-                     f'font-size="11" fill="{DIVERGED_COLOR}">{escape(str(run))} diverged</text>')
+                     f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12 + DIVERGED_LINE * row}" '
+                     f'font-family="sans-serif" font-size="11" fill="{DIVERGED_COLOR}">{escape(str(run))} diverged</text>')
     legend = [(escape(str(run)), color[run], None) for run in legend_runs]
     legend += [(escape(style), "#666", dash) for style, dash in dashes.items()] if len(dashes) > 1 else []
     for i, (name, stroke, dash) in enumerate(legend):

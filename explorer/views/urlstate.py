@@ -42,6 +42,7 @@ from urllib.parse import urlencode
 
 from explorer.config import (ACTIVATIONS, DEFAULT_LR, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS,
                              ConfigError, RunConfig)
+from explorer.config.registry import FORWARD_INITS
 from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
 from explorer.config.registry import OPTIONS, RULES, rule_spec
 from explorer.config.schedule import RESTART_FROM, SCHEDULES
@@ -116,6 +117,9 @@ for _i in range(1, SLOTS + 1):
 RULE_OPTION_LABELS = {**{name: option.label for name, option in OPTIONS.items()},
                       "shallow": "shallow (hidden layers frozen)"}
 INIT_LABELS = {"init": "forward init", "fb": "feedback init"}
+# What an empty box of an initialiser's parameter means, written in it: one who picks uniform sees what to type
+INIT_PLACEHOLDERS = {"low": "required, e.g. -0.05", "high": "required, e.g. 0.05", "std": "required, e.g. 0.05",
+                     "mean": "0 if left empty", "gain": "the initialiser's own if left empty"}
 LABELS: dict[str, str] = {
     "data": "Dataset", "data_root": "data folder", "model": "Network", "hidden": "hidden widths", "act": "activation",
     **{f"rule{i}": f"Rule {i}" for i in range(1, SLOTS + 1)},
@@ -164,7 +168,7 @@ SCHEDULE_CHOICES = [NONE, *(name for name in SCHEDULE_PARAMS if name in SCHEDULE
 # is refused by name (`refusals`).
 CHOICES: dict[str, Sequence[str]] = {
     "data": [name for name in DATASET_OPTIONS if name != "parity"], "model": list(MODEL_OPTIONS),
-    "act": ACTIVATIONS, "opt": OPTIMIZERS, "loss": LOSSES, "device": DEVICES, "init": list(INIT_PARAMS),
+    "act": ACTIVATIONS, "opt": OPTIMIZERS, "loss": LOSSES, "device": DEVICES, "init": list(FORWARD_INITS),
     "fb": list(INIT_PARAMS), "sched": SCHEDULE_CHOICES, "sched_from": list(RESTART_FROM), "reduce": REDUCTIONS,
     **{f"rule{i}": [NONE, *RULES] for i in range(1, SLOTS + 1)},
     **{f"r{i}_{o}": option_choices(o) for i in range(1, SLOTS + 1) for o in OPTIONS if OPTIONS[o].kind == "choice"}}

@@ -38,7 +38,7 @@ from explorer.config import (
     RunConfig,
 )
 from explorer.config.dataset_options import DATASET_OPTIONS, IMAGE_DATASETS, RESIZABLE
-from explorer.config.registry import OPTIONS, RULES
+from explorer.config.registry import FORWARD_INITS, OPTIONS, RULES
 from explorer.config.schema import REDUCTIONS
 from explorer.runs.workspace import comparison_configs
 from explorer.config.schedule import RESTART_FROM
@@ -150,7 +150,7 @@ class InitControl:
 
     def __init__(self, description: str, spec: Mapping | None, *, rule_default: bool = False,
                  forward: bool = False) -> None:
-        names = [n for n in INIT_PARAMS if not (forward and n == "sign_concordant")]
+        names = list(FORWARD_INITS if forward else INIT_PARAMS)
         self.name = widgets.Dropdown(options=([RULE_DEFAULT] if rule_default else []) + names,
                                      description=description, style=WIDE)
         self.fields = {"low": widgets.FloatText(-0.1, description="low", layout={"width": "150px"}),

@@ -58,3 +58,27 @@ def test_a_hostile_link_is_named_and_the_address_shows_what_is_used(app, new_pag
 
     watch.assert_clean("after the hostile link")
     watch_other.assert_clean("after the link with a path for a run id")
+
+
+def test_a_value_typed_into_a_control_is_checked_beside_it_not_blamed_on_a_link(app, new_page, screenshots):
+    """A student types learning rate 0 on a page opened without a link: the page says so beside the
+    control, not as "Not used from this link", and once the value is fixed no warning is left."""
+    from .browse import set_control
+
+    page = new_page()
+    watch = Watch(page)
+    app_bench.open_train_page(page, f"{app.url}/")
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    set_control(page, "learning rate", "0")
+    page.get_by_text("Check this setting: learning rate must be greater than 0").wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    body = page.inner_text("body")
+    assert "Not used from this link" not in body and "The link's" not in body, body
+    page.screenshot(path=str(screenshots / "faults-typed-lr0.png"), full_page=False)
+    set_control(page, "learning rate", "0.05")
+    page.get_by_text("Check this setting").wait_for(state="detached", timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()  # the "Choose the setup below" hint only
+    assert [a for a in alerts if not a.startswith("Choose the setup below")] == [], alerts
+    assert parse_qs(urlparse(page.url).query).get("lr") in (None, ["0.05"]), page.url
+    watch.assert_clean("after typing a learning rate of 0 and putting it back")
