@@ -270,9 +270,13 @@ def _status(found) -> str:
     for label, info in zip(found.labels, infos):
         last = frames.latest(found.records[label])
         words = common.STATUS_WORDS.get(info.status, info.status)
+        stopped = info.status == "diverged" and info.diverged_at is not None
+        if stopped:  # the step whose loss went bad; the run stops at the logging step that saw it
+            words += f" at step {info.diverged_at:,}"
         if info.total_steps:
             epochs = found.configs[0].train.epochs
-            words += f" · epoch {last.get('epoch', 0):.1f}/{epochs} · step {info.steps_done or 0:,}/{info.total_steps:,}"
+            words += (f" · epoch {last.get('epoch', 0):.1f}/{epochs} · {'stopped at step' if stopped else 'step'} "
+                      f"{info.steps_done or 0:,}/{info.total_steps:,}")
         if last.get("time"):
             words += f" · {last['samples'] / last['time']:,.0f} samples/s"
         parts.append(f"**{label}**: {words}")

@@ -197,6 +197,9 @@ def test_a_diverged_run_is_named_with_its_step(store_path):
     info = Store(store_path).list_runs()[0]
     assert info.status == "diverged"
     assert f"diverged at step {info.diverged_at}" in text(at)
+    # the status line names both steps: where the loss went bad, and where the run stopped
+    assert f"**BP**: diverged at step {info.diverged_at} · epoch" in text(at)
+    assert f"stopped at step {info.steps_done}/{info.total_steps}" in text(at)
     loss = _chart(at, "Loss")
     assert loss["step"].max() <= info.diverged_at  # curves up to there
     assert all(math.isfinite(v) for v in loss["value"])
