@@ -209,3 +209,23 @@ def test_a_log_axis_labels_powers_of_ten_only():
     labels = [float(t.replace("−", "-")) for t in re.findall(r">([-\d.e+−]+)</text>", y_axis)]
     assert len(labels) >= 4, labels
     assert all(math.isclose(math.log10(v), round(math.log10(v)), abs_tol=1e-9) for v in labels), labels
+
+
+def test_a_one_point_charts_lone_tick_is_a_short_number():
+    # one logged point, at epoch 1/22: Vega's only x tick used to read 0.0454545
+    table = frames.curves({"BP": [{"step": 1, "epoch": 1 / 22, "train_loss": 2.3, "test_loss": 2.3}]})
+    svg = _svg(charts.learning_curves(table, "loss").to_dict())
+    x_axis = svg.split('aria-label="X-axis')[1].split("</g></g>")[0]
+    labels = re.findall(r">([-\d.e+−]+)</text>", x_axis)
+    assert labels and all(len(label) <= 6 for label in labels), labels
+    assert any(abs(float(label) - 1 / 22) < 5e-4 for label in labels), labels
+
+
+def test_a_band_charts_epoch_axis_has_whole_epochs_and_its_legend_the_lines_colours():
+    table = pd.DataFrame({"run": ["BP"] * 3, "epoch": [1, 2, 3], "mean": [0.9, 0.95, 0.97],
+                          "low": [0.85, 0.9, 0.95], "high": [0.95, 0.99, 0.99], "n": [2, 2, 2]})
+    spec = charts.band_chart(table, {"BP": 0.985}).to_dict()
+    # a parity run of 3 epochs showed ticks 1.1, 1.2 …; the browser's Vega honours tickMinStep (seen in
+    # Chromium: 1, 2, 3), vl-convert's does not, so the spec is what is checked here
+    assert spec["layer"][0]["encoding"]["x"]["axis"]["tickMinStep"] == 1
+    assert spec["layer"][0]["encoding"]["color"]["legend"]["symbolOpacity"] == 1

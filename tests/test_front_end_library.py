@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -318,11 +319,11 @@ def test_paused_comparison_takes_single_steps(tmp_path):
     with Workspace(tmp_path / "runs.sqlite") as ws:
         found = ws.compare(TINY, [{"name": "bp"}, {"name": "dfa"}], paused=True)
         found.step(3)
-        deadline = 0
-        while any(i.steps_done < 3 for i in found.infos) and deadline < 200:
+        # the store shows a run's third step (its records flushed) a moment before it marks it paused
+        deadline = time.monotonic() + 60
+        while (any(i.steps_done < 3 for i in found.infos) or any(s != "paused" for s in found.statuses())) \
+                and time.monotonic() < deadline:
             found.poll()
-            deadline += 1
-            import time
             time.sleep(0.05)
         assert [i.steps_done for i in found.infos] == [3, 3]
         assert all(s == "paused" for s in found.statuses())

@@ -129,11 +129,13 @@ def run_order(df: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
     return list(order) if order is not None else list(dict.fromkeys(df["run"]))
 
 
-# Every axis's numbers: 0.25, 100, 12345 as they are, very large or small ones as 8e+31 or 6e-14;
-# never 1.4999999999999. A label expression rather than a format: Vega trims a format's precision
-# to the tick step (so "~g" writes 100 as "1e+2").
+# Every axis's numbers: 0.25, 100, 12345 as they are, very large or small ones as 8e+31 or 6e-14,
+# fractions to three figures (the lone tick of a one-point chart at epoch 1/22 reads 0.0455); never
+# 1.4999999999999. A label expression rather than a format: Vega trims a format's precision to the
+# tick step (so "~g" writes 100 as "1e+2").
 NUMBER_LABELS = ("abs(datum.value) >= 1e5 || (abs(datum.value) < 1e-3 && datum.value != 0) ? "
-                 "format(datum.value, '.2~e') : format(datum.value, '.6~g')")
+                 "format(datum.value, '.2~e') : abs(datum.value) < 1 ? format(datum.value, '.3~g') : "
+                 "format(datum.value, '.6~g')")
 
 
 # On a log axis Vega puts a tick at every 1–9 multiple of each power of ten, then drops the labels
@@ -338,7 +340,9 @@ def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, 
     published value in ``references`` (run label -> value) is a dashed line in the run's colour."""
     labels = run_order(df, order) if len(df) else list(references or {})
     scale = colors(labels)
-    base = alt.Chart(df).encode(x=alt.X("epoch:Q", axis=number_axis()), color=alt.Color("run:N", title="rule", scale=scale))
+    # whole epochs on the axis (not 1.1, 1.2 …), and the legend in the lines' colours, not the bands' pale ones
+    base = alt.Chart(df).encode(x=alt.X("epoch:Q", axis=number_axis(tickMinStep=1)),
+                                color=alt.Color("run:N", title="rule", scale=scale, legend=alt.Legend(symbolOpacity=1)))
     area = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title=measure, scale=alt.Scale(zero=False),
                                                       axis=number_axis()),
                                               y2="high:Q")
