@@ -234,7 +234,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=whole(1, MAX_THREADS), default=1, help="threads each library may use (default 1)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     k = sub.add_parser("seeds-bench", help="time of S seeds stacked into one network vs one seed")
-    k.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3, help="seeds stacked into one network (default 3)")
+    k.add_argument("--seeds", type=whole(1, MAX_SEED_COUNT), default=3,
+                   help="seeds stacked into one network (default 3)")
     k.add_argument("--steps", type=whole(1, MAX_STEPS), default=200, help="timed steps of each (default 200)")
     k.add_argument("--rule", default="dfa", help=flag_help("algorithm.name", tuple(RULES)))
     k.add_argument("--device", help=", ".join(DEVICES))

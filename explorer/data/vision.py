@@ -25,7 +25,7 @@ def first_and_last_line(err: BaseException) -> str:
     download error lists every mirror it tried), its last, which says why.
 
     Example:
-        >>> first_and_last_line(RuntimeError("Error downloading a.gz:\\nTried https://m1/, got:\\n<urlopen error x>\\n"))
+        >>> first_and_last_line(RuntimeError("Error downloading a.gz:\\nTried https://m1/:\\n<urlopen error x>"))
         'Error downloading a.gz: <urlopen error x>'
         >>> first_and_last_line(OSError("disk full"))
         'disk full'

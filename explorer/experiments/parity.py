@@ -63,7 +63,8 @@ def __getattr__(name: str):
     if name == "REFERENCE_NOTE":
         from explorer.experiments.references import PARITY_SETTING, PARITY_SOURCE
 
-        return (f"Published: {PARITY_SETTING} ({PARITY_SOURCE}); ≈: approximate (read off a plot, or the mean of the author's runs that a plot draws). The defaults here are "
+        return (f"Published: {PARITY_SETTING} ({PARITY_SOURCE}); ≈: approximate (read off a plot, or the mean "
+                "of the author's runs that a plot draws). The defaults here are "
                 "smaller (8×8 digits, fewer units, samples and epochs), so compare the ordering of the rules "
                 "more than the exact numbers.")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

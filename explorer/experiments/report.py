@@ -103,8 +103,8 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
     shape = alt.Shape("kind:N", title="published", scale=alt.Scale(domain=[EXACT, APPROX], range=["diamond", "circle"]))
     for kind, filled in ((EXACT, True), (APPROX, False)):
         layers.append(alt.Chart(points[points["kind"] == kind]).mark_point(size=150, strokeWidth=2.5, filled=filled).encode(
-            x=x, y=alt.Y("published:Q", title=title, scale=y_scale, axis=number_axis(log=logged)), color=color, shape=shape,
-            tooltip=["run:N", alt.Tooltip("text:N", title="published"), "epoch:Q"]))
+            x=x, y=alt.Y("published:Q", title=title, scale=y_scale, axis=number_axis(log=logged)), color=color,
+            shape=shape, tooltip=["run:N", alt.Tooltip("text:N", title="published"), "epoch:Q"]))
     subtitle = entry.title if len(entry.title) <= 80 else entry.title[:79].rsplit(" ", 1)[0] + " …"
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=alt.TitleParams(
         f"{entry.id}: {entry.ref}", subtitle=subtitle, anchor="start"))
@@ -219,4 +219,5 @@ def write(entries: Iterable[Entry], scale: str, seeds: int, store: Store, out_di
     return path
 
 
-__all__ = ["HEIGHT", "PAGE_HEIGHT", "WIDTH", "entry_chart", "file_name", "markdown_table", "metric_title", "order_summary", "write"]
+__all__ = ["HEIGHT", "PAGE_HEIGHT", "WIDTH", "entry_chart", "file_name", "markdown_table", "metric_title",
+           "order_summary", "write"]

@@ -265,7 +265,8 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
     for row, (run, at) in enumerate(diverged.items()):  # a line of text each, as `charts.learning_curves`
         parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{TOP}" y2="{bottom}" stroke="{DIVERGED_COLOR}" '
                      f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12 + DIVERGED_LINE * row}" '
-                     f'font-family="sans-serif" font-size="11" fill="{DIVERGED_COLOR}">{escape(str(run))} diverged</text>')
+                     f'font-family="sans-serif" font-size="11" fill="{DIVERGED_COLOR}">{escape(str(run))} '
+                     'diverged</text>')
     legend = [(escape(str(run)), color[run], None) for run in legend_runs]
     legend += [(escape(style), "#666", dash) for style, dash in dashes.items()] if len(dashes) > 1 else []
     for i, (name, stroke, dash) in enumerate(legend):

@@ -52,8 +52,11 @@ def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screens
     train = subprocess.Popen(command, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        info = _wait(lambda: next((i for i in store.list_runs() if i.id not in before and i.status == "running"),
-                                  None), 120, f"the {kind} command's run was not running")
+        # running and past its first step: a run is "running" while it builds, and stopped then it
+        # ends with no step taken (seen on a loaded machine)
+        info = _wait(lambda: next((i for i in store.list_runs() if i.id not in before and i.status == "running"
+                                   and (i.steps_done or 0) > 0), None),
+                     120, f"the {kind} command's run was not training")
         page = new_page()
         watch = Watch(page)
         page.goto(f"{app.url}/runs", timeout=TIMEOUT_MS)
