@@ -231,6 +231,40 @@ def test_the_guard_stops_a_run_past_its_steps(tmp_path):
         guard.close()
 
 
+def test_the_guard_frees_a_worker_held_by_a_paused_run_only_while_others_wait(tmp_path):
+    now = [0.0]                                      # the guard's clock: the test moves it
+    config = {"model": {"hidden": [4]}, "train": {"epochs": 3}, "device": "cpu"}
+    with JobManager(tmp_path / "runs.sqlite", max_concurrent=1) as jobs:
+        limits = caps.Caps(max_paused=60)
+        guard = caps.Guard(jobs, limits, every=3600, clock=lambda: now[0])   # looks only when told
+        held = jobs.submit(config, paused=True)      # a tab paused it and closed: it keeps the worker
+        deadline = time.monotonic() + 60
+        while held.status != "paused" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        guard.check()
+        now[0] = 1000.0
+        guard.check()
+        assert held.held, "nobody waits for the worker: a long pause is left alone"
+        held.step(2)
+        while held.steps_done < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        waiting = jobs.submit(config)
+        guard.check()                                # the steps restarted the count, at 1000 s
+        now[0] = 1059.0
+        guard.check()
+        assert held.held and waiting.position == 1, "59 s paused since its last step is within the cap"
+        now[0] = 1061.0
+        guard.check()
+        assert held.wait(timeout=60) == "cancelled"
+        guard.check()                                # records why, now that it has ended
+        info = jobs.store.get_run(held.id)
+        assert info.error == ("stopped by the server: it stayed paused for 60 s while other runs waited for a "
+                              "worker (its host can raise EXPLORER_MAX_PAUSED)")
+        assert info.steps_done == 2
+        assert waiting.wait(timeout=120) == "done"   # the freed worker trains the run that waited
+        guard.close()
+
+
 def test_the_train_page_shows_a_run_the_server_stopped_at_its_time(store_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_SECONDS", "0.5")
     at = _open(None, [("epochs", "3"), ("rule2", "none")])
@@ -250,6 +284,7 @@ def test_caps_come_from_the_file_and_the_environment_wins(tmp_path):
     assert caps.load(environ={}, path=file) == caps.Caps(max_steps=5000, max_seconds=60.0, session_runs=3)
     assert caps.load(environ={"EXPLORER_CAPS": str(file), "EXPLORER_MAX_STEPS": "7"}).max_steps == 7
     assert caps.load(environ={}, path=None) == caps.Caps()
+    assert caps.load(environ={"EXPLORER_MAX_PAUSED": "120"}, path=None).max_paused == 120.0
     file.write_text("[caps]\nmax_step = 5\n", encoding="utf-8")
     with pytest.raises(caps.CapsFileError, match=r"unknown key caps.max_step"):
         caps.load(environ={}, path=file)

@@ -1,7 +1,7 @@
 """Caps a host puts on a shared server: how long one run may train, and how many runs it takes at once.
 
 The app may be a classroom's shared server, reached by links anyone can edit. Whoever hosts it sets
-four caps (`Caps`), which the app reads (`load`) whenever it starts runs, from environment variables,
+five caps (`Caps`), which the app reads (`load`) whenever it starts runs, from environment variables,
 which win, or from a small TOML file (``$EXPLORER_CAPS``, else ``~/.explorer/caps.toml`` when it exists), section
 ``[caps]``:
 
@@ -15,12 +15,16 @@ environment variable        TOML key                  default          what it c
                                                                        has queued or training
 ``EXPLORER_TOTAL_RUNS``     ``total_runs``            240              runs queued or training on
                                                                        the server, all sessions
+``EXPLORER_MAX_PAUSED``     ``max_paused``            900 (15 min)     time a paused run keeps its
+                                                                       worker while others wait
 ==========================  ========================  ===============  ===========================
 
 A run past ``max_steps`` is refused before it starts (`check_steps`, a `CapError` about
 ``train.epochs``, so the page tells it beside its epochs control); a start past a count is refused
 (`check_counts`). A run still training when its wall time is up is stopped by the server's
-`Guard` and kept as ``cancelled``, its error text saying which cap stopped it. Every refusal names
+`Guard` and kept as ``cancelled``, its error text saying which cap stopped it; so is a run left
+paused (no step taken) for ``max_paused`` seconds while other runs wait in the queue, which is what a
+closed tab leaves behind: a paused run holds its worker. Every refusal names
 the cap and how the host raises it. The defaults let a laptop train any classroom setup (the Train
 page's default is 11,000 steps; the Parity page's 60 runs fit one session), while no link can hold a
 shared server for more than four hours a run.
@@ -68,11 +72,13 @@ class Caps:
     max_seconds: float = 4 * 3600.0
     session_runs: int = 60
     total_runs: int = 240
+    max_paused: float = 900.0
 
 
 # cap (its TOML key) -> (its environment variable, its type)
 SOURCES = {"max_steps": ("EXPLORER_MAX_STEPS", int), "max_seconds": ("EXPLORER_MAX_SECONDS", float),
-           "session_runs": ("EXPLORER_SESSION_RUNS", int), "total_runs": ("EXPLORER_TOTAL_RUNS", int)}
+           "session_runs": ("EXPLORER_SESSION_RUNS", int), "total_runs": ("EXPLORER_TOTAL_RUNS", int),
+           "max_paused": ("EXPLORER_MAX_PAUSED", float)}
 
 
 def _positive(raw: object, where: str, kind: type) -> int | float:
@@ -179,17 +185,22 @@ def stop_words(cap: str, caps: Caps) -> str:
     if cap == "max_seconds":
         return (f"stopped by the server: it trained for its longest time, {caps.max_seconds:g} s "
                 f"({raise_words('max_seconds')})")
+    if cap == "max_paused":
+        return (f"stopped by the server: it stayed paused for {caps.max_paused:g} s while other runs waited "
+                f"for a worker ({raise_words('max_paused')})")
     return f"stopped by the server: it reached {caps.max_steps:,} steps ({raise_words('max_steps')})"
 
 
 class Guard:
     """A thread that watches a job manager's runs on a worker and stops any past its wall time or
-    its steps; the stopped run ends ``cancelled`` and its error text says which cap stopped it
-    (`stop_words`). One per job manager (`guard`). ``clock``: seconds (tests may pass their own)."""
+    its steps, or paused too long while others wait; the stopped run ends ``cancelled`` and its
+    error text says which cap stopped it (`stop_words`). One per job manager (`guard`). ``clock``:
+    seconds (tests may pass their own, and call `check` themselves with a long ``every``)."""
 
     def __init__(self, jobs, caps: Caps, every: float = 0.5, clock=time.monotonic) -> None:
         self.jobs, self.caps, self.every, self.clock = jobs, caps, every, clock
         self._seen: dict[str, float] = {}      # run id -> when it was first seen on a worker
+        self._held: dict[str, tuple[int, float]] = {}  # paused run id -> (its steps, when first seen so)
         self._stopping: dict[str, str] = {}    # run id -> the cap it was stopped by, until it ends
         self._halt = threading.Event()
         self.stopped: dict[str, str] = {}      # run id -> the words recorded
@@ -216,13 +227,15 @@ class Guard:
         """One look: stop runs past a cap, and record why for those that have ended since."""
         now = self.clock()
         active = set(self.jobs.active())
+        waiting = bool(active) and bool(self.jobs.queued())
         for run_id in active:
             if run_id in self._stopping:
                 continue
             start = self._seen.setdefault(run_id, now)
             handle = self.jobs.handle(run_id)
             cap = ("max_seconds" if now - start > self.caps.max_seconds else
-                   "max_steps" if handle.steps_done > self.caps.max_steps else None)
+                   "max_steps" if handle.steps_done > self.caps.max_steps else
+                   "max_paused" if waiting and self._paused_for(handle, now) > self.caps.max_paused else None)
             if cap is not None:
                 self._stopping[run_id] = cap
                 handle.stop()
@@ -237,6 +250,19 @@ class Guard:
                 self.stopped[run_id] = words
         for run_id in set(self._seen) - active - set(self._stopping):
             del self._seen[run_id]
+            self._held.pop(run_id, None)
+
+    def _paused_for(self, handle, now: float) -> float:
+        """How long ``handle`` has been paused without taking a step (0 if it is not paused): a
+        single step restarts the count, as a student stepping through a run is still there."""
+        if handle.status != "paused":
+            self._held.pop(handle.id, None)
+            return 0.0
+        steps, since = self._held.get(handle.id, (None, now))
+        if steps != handle.steps_done:
+            steps, since = handle.steps_done, now
+        self._held[handle.id] = steps, since
+        return now - since
 
 
 _guards: dict[int, Guard] = {}
