@@ -31,6 +31,7 @@ import queue
 import re
 import signal
 import sys
+import tempfile
 import threading
 from typing import Any
 
@@ -702,8 +703,11 @@ def _numbers(text: str, flag: str) -> list[float]:
 
 
 def check_out(path: str, flag: str) -> str:
-    """An output file's path, checked before any work: its folder must exist (a `ConfigError`
-    naming the flag and the file, rather than a failed write after a long run).
+    """An output file's path, checked before any work: its folder must exist and take a new file,
+    and the file, if it is there, must open for writing (a `ConfigError` naming the flag and the
+    file, rather than a failed write after a long run). Both are tried, not read from permission
+    bits, which root passes and a read-only mount or ``/proc`` refuses anyway: the folder with a
+    temporary file, deleted at once, the file opened to append and closed unchanged.
 
     Example:
         >>> check_out("/nowhere/at/all.csv", "--out")
@@ -716,6 +720,16 @@ def check_out(path: str, flag: str) -> str:
         raise ConfigError(f"{flag}: cannot write {path}: no folder {folder}", field=flag)
     if os.path.isdir(path):
         raise ConfigError(f"{flag}: cannot write {path}: it is a folder", field=flag)
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise ConfigError(f"{flag}: cannot write {path}: the folder {folder} takes no new file "
+                          f"({err.strerror or err})", field=flag) from None
+    if os.path.exists(path):
+        try:
+            open(path, "a").close()   # append mode: the file is opened for writing, not changed
+        except OSError as err:
+            raise ConfigError(f"{flag}: cannot write {path}: {err.strerror or err}", field=flag) from None
     return path
 
 

@@ -70,6 +70,8 @@ CASES = [
     (["parity", "--seeds", "0"], "--seeds must be at least 1"),
     (["parity", "--base", "digits", "--epochs", "1", "--seeds", "1", "--rules", "bp", "--out", "{folder}/no/p.csv"],
      "--out: cannot write {folder}/no/p.csv"),
+    (["parity", "--base", "digits", "--epochs", "1", "--seeds", "1", "--rules", "bp", "--out", "/proc/p.csv"],
+     "--out: cannot write /proc/p.csv: the folder /proc takes no new file"),
     (["sweep", "--config", "{binary}", "--grid", "{list}"], "--config: {binary} is not a JSON file"),
     (["sweep", "--config", "{list}", "--grid", "{list}"], "a run config must be an object"),
     (["reproduce", "--seeds", "0", "--list"], "--seeds must be at least 1"),
