@@ -53,7 +53,8 @@ def _setting() -> str:
 
 PARITY, PARITY_APPROX = _parity()
 _FIRST, _DFA = map(catalogue.get, PARITY_ENTRIES)
-PARITY_SOURCE = (f"{catalogue.document_name(_FIRST.source)}, {_FIRST.ref} (DFA: {_DFA.ref}); catalogue entries "
+PARITY_SOURCE = (f"{catalogue.document_name(_FIRST.source)}, {_FIRST.ref}, its k = 1 values as Daniely & Malach plot "
+                 f"them, which the figure reproduces (DFA, with plain SGD: {_DFA.ref}); catalogue entries "
                  f"{', '.join(PARITY_ENTRIES)}")
 PARITY_SETTING = _setting()
 

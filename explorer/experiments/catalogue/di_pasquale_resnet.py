@@ -161,8 +161,8 @@ ENTRIES: tuple[Entry, ...] = (
            "FA, initial sign concordance", {**FA, "algorithm.feedback_init": SIGN_INIT},
            ((200, 0.1, 51.57), (200, 0.05, 54.32), (200, 0.01, 60.37), (200, 0.005, 62.48), (200, 0.001, 66.83)),
            "Feedback B = |R| ⊙ sign(W) at initialisation only, R ~ U(±1/√fan_in); the signs are not followed "
-           "afterwards. The text says the first iteration ran at lr 0.01 and the second at 0.001; the table's "
-           "rates (0.1 … 0.001) are used, the text's belong to Table 3.14."),
+           "afterwards. The text says the first iteration ran at lr 0.01 and the second at 0.001, which matches "
+           "neither this table (0.1 … 0.001) nor Table 3.14 (0.001, 0.0001); the table's rates are used."),
     _table("3.14", "FA with sign-concordant initial feedback at lr 1e-3: 68.26%, no gain at 1e-4",
            "FA, initial sign concordance", {**FA, "algorithm.feedback_init": SIGN_INIT},
            ((200, 0.001, 68.26), (200, 0.0001, None)),
