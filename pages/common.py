@@ -357,7 +357,18 @@ class Classroom:
         self.hidden = {h for h in st.query_params.get("hide", "").split(",") if h in self.groups}
         self._locked = None
 
-    def box(self, group: str, column):
+    def layout(self, cells: Sequence[Sequence[str]], per_row: int = 3) -> dict:
+        """Each shown group's column. ``cells`` are the groups drawn one above the other in a column,
+        in reading order; the cells with a group the link shows fill rows of ``per_row`` columns, so a
+        hidden group leaves no gap. A hidden group has no column: `box` puts it in the closed box."""
+        shown = [cell for cell in cells if any(group not in self.hidden for group in cell)]
+        columns = {}
+        for start in range(0, len(shown), per_row):
+            for cell, column in zip(shown[start:start + per_row], st.columns(per_row)):
+                columns.update((group, column) for group in cell if group not in self.hidden)
+        return columns
+
+    def box(self, group: str, column=None):
         """``column``, or the closed box (made at the first hidden group) if the link hides ``group``."""
         if group not in self.hidden:
             return column

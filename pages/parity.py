@@ -40,8 +40,8 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
     """Draw the controls (groups the link hides go into a closed box); the setup they hold and,
     per field, a place right under its widget."""
     spots: dict[str, st.delta_generator.DeltaGenerator] = {}
-    task, rules_col, size = st.columns(3)
-    with classroom.box("task", task):
+    at = classroom.layout([("task",), ("rules",), ("size",)])
+    with classroom.box("task", at.get("task")):
         k = _number("k (digits per sample)", "par_k", D.k, min_value=1, max_value=10, step=1,
                     help="the label is the parity of the sum of k digits shown side by side")
         spots["k"] = st.empty()
@@ -54,7 +54,7 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
                                  placeholder="$EXPLORER_DATA or ~/.explorer/data",
                                  help="a folder holding MNIST/raw/ (torchvision's layout)")
         spots["root"] = st.empty()
-    with classroom.box("rules", rules_col):
+    with classroom.box("rules", at.get("rules")):
         rules = st.multiselect("rules", PARITY_RULES, default=list(D.rules), key="par_rules", bind="query-params",
                                format_func=_rule_words,
                                help="; ".join(f"{_rule_words(r)}: {RULES[r.partition(':')[0]].help}"
@@ -65,7 +65,7 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
         optimizers = {name: _number(f"learning rate ({name})", f"par_lr_{name}", PARITY_LR[name], min_value=0.0,
                                     format="%g", step=None) for name in chosen}
         spots["optimizers"] = st.empty()
-    with classroom.box("size", size):
+    with classroom.box("size", at.get("size")):
         seeds = _number("seeds", "par_seeds", D.seeds, min_value=1, max_value=MAX_SEEDS, step=1,
                         help="each rule is run once per seed; the band is the 95% confidence interval of the "
                              "mean (two seeds or more)")

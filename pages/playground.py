@@ -100,8 +100,8 @@ def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
     """Draw the controls (groups the link hides go into a closed box); the setup they hold and,
     per field, a place right under its widget."""
     spots: dict = {}
-    data_col, net_col, train_col = st.columns(3)
-    with classroom.box("data", data_col):
+    at = classroom.layout([("data",), ("network",), ("training",)])
+    with classroom.box("data", at.get("data")):
         data = st.selectbox("dataset", TOYS, key="pg_data", bind="query-params")
         spots["data"] = st.empty()
         noise = st.slider("noise", 0.0, 1.5, DEFAULT_NOISE[data], 0.01, key=f"pg_noise_{data}", bind="query-params",
@@ -118,7 +118,7 @@ def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
             classes = st.number_input("classes", min_value=2, max_value=10, value=D.classes, key="pg_classes",
                                       bind="query-params")
         spots["classes"] = st.empty()
-    with classroom.box("network", net_col):
+    with classroom.box("network", at.get("network")):
         hidden = st.text_input("hidden widths", value=D.hidden, key="pg_hidden", bind="query-params",
                                help="comma-separated, e.g. 16,16; empty for a linear classifier")
         spots["hidden"] = st.empty()
@@ -131,7 +131,7 @@ def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
                                help="They start from the same forward weights and see the same minibatches; each "
                                     "rule's options are at their defaults.\n" + RULE_HELP)
         spots["rules"] = st.empty()
-    with classroom.box("training", train_col):
+    with classroom.box("training", at.get("training")):
         optimizer = st.selectbox("optimiser", OPTIMIZERS, key="pg_opt", bind="query-params")
         spots["optimizer"] = st.empty()
         lr = st.number_input("learning rate", min_value=0.0, value=D.lr, format="%g", step=None, key="pg_lr",

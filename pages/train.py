@@ -171,9 +171,10 @@ def _schedule_controls() -> None:
 
 def _controls(classroom: common.Classroom) -> dict:
     """Draw the setup controls (groups the link hides go into a closed box) and return their values."""
-    top, bottom = st.columns(3), st.columns(3)
     box = classroom.box
-    with _group(box, "data", top[0]):
+    at = classroom.layout([("data",), ("model",), ("rules",), ("init", "feedback"), ("optimizer",),
+                           ("training", "seed", "device")])
+    with _group(box, "data", at.get("data")):
         name = _select("data", DATASETS, help="digits is built in; the others are read from a folder in torchvision's layout")
         if name in FOLDER_DATASETS:
             root = _text("data_root", placeholder="$EXPLORER_DATA or ~/.explorer/data")
@@ -182,7 +183,7 @@ def _controls(classroom: common.Classroom) -> dict:
                 st.warning(absent)
         _select("loss", LOSSES, help=LOSS_HELP)
         _input_controls(name)
-    with _group(box, "model", top[1]):
+    with _group(box, "model", at.get("model")):
         if _select("model", list(MODEL_OPTIONS)) == "mlp":
             _text("hidden", help="comma-separated, e.g. 64,64")
         _select("act", ACTIVATIONS)
@@ -191,26 +192,27 @@ def _controls(classroom: common.Classroom) -> dict:
                 disabled=not urlstate.takes_dropout(network))
         if not urlstate.takes_dropout(network):
             st.caption(f"Dropout: for the MLP and the CNNs; {network} takes none.")
-    with _group(box, "rules", top[2]):
+    with _group(box, "rules", at.get("rules")):
         for i in range(1, urlstate.SLOTS + 1):
             _rule_controls(i)
-    with _group(box, "init", bottom[0]):
+    with _group(box, "init", at.get("init")):
         _init_controls("init")
+    with _group(box, "feedback", at.get("feedback")):
         _init_controls("fb")
-    with _group(box, "optimizer", bottom[1]):
+    with _group(box, "optimizer", at.get("optimizer")):
         if _select("opt", OPTIMIZERS) in ("sgd", "rmsprop"):
             _number("momentum", min_value=0.0, max_value=0.999)
         _number("lr", min_value=0.0, format="%g", step=None)
         _number("wd", min_value=0.0, format="%g", step=None)
         _check("bm")
         _schedule_controls()
-    with _group(box, "training", bottom[2]):
+    with _group(box, "training", at.get("training")):
         _number("batch", min_value=1)
         _number("epochs", min_value=1)
         _check("maps", help="hidden representations of 500 test samples at ~10 checkpoints, for the Representations page")
-    with _group(box, "seed", bottom[2]):
+    with _group(box, "seed", at.get("seed")):
         _number("seed", min_value=0)
-    with _group(box, "device", bottom[2]):
+    with _group(box, "device", at.get("device")):
         if _select("device", list(DEVICES)) == "auto":
             words = _auto_choice(json.dumps(dict(drawn), sort_keys=True, default=str))
             if words:
