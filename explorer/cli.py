@@ -695,11 +695,26 @@ def _bench(args) -> int:
     return 0
 
 
-def _numbers(text: str, flag: str) -> list[float]:
+def rates(text: str, flag: str) -> list[float]:
+    """Learning rates, one or comma-separated, each a finite number greater than 0.
+
+    Example:
+        >>> rates("0.5, 1e-2", "--lr")
+        [0.5, 0.01]
+        >>> rates("0.5,-1", "--lr")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --lr: every learning rate must be a finite number greater than 0, got -1
+    """
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as err:
-        raise ConfigError(f"{flag} must be a number or comma-separated numbers, got {text!r}") from err
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} must be a number or comma-separated numbers, got {text!r}", field=flag) from None
+    for value, written in zip(values, (v.strip() for v in text.split(",") if v.strip())):
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{flag}: every learning rate must be a finite number greater than 0, got {written}",
+                              field=flag)
+    return values
 
 
 def check_out(path: str, flag: str) -> str:
@@ -766,16 +781,39 @@ def _print_summary(final, title: str) -> None:
     print(final.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+# A parity setup's field (`ParitySetup`, whose messages use the page's words) -> the flag that sets it.
+PARITY_FLAGS = {"k": "--k", "base": "--base", "root": "--root", "rules": "--rules", "optimizers": "--optimizer",
+                "seeds": "--seeds", "epochs": "--epochs", "train_samples": "--train-samples",
+                "test_samples": "--test-samples", "batch_size": "--batch-size"}
+
+
+def parity_flag_error(err: ConfigError) -> ConfigError:
+    """``err`` about a parity setup's field, said of the flag that sets it (else ``err`` itself).
+
+    Example:
+        >>> str(parity_flag_error(ConfigError("epochs: a whole number from 1 to 1,000, got 0", field="epochs")))
+        '--epochs: a whole number from 1 to 1,000, got 0'
+    """
+    words = str(err)
+    flag = "--lr" if err.field == "optimizers" and words.startswith("learning rate") else PARITY_FLAGS.get(err.field)
+    if flag is None:
+        return err
+    return ConfigError(f"{flag}: {words.partition(': ')[2] or words}", field=flag)
+
+
 def _parity(args) -> int:
     from explorer.experiments.parity import run_parity
 
     out = check_out(args.out or f"parity-k{args.k}.csv", "--out")
     data = {k: v for k, v in {"root": args.root, "train_samples": args.train_samples,
                               "test_samples": args.test_samples}.items() if v is not None}
-    _, summary, final = run_parity(args.k, args.rules.split(","), _numbers(args.lr, "--lr"), args.seeds,
-                                   base=args.base, epochs=args.epochs, optimizer=args.optimizer,
-                                   momentum=args.momentum, batch_size=args.batch_size, data_options=data,
-                                   device=args.device)
+    try:
+        _, summary, final = run_parity(args.k, args.rules.split(","), rates(args.lr, "--lr"), args.seeds,
+                                       base=args.base, epochs=args.epochs, optimizer=args.optimizer,
+                                       momentum=args.momentum, batch_size=args.batch_size, data_options=data,
+                                       device=args.device)
+    except ConfigError as err:
+        raise parity_flag_error(err) from None
     save_csv(summary, out, "--out")
     _print_summary(final, f"parity of {args.k} digit(s), final test accuracy (mean, 95% CI over "
                           f"{args.seeds} seeds) at each rule's chosen lr; summary written to {out}")
