@@ -169,21 +169,20 @@ def door(page: str, params: dict[str, links.Param],
     values the page cannot use are named in a warning at the top, and the address is rewritten
     to what is used (a repeated parameter: its last valid value), then the page runs again on it,
     so every control starts from the address. Returns parameter -> its messages on the run right
-    after (for pages that also tell them beside the control), else {}. The warning stays for the
-    session. Caps the host set wrong stop the page here, before anything is drawn (`caps`)."""
+    after (for pages that also tell them beside the control), else {}. The warning stays until the
+    page is next opened. Caps the host set wrong stop the page here, before anything is drawn (`caps`)."""
     caps()
-    query = {key: st.query_params.get_all(key) for key in st.query_params.to_dict()}
-    # On a rerun of the same page, what changed in the address since the last pass was changed in this
-    # session, by a control bound to it or by the page: not a link. The page tells a value it cannot
-    # use beside its control ("Check this setting"), so only what came with the page's opening (a
-    # link, a switch from another page) is screened here.
-    last_page, last_query = st.session_state.get("door_last", (None, {}))
-    if last_page == page:
-        query = {key: texts for key, texts in query.items() if last_query.get(key) == texts}
-    st.session_state["door_last"] = page, {key: st.query_params.get_all(key) for key in st.query_params.to_dict()}
+    # Only what came with the page's opening (a link, a switch from another page) is screened. On a
+    # rerun of the same page the address holds what the controls set in this session, and the page
+    # tells a value it cannot use beside its control ("Check this setting"), not as a link's.
+    opening = st.session_state.get("door_page") != page
+    st.session_state["door_page"] = page
+    query = {key: st.query_params.get_all(key) for key in st.query_params.to_dict()} if opening else {}
     found = links.screen(query, params, check)
     told = st.session_state.setdefault("door_told", {})
     fresh = st.session_state.setdefault("door_fresh", set())
+    if opening and not found.changed:
+        told.pop(page, None)      # a new opening with nothing refused: an older link's words go
     if found.changed:
         told[page] = found.messages(), found.by_param()
         fresh.add(page)
@@ -255,6 +254,18 @@ def show(param: str, value: str | None) -> None:
 def current_group() -> str | None:
     """The group id this session looks at (``?group=…``)."""
     return shown("group")
+
+
+def open_on_train(query: dict) -> None:
+    """Switch to the Train page showing exactly the setup ``query`` (its parameters; the page's
+    defaults for the rest). The values its controls kept from an earlier visit in this session are
+    dropped first: they would fill in whatever the query leaves out. The runs shown (``group``) stay."""
+    from explorer.views.urlstate import DEFAULTS
+
+    for key in DEFAULTS:
+        if key != "group":
+            st.session_state.pop(key, None)
+    st.switch_page("pages/train.py", query_params=query)
 
 
 def remember_group(group: str | None) -> None:

@@ -70,7 +70,7 @@ if lesson.page == "train" and len(configs) <= urlstate.SLOTS and lessons.differ_
         why_not = f"the Train page cannot hold this lesson's setup: {err}"
 if open_train.button("Open on the Train page", disabled=train_query is None, width="stretch",
                      help="to change its settings and run it there" if train_query is not None else why_not):
-    st.switch_page("pages/train.py", query_params=train_query)
+    common.open_on_train(train_query)
 
 
 def draw(found) -> None:

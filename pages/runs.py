@@ -150,8 +150,7 @@ def _delete(overlay: run_table.Overlay) -> None:
 
 def _open(group: str) -> None:
     common.remember_group(group)
-    st.switch_page("pages/train.py",
-                   query_params=run_table.train_query(list(reversed(_store().list_runs(group=group)))))
+    common.open_on_train(run_table.train_query(list(reversed(_store().list_runs(group=group)))))
 
 
 STOPPED = "Stop asked for {n} run(s); the process that trains them stops them within a few seconds."

@@ -81,6 +81,28 @@ def test_open_on_the_train_page_carries_the_setup(store_path):
     assert at.number_input(key="batch").value == cfgs[0].train.batch_size
 
 
+def test_open_on_the_train_page_shows_the_lesson_and_nothing_left_from_before(store_path):
+    """A student who changed the Train page earlier in the session opens a lesson there: every
+    control shows the lesson's value, or the page's default where the lesson has none."""
+    from explorer.views.urlstate import DEFAULTS
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.selectbox(key="rule4").set_value("fa").run()
+    at.number_input(key="seed").set_value(7).run()
+    at.number_input(key="wd").set_value(0.001).run()
+    at.switch_page("pages/lessons.py").run()
+    at.selectbox(key="lesson").set_value("sparse_dfa").run()
+    button(at, "Open on the Train page").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Train"
+    cfgs = lessons.get("sparse_dfa").configs()
+    assert at.selectbox(key="rule4").value == DEFAULTS["rule4"] and len(cfgs) < 4
+    assert at.number_input(key="seed").value == cfgs[0].seed
+    assert at.number_input(key="wd").value == pytest.approx(cfgs[0].optimizer.weight_decay)
+    assert "wd" not in at.query_params or at.query_params["wd"] != ["0.001"]
+
+
 @pytest.mark.parametrize("key, why", [("lillicrap_linear", "data.kind: the Train page has no control"),
                                       ("feedback_range", "the Train page gives every rule the same feedback")])
 def test_a_lesson_the_train_page_cannot_hold_leaves_its_button_off_saying_why(store_path, key, why):

@@ -61,19 +61,26 @@ def test_a_hostile_link_is_named_and_the_address_shows_what_is_used(app, new_pag
 
 
 def test_a_value_typed_into_a_control_is_checked_beside_it_not_blamed_on_a_link(app, new_page, screenshots):
-    """A student types learning rate 0 on a page opened without a link: the page says so beside the
-    control, not as "Not used from this link", and once the value is fixed no warning is left."""
+    """A student types learning rate 0 on a page opened with a link (?epochs=3): the page says so
+    beside the control, not as "Not used from this link", however many other controls change
+    afterwards, the address keeps what the control shows, and once the value is fixed no warning is left."""
     from .browse import set_control
 
     page = new_page()
     watch = Watch(page)
-    app_bench.open_train_page(page, f"{app.url}/")
+    app_bench.open_train_page(page, f"{app.url}/?epochs=3")
     app_bench.wait_idle(page, TIMEOUT_MS / 1000)
     set_control(page, "learning rate", "0")
     page.get_by_text("Check this setting: learning rate must be greater than 0").wait_for(timeout=TIMEOUT_MS)
     app_bench.wait_idle(page, TIMEOUT_MS / 1000)
-    body = page.inner_text("body")
-    assert "Not used from this link" not in body and "The link's" not in body, body
+    for epochs in ("4", "5"):   # later reruns, each from another control
+        set_control(page, "epochs", epochs)
+        page.wait_for_function(f"() => location.search.includes('epochs={epochs}')", timeout=TIMEOUT_MS)
+        app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+        body = page.inner_text("body")
+        assert "Not used from this link" not in body and "The link's" not in body, body
+        assert "Check this setting: learning rate must be greater than 0" in body, body
+        assert parse_qs(urlparse(page.url).query).get("lr") == ["0"], page.url
     page.screenshot(path=str(screenshots / "faults-typed-lr0.png"), full_page=False)
     set_control(page, "learning rate", "0.05")
     page.get_by_text("Check this setting").wait_for(state="detached", timeout=TIMEOUT_MS)
