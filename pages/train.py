@@ -31,10 +31,6 @@ LOSS_HELP = "\n".join(f"- **{name}**: {urlstate.LOSS_WORDS.get(name, name)}" for
 RULE_HELP = "\n".join(f"- **{key}**: {spec.label}, {spec.name}. {spec.help}" for key, spec in RULES.items())
 
 
-def _is_nan(x) -> bool:
-    return isinstance(x, float) and math.isnan(x)
-
-
 # Each control takes its default from urlstate.DEFAULTS, so a value equal to it leaves the URL, and
 # its label from urlstate.LABELS, the words errors are told in. Its value is kept for the whole
 # session (``persist_state``): coming back from another page, whose link carries no parameters,
@@ -67,9 +63,7 @@ def _select(key: str, options, **kw):
 
 
 def _number(key: str, **kw):
-    value = st.number_input(L[key], value=None if _is_nan(D[key]) else D[key], key=key, **KEEP, **kw)
-    _keep(key, math.nan if value is None and _is_nan(D[key]) else value)
-    return value
+    return _keep(key, st.number_input(L[key], value=D[key], key=key, **KEEP, **kw))
 
 
 def _text(key: str, **kw):
@@ -84,7 +78,20 @@ def _init_controls(prefix: str) -> None:
     name = _select(prefix, urlstate.CHOICES[prefix])
     for field in INIT_PARAMS[name]:
         if field != "inner":
-            _number(f"{prefix}_{field}", format="%g", step=None, placeholder=urlstate.INIT_PLACEHOLDERS[field])
+            _optional_number(f"{prefix}_{field}", placeholder=urlstate.INIT_PLACEHOLDERS[field])
+
+
+def _optional_number(key: str, **kw):
+    """A number that may be left empty (an initialiser's low, high, std…), typed as text: "" is
+    NaN, the setup's "not given"; text that is not a number is kept, and the setup's check names
+    it beside the control. Not a number_input: Streamlit's, with no default, empties itself when
+    Escape is pressed after a value was confirmed with Enter (seen in Chromium, Streamlit 1.67)."""
+    text = st.text_input(L[key], value="", key=key, **KEEP, **kw).strip()
+    try:
+        value = float(text) if text else math.nan
+    except ValueError:
+        value = text
+    return _keep(key, value)
 
 
 def _rule_controls(i: int) -> None:

@@ -139,9 +139,22 @@ def wait_ended(page, infos, timeout_ms: float = REACT_MS) -> list[str]:
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox labelled ``label``."""
-    page.locator('[data-testid="stSelectbox"]').filter(has=page.locator(f'input[aria-label="{label}"]')).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick ``option`` in the selectbox labelled ``label``: click its box and the option. A rerun
+    that redraws the box as it opens closes its list, so the box is clicked again until it opens."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.locator(f'[data-testid="stSelectbox"] input[aria-label="{label}"]')
+    item = page.get_by_role("option", name=option, exact=True)
+    deadline = time.monotonic() + REACT_MS / 1000
+    while True:
+        box.click(timeout=REACT_MS)
+        try:
+            item.wait_for(timeout=3_000)
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+    item.click()
 
 
 def control_value(page, label: str) -> str:

@@ -89,3 +89,34 @@ def test_a_value_typed_into_a_control_is_checked_beside_it_not_blamed_on_a_link(
     assert [a for a in alerts if not a.startswith("Choose the setup below")] == [], alerts
     assert parse_qs(urlparse(page.url).query).get("lr") in (None, ["0.05"]), page.url
     watch.assert_clean("after typing a learning rate of 0 and putting it back")
+
+
+def test_an_init_range_typed_then_left_for_another_control_is_kept(app, new_page):
+    """A student sets the forward init's range, confirming each box with Enter, presses Escape, and
+    picks a feedback init: the range stays, in the boxes and in the address (Streamlit's number box
+    with no default empties itself on Escape after Enter, so these boxes take text)."""
+    from .browse import choose, control_value, set_control
+
+    page = new_page()
+    watch = Watch(page)
+    app_bench.open_train_page(page, f"{app.url}/")
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    choose(page, "forward init", "uniform")
+    page.get_by_label("forward init: high", exact=True).wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    set_control(page, "forward init: low", "-0.2")
+    page.wait_for_function("() => location.search.includes('init_low=-0.2')", timeout=TIMEOUT_MS)
+    set_control(page, "forward init: high", "0.2")
+    page.wait_for_function("() => location.search.includes('init_high=0.2')", timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    page.keyboard.press("Escape")             # in the box just confirmed
+    choose(page, "feedback init", "normal")
+    page.wait_for_function("() => location.search.includes('fb=normal')", timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    assert (control_value(page, "forward init: low"), control_value(page, "forward init: high")) == ("-0.2", "0.2")
+    address = parse_qs(urlparse(page.url).query)
+    assert address["init_low"] == ["-0.2"] and address["init_high"] == ["0.2"], page.url
+    body = page.inner_text("body")
+    assert "forward init: low: is required" not in body and "forward init: high: is required" not in body
+    assert "feedback init: std: is required for initialiser 'normal'" in body    # the next box to fill
+    watch.assert_clean("after setting an init range and a feedback init")
