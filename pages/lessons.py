@@ -61,15 +61,23 @@ if run.button("Run this lesson", type="primary", disabled=bool(absent), width="s
     else:
         common.remember_group(handles[0].group)
         st.rerun()
-train_query, why_not = None, ("this lesson's runs differ in more than their rule, or are more than the Train "
-                              "page holds")
-if lesson.page == "train" and len(configs) <= urlstate.SLOTS and lessons.differ_in_rule_only(configs):
+train_query = None
+if lesson.page == "parity":
+    why_not = "a parity lesson: the Parity page has the controls of the parity task"
+elif len(configs) > urlstate.SLOTS:
+    why_not = f"this lesson has {len(configs)} runs; the Train page holds {urlstate.SLOTS} rules"
+elif not lessons.differ_in_rule_only(configs):
+    why_not = "this lesson's runs differ in more than their rule; the Train page gives every rule the same setup"
+else:
     try:  # tried before the button is drawn: a setup the Train page cannot hold leaves it off, saying why
         train_query = urlstate.query(urlstate.params(configs[0], [c.algorithm.to_dict() for c in configs]))
     except ConfigError as err:
         why_not = f"the Train page cannot hold this lesson's setup: {err}"
-if open_train.button("Open on the Train page", disabled=train_query is None, width="stretch",
-                     help="to change its settings and run it there" if train_query is not None else why_not):
+if lesson.page == "parity":
+    open_train.page_link("pages/parity.py", label="Open the Parity page", help=why_not,
+                         query_params={"par_k": str(configs[0].data.get("k"))})
+elif open_train.button("Open on the Train page", disabled=train_query is None, width="stretch",
+                       help="to change its settings and run it there" if train_query is not None else why_not):
     common.open_on_train(train_query)
 
 

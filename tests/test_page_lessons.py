@@ -62,8 +62,8 @@ def test_a_lesson_names_its_catalogue_entry_and_links_to_it(key):
     entry = lesson.catalogue_entry
     at = _lessons_page(key)
     assert at.markdown[0].value.startswith(f"A classroom view of **{entry.ref}** of {lessons.document(entry)}")
-    [link] = _elements(at._tree, "page_link")
-    assert link.proto.page == "reproduce" and link.proto.query_string == f"entry={entry.id}&scale=classroom"
+    [link] = [e for e in _elements(at._tree, "page_link") if e.proto.page == "reproduce"]
+    assert link.proto.query_string == f"entry={entry.id}&scale=classroom"
     published = at.dataframe[0].value
     assert list(published["published"]) == [p.text() for p in lesson.published()]
     if key == "parity_k1":
@@ -103,7 +103,8 @@ def test_open_on_the_train_page_shows_the_lesson_and_nothing_left_from_before(st
     assert "wd" not in at.query_params or at.query_params["wd"] != ["0.001"]
 
 
-@pytest.mark.parametrize("key, why", [("lillicrap_linear", "data.kind: the Train page has no control"),
+@pytest.mark.parametrize("key, why", [("lillicrap_linear", "the Train page cannot hold this lesson's setup: the "
+                                                          "dataset's option kind='linear' has no control on the Train page"),
                                       ("feedback_range", "the Train page gives every rule the same feedback")])
 def test_a_lesson_the_train_page_cannot_hold_leaves_its_button_off_saying_why(store_path, key, why):
     at = _lessons_page(key)
@@ -111,6 +112,15 @@ def test_a_lesson_the_train_page_cannot_hold_leaves_its_button_off_saying_why(st
     assert opener.disabled and why in opener.help and not at.error
 
 
-def test_a_lesson_whose_runs_differ_in_more_than_their_rule_stays_here(store_path):
+def test_a_lesson_with_more_runs_than_the_train_page_holds_says_so(store_path):
     at = _lessons_page("sign_manhattan")
-    assert button(at, "Open on the Train page").disabled
+    opener = button(at, "Open on the Train page")
+    assert opener.disabled and opener.help == "this lesson has 6 runs; the Train page holds 4 rules"
+
+
+@pytest.mark.parametrize("key, k", [("parity_k1", "1"), ("parity_k3", "3")])
+def test_a_parity_lesson_links_to_the_parity_page_with_its_k(store_path, key, k):
+    at = _lessons_page(key)
+    assert not [b for b in at.button if b.label == "Open on the Train page"]
+    [link] = [e for e in _elements(at._tree, "page_link") if e.proto.page == "parity"]
+    assert link.proto.query_string == f"par_k={k}" and "Parity page has the controls" in link.proto.help

@@ -443,8 +443,8 @@ def params(base: RunConfig | Mapping, rules: Sequence[Mapping]) -> dict[str, Any
         v["resize"] = "x".join(str(n) for n in data.pop("resize"))
     data.pop("resize", None)
     if data:
-        field = f"data.{next(iter(data))}"
-        raise ConfigError(f"{field}: the Train page has no control for this dataset option", field=field)
+        key, value = next(iter(data.items()))
+        raise ConfigError(f"the dataset's option {key}={value!r} has no control on the Train page", field=f"data.{key}")
     v.update({"model": model.get("name", "mlp"), "act": model.get("activation", "relu"),
               "opt": opt.get("name", "sgd"), "lr": opt.get("lr", DEFAULT_LR[opt.get("name", "sgd")]),
               "momentum": opt.get("momentum", 0.9), "wd": opt.get("weight_decay", 0.0),
