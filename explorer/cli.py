@@ -411,6 +411,15 @@ def flag_value(value: Any, names: Any) -> Any:
     return None if value == NONE_WORD and names is not None and NONE_WORD in names else value
 
 
+def train_flags_given(args: argparse.Namespace) -> set[str]:
+    """The ``train`` flags a command line gives (what `flag_of` may name)."""
+    given = {f"--{flag.replace('_', '-')}" for flag in TRAIN_FLAGS if getattr(args, flag) is not None}
+    others = {"--hidden": args.hidden is not None, "--batch-manhattan": bool(args.batch_manhattan),
+              "--schedule": args.schedule is not None, "--augment": args.augment is not None,
+              "--resize": args.resize is not None}
+    return given | {flag for flag, set_ in others.items() if set_}
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run config of a ``train`` command line: the file (if any), then the flags. A value the
     config refuses is a `ConfigError` that says where it came from: the flag, or the file."""
@@ -426,8 +435,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             changes[key] = json_flag(getattr(args, flag), f"--{flag}")
     if args.resize is not None:
         changes["data.resize"] = parse_widths(args.resize, "--resize")
-    given = {f"--{flag.replace('_', '-')}" for flag in TRAIN_FLAGS if getattr(args, flag) is not None}
-    given |= {flag for key, flag in OTHER_TRAIN_FLAGS.items() if key in changes}
+    given = train_flags_given(args)
     source = f"--config {args.config}" if args.config is not None else None
     try:
         RunConfig.from_dict(base)  # the file alone first, so that its own faults are named as its
@@ -489,9 +497,6 @@ def _train(args) -> int:
     records: queue.Queue[dict] = queue.Queue()  # filled on the run's thread, printed on this one
     with JobManager(args.store, max_concurrent=1, store_timeout=args.lock_wait) as jobs:
         handle = jobs.submit(cfg, on_metrics=records.put)
-        if not args.json:
-            print(f"run {handle.id} (in {jobs.store.path})")
-            print(curve_header(), flush=True)
 
         def show_curve(bar) -> None:
             while not records.empty():
@@ -503,14 +508,25 @@ def _train(args) -> int:
         try:
             while handle.total_steps is None and handle.wait(0.05) is None:
                 pass  # building: loading data, drawing weights
-            if not args.json and handle.status != "failed":  # built: the same choice as the run's
-                print(f"device: {resolve_device(cfg)[1]}", file=sys.stderr)
-            with tqdm(total=handle.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
-                while handle.wait(0.1) is None:
+            if handle.total_steps is None and isinstance(handle.exception, ConfigError):
+                # refused as it was built, against the data (a batch larger than the training set, a
+                # network the images do not fit): a setup that cannot run, not a run that failed
+                jobs.store.delete_run(handle.id)
+                err, flag = handle.exception, flag_of(handle.exception.field, train_flags_given(args))
+                words = str(err).removeprefix(f"{err.field}: ")
+                raise ConfigError(f"{flag}: {words}" if flag else str(err), field=err.field) from None
+            if not args.json:
+                print(f"run {handle.id} (in {jobs.store.path})")
+            if handle.total_steps is not None:  # built: the same device as the run's, then its curve
+                if not args.json:
+                    print(f"device: {resolve_device(cfg)[1]}", file=sys.stderr)
+                    print(curve_header(), flush=True)
+                with tqdm(total=handle.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+                    while handle.wait(0.1) is None:
+                        show_curve(bar)
+                        bar.update(handle.steps_done - bar.n)
                     show_curve(bar)
                     bar.update(handle.steps_done - bar.n)
-                show_curve(bar)
-                bar.update(handle.steps_done - bar.n)
         except KeyboardInterrupt:
             handle.stop()
             handle.wait()

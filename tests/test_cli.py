@@ -291,6 +291,20 @@ def test_reproduce_on_a_device_the_machine_lacks_is_one_error_before_any_run(cap
     assert not store.exists()
 
 
+@pytest.mark.parametrize("argv, expected", [   # digits: 1,797 images less the 359 (a fifth) held out
+    (["--batch-size", "100000"], "error: --batch-size: train.batch_size must be at most the 1,438 training samples "
+                                 "of 'digits', got 100,000\n"),
+    (["--rule", "sdfa", "--connections", "1000"], "error: --connections: algorithm.connections must be at most the "
+                                                  "source width 10, got 1000\n"),
+    (["--loss", "bce"], "error: --loss: 'bce' needs a two-class dataset; 'digits' has 10 classes\n"),
+])
+def test_a_setup_refused_against_its_data_names_the_flag_and_stores_no_run(capsys, store_path, argv, expected):
+    code, out, err = main(capsys, "train", "--epochs", "1", "--device", "cpu", *argv)
+    assert (code, out, err) == (2, "", expected)
+    with Store(store_path) as store:
+        assert store.list_runs() == []
+
+
 def test_a_run_that_fails_in_train_is_stored_as_failed_and_exits_2(capsys, tmp_path, store_path):
     code, _, err = main(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path / "empty"),
                         "--hidden", "8", "--epochs", "1", "--device", "cpu")

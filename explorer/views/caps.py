@@ -141,7 +141,7 @@ def steps_of(config: RunConfig) -> int:
     batches of the training split, every epoch.
 
     Example:
-        >>> steps_of(RunConfig.from_dict({"train": {"epochs": 3, "batch_size": 64}}))   # 1,437 digits to train on
+        >>> steps_of(RunConfig.from_dict({"train": {"epochs": 3, "batch_size": 64}}))   # 1,438 digits to train on
         66
     """
     from explorer.data.shapes import shape_of
