@@ -711,6 +711,31 @@ def _bench(args) -> int:
     return 0
 
 
+def check_out_folder(path: str, flag: str) -> str:
+    """An output folder's path, checked before any work: a folder there, or one that can be made
+    (its nearest existing parent takes a new entry, tried with a temporary file); else a
+    `ConfigError` naming the flag.
+
+    Example:
+        >>> check_out_folder("/etc/passwd", "--out")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --out: /etc/passwd is a file, not a folder
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"{flag}: {path} is a file, not a folder", field=flag)
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"{flag}: cannot make {path}: {parent} is a file, not a folder", field=flag)
+    try:
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as err:
+        raise ConfigError(f"{flag}: cannot write in {parent} ({err.strerror or err})", field=flag) from None
+    return path
+
+
 def rates(text: str, flag: str) -> list[float]:
     """Learning rates, one or comma-separated, each a finite number greater than 0.
 
@@ -903,6 +928,8 @@ def _reproduce(args) -> int:
         if not entries:
             print("(no catalogue entries)")
         return 0
+    if args.out:
+        check_out_folder(args.out, "--out")
     if args.device is not None and ray is None and not args.no_train:  # (a Ray cluster has its own devices)
         from explorer.engine.device import choose_device
 
@@ -985,8 +1012,8 @@ def _stress(args) -> int:
     unknown = [n for n in only if n not in names]
     if unknown:
         raise ConfigError(f"--only: no check {unknown[0]!r}; checks: {', '.join(names)}", field="--only")
-    if args.folder is not None and os.path.exists(args.folder) and not os.path.isdir(args.folder):
-        raise ConfigError(f"--folder: {args.folder} is a file, not a folder", field="--folder")
+    if args.folder is not None:
+        check_out_folder(args.folder, "--folder")
     say = None if args.json else (lambda result: print(result.line(), flush=True))
     results = stress.run_checks(args.folder, quick=args.quick, only=only, report=say)
     if args.json:

@@ -89,6 +89,10 @@ CASES = [
     (["runs", "show", "../../etc/passwd"], "run id must be 16 lowercase hex characters"),
     (["stress", "--only", "nope"], "--only: no check 'nope'"),
     (["stress", "--folder", "{binary}"], "--folder: {binary} is a file, not a folder"),
+    (["reproduce", "lillicrap-linear", "--scale", "smoke", "--out", "{binary}"], "--out: {binary} is a file, not a folder"),
+    (["reproduce", "lillicrap-linear", "--scale", "smoke", "--out", "{binary}/report"],
+     "--out: cannot make {binary}/report: {binary} is a file, not a folder"),
+    (["reproduce", "lillicrap-linear", "--scale", "smoke", "--out", "/proc/report"], "--out: cannot write in /proc"),
 ]
 
 
