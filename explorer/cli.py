@@ -33,6 +33,7 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from typing import Any
 
 from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
@@ -1050,8 +1051,8 @@ def one_line(err: BaseException, limit: int = 400) -> str:
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status: 0 done, 1 an unexpected error, 2 bad input (a
     usage error, a config, a data file, a store), 130 interrupted, 141 the reader left. No error
-    shows a traceback unless asked for (``--debug`` or ``EXPLORER_DEBUG=1``): each is one line,
-    "error: …", on standard error.
+    shows a traceback unless asked for (``--debug`` or ``EXPLORER_DEBUG=1``, which print it before
+    the error's line and keep its status): each is one line, "error: …", on standard error.
 
     Example:
         >>> main(["bench", "--steps", "0"])
@@ -1099,23 +1100,28 @@ def _main(argv: list[str], debug: bool) -> int:
     except BrokenPipeError:
         return reader_left()
     except (ConfigError, DatasetError, StoreError) as err:
-        if debug:
-            raise
+        show_traceback(debug)
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if debug:
-            raise
+        show_traceback(debug)
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # the last resort: one line, never a traceback unless asked for
-        if debug:
-            raise
+        show_traceback(debug)
         if isinstance(err, OSError) and err.filename is not None:
             print(f"error: {err.filename}: {err.strerror or one_line(err)}", file=sys.stderr)
         else:
-            print(f"error: {one_line(err)} (run again with --debug for the traceback)", file=sys.stderr)
+            print(f"error: {one_line(err)}" + ("" if debug else " (run again with --debug for the traceback)"),
+                  file=sys.stderr)
         return 1
+
+
+def show_traceback(debug: bool) -> None:
+    """With ``--debug``, the traceback of the error being handled, on standard error, before its
+    one line: the exit status stays the one the error has without it."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)
 
 
 SIGPIPE_STATUS = 128 + 13  # what a shell reports for a command ended by SIGPIPE (as `yes | head` ends)

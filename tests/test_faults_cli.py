@@ -120,11 +120,21 @@ def test_an_unexpected_error_is_one_line_unless_debug_asks_for_the_traceback(mon
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["error: ZeroDivisionError: integer division or modulo by zero "
                                         "(run again with --debug for the traceback)"]
-    with pytest.raises(ZeroDivisionError):
-        cli.main(["runs", "list", "--debug"])
+    assert cli.main(["runs", "list", "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "return 1 // 0" in err
+    assert err.strip().splitlines()[-1] == "error: ZeroDivisionError: integer division or modulo by zero"
     monkeypatch.setenv("EXPLORER_DEBUG", "1")
-    with pytest.raises(ZeroDivisionError):
-        cli.main(["runs", "list"])
+    assert cli.main(["runs", "list"]) == 1 and "Traceback" in capsys.readouterr().err
+
+
+def test_debug_adds_the_traceback_and_keeps_the_exit_status(capsys, store_path):
+    assert cli.main(["train", "--lr", "-1"]) == 2
+    plain = capsys.readouterr().err
+    assert cli.main(["train", "--lr", "-1", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last):" in err and "ConfigError" in err
+    assert err.endswith(plain) and plain.startswith("error: --lr")
 
 
 def test_an_interrupt_is_one_line_and_status_130(monkeypatch, capsys, store_path):
