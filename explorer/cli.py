@@ -425,6 +425,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run config of a ``train`` command line: the file (if any), then the flags. A value the
     config refuses is a `ConfigError` that says where it came from: the flag, or the file."""
     base: dict[str, Any] = read_json(args.config, "--config") if args.config is not None else {}
+    for flag, (key, _, names) in TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None and names and NONE_WORD in names and value not in names:
+            # the config's own words would leave out the flag's word for None
+            raise ConfigError(f"--{flag.replace('_', '-')}: must be one of {', '.join(names)}; got {value!r}",
+                              field=key)
     changes = {key: flag_value(getattr(args, flag), names) for flag, (key, _, names) in TRAIN_FLAGS.items()
                if getattr(args, flag) is not None}
     if args.hidden is not None:
@@ -615,12 +621,28 @@ def _local(t: float | None) -> str:
     return "-" if t is None else datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _run_not_group(store, run_id: str):
+    """The run ``run_id``; a group's id is told as a group's, with the command that lists its runs."""
+    from explorer.runs.store import UnknownRun
+
+    try:
+        return store.get_run(run_id)
+    except UnknownRun:
+        try:
+            store.get_group(run_id)
+        except UnknownRun:
+            raise UnknownRun(f"no run {run_id} in {store.path}") from None
+        raise UnknownRun(f"{run_id} is a group, not a run: `runs list --group {run_id}` lists its runs") from None
+
+
 def _runs(args) -> int:
     from explorer.runs.export import export, resolve, run_document
     from explorer.runs.store import check_id, default_path
 
     if getattr(args, "id", None) is not None:
         check_id(args.id, "run id" if args.runs_command == "show" else "run or group id")
+    if getattr(args, "group", None) is not None:
+        check_id(args.group, "--group: group id")
     # these commands read or delete what is stored: a path with no store (a typo) is said so, not made
     path = default_path() if args.store is None else os.path.expanduser(args.store)
     if not os.path.lexists(path):
@@ -644,6 +666,7 @@ def _runs(args) -> int:
                 print(f"(no runs in {store.path})")
             return 0
         if args.runs_command == "show":
+            info = _run_not_group(store, args.id)
             if args.json:
                 document = run_document(store, args.id)
                 print(json.dumps(document, indent=2))
@@ -651,7 +674,6 @@ def _runs(args) -> int:
                     print(f"error: run {args.id} cannot be used as stored: {document['problem']}", file=sys.stderr)
                     return 2
                 return 0
-            info = store.get_run(args.id)
             print(f"run {info.id}: {info.status}" + (f" at step {info.diverged_at}" if info.diverged_at is not None else "")
                   + (f"  (group {info.group})" if info.group else ""))
             print(f"  {_describe(info)}")

@@ -272,6 +272,17 @@ def test_malformed_ids_and_bad_store_files_are_clear_errors(capsys, tmp_path):
     assert code == 2 and "is not an explorer run store" in err and notes.read_text() == "not a database " * 50
 
 
+def test_runs_show_given_a_group_id_says_it_is_a_group(capsys, store_path):
+    with Store(store_path) as store:
+        group = store.create_group(seed=0, label="a comparison")
+    for extra in ((), ("--json",)):
+        code, out, err = main(capsys, "runs", "show", group, *extra)
+        assert (code, out) == (2, "")
+        assert err == f"error: {group} is a group, not a run: `runs list --group {group}` lists its runs\n"
+    code, _, err = main(capsys, "runs", "show", "0" * 16)
+    assert code == 2 and err == f"error: no run {'0' * 16} in {store_path}\n"
+
+
 def test_runs_commands_on_a_path_with_no_store_make_nothing_there(capsys, tmp_path):
     missing = tmp_path / "typo" / "runs.sqlite"
     code, out, _ = main(capsys, "runs", "list", "--store", str(missing))

@@ -87,6 +87,9 @@ CASES = [
     (["runs", "list", "--limit", "1e30"], "--limit must be at most"),
     (["runs", "list", "--store", "{binary}"], "{binary} is not an explorer run store"),
     (["runs", "show", "../../etc/passwd"], "run id must be 16 lowercase hex characters"),
+    (["runs", "list", "--group", "nonexistent"], "--group: group id must be 16 lowercase hex characters"),
+    (["train", "--rule", "fa", "--sign-refresh", "bogus"], "--sign-refresh: must be one of none, init, epoch, step; "
+                                                           "got 'bogus'"),
     (["stress", "--only", "nope"], "--only: no check 'nope'"),
     (["stress", "--folder", "{binary}"], "--folder: {binary} is a file, not a folder"),
     (["reproduce", "lillicrap-linear", "--scale", "smoke", "--out", "{binary}"], "--out: {binary} is a file, not a folder"),
