@@ -337,3 +337,27 @@ def test_a_run_leaves_the_active_list_before_its_final_status_is_stored(tmp_path
         monkeypatch.setattr(trainer, "Trainer", failing)
         assert jobs.submit(small_config()).wait(timeout=120) == "failed"
     assert seen == [("done", False), ("failed", False)]
+
+
+def test_a_script_that_ends_while_a_run_trains_exits_cleanly_with_the_run_cancelled(tmp_path):
+    """No `close`: the interpreter's exit stops the run and joins its thread, rather than killing
+    the thread inside a torch kernel (which aborts the process with status 134)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "leave.py"
+    script.write_text(
+        "import sys, time\n"
+        "from explorer.runs.jobs import JobManager\n"
+        "jobs = JobManager(sys.argv[1], max_concurrent=1)\n"
+        "run = jobs.submit({'model': {'hidden': [256, 256]}, 'train': {'epochs': 500}, 'device': 'cpu'})\n"
+        "deadline = time.monotonic() + 120\n"
+        "while run.steps_done < 3 and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "print(run.id)\n", encoding="utf-8")
+    path = tmp_path / "runs.sqlite"
+    done = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "terminate called" not in done.stderr
+    info = Store(path).get_run(done.stdout.strip())
+    assert info.status == "cancelled" and 3 <= info.steps_done < info.total_steps

@@ -43,10 +43,12 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -179,6 +181,19 @@ class RunHandle:
         self._done.set()
 
 
+_open_managers: weakref.WeakSet[JobManager] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """When the interpreter exits with runs still training (a script or notebook ends without
+    `JobManager.close`), stop them, kept ``cancelled`` with their records, and join the threads:
+    a worker thread still inside a torch kernel as the interpreter goes aborts the process
+    ("terminate called without an active exception", status 134)."""
+    for manager in list(_open_managers):
+        manager.close(cancel=True)
+
+
 class JobManager:
     """Runs trainings in the background, ``max_concurrent`` at a time, into a `Store`.
 
@@ -242,6 +257,7 @@ class JobManager:
         self._flusher = threading.Thread(target=self._flush_loop, name="explorer-flush", daemon=True)
         for t in (*self._workers, self._flusher):
             t.start()
+        _open_managers.add(self)
 
     def __enter__(self) -> JobManager:
         return self
