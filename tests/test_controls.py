@@ -87,6 +87,8 @@ def _set(control, value):
     (_set(lambda f: f.optimizer.lr, 0.0), "optimizer", "learning rate must be greater than 0, got 0"),
     (_set(lambda f: f.rules.names, []), "rules", "rules to compare: choose at least one learning rule"),
     (_set(lambda f: f.batch_size, 0), "train", "batch size must be at least 1, got 0"),
+    (_set(lambda f: f.batch_size, 100_000), "train",     # digits: 1,797 images less the 359 held out
+     "batch size must be at most the 1,438 training samples of 'digits', got 100,000"),
     (lambda f: (setattr(f.rules.names, "value", ["bp", "bdfa"]),
                 setattr(f.rules.options["bdfa", "block_size"], "value", 0)),
      "rules", "BDFA: hidden layers per block must be at least 1, got 0"),
@@ -116,6 +118,15 @@ def test_a_refused_value_is_told_beside_its_section_in_the_form_words(change, se
     assert [s for s, label in form.errors.items() if label.value] == [section]
     assert html.escape(words) in form.errors[section].value
     assert not re.search(r"rules\[|algorithm\.|optimizer\.|train\.|model\.", form.message)   # the form's words
+
+
+def test_fewer_epochs_drop_the_snapshots_past_the_new_end():
+    form = _form(train={"epochs": 10, "batch_size": 64, "snapshots": [0, 5, 10]})
+    form.epochs.value = 3
+    assert form.check() is not None, form.message
+    assert [c.train.snapshots for c in form.configs()] == [(0,)]
+    form.epochs.value = 10                             # put back: the config's own snapshots again
+    assert form.configs()[0].train.snapshots == (0, 5, 10)
 
 
 def test_a_refused_value_starts_nothing(tmp_path):

@@ -67,7 +67,19 @@ def comparison_configs(base: RunConfig | Mapping, algorithms: Sequence[Mapping])
             configs.append(RunConfig.from_dict({**d, "algorithm": dict(algorithm)}))
         except ConfigError as err:
             raise err.within(f"rules[{i}]") from err
+    _check_batch(configs[0])
     return configs
+
+
+def _check_batch(cfg: RunConfig) -> None:
+    """A batch larger than the training set is refused here, from the dataset's shape (nothing
+    is loaded), as the trainer would refuse it once the run had started."""
+    from explorer.data.shapes import shape_of
+
+    train = shape_of(cfg.data).train
+    if cfg.train.batch_size > train:
+        raise ConfigError(f"train.batch_size must be at most the {train:,} training samples of "
+                          f"'{cfg.data.name}', got {cfg.train.batch_size:,}", field="train.batch_size")
 
 
 def status_message(label: str, info: RunInfo) -> str:

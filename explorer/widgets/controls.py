@@ -500,6 +500,8 @@ class SetupForm:
         d["init"] = self.init.get()
         d["optimizer"] = self.optimizer.get()
         d["train"].update(epochs=self.epochs.value, batch_size=self.batch_size.value, loss=self.loss.value)
+        if d["train"].get("snapshots"):   # carried over: the epochs past the new end go
+            d["train"]["snapshots"] = [e for e in d["train"]["snapshots"] if e <= self.epochs.value]
         for key in ("reduction", "augment"):
             d["train"].pop(key, None)
         if self.reduction.value != "mean":
