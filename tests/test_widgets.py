@@ -122,8 +122,12 @@ def test_pause_holds_the_runs_and_step_advances_them(ws):
     assert w.runs.infos[0].steps_done == 10    # held
     w.step_button.click()
     wait_for(lambda: w.runs.infos[0].steps_done == 20 and w.step == 20)
+    w.steps_per_click.value = 3                # between two logging steps (every 5): step is the run's, 23
+    w.step_button.click()
+    wait_for(lambda: w.runs.infos[0].steps_done == 23 and w.status == "paused")
+    wait_for(lambda: w.step == 23)
     w.play.click()                             # resume
-    wait_for(lambda: w.step > 20)
+    wait_for(lambda: w.step > 23)
     w.pause_button.click()
     wait_for(lambda: w.status == "paused")
     w.stop()

@@ -208,6 +208,7 @@ class TrainerWidget(Following):
         self._live.stop()
         self.runs = runs
         self.records = 0
+        self.step = 0
         self.latest = {}
         if self._tick(draw_always=True):
             self._live.start()
@@ -219,6 +220,8 @@ class TrainerWidget(Following):
         self.form.lock(self.comparison is not None and not runs.finished)
         if new or draw_always:
             self._draw()
+        # the steps the runs have taken (the store's progress), ahead of their last logged record
+        self.step = max([self.step, *(info.steps_done or 0 for info in runs.infos)])
         self.progress = runs.progress
         self.bar.value = self.progress
         self.status = overall_status(statuses)
