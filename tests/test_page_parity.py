@@ -88,7 +88,7 @@ def test_an_experiment_runs_to_its_end_and_shows_bands_across_seeds_beside_the_p
         assert row["test accuracy"] == f"{100 * sum(accs) / 2:.1f}%"
         assert row["seeds"] == 2 and row["epoch"] == "3"
         assert row["published"] == f"≈{100 * PARITY[(1, rule)]:.1f}%"   # read off Fig. 2.1's plot
-        assert row["difference"] == f"{100 * (sum(accs) / 2 - PARITY[(1, rule)]):.1f}%"
+        assert row["difference (points)"] == f"{100 * (sum(accs) / 2 - PARITY[(1, rule)]):+.1f}"
         # The interval's half-width, t(0.975, 1) · s / √2 (the band is clipped to [0, 1], the number is not).
         half = stats.t.ppf(0.975, 1) * statistics.stdev(accs) / math.sqrt(2)
         assert row["± 95% CI"] == f"{100 * half:.1f}%"

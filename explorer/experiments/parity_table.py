@@ -15,7 +15,7 @@ Example:
     >>> [row[c] if isinstance(row[c], str) else round(float(row[c]), 3) for c in COLUMNS]
     ['BP', 'bp', 'sgd', 0.5, 2.0, 0.8, 0.1, 0.248, 0.552, 1.0, 3.0, 0.8, 1.0]
     >>> list(final_text(final_table(3, {bp: seeds})).to_dict("records")[0].values())
-    ['BP', 'bp', 'sgd', '0.5', '2', '80.0%', '24.8%', 3, '≈80.0%', '0.0%']
+    ['BP', 'sgd', '0.5', '2', '80.0%', '24.8%', 3, '≈80.0%', '+0.0']
 """
 
 from __future__ import annotations
@@ -77,18 +77,20 @@ def final_table(k: int, runs: Mapping[Series, Sequence[Sequence[dict]]], key: st
 
 
 def final_text(final: pd.DataFrame) -> pd.DataFrame:
-    """``final`` (a `final_table`) as text to show: series, rule, optimiser, lr, epoch, test
-    accuracy, ± 95% CI, seeds, published ("≈" where read off a plot), difference (measured less
-    published)."""
-    # Rounded first, then + 0.0: a difference of -0.001% reads "0.0%", not "-0.0%".
+    """``final`` (a `final_table`) as text to show: series (which names the rule), optimiser, lr,
+    epoch, test accuracy, ± 95% CI, seeds, published ("≈" where read off a plot), and the
+    difference, measured less published, in percentage points with its sign."""
+    # Rounded first, then + 0.0: a difference of -0.001 points reads "0.0", not "-0.0".
     percent = lambda values: [number_text(round(100 * v, 1) + 0.0, "%") for v in values]  # noqa: E731
+    points = [f"{round(100 * v, 1) + 0.0:+.1f}" if math.isfinite(v) else "–"
+              for v in final["mean"] - final["published"]]
     return pd.DataFrame({
-        "series": final["series"], "rule": final["rule"], "optimiser": final["optimiser"],
+        "series": final["series"], "optimiser": final["optimiser"],
         "lr": [number_text(v) for v in final["lr"]], "epoch": [number_text(v) for v in final["epoch"]],
         "test accuracy": percent(final["mean"]), "± 95% CI": percent(final["ci95"]), "seeds": [int(n) for n in final["n"]],
         "published": [("≈" if approx and text != "–" else "") + text
                       for text, approx in zip(percent(final["published"]), final["approx"])],
-        "difference": percent(final["mean"] - final["published"]),
+        "difference (points)": points,
     })
 
 
