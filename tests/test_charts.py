@@ -187,6 +187,26 @@ def test_alignment_and_norm_lines_mark_their_points_when_short_so_a_lone_point_s
         assert line["type"] == "line" and line.get("point", False) is marked
 
 
+def _dash_swatches(svg: str) -> list[tuple[str, str]]:
+    """(path, dash pattern) of each legend symbol drawn with a dash pattern."""
+    symbols = re.findall(r'<g class="mark-symbol role-legend-symbol[^>]*>(.*?)</g>', svg, re.S)
+    paths = [p for group in symbols for p in re.findall(r"<path [^>]*>", group) if "stroke-dasharray" in p]
+    return [(re.search(r' d="([^"]*)"', p).group(1), re.search(r'stroke-dasharray="([^"]*)"', p).group(1))
+            for p in paths]
+
+
+@pytest.mark.parametrize("steps", [4, 80])   # lines with their points marked, and without
+def test_a_dash_legend_draws_each_pattern_as_a_line_swatch(steps):
+    records = {"FA": [{"step": s, "epoch": float(s), "train_loss": 1 / s, "test_loss": 1.2 / s,
+                       "layers": [{"layer": "layers.0", "index": 1, "grad_norm": 1.0 + s, "bp_grad_norm": 2.0 + s}]}
+                      for s in range(1, steps + 1)]}
+    curves = _dash_swatches(_svg(charts.learning_curves(frames.curves(records), "loss").to_dict()))
+    [(_, norms)] = charts.norms_panels(frames.norms(records))
+    for swatches, dashes in ((curves, ["1,0", "5,3"]), (_dash_swatches(_svg(norms.to_dict())), ["1,0", "2,2"])):
+        assert [dash for _, dash in swatches] == dashes
+        assert all("A" not in d and "L" in d for d, _ in swatches), swatches   # a line, not a dot
+
+
 def test_runs_that_diverge_at_one_step_get_their_labels_on_separate_lines():
     # three rules blown up by one wide feedback range all diverge at the first logged step
     recs = {run: [{"step": 1, "epoch": 0.05, "train_loss": 5.0, "test_loss": 6.0}] for run in ("BP", "FA", "IFA")}

@@ -158,6 +158,14 @@ DIVERGED_LINE = 14  # pixels between the "… diverged" labels of a chart
 FEW_POINTS = 60  # a line with fewer points than this marks each one: a lone point shows, and a sparse line reads
 
 
+def dash_legend(**style) -> alt.Legend:
+    """The legend of a line's dash pattern (train solid, test dashed), drawn as short black line
+    swatches: on lines that mark their points (`dotted`) Vega-Lite draws every entry as the same
+    filled dot, and the legend cannot tell the patterns apart."""
+    return alt.Legend(symbolType="stroke", symbolStrokeColor="black", symbolFillColor="transparent",
+                      symbolSize=300, symbolStrokeWidth=1.5, **style)
+
+
 def dotted(df: pd.DataFrame, series: Sequence[str], live: bool = False) -> bool:
     """Whether lines drawn from ``df`` mark their points: not while live (`learning_curves`), and
     only where its longest line (the rows of one ``series`` key) has under `FEW_POINTS` points.
@@ -205,7 +213,8 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
                 axis=number_axis(log=logged)),
         color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
         strokeDash=alt.StrokeDash("split:N", title="data", scale=alt.Scale(domain=["train", "test"],
-                                                                            range=[[1, 0], [5, 3]])),
+                                                                            range=[[1, 0], [5, 3]]),
+                                  legend=dash_legend()),
         order=alt.Order(f"{x}:Q"),
     )
     if not live:
@@ -285,7 +294,8 @@ def _shown(df: pd.DataFrame, order: Sequence[str] | None) -> alt.Scale:
 
 
 # A panel's legend, under the plot: beside it, long labels left the plot a sliver.
-PANEL_LEGEND = alt.Legend(orient="bottom", columns=1, title=None, labelLimit=300)
+PANEL_LEGEND_STYLE = dict(orient="bottom", columns=1, title=None, labelLimit=300)
+PANEL_LEGEND = alt.Legend(**PANEL_LEGEND_STYLE)
 
 
 def _alignment_marks(data: pd.DataFrame, kind: str, unit: str, x: str, order, live: bool,
@@ -329,7 +339,7 @@ def _norm_lines(df: pd.DataFrame, x: str, order, live: bool, legend: alt.Legend 
                 axis=number_axis(log=True)),
         color=alt.Color("run:N", title="rule", scale=_shown(df, order), legend=legend or alt.Undefined),
         strokeDash=alt.StrokeDash("gradient:N", scale=alt.Scale(domain=["rule", "backprop"], range=[[1, 0], [2, 2]]),
-                                  legend=legend or alt.Undefined),
+                                  legend=dash_legend(**(PANEL_LEGEND_STYLE if legend else {}))),
         tooltip=alt.Undefined if live else ["run:N", "layer:N", "gradient:N", alt.Tooltip("norm:Q", format=".3e")],
     )
 
