@@ -401,8 +401,8 @@ class Classroom:
                      if k != "hide" and (with_runs or k != runs_param)}
             if hide:
                 query["hide"] = ",".join(hide)
-            here = (st.context.url or "").split("?")[0]
-            st.code(f"{here}?{query_string(query)}", language=None)
+            here, text = (st.context.url or "").split("?")[0], query_string(query)
+            st.code(f"{here}?{text}" if text else here, language=None)
 
 
 def show_problems(setup, spots: dict) -> dict[str, str]:

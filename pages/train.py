@@ -369,7 +369,7 @@ st.caption("Compare learning rules on one network: the same forward weights and 
 # The link is checked before any control is drawn: a value the page cannot use (not of the control's
 # type, outside its declared range, past the server's caps) is named at the top and beside its
 # control until that control is set, and the address is rewritten to what is used.
-told = common.door("train", _link_params(), check=_past_caps)
+told = common.door("train", _link_params(), check=lambda values: urlstate.options_not_taken(values) | _past_caps(values))
 action = st.container()
 classroom = common.Classroom(urlstate.CONTROLS)
 st.subheader("Setup")

@@ -58,6 +58,8 @@ def _address(at) -> dict:
     ([("batch", "0")], "batch", f"batch size must be at least 1, got 0 (allowed: at least 1 and at most {MAX_SAMPLES})",
      {}),
     ([("momentum", "2")], "momentum", f"momentum must be at most {MAX_MOMENTUM:g}, got 2", {}),
+    ([("rule2", "ifa"), ("r2_bp_depth", "5")], "r2_bp_depth", "Rule 2 (ifa) takes no top layers trained by BP",
+     {"rule2": "ifa"}),
     ([("rule2", "bdfa"), ("r2_block_size", "0")], "r2_block_size",
      f"Rule 2: hidden layers per block must be at least 1, got 0 (allowed: at least 1 and at most {MAX_LAYERS})",
      {"rule2": "bdfa"}),
@@ -65,6 +67,7 @@ def _address(at) -> dict:
      {}),
     ([("epochs", "1000000000"), ("seed", "3")], "epochs", f"epochs must be at most {MAX_EPOCHS}", {"seed": "3"}),
     ([("colour", "red")], "colour", "colour is not a setting of this page", {}),
+    ([("rule", "fa")], "rule", "rule is not a setting of this page (did you mean rule1, rule2, rule3, rule4?)", {}),
     ([("group", "../../x")], "group", "runs shown: group id must be 16 lowercase hex characters", {}),
     ([("hide", "rules,nonsense")], "hide", "names no group of controls of this page ('nonsense')", {}),
 ])

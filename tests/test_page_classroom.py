@@ -80,3 +80,9 @@ def test_every_group_the_train_page_offers_to_hide_hides_its_own_controls(group,
     assert not hidden & set().union(*_grid(at))
     shown = set().union(*_grid(app_on("pages/train.py")))
     assert hidden < shown      # only that group's: the rest stay in the grid
+
+
+def test_the_share_link_of_the_default_setup_is_the_bare_address(store_path):
+    at = app_on("pages/train.py")
+    link = at.code[-1].value
+    assert not link.endswith("?") and "?" not in link, link

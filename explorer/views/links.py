@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import difflib
+
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -218,9 +220,11 @@ def screen(query: Mapping[str, str | Sequence[str]], params: Mapping[str, Param]
         texts = [given] if isinstance(given, str) else list(given)
         param = params.get(key)
         if param is None:
+            close = sorted(difflib.get_close_matches(key, list(params), n=4, cutoff=0.75))
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
             for text in texts:
                 out.refused.append((key, f"The link's {_quoted(key, text)} was not used: {key} is not a setting "
-                                         f"of this page"))
+                                         f"of this page{hint}"))
             continue
         good: list[tuple[str, Any]] = []
         for text in texts:

@@ -801,6 +801,28 @@ def explain(err: ConfigError, values: Mapping[str, Any] = {}) -> tuple[str | Non
     return None, str(err)
 
 
+def options_not_taken(values: Mapping[str, Any]) -> dict[str, str]:
+    """The rule options among ``values`` (``r2_bp_depth``) that their slot's rule does not take,
+    each with why: the page shows no control for them, so a link's value would ride along unused.
+
+    Example:
+        >>> options_not_taken({"rule2": "dfa", "r2_bp_depth": 5, "rule3": "fp", "r3_bp_depth": 1})
+        {'r2_bp_depth': 'Rule 2 (dfa) takes no top layers trained by BP'}
+    """
+    v = {**DEFAULTS, **values}
+    out = {}
+    for key in values:
+        slot = slot_of(key)
+        if slot is None or key == f"rule{slot}":
+            continue
+        field, rule = key[len(f"r{slot}_"):], v[f"rule{slot}"]
+        spec = RULES.get(rule)
+        taken = spec is not None and (field in spec.options or (field == "shallow" and spec.shallow))
+        if not taken:
+            out[key] = f"Rule {slot} ({rule}) takes no {RULE_OPTION_LABELS.get(field, field)}"
+    return out
+
+
 def slot_of(param: str | None) -> int | None:
     """The rule slot a parameter belongs to (``rule3``, ``r3_block_size``: 3), else None.
 
@@ -818,7 +840,7 @@ def _filled_slots(values: Mapping[str, Any]) -> list[int]:
     return [i for i in range(1, SLOTS + 1) if v[f"rule{i}"] != NONE]
 
 
-__all__ = ["CONTROLS", "DEFAULTS", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
+__all__ = ["CONTROLS", "DEFAULTS", "options_not_taken", "LABELS", "explain", "located", "say", "slot_of", "SLOTS", "NONE", "configs", "params",
            "parse", "parse_widths", "format_widths", "query", "query_string", "option_default", "option_choices",
            "parse_numbers", "format_numbers", "parse_resize", "takes_images", "takes_resize", "takes_dropout", "refusals", "differs",
            "read_link_value", "allowed", "link_params",
