@@ -125,6 +125,8 @@ def failure_words(error: str | None) -> str:
         'not enough memory for this network (it asked for 2.1 GB); try smaller hidden widths or a smaller batch.'
         >>> failure_words("ValueError: mat1 and mat2 shapes cannot be multiplied (64x10 and 12x3)")
         'mat1 and mat2 shapes cannot be multiplied (64x10 and 12x3)'
+        >>> failure_words("explorer.data.vision.DatasetNotFound: MNIST is not in /data/MNIST/raw")
+        'MNIST is not in /data/MNIST/raw'
         >>> failure_words(None)
         'an error stopped it'
     """
@@ -135,7 +137,7 @@ def failure_words(error: str | None) -> str:
         size = f" (it asked for {_size(float(asked.group(1)) * _UNIT[asked.group(2)])})" if asked else ""
         return f"not enough memory for this network{size}; try smaller hidden widths or a smaller batch."
     last = error.strip().splitlines()[-1]
-    last = re.sub(r"^[\w.]+(Error|Exception): ", "", last)
+    last = re.sub(r"^(?:[a-z_]\w*\.)*[A-Z]\w*: ", "", last)   # the exception's class, with its module
     return re.sub(r"^\[enforce fail at [^\]]*\]\s*", "", last) or error
 
 
