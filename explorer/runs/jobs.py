@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 import traceback
@@ -191,7 +192,11 @@ def _stop_at_exit() -> None:
     a worker thread still inside a torch kernel as the interpreter goes aborts the process
     ("terminate called without an active exception", status 134)."""
     for manager in list(_open_managers):
-        manager.close(cancel=True)
+        try:
+            manager.close(cancel=True)
+        except StoreError as err:   # the store went first (a deleted folder): said, and the next one closed
+            print(f"explorer: at exit, runs in {manager.store.path} could not be stopped cleanly: {err}",
+                  file=sys.stderr)
 
 
 class JobManager:
