@@ -230,40 +230,50 @@ def _live(live: playground.LiveBoundaries) -> None:
     common.refreshing(live.comparison.poll, lambda: live.comparison.finished, lambda: _view(live))
 
 
+def _buttons_and_view(setup: PlaygroundSetup, problems: dict) -> None:
+    """Train, Stop and Reset, then the runs' maps and accuracy (or what to do first)."""
+    live = _live_boundaries()
+    found = live.comparison if live is not None else None
+    going = found is not None and not found.finished
+    c = st.columns([1, 1, 1, 3])
+    train = c[0].button("Train", type="primary", disabled=bool(problems) or going, width="stretch")
+    if c[1].button("Stop", disabled=not (going and found.controllable), width="stretch"):
+        found.stop()
+    if c[2].button("Reset", width="stretch", help="stop these runs and clear the view; the setup stays"):
+        if going and found.controllable:
+            found.stop()
+        common.show("play", None)
+        st.rerun()
+    if train:
+        try:
+            begun = []
+            common.start_runs(comparison_configs(*setup.comparison()), lambda: begun.append(
+                playground.start(setup, common.workspace())) or begun[0].ids)
+            started = begun[0]
+        except (ConfigError, StoreError, ValueError) as err:
+            common.config_error(err)
+        else:
+            common.show("play", started.group)
+            st.rerun()
+    if live is None:
+        st.info("Choose the data, the network and the rules below, then press **Train**.")
+    else:
+        _live(live)
+
+
 st.title("Playground")
 st.caption("Two-dimensional data, a small network, and up to four learning rules side by side: the coloured "
            "regions are each network's decision, shaded by its confidence, repainted every epoch.")
 _old_link()
 common.door("playground", _link_params(), check=_past_caps)
+# The buttons and the maps come first, the setup below them, as on the Train page: at 1400×900 the
+# Train button and the maps it paints are in view together (drawn after the setup, which they read).
+action = st.container()
 classroom = common.Classroom(CONTROL_GROUPS)
+st.subheader("Setup")
 setup, spots = _controls(classroom)
 problems = common.show_problems(setup, spots)
 
-live = _live_boundaries()
-found = live.comparison if live is not None else None
-going = found is not None and not found.finished
-c = st.columns([1, 1, 1, 3])
-train = c[0].button("Train", type="primary", disabled=bool(problems) or going, width="stretch")
-if c[1].button("Stop", disabled=not (going and found.controllable), width="stretch"):
-    found.stop()
-if c[2].button("Reset", width="stretch", help="stop these runs and clear the view; the setup stays"):
-    if going and found.controllable:
-        found.stop()
-    common.show("play", None)
-    st.rerun()
-if train:
-    try:
-        begun = []
-        common.start_runs(comparison_configs(*setup.comparison()), lambda: begun.append(
-            playground.start(setup, common.workspace())) or begun[0].ids)
-        started = begun[0]
-    except (ConfigError, StoreError, ValueError) as err:
-        common.config_error(err)
-    else:
-        common.show("play", started.group)
-        st.rerun()
-if live is None:
-    st.info("Choose the data, the network and the rules, then press **Train**.")
-else:
-    _live(live)
+with action:
+    _buttons_and_view(setup, problems)
 classroom.share("play")
