@@ -159,7 +159,12 @@ def test_playground_draws_well_while_training_and_after(app, new_page, epochs):
     page, watch = open_watched(new_page, f"{app.url}/playground?pg_epochs={max(10, min(100, epochs // 2))}")
     click(page, "Train")
     RAN["play"] = group = param(page, "play")
-    assert_none(live_and_final(page, watch, [group], app), "The Playground, while it trained and after")
+    problems = live_and_final(page, watch, [group], app)
+    first_map = page.locator('[data-testid="stVegaLiteChart"]').first
+    if not in_view(first_map):   # the button that painted it is in view: the maps must be too
+        problems.append(f"at {SCREEN['width']}×{SCREEN['height']} the Playground's maps are below the fold "
+                        f"(the first at {first_map.bounding_box()})")
+    assert_none(problems, "The Playground, while it trained and after")
 
 
 def test_parity_draws_well_while_training_and_after(app, new_page, epochs):
