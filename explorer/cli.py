@@ -449,12 +449,30 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         source = None
         # the flags change the file as written, not its validated form: that form holds every default
         # (model.hidden of the default MLP), which --model lenet5 would then be refused for
-        return RunConfig.from_dict(changed(base, changes))
+        cfg = RunConfig.from_dict(changed(base, changes))
     except ConfigError as err:
         source = source or flag_of(err.field, given) or (f"--config {args.config}" if args.config is not None else None)
         if source is None:
             raise
         raise ConfigError(f"{source}: {err}", field=err.field) from None
+    return cfg
+
+
+def unused_rule_flags(args: argparse.Namespace, rule: str) -> list[str]:
+    """A note for each rule option's flag given to a rule that does not take it: the run leaves it
+    out (so one command line can loop over rules), and says so rather than drop it without a word.
+
+    Example:
+        >>> unused_rule_flags(argparse.Namespace(**{name: None for name in OPTIONS} | {"bp_depth": 5}), "ifa")
+        ["note: --bp-depth is left out: rule 'ifa' takes no top layers trained by BP (an option of fp)"]
+    """
+    notes = []
+    for name, option in OPTIONS.items():
+        if getattr(args, name, None) is not None and name not in RULES[rule].options:
+            takers = ", ".join(key for key, spec in RULES.items() if name in spec.options)
+            notes.append(f"note: --{name.replace('_', '-')} is left out: rule {rule!r} takes no {option.label} "
+                         f"(an option of {takers})")
+    return notes
 
 
 CURVE_COLUMNS = (("epoch", "epoch"), ("train loss", "train_loss"), ("train acc", "train_acc"),
@@ -501,6 +519,8 @@ def _train(args) -> int:
     from explorer.runs.jobs import JobManager
 
     cfg = config_from_args(args)
+    for note in unused_rule_flags(args, cfg.algorithm.name):
+        print(note, file=sys.stderr)
     records: queue.Queue[dict] = queue.Queue()  # filled on the run's thread, printed on this one
     with JobManager(args.store, max_concurrent=1, store_timeout=args.lock_wait) as jobs:
         handle = jobs.submit(cfg, on_metrics=records.put)

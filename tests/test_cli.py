@@ -148,6 +148,17 @@ def test_rule_option_flags_set_the_rule_and_a_rule_that_does_not_take_one_ignore
     assert caught.value.field == "algorithm.connections"
 
 
+def test_a_rule_option_flag_the_rule_does_not_take_is_left_out_with_a_note(capsys, store_path):
+    code, _, err = main(capsys, "train", "--rule", "ifa", "--bp-depth", "5", "--hidden", "8", "--epochs", "1",
+                        "--device", "cpu", "--json")
+    assert code == 0
+    assert err.splitlines()[0] == "note: --bp-depth is left out: rule 'ifa' takes no top layers trained by BP " \
+                                  "(an option of fp)"
+    with Store(store_path) as store:
+        [info] = store.list_runs()
+    assert info.config["algorithm"] == {"name": "ifa"}
+
+
 def test_model_flag_switches_network_without_the_default_mlps_widths(tmp_path):
     # the default MLP's hidden widths must not ride along into a network that takes none
     for name in ("lenet5", "resnet20", "tutorial_cnn"):
