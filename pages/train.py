@@ -91,6 +91,8 @@ def _optional_number(key: str, **kw):
         value = float(text) if text else math.nan
     except ValueError:
         value = text
+    if isinstance(value, float) and text and not math.isfinite(value):
+        value = text   # "nan" or "inf" typed: told as not a number, not as an empty box
     return _keep(key, value)
 
 

@@ -60,6 +60,7 @@ def _address(at) -> dict:
     ([("momentum", "2")], "momentum", f"momentum must be at most {MAX_MOMENTUM:g}, got 2", {}),
     ([("rule2", "ifa"), ("r2_bp_depth", "5")], "r2_bp_depth", "Rule 2 (ifa) takes no top layers trained by BP",
      {"rule2": "ifa"}),
+    ([("init_std", "0.3")], "init_std", "forward init (default) takes no std", {}),
     ([("rule2", "bdfa"), ("r2_block_size", "0")], "r2_block_size",
      f"Rule 2: hidden layers per block must be at least 1, got 0 (allowed: at least 1 and at most {MAX_LAYERS})",
      {"rule2": "bdfa"}),
@@ -81,6 +82,18 @@ def test_a_refused_link_value_is_named_and_the_address_shows_what_is_used(store_
         assert str(at.selectbox(key=key).value if key.startswith("rule") else at.number_input(key=key).value) == value
     if param in ("lr", "batch", "momentum", "epochs"):
         assert at.number_input(key=param).value == DEFAULTS[param]   # and the control its default
+
+
+def test_a_linked_batch_past_the_dataset_is_told_beside_its_control_not_refused(store_path):
+    """Its trouble is the dataset, another setting: ?data=mnist&batch=10000 is a fine link, and
+    ?batch=100000 on the digits is told once, beside the batch size, with no range contradicting it."""
+    at = _open(None, [("batch", "100000")])
+    assert "Not used from this link" not in _told(at)
+    assert at.number_input(key="batch").value == 100_000
+    [told] = [w.value for c in at.columns for w in c.warning if "batch" in w.value]
+    assert told == "Check this setting: batch size must be at most the 1,438 training samples of 'digits', got 100,000"
+    at = _open(None, [("data", "mnist"), ("batch", "10000")])
+    assert "batch" not in _told(at) and at.number_input(key="batch").value == 10_000
 
 
 def test_a_link_text_is_shown_as_text_not_markdown(store_path):

@@ -190,6 +190,20 @@ def test_a_refused_setting_is_told_in_the_page_words_in_its_box(store_path, quer
     assert not re.search(r"rules\[|init\.|optimizer\.|algorithm\.", warning)   # no config field names
 
 
+@pytest.mark.parametrize("typed, words", [
+    ("nan", "forward init: high must be a number, got 'nan'"),
+    ("abc", "forward init: high must be a number, got 'abc'"),
+    ("", "forward init: high is required for initialiser 'uniform'"),
+])
+def test_an_init_box_tells_what_is_wrong_with_its_text(store_path, typed, words):
+    at = _app(init="uniform", init_low="-0.1")
+    at.text_input(key="init_high").set_value(typed).run()
+    [warning] = [w.value for c in at.columns for w in c.warning]
+    assert warning == f"Check this setting: {words}"
+    at.text_input(key="init_high").set_value(" 0.1 ").run()     # spaces around a number are fine
+    assert not [w.value for c in at.columns for w in c.warning]
+
+
 def test_a_diverged_run_is_named_with_its_step(store_path):
     at = _app(rule2="none", lr="30", loss="mse", epochs="2")
     button(at, "Train").click().run()

@@ -71,6 +71,11 @@ def comparison_configs(base: RunConfig | Mapping, algorithms: Sequence[Mapping])
     return configs
 
 
+class PastTheData(ConfigError):
+    """A setting past what its dataset holds (a batch larger than the training set): its trouble
+    is another setting, the dataset, so a link's value alone is not refused for it."""
+
+
 def _check_batch(cfg: RunConfig) -> None:
     """A batch larger than the training set is refused here, from the dataset's shape (nothing
     is loaded), as the trainer would refuse it once the run had started."""
@@ -78,7 +83,7 @@ def _check_batch(cfg: RunConfig) -> None:
 
     train = shape_of(cfg.data).train
     if cfg.train.batch_size > train:
-        raise ConfigError(f"train.batch_size must be at most the {train:,} training samples of "
+        raise PastTheData(f"train.batch_size must be at most the {train:,} training samples of "
                           f"'{cfg.data.name}', got {cfg.train.batch_size:,}", field="train.batch_size")
 
 
@@ -386,4 +391,4 @@ def open(run_id: str, path: str | os.PathLike | None = None) -> RunView:  # noqa
     return workspace(path).open(run_id)
 
 
-__all__ = ["Comparison", "Followed", "Workspace", "activity", "status_message", "failure_words", "comparison_configs", "open", "workspace", "MAX_RULES"]
+__all__ = ["Comparison", "Followed", "PastTheData", "Workspace", "activity", "status_message", "failure_words", "comparison_configs", "open", "workspace", "MAX_RULES"]

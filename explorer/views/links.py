@@ -149,8 +149,10 @@ def say(label: str, problem: str) -> str:
     Example:
         >>> say("learning rate", "must be greater than 0, got 0"), say("Dataset", "MNIST is not here")
         ('learning rate must be greater than 0, got 0', 'Dataset: MNIST is not here')
+        >>> say("forward init: high", "is required for initialiser 'uniform'")
+        "forward init: high is required for initialiser 'uniform'"
     """
-    return f"{label} {problem}" if problem.startswith("must ") else f"{label}: {problem}"
+    return f"{label} {problem}" if problem.startswith(("must ", "is required")) else f"{label}: {problem}"
 
 
 @dataclass

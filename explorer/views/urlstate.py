@@ -641,11 +641,13 @@ def _own_problem(key: str, value: Any) -> str | None:
             except ConfigError as err:
                 return err.problem
         return None
-    from explorer.runs.workspace import comparison_configs
+    from explorer.runs.workspace import PastTheData, comparison_configs
 
     values = {**_probe_context(key), key: value}
     try:
         comparison_configs(*configs(values))
+    except PastTheData:
+        return None   # the dataset's bound, not the value's own: told beside the control
     except ConfigError as err:
         param, words = explain(err, values)
         if param == key:
@@ -802,16 +804,23 @@ def explain(err: ConfigError, values: Mapping[str, Any] = {}) -> tuple[str | Non
 
 
 def options_not_taken(values: Mapping[str, Any]) -> dict[str, str]:
-    """The rule options among ``values`` (``r2_bp_depth``) that their slot's rule does not take,
-    each with why: the page shows no control for them, so a link's value would ride along unused.
+    """The options among ``values`` that their rule or initialiser does not take (``r2_bp_depth``
+    for DFA, ``init_std`` for a uniform init), each with why: the page shows no control for them,
+    so a link's value would ride along unused, and come back unasked when the choice changes.
 
     Example:
         >>> options_not_taken({"rule2": "dfa", "r2_bp_depth": 5, "rule3": "fp", "r3_bp_depth": 1})
         {'r2_bp_depth': 'Rule 2 (dfa) takes no top layers trained by BP'}
+        >>> options_not_taken({"init": "uniform", "init_low": -0.1, "init_std": 0.3, "fb_gain": 2.0})
+        {'init_std': 'forward init (uniform) takes no std', 'fb_gain': 'feedback init (default) takes no gain'}
     """
     v = {**DEFAULTS, **values}
     out = {}
     for key in values:
+        prefix, _, field = key.partition("_")
+        if prefix in INIT_LABELS and field in INIT_FIELDS and field not in INIT_PARAMS[v[prefix]]:
+            out[key] = f"{INIT_LABELS[prefix]} ({v[prefix]}) takes no {field}"
+            continue
         slot = slot_of(key)
         if slot is None or key == f"rule{slot}":
             continue

@@ -117,6 +117,6 @@ def test_an_init_range_typed_then_left_for_another_control_is_kept(app, new_page
     address = parse_qs(urlparse(page.url).query)
     assert address["init_low"] == ["-0.2"] and address["init_high"] == ["0.2"], page.url
     body = page.inner_text("body")
-    assert "forward init: low: is required" not in body and "forward init: high: is required" not in body
-    assert "feedback init: std: is required for initialiser 'normal'" in body    # the next box to fill
+    assert "forward init: low is required" not in body and "forward init: high is required" not in body
+    assert "feedback init: std is required for initialiser 'normal'" in body    # the next box to fill
     watch.assert_clean("after setting an init range and a feedback init")
