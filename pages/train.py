@@ -388,6 +388,9 @@ try:
 except ConfigError as err:
     group, words = refused(err, values)
     spots[group].warning(common.plain(f"Check this setting: {words}"))
+    if ("rules" if group.startswith("rule") else group) in classroom.hidden:   # its box is closed: said on top too
+        action.warning(common.plain(f"Check this setting, in the closed box \"Settings fixed by this link\" "
+                                    f"below: {words}"))
 with action:
     shown = common.comparison()  # one look for the buttons and the live view: they agree on whether runs go
     _buttons(values, shown)

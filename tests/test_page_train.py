@@ -254,6 +254,22 @@ def test_classroom_link_hides_controls(store_path):
     assert "hide=rules%2Cseed" in link and "lr=0.01" in link and "group=" not in link
 
 
+def test_a_problem_in_a_group_the_link_hides_is_said_above_the_closed_box(store_path):
+    at = _app(hide="init", init="uniform", init_low="-0.1")
+    words = "forward init: high is required for initialiser 'uniform'"
+    box = next(e for e in at.expander if e.label == "Settings fixed by this link")
+    assert [w.value for w in box.warning] == [f"Check this setting: {words}"]
+    above = [w.value for w in at.main.warning if w not in box.warning and "closed box" in w.value]
+    assert above and words in common_plain_undone(above[0])
+    at = _app(init="uniform", init_low="-0.1")              # nothing hidden: told beside the box only
+    assert not [w for w in at.warning if "closed box" in w.value]
+
+
+def common_plain_undone(text: str) -> str:
+    """A message the page escaped for Markdown, as a person reads it."""
+    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
+
+
 def test_alignment_page_shows_the_measured_angles(store_path):
     at = _app(epochs="2")
     button(at, "Train").click().run()
