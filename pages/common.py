@@ -268,6 +268,34 @@ def open_on_train(query: dict) -> None:
     st.switch_page("pages/train.py", query_params=query)
 
 
+def parity_query(setup) -> dict:
+    """The Parity page's address for ``setup`` (a `ParitySetup`): every setting its controls hold.
+
+    Example:
+        >>> from explorer.experiments.parity import ParitySetup
+        >>> q = parity_query(ParitySetup(k=1, rules=("bp", "rf:relu"), optimizers={"adadelta": 1.0}))
+        >>> q["par_k"], q["par_rules"], q["par_opts"], q["par_lr_adadelta"]
+        ('1', ['BP', 'RF relu'], ['adadelta'], '1')
+    """
+    from explorer.config.labels import rule_label
+    from explorer.experiments.parity import parity_rule
+
+    query = {"par_k": str(setup.k), "par_base": setup.base,
+             "par_rules": [rule_label(parity_rule(r).algorithm) for r in setup.rules],
+             "par_opts": list(setup.optimizers), "par_seeds": str(setup.seeds), "par_epochs": str(setup.epochs),
+             "par_hidden": str(setup.hidden), "par_batch": str(setup.batch_size)}
+    query |= {f"par_lr_{name}": f"{lr:g}" for name, lr in setup.optimizers.items()}
+    query |= {key: str(n) for key, n in (("par_train", setup.train_samples), ("par_test", setup.test_samples)) if n}
+    return query
+
+
+def open_on_parity(setup) -> None:
+    """Switch to the Parity page showing exactly ``setup``, whatever the session set there before."""
+    for key in [k for k in st.session_state if str(k).startswith("par_")]:
+        del st.session_state[key]
+    st.switch_page("pages/parity.py", query_params=parity_query(setup))
+
+
 def remember_group(group: str | None) -> None:
     """Look at ``group`` from now on (None: at nothing), in the session and in the URL."""
     show("group", group)

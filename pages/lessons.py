@@ -9,6 +9,7 @@ import streamlit as st
 
 from explorer.views import charts, frames, links, urlstate
 from explorer.experiments import lessons
+from explorer.experiments.parity import ParitySetup
 from explorer.config import ConfigError
 from explorer.data.availability import missing
 from explorer.experiments.catalogue.entry import FOLDER_DATASETS
@@ -63,7 +64,7 @@ if run.button("Run this lesson", type="primary", disabled=bool(absent), width="s
         st.rerun()
 train_query = None
 if lesson.page == "parity":
-    why_not = "a parity lesson: the Parity page has the controls of the parity task"
+    why_not = "the Parity page has the controls of the parity task: change its settings and run it there"
 elif len(configs) > urlstate.SLOTS:
     why_not = f"this lesson has {len(configs)} runs; the Train page holds {urlstate.SLOTS} rules"
 elif not lessons.differ_in_rule_only(configs):
@@ -74,8 +75,8 @@ else:
     except ConfigError as err:
         why_not = f"the Train page cannot hold this lesson's setup: {err}"
 if lesson.page == "parity":
-    open_train.page_link("pages/parity.py", label="Open the Parity page", help=why_not,
-                         query_params={"par_k": str(configs[0].data.get("k"))})
+    if open_train.button("Open on the Parity page", width="stretch", help=why_not):
+        common.open_on_parity(ParitySetup.of(configs))
 elif open_train.button("Open on the Train page", disabled=train_query is None, width="stretch",
                        help="to change its settings and run it there" if train_query is not None else why_not):
     common.open_on_train(train_query)

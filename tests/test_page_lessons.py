@@ -118,9 +118,22 @@ def test_a_lesson_with_more_runs_than_the_train_page_holds_says_so(store_path):
     assert opener.disabled and opener.help == "this lesson has 6 runs; the Train page holds 4 rules"
 
 
-@pytest.mark.parametrize("key, k", [("parity_k1", "1"), ("parity_k3", "3")])
-def test_a_parity_lesson_links_to_the_parity_page_with_its_k(store_path, key, k):
-    at = _lessons_page(key)
+@pytest.mark.parametrize("key", ["parity_k1", "parity_k3"])
+def test_a_parity_lesson_opens_on_the_parity_page_with_its_whole_setup(store_path, key):
+    from explorer.experiments.parity import ParitySetup
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/parity.py").run()
+    at.number_input(key="par_seeds").set_value(2).run()          # set earlier in the session
+    at.switch_page("pages/lessons.py").run()
+    at.selectbox(key="lesson").set_value(key).run()
     assert not [b for b in at.button if b.label == "Open on the Train page"]
-    [link] = [e for e in _elements(at._tree, "page_link") if e.proto.page == "parity"]
-    assert link.proto.query_string == f"par_k={k}" and "Parity page has the controls" in link.proto.help
+    button(at, "Open on the Parity page").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Parity"
+    want = ParitySetup.of(lessons.get(key).configs())
+    assert at.number_input(key="par_k").value == want.k and at.number_input(key="par_seeds").value == want.seeds
+    assert list(at.multiselect(key="par_rules").value) == list(want.rules)
+    assert list(at.multiselect(key="par_opts").value) == list(want.optimizers) == ["adadelta"]
+    assert at.number_input(key="par_epochs").value == want.epochs
