@@ -594,6 +594,9 @@ def _describe(info) -> str:
         >>> _describe(Row(config={"algorithm": {"name": "dfa"}, "model": {"name": "mlp", "hidden": [8, 8]},
         ...                       "data": {"name": "digits"}, "seed": 1}, problem=None, damaged=False))
         'dfa mlp[8,8] on digits, seed 1'
+        >>> _describe(Row(config={"algorithm": {"name": "bp", "train_hidden": False}, "model": {"name": "mlp",
+        ...                       "hidden": [20]}, "data": {"name": "teacher"}}, problem=None, damaged=False))
+        'bp (shallow) mlp[20] on teacher, seed 0'
         >>> _describe(Row(config={}, problem="its config is not JSON", damaged=True))
         'DAMAGED: its config is not JSON'
     """
@@ -606,7 +609,8 @@ def _describe(info) -> str:
     model = config.get("model") if isinstance(config.get("model"), dict) else {}
     section = lambda name: config.get(name) if isinstance(config.get(name), dict) else {}  # noqa: E731
     net = str(model.get("name", "?")) + (str(model["hidden"]).replace(" ", "") if "hidden" in model else "")
-    words = (f"{section('algorithm').get('name', '?')} {net} on {section('data').get('name', '?')}, "
+    shallow = " (shallow)" if section("algorithm").get("train_hidden") is False else ""  # hidden layers frozen
+    words = (f"{section('algorithm').get('name', '?')}{shallow} {net} on {section('data').get('name', '?')}, "
              f"seed {config.get('seed', 0)}")
     return words
 
