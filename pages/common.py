@@ -155,10 +155,15 @@ def judged(read: Callable[[str], object], judge: Callable[[object], str | None])
 def hide_reader(groups: Sequence[str]) -> Callable[[str], str]:
     """A reader of ``hide`` (control groups a classroom link folds away, joined by commas)."""
     def read(text: str) -> str:
-        unknown = [g for g in text.split(",") if g and g not in groups]
+        names = [g for g in text.split(",") if g]
+        unknown = [g for g in names if g not in groups]
         if unknown:
-            raise links.Refused(f"names no group of controls of this page ({', '.join(map(repr, unknown))}); "
-                                f"the groups are {', '.join(groups)}")
+            words = (f"names no group of controls of this page ({', '.join(map(repr, unknown))}); "
+                     f"the groups are {', '.join(groups)}")
+            known = ",".join(g for g in names if g in groups)
+            if known:   # the groups it does name are hidden; the others said
+                raise links.PartlyRefused(words, known, known)
+            raise links.Refused(words)
         return text
     return read
 

@@ -70,7 +70,7 @@ def _address(at) -> dict:
     ([("colour", "red")], "colour", "colour is not a setting of this page", {}),
     ([("rule", "fa")], "rule", "rule is not a setting of this page (did you mean rule1, rule2, rule3, rule4?)", {}),
     ([("group", "../../x")], "group", "runs shown: group id must be 16 lowercase hex characters", {}),
-    ([("hide", "rules,nonsense")], "hide", "names no group of controls of this page ('nonsense')", {}),
+    ([("hide", "nonsense")], "hide", "names no group of controls of this page ('nonsense')", {}),
 ])
 def test_a_refused_link_value_is_named_and_the_address_shows_what_is_used(store_path, query, param, reason, kept):
     at = _open(None, query)
@@ -94,6 +94,15 @@ def test_a_linked_batch_past_the_dataset_is_told_beside_its_control_not_refused(
     assert told == "Check this setting: batch size must be at most the 1,438 training samples of 'digits', got 100,000"
     at = _open(None, [("data", "mnist"), ("batch", "10000")])
     assert "batch" not in _told(at) and at.number_input(key="batch").value == 10_000
+
+
+def test_a_hide_list_with_one_unknown_name_hides_the_groups_it_does_name(store_path):
+    at = _open(None, [("hide", "optimizer,train")])
+    assert ("The link's hide='optimizer,train' was used in part: hidden controls: names no group of controls "
+            "of this page ('train')") in _told(at), _told(at)
+    assert _address(at) == {"hide": "optimizer"}
+    box = next(e for e in at.expander if e.label == "Settings fixed by this link")
+    assert "lr" in {w.key for w in box.number_input}
 
 
 def test_a_link_text_is_shown_as_text_not_markdown(store_path):

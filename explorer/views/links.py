@@ -42,6 +42,15 @@ class Refused(ValueError):
     the parameter (`screen` names it)."""
 
 
+class PartlyRefused(Refused):
+    """A link's value a page can use in part (``hide=optimizer,train``: the known group): the part
+    it keeps (``kept``, as text, read as ``value``) is used, and the message says what was not."""
+
+    def __init__(self, message: str, kept: str, value: Any) -> None:
+        super().__init__(message)
+        self.kept, self.value = kept, value
+
+
 @dataclass(frozen=True)
 class Param:
     """One query parameter a page reads: ``label`` (its control's words), ``read`` (text -> value,
@@ -232,6 +241,10 @@ def screen(query: Mapping[str, str | Sequence[str]], params: Mapping[str, Param]
         for text in texts:
             try:
                 value = param.read(text)
+            except PartlyRefused as err:
+                out.refused.append((key, f"The link's {_quoted(key, text)} was used in part: "
+                                         f"{_told(param.label, reason(err))}"))
+                text, value = err.kept, err.value
             except (Refused, ConfigError, ValueError, TypeError) as err:
                 out.refused.append((key, f"The link's {_quoted(key, text)} was not used: "
                                          f"{_told(param.label, reason(err))}"))
@@ -265,4 +278,4 @@ def screen(query: Mapping[str, str | Sequence[str]], params: Mapping[str, Param]
     return out
 
 
-__all__ = ["Param", "Refused", "Screened", "screen", "int_reader", "float_reader", "choice_reader", "reason", "say"]
+__all__ = ["PartlyRefused", "Param", "Refused", "Screened", "screen", "int_reader", "float_reader", "choice_reader", "reason", "say"]
