@@ -776,11 +776,20 @@ def check_out_folder(path: str, flag: str) -> str:
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise ConfigError(f"{flag}: cannot make {path}: {parent} is a file, not a folder", field=flag)
-    try:
-        tempfile.TemporaryFile(dir=parent).close()
-    except OSError as err:
-        raise ConfigError(f"{flag}: cannot write in {parent} ({err.strerror or err})", field=flag) from None
+    refusal = _refusal_to_write(parent)
+    if refusal:
+        raise ConfigError(f"{flag}: cannot write in {parent} ({refusal})", field=flag)
     return path
+
+
+def _refusal_to_write(folder: str) -> str | None:
+    """Why ``folder`` takes no new file (tried with a temporary file, deleted at once), else None:
+    permission bits do not tell, as root passes them and a read-only mount or ``/proc`` refuses anyway."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        return str(err.strerror or err)
+    return None
 
 
 def rates(text: str, flag: str) -> list[float]:
@@ -823,11 +832,10 @@ def check_out(path: str, flag: str) -> str:
         raise ConfigError(f"{flag}: cannot write {path}: no folder {folder}", field=flag)
     if os.path.isdir(path):
         raise ConfigError(f"{flag}: cannot write {path}: it is a folder", field=flag)
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as err:
-        raise ConfigError(f"{flag}: cannot write {path}: the folder {folder} takes no new file "
-                          f"({err.strerror or err})", field=flag) from None
+    refusal = _refusal_to_write(folder)
+    if refusal:
+        raise ConfigError(f"{flag}: cannot write {path}: the folder {folder} takes no new file ({refusal})",
+                          field=flag)
     if os.path.exists(path):
         try:
             open(path, "a").close()   # append mode: the file is opened for writing, not changed

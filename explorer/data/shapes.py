@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from explorer.config import DataConfig
+from explorer.config import ConfigError, DataConfig
 from explorer.data.base import Dataset
 from explorer.data.parity import PROBE_SIZE, ParityDataset
 from explorer.data.synthetic import TEACHER_SIZES
@@ -129,3 +129,24 @@ def shape_of(cfg: DataConfig) -> DataShape:
     height, width = get("resize", (height, width))  # data.resize: the images as the network sees them
     return DataShape((channels, height, width), 10, min(get("train_samples", train), train),
                      min(get("test_samples", test), test))
+
+
+class PastTheData(ConfigError):
+    """A setting past what its dataset holds (a batch larger than the training set): its trouble
+    is another setting, the dataset, so a link's value alone is not refused for it."""
+
+
+def check_batch(batch_size: int, train: int, dataset: str) -> None:
+    """`PastTheData` if a batch of ``batch_size`` is larger than the ``train`` samples of
+    ``dataset``: refused, not cut down, as the run would not be the one asked for. The door
+    checks it from the dataset's shape (`shape_of`), the trainer from the loaded data.
+
+    Example:
+        >>> check_batch(100_000, 1_438, "digits")
+        Traceback (most recent call last):
+        ...
+        explorer.data.shapes.PastTheData: train.batch_size must be at most the 1,438 training samples of 'digits', got 100,000
+    """
+    if batch_size > train:
+        raise PastTheData(f"train.batch_size must be at most the {train:,} training samples of '{dataset}', "
+                          f"got {batch_size:,}", field="train.batch_size")

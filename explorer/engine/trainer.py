@@ -26,6 +26,7 @@ from explorer.engine.augment import AUGMENT, augment
 from explorer.engine.build import BATCHES, Built, build, derived_seed
 from explorer.engine.graphed import StaticStep, graph_reason, why_eager
 from explorer.config import ConfigError, RunConfig
+from explorer.data.shapes import check_batch
 from explorer.engine.losses import correct, hits, mean_loss, mean_terms
 from explorer.engine.metrics import compare_with_backprop, measured_backward
 from explorer.engine.optim import batch_manhattan_, make_optimizer
@@ -85,9 +86,7 @@ class Trainer:
         self._capture, self._graph_reason = graph_reason(b)
         self.optimizer = make_optimizer(self.cfg.optimizer, self.params, capturable=self._capture)
         self.batch_size = self.cfg.train.batch_size
-        if self.batch_size > data.num_train:  # refused, not cut down: the run would not be the one asked for
-            raise ConfigError(f"train.batch_size must be at most the {data.num_train:,} training samples of "
-                              f"'{data.name}', got {self.batch_size:,}", field="train.batch_size")
+        check_batch(self.batch_size, data.num_train, data.name)
         self.notes: dict[str, str] = {}  # field: what the run does differently from what was asked
         # Equal batches: the remainder of each shuffled epoch is left out (it differs every epoch),
         # so that no tiny last batch takes an outsized step.

@@ -67,24 +67,12 @@ def comparison_configs(base: RunConfig | Mapping, algorithms: Sequence[Mapping])
             configs.append(RunConfig.from_dict({**d, "algorithm": dict(algorithm)}))
         except ConfigError as err:
             raise err.within(f"rules[{i}]") from err
-    _check_batch(configs[0])
+    # a batch past the training set, from the dataset's shape (nothing loaded), as the trainer would
+    from explorer.data.shapes import check_batch, shape_of
+
+    first = configs[0]
+    check_batch(first.train.batch_size, shape_of(first.data).train, first.data.name)
     return configs
-
-
-class PastTheData(ConfigError):
-    """A setting past what its dataset holds (a batch larger than the training set): its trouble
-    is another setting, the dataset, so a link's value alone is not refused for it."""
-
-
-def _check_batch(cfg: RunConfig) -> None:
-    """A batch larger than the training set is refused here, from the dataset's shape (nothing
-    is loaded), as the trainer would refuse it once the run had started."""
-    from explorer.data.shapes import shape_of
-
-    train = shape_of(cfg.data).train
-    if cfg.train.batch_size > train:
-        raise PastTheData(f"train.batch_size must be at most the {train:,} training samples of "
-                          f"'{cfg.data.name}', got {cfg.train.batch_size:,}", field="train.batch_size")
 
 
 def status_message(label: str, info: RunInfo) -> str:
@@ -391,4 +379,4 @@ def open(run_id: str, path: str | os.PathLike | None = None) -> RunView:  # noqa
     return workspace(path).open(run_id)
 
 
-__all__ = ["Comparison", "Followed", "PastTheData", "Workspace", "activity", "status_message", "failure_words", "comparison_configs", "open", "workspace", "MAX_RULES"]
+__all__ = ["Comparison", "Followed", "Workspace", "activity", "status_message", "failure_words", "comparison_configs", "open", "workspace", "MAX_RULES"]

@@ -641,7 +641,8 @@ def _own_problem(key: str, value: Any) -> str | None:
             except ConfigError as err:
                 return err.problem
         return None
-    from explorer.runs.workspace import PastTheData, comparison_configs
+    from explorer.data.shapes import PastTheData
+    from explorer.runs.workspace import comparison_configs
 
     values = {**_probe_context(key), key: value}
     try:
