@@ -7,21 +7,24 @@ Example:
     'done'
 """
 
+from explorer._lazy import lazy_exports
 from explorer._version import __version__
 
-from explorer.engine.build import Built, build
-from explorer.config import ConfigError, RunConfig
-from explorer.data import Dataset, DatasetNotFound
-from explorer.views.embed import embed
-from explorer.runs.jobs import JobManager, RunHandle
-from explorer.engine.metrics import alignment, compute_updates
-from explorer.engine.representations import Probe, Snapshot, capture, per_digit
-from explorer.engine.seeds import SeedsTrainer, build_seeds
-from explorer.runs.store import RunView, Store, StoreError
-from explorer.runs.sweep import SweepResult, sweep
-from explorer.engine.trainer import Trainer, TrainResult, train
-
-__all__ = ["RunConfig", "ConfigError", "Built", "build", "compute_updates", "alignment", "train",
-           "Trainer", "TrainResult", "Dataset", "DatasetNotFound", "sweep", "SweepResult", "embed",
-           "capture", "per_digit", "Probe", "Snapshot", "SeedsTrainer", "build_seeds", "Store", "StoreError",
-           "RunView", "JobManager", "RunHandle", "__version__"]
+# Each public name and the module it lives in, imported on first use: ``import explorer`` and a
+# submodule's import (``python -m explorer --help``, ``explorer.config``) load no torch.
+_HOMES = {
+    "Built": "explorer.engine.build", "build": "explorer.engine.build",
+    "ConfigError": "explorer.config", "RunConfig": "explorer.config",
+    "Dataset": "explorer.data", "DatasetNotFound": "explorer.data",
+    "embed": "explorer.views.embed",
+    "JobManager": "explorer.runs.jobs", "RunHandle": "explorer.runs.jobs",
+    "alignment": "explorer.engine.metrics", "compute_updates": "explorer.engine.metrics",
+    "Probe": "explorer.engine.representations", "Snapshot": "explorer.engine.representations",
+    "capture": "explorer.engine.representations", "per_digit": "explorer.engine.representations",
+    "SeedsTrainer": "explorer.engine.seeds", "build_seeds": "explorer.engine.seeds",
+    "RunView": "explorer.runs.store", "Store": "explorer.runs.store", "StoreError": "explorer.runs.store",
+    "SweepResult": "explorer.runs.sweep", "sweep": "explorer.runs.sweep",
+    "Trainer": "explorer.engine.trainer", "TrainResult": "explorer.engine.trainer", "train": "explorer.engine.trainer",
+}
+__all__ = [*_HOMES, "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -512,13 +512,13 @@ def curve_line(record: dict) -> str | None:
 
 
 def _train(args) -> int:
+    cfg = config_from_args(args)  # checked before torch loads: a mistyped flag is told at once
     from tqdm import tqdm
 
     from explorer.config.labels import layer_label
     from explorer.engine.build import resolve_device
     from explorer.runs.jobs import JobManager
 
-    cfg = config_from_args(args)
     for note in unused_rule_flags(args, cfg.algorithm.name):
         print(note, file=sys.stderr)
     records: queue.Queue[dict] = queue.Queue()  # filled on the run's thread, printed on this one

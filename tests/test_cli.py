@@ -97,6 +97,24 @@ def subcommand_parsers(parser):
                 yield from subcommand_parsers(sub)
 
 
+def modules_loaded(*argv: str, code: int = 0) -> set[str]:
+    """The modules ``python -m explorer ARGV`` imports, read from Python's own ``-X importtime`` log;
+    the command must exit with ``code``."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "explorer", *argv], capture_output=True,
+                         text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == code, out.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_help_the_run_list_and_a_mistyped_flag_answer_without_loading_torch_pandas_or_scipy(store_path):
+    """A student's ``--help``, ``runs list`` or mistyped flag is answered in a fraction of a second:
+    the package and the command line import torch, pandas and scipy only for the work that uses them."""
+    for argv, code in ((["--help"], 0), (["runs", "list"], 0), (["train", "--lr", "-1"], 2)):
+        heavy = {"torch", "pandas", "scipy", "sklearn"} & modules_loaded(*argv, code=code)
+        assert not heavy, f"python -m explorer {' '.join(argv)} loaded {sorted(heavy)}"
+    assert "torch" in modules_loaded("train", "--epochs", "1", "--hidden", "4")  # the test can see an import
+
+
 def test_every_help_is_plain_text_without_markup():
     helps = dict(subcommand_parsers(cli._parser()))
     assert {"python -m explorer train", "python -m explorer runs list", "python -m explorer parity"} <= set(helps)

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "explorer"
-LAYERS = {"_version": 0, "config": 0, "rules": 1, "models": 1, "data": 1, "engine": 2, "runs": 3, "views": 4,
+LAYERS = {"_version": 0, "_lazy": 0, "config": 0, "rules": 1, "models": 1, "data": 1, "engine": 2, "runs": 3, "views": 4,
           "experiments": 5, "widgets": 6}
 FRONT = 6  # the package's own face (__init__, __main__, cli, bench), widgets, pages and app.py
 
@@ -91,7 +91,27 @@ def test_the_check_finds_an_import_that_points_back(tmp_path):
     assert layer_of_module(module_name(engine)) == LAYERS["engine"] < LAYERS["views"]
 
 
-@pytest.mark.parametrize("package", sorted(set(LAYERS) - {"_version"}))
+@pytest.mark.parametrize("package", sorted(name for name in LAYERS if not name.startswith("_")))  # modules, not layers
 def test_every_layer_is_a_package_with_a_docstring_saying_what_it_holds(package):
     init = PACKAGE / package / "__init__.py"
     assert init.exists() and ast.get_docstring(ast.parse(init.read_text()))
+
+
+def test_every_public_name_resolves_and_importing_the_packages_loads_no_torch():
+    """`explorer` and `explorer.data` import their names on first use (`explorer._lazy`): each name
+    of their ``__all__`` is there when asked for, and importing them alone loads no torch."""
+    import subprocess
+    import sys
+
+    import explorer
+    import explorer.data
+
+    for package in (explorer, explorer.data):
+        missing = [name for name in package.__all__ if getattr(package, name, None) is None]
+        assert not missing, f"{package.__name__} lists {missing} but has none"
+        assert set(package.__all__) <= set(dir(package))
+    assert explorer.Trainer.__module__ == "explorer.engine.trainer" and explorer.data.DatasetError.__module__ == "explorer.data.errors"
+    code = ("import sys, explorer, explorer.data; from explorer.data import DatasetError; "
+            "print(sorted({'torch', 'pandas', 'scipy'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

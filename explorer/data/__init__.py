@@ -5,45 +5,20 @@
   regression task ``teacher`` (`synthetic`);
 - from ``data.root`` / ``$EXPLORER_DATA``: ``mnist``, ``fashion_mnist``, ``kmnist``, ``notmnist``
   (`idx`), ``cifar10`` (`cifar`); a missing one raises `DatasetNotFound`, a damaged file
-  `DatasetFileError` naming it, both `DatasetError`s (`vision`), before any step is taken;
+  `DatasetFileError` naming it, both `DatasetError`s (`errors`), before any step is taken;
 - ``parity``: k digits side by side, drawn afresh every epoch (`parity`).
 
-Example:
-    >>> from explorer.config import DataConfig
-    >>> load_dataset(DataConfig("digits"), "cpu").num_classes
-    10
-    >>> sorted(LOADERS) == sorted(DATASET_OPTIONS)
-    True
+The names below are imported from their modules on first use (`explorer._lazy`): the errors come
+from `errors` without torch, so a front end can catch them before any data is loaded.
 """
 
-from __future__ import annotations
+from explorer._lazy import lazy_exports
 
-import torch
-
-from explorer.config import DataConfig
-from explorer.config.dataset_options import DATASET_OPTIONS
-from explorer.data.base import Dataset
-from explorer.data.cifar import load_cifar10
-from explorer.data.embedded import load_digits, load_mnist1d, load_random
-from explorer.data.idx import load_mnist_like, load_notmnist
-from explorer.data.parity import ParityDataset, load_parity
-from explorer.data.synthetic import load_parity_bits, load_teacher
-from explorer.data.toys import TOYS, load_toy
-from explorer.data.vision import DatasetError, DatasetFileError, DatasetNotFound
-
-LOADERS = {
-    "digits": load_digits, "random": load_random, "mnist1d": load_mnist1d,
-    **{name: load_toy for name in TOYS},
-    "parity_bits": load_parity_bits, "teacher": load_teacher,
-    "mnist": load_mnist_like, "fashion_mnist": load_mnist_like, "kmnist": load_mnist_like,
-    "notmnist": load_notmnist, "cifar10": load_cifar10,
-    "parity": load_parity,
+_HOMES = {
+    "Dataset": "explorer.data.base", "ParityDataset": "explorer.data.parity",
+    "DatasetError": "explorer.data.errors", "DatasetFileError": "explorer.data.errors",
+    "DatasetNotFound": "explorer.data.errors",
+    "LOADERS": "explorer.data.loaders", "load_dataset": "explorer.data.loaders",
 }
-
-
-def load_dataset(cfg: DataConfig, device: torch.device | str) -> Dataset:
-    """Load the configured dataset and move all of it to ``device``."""
-    return LOADERS[cfg.name](cfg).to(device)
-
-
-__all__ = ["Dataset", "DatasetError", "DatasetFileError", "DatasetNotFound", "LOADERS", "ParityDataset", "load_dataset"]
+__all__ = list(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

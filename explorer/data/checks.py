@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer.data.vision import DatasetFileError
+from explorer.data.errors import DatasetFileError
 
 MOST_ITEMS = 1_000_000  # images one dataset file may hold (MNIST's train file 60,000, a CIFAR batch 10,000)
 
@@ -27,7 +27,7 @@ def regular_file(path: Path) -> Path:
         >>> regular_file(Path("/dev/null"))
         Traceback (most recent call last):
         ...
-        explorer.data.vision.DatasetFileError: /dev/null: not a regular file (a character device); put the dataset's file there
+        explorer.data.errors.DatasetFileError: /dev/null: not a regular file (a character device); put the dataset's file there
     """
     try:
         mode = path.stat().st_mode
@@ -54,11 +54,11 @@ def checked_labels(labels: object, images: int, classes: int, where: Path, image
         >>> checked_labels([0, 1], 3, 3, Path("/d/labels"), Path("/d/images"))
         Traceback (most recent call last):
         ...
-        explorer.data.vision.DatasetFileError: /d/labels: 2 labels for 3 images in images
+        explorer.data.errors.DatasetFileError: /d/labels: 2 labels for 3 images in images
         >>> checked_labels([0, 7, 1, 9], 4, 3, Path("/d/labels"))
         Traceback (most recent call last):
         ...
-        explorer.data.vision.DatasetFileError: /d/labels: label 7 at position 1; 2 labels lie outside 0..2 (3 classes)
+        explorer.data.errors.DatasetFileError: /d/labels: label 7 at position 1; 2 labels lie outside 0..2 (3 classes)
     """
     def fault(what: str) -> DatasetFileError:
         return DatasetFileError(f"{where}: {what}")

@@ -13,7 +13,8 @@ import torch
 from explorer.config import DataConfig
 from explorer.data.base import Dataset
 from explorer.data.checks import MOST_ITEMS, checked_labels, regular_file
-from explorer.data.vision import DatasetFileError, data_root, find_or_download, image_dataset
+from explorer.data.errors import DatasetFileError
+from explorer.data.vision import data_root, find_or_download, image_dataset
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from explorer.data.checks import MOST_ITEMS, regular_file
-from explorer.data.vision import DatasetFileError
+from explorer.data.errors import DatasetFileError
 
 UNSIGNED_BYTE = 0x08
 CHUNK = 1 << 20  # bytes read at a time: memory follows what the file holds, not what its header claims
@@ -52,7 +52,7 @@ def read_idx_file(path: Path, item_shape: tuple[int, ...] = ()) -> torch.Tensor:
         >>> read_idx_file(p)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        explorer.data.vision.DatasetFileError: .../labels.gz: its header declares 5 labels (5 bytes) but 3 bytes follow it (3 whole labels)
+        explorer.data.errors.DatasetFileError: .../labels.gz: its header declares 5 labels (5 bytes) but 3 bytes follow it (3 whole labels)
     """
     kind = "images" if item_shape else "labels"
     try:

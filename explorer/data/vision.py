@@ -13,36 +13,7 @@ import torch
 
 from explorer.config import DataConfig
 from explorer.data.base import Dataset
-
-
-class DatasetError(Exception):
-    """A dataset cannot be loaded: its files are missing (`DatasetNotFound`) or damaged
-    (`DatasetFileError`). Front ends catch this one; the message names the folder or file."""
-
-
-def first_and_last_line(err: BaseException) -> str:
-    """An error's message on one line: its first line and, where it runs over several (torchvision's
-    download error lists every mirror it tried), its last, which says why.
-
-    Example:
-        >>> first_and_last_line(RuntimeError("Error downloading a.gz:\\nTried https://m1/:\\n<urlopen error x>"))
-        'Error downloading a.gz: <urlopen error x>'
-        >>> first_and_last_line(OSError("disk full"))
-        'disk full'
-    """
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    if len(lines) < 2:
-        return lines[0] if lines else type(err).__name__
-    return f"{lines[0]} {lines[-1]}"
-
-
-class DatasetNotFound(DatasetError, FileNotFoundError):
-    """A dataset's files are not in the data folder and could not be downloaded."""
-
-
-class DatasetFileError(DatasetError, ValueError):
-    """A dataset's file is there but not what it should be: damaged, cut short, another format, or
-    labels that do not fit its images. The message names the file and what is wrong with it."""
+from explorer.data.errors import DatasetNotFound, first_and_last_line
 
 
 def data_root(cfg: DataConfig) -> Path:
@@ -66,7 +37,7 @@ def find_or_download(title: str, root: Path, folder: str, files: tuple[str, ...]
         >>> find_or_download("Mine", Path("/data"), "Mine/raw", ("a.bin",), lambda: None, None)
         Traceback (most recent call last):
         ...
-        explorer.data.vision.DatasetNotFound: Mine is not in /data/Mine/raw (it cannot be downloaded automatically). Put the files a.bin in that folder, or point data.root / EXPLORER_DATA at a folder that holds Mine/raw/.
+        explorer.data.errors.DatasetNotFound: Mine is not in /data/Mine/raw (it cannot be downloaded automatically). Put the files a.bin in that folder, or point data.root / EXPLORER_DATA at a folder that holds Mine/raw/.
     """
     found = find()
     if found is not None:

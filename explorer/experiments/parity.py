@@ -30,24 +30,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from explorer.config import OPTIMIZERS, AlgorithmConfig, ConfigError, RunConfig
 from explorer.config.labels import rule_label
-from explorer.experiments.parity_table import Series, final_table
-from explorer.runs.sweep import (
-    METRICS,
-    Progress,
-    close_bar,
-    epochs_in,
-    expand,
-    progress_bar,
-    select_lr,
-    summarise,
-    sweep,
-)
+from explorer.experiments.parity_table import Series
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from explorer.runs.sweep import Progress
 
 PARITY_RULES = ("bp", "dfa", "fa", "ntk", "rf:gaussian", "rf:relu", "rf:linear")
 # A learning rate per optimiser that trains the classroom default on digits (SGD: see the module
@@ -347,6 +339,12 @@ def run_setup(setup: ParitySetup, lrs: Sequence[float] | None = None,
     rule (and optimizer, when there are several) and lr; the final table is `final_table` at each
     series' chosen lr (`select_lr`: the best mean test accuracy over the last epochs).
     ``progress`` is `sweep`'s, over every run: one bar, moved by each training step."""
+    # Imported here: the catalogue builds its parity entries with this module, and it stays light.
+    import pandas as pd
+
+    from explorer.experiments.parity_table import final_table
+    from explorer.runs.sweep import close_bar, epochs_in, expand, progress_bar, select_lr, summarise, sweep
+
     configs = setup.configs()
     several = len(setup.optimizers) > 1
     points = {}  # (rule, optimiser) -> its configs over the seeds
@@ -401,5 +399,4 @@ def run_parity(k: int, rules: Sequence[str], lrs: Sequence[float], seeds: int = 
 
 
 __all__ = ["ParitySetup", "ParityRule", "parity_rule", "rule_key", "series_of", "published_values", "mnist_missing",
-           "run_setup", "run_parity", "PARITY_RULES", "PARITY_LR", "MAX_RUNS", "MAX_SEEDS", "REFERENCE_NOTE",
-           "METRICS"]
+           "run_setup", "run_parity", "PARITY_RULES", "PARITY_LR", "MAX_RUNS", "MAX_SEEDS", "REFERENCE_NOTE"]

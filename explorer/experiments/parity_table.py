@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from explorer.config.labels import number_text
-from explorer.runs.sweep import summarise
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: the catalogue imports `Series` from here
+    import pandas as pd
 
 COLUMNS = ["series", "rule", "optimiser", "lr", "epoch", "mean", "std", "ci95", "low", "high", "n", "published",
            "approx"]
@@ -53,7 +53,10 @@ def final_table(k: int, runs: Mapping[Series, Sequence[Sequence[dict]]], key: st
     ``approx``, True where that value is read off a plot. A series with no epoch yet has NaN
     numbers and n = 0. Columns: `COLUMNS`.
     """
+    import pandas as pd
+
     from explorer.experiments.references import PARITY, PARITY_APPROX  # the catalogue imports parity
+    from explorer.runs.sweep import summarise
 
     rows = [(s.label, float(r["epoch"]), key, r[key])
             for s, seeds in runs.items() for records in seeds for r in records
@@ -80,6 +83,8 @@ def final_text(final: pd.DataFrame) -> pd.DataFrame:
     """``final`` (a `final_table`) as text to show: series (which names the rule), optimiser, lr,
     epoch, test accuracy, ± 95% CI, seeds, published ("≈" where read off a plot), and the
     difference, measured less published, in percentage points with its sign."""
+    import pandas as pd
+
     # Rounded first, then + 0.0: a difference of -0.001 points reads "0.0", not "-0.0".
     percent = lambda values: [number_text(round(100 * v, 1) + 0.0, "%") for v in values]  # noqa: E731
     points = [f"{round(100 * v, 1) + 0.0:+.1f}" if math.isfinite(v) else "–"

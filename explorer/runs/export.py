@@ -22,11 +22,12 @@ from __future__ import annotations
 import io
 import json
 import math
-from typing import Any, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Sequence
 
 from explorer.runs.store import Store, UnknownRun, check_id
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: the command line's JSON needs none
+    import pandas as pd
 
 FORMATS = ("csv", "json")
 PICTURES = {"png": "image/png", "svg": "image/svg+xml"}  # picture formats and their MIME types
@@ -43,6 +44,8 @@ def _flat(record: dict) -> dict:
 
 def runs_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """One row per metric record of the given runs, in their order; see the module's example."""
+    import pandas as pd
+
     rows = []
     for run_id in run_ids:
         info = store.get_run(run_id)
@@ -122,7 +125,7 @@ def picture(chart, fmt: str = "png") -> bytes:
     offline (vl-convert): a download that reads the same in a slide of any colour.
 
     Example:
-        >>> import altair as alt, io
+        >>> import altair as alt, io, pandas as pd
         >>> from PIL import Image
         >>> chart = alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_point().encode(x="x").properties(width=50, height=40)
         >>> png = Image.open(io.BytesIO(picture(chart, "png")))

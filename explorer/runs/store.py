@@ -54,11 +54,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from explorer.config import RunConfig
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or written: listing runs needs none
+    import torch
 
 APPLICATION = "explorer-runs"           # meta.application of every run store
 STATUSES = ("queued", "running", "paused", "done", "diverged", "failed", "cancelled", "interrupted")
@@ -255,10 +256,13 @@ def tensors_to_bytes(tensors: Mapping[str, torch.Tensor], what: str = "tensors")
     """``{name: tensor}`` as bytes (``torch.save``), on the CPU, each tensor compacted.
 
     Example:
+        >>> import torch
         >>> blob = tensors_to_bytes({"w": torch.ones(2, 3)})
         >>> tensors_from_bytes(blob)["w"].shape
         torch.Size([2, 3])
     """
+    import torch
+
     if not isinstance(tensors, Mapping):
         raise ValueError(f"{what} must be a mapping of names to tensors, got {type(tensors).__name__}")
     out = {}
@@ -277,6 +281,7 @@ def tensors_from_bytes(blob: bytes, what: str = "tensors") -> dict[str, torch.Te
     ``what``, never run.
 
     Example:
+        >>> import torch
         >>> tensors_from_bytes(tensors_to_bytes({"w": torch.ones(2)})[:100], "checkpoint of run r at step 3")
         Traceback (most recent call last):
         ...
@@ -286,6 +291,8 @@ def tensors_from_bytes(blob: bytes, what: str = "tensors") -> dict[str, torch.Te
         raise StoreError(f"{what} is damaged: the store holds {type(blob).__name__} there, not bytes")
     if not len(blob):
         raise StoreError(f"{what} is damaged: it is empty (0 bytes)")
+    import torch
+
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols: the reason below says it
             warnings.simplefilter("ignore")
@@ -1032,6 +1039,7 @@ class Store:
             >>> folder = tempfile.TemporaryDirectory()
             >>> store = Store(os.path.join(folder.name, "runs.sqlite"))
             >>> run = store.create_run({})
+            >>> import torch
             >>> store.save_checkpoint(run, 10, torch.nn.Linear(3, 2).state_dict())
             >>> sorted(store.checkpoint(run))
             ['bias', 'weight']
