@@ -5,10 +5,35 @@ on a 2-core machine shared with other processes, two spinning threads made the s
 slower. One thread is what the tests need.
 """
 
+import math
 import os
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402  (after the environment variable, which torch reads at import)
 
 torch.set_num_threads(1)
+
+
+def usable_cpus() -> int:
+    """The cores this process may use: its CPU affinity, within its cgroup's CPU quota (a container
+    often sees the host's cores but may use a few), at least 1.
+
+    Example:
+        >>> 1 <= usable_cpus() <= (os.cpu_count() or 1)
+        True
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to read: the affinity stands
+    return max(1, cpus)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: a worker per usable core, at most 8 (each worker holds torch and its own data)."""
+    return min(usable_cpus(), 8)

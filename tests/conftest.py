@@ -52,7 +52,7 @@ def store_path(tmp_path, monkeypatch):
 
 
 
-# pytest.ini spreads the suite over the machine's cores with pytest-xdist (``-n auto``). The browser
+# pytest.ini spreads the suite over the cores with pytest-xdist (``-n auto``, counted in ../conftest.py). The browser
 # tests keep to one worker, as they share one app server and Chromium (a server per worker starves a
 # 2-core machine); the Ray tests keep to one worker, as each starts a local Ray instance (the Runs
 # page's test stops a Ray sweep too).
@@ -67,25 +67,3 @@ def pytest_collection_modifyitems(config, items):
         elif path.parent.name == "e2e":
             item.add_marker(pytest.mark.xdist_group("browser"))
 
-
-def usable_cpus() -> int:
-    """The cores this process may use: its CPU affinity, within its cgroup's CPU quota (a container
-    often sees the host's cores but may use a few), at least 1.
-
-    Example:
-        >>> 1 <= usable_cpus() <= (os.cpu_count() or 1)
-        True
-    """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 quota to read: the affinity stands
-    return max(1, cpus)
-
-
-def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: a worker per usable core, at most 8 (each worker holds torch and its own data)."""
-    return min(usable_cpus(), 8)
