@@ -16,21 +16,27 @@ import torch  # noqa: E402  (after the environment variable, which torch reads a
 torch.set_num_threads(1)
 
 
-def usable_cpus() -> int:
-    """The cores this process may use: its CPU affinity, within its cgroup's CPU quota (a container
-    often sees the host's cores but may use a few), at least 1.
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: its CPU affinity, within the CPU quota of the cgroup it sees
+    (a container often sees the host's cores but may use a few; cgroup v2's ``cpu.max`` or v1's
+    ``cpu.cfs_quota_us``), at least 1.
 
     Example:
         >>> 1 <= usable_cpus() <= (os.cpu_count() or 1)
         True
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            words = (cgroup / quota_file).read_text().split()
+            if period_file is not None:
+                words += (cgroup / period_file).read_text().split()
+            quota, period = words
+        except (OSError, ValueError):
+            continue  # not this cgroup version
+        if quota not in ("max", "-1"):
             cpus = min(cpus, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 quota to read: the affinity stands
+        break
     return max(1, cpus)
 
 

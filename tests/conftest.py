@@ -52,10 +52,11 @@ def store_path(tmp_path, monkeypatch):
 
 
 
-# pytest.ini spreads the suite over the cores with pytest-xdist (``-n auto``, counted in ../conftest.py). The browser
-# tests keep to one worker, as they share one app server and Chromium (a server per worker starves a
-# 2-core machine); the Ray tests keep to one worker, as each starts a local Ray instance (the Runs
-# page's test stops a Ray sweep too).
+# pytest.ini spreads the suite over the cores with pytest-xdist (``-n auto``, counted in ../conftest.py).
+# The browser tests keep to one worker, as they share its app server and Chromium (a server per
+# worker starves a 2-core machine). The Ray tests keep to another, as each starts a local Ray
+# instance; the Runs page's stop test, which stops a Ray sweep, is among them and starts an app
+# server of its own there for its two tests.
 RAY_FILES = {"test_cluster.py", "test_cluster_start.py", "test_runs_stop.py"}
 
 

@@ -118,7 +118,7 @@ def failure_words(error: str | None) -> str:
         'not enough memory for this network (it asked for 2.1 GB); try smaller hidden widths or a smaller batch.'
         >>> failure_words("ValueError: mat1 and mat2 shapes cannot be multiplied (64x10 and 12x3)")
         'mat1 and mat2 shapes cannot be multiplied (64x10 and 12x3)'
-        >>> failure_words("explorer.data.vision.DatasetNotFound: MNIST is not in /data/MNIST/raw")
+        >>> failure_words("explorer.data.errors.DatasetNotFound: MNIST is not in /data/MNIST/raw")
         'MNIST is not in /data/MNIST/raw'
         >>> failure_words(None)
         'an error stopped it'
