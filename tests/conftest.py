@@ -51,20 +51,3 @@ def store_path(tmp_path, monkeypatch):
     return path
 
 
-
-# pytest.ini spreads the suite over the cores with pytest-xdist (``-n auto``, counted in ../conftest.py).
-# The browser tests keep to one worker, as they share its app server and Chromium (a server per
-# worker starves a 2-core machine). The Ray tests keep to another, as each starts a local Ray
-# instance; the Runs page's stop test, which stops a Ray sweep, is among them and starts an app
-# server of its own there for its two tests.
-RAY_FILES = {"test_cluster.py", "test_cluster_start.py", "test_runs_stop.py"}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.name in RAY_FILES:
-            item.add_marker(pytest.mark.xdist_group("ray"))
-        elif path.parent.name == "e2e":
-            item.add_marker(pytest.mark.xdist_group("browser"))
-
