@@ -49,5 +49,3 @@ def store_path(tmp_path, monkeypatch):
     path = tmp_path / "runs.sqlite"
     monkeypatch.setenv("EXPLORER_STORE", str(path))
     return path
-
-

@@ -13,7 +13,23 @@ import torch
 
 from explorer.config import DataConfig
 from explorer.data.base import Dataset
-from explorer.data.errors import DatasetNotFound, first_and_last_line
+from explorer.data.errors import DatasetNotFound
+
+
+def first_and_last_line(err: BaseException) -> str:
+    """An error's message on one line: its first line and, where it runs over several (torchvision's
+    download error lists every mirror it tried), its last, which says why.
+
+    Example:
+        >>> first_and_last_line(RuntimeError("Error downloading a.gz:\\nTried https://m1/:\\n<urlopen error x>"))
+        'Error downloading a.gz: <urlopen error x>'
+        >>> first_and_last_line(OSError("disk full"))
+        'disk full'
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if len(lines) < 2:
+        return lines[0] if lines else type(err).__name__
+    return f"{lines[0]} {lines[-1]}"
 
 
 def data_root(cfg: DataConfig) -> Path:
