@@ -427,10 +427,11 @@ class JobManager:
             finally:
                 with self._lock:
                     del self._active[handle.id]
-                    idle = not self._active and not self._queue
+                    if not self._active and not self._queue:
+                        # Nothing trains now: what the runs' steps kept goes back to the kernel,
+                        # under the lock, so whoever `wait_all` wakes finds it already given back.
+                        release_freed_memory()
                     self._lock.notify_all()
-            if idle:  # nothing trains now: what the runs' steps kept goes back to the kernel
-                release_freed_memory()
 
     def _run(self, handle: RunHandle) -> None:
         """Train one run to its end and give it its final status in the store."""
