@@ -326,4 +326,4 @@ def test_tasks_never_train_more_at_once_than_the_cpus_they_asked_for(local_ray):
     spans = list(recorder.spans.values())
     assert len(spans) == 3
     most = max(sum(start <= t <= end for start, end in spans) for t in (s for s, _ in spans))
-    assert most == 2, f"{most} tasks trained at once on 2 CPUs: {spans}"
+    assert most <= 2, f"{most} tasks trained at once on 2 CPUs: {spans}"

@@ -374,12 +374,15 @@ def test_the_wait_backs_off_exponentially_with_jitter_up_to_the_timeout(tmp_path
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:
+            began = time.monotonic()
             with pytest.raises(StoreError, match="locked by another writer"):
                 s.append_metrics(run, [{"step": 1}])
+            waited = time.monotonic() - began
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-    assert 5 <= len(pauses) < 40 and 0.5 <= sum(pauses) <= 1.0 + 1e-6  # never past the timeout
+    assert waited >= 1.0 and 5 <= len(pauses) < 40  # it waited out the timeout, in steps
+    assert sum(pauses) <= 1.0 + 1e-6                # and never slept past it
     for k, pause in enumerate(pauses[:-1]):  # the last one is cut to the time left
         base = min(0.005 * 2 ** k, 0.5)
         assert 0.5 * base <= pause <= 1.5 * base

@@ -96,7 +96,9 @@ def test_the_job_manager_stops_runs_asked_from_another_store(tmp_path):
             time.sleep(0.02)
         other = Store(path)                                 # as the Runs page in another process would
         try:
-            assert other.request_stop(first.id) and other.request_stop(waiting.id)
+            # the queued run first (as JobManager.close does): asked second, a flusher look between the
+            # two writes would stop the first run and start the queued one
+            assert other.request_stop(waiting.id) and other.request_stop(first.id)
             assert first.wait(timeout=60) == "cancelled"
             assert waiting.wait(timeout=60) == "cancelled"
             stopped, never = other.get_run(first.id), other.get_run(waiting.id)

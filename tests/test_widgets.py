@@ -116,8 +116,7 @@ def test_pause_holds_the_runs_and_step_advances_them(ws):
                       workspace=ws, interval=0.05)
     w.steps_per_click.value = 10
     w.step_button.click()                      # nothing going yet: starts paused, takes 10 steps
-    wait_for(lambda: w.status == "paused" and w.runs.infos[0].steps_done == 10)
-    assert w.step == 10
+    wait_for(lambda: w.status == "paused" and w.runs.infos[0].steps_done == 10 and w.step == 10)
     time.sleep(0.3)
     assert w.runs.infos[0].steps_done == 10    # held
     w.step_button.click()

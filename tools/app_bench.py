@@ -494,8 +494,8 @@ def _app_round(server: AppServer, browser, epochs: int, timeout: float, window_s
 
 def floor_round(server: AppServer, browser, epochs: int, timeout: float = 600.0) -> dict:
     """Train the default comparison from a fresh ``tools/bench_floor.py`` (served by ``server``) and
-    watch it to its end; returns ``runs`` (samples/s per run), ``group`` and ``status_per_s`` (how
-    often the page's line of text changed while the runs trained)."""
+    watch it to its end; returns ``runs`` (samples/s per run), ``group``, ``status_changes`` (how
+    often the page's line of text changed while the runs trained) and ``status_per_s`` (the same a second)."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
@@ -512,7 +512,7 @@ def floor_round(server: AppServer, browser, epochs: int, timeout: float = 600.0)
     finally:
         context.close()
     inside = [t for t in changes if start < t <= end]
-    return {"runs": group_throughput(server.store, group), "group": group,
+    return {"runs": group_throughput(server.store, group), "group": group, "status_changes": len(inside),
             "status_per_s": len(inside) / ((end - start) / 1000) if end > start else math.nan}
 
 
@@ -584,15 +584,22 @@ class _RecordsReader:
                 self.seen[run_id], _, self.last[run_id] = rows[-1]
         return dict(self.last)
 
-    def rate_over(self, seconds: float) -> float:
+    def rate_over(self, seconds: float, patience: float = 60.0) -> float:
         """Samples per second trained by the runs together over the next ``seconds`` (from their
-        records' own clocks: samples seen and training time)."""
+        records' own clocks: samples seen and training time), waiting up to ``patience`` s more for
+        a run that has stored no new record by then (a starved server flushes late; the rate, read
+        from the records, does not depend on when they were read)."""
         before = self.newest()
         time.sleep(seconds)
-        after = self.newest()
-        missing = [run_id for run_id in self.run_ids if run_id not in before or after[run_id] is before[run_id]]
-        if missing:
-            raise RuntimeError(f"runs {missing} stored no new record in {seconds:g} s")
+        deadline = time.monotonic() + patience
+        while True:
+            after = self.newest()
+            missing = [run_id for run_id in self.run_ids if run_id not in before or after[run_id] is before[run_id]]
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"runs {missing} stored no new record in {seconds + patience:g} s")
+            time.sleep(0.1)
         return sum((after[i]["samples"] - before[i]["samples"]) / (after[i]["time"] - before[i]["time"])
                    for i in self.run_ids)
 

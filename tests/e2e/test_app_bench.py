@@ -55,7 +55,8 @@ def test_the_floor_page_trains_the_default_comparison_and_polls_while_it_runs(br
     assert [i.config["algorithm"]["name"] for i in infos] == ["bp", "dfa"]
     assert {i.config["train"]["epochs"] for i in infos} == {epochs} and {i.status for i in infos} == {"done"}
     assert list(r["runs"]) == ["BP", "DFA"] and all(v > 0 and math.isfinite(v) for v in r["runs"].values())
-    assert r["status_per_s"] >= 1, "the floor page's line did not change while the runs trained: it did not poll"
+    # a count, not a rate: a starved server redraws seldom, but a page that polls redraws while they train
+    assert r["status_changes"] >= 2, "the floor page's line did not change while the runs trained: it did not poll"
     assert len(toggled["closed"]) == 2 and math.isfinite(toggled["overhead"])
     assert sorted(i.config["algorithm"]["name"] for i in long) == ["bp", "dfa"]
     assert {i.status for i in long} == {"cancelled"}

@@ -10,12 +10,14 @@ seconds: on a fast machine a fixed few epochs end before the page's first poll. 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from tools import app_bench
 from explorer.config.labels import run_label, unique_labels
+from explorer.runs.store import Store
 
 from .browse import PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, status_lines, wait_final
 
@@ -189,21 +191,38 @@ def test_the_link_opens_the_same_setup_and_runs_in_a_fresh_context(app, trained,
     wait_curves(page)
 
 
+def wait_held(app, groups: list[str], runs: int) -> None:
+    """Wait until ``runs`` runs of ``groups`` are in the store, each started and held after its first step."""
+    store = Store(app.store)
+    try:
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while True:
+            infos = [i for g in groups for i in store.list_runs(group=g)]
+            if len(infos) == runs and all(i.status == "paused" and i.steps_done == 1 for i in infos):
+                return
+            assert time.monotonic() < deadline, f"not all held after a step: {[(i.status, i.steps_done) for i in infos]}"
+            time.sleep(0.2)
+    finally:
+        store.close()
+
+
 def test_two_users_training_at_once_see_only_their_own_runs(app, new_page, epochs):
     first, second = new_page(), new_page()
-    # seconds of training each, so the two comparisons surely train at the same time
     urls = {first: f"{app.url}/?epochs={epochs}", second: f"{app.url}/?epochs={epochs}&rule1=fa&rule2=none"}
     for page, url in urls.items():  # both load at the same time
         page.goto(url, wait_until="commit")
     for page in urls:
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
         app_bench.wait_idle(page, TIMEOUT_MS / 1000)
-    for page in urls:
-        page.get_by_role("button", name="Train", exact=True).click()
+    for page in urls:  # Step: each run starts and is held after one step, so all three train at once
+        page.get_by_role("button", name="Step", exact=True).click()
     for page in urls:
         page.wait_for_url(re.compile(r"[?&]group=[0-9a-f]+"), timeout=TIMEOUT_MS)
     groups = [app_bench.group_of(page) for page in urls]
     assert groups[0] != groups[1]
+    wait_held(app, groups, runs=3)
+    for page in urls:
+        page.get_by_role("button", name="Resume", exact=True).click()
     runs = [wait_final(app, g) for g in groups]
     assert [[i.config["algorithm"]["name"] for i in r] for r in runs] == [["bp", "dfa"], ["fa"]]
     # they trained at the same time: every run started before any of them ended
