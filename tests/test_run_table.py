@@ -190,3 +190,17 @@ def test_a_run_whose_stored_config_does_not_validate_is_listed_with_its_problem(
     problem = next(i for i in infos if i.id == broken).problem
     assert problem and frame.loc[broken, "notes"] == f"cannot be used as stored: {problem}"
     assert len(run_table.overlay_labels(infos)) == 2 and all(run_table.search_text(i) for i in infos)
+
+
+def test_stop_asks_the_queued_runs_first_so_none_starts_between_two_requests(store, monkeypatch):
+    running, queued, ended = _run(store, status="queued"), _run(store, status="queued"), _run(store)
+    store.start_run(running)
+    gone = "00000000000000aa"
+    order = []
+    ask = store.request_stop
+    monkeypatch.setattr(store, "request_stop", lambda run_id: (order.append(run_id), ask(run_id))[1])
+    asked, notes = run_table.stop_runs(store, [running, gone, ended, queued])
+    assert order == [queued, running, gone, ended]           # the queued run first, the rest as selected
+    assert asked == [queued, running]
+    assert len(notes) == 2 and gone in notes[0] and notes[1] == f"Run {ended} had already ended (done)."
+    assert store.stop_requests([running, queued, ended]) == {running, queued}

@@ -399,7 +399,7 @@ def stop_runs(store: Store, run_ids: Sequence[str]) -> tuple[list[str], list[str
         (True, True)
     """
     asked, notes = [], []
-    for run_id in run_ids:
+    for run_id in _queued_first(store, run_ids):
         try:
             if store.request_stop(run_id):
                 asked.append(run_id)
@@ -408,6 +408,19 @@ def stop_runs(store: Store, run_ids: Sequence[str]) -> tuple[list[str], list[str
         except UnknownRun as err:   # deleted meanwhile (another tab)
             notes.append(str(err))
     return asked, notes
+
+
+def _queued_first(store: Store, run_ids: Sequence[str]) -> list[str]:
+    """``run_ids`` with the queued runs first, otherwise in their order: asked after a running run,
+    a queued one could start in between (a manager reads the requests once a second) and train
+    before its own request is read."""
+    def waiting(run_id: str) -> bool:
+        try:
+            return store.get_run(run_id).status == "queued"
+        except UnknownRun:          # said by `request_stop`, in order
+            return False
+
+    return sorted(run_ids, key=lambda run_id: not waiting(run_id))
 
 
 def delete_runs(store: Store, run_ids: Sequence[str]) -> tuple[list[str], list[str]]:
