@@ -89,8 +89,9 @@ COLUMN_CONFIG = {
                                                 width=90),
     "test_acc": st.column_config.TextColumn("test acc.", help="at the last logged step", width=70),
     "test_loss": st.column_config.TextColumn("test loss", help="at the last logged step", width=70),
-    "created": st.column_config.DatetimeColumn("started", format="MM-DD HH:mm", width=90,
-                                               help="month-day hour:minute"),
+    "created": st.column_config.DatetimeColumn("created", format="MM-DD HH:mm", width=90,
+                                               help="when the run was asked for, month-day hour:minute "
+                                                    "(a queued run has not started)"),
     "notes": st.column_config.TextColumn("notes", help="why a run ended early"),
 }
 # The columns on screen, all within the page's width at 1400 px (the group, steps and device are
