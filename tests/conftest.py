@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -49,3 +50,21 @@ def store_path(tmp_path, monkeypatch):
     path = tmp_path / "runs.sqlite"
     monkeypatch.setenv("EXPLORER_STORE", str(path))
     return path
+
+
+@pytest.fixture()
+def held_while_building(monkeypatch) -> threading.Event:
+    """Runs started from now on stay ``running`` in the store, their Trainer not yet built, until
+    the returned event is set (set again at the end of the test): for tests that look at a run
+    while it trains, without racing it to its end."""
+    from explorer.engine import trainer
+
+    release, real_trainer = threading.Event(), trainer.Trainer
+
+    def slow_to_build(config, **kw):
+        release.wait(60)
+        return real_trainer(config, **kw)
+
+    monkeypatch.setattr(trainer, "Trainer", slow_to_build)
+    yield release
+    release.set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import threading
 
 import pandas as pd
 import pytest
@@ -241,16 +240,7 @@ def test_delete_asks_first_then_removes_the_run_and_its_group(workspace):
         store.get_group(group)                                # its group went with its last run
 
 
-def test_deleting_a_run_that_is_training_is_refused(workspace, monkeypatch):
-    from explorer.engine import trainer
-
-    release, real_trainer = threading.Event(), trainer.Trainer
-
-    def slow_to_build(config, **kw):      # held "running" in the store while the test looks
-        release.wait(60)
-        return real_trainer(config, **kw)
-
-    monkeypatch.setattr(trainer, "Trainer", slow_to_build)
+def test_deleting_a_run_that_is_training_is_refused(workspace, held_while_building):
     store = workspace.store
     going = workspace.compare(_config(train={"epochs": 500, "batch_size": 64}, seed=7), [{"name": "bp"}])
     try:
@@ -263,7 +253,7 @@ def test_deleting_a_run_that_is_training_is_refused(workspace, monkeypatch):
         assert "Yes, delete" not in [b.label for b in at.button]   # no way past the refusal
         assert store.get_run(run).status == "running"
     finally:
-        release.set()
+        held_while_building.set()
         going.stop()
         going.wait(timeout=30)
 

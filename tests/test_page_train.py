@@ -484,16 +484,8 @@ def test_the_loss_axis_control_sets_the_loss_chart_scale(store_path):
     assert scales == {"log": (True, False), "linear": (False, False)}
 
 
-def test_after_step_the_button_says_resume_while_the_step_is_still_being_taken(store_path, monkeypatch):
-    from explorer.engine import trainer
-
-    release, real_trainer = threading.Event(), trainer.Trainer
-
-    def slow_to_build(config, **kw):      # the runs are "running" in the store: building, then stepping
-        release.wait(60)
-        return real_trainer(config, **kw)
-
-    monkeypatch.setattr(trainer, "Trainer", slow_to_build)
+def test_after_step_the_button_says_resume_while_the_step_is_still_being_taken(store_path, held_while_building):
+    # the runs are "running" in the store: building, then stepping
     at = _app()
     try:
         button(at, "Step").click().run()
@@ -506,7 +498,7 @@ def test_after_step_the_button_says_resume_while_the_step_is_still_being_taken(s
         labels = [b.label for b in at.button]
         assert "Resume" in labels and "Pause" not in labels
     finally:
-        release.set()
+        held_while_building.set()
     run_until(at, lambda a: all(r.status == "paused" and r.steps_done == 1 for r in store.list_runs(group=group)))
     assert "Resume" in [b.label for b in at.button]
     button(at, "Stop").click().run()

@@ -47,6 +47,21 @@ def wait_final(app, group: str, timeout_ms: float = TIMEOUT_MS) -> list:
         store.close()
 
 
+def wait_held(app, groups: list[str], runs: int) -> None:
+    """Wait until ``runs`` runs of ``groups`` are in the store, each started and held after its first step."""
+    store = Store(app.store)
+    try:
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while True:
+            infos = [i for g in groups for i in store.list_runs(group=g)]
+            if len(infos) == runs and all(i.status == "paused" and i.steps_done == 1 for i in infos):
+                return
+            assert time.monotonic() < deadline, f"not all held after a step: {[(i.status, i.steps_done) for i in infos]}"
+            time.sleep(0.2)
+    finally:
+        store.close()
+
+
 def go_to(page, title: str) -> None:
     """Open the page ``title`` from the sidebar (same session) and wait until its script has run."""
     link = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=re.compile(rf"(^|[^\w]){re.escape(title)}\s*$"))

@@ -10,16 +10,15 @@ seconds: on a fast machine a fixed few epochs end before the page's first poll. 
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from tools import app_bench
 from explorer.config.labels import run_label, unique_labels
-from explorer.runs.store import Store
 
-from .browse import PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, status_lines, wait_final
+from .browse import (PAGE_TITLES, STATUS_JS, TIMEOUT_MS, choose, go_to, screenshot_path, status_lines, wait_final,
+                     wait_held)
 
 TALL = {"width": 1400, "height": 2400}
 
@@ -189,21 +188,6 @@ def test_the_link_opens_the_same_setup_and_runs_in_a_fresh_context(app, trained,
     assert app_bench.group_of(page) == trained["group"]
     assert wait_status(page, set(trained["labels"])) == trained["final"]
     wait_curves(page)
-
-
-def wait_held(app, groups: list[str], runs: int) -> None:
-    """Wait until ``runs`` runs of ``groups`` are in the store, each started and held after its first step."""
-    store = Store(app.store)
-    try:
-        deadline = time.monotonic() + TIMEOUT_MS / 1000
-        while True:
-            infos = [i for g in groups for i in store.list_runs(group=g)]
-            if len(infos) == runs and all(i.status == "paused" and i.steps_done == 1 for i in infos):
-                return
-            assert time.monotonic() < deadline, f"not all held after a step: {[(i.status, i.steps_done) for i in infos]}"
-            time.sleep(0.2)
-    finally:
-        store.close()
 
 
 def test_two_users_training_at_once_see_only_their_own_runs(app, new_page, epochs):
