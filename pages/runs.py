@@ -238,10 +238,7 @@ def _chart_downloads(chart, name: str) -> None:
 
 
 def _curves(overlay: run_table.Overlay) -> None:
-    for label, info in zip(overlay.labels, overlay.infos):
-        message = common.diverged_message(label, info)
-        if message:
-            st.error(message)
+    common.run_problems(overlay.labels, overlay.infos)
     table = overlay.curves()
     if table.empty:
         st.caption("No curves yet: these runs have not logged a step.")

@@ -141,6 +141,23 @@ def test_a_large_store_is_listed_up_to_a_limit_that_says_so(tmp_path, monkeypatc
     assert _table(at)["id"].tolist() == [i.id for i in store.list_runs() if i.config["seed"] == 104]
 
 
+def test_a_failed_run_reads_in_plain_words_with_pythons_text_one_click_away(tmp_path, monkeypatch):
+    path = tmp_path / "failed.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    store = runs.workspace(path).store
+    raw = "explorer.data.errors.DatasetNotFound: MNIST is not in /nowhere/MNIST/raw"
+    run = store.create_run(_config(data={"name": "mnist", "root": "/nowhere"}))
+    store.finish_run(run, "failed", error=raw)
+    at = _page()
+    assert _table(at).loc[0, "notes"] == "MNIST is not in /nowhere/MNIST/raw"    # not the class path
+    at.text_input(key="runs_q").set_value("DatasetNotFound").run()      # the raw text is still searched
+    assert _table(at)["id"].tolist() == [run]
+    _select(at, [run])
+    assert "**BP failed**: MNIST is not in /nowhere/MNIST/raw" in text(at)
+    assert [c.value for c in at.code] == [raw]                          # Python's own words, in a closed box
+    assert [e.label for e in at.expander] == ["BP: the error as Python reported it"]
+
+
 def test_selecting_two_runs_overlays_both_and_downloads_what_the_store_holds(workspace, downloads):
     store = workspace.store
     bp, fa = _by_rule(store, "bp"), _by_rule(store, "fa")

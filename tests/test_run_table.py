@@ -46,6 +46,15 @@ def test_rows_describe_each_run_with_its_last_record(store):
     assert second["test_acc"] == "–"                                           # none logged: a dash, not "None"
 
 
+def test_a_failed_runs_note_is_its_message_and_its_exception_class_is_searchable(store):
+    run = store.create_run({"data": {"name": "mnist"}})
+    store.finish_run(run, "failed", error="explorer.data.errors.DatasetFileError: /d/labels: 2 labels for 3 images")
+    info = store.get_run(run)
+    assert run_table.describe(info)["notes"] == "/d/labels: 2 labels for 3 images"
+    assert run_table.matches(run_table.search_text(info), "datasetfileerror")
+    assert not run_table.matches(run_table.search_text(info), "explorer.data")   # the module path is not shown
+
+
 @pytest.mark.parametrize("value, shown", [
     (6e-14, "6e-14"), (0.00000000000006, "6e-14"), (6.4e-5, "6.4e-5"), (1.4999999999999, "1.5"),
     (0.123456, "0.123"), (21820.4, "21,820"), (999.96, "1,000"), (12, "12"), (0.0, "0"),

@@ -104,6 +104,7 @@ def status_message(label: str, info: RunInfo) -> str:
     return ""
 
 
+EXCEPTION_CLASS = re.compile(r"^(?:[a-z_]\w*\.)*([A-Z]\w*): ", re.MULTILINE)  # its module, then the class
 _ASKED = re.compile(r"(?:tried to allocate|Tried to allocate)\s+([\d.]+)\s*(bytes|[KMGT]i?B)")
 _UNIT = {"bytes": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
@@ -130,7 +131,7 @@ def failure_words(error: str | None) -> str:
         size = f" (it asked for {_size(float(asked.group(1)) * _UNIT[asked.group(2)])})" if asked else ""
         return f"not enough memory for this network{size}; try smaller hidden widths or a smaller batch."
     last = error.strip().splitlines()[-1]
-    last = re.sub(r"^(?:[a-z_]\w*\.)*[A-Z]\w*: ", "", last)   # the exception's class, with its module
+    last = EXCEPTION_CLASS.sub("", last)
     return re.sub(r"^\[enforce fail at [^\]]*\]\s*", "", last) or error
 
 

@@ -37,7 +37,7 @@ import pandas as pd
 from explorer.config import ConfigError
 from explorer.views.frames import curves, latest
 from explorer.config.labels import run_label, unique_labels
-from explorer.runs.workspace import Followed
+from explorer.runs.workspace import EXCEPTION_CLASS, Followed, failure_words
 from explorer.runs.store import RunInfo, Store, StoreError, UnknownRun, owner_alive
 
 COLUMNS = ["id", "group", "rule", "data", "network", "status", "progress", "steps", "test_acc", "test_loss",
@@ -133,6 +133,9 @@ def _notes(info: RunInfo) -> str:
         return f"cannot be used as stored: {problem}"
     if info.status == "diverged":
         return f"diverged at step {info.diverged_at}" + (f": {info.error}" if info.error else "")
+    if info.status == "failed":  # its message in plain words; the page's run view keeps the raw text
+        words = failure_words(info.error)
+        return words if len(words) <= 120 else words[:119] + "…"
     if info.error:
         return info.error if len(info.error) <= 120 else info.error[:119] + "…"
     return ""
@@ -193,7 +196,8 @@ def runs_frame(infos: Sequence[RunInfo], final: Mapping[str, Mapping] | None = N
 
 def search_text(info: RunInfo) -> str:
     """What the free-text filter looks in besides the ids: status, rule, data, network, optimiser,
-    seed, epochs, device and notes, lower-cased.
+    seed, epochs, device, notes and the class of a failed run's exception (``DatasetNotFound``),
+    lower-cased.
 
     Example:
         >>> import os, tempfile
@@ -207,7 +211,8 @@ def search_text(info: RunInfo) -> str:
     opt = c.get("optimizer", {})
     parts = [info.status, rule_name(c), run_label(c), dataset_name(c), network(c),
              f"{opt.get('name', 'sgd')} lr {opt.get('lr', '')}", f"seed {c.get('seed', 0)}",
-             f"epochs {c.get('train', {}).get('epochs', '')}", info.device_name or "", _notes(info)]
+             f"epochs {c.get('train', {}).get('epochs', '')}", info.device_name or "", _notes(info),
+             *EXCEPTION_CLASS.findall(info.error or "")]
     return " ".join(str(p) for p in parts).lower()
 
 
