@@ -28,6 +28,37 @@ def test_digits_is_split_standardised_and_labelled():
     assert sum(tuple(r) in train_rows for r in d.x_test.flatten(1).tolist()) < 5  # digits has a few duplicates
 
 
+def test_digits_are_scikit_learns_read_without_importing_it():
+    from sklearn.datasets import load_digits as sklearn_digits  # the independent reading
+
+    from explorer.data import embedded
+
+    x, y = embedded._digits()
+    bunch = sklearn_digits()
+    assert torch.equal(x.flatten(1), torch.tensor(bunch.data, dtype=torch.float32) / 16.0)
+    assert torch.equal(y, torch.tensor(bunch.target))
+    # a fresh process that trains on digits never pays for scikit-learn's import (scipy and more)
+    import subprocess
+    import sys
+
+    code = ("import sys; from explorer.data import load_dataset; from explorer.config import DataConfig; "
+            "load_dataset(DataConfig('digits'), 'cpu'); print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr[-800:]
+
+
+def test_a_missing_scikit_learn_digits_file_is_named(monkeypatch, tmp_path):
+    import importlib.machinery
+
+    from explorer.data import embedded
+
+    fake = importlib.machinery.ModuleSpec("sklearn", None, is_package=True)
+    fake.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: fake)
+    with pytest.raises(FileNotFoundError, match=r"digits\.csv\.gz.*reinstall scikit-learn"):
+        embedded.digits_file()
+
+
 def test_random_data_has_the_asked_shape_and_classes():
     d = load_dataset(DataConfig("random", {"samples": 300, "test_samples": 50, "features": 7, "classes": 4}), "cpu")
     assert tuple(d.x_train.shape) == (300, 7) and tuple(d.x_test.shape) == (50, 7)

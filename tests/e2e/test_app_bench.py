@@ -142,5 +142,5 @@ def test_a_window_counts_the_samples_each_run_trained_over_its_own_clock(monkeyp
     reader = app_bench._RecordsReader(store, ["a", "b"])
     # a: (1300 - 300) / (4 - 2) = 500 samples/s; b: (550 - 50) / (6 - 1) = 100 samples/s
     assert reader.rate_over(1.0) == pytest.approx(600.0)
-    with pytest.raises(RuntimeError, match="no new record"):
-        reader.rate_over(1.0)   # nothing new stored: no rate to tell
+    with pytest.raises(RuntimeError, match="no new record in 1.5 s"):
+        reader.rate_over(1.0, patience=0.5)   # nothing new stored: no rate to tell
