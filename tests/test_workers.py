@@ -34,7 +34,8 @@ def test_a_cgroup_quota_caps_the_workers_at_the_cores_it_allows(tmp_path, files,
 def test_the_browser_tests_share_one_worker_in_their_order_while_the_others_spread(tmp_path):
     """A small suite laid out like this one, run with two workers and the plugin: every browser
     test in one worker in file order (they share its app server; some read what an earlier one
-    trained) and both Ray files in one worker. (xdist's own ``--dist loadgroup`` with
+    trained), both Ray files in one worker, and a file whose tests share a costly module fixture in
+    one worker. (xdist's own ``--dist loadgroup`` with
     ``xdist_group`` marks fails this under pytest 9.2: pytest-xdist #1386.)"""
     record = textwrap.dedent("""
         import os, time
@@ -47,7 +48,7 @@ def test_the_browser_tests_share_one_worker_in_their_order_while_the_others_spre
     (tmp_path / "tests" / "e2e").mkdir(parents=True)
     (tmp_path / "tests" / "note.py").write_text(record)
     for folder, name in [("e2e", "test_a"), ("e2e", "test_b"), ("", "test_cluster"), ("e2e", "test_runs_stop"),
-                         ("", "test_other")]:
+                         ("", "test_parity"), ("", "test_other")]:
         tests = "".join(f"def test_{i}():\n    note('{name}.{i}')\n\n" for i in range(4))
         (tmp_path / "tests" / folder / f"{name}.py").write_text("from note import note\n\n" + tests)
     where = tmp_path / "where.txt"
@@ -63,4 +64,5 @@ def test_the_browser_tests_share_one_worker_in_their_order_while_the_others_spre
     assert len(workers(("test_a", "test_b"))) == 1, ran
     assert browser == [f"test_{f}.{i}" for f in "ab" for i in range(4)], ran     # in file order
     assert len(workers(("test_cluster", "test_runs_stop"))) == 1, ran
+    assert len(workers("test_parity")) == 1, ran   # its module fixture made once
     assert len([name for name, _ in ran if name.startswith("test_other")]) == 4, ran

@@ -2,7 +2,8 @@
 
 - ``-n auto`` starts a worker per core this process may use (`usable_cpus`), at most 8.
 - Tests go to workers in the units `worker_scope` makes: the browser tests together, the Ray tests
-  together, every other test on its own.
+  together, each file whose tests share a costly module fixture as one unit, every other test on
+  its own.
 """
 
 from __future__ import annotations
@@ -45,25 +46,30 @@ def pytest_xdist_auto_num_workers(config):
 
 # The Ray tests each start a local Ray instance (the Runs page's stop test stops a Ray sweep).
 RAY_FILES = {"test_cluster.py", "test_cluster_start.py", "test_runs_stop.py"}
+# Files whose tests share a module fixture that takes seconds to make: spread test by test, each
+# worker that runs one of them makes it again (test_parity's parity training: about 12 s).
+SHARED_FIXTURE_FILES = {"test_parity.py"}
 
 
 def worker_scope(nodeid: str) -> str:
     """The unit of work a test goes to a worker in: the browser tests (``tests/e2e/``) together, as
     they share one app server and Chromium per worker (a server per worker starves a 2-core
-    machine) and some read what an earlier one trained; the Ray tests together in another; every
-    other test on its own.
+    machine) and some read what an earlier one trained; the Ray tests together in another; a file
+    in `SHARED_FIXTURE_FILES` as one unit (its fixture made once); every other test on its own.
 
     Example:
         >>> worker_scope("tests/e2e/test_live_state.py::test_x"), worker_scope("tests/test_cluster.py::test_y")
         ('browser', 'ray')
-        >>> worker_scope("tests/test_init.py::test_z[a]")
-        'tests/test_init.py::test_z[a]'
+        >>> worker_scope("tests/test_init.py::test_z[a]"), worker_scope("tests/test_parity.py::test_w")
+        ('tests/test_init.py::test_z[a]', 'tests/test_parity.py')
     """
     path = Path(nodeid.split("::", 1)[0])
     if path.name in RAY_FILES:
         return "ray"
     if path.parent.name == "e2e":
         return "browser"
+    if path.name in SHARED_FIXTURE_FILES:
+        return nodeid.split("::", 1)[0]
     return nodeid
 
 
