@@ -30,7 +30,8 @@ st.page_link("pages/reproduce.py", label=f"Open {entry.id} on the Reproduce page
              query_params={"entry": entry.id, "scale": "classroom"})
 st.markdown(lesson.text)
 
-published = pd.DataFrame([{"run": p.run, "published": p.text(), "what": p.metric, "source": lesson.source_of(p)}
+published = pd.DataFrame([{"run": p.run, "published": p.text(), "what": lessons.words_of(p.metric),
+                            "source": lesson.source_of(p)}
                           for p in lesson.published()])
 if not published.empty:
     st.caption("Published values (≈: read off a plot)")

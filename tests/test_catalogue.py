@@ -9,7 +9,8 @@ import math
 import pytest
 
 from explorer.config import ConfigError
-from explorer.experiments.catalogue import CATALOGUE, SCALES, Entry, EntryNotFound, Published, Run, Scale, get
+from explorer.experiments.catalogue import (CATALOGUE, SCALES, Entry, EntryNotFound, Published, Run, Scale,
+                                           document_names, get)
 from explorer.experiments.measures import unit_of
 
 # Every document of ../shared/seeds has entries, and the two works outside it (issue 14).
@@ -22,6 +23,19 @@ def test_every_document_has_entries():
     assert SEED_FILES <= sources
     others = sources - SEED_FILES
     assert any("BioTorch" in s for s in others) and any("Lillicrap" in s for s in others)
+
+
+# Each seed's first author, typed from its title page.
+SEED_AUTHORS = {"000_f576d27fd47a6f1f.txt": "Di Pasquale", "001_fdf9ec2506aa1305.txt": "Shah",
+                "002_69c287ba4bc32ce9.txt": "Thakkar", "003_bf2f04177e508226.txt": "Demirbilek",
+                "004_cf27c17d2cb63cac.txt": "Espinosa Zarlenga"}
+
+
+def test_a_seed_document_is_named_by_its_author_never_by_its_file():
+    names = document_names()
+    for source, author in SEED_AUTHORS.items():
+        assert names[source].startswith(author) and ".txt" not in names[source], names[source]
+    assert len(set(names.values())) == len(names)  # two documents never read alike in the filter
 
 
 @pytest.mark.parametrize("entry_id", sorted(CATALOGUE))

@@ -76,8 +76,8 @@ def test_values_read_off_a_plot_show_approx_and_the_others_do_not():
     parity = shown(compare(get("parity_k1"), {}))
     assert list(parity["published"]) == ["≈98.5%", "≈98%", "≈92%"]
     deep = shown(compare(get("deep_dfa"), {})).set_index(["label", "metric"])["published"]
-    assert deep[("BP", "test_acc")] == "≈10%" and deep[("25", "test_acc")] == "93.2%"
-    assert deep[("25", "grad_norm")] == "–"
+    assert deep[("BP", "test accuracy")] == "≈10%" and deep[("25", "test accuracy")] == "93.2%"
+    assert deep[("25", "update norm")] == "–"
     linear = shown(compare(get("lillicrap_linear"), {}))["published"]
     assert list(linear) == ["≈1e-11", "–", "≈1e-11", "–", "≈1", "–"]
 
@@ -198,7 +198,7 @@ def test_compare_puts_measured_beside_published():
         compare(lesson, {"DFA": {}})
     # Where the document reads its value at the best epoch, the source says so.
     assert compare(get("feedback_range"), {})["source"].iloc[0] == \
-        "Di Pasquale (000_f576d27fd47a6f1f.txt), Table 3.1, best epoch"
+        'Di Pasquale 2019, master\'s thesis (Politecnico di Torino), Table 3.1, best epoch'
 
 
 def test_compare_times_steps_relative_to_the_first_run():

@@ -30,6 +30,7 @@ def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
     published = at.dataframe[0].value
     assert list(published["run"]) == [p.run for p in lesson.published()]
     assert list(published["published"]) == ["≈1e-11", "≈1e-11", "≈1"]      # read off a plot
+    assert set(published["what"]) == {"normalised squared error"}          # in words, not the key nse
     button(at, "Run this lesson").click().run()
     store = Store(store_path)
     run_until(at, lambda a: all(r.status == "done" for r in store.list_runs()) and len(store.list_runs()) == 3
@@ -41,16 +42,18 @@ def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
     for label, run in zip(lesson.labels(), runs):
         final = store.metrics(run.id)[-1]
         for metric in lesson.metrics:
-            shown = table[(table["label"] == label) & (table["metric"] == metric)]["measured"].iloc[0]
+            shown = table[(table["label"] == label) & (table["metric"] == lessons.words_of(metric))]["measured"].iloc[0]
             expected = lessons.measure(final, metric)
             assert shown == frames.number_text(expected, lessons.unit_of(metric))
     for p in lesson.published():
-        assert table[(table["label"] == p.run) & (table["metric"] == p.metric)]["published"].iloc[0] == p.text()
+        assert table[(table["label"] == p.run) & (table["metric"] == lessons.words_of(p.metric))]["published"].iloc[0] \
+            == p.text()
     # Issue 12, item 6: no raw None, no long decimals (the linear task's errors reach 1e-13).
     cells = [str(v) for column in ("measured", "published") for v in table[column]]
     assert all(c == "–" or re.fullmatch(r"≈?-?[\d.]+(e[-+]\d+)?( ?[%°×]| ms)?", c) and len(c) <= 9 for c in cells), cells
     # The lesson's point: FA learns the linear task, the shallow network does not.
-    errors = {row["label"]: row["measured"] for _, row in table.iterrows() if row["metric"] == lesson.metrics[0]}
+    errors = {row["label"]: row["measured"] for _, row in table.iterrows()
+              if row["metric"] == lessons.words_of(lesson.metrics[0])}
     assert all(math.isfinite(float(v)) for v in errors.values())
     # The loss axis control is offered, and the legend names the runs as the lesson does.
     assert at.radio(key="lesson_loss_axis").value is not None

@@ -40,7 +40,7 @@ from explorer.config.labels import number_text, rule_label
 from explorer.config.schema import changed
 from explorer.experiments import catalogue
 from explorer.experiments.catalogue import Entry, Published
-from explorer.experiments.measures import measure, unit_of
+from explorer.experiments.measures import measure, unit_of, words_of
 from explorer.experiments.parity import ParitySetup
 
 OFFLINE = "digits"   # the dataset name of every lesson's offline version
@@ -59,7 +59,7 @@ def document(entry: Entry) -> str:
 
     Example:
         >>> document(catalogue.get("dipasquale-t3.1")), document(catalogue.get("biotorch-mnist"))
-        ('Di Pasquale (000_f576d27fd47a6f1f.txt)', 'Sanfiz & Akrout 2021 (BioTorch)')
+        ("Di Pasquale 2019, master's thesis (Politecnico di Torino)", 'Sanfiz & Akrout 2021 (BioTorch)')
     """
     return catalogue.document_name(entry.source)
 
@@ -166,7 +166,7 @@ class Lesson:
         Example:
             >>> lesson = get("step_cost")
             >>> lesson.source_of(lesson.published()[0])
-            'Di Pasquale (000_f576d27fd47a6f1f.txt), Table 3.28'
+            "Di Pasquale 2019, master's thesis (Politecnico di Torino), Table 3.28"
         """
         entry = next(catalogue.get(e) for e in (self.entry, *self.also) if p in catalogue.get(e).published)
         at = {"final": "", "best": ", best epoch"}.get(p.at, f", epoch {p.at}")
@@ -263,21 +263,21 @@ def compare(lesson: Lesson, finals: Mapping[str, Mapping]) -> pd.DataFrame:
 
 
 def shown(table: pd.DataFrame) -> pd.DataFrame:
-    """`compare`'s table as a page shows it: measured values as short text in their unit ("97.5%",
-    "6e-14"), published ones as the document prints them, "≈" before a value read off a plot, "–"
-    where there is none; the unit and approx columns folded in.
+    """`compare`'s table as a page shows it: metrics in words (`words_of`), measured values as short
+    text in their unit ("97.5%", "6e-14"), published ones as the document prints them, "≈" before a
+    value read off a plot, "–" where there is none; the unit and approx columns folded in.
 
     Example:
         >>> table = compare(get("lillicrap_mnist"), {"BP": {"test_acc": 0.97541, "layers": []}})
         >>> shown(table).iloc[0].tolist()
-        ['BP', 'test_error', '2.5%', '2.4%', 'Lillicrap et al. 2016 (Nat. Commun. 7:13276), Fig. 2d (MNIST)']
+        ['BP', 'test error', '2.5%', '2.4%', 'Lillicrap et al. 2016 (Nat. Commun. 7:13276), Fig. 2d (MNIST)']
         >>> shown(compare(get("parity_k3"), {})).iloc[0]["published"]
         '≈80%'
     """
     measured = [number_text(v, u) for v, u in zip(table["measured"], table["unit"])]
     published = ["–" if math.isnan(v) else Published(label, metric, v, approx=bool(a)).text()
                  for label, metric, v, a in zip(table["label"], table["metric"], table["published"], table["approx"])]
-    return pd.DataFrame({"label": table["label"], "metric": table["metric"], "measured": measured,
+    return pd.DataFrame({"label": table["label"], "metric": [words_of(m) for m in table["metric"]], "measured": measured,
                          "published": published, "source": table["source"]})
 
 
@@ -477,4 +477,4 @@ def get(key: str) -> Lesson:
 
 
 __all__ = ["Lesson", "LESSONS", "LessonNotFound", "OFFLINE", "get", "compare", "differ_in_rule_only", "document",
-           "measure", "unit_of", "rule_label", "shown"]
+           "measure", "unit_of", "words_of", "rule_label", "shown"]

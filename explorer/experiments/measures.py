@@ -44,6 +44,32 @@ def unit_of(metric: str) -> str:
     return "°" if _layer_key(metric) and _layer_key(metric)[0].endswith("_deg") else ""
 
 
+_WORDS = {"test_acc": "test accuracy", "train_acc": "train accuracy", "test_error": "test error",
+          "train_error": "train error", "test_loss": "test loss", "train_loss": "train loss",
+          "nse": "normalised squared error", "step_ms": "time per training step", "step_ratio": "step time against BP's",
+          "bandwidth_gbs": "memory bandwidth", "thesis_cost": "backward-pass cost (the thesis's units)",
+          "update_cos": "update cosine to BP's", "update_deg": "update angle to BP's",
+          "signal_cos": "signal cosine to BP's", "signal_deg": "signal angle to BP's",
+          "weight_cos": "feedback-forward weight cosine", "weight_deg": "feedback-forward weight angle",
+          "grad_norm": "update norm", "bp_grad_norm": "BP's gradient norm", "weight_norm": "weight norm",
+          "feedback_norm": "feedback norm"}
+_WHICH_LAYER = {"first": "", "mean": ", mean over hidden layers", "last": ", last hidden layer"}
+
+
+def words_of(metric: str) -> str:
+    """``metric`` in words for a table or an axis (without its unit: see `unit_of`); a per-layer
+    metric says which layers when it is not the first hidden layer; a metric not listed, as it is.
+
+    Example:
+        >>> words_of("nse"), words_of("signal_deg"), words_of("update_cos_mean"), words_of("epoch")
+        ('normalised squared error', "signal angle to BP's", "update cosine to BP's, mean over hidden layers", 'epoch')
+    """
+    if metric in _WORDS:
+        return _WORDS[metric]
+    layer = _layer_key(metric)
+    return _WORDS[layer[0]] + _WHICH_LAYER[layer[1]] if layer else metric.replace("_", " ")
+
+
 def _layer_key(metric: str) -> tuple[str, str] | None:
     """(layer key, how: "first" / "mean" / "last") for a per-layer metric, else None."""
     for how in ("mean", "last"):

@@ -31,7 +31,7 @@ import pandas as pd
 
 from explorer.experiments import reproduce as rp
 from explorer.experiments.catalogue.entry import Entry
-from explorer.experiments.measures import unit_of
+from explorer.experiments.measures import unit_of, words_of
 from explorer.runs.store import Store
 from explorer.views.charts import colors, number_axis, wants_log
 
@@ -41,22 +41,17 @@ WIDTH, HEIGHT = 420, 260  # each chart's plotting area, in pixels (the PNG adds 
 # fit around a plot of about HEIGHT (at HEIGHT, the title and the legend's last line were cut off).
 PAGE_HEIGHT = HEIGHT + 160
 EXACT, APPROX = "as printed", "≈ read off a plot"  # the legend of the published points
-METRIC_TITLES = {"test_acc": "test accuracy (%)", "train_acc": "train accuracy (%)", "test_error": "test error (%)",
-                 "train_error": "train error (%)", "test_loss": "test loss", "train_loss": "train loss",
-                 "nse": "normalised squared error"}
 
 
 def metric_title(metric: str) -> str:
-    """An axis title for a metric.
+    """An axis title for a metric: its words and its unit (`explorer.experiments.measures`).
 
     Example:
-        >>> metric_title("test_acc"), metric_title("update_deg")
-        ('test accuracy (%)', 'update deg (°)')
+        >>> metric_title("test_acc"), metric_title("update_deg"), metric_title("nse")
+        ('test accuracy (%)', "update angle to BP's (°)", 'normalised squared error')
     """
-    if metric in METRIC_TITLES:
-        return METRIC_TITLES[metric]
-    unit = unit_of(metric)
-    return metric.replace("_", " ") + (f" ({unit})" if unit else "")
+    unit = unit_of(metric).strip()
+    return words_of(metric) + (f" ({unit})" if unit else "")
 
 
 def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric: str | None = None) -> alt.Chart:

@@ -59,26 +59,24 @@ def get(entry_id: str) -> Entry:
 
 
 def document_name(source: str) -> str:
-    """A document (an entry's ``source``) in a few words: its author and file for the source
-    documents in ../shared/seeds, the paper as written for the others.
+    """A document (an entry's ``source``) in a few words: its author, year or title for the source
+    documents in ../shared/seeds (their ``TITLE``; a reader has no use for the seed's file name),
+    the paper as written for the others.
 
     Example:
         >>> document_name(get("dipasquale-t3.1").source), document_name(get("biotorch-mnist").source)
-        ('Di Pasquale (000_f576d27fd47a6f1f.txt)', 'Sanfiz & Akrout 2021 (BioTorch)')
+        ("Di Pasquale 2019, master's thesis (Politecnico di Torino)", 'Sanfiz & Akrout 2021 (BioTorch)')
     """
     module = next((m for m in DOCUMENTS if m.SOURCE == source), None)
-    if module is None or not source.endswith(".txt"):
-        return source
-    author = module.__name__.rsplit(".", 1)[-1].removesuffix("_resnet").replace("_", " ").title()
-    return f"{author} ({source})"
+    return getattr(module, "TITLE", source)
 
 
 def document_names() -> dict[str, str]:
     """Every document of the catalogue (its ``source``) -> `document_name`, in catalogue order.
 
     Example:
-        >>> list(document_names().values())[:2]
-        ['Di Pasquale (000_f576d27fd47a6f1f.txt)', 'Shah (001_fdf9ec2506aa1305.txt)']
+        >>> [name.split(",")[0] for name in document_names().values()][:3]
+        ['Di Pasquale 2019', 'Shah', 'Thakkar']
     """
     return {entry.source: document_name(entry.source) for entry in CATALOGUE.values()}
 

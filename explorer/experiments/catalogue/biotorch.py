@@ -49,8 +49,9 @@ CLASSROOM = Scale({"data.train_samples": 12_000, "data.test_samples": 2_000, "tr
 SMOKE = Scale({"data.train_samples": 256, "data.test_samples": 128, "train.epochs": 1},
               "1 epoch of 256 images (128 test); LeNet keeps its widths")
 
-NOTES = ("As REFERENCES.md states it: LeNet, SGD momentum 0.9, weight decay 1e-3, batch 64, 100 epochs, lr "
-         "÷10 at epochs 50 and 75, inputs resized to 32×32 (bilinear here). Not stated there, chosen here: "
+NOTES = ("As the project's summary of the paper (REFERENCES.md) states it: LeNet, SGD momentum 0.9, "
+         "weight decay 1e-3, batch 64, 100 epochs, lr ÷10 at epochs 50 and 75, inputs resized to 32×32 "
+         "(bilinear here). Not stated there, chosen here: "
          "initial lr 0.01; Xavier initialisation of forward and feedback weights and cross-entropy, as "
          "BioTorch's benchmark configs use (github.com/jsalbert/biotorch, benchmark_configs); LeNet-5 with "
          "tanh units (explorer.models); the error of the last epoch (with the decayed rate the last and "

@@ -27,6 +27,7 @@ from explorer.experiments.catalogue.entry import Entry, Published, Run, Scale
 from explorer.experiments.parity import ParitySetup, parity_rule
 
 SOURCE = "003_bf2f04177e508226.txt"
+TITLE = "Demirbilek, master's thesis (2020/2021)"  # how pages name the document
 CODE = "github.com/demirbilek95/Dynamics-of-Learning"
 EPOCHS = 20
 BATCH = 128  # the author's notebook; the thesis does not say
@@ -139,8 +140,8 @@ def _f2_1() -> Entry:
         _setting("adadelta", LR["f2.1 bp adadelta"]), runs, published,
         "The lazy methods train their output layer with Adadelta (lr 0.05), as in the "
         "author's notebook; the thesis adds SGD for the full network only. The k = 1 values are Daniely & "
-        "Malach's, read off their plot (REFERENCES.md); the thesis's text gives only k = 3's ≈80% (\"almost "
-        "reach\") and chance. " + _SLOW)
+        "Malach's, read off their plot (as the project's summary of their paper, REFERENCES.md, gives them); "
+        "the thesis's text gives only k = 3's ≈80% (\"almost reach\") and chance. " + _SLOW)
 
 
 def _f3_1() -> Entry:

@@ -27,6 +27,7 @@ from explorer.experiments.catalogue import di_pasquale_resnet as resnet
 from explorer.experiments.catalogue.entry import Entry, Published, Run, Scale
 
 SOURCE = "000_f576d27fd47a6f1f.txt"
+TITLE = "Di Pasquale 2019, master's thesis (Politecnico di Torino)"  # how pages name the document
 
 
 def _uniform(low: float, high: float) -> dict:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from explorer.experiments.catalogue.entry import Entry, Published, Run, Scale
 
 SOURCE = "004_cf27c17d2cb63cac.txt"
+TITLE = "Espinosa Zarlenga & Niklasson, \"Blocked Direct Feedback Alignment\""  # how pages name the document
 
 # 10,000 steps of 128 images: 21 epochs of MNIST's 60,000 (9,849 steps); 160 of our notMNIST's 8,000.
 _BATCH = 128

@@ -43,8 +43,9 @@ LINEAR_SMOKE = Scale({"data.samples": 256, "data.test_samples": 128, "train.epoc
                      "1 epoch of 256 examples")
 
 _LINEAR_NOTES = (
-    "As REFERENCES.md gives it: linear 30-20-10 network, W ~ U[-0.01, 0.01], feedback B ~ U[-0.5, 0.5], "
-    "y = T x with T ~ U[-1, 1]. Not given there, chosen here: online plain SGD (batch 1) at lr 5e-4 on the "
+    "As the project's summary of the paper (REFERENCES.md) gives it: linear 30-20-10 network, "
+    "W ~ U[-0.01, 0.01], feedback B ~ U[-0.5, 0.5], y = T x with T ~ U[-1, 1]. Not given there, chosen here: "
+    "online plain SGD (batch 1) at lr 5e-4 on the "
     "summed squared error, which is lr 1e-3 on ½‖e‖² (the rate REFERENCES.md gives for the alignment "
     "experiment); 20,000 steps, a fixed set of 10,000 examples seen twice (BP and FA reach the float32 "
     "floor within ≈4,000). " + _ONLINE + "At twice that rate the online steps diverge within 100 examples. "
@@ -94,8 +95,9 @@ def _nonlinear() -> Entry:
         classroom=Scale({"data.samples": 40_000, "data.test_samples": 2_000, "train.log_every": 200},
                         "40,000 examples instead of 400,000"),
         smoke=Scale({"data.samples": 256, "data.test_samples": 128, "train.log_every": 5}, "256 examples"),
-        notes="As REFERENCES.md gives it: tanh students 30-20-10 and 30-20-10-10 learn a random tanh 30-20-10-10 "
-        "teacher (explorer.data.synthetic: hidden weights N(0, 9/fan_in), linear outputs) from 400,000 "
+        notes="As the project's summary of the paper (REFERENCES.md) gives it: tanh students 30-20-10 and "
+        "30-20-10-10 learn a random tanh 30-20-10-10 teacher (explorer.data.synthetic: hidden weights N(0, "
+        "9/fan_in), linear outputs) from 400,000 "
         "examples, FA feedback B ~ U[-0.5, 0.5]. Not given there, chosen here: PyTorch's default forward "
         "initialisation, biases, and, so that 400,000 examples take 40,000 steps, batches of 10 with the "
         "summed squared error at lr 2.5e-4 (one step is the sum of ten online steps at lr 5e-4 on ½‖e‖², half "
@@ -126,8 +128,9 @@ def _mnist() -> Entry:
                         "5 epochs of 12,000 images (2,000 test) instead of 20 of 60,000 (10,000 test)"),
         smoke=Scale({"data.train_samples": 256, "data.test_samples": 128, "train.epochs": 1,
                      "model.hidden": [16]}, "1 epoch of 256 images (128 test), 16 hidden units"),
-        notes="As REFERENCES.md gives it: 784-1000-10, sigmoid hidden and output units, SGD lr 1e-3, weight "
-        "decay 1e-6. Chosen here: the quadratic cost on the sigmoid outputs against one-hot targets "
+        notes="As the project's summary of the paper (REFERENCES.md) gives it: 784-1000-10, sigmoid hidden "
+        "and output units, SGD lr 1e-3, weight decay 1e-6. Chosen here: the quadratic cost on the sigmoid "
+        "outputs against one-hot targets "
         "(mse_sigmoid, as in the paper's other tasks), 20 epochs (the paper's length is not in REFERENCES.md), "
         "PyTorch's default initialisation for W and FA's B, and batches of 10 with the summed cost at the paper's "
         "lr 1e-3 (one step is the sum of ten online steps). " + _ONLINE + "Our MNIST inputs are normalised "

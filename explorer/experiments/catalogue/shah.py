@@ -19,6 +19,7 @@ from __future__ import annotations
 from explorer.experiments.catalogue.entry import Entry, Published, Run, Scale
 
 SOURCE = "001_fdf9ec2506aa1305.txt"
+TITLE = "Shah, \"Analysis and Development of Hardware compatible Neural Networks\""  # how pages name the document
 
 # Section IV: sigmoid outputs, BCE vs one-hot, gradients without the 1/N (a summed loss); plain
 # SGD ("W = W - α dW") at the constant rate α = 1e-4.

@@ -17,6 +17,7 @@ from __future__ import annotations
 from explorer.experiments.catalogue.entry import Entry, Published, Run, Scale
 
 SOURCE = "002_69c287ba4bc32ce9.txt"
+TITLE = "Thakkar, Patel & Patel, \"Feedback Alignment Methods\""  # how pages name the document
 
 _RUNS = tuple(Run(label, {"algorithm.name": label.lower()}) for label in ("BP", "FA", "DFA"))
 _TRAIN = {"epochs": 5, "batch_size": 64, "loss": "cross_entropy"}
