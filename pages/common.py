@@ -265,12 +265,84 @@ def open_on_train(query: dict) -> None:
     """Switch to the Train page showing exactly the setup ``query`` (its parameters; the page's
     defaults for the rest). The values its controls kept from an earlier visit in this session are
     dropped first: they would fill in whatever the query leaves out. The runs shown (``group``) stay."""
-    from explorer.views.urlstate import DEFAULTS
+    open_on("pages/train.py", query)
 
-    for key in DEFAULTS:
-        if key != "group":
-            st.session_state.pop(key, None)
-    st.switch_page("pages/train.py", query_params=query)
+
+# The session keys of each page's controls, dropped before the page opens on a setup of its own.
+CONTROL_PREFIXES = {"pages/parity.py": "par_", "pages/playground.py": "pg_"}
+PAGE_TITLES = {"pages/train.py": "Train", "pages/playground.py": "Playground", "pages/parity.py": "Parity"}
+
+
+def open_on(page: str, query: dict) -> None:
+    """Switch to ``page`` (one of `PAGE_TITLES`) showing exactly ``query``, whatever the session set
+    on its controls before."""
+    if page == "pages/train.py":
+        from explorer.views.urlstate import DEFAULTS
+
+        stale = [key for key in DEFAULTS if key != "group"]
+    else:
+        stale = [key for key in st.session_state if str(key).startswith(CONTROL_PREFIXES[page])]
+    for key in stale:
+        st.session_state.pop(key, None)
+    st.switch_page(page, query_params=query)
+
+
+def opening(infos) -> tuple[str, dict]:
+    """Where a stored comparison opens (``infos``: its runs, oldest first): (page, address) of the
+    first page whose controls hold its whole setup, the runs shown there: Train, else the
+    Playground, else Parity. Where none does, Train with the runs only (it says why there).
+
+    Example:
+        >>> import os, tempfile
+        >>> from explorer.experiments.playground import PlaygroundSetup
+        >>> from explorer.runs.store import Store
+        >>> from explorer.runs.workspace import comparison_configs
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
+        >>> group = store.create_group(seed=0)
+        >>> for cfg in comparison_configs(*PlaygroundSetup(data="xor", rules=("bp", "dfa")).comparison()):
+        ...     _ = store.create_run(cfg.to_dict(), group=group)
+        >>> page, query = opening(list(reversed(store.list_runs(group=group))))
+        >>> page, query["play"] == group, query["pg_data"], query["pg_rules"]
+        ('pages/playground.py', True, 'xor', ['BP', 'DFA'])
+    """
+    from explorer.experiments.parity import ParitySetup
+    from explorer.experiments.playground import PlaygroundSetup
+    from explorer.views.run_table import train_query
+
+    query = train_query(infos)
+    if len(query) > 1:
+        return "pages/train.py", query
+    group, configs = infos[0].group, [info.run_config() for info in infos]
+    for page, read, make, param in (("pages/playground.py", PlaygroundSetup.of, playground_query, "play"),
+                                    ("pages/parity.py", ParitySetup.of, parity_query, "parity")):
+        try:
+            return page, make(read(configs)) | {param: group}
+        except ConfigError:
+            continue
+    return "pages/train.py", query
+
+
+def playground_query(setup) -> dict:
+    """The Playground page's address for ``setup`` (a `PlaygroundSetup`): every setting its controls hold.
+
+    Example:
+        >>> from explorer.experiments.playground import PlaygroundSetup
+        >>> q = playground_query(PlaygroundSetup(data="spiral", noise=0.3, rules=("bp", "fa"), lr=0.05))
+        >>> q["pg_data"], q["pg_noise_spiral"], q["pg_rules"], q["pg_lr"]
+        ('spiral', '0.3', ['BP', 'FA'], '0.05')
+    """
+    from explorer.config.registry import RULES
+    from explorer.experiments.playground import CLASS_TOYS
+
+    query = {"pg_data": setup.data, "pg_share": f"{setup.train_share:g}", "pg_samples": str(setup.samples),
+             "pg_hidden": setup.hidden, "pg_act": setup.activation, "pg_rules": [RULES[r].label for r in setup.rules],
+             "pg_opt": setup.optimizer, "pg_lr": f"{setup.lr:g}", "pg_batch": str(setup.batch_size),
+             "pg_epochs": str(setup.epochs), "pg_seed": str(setup.seed), "pg_device": setup.device}
+    if setup.noise is not None:
+        query[f"pg_noise_{setup.data}"] = f"{setup.noise:g}"
+    if setup.data in CLASS_TOYS:
+        query["pg_classes"] = str(setup.classes)
+    return query
 
 
 def parity_query(setup) -> dict:
@@ -296,9 +368,7 @@ def parity_query(setup) -> dict:
 
 def open_on_parity(setup) -> None:
     """Switch to the Parity page showing exactly ``setup``, whatever the session set there before."""
-    for key in [k for k in st.session_state if str(k).startswith("par_")]:
-        del st.session_state[key]
-    st.switch_page("pages/parity.py", query_params=parity_query(setup))
+    open_on("pages/parity.py", parity_query(setup))
 
 
 def remember_group(group: str | None) -> None:

@@ -149,9 +149,15 @@ def _delete(overlay: run_table.Overlay) -> None:
             st.rerun()
 
 
-def _open(group: str) -> None:
-    common.remember_group(group)
-    common.open_on_train(run_table.train_query(list(reversed(_store().list_runs(group=group)))))
+def _opening(group: str) -> tuple[str, dict]:
+    """The page that holds ``group``'s setup, and its address (`common.opening`)."""
+    return common.opening(list(reversed(_store().list_runs(group=group))))
+
+
+def _open(page: str, query: dict) -> None:
+    if page == "pages/train.py":
+        common.remember_group(query["group"])
+    common.open_on(page, query)
 
 
 STOPPED = "Stop asked for {n} run(s); the process that trains them stops them within a few seconds."
@@ -189,16 +195,21 @@ def _actions(overlay: run_table.Overlay) -> None:
     groups = list(dict.fromkeys(info.group for info in overlay.infos if info.group))
     c = st.columns(5)   # open, stop, delete, metrics, config
     if len(groups) == 1:
-        if c[0].button("Open on the Train page", key="runs_open", width="stretch",
-                       help="show this comparison (all its runs) and its setup on the Train page"):
-            _open(groups[0])
+        page, query = _opening(groups[0])
+        title = common.PAGE_TITLES[page]
+        if c[0].button(f"Open on the {title} page", key="runs_open", width="stretch",
+                       help=f"show this comparison (all its runs) and its setup on the {title} page, the page "
+                            "whose controls hold it"):
+            _open(page, query)
     elif groups:
-        with c[0].popover("Open on the Train page", width="stretch",
+        with c[0].popover("Open on its page", width="stretch",
                           help="the selected runs belong to several comparisons: pick one"):
             for group in groups:
+                page, query = _opening(group)
                 names = ", ".join(label for label, info in pairs if info.group == group)
-                if st.button(f"{names} (group {group[:8]}…)", key=f"runs_open_{group}", width="stretch"):
-                    _open(group)
+                if st.button(f"{names} (group {group[:8]}…), on the {common.PAGE_TITLES[page]} page",
+                             key=f"runs_open_{group}", width="stretch"):
+                    _open(page, query)
     else:
         c[0].button("Open on the Train page", key="runs_open", disabled=True, width="stretch",
                     help="these runs were started outside a comparison (e.g. from the command line)")

@@ -13,7 +13,7 @@ import math
 import streamlit as st
 
 from explorer.views import caps as server_caps
-from explorer.views import charts, frames, links, sketch, urlstate
+from explorer.views import charts, frames, links, run_table, sketch, urlstate
 from explorer.config import ACTIVATIONS, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, DataConfig
 from explorer.config.registry import OPTIONS, RULES
 from explorer.data.availability import missing
@@ -364,6 +364,22 @@ def _buttons(values: dict, found) -> None:
         st.rerun()
 
 
+def _setup_not_held(found) -> None:
+    """Say so where the controls cannot hold the setup of the runs shown (a Playground comparison, a
+    run of the command line with a setting they lack): the setup below is not theirs, and Train
+    starts the setup below. A link to the page that holds it, where one does."""
+    try:
+        run_table.train_query(found.infos, strict=True)
+    except ConfigError as err:
+        page, query = common.opening(found.infos)
+        st.info(common.plain(f"The runs shown have a setting these controls cannot hold ({err}): the setup below "
+                             "is not theirs, and **Train** starts the setup below. Their whole setup: the Runs "
+                             "page's Config (JSON)."))
+        if page != "pages/train.py":
+            st.page_link(page, label=f"Open them on the {common.PAGE_TITLES[page]} page, which holds their setup",
+                         query_params=query, icon=":material/open_in_new:")
+
+
 st.title("Train")
 st.caption("Compare learning rules on one network: the same forward weights and the same minibatches for each.")
 # The buttons and the live curves come first, the setup below them: at 1400×900 the Train button and
@@ -398,5 +414,6 @@ with action:
     if shown is None:
         st.info("Choose the setup below, then press **Train**: the curves appear here while the rules learn.")
     else:
+        _setup_not_held(shown)
         common.live(lambda found: _curves(found, loss_log), found=shown)
 classroom.share("group")

@@ -11,9 +11,16 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, button, charts, run_until, text
+from apptest_tools import APP, _elements, button, charts, run_until, text
+from explorer.experiments import playground
+from explorer.experiments.parity import ParitySetup
 from explorer.runs import workspace as runs
 from explorer.runs.store import Store
+
+from pages import common
+
+PLAYED = playground.PlaygroundSetup(data="circles", noise=0.1, samples=100, hidden="8", activation="relu",
+                                    rules=("ifa", "bdfa"), lr=0.05, epochs=2, seed=4, device="cpu")
 
 
 def _config(**sections) -> dict:
@@ -26,15 +33,17 @@ def _config(**sections) -> dict:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """One store for the module: a BP/DFA comparison on digits and an FA run on moons, finished."""
+    """One store for the module: a BP/DFA comparison on digits, an FA run on moons and a Playground
+    comparison (IFA and bDFA on circles, ReLU), finished."""
     path = tmp_path_factory.mktemp("runs") / "runs.sqlite"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EXPLORER_STORE", str(path))
         ws = runs.workspace(path)
         digits = ws.compare(_config(), [{"name": "bp"}, {"name": "dfa"}])
         moons = ws.compare(_config(data={"name": "moons", "samples": 200}, seed=1), [{"name": "fa"}])
-        digits.wait(timeout=60)
-        moons.wait(timeout=60)
+        played = playground.start(PLAYED, ws)
+        for comparison in (digits, moons, played):
+            comparison.wait(timeout=60)
         yield ws
 
 
@@ -232,6 +241,49 @@ def test_one_run_opens_on_train_with_its_comparison_and_setup(workspace, downloa
     assert at.selectbox(key="rule1").value == "bp" and at.selectbox(key="rule2").value == "dfa"
     assert at.text_input(key="hidden").value == "16" and at.selectbox(key="act").value == "tanh"
     assert "BP**: finished" in text(at) and "DFA**: finished" in text(at)
+
+
+def test_a_playground_comparison_opens_on_the_playground_with_its_setup(workspace):
+    ifa = _by_rule(workspace.store, "ifa")
+    at = _select(_page(), [ifa.id])
+    assert not [b for b in at.button if b.label == "Open on the Train page"]   # whose controls cannot hold it
+    button(at, "Open on the Playground page").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Playground" and at.query_params["play"] == ifa.group
+    assert at.selectbox(key="pg_data").value == "circles" and at.slider(key="pg_noise_circles").value == 0.1
+    assert at.multiselect(key="pg_rules").value == ["ifa", "bdfa"] and at.selectbox(key="pg_act").value == "relu"
+    assert at.text_input(key="pg_hidden").value == "8"
+    assert (at.number_input(key="pg_samples").value, at.number_input(key="pg_epochs").value) == (100, 2)
+    assert (at.number_input(key="pg_lr").value, at.number_input(key="pg_seed").value) == (0.05, 4)
+
+
+def test_the_train_page_says_when_the_runs_shown_are_not_its_controls_setup(workspace):
+    ifa = _by_rule(workspace.store, "ifa")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["group"] = ifa.group
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [note] = [i.value for i in at.info if "cannot hold" in i.value]
+    assert "the setup below is not theirs" in note and "samples=100 has no control" in note
+    [link] = [e for e in _elements(at._tree, "page_link") if e.proto.page == "playground"]
+    assert "play=" + ifa.group in link.proto.query_string and "pg_data=circles" in link.proto.query_string
+    # a comparison whose setup the controls do hold: no such note
+    at.query_params["group"] = _by_rule(workspace.store, "dfa").group
+    at.run()
+    assert not [i for i in at.info if "cannot hold" in i.value]
+
+
+def test_a_parity_experiments_runs_open_on_the_parity_page(tmp_path):
+    setup = ParitySetup(k=1, base="digits", rules=("bp", "rf:relu"), seeds=1, epochs=1, hidden=8,
+                        train_samples=64, test_samples=32)
+    with Store(tmp_path / "runs.sqlite") as store:
+        group = store.create_group(seed=0)
+        for cfg in setup.configs():
+            store.create_run(cfg.to_dict(), group=group)
+        page, query = common.opening(list(reversed(store.list_runs(group=group))))
+    assert page == "pages/parity.py" and query["parity"] == group
+    assert query == common.parity_query(setup) | {"parity": group}
 
 
 def test_delete_asks_first_then_removes_the_run_and_its_group(workspace):

@@ -118,6 +118,37 @@ class PlaygroundSetup:
                               f"units, got {self.hidden!r}", field="model.hidden")
         return widths
 
+    @classmethod
+    def of(cls, configs: Sequence[RunConfig]) -> PlaygroundSetup:
+        """The setup whose comparison is ``configs`` (a comparison's stored runs, oldest first), as the
+        Playground's controls hold it (each rule's options at their defaults): the inverse of
+        `comparison`. A `ConfigError` when the controls cannot hold it (a dataset that is not a 2-D
+        toy, a rule's option away from its default, a setting the page has no control for).
+
+        Example:
+            >>> setup = PlaygroundSetup(data="circles", noise=0.1, hidden="8", rules=("bp", "dfa"), epochs=5)
+            >>> PlaygroundSetup.of(comparison_configs(*setup.comparison())) == setup
+            True
+        """
+        if not configs:
+            raise ValueError("no configs to read a playground setup from")
+        first = configs[0]
+        data = first.data
+        setup = cls(data=data.name, noise=data.get("noise"), train_share=round(1 - data.get("test_fraction", 0.2), 6),
+                    samples=data.get("samples", cls.samples), classes=data.get("classes", cls.classes),
+                    hidden=",".join(map(str, first.model.hidden)), activation=first.model.activation,
+                    rules=tuple(c.algorithm.name for c in configs), optimizer=first.optimizer.name,
+                    lr=first.optimizer.lr, batch_size=first.train.batch_size, epochs=first.train.epochs,
+                    seed=first.seed, device=first.device or "auto")
+        try:
+            again = comparison_configs(*setup.comparison())
+        except ConfigError as err:
+            raise ConfigError(f"the Playground cannot hold these runs' setup: {err}", field=err.field) from err
+        if [c.to_dict() for c in again] != [c.to_dict() for c in configs]:
+            raise ConfigError("the Playground cannot hold these runs' setup: it has settings the page has no "
+                              "control for", field="setup")
+        return setup
+
     def _own_problems(self) -> dict[str, str]:
         """What the page itself refuses, by control: {control: the problem}."""
         out: dict[str, str] = {}

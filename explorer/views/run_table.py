@@ -472,10 +472,11 @@ def delete_runs(store: Store, run_ids: Sequence[str]) -> tuple[list[str], list[s
     return deleted, problems
 
 
-def train_query(infos: Sequence[RunInfo]) -> dict[str, str]:
+def train_query(infos: Sequence[RunInfo], *, strict: bool = False) -> dict[str, str]:
     """Query parameters that open a group on the Train page: ``group`` and, where the Train page
     has controls for every setting, the group's whole setup, so the controls show what ran.
-    ``infos`` are the group's runs, oldest first.
+    ``infos`` are the group's runs, oldest first. ``strict``: a setup the controls cannot hold
+    raises its `ConfigError` (what the page has no control for) instead of leaving it out.
 
     Example:
         >>> import os, tempfile
@@ -500,6 +501,8 @@ def train_query(infos: Sequence[RunInfo]) -> dict[str, str]:
     try:
         values = urlstate.params(base, [info.config.get("algorithm", {"name": "bp"}) for info in infos])
     except ConfigError:
+        if strict:
+            raise
         return query  # a setting the Train page has no control for: show the runs, keep the controls
     query.update(parse_qsl(urlstate.query_string(values)))
     return query
