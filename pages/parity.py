@@ -42,7 +42,7 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
     spots: dict[str, st.delta_generator.DeltaGenerator] = {}
     at = classroom.layout([("task",), ("rules",), ("size",)])
     with classroom.box("task", at.get("task")):
-        k = _number("k (digits per sample)", "par_k", D.k, min_value=1, max_value=10, step=1,
+        k = _number("k (digits per sample)", "par_k", D.k, step=1,
                     help="the label is the parity of the sum of k digits shown side by side")
         spots["k"] = st.empty()
         base = st.selectbox("base dataset", ["digits", "mnist"], key="par_base", bind="query-params",
@@ -62,37 +62,37 @@ def _controls(classroom: common.Classroom) -> tuple[ParitySetup, dict]:
         spots["rules"] = st.empty()
         chosen = st.multiselect("optimisers", OPTIMIZERS, default=list(D.optimizers), key="par_opts",
                                 bind="query-params")
-        optimizers = {name: _number(f"learning rate ({name})", f"par_lr_{name}", PARITY_LR[name], min_value=0.0,
+        optimizers = {name: _number(f"learning rate ({name})", f"par_lr_{name}", PARITY_LR[name],
                                     format="%g", step=None) for name in chosen}
         spots["optimizers"] = st.empty()
     with classroom.box("size", at.get("size")):
-        seeds = _number("seeds", "par_seeds", D.seeds, min_value=1, max_value=MAX_SEEDS, step=1,
+        seeds = _number("seeds", "par_seeds", D.seeds, step=1,
                         help="each rule is run once per seed; the band is the 95% confidence interval of the "
                              "mean (two seeds or more)")
         spots["seeds"] = st.empty()
         # Expanders do not nest: inside the link's closed box, these go straight in.
         hidden = "size" in classroom.hidden
         with st.container() if hidden else st.expander("Experiment size", expanded=False):
-            epochs = _number("epochs", "par_epochs", D.epochs, min_value=1, step=1)
+            epochs = _number("epochs", "par_epochs", D.epochs, step=1)
             spots["epochs"] = st.empty()
-            train_samples = _number("training samples per epoch", "par_train", D.train_samples, min_value=10, step=1000,
+            train_samples = _number("training samples per epoch", "par_train", D.train_samples, step=1000,
                                     help="drawn afresh every epoch")
             spots["train_samples"] = st.empty()
-            test_samples = _number("test samples", "par_test", D.test_samples, min_value=10, step=500)
+            test_samples = _number("test samples", "par_test", D.test_samples, step=500)
             spots["test_samples"] = st.empty()
-            hidden = _number("hidden units", "par_hidden", D.hidden, min_value=1, step=32,
+            hidden = _number("hidden units", "par_hidden", D.hidden, step=32,
                              help="one hidden layer (ReLU; linear for RF linear)")
             spots["hidden"] = st.empty()
-            batch = _number("batch size", "par_batch", D.batch_size, min_value=1, step=16)
+            batch = _number("batch size", "par_batch", D.batch_size, step=16)
             spots["batch_size"] = st.empty()
-            first_seed = _number("first seed", "par_seed0", D.first_seed, min_value=0, step=1)
+            first_seed = _number("first seed", "par_seed0", D.first_seed, step=1)
             spots["first_seed"] = st.empty()
             device = st.selectbox("device", ["auto", "cpu", "cuda", "mps"], key="par_device", bind="query-params")
     spots["setup"] = st.empty()
     setup = ParitySetup(k=int(k), base=base, root=root.strip(), rules=tuple(rules), optimizers=optimizers,
                         seeds=int(seeds), first_seed=int(first_seed), epochs=int(epochs),
                         train_samples=int(train_samples), test_samples=int(test_samples), hidden=int(hidden),
-                        batch_size=int(batch), device=device, most_runs=MAX_RUNS)
+                        batch_size=int(batch), device=device, most_runs=MAX_RUNS, most_seeds=MAX_SEEDS)
     return setup, spots
 
 
@@ -136,7 +136,7 @@ def _setup_of(values: dict) -> ParitySetup:
     return ParitySetup(**fields, base=values.get("par_base", D.base), root=values.get("par_root", ""),
                        rules=tuple(words[w] for w in values.get("par_rules", [_rule_words(r) for r in D.rules])),
                        optimizers={name: values.get(f"par_lr_{name}", PARITY_LR[name]) for name in chosen},
-                       most_runs=MAX_RUNS)
+                       most_runs=MAX_RUNS, most_seeds=MAX_SEEDS)
 
 
 def _past_caps(values: dict) -> dict[str, str]:

@@ -110,12 +110,12 @@ def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
         share = st.slider("train share", 0.1, 0.9, D.train_share, 0.05, key="pg_share", bind="query-params",
                           help="the fraction of the points trained on; the rest measure test accuracy")
         spots["train_share"] = st.empty()
-        samples = st.number_input("samples", min_value=20, max_value=20_000, value=D.samples, step=100,
+        samples = st.number_input("samples", value=D.samples, step=100,
                                   key="pg_samples", bind="query-params")
         spots["samples"] = st.empty()
         classes = D.classes
         if data in playground.CLASS_TOYS:
-            classes = st.number_input("classes", min_value=2, max_value=10, value=D.classes, key="pg_classes",
+            classes = st.number_input("classes", value=D.classes, step=1, key="pg_classes",
                                       bind="query-params")
         spots["classes"] = st.empty()
     with classroom.box("network", at.get("network")):
@@ -134,17 +134,18 @@ def _controls(classroom: common.Classroom) -> tuple[PlaygroundSetup, dict]:
     with classroom.box("training", at.get("training")):
         optimizer = st.selectbox("optimiser", OPTIMIZERS, key="pg_opt", bind="query-params")
         spots["optimizer"] = st.empty()
-        lr = st.number_input("learning rate", min_value=0.0, value=D.lr, format="%g", step=None, key="pg_lr",
+        lr = st.number_input("learning rate", value=D.lr, format="%g", step=None, key="pg_lr",
                              bind="query-params")
         spots["lr"] = st.empty()
-        batch = st.number_input("batch size", min_value=1, max_value=4096, value=D.batch_size, key="pg_batch",
+        batch = st.number_input("batch size", value=D.batch_size, step=1, key="pg_batch",
                                 bind="query-params")
         spots["batch_size"] = st.empty()
-        epochs = st.number_input("epochs", min_value=1, max_value=5000, value=D.epochs, key="pg_epochs",
+        epochs = st.number_input("epochs", value=D.epochs, step=1, key="pg_epochs",
                                  bind="query-params")
         spots["epochs"] = st.empty()
-        seed = st.number_input("seed", min_value=0, value=D.seed, key="pg_seed", bind="query-params",
+        seed = st.number_input("seed", value=D.seed, step=1, key="pg_seed", bind="query-params",
                                help="the data, the initial weights and the minibatch order")
+        spots["seed"] = st.empty()
         device = st.selectbox("device", DEVICES, key="pg_device", bind="query-params")
     spots["setup"] = st.empty()
     setup = PlaygroundSetup(data=data, noise=float(noise), train_share=float(share), samples=int(samples),

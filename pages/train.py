@@ -210,17 +210,17 @@ def _controls(classroom: common.Classroom) -> dict:
         _init_controls("fb")
     with _group(box, "optimizer", at.get("optimizer")):
         if _select("opt", OPTIMIZERS) in ("sgd", "rmsprop"):
-            _number("momentum", min_value=0.0, max_value=0.999)
-        _number("lr", min_value=0.0, format="%g", step=None)
-        _number("wd", min_value=0.0, format="%g", step=None)
+            _number("momentum")
+        _number("lr", format="%g", step=None)
+        _number("wd", format="%g", step=None)
         _check("bm")
         _schedule_controls()
     with _group(box, "training", at.get("training")):
-        _number("batch", min_value=1)
-        _number("epochs", min_value=1)
+        _number("batch", step=1)
+        _number("epochs", step=1)
         _check("maps", help="hidden representations of 500 test samples at ~10 checkpoints, for the Representations page")
     with _group(box, "seed", at.get("seed")):
-        _number("seed", min_value=0)
+        _number("seed", step=1)
     with _group(box, "device", at.get("device")):
         if _select("device", list(DEVICES)) == "auto":
             words = _auto_choice(json.dumps(dict(drawn), sort_keys=True, default=str))

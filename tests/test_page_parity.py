@@ -153,6 +153,9 @@ def _charts_with_bands(at) -> list:
     ({"par_rules": []}, "rules:"),
     ({"par_lr_sgd": 0.0}, "learning rate (sgd):"),
     ({"par_base": "mnist", "par_root": "/nonexistent/folder"}, "data folder:"),
+    ({"par_rules": ["bp"], "par_seeds": 21}, "seeds: at most 20 here, got 21"),  # the box takes it; the page refuses
+    ({"par_k": 0}, "k: between 1 and 10"),
+    ({"par_hidden": -4}, "hidden units:"),
 ])
 def test_bad_input_names_its_field_and_starts_nothing(page, change, field):
     at, path = page

@@ -70,6 +70,17 @@ def test_a_class_link_folds_the_controls_it_fixes(entries):
     assert at.subheader[0].value == f"{CIFAR.ref}: {CIFAR.title}"
 
 
+@pytest.mark.parametrize("seeds, words", [(11, "seeds: at most 10 on this page, got 11"),
+                                         (0, "seeds must be a whole number of at least 1, got 0")])
+def test_a_seed_count_the_page_does_not_take_is_told_and_offers_no_run(entries, seeds, words):
+    at = app_on("pages/reproduce.py", entry=TINY.id, scale="smoke")
+    at.number_input(key="seeds").set_value(seeds).run()   # the box takes any number typed; the page checks it
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(words in e.value for e in at.error), [e.value for e in at.error]
+    assert not [b for b in at.button if b.label == "Run"]
+    assert Store(entries).list_runs() == []
+
+
 def test_a_smoke_run_ends_with_the_table_measured_from_the_store(entries):
     at = app_on("pages/reproduce.py", entry=TINY.id, scale="smoke")
     assert "1 epoch instead of 3" in text(at)

@@ -138,7 +138,8 @@ class ParitySetup:
     learning rate) over seeds ``first_seed`` … ``first_seed + seeds - 1``. ``base`` is "digits"
     (embedded) or "mnist" (read from ``root``, or ``$EXPLORER_DATA``, or ``~/.explorer/data``);
     ``train_samples`` / ``test_samples`` None: the base's whole split. ``momentum`` applies to SGD
-    and RMSprop. ``most_runs`` caps rules × optimisers × seeds (None: no cap). ``rules`` are kept
+    and RMSprop. ``most_runs`` caps rules × optimisers × seeds, ``most_seeds`` the seeds (None: no
+    cap; a page sets both). ``rules`` are kept
     as `parity_rule` writes them ("rf" becomes "rf:gaussian")."""
 
     k: int = 3
@@ -157,6 +158,7 @@ class ParitySetup:
     batch_size: int = 64
     device: str = "auto"
     most_runs: int | None = None
+    most_seeds: int | None = None
 
     def __post_init__(self) -> None:
         rules = (self.rules,) if isinstance(self.rules, str) else tuple(self.rules)
@@ -231,6 +233,8 @@ class ParitySetup:
             break
         if not _whole(self.seeds) or self.seeds < 1:
             out["seeds"] = f"seeds: at least 1, got {self.seeds!r}"
+        elif self.most_seeds is not None and self.seeds > self.most_seeds:
+            out["seeds"] = f"seeds: at most {self.most_seeds} here, got {self.seeds}"
         elif self.most_runs is not None and "rules" not in out and "optimizers" not in out:
             runs = len(rules) * len(self.optimizers) * self.seeds
             if runs > self.most_runs:

@@ -123,3 +123,41 @@ def test_an_init_range_typed_then_left_for_another_control_is_kept(app, new_page
     body = page.inner_text("body")
     assert "forward init: low is required" not in body and "forward init: high is required" not in body
     watch.assert_clean("after setting an init range and a feedback init")
+
+
+def test_a_number_typed_outside_its_old_range_is_told_beside_it_and_starts_nothing(app, new_page, screenshots):
+    """A student types epochs -1 and presses Enter. Streamlit's number box does not send a value
+    outside its own min/max: it turned red and the page kept the old value, so Train trained 20
+    epochs under a box showing -1 (a student walkthrough). The boxes take any number now, and the
+    page's own check names it beside the control; Train starts nothing; putting it back clears it."""
+    from explorer.runs.store import Store
+
+    from .browse import set_control
+
+    page = new_page()
+    watch = Watch(page)
+    app_bench.open_train_page(page, f"{app.url}/")
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    with Store(app.store) as store:
+        before = len(store.list_runs())
+    set_control(page, "epochs", "-1")
+    page.get_by_text("Check this setting: epochs must be at least 1, got -1").wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Not started: epochs must be at least 1, got -1").wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    page.screenshot(path=str(screenshots / "faults-typed-epochs-minus-one.png"), full_page=False)
+    with Store(app.store) as store:
+        assert len(store.list_runs()) == before, "Train started runs with a setting the page refused"
+    set_control(page, "epochs", "2")
+    page.get_by_text("Check this setting").wait_for(state="detached", timeout=TIMEOUT_MS)
+
+    page.goto(f"{app.url}/playground", timeout=TIMEOUT_MS)   # another page, another box: the same
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    set_control(page, "samples", "3")
+    page.get_by_text("samples must be between 20 and 20,000, got 3").wait_for(timeout=TIMEOUT_MS)
+    app_bench.wait_idle(page, TIMEOUT_MS / 1000)
+    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    set_control(page, "samples", "500")
+    page.get_by_text("samples must be between").wait_for(state="detached", timeout=TIMEOUT_MS)
+    watch.assert_clean("after typing numbers outside the boxes' old ranges and putting them back")
