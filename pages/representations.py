@@ -9,6 +9,7 @@ it shows. Brushing an area of a map lists the samples inside it and shows them.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import streamlit as st
 
@@ -43,8 +44,11 @@ def _choices() -> tuple[dict[str, str], int]:
     for info in common.workspace().store.list_runs(limit=200):
         if info.id not in out and info.config.get("train", {}).get("snapshots"):
             when = time.strftime("%d %b %H:%M", time.localtime(info.created))
-            out[info.id] = f"{run_label(info.config)} · {info.config.get('data', {}).get('name', '?')} · {when}"
-    return out, in_group
+            how = "" if info.status == "done" else f" · {common.STATUS_WORDS.get(info.status, info.status)}"
+            out[info.id] = f"{run_label(info.config)} · {info.config.get('data', {}).get('name', '?')} · {when}{how}"
+    # two runs of one rule started in the same minute would read alike: their ids tell them apart
+    seen = Counter(out.values())
+    return {i: f"{label} · {i[:6]}" if seen[label] > 1 else label for i, label in out.items()}, in_group
 
 
 def _source(run_id: str):

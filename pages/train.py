@@ -286,8 +286,11 @@ def _status(found) -> str:
             words += f" at step {info.diverged_at:,}"
         if info.total_steps:
             epochs = found.configs[0].train.epochs
+            done = info.steps_done or 0
             words += (f" · epoch {last.get('epoch', 0):.1f}/{epochs} · {'stopped at step' if stopped else 'step'} "
-                      f"{info.steps_done or 0:,}/{info.total_steps:,}")
+                      f"{done:,}/{info.total_steps:,}")
+            if stopped and done != info.diverged_at:   # two step numbers: say how they differ
+                words += ", the first logged step after it"
         if last.get("time"):
             words += f" · {last['samples'] / last['time']:,.0f} samples/s"
         parts.append(f"**{label}**: {words}")

@@ -289,3 +289,15 @@ def test_each_map_fills_its_square_frame(trained):
             assert 0 < margin <= 0.05
             for d, lo, hi in zip(domains, low, high):   # every point inside, centred
                 assert d[0] < lo and hi < d[1] and (d[0] + d[1]) / 2 == pytest.approx((lo + hi) / 2)
+
+
+def test_runs_of_one_rule_started_in_the_same_minute_read_apart_in_the_picker(trained):
+    ws, groups = trained
+    at = _page(groups["parity"].group)   # the other groups' runs are listed by rule, data and time
+    options = at.selectbox(key="rep_left").options
+    assert len(set(options)) == len(options), options
+    digits_bp = [groups[name].ids[0] for name in ("rules", "uneven")]
+    labels = [o for o in options if o.startswith("BP · digits")]
+    created = {ws.store.get_run(i).created // 60 for i in digits_bp}
+    if len(created) == 1:   # made in one minute (nearly always): told apart by their ids
+        assert sorted(label[-6:] for label in labels) == sorted(i[:6] for i in digits_bp), labels

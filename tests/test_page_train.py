@@ -214,6 +214,9 @@ def test_a_diverged_run_is_named_with_its_step(store_path):
     # the status line names both steps: where the loss went bad, and where the run stopped
     assert f"**BP**: diverged at step {info.diverged_at} · epoch" in text(at)
     assert f"stopped at step {info.steps_done}/{info.total_steps}" in text(at)
+    # and, where they differ, how: the host reads a loss at the logging steps only
+    after = ", the first logged step after it" in text(at)
+    assert after == (info.steps_done != info.diverged_at), (info.steps_done, info.diverged_at)
     loss = _chart(at, "Loss")
     assert loss["step"].max() <= info.diverged_at  # curves up to there
     assert all(math.isfinite(v) for v in loss["value"])

@@ -99,6 +99,20 @@ def test_labels_are_escaped_and_empty_or_flat_tables_still_draw():
         assert all(math.isfinite(v) for point in _points(curve) for v in point)
 
 
+def test_one_point_after_a_first_step_sits_on_an_axis_of_round_ticks_from_zero():
+    # one step of 22 an epoch: epoch 1/22 = 0.04545…; the axis used to be that one tick, "0.04545"
+    df = pd.DataFrame({"run": ["BP"], "step": [1], "epoch": [1 / 22], "split": ["train"], "measure": ["loss"],
+                       "value": [2.3]})
+    root = _parse(curves_svg(df, "loss"))
+    labels = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "middle" and t.text != "epoch"]
+    assert labels[0] == "0" and len(labels) >= 3, labels
+    assert all(len(label) <= 4 for label in labels), labels   # 0, 0.01, 0.02 …: no 0.04545
+    [curve] = root.findall(f"{SVG}path[@class='curve']")
+    (x, _), = _points(curve)
+    to_value = _axis(root, horizontal=True)
+    assert to_value(x) == pytest.approx(1 / 22, abs=0.002)   # drawn where it is on that axis
+
+
 def test_a_measure_that_is_not_drawn_is_refused_by_name():
     with pytest.raises(ValueError, match="measure"):
         curves_svg(_table(), "lr")

@@ -212,6 +212,8 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
     xs = [at for at, _ in points] + list(diverged.values())
     ys = [v for _, v in points] + list(references.values())
     x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    if x_hi == x_lo:   # one point (a first Step: epoch 0.04545): from 0 to it, the ticks are round numbers
+        x_lo, x_hi = min(0.0, x_lo), (x_hi if x_hi > 0 else 1.0)
     y_lo, y_hi = domain if domain is not None else (min(ys), max(ys)) if ys else (0.0, 1.0)
     x_ticks = ticks(x_lo, x_hi)
     y_ticks = list(y_ticks) if y_ticks is not None else _decades(y_lo, y_hi) if log else ticks(y_lo, y_hi)
