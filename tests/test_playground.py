@@ -153,3 +153,23 @@ def test_the_widths_are_read_by_the_one_width_parser():
         with pytest.raises(ConfigError) as caught:
             PlaygroundSetup(hidden=text).widths()
         assert caught.value.field == "model.hidden" and words in str(caught.value)
+
+
+def test_a_comparison_read_back_into_the_setup_is_the_setup_and_what_the_page_cannot_hold_is_refused():
+    from explorer.config import RunConfig
+    from explorer.runs.workspace import comparison_configs
+
+    setup = PlaygroundSetup(data="gaussians", classes=4, noise=0.4, hidden="", rules=("bp", "fa"), epochs=3,
+                            optimizer="adam", lr=0.01, seed=7, device="cpu")
+    assert PlaygroundSetup.of(comparison_configs(*setup.comparison())) == setup   # "" hidden: a linear classifier
+    for config, words in [({"model": {"name": "cifar_cnn"}, "data": {"name": "moons"}}, "not cifar_cnn on moons"),
+                          ({"data": {"name": "digits"}}, "not mlp on digits"),
+                          ({"data": {"name": "moons", "samples": 100}, "optimizer": {"name": "sgd", "lr": 0.1,
+                                                                                      "momentum": 0.5}},
+                           "settings the page has no control for")]:
+        with pytest.raises(ConfigError, match=words):
+            PlaygroundSetup.of([RunConfig.from_dict({**config, "algorithm": {"name": "bp"}})])
+    # a rule's option away from its default: the page runs every rule at its defaults
+    options = PlaygroundSetup(rules=("bdfa",), extra={"bdfa": {"block_size": 2}})
+    with pytest.raises(ConfigError, match="no control for"):
+        PlaygroundSetup.of(comparison_configs(*options.comparison()))

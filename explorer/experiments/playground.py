@@ -134,9 +134,12 @@ class PlaygroundSetup:
             raise ValueError("no configs to read a playground setup from")
         first = configs[0]
         data = first.data
+        if first.model.name != "mlp" or data.name not in TOYS:
+            raise ConfigError(f"the Playground cannot hold these runs' setup: it trains an MLP on a 2-D toy, not "
+                              f"{first.model.name} on {data.name}", field="data.name")
         setup = cls(data=data.name, noise=data.get("noise"), train_share=round(1 - data.get("test_fraction", 0.2), 6),
                     samples=data.get("samples", cls.samples), classes=data.get("classes", cls.classes),
-                    hidden=",".join(map(str, first.model.hidden)), activation=first.model.activation,
+                    hidden=",".join(map(str, first.model.hidden or ())), activation=first.model.activation,
                     rules=tuple(c.algorithm.name for c in configs), optimizer=first.optimizer.name,
                     lr=first.optimizer.lr, batch_size=first.train.batch_size, epochs=first.train.epochs,
                     seed=first.seed, device=first.device or "auto")
