@@ -27,7 +27,7 @@ from explorer.experiments import report
 from explorer.experiments import reproduce as rp
 from explorer.experiments.catalogue import SCALES
 from explorer.experiments.catalogue.entry import FOLDER_DATASETS
-from explorer.experiments.measures import measure, unit_of
+from explorer.experiments.measures import measure, unit_of, words_of
 from explorer.runs.store import StoreError
 from explorer.runs.sweep import summarise
 from explorer.runs.workspace import Followed
@@ -109,7 +109,7 @@ def _pick_entry(where) -> catalogue.Entry | None:
 
 def _published_table(entry: catalogue.Entry) -> pd.DataFrame:
     """The entry's published values as the document gives them ("≈": read off a plot)."""
-    return pd.DataFrame([{"run": p.run, "metric": p.metric, "published": p.text(),
+    return pd.DataFrame([{"run": p.run, "metric": words_of(p.metric), "published": p.text(),
                           "read at": p.at if isinstance(p.at, str) else f"epoch {p.at}",
                           "tolerance": f"±{number_text(entry.tolerance if p.tolerance is None else p.tolerance)}"}
                          for p in entry.published], columns=["run", "metric", "published", "read at", "tolerance"])
@@ -249,7 +249,7 @@ def _results(entry: catalogue.Entry, scale: str, seeds: int, root: str | None) -
         st.caption("This entry publishes no number to compare with.")
         return
     shown = pd.DataFrame({
-        "run": table["run"], "metric": table["metric"],
+        "run": table["run"], "metric": [words_of(m) for m in table["metric"]],
         "published": [rp.value_text(r.published, r.unit, bool(r.approx)) for r in table.itertuples()],
         "measured": [rp.measured_text(r.mean, r.ci95, r.unit) for r in table.itertuples()],
         "seeds": table["n"].astype(int),

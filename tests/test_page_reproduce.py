@@ -28,7 +28,7 @@ CIFAR = Entry("test-cifar", "998_test.txt", "Table T.2", "A CNN on CIFAR-10",
               tolerance=2.0, classroom=Scale({"train.epochs": 1}, "1 epoch"), smoke=Scale({"train.epochs": 1}, "1 epoch"))
 
 # As the entries' published values are printed: typed here, not read from the entries.
-TYPED = [("BP", "test_acc", "95%"), ("DFA", "test_acc", "≈90%"), ("DFA", "test_loss", "0.3")]
+TYPED = [("BP", "test accuracy", "95%"), ("DFA", "test accuracy", "≈90%"), ("DFA", "test loss", "0.3")]
 
 
 @pytest.fixture
@@ -104,9 +104,9 @@ def test_a_smoke_run_ends_with_the_table_measured_from_the_store(entries):
         text = f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) >= 1 else f"{value:.3g}"
         return text + unit
 
-    assert measured[("BP", "test_acc")] == shown(100 * last["bp"]["test_acc"], "%")
-    assert measured[("DFA", "test_acc")] == shown(100 * last["dfa"]["test_acc"], "%")
-    assert measured[("DFA", "test_loss")] == shown(last["dfa"]["test_loss"])
+    assert measured[("BP", "test accuracy")] == shown(100 * last["bp"]["test_acc"], "%")
+    assert measured[("DFA", "test accuracy")] == shown(100 * last["dfa"]["test_acc"], "%")
+    assert measured[("DFA", "test loss")] == shown(last["dfa"]["test_loss"])
     assert [row.published for row in table.itertuples()] == [p for _, _, p in TYPED]
     assert set(table["verdict"]) <= {"reproduced", "differs"}
     # The curves: one chart per published metric, the published values marked on them.
