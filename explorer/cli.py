@@ -521,6 +521,11 @@ def _train(args) -> int:
 
     for note in unused_rule_flags(args, cfg.algorithm.name):
         print(note, file=sys.stderr)
+    root = cfg.data.get("root")
+    if root and not os.path.isdir(os.path.expanduser(root)):   # a typo: told before any run, not downloaded into
+        flag = flag_of("data.root", train_flags_given(args)) or "data.root"
+        raise ConfigError(f"{flag}: no folder {root} (it should hold the dataset's files in "
+                          "torchvision's layout; the built-in digits need none)", field="data.root")
     records: queue.Queue[dict] = queue.Queue()  # filled on the run's thread, printed on this one
     with JobManager(args.store, max_concurrent=1, store_timeout=args.lock_wait) as jobs:
         handle = jobs.submit(cfg, on_metrics=records.put)
@@ -812,6 +817,24 @@ def rates(text: str, flag: str) -> list[float]:
             raise ConfigError(f"{flag}: every learning rate must be a finite number greater than 0, got {written}",
                               field=flag)
     return values
+
+
+def check_store_folder(path: str | None) -> None:
+    """A ``--store`` given on the line must be in a folder that is there: a mistyped path is told,
+    not made (the default store, ``~/.explorer/runs.sqlite``, makes its own folder).
+
+    Example:
+        >>> check_store_folder("/nowhere/at/all/runs.sqlite")
+        Traceback (most recent call last):
+        ...
+        explorer.config.ConfigError: --store: no folder /nowhere/at/all (make it first, or leave --store out for ~/.explorer/runs.sqlite)
+    """
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"--store: no folder {folder} (make it first, or leave --store out for "
+                          "~/.explorer/runs.sqlite)", field="--store")
 
 
 def check_out(path: str, flag: str) -> str:
@@ -1147,6 +1170,8 @@ def _main(argv: list[str], debug: bool) -> int:
             if sys.stdout is not None:
                 sys.stdout.flush()
             return done.code if isinstance(done.code, int) else 2
+        if args.command != "runs":   # they read a store, and say when there is none
+            check_store_folder(getattr(args, "store", None))
         code = commands[args.command](args)
         if sys.stdout is not None:  # None: started with standard output closed
             sys.stdout.flush()  # a reader that left early shows here, not in the interpreter's last flush

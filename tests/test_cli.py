@@ -55,6 +55,7 @@ def test_train_from_a_config_file_prints_json_with_flags_overriding_the_file(tmp
 
 def test_train_prints_its_curve_a_line_per_epoch_then_a_readable_summary(tmp_path):
     other = tmp_path / "elsewhere" / "my-runs.sqlite"
+    other.parent.mkdir()
     out = run("train", "--rule", "fa", "--epochs", "3", "--hidden", "16,16", "--device", "cpu", "--store", str(other))
     assert out.returncode == 0, out.stderr
     assert "status: done" in out.stdout and "test acc" in out.stdout
@@ -345,7 +346,17 @@ def test_a_setup_refused_against_its_data_names_the_flag_and_stores_no_run(capsy
         assert store.list_runs() == []
 
 
+def test_a_mistyped_store_or_data_folder_is_told_before_any_run_and_nothing_is_made(capsys, tmp_path, store_path):
+    code, _, err = main(capsys, "train", "--store", str(tmp_path / "typo" / "runs.sqlite"), "--epochs", "1")
+    assert code == 2 and err.startswith(f"error: --store: no folder {tmp_path / 'typo'}"), err
+    code, _, err = main(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"),
+                        "--epochs", "1", "--device", "cpu")
+    assert code == 2 and err.startswith(f"error: --data-root: no folder {tmp_path / 'nowhere'}"), err
+    assert list(tmp_path.iterdir()) == []   # no folder made, and no store with a failed run in it
+
+
 def test_a_run_that_fails_in_train_is_stored_as_failed_and_exits_2(capsys, tmp_path, store_path):
+    (tmp_path / "empty").mkdir()   # a folder without the files: the run starts, and fails on them
     code, _, err = main(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path / "empty"),
                         "--hidden", "8", "--epochs", "1", "--device", "cpu")
     assert code == 2 and "error:" in err and "failed; it is kept in" in err

@@ -141,3 +141,15 @@ def test_device_bench_ratio_is_each_gpu_run_over_the_cpu_from_the_best_rounds():
     assert result["samples_per_s"] == {"cpu": 10 * 64 / 0.5, "cuda": 10 * 64 / 0.25, "cuda, eager": 10 * 64 / 1.0}
     assert result["over_cpu"] == pytest.approx({"cuda": 2.0, "cuda, eager": 0.5})
     assert summary({"cpu": [0.5]}, steps=10, batch=64)["over_cpu"] == {}
+
+
+@pytest.mark.parametrize("omp, expected", [(None, 4), ("1", 1), ("3", 3), ("16", 4), ("0", 4), ("two", 4)])
+def test_omp_num_threads_caps_the_threads_a_run_takes(monkeypatch, omp, expected):
+    from explorer.engine import device
+
+    monkeypatch.setattr(device, "usable_cores", lambda: 8)   # two runs at once share 8 cores: 4 each
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    assert device.threads_per_run(2) == expected

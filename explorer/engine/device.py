@@ -158,11 +158,16 @@ def threads_per_run(concurrent: int) -> int:
     each on two cores trained the digits comparison at 24,000 samples/s against 31,000 with one
     thread each, and a LeNet-5 pair on MNIST took 22 s an epoch against 17 s.
 
+    ``OMP_NUM_THREADS``, where set to a whole number, caps it: the usual way to keep a process to
+    fewer threads on a shared machine (torch reads it at start; this would otherwise override it).
+
     Example:
         >>> threads_per_run(usable_cores() * 4)
         1
     """
-    return max(1, usable_cores() // concurrent)
+    shared = max(1, usable_cores() // concurrent)
+    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(shared, int(asked)) if asked.isdigit() and int(asked) >= 1 else shared
 
 
 def use_threads(n: int) -> None:
