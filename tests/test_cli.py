@@ -413,7 +413,7 @@ def test_reproduce_trains_resumes_prints_the_table_and_writes_the_report(capsys,
     out = capsys.readouterr()
     rows = json.loads(out.out)
     assert [(r["id"], r["verdict"], r["n"]) for r in rows] == [("demo", "reproduced", 1), ("cifar", "not run", 0)]
-    assert rows[1]["detail"] == f"not run: put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch) in {tmp_path}"
+    assert rows[1]["detail"] == f"not run: in {tmp_path}, put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch)"
     assert "1 run(s) trained, 0 already in" in out.err
     assert (tmp_path / "report" / "README.md").exists() and (tmp_path / "report" / "demo.png").stat().st_size > 0
     assert cli.main(args[:-1] + ["demo"]) == 0   # again: nothing to train; the table for a terminal

@@ -183,7 +183,7 @@ def test_missing_cifar_says_where_to_put_it_and_the_others_still_run(store, tmp_
                   published=[Published("BP", "test_acc", 60.0)])
     digits = entry(runs=(Run("BP", {}),))
     folder = tmp_path / "data"
-    message = f"not run: put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch) in {folder}"
+    message = f"not run: in {folder}, put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch)"
     assert rp.missing_data(cifar, str(folder)) == message
     outcome = rp.run([cifar, digits], "smoke", store=store, root=str(folder), progress=False)
     assert outcome.not_run == {"cifar": message} and [p.entry_id for p, _, _ in outcome.trained] == ["demo"]
@@ -194,11 +194,11 @@ def test_missing_cifar_says_where_to_put_it_and_the_others_still_run(store, tmp_
         (folder / "cifar-10-batches-py" / name).write_bytes(b"")
     assert rp.missing_data(cifar, str(folder)) is None
     mixed = entry(runs=(Run("BP", {}), Run("BP on CIFAR", {"data": {"name": "cifar10"}})))
-    assert rp.missing_data(mixed, str(tmp_path / "empty")).startswith("not run: put cifar-10-batches-py")
+    assert rp.missing_data(mixed, str(tmp_path / "empty")).startswith(f"not run: in {tmp_path / 'empty'}, put cifar-10")
     mnist = entry(id="mnist", setting={**SETTING, "data": {"name": "mnist"}})
     assert rp.missing_data(mnist, str(folder)) == (
-        f"not run: put MNIST/raw (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-        f"t10k-labels-idx1-ubyte.gz) in {folder}")
+        f"not run: in {folder}, put MNIST/raw (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        f"t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)")
 
 
 def test_an_entry_whose_setting_does_not_validate_is_not_run_with_the_reason(store):

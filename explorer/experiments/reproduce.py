@@ -225,14 +225,15 @@ def _data_configs(entry: Entry, root: str | None) -> list[DataConfig]:
 
 def missing_data(entry: Entry, root: str | None = None) -> str | None:
     """None if the entry's data is here (built in, generated, or its files in the data folder
-    ``root``, else ``$EXPLORER_DATA``, else ``~/.explorer/data``), else "not run: put … in <folder>".
+    ``root``, else ``$EXPLORER_DATA``, else ``~/.explorer/data``), else "not run: in <folder>, put …"
+    (the folder first: a table cuts the detail short, and the folder is what the reader must find).
 
     Example:
         >>> from explorer.experiments.catalogue import Entry, Published, Run, Scale
         >>> e = Entry("c", "x.txt", "Table 1", "CIFAR", {"data": {"name": "cifar10"}}, (Run("BP", {}),), (), 1.0,
         ...           Scale({}, "-"), Scale({}, "-"))
         >>> missing_data(e, "/nowhere")
-        'not run: put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch) in /nowhere'
+        'not run: in /nowhere, put cifar-10-batches-py (data_batch_1 … data_batch_5, test_batch)'
         >>> missing_data(Entry("d", "x.txt", "T", "digits", {}, (Run("BP", {}),), (), 1.0, Scale({}, "-"),
         ...                    Scale({}, "-"))) is None
         True
@@ -255,7 +256,7 @@ def missing_data(entry: Entry, root: str | None = None) -> str | None:
         what = f"{source.folder}/raw ({', '.join(source.files)})"
     else:  # availability knows a dataset this does not: its own sentence
         return f"not run: {missing(cfg)}"
-    return f"not run: put {what} in {folder}"
+    return f"not run: in {folder}, put {what}"
 
 
 def _planned_or_why(entry: Entry, scale: str, seeds: int, root: str | None,
