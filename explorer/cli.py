@@ -511,6 +511,40 @@ def curve_line(record: dict) -> str | None:
     return "".join(f"{_number(int(epoch) if key == 'epoch' else record.get(key)):>11}" for _, key in CURVE_COLUMNS)
 
 
+class EpochCurve:
+    """The printed curve's lines, fed every record of a run in order: a line's train loss and
+    accuracy are means over the whole epoch. A record holds them over the steps since the record
+    before, so each counts by its steps; alone, the epoch's last record would cover its last few
+    steps, and the line would move with ``--log-every``.
+
+    Example:
+        >>> curve = EpochCurve()
+        >>> curve.add({"step": 1, "epoch": 0.5, "train_loss": 2.0, "train_acc": 0.0}) is None
+        True
+        >>> curve.add({"step": 4, "epoch": 2.0, "train_loss": 1.0, "train_acc": 1.0, "test_loss": 1.5,
+        ...            "test_acc": 0.5})   # three steps at 1.0 after one at 2.0: 1.25 over the epoch
+        '          2     1.2500     0.7500     1.5000     0.5000'
+    """
+
+    TRAIN = ("train_loss", "train_acc")
+
+    def __init__(self) -> None:
+        self.step, self.steps, self.sums = 0, 0, dict.fromkeys(self.TRAIN, 0.0)
+
+    def add(self, record: dict) -> str | None:
+        step = int(record.get("step", self.step))
+        span, self.step = step - self.step, step
+        self.steps += span
+        for key in self.TRAIN:
+            value = record.get(key)
+            self.sums[key] += span * (value if isinstance(value, (int, float)) else math.nan)
+        if not float(record["epoch"]).is_integer():
+            return None
+        means = {key: total / self.steps for key, total in self.sums.items()} if self.steps else {}
+        self.steps, self.sums = 0, dict.fromkeys(self.TRAIN, 0.0)
+        return curve_line({**record, **means})
+
+
 def _train(args) -> int:
     cfg = config_from_args(args)  # checked before torch loads: a mistyped flag is told at once
     from tqdm import tqdm
@@ -530,9 +564,11 @@ def _train(args) -> int:
     with JobManager(args.store, max_concurrent=1, store_timeout=args.lock_wait) as jobs:
         handle = jobs.submit(cfg, on_metrics=records.put)
 
+        curve = EpochCurve()
+
         def show_curve(bar) -> None:
             while not records.empty():
-                line = curve_line(records.get())
+                line = curve.add(records.get())
                 if line is not None and not args.json:
                     bar.write(line, file=sys.stdout)
                     sys.stdout.flush()  # each epoch as it ends, into a pipe (tee, head) as well

@@ -67,10 +67,9 @@ def test_train_prints_its_curve_a_line_per_epoch_then_a_readable_summary(tmp_pat
         assert store.get_run(run_id).config["algorithm"]["name"] == "fa"
         ends = [r for r in store.metrics(run_id) if float(r["epoch"]).is_integer()]
     assert [row[0] for row in curve] == ["1", "2", "3"] and len(ends) == 3
-    for row, record in zip(curve, ends):  # each epoch's line holds that epoch's stored record
-        printed = [float(v) for v in row[1:]]
-        stored = [record[k] for k in ("train_loss", "train_acc", "test_loss", "test_acc")]
-        assert printed == pytest.approx(stored, abs=5e-5)
+    for row, record in zip(curve, ends):  # each epoch's line: its end's test figures (its train ones: the
+        printed = [float(v) for v in row[3:]]   # whole epoch's means, checked in the test after the next)
+        assert printed == pytest.approx([record["test_loss"], record["test_acc"]], abs=5e-5)
     assert lines[5] == "status: done"
     layers = [line[:17].strip() for line in lines[8:]]  # the alignment table names layers in words
     assert layers == ["hidden layer 1", "hidden layer 2"]
@@ -437,3 +436,21 @@ def test_train_flags_for_schedules_augmentation_reduction_dropout_and_resizing(c
     assert d["model"]["dropout"] == 0.25 and d["data"]["resize"] == [32, 32]
     assert cli.main(["train", "--schedule", "{bad"]) == 2
     assert capsys.readouterr().err.startswith("error: --schedule: not valid JSON ({bad: ")
+
+
+def test_the_printed_train_columns_are_whole_epoch_means_whatever_the_logging_interval(tmp_path):
+    lines = {}
+    for every in ("1", "1000"):
+        store = tmp_path / f"log{every}.sqlite"
+        out = run("train", "--rule", "dfa", "--epochs", "2", "--hidden", "16", "--device", "cpu", "--seed", "3",
+                  "--log-every", every, "--store", str(store))
+        assert out.returncode == 0, out.stderr
+        lines[every] = [line.split() for line in out.stdout.splitlines()[2:4]]
+    assert lines["1"] == lines["1000"], lines   # the same training, logged more or less often
+    with Store(tmp_path / "log1.sqlite") as store:   # one record a step: the epoch's mean by hand
+        [info] = store.list_runs()
+        records = store.metrics(info.id)
+    for epoch, line in enumerate(lines["1"], start=1):
+        steps = [r for r in records if epoch - 1 < r["epoch"] <= epoch]
+        assert float(line[1]) == pytest.approx(sum(r["train_loss"] for r in steps) / len(steps), abs=1e-4)
+        assert float(line[2]) == pytest.approx(sum(r["train_acc"] for r in steps) / len(steps), abs=1e-4)
