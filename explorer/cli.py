@@ -780,6 +780,12 @@ def _runs(args) -> int:
 
 def _bench(args) -> int:
     from explorer.bench import RULES, format_profile, format_table, profile_step, run_benchmark
+    from explorer.engine.device import choose_device
+
+    try:
+        choose_device(args.device)   # before any work, and told by its flag as the other commands do
+    except ConfigError as err:
+        raise ConfigError(f"--device: {err.problem}", field="--device") from None
 
     if args.profile is not None:
         if args.profile not in RULES:

@@ -331,6 +331,12 @@ def test_reproduce_on_a_device_the_machine_lacks_is_one_error_before_any_run(cap
     assert not store.exists()
 
 
+def test_bench_on_a_device_the_machine_lacks_names_its_flag(capsys, monkeypatch):
+    monkeypatch.setattr("explorer.engine.device.available_devices", lambda: {"cpu"})
+    code, _, err = main(capsys, "bench", "--device", "cuda", "--steps", "2")
+    assert code == 2 and err == "error: --device: 'cuda' was asked for but this machine has none; use 'auto' or 'cpu'\n"
+
+
 @pytest.mark.parametrize("argv, expected", [   # digits: 1,797 images less the 359 (a fifth) held out
     (["--batch-size", "100000"], "error: --batch-size: train.batch_size must be at most the 1,438 training samples "
                                  "of 'digits', got 100,000\n"),
