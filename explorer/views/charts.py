@@ -207,11 +207,8 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
     logged = log_axis(measure, mine["value"], log)
     shown = f"datum.measure === '{measure}' && isFinite(datum.value)" + (" && datum.value > 0" if logged else "")
     scale = alt.Scale(type="log") if logged else alt.Scale(zero=False)
-    # one point (a run that diverged at its first logged step): from 0 to it, as the live sketch
-    # draws it, not a lone tick at 0.0455
-    x_scale = alt.Scale(domainMin=0) if mine[x].nunique() == 1 else alt.Undefined
     encoding = dict(
-        x=alt.X(f"{x}:Q", title=x, axis=number_axis(), scale=x_scale),
+        x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
         y=alt.Y("value:Q", title=measure + (" (log scale)" if logged else ""), scale=scale,
                 axis=number_axis(log=logged)),
         color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),
