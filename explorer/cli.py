@@ -37,7 +37,7 @@ import traceback
 from typing import Any
 
 from explorer.config import ACTIVATIONS, DEVICES, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, RunConfig
-from explorer.config.bounds import MAX_LAYERS, MAX_SAMPLES, MAX_STEPS, MAX_WIDTH
+from explorer.config.bounds import MAX_SAMPLES, MAX_STEPS, MAX_WIDTH
 from explorer.config.fields import integer, number
 from explorer.config.schema import CUDA_GRAPH, REDUCTIONS, changed
 from explorer.config.dataset_options import DATASET_OPTIONS
@@ -1000,7 +1000,7 @@ def _sweep(args) -> int:
     _print_summary(final[[*result.grid_keys, "mean", "ci95", "n"]],
                    f"final test accuracy (mean, 95% CI over seeds); summary written to {args.out}")
     if result.best_lr is not None:
-        _print_summary(result.best_lr, f"learning rate with the best mean test accuracy over the last epochs:")
+        _print_summary(result.best_lr, "learning rate with the best mean test accuracy over the last epochs:")
     return 0
 
 

@@ -455,10 +455,61 @@ def swapped_spec(name: str, *tables, key: object, make: Callable) -> dict:
     return chart.spec(*tables, key=key, make=make)
 
 
-def live_records(found: runs.Followed) -> dict[str, list[dict]]:
-    """The records of ``found``'s runs to draw: `LIVE_POINTS` per curve while they train, more
-    once they have ended."""
-    return frames.thinned(found.records, LIVE_POINTS) if not found.finished else frames.thinned(found.records)
+def live_records(found: runs.Followed, labels: Sequence[str] | None = None) -> dict[str, list[dict]]:
+    """The records of ``found``'s runs to draw, under ``labels`` (default: theirs): `LIVE_POINTS`
+    per curve while they train, more once they have ended."""
+    thinned = frames.thinned(found.records, LIVE_POINTS) if not found.finished else frames.thinned(found.records)
+    return dict(zip(labels if labels is not None else found.labels, thinned.values()))
+
+
+MEASURES = ("loss", "accuracy")
+
+
+def curves(found: runs.Followed, key: str, *, labels: Sequence[str] | None = None, x: str = "epoch",
+           log: bool | None = None, status: str = "") -> dict:
+    """The loss and accuracy curves of ``found``'s runs under ``labels`` (default: theirs), with
+    ``status`` (Markdown) above. While any run trains: plain SVG of `LIVE_POINTS` per curve in one
+    element (`explorer.views.sketch`), whose redraw costs the same however long the runs are. Once
+    all have ended: Vega charts side by side, each drawn from the session's spec with the new data
+    swapped in (`swapped_spec`). A measure without rows (a regression has no accuracy) gets no
+    chart. ``x``: "epoch" or "step"; ``log``: the loss axis (`loss_axis`); ``key``: the charts'
+    widget keys start with it.
+
+    Returns measure -> the column its Vega chart is in, for buttons under it ({} while live).
+
+    Example (in a page): ``for measure, column in curves(found, "runs", x="step").items(): ...``
+    """
+    from explorer.views import charts, sketch
+
+    labels = list(labels) if labels is not None else list(found.labels)
+    table = frames.curves(live_records(found, labels))
+    named = dict(zip(found.labels, labels))
+    diverged = {named[own]: at for own, at in found.diverged(x).items()}
+    shown = [m for m in MEASURES if not table.empty and (table["measure"] == m).any()]
+    if not found.finished and shown:   # redrawn twice a second
+        svgs = [sketch.curves_svg(table, m, x=x, order=labels, diverged=diverged, log=log if m == "loss" else None)
+                for m in shown]
+        st.markdown(sketch.live_panel(status, svgs) if status else sketch.panels(svgs), unsafe_allow_html=True)
+        return {}
+    if status:
+        st.markdown(status)
+    if not shown:
+        st.caption("These runs logged no points." if found.finished else
+                   "The first points appear after the first logged step.")
+        return {}
+    columns = {}
+    for column, measure in zip(st.columns(2), shown):
+        part = table[table["measure"] == measure]
+        scale = log if measure == "loss" else None
+        # what decides the chart's look: a change builds it again, else only the data is swapped in
+        look = (tuple(labels), x, tuple(sorted(diverged.items())), charts.dotted(part, ["run", "split"]),
+                charts.log_axis(measure, part["value"], scale), charts.single_x(part, x))
+        spec = swapped_spec(f"{key} {' '.join(found.ids)} {measure}", part, key=look,
+                            make=lambda t, m=measure, lg=scale: charts.learning_curves(
+                                t, m, x=x, order=labels, diverged=diverged, log=lg))
+        column.vega_lite_chart(spec=spec, key=f"{key}_{measure}_chart")
+        columns[measure] = column
+    return columns
 
 
 class Classroom:

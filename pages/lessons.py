@@ -7,7 +7,7 @@ read off a plot)."""
 import pandas as pd
 import streamlit as st
 
-from explorer.views import charts, frames, links, urlstate
+from explorer.views import charts, frames, links, sketch, urlstate
 from explorer.experiments import lessons
 from explorer.experiments.parity import ParitySetup
 from explorer.config import ConfigError
@@ -99,20 +99,16 @@ def draw(found) -> None:
     st.dataframe(lessons.shown(lessons.compare(lesson, finals)), hide_index=True, width="stretch")
     st.caption("–: not measured (a run not finished, or a value the rule does not have) or not published; "
                "≈: read off a plot.")
-    table = frames.curves(records)
-    if not table.empty:
-        log = common.loss_axis("lesson_loss_axis")
-        left, right = st.columns(2)
-        diverged = {label: frames.latest(records[label]).get("epoch", 0.0)
-                    for label, info in zip(labels, found.infos) if info.status == "diverged"}
-        left.altair_chart(charts.learning_curves(table, "loss", order=labels, diverged=diverged or None, log=log),
-                          key="lesson_loss")
-        if (table["measure"] == "accuracy").any():   # a regression lesson (the linear teacher) has none
-            right.altair_chart(charts.learning_curves(table, "accuracy", order=labels), key="lesson_acc")
-    angles = frames.alignment(records)
-    if not angles.empty:
+    log = common.loss_axis("lesson_loss_axis")
+    common.curves(found, "lesson", labels=labels, log=log)
+    angles = frames.alignment(common.live_records(found, labels))
+    if angles.empty:
+        return
+    if found.finished:
         st.altair_chart(charts.alignment_chart(angles, "update", order=labels), key="lesson_align")
-
+    else:   # redrawn twice a second: plain SVG, as the Alignment page draws it live
+        st.markdown(sketch.panels(sketch.alignment_svgs(angles, "update", order=labels), min_width=240),
+                    unsafe_allow_html=True)
 
 group = common.current_group()
 if group:  # the runs of this lesson, if the session (or the link) looks at them

@@ -25,7 +25,6 @@ from explorer.config.labels import number_text
 from explorer.experiments import catalogue
 from explorer.experiments import report
 from explorer.experiments import reproduce as rp
-from explorer.experiments.catalogue import SCALES
 from explorer.experiments.catalogue.entry import FOLDER_DATASETS
 from explorer.experiments.measures import measure, unit_of, words_of
 from explorer.runs.store import StoreError

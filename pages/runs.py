@@ -9,10 +9,13 @@ list. Rows are picked with the table's own checkboxes.
 from __future__ import annotations
 
 import hashlib
+from typing import Callable
+
+import altair as alt
 
 import streamlit as st
 
-from explorer.views import charts, links, run_table
+from explorer.views import charts, frames, links, run_table
 from explorer.runs import export
 from explorer.config.labels import rule_label
 from explorer.runs.store import STATUSES, StoreError, UnknownRun
@@ -239,31 +242,25 @@ def _actions(overlay: run_table.Overlay) -> None:
     _delete(overlay)
 
 
-def _chart_downloads(chart, name: str) -> None:
-    """PNG and SVG buttons for a chart (`export.picture`: 2x, on white); the file is rendered only
-    when one is pressed."""
-    a, b, _ = st.columns([1, 1, 3])
+def _chart_downloads(chart: Callable[[], alt.Chart], name: str, where) -> None:
+    """PNG and SVG buttons for the chart ``chart()`` builds (`export.picture`: 2x, on white); it is
+    built and rendered only when one is pressed."""
+    a, b, _ = where.columns([1, 1, 3])
     for column, (fmt, mime) in zip((a, b), export.PICTURES.items()):
-        column.download_button(fmt.upper(), lambda fmt=fmt: export.picture(chart, fmt), file_name=f"runs-{name}.{fmt}",
+        column.download_button(fmt.upper(), lambda fmt=fmt: export.picture(chart(), fmt), file_name=f"runs-{name}.{fmt}",
                                mime=mime, key=f"runs_{name}_{fmt}", on_click="ignore")
 
 
 def _curves(overlay: run_table.Overlay) -> None:
+    """The selected runs' curves: live while any trains, Vega charts with downloads once all ended."""
     common.run_problems(overlay.labels, overlay.infos)
-    table = overlay.curves()
-    if table.empty:
-        st.caption("No curves yet: these runs have not logged a step.")
-        return
     left, mid, _ = st.columns([2, 3, 2])
     x = left.radio("x axis", ["epoch", "step"], horizontal=True, key="runs_x")
     log = common.loss_axis("runs_loss_axis", mid)
-    diverged = overlay.diverged(x)
-    loss = charts.learning_curves(table, "loss", x=x, order=overlay.labels, diverged=diverged, log=log)
-    accuracy = charts.learning_curves(table, "accuracy", x=x, order=overlay.labels, diverged=diverged)
-    for column, chart, name in zip(st.columns(2), (loss, accuracy), ("loss", "accuracy")):
-        with column:
-            st.altair_chart(chart, key=f"runs_{name}_chart")
-            _chart_downloads(chart, name)
+    for measure, column in common.curves(overlay, "runs", x=x, log=log).items():
+        _chart_downloads(lambda m=measure: charts.learning_curves(
+            frames.curves(frames.thinned(overlay.records)), m, x=x, order=overlay.labels,
+            diverged=overlay.diverged(x), log=log if m == "loss" else None), measure, column)
 
 
 def _overlay(ids: list[str]) -> run_table.Overlay | None:

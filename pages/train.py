@@ -13,7 +13,7 @@ import math
 import streamlit as st
 
 from explorer.views import caps as server_caps
-from explorer.views import charts, frames, links, run_table, sketch, urlstate
+from explorer.views import frames, links, run_table, urlstate
 from explorer.config import ACTIVATIONS, DEVICES, INIT_PARAMS, LOSSES, MODEL_OPTIONS, OPTIMIZERS, ConfigError, DataConfig
 from explorer.config.registry import OPTIONS, RULES
 from explorer.data.availability import missing
@@ -299,28 +299,8 @@ def _status(found) -> str:
 
 def _curves(found, log: bool | None = None) -> None:
     """Status, problems and the loss and accuracy curves; ``log``: the loss axis (`common.loss_axis`)."""
-    going = not found.finished
     common.run_problems(found.labels, found.infos)
-    table = frames.curves(common.live_records(found))
-    diverged = {label: frames.latest(found.records[label]).get("epoch", 0)
-                for label, info in zip(found.labels, found.infos) if info.status == "diverged"}
-    if going and not table.empty:  # redrawn twice a second: plain SVG, status and charts as one element
-        svgs = [sketch.curves_svg(table, measure, order=found.labels, diverged=diverged,
-                                  log=log if measure == "loss" else None) for measure in ("loss", "accuracy")]
-        st.markdown(sketch.live_panel(_status(found), svgs), unsafe_allow_html=True)
-        return
-    st.markdown(_status(found))
-    if table.empty:
-        st.caption("These runs logged no points." if found.finished else "The first points appear after the first logged step.")
-        return
-    for column, measure in zip(st.columns(2), ("loss", "accuracy")):
-        part = table[table["measure"] == measure]
-        scale = log if measure == "loss" else None
-        drawn_log = charts.log_axis(measure, part["value"], scale)   # the chart's look changes with it
-        look = (tuple(found.labels), tuple(sorted(diverged.items())), charts.dotted(part, ["run", "split"]), drawn_log)
-        spec = common.swapped_spec(f"train {found.group} {measure}", part, key=look, make=lambda t, m=measure, lg=scale:
-                                   charts.learning_curves(t, m, order=found.labels, diverged=diverged, log=lg))
-        column.vega_lite_chart(spec=spec, key=f"{measure}_chart")
+    common.curves(found, "train", log=log, status=_status(found))
 
 
 def _buttons(values: dict, found) -> None:

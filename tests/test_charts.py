@@ -249,3 +249,12 @@ def test_a_band_charts_epoch_axis_has_whole_epochs_and_its_legend_the_lines_colo
     # Chromium: 1, 2, 3), vl-convert's does not, so the spec is what is checked here
     assert spec["layer"][0]["encoding"]["x"]["axis"]["tickMinStep"] == 1
     assert spec["layer"][0]["encoding"]["color"]["legend"]["symbolOpacity"] == 1
+
+
+def test_one_point_sits_on_an_axis_from_zero_not_a_lone_tick_at_its_epoch():
+    # a run that diverged at its first logged step: one record at epoch 1/22 = 0.04545…
+    table = frames.curves({"BP": [{"step": 1, "epoch": 1 / 22, "train_loss": 2.3, "test_loss": 2.4,
+                                   "train_acc": 0.1, "test_acc": 0.1}]})
+    svg = _svg(charts.learning_curves(table, "loss").to_dict())
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert "0" in labels and not any("0455" in label for label in labels), labels

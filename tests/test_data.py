@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import shutil
 import struct
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 import torch
 
 from explorer import DatasetNotFound
-from explorer.engine.build import build
 from explorer.config import DataConfig
 from explorer.data import load_dataset
 from tests.conftest import small_config

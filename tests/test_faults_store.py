@@ -20,7 +20,7 @@ from explorer.config import ConfigError, RunConfig
 from explorer.engine.representations import Snapshot
 from explorer.runs import store as store_module
 from explorer.runs.jobs import JobManager
-from explorer.runs.store import DamagedRun, Store, StoreError, tensors_to_bytes
+from explorer.runs.store import DamagedRun, Store, StoreError
 from explorer.runs.workspace import Followed, status_message
 
 from conftest import small_config

@@ -16,6 +16,7 @@ from explorer.config import ConfigError, RunConfig
 from explorer.config.registry import OPTIONS, RULES
 from explorer.runs.workspace import Workspace, comparison_configs
 from explorer.runs.store import Store
+from explorer.config.labels import run_label, unique_labels
 
 
 # --- urlstate ---------------------------------------------------------------------------------
@@ -218,9 +219,9 @@ def test_an_accuracy_band_stays_between_zero_and_one():
 
 
 def test_labels_are_unique_and_name_the_options():
-    labels = [frames.run_label({"algorithm": a}) for a in
+    labels = [run_label({"algorithm": a}) for a in
               ({"name": "bdfa", "block_size": 2}, {"name": "bdfa", "block_size": 4}, {"name": "bp"}, {"name": "bp"})]
-    assert frames.unique_labels(labels) == ["BDFA block 2", "BDFA block 4", "BP", "BP (2)"]
+    assert unique_labels(labels) == ["BDFA block 2", "BDFA block 4", "BP", "BP (2)"]
 
 
 # --- charts -----------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_tools import APP, _elements, button, run_until, text
-from explorer.views import frames
 from explorer.experiments import lessons
+from explorer.config.labels import number_text
 from explorer.runs.store import Store
 
 
@@ -44,7 +44,7 @@ def test_a_lesson_runs_in_one_click_beside_its_published_values(store_path):
         for metric in lesson.metrics:
             shown = table[(table["label"] == label) & (table["metric"] == lessons.words_of(metric))]["measured"].iloc[0]
             expected = lessons.measure(final, metric)
-            assert shown == frames.number_text(expected, lessons.unit_of(metric))
+            assert shown == number_text(expected, lessons.unit_of(metric))
     for p in lesson.published():
         assert table[(table["label"] == p.run) & (table["metric"] == lessons.words_of(p.metric))]["published"].iloc[0] \
             == p.text()

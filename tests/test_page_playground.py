@@ -21,6 +21,7 @@ from explorer.views import frames
 from explorer.runs import workspace as runs
 from tests.test_charts import _assert_drawn_as_stored, _svg
 from explorer.runs.store import FINAL, Store
+from explorer.config.labels import run_label
 
 
 @pytest.fixture
@@ -167,7 +168,7 @@ def test_rules_are_painted_side_by_side(page):
     at.run()
     [accuracy] = [spec for spec in _vega_specs(at) if spec.get("title") == "Accuracy"]
     with Store(path) as store:
-        stored = {frames.run_label(r.config): store.metrics(r.id) for r in _runs(path)}
+        stored = {run_label(r.config): store.metrics(r.id) for r in _runs(path)}
     table = frames.curves({label: [r for r in records if float(r["epoch"]).is_integer()]
                            for label, records in stored.items()})
     _assert_drawn_as_stored(_svg(accuracy), table, "accuracy")

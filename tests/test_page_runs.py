@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 
 import pandas as pd
 import pytest
@@ -226,6 +227,47 @@ def test_the_loss_axis_control_sets_the_loss_charts_scale_and_goes_back(workspac
         at.radio(key="runs_loss_axis").set_value(choice).run()
         assert not at.exception, [e.value for e in at.exception]
         assert _loss_scale(at) == scale, choice
+
+
+def test_a_training_run_is_drawn_live_and_light_and_whole_once_it_ends(tmp_path, monkeypatch):
+    """While a ticked run trains, the Runs page redraws its curves twice a second: plain SVG of at
+    most `LIVE_POINTS` per curve, whatever the run has logged (a Vega chart of every record grew
+    slower than the redraw interval and kept the page busy for good). Once it ends: Vega charts
+    of the whole run, with their downloads."""
+    from pages.common import LIVE_POINTS
+
+    path = tmp_path / "live.sqlite"
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    ws = runs.workspace(path)
+    comparison = ws.compare(_config(train={"epochs": 300, "batch_size": 64}), [{"name": "dfa"}])
+    store, [run] = ws.store, comparison.ids
+    try:
+        deadline = time.monotonic() + 60
+        while len(store.metric_rows(run)) < LIVE_POINTS + 20:
+            assert time.monotonic() < deadline, "the run logged too few records in a minute"
+            time.sleep(0.1)
+        comparison.pause()
+        at = _select(_page(), [run])
+        at.radio(key="runs_x").set_value("step").run()
+        assert store.get_run(run).status == "paused" and not charts(at)         # no Vega chart while it goes
+        assert not [b for b in at.get("download_button") if b.key.startswith("runs_loss")]
+        [panel] = [m.value for m in at.markdown if "explorer-live" in m.value]   # one element, both charts
+        assert re.findall(r'<svg class="explorer-live" data-title="([^"]+)"', panel) == ["Loss", "Accuracy"]
+        loss = re.search(r'<svg class="explorer-live" data-title="Loss".*?</svg>', panel).group(0)
+        assert ">step<" in loss                                                  # the x axis chosen
+        paths = re.findall(r'<path class="curve" data-run="DFA" data-split="([^"]+)" d="([^"]+)"', loss)
+        assert sorted(split for split, _ in paths) == ["test", "train"]
+        assert max(len(re.findall(r"[\d.]+,[\d.]+", d)) for _, d in paths) <= LIVE_POINTS + 1
+    finally:
+        comparison.stop()
+        comparison.wait(timeout=60)
+    at.run()
+    logged = len(store.metrics(run))
+    [(spec, (table,))] = [(s, t) for s, t in charts(at) if s.get("title") == "Loss"]
+    assert table[table["measure"] == "loss"].groupby("split").size().min() >= min(logged, 250) > LIVE_POINTS + 1
+    assert spec["encoding"]["x"]["field"] == "step"                           # the x axis kept
+    assert not any("explorer-live" in m.value for m in at.markdown)
+    assert {b.key for b in at.get("download_button")} >= {"runs_loss_png", "runs_loss_svg", "runs_accuracy_png"}
 
 
 def test_one_run_opens_on_train_with_its_comparison_and_setup(workspace, downloads):

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from explorer.views import run_table
+from explorer.views import frames, run_table
 from explorer.config import RunConfig
 from explorer.runs.store import Store, UnknownRun
 from explorer.views.urlstate import configs, parse
@@ -117,7 +117,7 @@ def test_overlay_reads_records_incrementally_and_marks_divergence(store):
     store.finish_run(a, "done")
     overlay.poll()
     assert overlay.finished
-    table = overlay.curves()
+    table = frames.curves(overlay.records)
     assert table[table["run"] == "BP seed 1"]["step"].tolist() == [3]      # the infinite loss left out
     assert overlay.diverged() == {"BP seed 1": 1.0} and overlay.diverged("step") == {"BP seed 1": 7}
     store.delete_run(a)

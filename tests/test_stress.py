@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 import torch
 
 from explorer import cli, stress

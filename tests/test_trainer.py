@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from explorer import ConfigError, Trainer, compute_updates, train
-from explorer.engine.build import build
 from tests.conftest import small_config
 
 

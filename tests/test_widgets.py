@@ -27,7 +27,6 @@ from explorer.runs.workspace import Workspace
 from explorer.widgets import AlignmentWidget, EmbeddingWidget, ParityWidget, TrainerWidget, follow
 from explorer.views import maps
 from explorer.views.embed import embed
-from explorer.widgets.parity import default_config
 
 SNAPSHOTS = {"epochs": 2, "batch_size": 64, "snapshots": [0, 1, 2], "snapshot_samples": 120}
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.config.bounds import MAX_LAYERS, MAX_MAGNITUDE, MAX_WIDTH, MIN_POSITIVE
-from explorer.config.fields import ConfigError, choice, integer, number, optional_str
+from explorer.config.fields import choice, integer, number, optional_str
 
 # The initialisers (docs/algorithms.md, "Initialisers") and the parameters each takes; one spec
 # format for forward and feedback weights. sign_concordant needs a matrix shaped like the forward

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -30,7 +29,7 @@ from explorer.config.schedule import Schedule, read_schedule
 from explorer.config.registry import CONV_MODELS, INIT_PARAMS, MODEL_OPTIONS, OPTIONS, RESNET_MODELS, rule_spec
 from explorer.config.registry import RULES as RULE_SPECS
 from explorer.config.fields import (
-    ConfigError, boolean, choice, drop_none, integer, names, number, optional_str, reject_unknown, require_mapping,
+    ConfigError, boolean, choice, drop_none, integer, names, number, reject_unknown, require_mapping,
 )
 
 

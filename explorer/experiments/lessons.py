@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from dataclasses import dataclass, field

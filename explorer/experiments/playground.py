@@ -38,7 +38,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 

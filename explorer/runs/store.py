@@ -41,7 +41,6 @@ import io
 import json
 import math
 import os
-import pickle
 import random
 import re
 import secrets

@@ -193,6 +193,12 @@ class Followed:
         """Stored metric rows that could not be read as records, left out of ``records`` (all runs)."""
         return sum(view.skipped for view in self.views)
 
+    def diverged(self, x: str = "epoch") -> dict[str, float]:
+        """Label -> the ``x`` ("epoch" or "step") of the last record read, for each run that
+        diverged (where its curves end, and a chart marks it)."""
+        return {label: (records[-1].get(x, 0) if records else 0)
+                for label, records, info in zip(self.labels, self.lists, self.infos) if info.status == "diverged"}
+
     def statuses(self) -> list[str]:
         """Each run's status as last polled."""
         return [info.status for info in self.infos]

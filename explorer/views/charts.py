@@ -179,6 +179,17 @@ def dotted(df: pd.DataFrame, series: Sequence[str], live: bool = False) -> bool:
     return not live and (df.empty or int(df.groupby(list(series)).size().max()) < FEW_POINTS)
 
 
+def single_x(df: pd.DataFrame, x: str) -> bool:
+    """Whether ``df``'s rows share one ``x`` value: `learning_curves` then runs its x axis from 0
+    (part of a chart's look, as `dotted` is).
+
+    Example:
+        >>> single_x(pd.DataFrame({"epoch": [0.5, 0.5]}), "epoch")
+        True
+    """
+    return df[x].nunique() == 1
+
+
 def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch",
                     order: Sequence[str] | None = None, diverged: Mapping[str, float] | None = None,
                     log: bool | None = None, height: int = 260, live: bool = False) -> alt.Chart:
@@ -207,8 +218,11 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
     logged = log_axis(measure, mine["value"], log)
     shown = f"datum.measure === '{measure}' && isFinite(datum.value)" + (" && datum.value > 0" if logged else "")
     scale = alt.Scale(type="log") if logged else alt.Scale(zero=False)
+    # one point (a run that diverged at its first logged step): from 0 to it, as the live sketch
+    # draws it, not a lone tick at 0.0455
+    x_scale = alt.Scale(domainMin=0) if single_x(mine, x) else alt.Undefined
     encoding = dict(
-        x=alt.X(f"{x}:Q", title=x, axis=number_axis()),
+        x=alt.X(f"{x}:Q", title=x, axis=number_axis(), scale=x_scale),
         y=alt.Y("value:Q", title=measure + (" (log scale)" if logged else ""), scale=scale,
                 axis=number_axis(log=logged)),
         color=alt.Color("run:N", title="rule", scale=colors(run_order(df, order))),

@@ -18,12 +18,11 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from typing import Mapping, Sequence
 
 import pandas as pd
 
-from explorer.config.labels import RULE_NAMES, layer_label, number_text, rule_label, run_label, unique_labels
+from explorer.config.labels import layer_label
 from explorer.runs.sweep import summarise
 
 ALIGNMENT_KINDS = ("update", "signal", "weight")

@@ -35,7 +35,6 @@ from urllib.parse import parse_qsl
 import pandas as pd
 
 from explorer.config import ConfigError
-from explorer.views.frames import curves, latest
 from explorer.config.labels import run_label, unique_labels
 from explorer.runs.workspace import EXCEPTION_CLASS, Followed, failure_words
 from explorer.runs.store import RunInfo, Store, StoreError, UnknownRun, owner_alive
@@ -310,7 +309,7 @@ def _traits(config: Mapping) -> list[tuple[str, str]]:
 
 
 def overlay_labels(infos: Sequence[RunInfo]) -> list[str]:
-    """Legend labels for runs drawn together: each run's rule (`frames.run_label`, so it keeps its
+    """Legend labels for runs drawn together: each run's rule (`explorer.config.labels.run_label`, so it keeps its
     rule's colour), then the settings in which the selected runs differ (data, network,
     optimiser, learning rate, batch size, epochs, seed), then, where two labels still agree,
     the first characters of the run id. Always unique.
@@ -349,21 +348,12 @@ class Overlay(Followed):
         >>> overlay = Overlay(store, [a, b])
         >>> overlay.poll(), overlay.labels, overlay.finished
         (1, ['BP seed 0', 'BP seed 1'], False)
-        >>> overlay.curves()[["run", "value"]].values.tolist()
-        [['BP seed 0', 2.0]]
+        >>> overlay.records["BP seed 0"][0]["train_loss"]
+        2.0
     """
 
     def __init__(self, store: Store, run_ids: Sequence[str]) -> None:
         super().__init__(store, run_ids, overlay_labels([store.get_run(i) for i in run_ids]))
-
-    def curves(self):
-        """`frames.curves` of the runs, under their labels."""
-        return curves(self.records)
-
-    def diverged(self, x: str = "epoch") -> dict[str, float]:
-        """Label -> the ``x`` ("epoch" or "step") of the last record, for each diverged run."""
-        return {label: latest(self.records[label]).get(x, 0)
-                for label, info in zip(self.labels, self.infos) if info.status == "diverged"}
 
 
 def refusal(info: RunInfo, label: str | None = None) -> str | None:

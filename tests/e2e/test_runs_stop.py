@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tools import app_bench
 from explorer.runs.store import Store
@@ -56,7 +57,7 @@ def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screens
         # ends with no step taken (seen on a loaded machine)
         info = _wait(lambda: next((i for i in store.list_runs() if i.id not in before and i.status == "running"
                                    and (i.steps_done or 0) > 0), None),
-                     120, f"the {kind} command's run was not training")
+                     300, f"the {kind} command's run was not training")
         page = new_page()
         watch = Watch(page)
         page.goto(f"{app.url}/runs", timeout=TIMEOUT_MS)
@@ -67,10 +68,11 @@ def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screens
         # the newest run is the first row; its checkbox is in the row-marker column at the left
         page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
         stop = page.locator(".st-key-runs_stop button").first
-        stop.wait_for(timeout=REACT_MS)
-        app_bench.wait_idle(page, TIMEOUT_MS / 1000)
-        assert page.get_by_text("1 run(s) selected").count() == 1
-        assert stop.is_enabled()
+        # the page is live now (its curves redrawn twice a second), so it is not waited idle: each
+        # thing a person looks for is waited for instead
+        page.get_by_text("1 run(s) selected").wait_for(timeout=TIMEOUT_MS)
+        page.locator("svg.explorer-live").first.wait_for(timeout=TIMEOUT_MS)   # the light live curves
+        expect(stop).to_be_enabled(timeout=TIMEOUT_MS)
         stop.click()
         page.get_by_text("Stop asked for 1 run(s); the process that trains them stops them within a few seconds."
                          ).wait_for(timeout=REACT_MS)
@@ -79,6 +81,9 @@ def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screens
         assert train.wait(timeout=60) == 0, train.stdout.read().decode()[-2000:]  # it stopped its run and ended
         ended = store.get_run(info.id)
         assert ended.status == "cancelled" and 0 < ended.steps_done < ended.total_steps, ended
+        # the live view ends with the run: the whole run's Vega charts take the sketch's place
+        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=TIMEOUT_MS)
+        assert page.locator("svg.explorer-live").count() == 0
         page.locator(".st-key-runs_refresh button").first.click()
         page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=TIMEOUT_MS)
         app_bench.wait_idle(page, TIMEOUT_MS / 1000)
