@@ -276,8 +276,9 @@ def _parser() -> argparse.ArgumentParser:
                         "but measured step times are then shared)")
     g.add_argument("--data", metavar="DIR", help="the data folder holding MNIST/raw, notMNIST/raw, "
                                                  "cifar-10-batches-py, ... (default: $EXPLORER_DATA)")
-    g.add_argument("--source", metavar="DOC", help="only the entries of this document (its file name in "
-                                                   "shared/seeds, or the start of it, e.g. 000; or the paper)")
+    g.add_argument("--source", metavar="DOC", help="only the entries of this document: its name as --list "
+                                                   "shows it, or the start of it (e.g. 'di pasquale'), or its "
+                                                   "file name in shared/seeds (e.g. 000)")
     g.add_argument("--list", action="store_true", help="list the entries (id, source, ref, title, dataset, "
                                                        "whether its data is here); train nothing")
     g.add_argument("--no-train", action="store_true", help="train nothing; the table of what the store holds")
@@ -702,7 +703,8 @@ def _run_not_group(store, run_id: str):
 
 def _runs(args) -> int:
     from explorer.runs.export import export, resolve, run_document
-    from explorer.runs.store import check_id, default_path
+    from explorer.runs.store import UnknownRun, check_id, default_path
+    from explorer.runs.sweep import swept
 
     if getattr(args, "id", None) is not None:
         check_id(args.id, "run id" if args.runs_command == "show" else "run or group id")
@@ -723,9 +725,17 @@ def _runs(args) -> int:
                 print(json.dumps(strict([info.to_dict() for info in runs]), indent=2))
                 return 0
             print(f"{'id':<18}{'status':<13}{'steps':>13}  {'created':<21}run")
+            labels: dict[str, str | None] = {}   # group -> its label, read once
             for info in runs:
                 steps = f"{info.steps_done}/{info.total_steps if info.total_steps is not None else '?'}"
-                print(f"{info.id:<18}{info.status:<13}{steps:>13}  {_local(info.created):<21}{_describe(info)}"
+                if info.group and info.group not in labels:
+                    try:
+                        labels[info.group] = store.get_group(info.group).label
+                    except UnknownRun:   # a damaged store: the run is listed without its grid point
+                        labels[info.group] = None
+                point = swept(labels.get(info.group), info.config if isinstance(info.config, dict) else {})
+                given = "".join(f" {key}={'-' if value is None else json.dumps(value)}" for key, value in point.items())
+                print(f"{info.id:<18}{info.status:<13}{steps:>13}  {_local(info.created):<21}{_describe(info)}{given}"
                       + (f"  group {info.group}" if info.group else ""))
             if not runs:
                 print(f"(no runs in {store.path})")
@@ -874,9 +884,15 @@ def check_store_folder(path: str | None) -> None:
     if path is None:
         return
     folder = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
-    if not os.path.isdir(folder):
-        raise ConfigError(f"--store: no folder {folder} (make it first, or leave --store out for "
-                          "~/.explorer/runs.sqlite)", field="--store")
+    if os.path.isdir(folder):
+        return
+    there = folder
+    while not os.path.exists(there):
+        there = os.path.dirname(there)
+    if not os.path.isdir(there):   # a file where the path needs a folder
+        raise ConfigError(f"--store: {there} is a file, not a folder", field="--store")
+    raise ConfigError(f"--store: no folder {folder} (make it first, or leave --store out for "
+                      "~/.explorer/runs.sqlite)", field="--store")
 
 
 def check_out(path: str, flag: str) -> str:
@@ -976,8 +992,11 @@ def _parity(args) -> int:
     except ConfigError as err:
         raise parity_flag_error(err) from None
     save_csv(summary, out, "--out")
-    _print_summary(final, f"parity of {args.k} digit(s), final test accuracy (mean, 95% CI over "
-                          f"{args.seeds} seeds) at each rule's chosen lr; summary written to {out}")
+    title = (f"parity of {args.k} digit(s), final test accuracy (mean, 95% CI over {args.seeds} seeds) at each "
+             f"rule's chosen lr; summary written to {out}")
+    if args.base != "mnist" and final["published"].notna().any():
+        title += f"\nthe published values were measured on MNIST parity, not on {args.base}: set them side by side with care"
+    _print_summary(final, title)
     return 0
 
 
@@ -1014,12 +1033,15 @@ def select_entries(ids, source: str | None) -> list:
     if source is not None and not source.strip():
         raise ConfigError("--source: give a document's name (or the start of it); it is empty", field="--source")
     if source is not None:
-        sources = list(dict.fromkeys(e.source for e in catalogue.CATALOGUE.values()))
+        # each document by its file name (or the paper) and by its name: "000", "Di Pasquale", "lillicrap"
+        names = {s: (s.lower(), catalogue.document_name(s).lower()) for s in catalogue.document_names()}
         wanted = source.lower()
-        picked = [s for s in sources if s.lower() == wanted] or [s for s in sources if s.lower().startswith(wanted)] \
-            or [s for s in sources if wanted in s.lower()]
+        picked = ([s for s, ns in names.items() if wanted in ns] or [s for s, ns in names.items()
+                  if any(n.startswith(wanted) for n in ns)] or [s for s, ns in names.items() if any(wanted in n for n in ns)])
         if not picked:
-            raise ConfigError(f"--source: no document {source!r} in the catalogue; documents: {', '.join(sources)}")
+            known = ", ".join(catalogue.short_document_name(s) + (f" ({s})" if catalogue.document_name(s) != s else "")
+                              for s in names)
+            raise ConfigError(f"--source: no document {source!r} in the catalogue; documents: {known}", field="--source")
     try:
         entries = [catalogue.get(i) for i in dict.fromkeys(ids)] if ids else list(catalogue.CATALOGUE.values())
     except catalogue.EntryNotFound as err:
@@ -1028,7 +1050,7 @@ def select_entries(ids, source: str | None) -> list:
 
 
 def _reproduce(args) -> int:
-    from explorer.experiments import report
+    from explorer.experiments import catalogue, report
     from explorer.experiments import reproduce as rp
 
     ray = _ray_options(args)
@@ -1041,10 +1063,13 @@ def _reproduce(args) -> int:
         if args.json:
             print(json.dumps(strict(listed), indent=2, ensure_ascii=False))
             return 0
-        print(f"{'id':<22}{'source':<28}{'ref':<14}{'dataset':<15}{'data':<6}title")
-        for e, row in zip(entries, listed):
-            print(f"{e.id:<22}{e.source[:27]:<28}{e.ref[:13]:<14}{e.dataset:<15}"
-                  f"{'here' if row['data_missing'] is None else 'no':<6}{e.title}")
+        columns = {"id": [e.id for e in entries], "document": [catalogue.short_document_name(e.source) for e in entries],
+                   "ref": [e.ref for e in entries], "dataset": [e.dataset for e in entries],
+                   "data": ["here" if row["data_missing"] is None else "no" for row in listed]}
+        widths = {name: max(map(len, [name, *values])) + 2 for name, values in columns.items()}
+        print("".join(f"{name:<{widths[name]}}" for name in columns) + "title")
+        for i, e in enumerate(entries):
+            print("".join(f"{values[i]:<{widths[name]}}" for name, values in columns.items()) + e.title)
         if not entries:
             print("(no catalogue entries)")
         return 0

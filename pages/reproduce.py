@@ -290,11 +290,12 @@ except ConfigError as err:
     st.stop()
 _cost(entry, scale, planned)
 store = common.workspace().store
-absent = rp.missing_data(entry, root)
+quoted = rp.quoted_only(entry)
+absent = quoted or rp.missing_data(entry, root)
 stored = _stored(planned, store)
 going = any(info is not None and info.active for info in stored)
 if absent:
-    st.warning(absent)
+    (st.info if quoted else st.warning)(absent)
 else:
     st.caption(f"Data: {entry.dataset}, " + ("found in the data folder." if entry.dataset in FOLDER_DATASETS
                                             else "built in (or generated): nothing to download."))

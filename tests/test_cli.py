@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -289,6 +290,23 @@ def test_runs_list_show_export_and_delete(capsys, store_path, tmp_path):
     assert code == 2 and f"no run {alone.id}" in err
 
 
+def test_runs_list_says_what_a_sweep_gave_each_run(capsys, store_path):
+    from explorer.runs.sweep import sweep
+
+    # two rules × two rates: the rows would read alike but for their grid points; block_size is bdfa's
+    # own option, which validation leaves out of dfa's config
+    base = TINY | {"algorithm": {"name": "dfa", "block_size": 2}}
+    sweep(base, {"algorithm.name": ["dfa", "bdfa"], "optimizer.lr": [0.1, 0.02]}, seeds=1, store=str(store_path))
+    code, out, _ = main(capsys, "runs", "list")
+    rows = out.splitlines()[1:]
+    given = sorted(re.search(r"on digits, seed 0 (.*)  group", row).group(1) for row in rows)
+    assert code == 0 and given == ['algorithm.name="bdfa" optimizer.lr=0.02', 'algorithm.name="bdfa" optimizer.lr=0.1',
+                                   'algorithm.name="dfa" optimizer.lr=0.02', 'algorithm.name="dfa" optimizer.lr=0.1']
+    sweep(base, {"algorithm.block_size": [2, 4]}, seeds=1, store=str(store_path))
+    newest = main(capsys, "runs", "list", "--limit", "2")[1].splitlines()[1:]
+    assert sorted(re.search(r"seed 0 (\S+)", row).group(1) for row in newest) == ["algorithm.block_size=-"] * 2
+
+
 def test_malformed_ids_and_bad_store_files_are_clear_errors(capsys, tmp_path):
     for argv in (("runs", "show", "1 OR 1=1"), ("runs", "delete", "../x"), ("runs", "export", "ABCDEF")):
         code, out, err = main(capsys, *argv)
@@ -358,6 +376,11 @@ def test_a_mistyped_store_or_data_folder_is_told_before_any_run_and_nothing_is_m
                         "--epochs", "1", "--device", "cpu")
     assert code == 2 and err.startswith(f"error: --data-root: no folder {tmp_path / 'nowhere'}"), err
     assert list(tmp_path.iterdir()) == []   # no folder made, and no store with a failed run in it
+    (tmp_path / "notes.txt").write_text("a file")
+    code, _, err = main(capsys, "sweep", "--store", str(tmp_path / "notes.txt" / "runs" / "runs.sqlite"),
+                        "--config", "c.json", "--grid", "g.json", "--out", str(tmp_path / "s.csv"))
+    assert (code, err) == (2, f"error: --store: {tmp_path / 'notes.txt'} is a file, not a folder\n")
+    assert (tmp_path / "notes.txt").read_text() == "a file"
 
 
 def test_a_run_that_fails_in_train_is_stored_as_failed_and_exits_2(capsys, tmp_path, store_path):
@@ -386,6 +409,26 @@ def test_reproduce_list_json_parses_with_the_keys_of_every_entry(capsys):
     assert cli.main(["reproduce", "--list", "--json", "--source", document[:3]]) == 0
     assert [e["id"] for e in json.loads(capsys.readouterr().out)] == \
         [e.id for e in CATALOGUE.values() if e.source == document]
+
+
+def test_reproduce_list_names_each_document_and_cuts_no_column_but_the_title(capsys):
+    from explorer.experiments.catalogue import CATALOGUE
+
+    assert cli.main(["reproduce", "--list", "--data", "/nowhere"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["id", "document", "ref", "dataset", "data", "title"]
+    starts = [header.index(name) for name in ("document", "ref", "dataset", "data  ", "title")]
+    by_id = {row.split()[0]: row for row in rows}
+    assert list(by_id) == list(CATALOGUE)
+    for entry_id, document, ref in (("dipasquale-t3.1", "Di Pasquale 2019", "Table 3.1"),
+                                    ("biotorch-fashion", "Sanfiz & Akrout 2021", "Table (Fashion-MNIST, LeNet)"),
+                                    ("zarlenga-t1", "Espinosa Zarlenga & Niklasson", "Table 1")):
+        row = by_id[entry_id]
+        assert row[starts[0]:starts[1]].strip() == document and row[starts[1]:starts[2]].strip() == ref
+    # a document is picked by its name as listed, in any case, or by the start of it
+    for words in ("Di Pasquale 2019", "di pasquale", "000"):
+        assert cli.main(["reproduce", "--list", "--json", "--source", words]) == 0
+        assert {e["id"].split("-")[0] for e in json.loads(capsys.readouterr().out)} == {"dipasquale"}
 
 
 def test_reproduce_a_bad_id_or_document_exits_2_naming_it(capsys, monkeypatch):

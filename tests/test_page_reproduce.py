@@ -62,6 +62,14 @@ def test_picking_an_entry_shows_its_published_values(entries):
     assert at.selectbox(key="entry").options[1:] == [f"{CIFAR.ref}: {CIFAR.title}"]
 
 
+def test_a_table_of_quoted_bandwidths_offers_no_run_and_says_why(store_path):
+    at = app_on("pages/reproduce.py", entry="dipasquale-t3.26", scale="smoke")
+    assert not at.exception, [e.value for e in at.exception]
+    assert [i.value for i in at.info if "no training run measures a memory bandwidth" in i.value]
+    assert not [b for b in at.button if b.label == "Run"]
+    assert set(at.dataframe[-1].value["verdict"]) == {"not run"} and Store(store_path).list_runs() == []
+
+
 def test_a_class_link_folds_the_controls_it_fixes(entries):
     at = app_on("pages/reproduce.py", entry=CIFAR.id, scale="smoke", hide="catalogue,size")
     assert [e.label for e in at.expander][:1] == ["Settings fixed by this link"]

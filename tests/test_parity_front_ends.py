@@ -38,9 +38,9 @@ def _same(configs) -> list[dict]:
     return sorted(dicts, key=lambda d: (json.dumps(d["algorithm"], sort_keys=True), d["seed"]))
 
 
-def _command_line_configs(monkeypatch, capsys, tmp_path) -> list[RunConfig]:
+def _command_line_configs(monkeypatch, capsys, tmp_path, command=COMMAND) -> tuple[list[RunConfig], str]:
     """What ``python -m explorer parity …`` trains: every config that reaches the trainer (recorded,
-    not trained: each run returns one epoch's record)."""
+    not trained: each run returns one epoch's record); and what it printed."""
     import explorer.runs.tasks as tasks_module
 
     trained = []
@@ -55,9 +55,10 @@ def _command_line_configs(monkeypatch, capsys, tmp_path) -> list[RunConfig]:
         return ends
 
     monkeypatch.setattr(tasks_module, "train_task", train_task)
-    assert cli.main([*COMMAND, "--out", str(tmp_path / "parity.csv")]) == 0
-    assert "bp" in capsys.readouterr().out
-    return trained
+    assert cli.main([*command, "--out", str(tmp_path / "parity.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "bp" in out
+    return trained, out
 
 
 def _by_hand(accs: list[float]) -> tuple[float, float, float]:
@@ -80,9 +81,17 @@ def _last_accuracies(store: Store, infos) -> dict[str, list[float]]:
     return out
 
 
+def test_the_command_line_says_when_the_published_values_are_not_of_the_base_it_ran_on(monkeypatch, capsys, tmp_path):
+    # k = 3 has published values (the thesis's, on MNIST parity); k = 2 has none to set beside
+    at_3 = [*COMMAND[:1], "--k", "3", *COMMAND[3:]]
+    note = "the published values were measured on MNIST parity, not on digits"
+    assert note in _command_line_configs(monkeypatch, capsys, tmp_path, at_3)[1]
+    assert note not in _command_line_configs(monkeypatch, capsys, tmp_path)[1]
+
+
 def test_the_command_line_the_page_and_the_widget_submit_the_same_configs_and_tables(
         monkeypatch, capsys, tmp_path, store_path):
-    command = _command_line_configs(monkeypatch, capsys, tmp_path)
+    command, _ = _command_line_configs(monkeypatch, capsys, tmp_path)
     monkeypatch.undo()
     monkeypatch.setenv("EXPLORER_STORE", str(store_path))  # undone above with the trainer patches
 

@@ -208,6 +208,22 @@ def test_an_entry_whose_setting_does_not_validate_is_not_run_with_the_reason(sto
     assert "does not validate" in rp.results([bad], "full", 1, store).iloc[0]["detail"]
 
 
+def test_an_entry_of_values_no_run_measures_is_not_trained(store):
+    # Tables 3.26-3.27 quote CUDA kernels' bandwidths: training their placeholder setting would
+    # measure nothing; an entry with one trainable value beside them (Table 3.28's costs) trains
+    from explorer.experiments.catalogue import get
+
+    quoted = [get("dipasquale-t3.26"), get("dipasquale-t3.27")]
+    outcome = rp.run(quoted, "smoke", store=store, progress=False)
+    assert outcome.trained == [] and store.list_runs() == []
+    assert set(outcome.not_run) == {"dipasquale-t3.26", "dipasquale-t3.27"}
+    table = rp.results(quoted, "smoke", 1, store)
+    assert set(table["verdict"]) == {"not run"} and len(table) == 2 + 4
+    assert all("no training run measures a memory bandwidth" in d for d in table["detail"])
+    mixed = entry(published=[Published("BP", "thesis_cost", 17.0), Published("BP", "test_acc", 90.0)])
+    assert rp.run([mixed], "full", store=store, progress=False).not_run == {}
+
+
 # Text and report ------------------------------------------------------------------------------
 
 

@@ -44,6 +44,10 @@ def unit_of(metric: str) -> str:
     return "°" if _layer_key(metric) and _layer_key(metric)[0].endswith("_deg") else ""
 
 
+# Published metrics that no training record holds: values a document quotes for reference (a CUDA
+# kernel's memory bandwidth, the thesis's cost units). An entry of only these is not trained.
+UNRECORDED = frozenset({"bandwidth_gbs", "thesis_cost"})
+
 _WORDS = {"test_acc": "test accuracy", "train_acc": "train accuracy", "test_error": "test error",
           "train_error": "train error", "test_loss": "test loss", "train_loss": "train loss",
           "nse": "normalised squared error", "step_ms": "time per training step", "step_ratio": "step time against BP's",

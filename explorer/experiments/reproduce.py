@@ -5,7 +5,7 @@ they measured beside what the document published, with a verdict.
 - `pending` keeps those the store has not finished ("done" or "diverged"): rerunning resumes;
 - `run` trains the pending runs into the store, one after another or a few at once (one group per
   entry and seed, labelled "reproduce <id> <scale>"), skipping entries whose data is not on disk
-  (`missing_data`) or whose setting does not validate;
+  (`missing_data`), whose setting does not validate, or whose values no run measures (`quoted_only`);
 - `results` reads the store only: one row per published value, with the mean and 95% confidence
   interval over seeds, a verdict ("reproduced", "differs", "not run") and, per entry, whether the
   runs come in the published order;
@@ -49,7 +49,7 @@ from scipy import stats
 
 from explorer.config import ConfigError, DataConfig, RunConfig
 from explorer.experiments.catalogue.entry import FOLDER_DATASETS, LOWER_IS_BETTER, Entry
-from explorer.experiments.measures import measure, unit_of
+from explorer.experiments.measures import UNRECORDED, measure, unit_of, words_of
 from explorer.runs.store import RunInfo, Store
 
 FINISHED = ("done", "diverged")  # a run with one of these statuses is not trained again
@@ -223,6 +223,23 @@ def _data_configs(entry: Entry, root: str | None) -> list[DataConfig]:
     return out
 
 
+def quoted_only(entry: Entry) -> str | None:
+    """Why ``entry`` is not trained: every value it publishes is one that no training run measures
+    (`measures.UNRECORDED`: a document quoting a kernel's bandwidth); None for the others.
+
+    Example:
+        >>> from explorer.experiments.catalogue import get
+        >>> quoted_only(get("dipasquale-t3.26"))
+        'not run: no training run measures a memory bandwidth; the document quotes these values for reference'
+        >>> quoted_only(get("dipasquale-t3.28")) is None   # its accuracies are trained
+        True
+    """
+    if entry.published and all(p.metric in UNRECORDED for p in entry.published):
+        what = " and ".join(dict.fromkeys(words_of(p.metric) for p in entry.published))
+        return f"not run: no training run measures a {what}; the document quotes these values for reference"
+    return None
+
+
 def missing_data(entry: Entry, root: str | None = None) -> str | None:
     """None if the entry's data is here (built in, generated, or its files in the data folder
     ``root``, else ``$EXPLORER_DATA``, else ``~/.explorer/data``), else "not run: in <folder>, put …"
@@ -261,8 +278,9 @@ def missing_data(entry: Entry, root: str | None = None) -> str | None:
 
 def _planned_or_why(entry: Entry, scale: str, seeds: int, root: str | None,
                     device: str | None = None) -> tuple[str | None, list[Planned]]:
-    """(None, the entry's planned runs), or (why it cannot run: data missing, a bad setting, [])."""
-    why = missing_data(entry, root)
+    """(None, the entry's planned runs), or (why it cannot run: values no run measures, data
+    missing, a bad setting; [])."""
+    why = quoted_only(entry) or missing_data(entry, root)
     if why is not None:
         return why, []
     try:

@@ -71,6 +71,16 @@ def document_name(source: str) -> str:
     return getattr(module, "TITLE", source)
 
 
+def short_document_name(source: str) -> str:
+    """`document_name` cut to its authors (and year, where it has one): a table's column.
+
+    Example:
+        >>> short_document_name(get("dipasquale-t3.1").source), short_document_name(get("lillicrap-linear").source)
+        ('Di Pasquale 2019', 'Lillicrap et al. 2016')
+    """
+    return document_name(source).split(",")[0].split(" (")[0]
+
+
 def document_names() -> dict[str, str]:
     """Every document of the catalogue (its ``source``) -> `document_name`, in catalogue order.
 
@@ -81,4 +91,4 @@ def document_names() -> dict[str, str]:
     return {entry.source: document_name(entry.source) for entry in CATALOGUE.values()}
 
 
-__all__ = ["CATALOGUE", "DOCUMENTS", "document_name", "document_names", "SCALES", "Entry", "EntryNotFound", "Published", "Run", "Scale", "get"]
+__all__ = ["CATALOGUE", "DOCUMENTS", "document_name", "document_names", "short_document_name", "SCALES", "Entry", "EntryNotFound", "Published", "Run", "Scale", "get"]

@@ -229,9 +229,9 @@ _BANDWIDTH_NOTES = (
     "Not a training run: the effective memory bandwidths (GB/s) of CUDA kernels that copy or transpose a matrix, "
     "quoted from G. Ruetsch, 'Optimizing Matrix Transpose in CUDA' (NVIDIA, 2009), to argue that a transpose "
     "costs more than a copy (the thesis then weighs a transpose 3 and a multiplication 1 in Table 3.28). No "
-    "RunConfig measures a kernel's bandwidth, so reproduce reports these values as not measured. The setting "
-    "is a placeholder that satisfies the catalogue's format: one epoch of a small BP MLP on the embedded digits "
-    "per row, seconds in all, unrelated to the numbers.")
+    "RunConfig measures a kernel's bandwidth, so reproduce does not train this entry and shows its values as "
+    "not run. The setting is a placeholder that satisfies the catalogue's format (one epoch of a small BP MLP "
+    "on the embedded digits per row) and is never trained.")
 _PLACEHOLDER = {"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [16], "activation": "relu"},
                 "algorithm": {"name": "bp"}, "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
                 "train": {"epochs": 1, "batch_size": 64}}
