@@ -484,7 +484,7 @@ def curves(found: runs.Followed, key: str, *, labels: Sequence[str] | None = Non
     labels = list(labels) if labels is not None else list(found.labels)
     table = frames.curves(live_records(found, labels))
     named = dict(zip(found.labels, labels))
-    diverged = {named[own]: at for own, at in found.diverged(x).items()}
+    diverged = {named.get(own, own): at for own, at in found.diverged(x).items()}
     shown = [m for m in MEASURES if not table.empty and (table["measure"] == m).any()]
     if not found.finished and shown:   # redrawn twice a second
         svgs = [sketch.curves_svg(table, m, x=x, order=labels, diverged=diverged, log=log if m == "loss" else None)

@@ -288,9 +288,10 @@ try:
 except ConfigError as err:
     common.config_error(err)
     st.stop()
-_cost(entry, scale, planned)
-store = common.workspace().store
 quoted = rp.quoted_only(entry)
+if not quoted:   # an entry that is not trained has no cost to tell
+    _cost(entry, scale, planned)
+store = common.workspace().store
 absent = quoted or rp.missing_data(entry, root)
 stored = _stored(planned, store)
 going = any(info is not None and info.active for info in stored)

@@ -416,7 +416,7 @@ def start(setup: PlaygroundSetup, workspace: Workspace | None = None) -> Compari
     one, `explorer.runs.workspace.workspace`), storing each run's weights every epoch to repaint from.
 
     Example:
-        >>> import tempfile
+        >>> import os, tempfile
         >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "runs.sqlite"))
         >>> found = start(PlaygroundSetup(rules=("bp",), epochs=2, samples=100, device="cpu"), ws)
         >>> found.wait(timeout=60)
@@ -452,7 +452,7 @@ class LiveBoundaries:
     polling a run that has not moved costs one small query.
 
     Example:
-        >>> import tempfile
+        >>> import os, tempfile
         >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "runs.sqlite"), checkpoint_every=1)
         >>> base, rules = PlaygroundSetup(rules=("bp", "dfa"), epochs=3, samples=100).comparison()
         >>> comparison = ws.compare({**base, "device": "cpu"}, rules)

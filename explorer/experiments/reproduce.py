@@ -923,5 +923,5 @@ def to_json(df: pd.DataFrame) -> list[dict]:
 
 __all__ = ["COLUMNS", "FINISHED", "Outcome", "Planned", "Tick", "ci95", "curves", "finished_runs", "group_label",
            "measured", "missing_data", "order_agrees", "pending", "plan", "plan_entry", "primary_metric",
-           "published_points", "results", "run", "run_key", "stored_runs", "table_text", "to_json", "VERDICTS",
+           "published_points", "quoted_only", "results", "run", "run_key", "stored_runs", "table_text", "to_json", "VERDICTS",
            "measured_text", "value_text"]
