@@ -704,7 +704,7 @@ def _run_not_group(store, run_id: str):
 def _runs(args) -> int:
     from explorer.runs.export import export, resolve, run_document
     from explorer.runs.store import UnknownRun, check_id, default_path
-    from explorer.runs.sweep import swept
+    from explorer.runs.sweep_groups import swept
 
     if getattr(args, "id", None) is not None:
         check_id(args.id, "run id" if args.runs_command == "show" else "run or group id")
@@ -995,7 +995,7 @@ def _parity(args) -> int:
     title = (f"parity of {args.k} digit(s), final test accuracy (mean, 95% CI over {args.seeds} seeds) at each "
              f"rule's chosen lr; summary written to {out}")
     if args.base != "mnist" and final["published"].notna().any():
-        title += f"\nthe published values were measured on MNIST parity, not on {args.base}: set them side by side with care"
+        title += f" (the published values were measured on MNIST parity, not on {args.base})"
     _print_summary(final, title)
     return 0
 

@@ -29,6 +29,7 @@ from scipy import stats
 
 from explorer.config import ConfigError, RunConfig
 from explorer.config.schema import changed
+from explorer.runs.sweep_groups import GROUP_LABEL
 from explorer.engine.trainer import TrainResult
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -83,32 +84,6 @@ def expand(base: RunConfig | Mapping, grid: Mapping[str, Sequence[Any]],
                 raise ConfigError(f"grid point {point}: {err}", field=err.field) from err
             pairs.append((point, cfg))
     return pairs
-
-
-GROUP_LABEL = "sweep over "   # a sweep's groups are labelled with its grid keys: "sweep over a × b"
-
-
-def swept(label: str | None, config: Mapping) -> dict[str, Any]:
-    """What a stored run of a sweep was given by its grid: {dotted key: value} for the keys its
-    group's ``label`` names, read from the run's stored ``config`` (None where the run's rule has
-    no use for the option, so validation left it out); {} for a run that is not a sweep's.
-
-    Example:
-        >>> swept("sweep over optimizer.lr × algorithm.block_size",
-        ...       {"optimizer": {"lr": 0.1}, "algorithm": {"name": "dfa"}})
-        {'optimizer.lr': 0.1, 'algorithm.block_size': None}
-        >>> swept("bp vs dfa", {})
-        {}
-    """
-    if not label or not label.startswith(GROUP_LABEL):
-        return {}
-    point = {}
-    for key in label[len(GROUP_LABEL):].split(" × "):
-        value: Any = config
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        point[key] = value
-    return point
 
 
 Progress = Callable[[float], None]  # called with the epochs just trained (a fraction: steps count)
