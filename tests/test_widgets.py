@@ -459,6 +459,28 @@ def test_the_parity_widget_starts_from_the_parity_pages_default():
         widget.close()
 
 
+def test_number_boxes_keep_what_is_typed_and_a_refused_value_is_named_and_starts_nothing(ws):
+    # A bounded box clamped a typed 0 to 1 without a word; now the value stays and is refused.
+    from explorer.widgets.parity import ParityWidget
+
+    before = len(ws.store.list_runs())
+    w = TrainerWidget(small_config(), rules=["bp"], workspace=ws)
+    for typed in (0, 100_001):
+        w.steps_per_click.value = typed
+        w.step_button.click()
+        assert w.steps_per_click.value == typed and w.comparison is None
+        assert w.error == f"steps: a whole number from 1 to 100,000, got {typed}"
+        assert "steps: a whole number" in w.form.errors["general"].value
+    p = ParityWidget({"data": {"name": "parity", "base": "digits"}, "device": "cpu"}, workspace=ws)
+    p.k.value = 0
+    assert p.start() is None and p.k.value == 0
+    assert "k: between 1 and 10 digits per sample, got 0" in p.errors["data"].value
+    p.k.value, p.seeds.value = 3, 21
+    assert p.start() is None and p.seeds.value == 21 and p.errors["data"].value == ""
+    assert "seeds: at most 20 here, got 21" in p.errors["train"].value
+    assert len(ws.store.list_runs()) == before
+
+
 def test_the_buttons_say_what_they_do_without_an_emoji_font():
     # Emoji (⏸ ⏭ ⏹) showed as empty boxes on machines without an emoji font: words, and
     # FontAwesome icons, which Jupyter ships.

@@ -102,8 +102,9 @@ class ParityWidget(Following):
             setup = dataclasses.replace(setup, seeds=seeds)
         self._setup = setup
         optimizer, lr = next(iter(setup.optimizers.items()), ("sgd", PARITY_LR["sgd"]))
-        self.k = widgets.BoundedIntText(setup.k, min=0, max=10, description="k (digits)",
-                                        style=WIDE, layout={"width": "150px"})
+        # Plain number boxes: a bounded one clamps what is typed without a word; the setup's own
+        # check names a refused value beside its control (`start`).
+        self.k = widgets.IntText(setup.k, description="k (digits)", style=WIDE, layout={"width": "150px"})
         self.base = widgets.Dropdown(options=["digits", "mnist"], value=setup.base, description="digits from",
                                      style=WIDE, layout={"width": "200px"})
         self.hidden = widgets.IntText(setup.hidden, description="hidden units", style=WIDE, layout={"width": "190px"})
@@ -113,8 +114,7 @@ class ParityWidget(Following):
                                           style=WIDE, layout={"width": "200px"})
         self.lr = widgets.FloatText(lr, description="learning rate", style=WIDE, layout={"width": "200px"})
         self.epochs = widgets.IntText(setup.epochs, description="epochs", style=WIDE, layout={"width": "140px"})
-        self.seeds = widgets.BoundedIntText(setup.seeds, min=1, max=MAX_SEEDS, description="seeds", style=WIDE,
-                                            layout={"width": "130px"})
+        self.seeds = widgets.IntText(setup.seeds, description="seeds", style=WIDE, layout={"width": "130px"})
         self.errors = {s: widgets.HTML("") for s in SECTIONS}
         self.play = widgets.Button(description="Run", icon="play", button_style="success")
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger")
@@ -145,7 +145,7 @@ class ParityWidget(Following):
         return dataclasses.replace(
             self._setup, k=self.k.value, base=self.base.value, hidden=self.hidden.value,
             rules=tuple(self.rules.value), optimizers={self.optimizer.value: self.lr.value},
-            epochs=self.epochs.value, seeds=self.seeds.value,
+            epochs=self.epochs.value, seeds=self.seeds.value, most_seeds=MAX_SEEDS,
             root=self._setup.root if self.base.value == "mnist" else "")  # a folder of MNIST files means nothing for the digits
 
     @property

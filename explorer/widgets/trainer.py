@@ -25,6 +25,7 @@ from explorer.widgets.common import (
 )
 from explorer.widgets.controls import SetupForm
 
+MOST_STEPS_PER_CLICK = 100_000   # one Step click's steps, at most
 METRIC_KEYS = ("step", "epoch", "train_loss", "test_loss", "train_acc", "test_acc")
 HEADERS = {"train_loss": "train loss", "test_loss": "test loss", "train_acc": "train acc.", "test_acc": "test acc.",
            "samples_per_s": "samples/s"}  # the table's column titles, as the page words them
@@ -99,8 +100,8 @@ class TrainerWidget(Following):
         self.step_button = widgets.Button(description="Step", icon="step-forward",
                                           tooltip="take the steps below, then wait")
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger")
-        self.steps_per_click = widgets.BoundedIntText(steps_per_click, min=1, max=100_000, description="steps",
-                                                      layout={"width": "130px"})
+        # a plain number box: `take_steps` names a count it refuses (a bounded box clamps without a word)
+        self.steps_per_click = widgets.IntText(steps_per_click, description="steps", layout={"width": "130px"})
         self.play.on_click(lambda _: self.start())
         self.pause_button.on_click(lambda _: self._control(lambda c: c.pause()))
         self.step_button.on_click(lambda _: self.take_steps(self.steps_per_click.value))
@@ -177,7 +178,11 @@ class TrainerWidget(Following):
         self._control(lambda c: c.resume())
 
     def take_steps(self, n: int = 1) -> None:
-        """Let every run take ``n`` more steps, then wait (starting paused runs if none are going)."""
+        """Let every run take ``n`` more steps, then wait (starting paused runs if none are going).
+        A count outside 1 … `MOST_STEPS_PER_CLICK` is refused with a message, and nothing starts."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MOST_STEPS_PER_CLICK:
+            self._show_error(f"steps: a whole number from 1 to {MOST_STEPS_PER_CLICK:,}, got {n!r}")
+            return
         if self.comparison is None or self.runs.finished:
             if self.start(paused=True) is None:
                 return
