@@ -245,6 +245,14 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def test_report_names_the_seed_documents_not_their_files(store, tmp_path):
+    from explorer.experiments.catalogue import get
+
+    text = report.write([get("dipasquale-t3.26")], "classroom", 1, store, tmp_path / "out").read_text()
+    assert "| [dipasquale-t3.26](#dipasquale-t326) | Di Pasquale 2019 | Table 3.26 |" in text
+    assert "Di Pasquale 2019, master's thesis (Politecnico di Torino), Table 3.26" in text and "000_f576" not in text
+
+
 def test_report_writes_markdown_with_the_table_and_a_chart_per_entry(store, tmp_path):
     e = entry(published=[Published("BP", "test_acc", 90.0), Published("DFA", "test_acc", 80.0, approx=True, at=1)])
     planned = rp.plan([e], "classroom", seeds=2)

@@ -30,6 +30,7 @@ import altair as alt
 import pandas as pd
 
 from explorer.experiments import reproduce as rp
+from explorer.experiments.catalogue import document_name, short_document_name
 from explorer.experiments.catalogue.entry import Entry
 from explorer.experiments.measures import unit_of, words_of
 from explorer.runs.store import Store
@@ -176,19 +177,19 @@ def write(entries: Iterable[Entry], scale: str, seeds: int, store: Store, out_di
              "reproduced when it is within the entry's tolerance of the published one. \"≈\" marks values read off "
              "a plot. \"order\" says whether the runs come in the order the document ranks them.", ""]
     if len(df):
-        lines += ["| entry | source | ref | published values | reproduced | differs | not run | order |",
+        lines += ["| entry | document | ref | published values | reproduced | differs | not run | order |",
                   "|---|---|---|---|---|---|---|---|"]
         for entry in entries:
             rows = df[df["id"] == entry.id]
             v = rows["verdict"].value_counts()
             order = order_summary(rows)
-            lines.append(f"| [{entry.id}](#{entry.id.replace('.', '')}) | {_cell(entry.source)} | {_cell(entry.ref)} | "
+            lines.append(f"| [{entry.id}](#{entry.id.replace('.', '')}) | {_cell(short_document_name(entry.source))} | {_cell(entry.ref)} | "
                          f"{len(rows)} | {int(v.get('reproduced', 0))} | {int(v.get('differs', 0))} | "
                          f"{int(v.get('not run', 0))} | {order} |")
         lines.append("")
     for entry in entries:
         rows = df[df["id"] == entry.id]
-        lines += [f"## {entry.id}", "", f"**{_cell(entry.title)}**: {entry.source}, {entry.ref}; dataset {entry.dataset}; "
+        lines += [f"## {entry.id}", "", f"**{_cell(entry.title)}**: {document_name(entry.source)}, {entry.ref}; dataset {entry.dataset}; "
                   f"tolerance {entry.tolerance:g}.", ""]
         shrinks = entry.scale(scale)
         if shrinks is not None:
