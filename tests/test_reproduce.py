@@ -245,6 +245,21 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def test_a_two_epoch_charts_axis_reads_1_2_as_the_png_renderer_draws_it():
+    import re
+
+    import pandas as pd
+    import vl_convert as vlc
+
+    e = entry(published=[Published("BP", "test_acc", 90.0)])
+    curves = pd.DataFrame({"run": ["BP", "BP"], "epoch": [1.0, 2.0], "mean": [50.0, 75.0], "low": [50.0, 75.0],
+                           "high": [50.0, 75.0], "n": [1, 1]})
+    svg = vlc.vegalite_to_svg(report.entry_chart(e, curves, rp.published_points(e, "classroom")).to_dict())
+    x_axis = svg[svg.index('aria-label="X-axis'):]
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", x_axis)
+    assert labels[:labels.index("epoch")] == ["1", "2"]      # was "1 2 2": a tick at 1.5 printed as a whole number
+
+
 def test_report_names_the_seed_documents_not_their_files(store, tmp_path):
     from explorer.experiments.catalogue import get
 

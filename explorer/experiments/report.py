@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import datetime, timezone
@@ -55,6 +56,23 @@ def metric_title(metric: str) -> str:
     return words_of(metric) + (f" ({unit})" if unit else "")
 
 
+def _epoch_ticks(*tables: pd.DataFrame, most: int = 10):
+    """Every whole epoch the ``tables`` span, as the axis's ticks, when there are at most ``most``
+    (else left to Vega). Given, not left to ``tickMinStep``: the PNG renderer ignores it and
+    printed "1 2 2" under a two-epoch run.
+
+    Example:
+        >>> _epoch_ticks(pd.DataFrame({"epoch": [0.5, 1.0, 2.0]}))
+        [1, 2]
+    """
+    columns = [pd.to_numeric(t["epoch"], errors="coerce") for t in tables if "epoch" in t.columns]
+    epochs = pd.concat(columns).dropna() if columns else pd.Series(dtype=float)
+    if epochs.empty:
+        return alt.Undefined
+    low, high = math.ceil(epochs.min()), math.floor(epochs.max())
+    return list(range(low, high + 1)) if 0 < high - low + 1 <= most else alt.Undefined
+
+
 def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric: str | None = None) -> alt.Chart:
     """One entry's chart: each run's mean curve over epochs with its 95% band (from
     `reproduce.curves`) and its published values as points (from `reproduce.published_points`),
@@ -75,7 +93,8 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
     labels = [r.label for r in entry.runs]
     scale = colors(labels)
     title = metric_title(metric)
-    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"), scale=alt.Scale(zero=False))
+    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d", values=_epoch_ticks(curves, points)),
+              scale=alt.Scale(zero=False))
     y_scale = alt.Scale(zero=False)
     if unit_of(metric) == "%" and len(curves):  # a band never leaves 0 … 100%
         curves = curves.assign(low=curves["low"].clip(0, 100), high=curves["high"].clip(0, 100))
