@@ -145,7 +145,7 @@ class ParityWidget(Following):
         return dataclasses.replace(
             self._setup, k=self.k.value, base=self.base.value, hidden=self.hidden.value,
             rules=tuple(self.rules.value), optimizers={self.optimizer.value: self.lr.value},
-            epochs=self.epochs.value, seeds=self.seeds.value, most_seeds=MAX_SEEDS,
+            epochs=self.epochs.value, seeds=self.seeds.value,
             root=self._setup.root if self.base.value == "mnist" else "")  # a folder of MNIST files means nothing for the digits
 
     @property
@@ -180,7 +180,7 @@ class ParityWidget(Following):
         if self.runs is not None and not self.runs.finished:
             return self.handles
         setup = self.setup
-        problems = setup.problems()
+        problems = dataclasses.replace(setup, most_seeds=MAX_SEEDS).problems()   # the seeds box's cap, as on the page
         if problems:
             self.error = next(iter(problems.values()))
             for name, message in problems.items():
