@@ -258,3 +258,19 @@ def test_one_point_sits_on_an_axis_from_zero_not_a_lone_tick_at_its_epoch():
     svg = _svg(charts.learning_curves(table, "loss").to_dict())
     labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
     assert "0" in labels and not any("0455" in label for label in labels), labels
+
+
+def test_a_divergence_label_ends_left_of_its_line_inside_the_plot():
+    # a diverged run's curve ends at its line, often the plot's right edge, where the legend begins:
+    # the label is written leftwards from the line (it ran into the legend's title)
+    recs = [{"step": s, "epoch": s / 2, "train_loss": 1.0 / s, "test_loss": 1.0, "train_acc": 0.5, "test_acc": 0.5}
+            for s in (1, 2, 3, 4)]
+    svg = _svg(charts.learning_curves(frames.curves({"BP": recs}), "loss", diverged={"BP": 2.0}).to_dict())
+    line_x = float(re.search(r'aria-roledescription="rule mark" transform="translate\(([\d.]+),', svg).group(1))
+    label = re.search(r'<text aria-label="[^"]*text: BP diverged"[^>]*>', svg).group(0)
+    assert 'text-anchor="end"' in label
+    assert float(re.search(r'translate\(([\d.]+),', label).group(1)) < line_x
+    live = sketch.curves_svg(frames.curves({"BP": recs}), "loss", diverged={"BP": 2.0})
+    x1 = float(re.search(rf'<line x1="([\d.]+)"[^>]*stroke="{charts.DIVERGED_COLOR}"', live).group(1))
+    text = re.search(r'<text x="([\d.]+)"[^>]*text-anchor="end"[^>]*>BP diverged', live)
+    assert text and float(text.group(1)) < x1

@@ -244,7 +244,8 @@ def learning_curves(df: pd.DataFrame, measure: str = "loss", *, x: str = "epoch"
                               "text": [f"{run} diverged" for run in diverged],
                               "row": [8 + DIVERGED_LINE * i for i in range(len(diverged))]})
         rule = alt.Chart(marks).mark_rule(color=DIVERGED_COLOR, strokeDash=[2, 2]).encode(x=f"{x}:Q")
-        text = alt.Chart(marks).mark_text(color=DIVERGED_COLOR, align="left", dx=4, baseline="top").encode(
+        # left of the line: a diverged run's curve ends there, often at the chart's right edge, beside the legend
+        text = alt.Chart(marks).mark_text(color=DIVERGED_COLOR, align="right", dx=-4, baseline="top").encode(
             x=f"{x}:Q", y=alt.Y("row:Q", scale=None, axis=None), text="text:N")
         chart = alt.layer(lines, rule, text)
     return chart.properties(height=height, title=measure.capitalize())

@@ -264,9 +264,11 @@ def lines_svg(lines: Mapping[tuple[str, str], Sequence[tuple[float, float]]], *,
         for a, b in _lone(curve):  # a path through one point draws nothing: a run's first point is a dot
             parts.append(f'<circle class="lone" data-run="{escape(str(run))}" cx="{px(a):.1f}" cy="{py(b):.1f}" '
                          f'r="3" fill="{color.get(run, "#888")}"/>')
-    for row, (run, at) in enumerate(diverged.items()):  # a line of text each, as `charts.learning_curves`
+    # a line of text each, as `charts.learning_curves`: left of the line, which a diverged run's
+    # curve ends at (often the chart's right edge, beside the legend)
+    for row, (run, at) in enumerate(diverged.items()):
         parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{TOP}" y2="{bottom}" stroke="{DIVERGED_COLOR}" '
-                     f'stroke-dasharray="2,2"/><text x="{px(at) + 4:.1f}" y="{TOP + 12 + DIVERGED_LINE * row}" '
+                     f'stroke-dasharray="2,2"/><text x="{px(at) - 4:.1f}" y="{TOP + 12 + DIVERGED_LINE * row}" text-anchor="end" '
                      f'font-family="sans-serif" font-size="11" fill="{DIVERGED_COLOR}">{escape(str(run))} '
                      'diverged</text>')
     legend = [(escape(str(run)), color[run], None) for run in legend_runs]

@@ -72,11 +72,13 @@ def wait_curves(page, titles=("Loss", "Accuracy")) -> list[dict]:
 
 def wait_legend(page, labels) -> list[dict]:
     """Wait until the Loss chart names every run in ``labels`` (a run queued behind the others has
-    no point, so no legend entry, when the first curves appear); return all charts."""
+    no point, so no legend entry, when the first curves appear) and the Accuracy chart has drawn
+    its lines too (Vega draws each chart in its own time once the runs end); return all charts."""
     page.wait_for_function(
         """([labels, js]) => {
-            const loss = eval(js)().find(c => c.title === "Loss");
-            return loss && loss.marks > 0 && labels.every(l => loss.text.includes(l));
+            const charts = eval(js)();
+            const loss = charts.find(c => c.title === "Loss"), accuracy = charts.find(c => c.title === "Accuracy");
+            return loss && loss.marks > 0 && labels.every(l => loss.text.includes(l)) && accuracy && accuracy.marks > 0;
         }""", arg=[list(labels), CHARTS_JS], timeout=TIMEOUT_MS)
     return page.evaluate(CHARTS_JS)
 
