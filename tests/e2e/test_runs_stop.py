@@ -50,8 +50,11 @@ def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screens
     store = Store(app.store)
     before = {i.id for i in store.list_runs()}
     command = command_of(kind, app.store, tmp_path)
+    # its output goes to a file: `train` prints a line per epoch, and a pipe nobody reads fills (64 KiB)
+    # and blocks the command in a write, where it can read no stop request
+    log = open(tmp_path / "command.log", "wb")
     train = subprocess.Popen(command, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         # running and past its first step: a run is "running" while it builds, and stopped then it
         # ends with no step taken (seen on a loaded machine)
@@ -78,7 +81,8 @@ def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screens
                          ).wait_for(timeout=REACT_MS)
         page.screenshot(path=str(screenshots / f"runs-stop-{kind}-asked.png"), full_page=False)
         assert store.get_run(info.id).stop_requested is not None
-        assert train.wait(timeout=60) == 0, train.stdout.read().decode()[-2000:]  # it stopped its run and ended
+        code = train.wait(timeout=60)
+        assert code == 0, (tmp_path / "command.log").read_text(errors="replace")[-2000:]  # it stopped its run and ended
         ended = store.get_run(info.id)
         assert ended.status == "cancelled" and 0 < ended.steps_done < ended.total_steps, ended
         # the live view ends with the run: the whole run's Vega charts take the sketch's place
@@ -93,4 +97,5 @@ def test_the_runs_page_stops_a_run_another_process_trains(app, new_page, screens
         if train.poll() is None:
             train.kill()
             train.wait()
+        log.close()
         store.close()
