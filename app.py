@@ -7,6 +7,7 @@ import streamlit as st
 
 from pages import common
 
+common.leave_pages_folder_mode()
 st.set_page_config(page_title="explorer", layout="wide")
 
 PAGES = [

@@ -39,12 +39,20 @@ FIRST_POINT_WAIT_S = 0.5  # a run just started logs its first record within this
 LIVE_POINTS = 100
 
 
-def _leave_pages_folder_mode() -> None:
+def leave_pages_folder_mode() -> None:
     """Streamlit treats a folder named ``pages/`` beside the main script as an old-style multipage
     app (every file a page, ``common`` included) until the first script run calls
-    ``st.navigation``; on a fresh server the first session's first run would run that way. Every
-    page imports this module first, so that run is turned around here: switch the mode off and
-    rerun, through ``app.py`` and its ``st.navigation``."""
+    ``st.navigation``; on a fresh server the first session's first run would run that way, through
+    ``app.py`` or, opened at a page's address, through that page alone. ``app.py`` and `door` (which
+    every page calls first) turn that run around here: switch the mode off and rerun, through
+    ``app.py`` and its ``st.navigation``.
+
+    Never called while this module is imported: a rerun is an exception, and an import that raises
+    fails for every session importing it at that moment (a second browser opening a fresh server
+    at once saw "cannot import name 'common' from 'pages'").
+
+    >>> leave_pages_folder_mode()  # outside a script run the mode is never on: nothing happens
+    """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
@@ -52,7 +60,6 @@ def _leave_pages_folder_mode() -> None:
         st.rerun()
 
 
-_leave_pages_folder_mode()
 # Imported once per server: what is loaded by now (torch, pandas, altair…) lives as long as the
 # server, so keep it out of the garbage collector's full passes, which otherwise walk it all and
 # hold the interpreter while training threads wait.
@@ -176,6 +183,7 @@ def door(page: str, params: dict[str, links.Param],
     so every control starts from the address. Returns parameter -> its messages on the run right
     after (for pages that also tell them beside the control), else {}. The warning stays until the
     page is next opened. Caps the host set wrong stop the page here, before anything is drawn (`caps`)."""
+    leave_pages_folder_mode()
     caps()
     # Only what came with the page's opening (a link, a switch from another page) is screened. On a
     # rerun of the same page the address holds what the controls set in this session, and the page

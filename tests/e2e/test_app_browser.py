@@ -49,14 +49,21 @@ def status(page) -> dict[str, str]:
 
 def wait_status(page, labels: set[str], words: str = "finished") -> dict[str, str]:
     """Wait until the status lists exactly ``labels``, each with ``words``; return it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     want = sorted(labels)
-    page.wait_for_function(
-        """([want, words]) => {
-            const text = (""" + STATUS_JS + """)();
-            const runs = text.split('\\n').filter(l => l.includes(': ') && !l.startsWith('device:'));
-            const labels = runs.map(l => l.split(': ')[0]).sort();
-            return JSON.stringify(labels) === JSON.stringify(want) && runs.every(l => l.includes(words));
-        }""", arg=[want, words], timeout=TIMEOUT_MS)
+    try:
+        page.wait_for_function(
+            """([want, words]) => {
+                const text = (""" + STATUS_JS + """)();
+                const runs = text.split('\\n').filter(l => l.includes(': ') && !l.startsWith('device:'));
+                const labels = runs.map(l => l.split(': ')[0]).sort();
+                return JSON.stringify(labels) === JSON.stringify(want) && runs.every(l => l.includes(words));
+            }""", arg=[want, words], timeout=TIMEOUT_MS)
+    except PlaywrightTimeout:
+        shown = page.evaluate(STATUS_JS)
+        raise AssertionError(f"after {TIMEOUT_MS / 1000:g} s the status is not {want} all {words!r}; "
+                             f"it says {shown!r} (page {page.url})") from None
     return status(page)
 
 
