@@ -64,8 +64,9 @@ def chart_rows(view: alt.JupyterChart) -> int:
 # -- TrainerWidget -------------------------------------------------------------------------------
 
 
-def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(ws):
-    # Long enough (a second of training each, alone) for several of the store's 0.25 s flushes to be seen live.
+def test_the_metric_traits_follow_each_step_from_the_live_thread_and_train_runs_on_to_the_end(ws):
+    # Held, not raced: two single steps, each seen from the live thread before the next is taken,
+    # then Train lets the runs go on to their end (about a second of training, alone).
     cfg = small_config(train={"epochs": 8, "batch_size": 32})
     epochs = epochs_lasting(cfg, 1.0)
     w = TrainerWidget(cfg | {"train": {"epochs": epochs, "batch_size": 32}}, rules=["bp", "dfa"], workspace=ws,
@@ -75,9 +76,12 @@ def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(
     assert (w.status, w.step, w.records, w.latest) == ("ready", 0, 0, {})
     assert chart_rows(w.loss_chart) == 0
 
-    w.play.click()
-    assert w.status in ("queued", "running")
-    assert w.form.dataset.disabled  # the controls describe the running runs: locked
+    for n in (1, 2):
+        w.take_steps(1)
+        wait_for(lambda: w.step == n and w.status == "paused")
+        assert w.form.dataset.disabled  # the controls describe the runs: locked
+    w.play.click()  # Train on held runs: they go on
+    assert w.status in ("queued", "running", "paused")
     w.wait(timeout=120)
 
     total = w.runs.infos[0].total_steps
@@ -87,8 +91,8 @@ def test_play_starts_training_and_the_metric_traits_change_from_the_live_thread(
     assert all(0.0 <= v["test_acc"] <= 1.0 and math.isfinite(v["train_loss"]) for v in w.latest.values())
     assert w.records == sum(len(r) for r in w.runs.lists) > 4
     steps = [s for s, _ in seen]
-    assert len(steps) >= 2 and steps == sorted(steps)              # it moved, live, in order
-    assert any(name == "explorer-trainer" for _, name in seen)      # set from the background thread
+    assert steps[:2] == [1, 2] and steps[-1] == total and steps == sorted(steps)   # it moved, live, in order
+    assert {name for _, name in seen} == {"explorer-trainer"}        # set from the background thread
     assert chart_rows(w.loss_chart) > 0 and chart_rows(w.accuracy_chart) > 0
     assert "DFA" in w.table.value and not w.form.dataset.disabled
     assert not w._live.running

@@ -225,8 +225,10 @@ class TrainerWidget(Following):
         self.form.lock(self.comparison is not None and not runs.finished)
         if new or draw_always:
             self._draw()
-        # the steps the runs have taken (the store's progress), ahead of their last logged record
-        self.step = max([self.step, *(info.steps_done or 0 for info in runs.infos)])
+        # the steps the runs have taken: the store's progress, ahead of their last logged record (set
+        # once per tick, so that an observer sees it only go forward)
+        self.step = max([self.step, *(v["step"] for v in self.latest.values()),
+                         *(info.steps_done or 0 for info in runs.infos)])
         self.progress = runs.progress
         self.bar.value = self.progress
         self.status = overall_status(statuses)
@@ -247,7 +249,6 @@ class TrainerWidget(Following):
                 latest[label] = {**{k: last.get(k) for k in METRIC_KEYS}, "samples_per_s": throughput}
         self.records = sum(len(r) for r in runs.lists)
         self.latest = latest
-        self.step = max((v["step"] for v in latest.values()), default=0)
         self.epoch = max((v["epoch"] for v in latest.values()), default=0.0)
         rows = [{"rule": label, **values} for label, values in latest.items()]
         self.table.value = table_html(rows, ["rule", *METRIC_KEYS, "samples_per_s"], HEADERS) if rows else ""
