@@ -51,13 +51,22 @@ def leave_pages_folder_mode() -> None:
     fails for every session importing it at that moment (a second browser opening a fresh server
     at once saw "cannot import name 'common' from 'pages'").
 
+    Once per process, as a fresh server needs: nothing else turns the mode back on in a server,
+    but Streamlit's `AppTest` turns it on before each of its runs, and a rerun there would drop
+    the click the run carries.
+
     >>> leave_pages_folder_mode()  # outside a script run the mode is never on: nothing happens
     """
+    global _left_pages_folder_mode
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not _left_pages_folder_mode:
+        _left_pages_folder_mode = True
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+_left_pages_folder_mode = False
 
 
 # Imported once per server: what is loaded by now (torch, pandas, altair…) lives as long as the

@@ -160,3 +160,17 @@ def test_bad_input_does_not_change_an_existing_config():
     with pytest.raises(ConfigError):
         cfg.with_values({"train.epochs": -1})
     assert cfg.to_dict() == before
+
+
+@pytest.mark.parametrize("text, quoted", [
+    ('{"train": {"epochs": true}}', "train.epochs must be a whole number, got true"),
+    ('{"optimizer": {"lr": false}}', "optimizer.lr must be a number, got false"),
+    ('{"model": {"hidden": null}}', "model.hidden must be a list of layer widths, got null"),
+    ('{"train": {"epochs": "ten"}}', "train.epochs must be a whole number, got 'ten'"),
+])
+def test_a_refused_value_is_quoted_as_the_config_file_writes_it(text, quoted):
+    """A JSON config's true, false and null come back in the message as written, not as Python's
+    True, False and None."""
+    with pytest.raises(ConfigError) as refused:
+        RunConfig.from_dict(json.loads(text))
+    assert str(refused.value) == quoted

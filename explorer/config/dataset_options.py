@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from explorer.config.bounds import MAX_CLASSES, MAX_DATA_SEED, MAX_IMAGE_SIDE, MAX_MAGNITUDE, MAX_SAMPLES, MAX_WIDTH
-from explorer.config.fields import ConfigError, integer
+from explorer.config.fields import ConfigError, integer, shown
 from explorer.config.registry import Option
 
 MAX_DIGITS = 1000  # parity: digit images side by side in one input
@@ -66,7 +66,7 @@ class SizeOption(Option):
         if value is None:
             return None
         if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise ConfigError(f"{path} must be [height, width], two whole numbers, got {value!r}", field=path)
+            raise ConfigError(f"{path} must be [height, width], two whole numbers, got {shown(value)}", field=path)
         return tuple(integer(v, f"{path}[{i}]", minimum=1, maximum=MAX_IMAGE_SIDE) for i, v in enumerate(value))
 
 

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Mapping
 
@@ -64,6 +65,19 @@ class ConfigError(ValueError):
         return (type(self), (self.message, self.field))
 
 
+def shown(value: Any) -> str:
+    """``value`` as a message quotes it: true, false and null as a config file (JSON) writes them,
+    anything else as Python shows it.
+
+    Example:
+        >>> shown(True), shown(None), shown("sgd"), shown([1, 2])
+        ('true', 'null', "'sgd'", '[1, 2]')
+    """
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return repr(value)
+
+
 def require_mapping(value: Any, path: str) -> Mapping:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{path} must be an object (a dict), got {type(value).__name__}", field=path)
@@ -82,13 +96,13 @@ def number(value: Any, path: str, *, minimum: float | None = None, above: float 
            below: float | None = None, maximum: float | None = None) -> float:
     """A finite number within the bounds given, as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{path} must be a number, got {value!r}", field=path)
+        raise ConfigError(f"{path} must be a number, got {shown(value)}", field=path)
     try:
         value = float(value)
     except OverflowError:  # an int too large for a float
-        raise ConfigError(f"{path} must be a finite number, got {value!r}", field=path) from None
+        raise ConfigError(f"{path} must be a finite number, got {shown(value)}", field=path) from None
     if not math.isfinite(value):
-        raise ConfigError(f"{path} must be a finite number, got {value!r}", field=path)
+        raise ConfigError(f"{path} must be a finite number, got {shown(value)}", field=path)
     if above is not None and value <= above:
         raise ConfigError(f"{path} must be greater than {above:g}, got {value:g}", field=path)
     if minimum is not None and value < minimum:
@@ -115,7 +129,7 @@ def integer(value: Any, path: str, *, minimum: int | None = None, maximum: int |
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{path} must be a whole number, got {value!r}", field=path)
+        raise ConfigError(f"{path} must be a whole number, got {shown(value)}", field=path)
     if minimum is not None and value < minimum:
         raise ConfigError(f"{path} must be at least {minimum}, got {given}", field=path)
     if maximum is not None and value > maximum:
@@ -125,13 +139,13 @@ def integer(value: Any, path: str, *, minimum: int | None = None, maximum: int |
 
 def boolean(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{path} must be true or false, got {value!r}", field=path)
+        raise ConfigError(f"{path} must be true or false, got {shown(value)}", field=path)
     return value
 
 
 def choice(value: Any, path: str, choices) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise ConfigError(f"{path} must be one of {', '.join(choices)}; got {value!r}", field=path)
+        raise ConfigError(f"{path} must be one of {', '.join(choices)}; got {shown(value)}", field=path)
     return value
 
 
@@ -139,13 +153,13 @@ def optional_str(value: Any, path: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path} must be a non-empty string, got {value!r}", field=path)
+        raise ConfigError(f"{path} must be a non-empty string, got {shown(value)}", field=path)
     return value
 
 
 def names(value: Any, path: str) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{path} must be a list of layer names, got {value!r}", field=path)
+        raise ConfigError(f"{path} must be a list of layer names, got {shown(value)}", field=path)
     return tuple(optional_str(v, f"{path}[{i}]") for i, v in enumerate(value))
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from explorer.config.bounds import MAX_EPOCHS, MAX_LR, MAX_MILESTONES, MIN_POSITIVE
-from explorer.config.fields import ConfigError, choice, drop_none, integer, number, reject_unknown, require_mapping
+from explorer.config.fields import ConfigError, choice, drop_none, integer, number, reject_unknown, require_mapping, shown
 
 SCHEDULES = ("step", "multistep", "restarts")
 _OPTIONS = {"step": {"name", "step_size", "gamma"}, "multistep": {"name", "milestones", "gamma"},
@@ -83,7 +83,7 @@ class Schedule:
         raw = d.get("lrs")
         if not isinstance(raw, (list, tuple)) or len(raw) != len(milestones):
             raise ConfigError(f"{path}.lrs must be a list of {len(milestones)} learning rate"
-                              f"{'s' if len(milestones) != 1 else ''}, one per milestone, got {raw!r}",
+                              f"{'s' if len(milestones) != 1 else ''}, one per milestone, got {shown(raw)}",
                               field=f"{path}.lrs")
         lrs = tuple(number(r, f"{path}.lrs[{i}]", above=0.0, minimum=MIN_POSITIVE, maximum=MAX_LR)
                     for i, r in enumerate(raw))
@@ -118,7 +118,7 @@ class Schedule:
 def _epochs(raw: Any, path: str) -> list[int]:
     """A non-empty list of milestone epochs (each at least 1), as written."""
     if not isinstance(raw, (list, tuple)) or not raw:
-        raise ConfigError(f"{path} must be a non-empty list of epochs, got {raw!r}", field=path)
+        raise ConfigError(f"{path} must be a non-empty list of epochs, got {shown(raw)}", field=path)
     if len(raw) > MAX_MILESTONES:
         raise ConfigError(f"{path} must have at most {MAX_MILESTONES} epochs, got {len(raw)}", field=path)
     return [integer(m, f"{path}[{i}]", minimum=1, maximum=MAX_EPOCHS) for i, m in enumerate(raw)]

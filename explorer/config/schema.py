@@ -29,7 +29,7 @@ from explorer.config.schedule import Schedule, read_schedule
 from explorer.config.registry import CONV_MODELS, INIT_PARAMS, MODEL_OPTIONS, OPTIONS, RESNET_MODELS, rule_spec
 from explorer.config.registry import RULES as RULE_SPECS
 from explorer.config.fields import (
-    ConfigError, boolean, choice, drop_none, integer, names, number, reject_unknown, require_mapping,
+    ConfigError, boolean, choice, drop_none, integer, names, number, reject_unknown, require_mapping, shown,
 )
 
 
@@ -172,7 +172,7 @@ class ModelConfig:
         if name == "mlp":
             raw = d.get("hidden", [64, 64])
             if not isinstance(raw, (list, tuple)):
-                raise ConfigError(f"{path}.hidden must be a list of layer widths, got {raw!r}", field=f"{path}.hidden")
+                raise ConfigError(f"{path}.hidden must be a list of layer widths, got {shown(raw)}", field=f"{path}.hidden")
             if len(raw) > MAX_LAYERS:
                 raise ConfigError(f"{path}.hidden must have at most {MAX_LAYERS} layers, got {len(raw)}",
                                   field=f"{path}.hidden")
@@ -381,7 +381,7 @@ class TrainConfig:
         epochs = integer(d.get("epochs", 10), f"{path}.epochs", minimum=1, maximum=MAX_EPOCHS)
         raw = d.get("snapshots", [])
         if not isinstance(raw, (list, tuple)):
-            raise ConfigError(f"{path}.snapshots must be a list of epochs (0 = before training), got {raw!r}",
+            raise ConfigError(f"{path}.snapshots must be a list of epochs (0 = before training), got {shown(raw)}",
                               field=f"{path}.snapshots")
         snapshots = tuple(sorted({integer(e, f"{path}.snapshots[{i}]", minimum=0, maximum=epochs)
                                   for i, e in enumerate(raw)}))
