@@ -13,12 +13,13 @@ KINDS = {
 
 st.title("Alignment")
 common.door("alignment", {"group": links.Param("runs shown", common.stored_id("group"))})
-st.caption("Below 90° a rule's update still goes downhill; 0° is backprop itself. "
-           "Measured on the logging step's batch, against one backprop pass on that batch.")
 left, right = st.columns([1, 2])
 unit = left.radio("show as", ["deg", "cos"], horizontal=True, key="align_unit",
                   format_func=lambda u: "degrees" if u == "deg" else "cosine")
 shown = right.multiselect("alignment", list(KINDS), default=list(KINDS), key="align_kinds")
+st.caption(("Below 90° a rule's update still goes downhill; 0° is backprop itself. " if unit == "deg" else
+            "Above 0 a rule's update still goes downhill; 1 is backprop itself. ")
+           + "Measured on the logging step's batch, against one backprop pass on that batch.")
 
 
 NO_KIND = "None of these rules has this alignment (e.g. weight alignment needs a chain of layers)."
@@ -28,16 +29,17 @@ NORMS = ("Per layer, log scale: the rule's update (solid) and backprop's gradien
 
 def draw(found) -> None:
     going, labels = not found.finished, tuple(found.labels)
+    rules = tuple(info.config.get("algorithm", {}).get("name") for info in found.infos)
     records = common.live_records(found)
     table = frames.alignment(records)
     if table.empty:
         st.caption("No alignment measured yet: it appears with the first logged step (backprop alone has none).")
     if going:
-        return draw_live(table, frames.norms(records), labels)
+        return draw_live(table, frames.norms(records), labels, rules)
     for kind in shown:
         part = table[table["kind"] == kind]
         st.subheader(f"{kind.capitalize()} alignment")
-        st.caption(KINDS[kind] + without(kind, part, labels))
+        st.caption(KINDS[kind] + without(kind, part, labels, rules))
         if part.empty:
             st.caption(NO_KIND)
             continue
@@ -61,24 +63,29 @@ def draw_panels(key: str, panels) -> None:
             column.altair_chart(chart, key=f"{key}_{first + i}", width="stretch")
 
 
-def without(kind: str, part, labels) -> str:
-    """Which runs have no line in this kind's charts, and why ("" when every run has one)."""
-    missing = [label for label in labels if label not in set(part["run"])]
+def without(kind: str, part, labels, rules) -> str:
+    """Which runs (``labels``, trained by ``rules``) have no line in this kind's charts, and why
+    ("" when every run has one)."""
+    missing = [(label, rule) for label, rule in zip(labels, rules) if label not in set(part["run"])]
     if not missing:
         return ""
-    why = ("backprop is the reference itself" if kind != "weight" else
-           "BP has no feedback matrix, and feedback that stands in for no one forward matrix has no weight alignment")
-    return f". No line for {', '.join(missing)}: {why}."
+    if kind != "weight":
+        return f". No line for {', '.join(label for label, _ in missing)}: backprop is the reference itself."
+    reasons = {"has no feedback matrix": [label for label, rule in missing if rule == "bp"],
+               "feeds back through matrices that stand in for no one forward matrix":
+                   [label for label, rule in missing if rule != "bp"]}
+    return ". No line for " + "; ".join(f"{', '.join(names)}: {'it' if len(names) == 1 else 'they'} {why}"
+                                        for why, names in reasons.items() if names) + "."
 
 
-def draw_live(table, norms, labels) -> None:
+def draw_live(table, norms, labels, rules) -> None:
     """While the runs train: the same charts as plain SVG in one Markdown element (a Vega chart per
     kind cost Chromium 0.31 cores at two redraws a second; see `explorer.views.sketch`)."""
     parts = []
     for kind in shown:
         part = table[table["kind"] == kind]
         svgs = sketch.alignment_svgs(part, kind, unit=unit, order=labels) if not part.empty else []
-        parts.append(f"#### {kind.capitalize()} alignment\n\n{KINDS[kind]}{without(kind, part, labels)}\n\n"
+        parts.append(f"#### {kind.capitalize()} alignment\n\n{KINDS[kind]}{without(kind, part, labels, rules)}\n\n"
                      + (sketch.panels(svgs, min_width=240) if svgs else f"*{NO_KIND}*"))
     svgs = sketch.norms_svgs(norms, order=labels) if not norms.empty else []
     parts.append(f"#### Gradient norms\n\n{NORMS}\n\n" + (sketch.panels(svgs, min_width=240) if svgs else ""))

@@ -561,18 +561,19 @@ class Classroom:
     def share(self, runs_param: str) -> None:
         """"Share this setup": the page's address with the chosen groups hidden, and without the
         runs shown (``runs_param``) unless asked, so that each student starts their own."""
-        from explorer.views.urlstate import query_string
+        from urllib.parse import urlencode
 
         with st.expander("Share this setup"):
             st.caption("The address bar holds the whole setup and the runs shown. Hide controls for a class link:")
             hide = st.multiselect("controls to hide", self.groups, default=sorted(self.hidden))
             with_runs = st.checkbox("link to the runs shown too (otherwise each student starts their own)",
                                     value=False)
-            query = {k: v for k, v in st.query_params.to_dict().items()
-                     if k != "hide" and (with_runs or k != runs_param)}
+            # every value of a repeated parameter (one per rule chosen): to_dict() keeps only the last
+            pairs = [(k, v) for k in st.query_params.to_dict() if k != "hide" and (with_runs or k != runs_param)
+                     for v in st.query_params.get_all(k)]
             if hide:
-                query["hide"] = ",".join(hide)
-            here, text = (st.context.url or "").split("?")[0], query_string(query)
+                pairs.append(("hide", ",".join(hide)))
+            here, text = (st.context.url or "").split("?")[0], urlencode(pairs)
             st.code(f"{here}?{text}" if text else here, language=None)
 
 

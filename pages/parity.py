@@ -218,7 +218,7 @@ def _band_words(found: parity_runs.ParityRuns) -> str:
 def _view(found: parity_runs.ParityRuns) -> None:
     _status(found)
     refs = found.references()
-    title = f"Test accuracy, parity of k = {found.k} digits ({found.base})"
+    title = f"Test accuracy, parity of k = {found.k} digit{'s' if found.k != 1 else ''} ({found.base})"
     if not found.finished:
         return _view_live(found, found.live_band(), refs, title)
     band = found.band()
@@ -287,8 +287,9 @@ if run:
         common.show("parity", ",".join(parity_runs.groups_of(handles)))
         st.rerun()
 if found is None:
-    st.info(f"Set up the experiment and press **Run experiment**: {len(setup.rules) * len(setup.optimizers)} "
-            f"series × {setup.seeds} seeds.")
+    series = len(setup.rules) * len(setup.optimizers)
+    st.info(f"Set up the experiment and press **Run experiment**: {series} series × {setup.seeds} "
+            f"seed{'s' if setup.seeds != 1 else ''}.")
 else:
     _live(found)
 classroom.share("parity")

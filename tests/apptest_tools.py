@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -11,6 +12,22 @@ import pandas as pd
 import pyarrow as pa
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@contextlib.contextmanager
+def app_workspace(path: Path):
+    """The app's workspace on the store at ``path`` (``$EXPLORER_STORE`` names it while inside):
+    for a module's fixture that trains runs once and opens pages on them."""
+    import pytest
+    import streamlit as st
+
+    from explorer.runs import workspace as runs
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXPLORER_STORE", str(path))
+        st.cache_resource.clear()  # the app's workspace is the one on this store
+        yield runs.workspace(path)
+        st.cache_resource.clear()
 
 
 def _elements(node, kind: str) -> list:

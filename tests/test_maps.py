@@ -294,3 +294,12 @@ def test_job_lines_say_how_the_maps_are_coming():
     failed.error = "RuntimeError: out of memory"
     assert maps.job_lines(failed, "BP") == [("error", "t-SNE of BP failed: RuntimeError: out of memory")]
     assert maps.job_lines(_job([], 0, method="pca"), "BP")[0][1].startswith("This view needs the run's weights")
+
+
+def test_the_brush_is_drawn_by_dragging_and_the_wheel_is_left_to_the_page():
+    """Vega's interval selection zooms the brush on the mouse wheel unless told not to: a student
+    scrolling past a brushed map resized the brush to the whole map and picked every sample."""
+    t = maps.points(np.array([[0.0, 0.0], [4.0, 1.0]]), {"class": np.array(["0", "1"])})
+    params = maps.map_chart(t, color="class", title="BP").to_dict()["params"]
+    brush = next(p for p in params if p["name"] == "brush")
+    assert brush["select"]["type"] == "interval" and brush["select"].get("zoom") is False

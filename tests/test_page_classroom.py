@@ -6,6 +6,8 @@ something."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
 import pytest
 
 from apptest_tools import app_on
@@ -86,3 +88,16 @@ def test_the_share_link_of_the_default_setup_is_the_bare_address(store_path):
     at = app_on("pages/train.py")
     link = at.code[-1].value
     assert not link.endswith("?") and "?" not in link, link
+
+
+@pytest.mark.parametrize("page, chosen", [
+    ("pages/playground.py", {"pg_rules": ["BP", "FA", "DFA", "sDFA"]}),
+    ("pages/parity.py", {"par_rules": ["BP", "FA"], "par_opts": ["sgd", "adam"]}),
+])
+def test_the_share_link_keeps_every_choice_of_a_control_that_takes_several(page, chosen, store_path):
+    """A control with several choices is in the address once per choice (``pg_rules=BP&pg_rules=FA…``),
+    and the link built from that address names every one of them, not only the last."""
+    at = app_on(page, **chosen)
+    assert not at.warning, [w.value for w in at.warning]   # the address was taken as it is
+    query = parse_qs(urlparse(at.code[-1].value).query)
+    assert {key: query.get(key) for key in chosen} == chosen, at.code[-1].value

@@ -182,3 +182,9 @@ def test_one_seed_is_a_setup_that_can_start(page):
     at.run()
     assert not at.warning, [w.value for w in at.warning]
     assert not button(at, "Run experiment").disabled
+
+
+@pytest.mark.parametrize("seeds, words", [("1", "3 series × 1 seed."), ("2", "3 series × 2 seeds.")])
+def test_the_setup_line_counts_seeds_in_words(seeds, words, store_path):
+    at = app_on("pages/parity.py", par_seeds=seeds)
+    assert any(words in i.value for i in at.info), [i.value for i in at.info]

@@ -9,9 +9,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from apptest_tools import APP, _elements, charts, run_until, text
+from apptest_tools import APP, _elements, app_workspace, charts, run_until, text
 from explorer.views import maps
-from explorer.runs import workspace as runs
 from explorer.views.embed import embed
 
 SAMPLES = 80
@@ -25,21 +24,16 @@ PARITY = {"data": {"name": "parity", "base": "digits", "k": 2}, "model": {"hidde
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One store for the module: BP and DFA with maps, a parity run, and a run that kept no maps."""
-    path = tmp_path_factory.mktemp("representations") / "runs.sqlite"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EXPLORER_STORE", str(path))
-        st.cache_resource.clear()  # the app's workspace is the one on this store
-        ws = runs.workspace(path)
+    with app_workspace(tmp_path_factory.mktemp("representations") / "runs.sqlite") as ws:
         groups = {"rules": ws.compare(BASE, [{"name": "bp"}, {"name": "dfa"}]),
                   "parity": ws.compare(PARITY, [{"name": "bp"}]),
-                "uneven": ws.compare(UNEVEN, [{"name": "bp"}]),
+                  "uneven": ws.compare(UNEVEN, [{"name": "bp"}]),
                   "bare": ws.compare({"model": {"hidden": [8]}, "train": {"epochs": 1}, "device": "cpu"},
                                      [{"name": "bp"}])}
         for found in groups.values():
             found.wait(timeout=120)
         maps.shared(ws.store).tsne.update(n_iter=60, early_exaggeration_iter=30)  # a quick t-SNE
         yield ws, groups
-        st.cache_resource.clear()
 
 
 def _page(group: str) -> AppTest:

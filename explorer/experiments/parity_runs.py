@@ -169,9 +169,13 @@ class ParityRuns:
         return published_values(self.k, list(self._series))
 
     def progress(self) -> tuple[int, int]:
-        """(training steps done, steps in all) over the runs (0 for runs not started)."""
+        """(training steps done, steps in all) over the runs. A run waiting for its turn does not
+        know its steps yet (its trainer is built when it starts): it counts as many as the
+        experiment's longest started run (its runs differ only in rule, optimiser and seed, so
+        they take the same steps), so the total stays put and the bar only goes forward."""
         infos = [info for _, info in self.infos()]
-        return sum(i.steps_done or 0 for i in infos), sum(i.total_steps or 0 for i in infos)
+        each = max((i.total_steps for i in infos if i.total_steps), default=0)
+        return sum(i.steps_done or 0 for i in infos), sum(i.total_steps or each for i in infos)
 
     def counts(self) -> dict[str, int]:
         """How many runs have each status."""

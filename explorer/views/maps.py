@@ -666,7 +666,7 @@ def map_chart(table: pd.DataFrame, *, color: str, title: str, subtitle: str = ""
               size: int = 420):
     """One map as a square Altair chart, ``size`` pixels wide, its axes fitted to its points
     (`frame`), points coloured by the column ``color``; an interval selection named "brush" picks
-    an area. ``warn`` colours the ``subtitle`` (the line of `shown_at`) when the map is not the
+    an area (the mouse wheel over it scrolls the page). ``warn`` colours the ``subtitle`` (the line of `shown_at`) when the map is not the
     slider's epoch.
 
     Example:
@@ -689,7 +689,9 @@ def map_chart(table: pd.DataFrame, *, color: str, title: str, subtitle: str = ""
         y=alt.Y("y:Q", scale=alt.Scale(domain=ys, nice=False, zero=False), axis=None),
         color=alt.Color(f"{color}:N", title=color, scale=class_scale(table[color])),
         tooltip=[c for c in ("index", color) if c in table.columns],
-    ).properties(width=size, height=size, title=heading).add_params(alt.selection_interval(name="brush"))
+    ).properties(width=size, height=size, title=heading).add_params(
+        # no wheel zoom: a wheel over a brushed map scrolls the page, it does not resize the brush
+        alt.selection_interval(name="brush", zoom=False))
 
 
 class RunMap(NamedTuple):
