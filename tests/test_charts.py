@@ -274,3 +274,20 @@ def test_a_divergence_label_ends_left_of_its_line_inside_the_plot():
     x1 = float(re.search(rf'<line x1="([\d.]+)"[^>]*stroke="{charts.DIVERGED_COLOR}"', live).group(1))
     text = re.search(r'<text x="([\d.]+)"[^>]*text-anchor="end"[^>]*>BP diverged', live)
     assert text and float(text.group(1)) < x1
+
+
+def test_the_decision_regions_fill_the_map_edge_to_edge():
+    """Drawn by Vega (vl-convert), the grid's cells cover the plot exactly: the axes span the grid,
+    not rounded out to nice numbers or to zero (which left bands of white inside the frame)."""
+    import vl_convert as vlc
+
+    grid = pd.DataFrame({"x": [0.3, 1.3], "y": [0.3, 0.3], "x2": [1.3, 2.3], "y2": [1.3, 1.3],
+                         "label": [0, 1], "confidence": [1.0, 1.0]})
+    points = pd.DataFrame({"x": [0.5], "y": [0.5], "label": [1]})
+    svg = vlc.vegalite_to_svg(charts.boundary_chart(grid, points, size=100).to_dict())
+    rects = [tuple(float(v) for v in m) for m in
+             re.findall(r'aria-roledescription="rect mark" d="M([-\d.e]+),([-\d.e]+)h([-\d.e]+)v([-\d.e]+)h', svg)]
+    assert len(rects) == 2
+    left, top = min(r[0] for r in rects), min(r[1] for r in rects)
+    right, bottom = max(r[0] + r[2] for r in rects), max(r[1] + r[3] for r in rects)
+    assert [round(v, 6) for v in (left, top, right, bottom)] == [0, 0, 100, 100]

@@ -368,9 +368,12 @@ def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, 
     # whole epochs on the axis (not 1.1, 1.2 …), and the legend in the lines' colours, not the bands' pale ones
     base = alt.Chart(df).encode(x=alt.X("epoch:Q", axis=number_axis(tickMinStep=1)),
                                 color=alt.Color("run:N", title="rule", scale=scale, legend=alt.Legend(symbolOpacity=1)))
-    area = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title=measure, scale=alt.Scale(zero=False),
-                                                      axis=number_axis()),
-                                              y2="high:Q")
+    # where the band is not known (one seed; seeds still training) it is drawn flat on the mean:
+    # a band of nothing but NaN leaves Vega an infinite extent to warn about
+    flat = {side: f"isValid(datum.{side}) && isFinite(datum.{side}) ? datum.{side} : datum.mean"
+            for side in ("low", "high")}
+    area = base.transform_calculate(**flat).mark_area(opacity=0.2).encode(
+        y=alt.Y("low:Q", title=measure, scale=alt.Scale(zero=False), axis=number_axis()), y2="high:Q")
     line = base.mark_line(point=True).encode(
         y="mean:Q", tooltip=["run:N", "epoch:Q", alt.Tooltip("mean:Q", format=".3f"), "n:Q"])
     layers = [area, line]
@@ -386,8 +389,10 @@ def boundary_chart(grid: pd.DataFrame, points: pd.DataFrame, *, title: str = "",
     """A 2-D classifier's decision regions (``grid``: x, y, x2, y2, label, confidence) under the
     data (``points``: x, y, label); a region's opacity is the network's confidence."""
     scale = class_scale(pd.concat([grid["label"], points["label"]]))
+    # the axes span exactly the grid (no rounding out to nice numbers, no zero): the regions fill the plot
+    exact = alt.Scale(nice=False, zero=False)
     regions = alt.Chart(grid).mark_rect().encode(
-        x=alt.X("x:Q", axis=None), x2="x2:Q", y=alt.Y("y:Q", axis=None), y2="y2:Q",
+        x=alt.X("x:Q", axis=None, scale=exact), x2="x2:Q", y=alt.Y("y:Q", axis=None, scale=exact), y2="y2:Q",
         color=alt.Color("label:N", scale=scale, legend=None),
         opacity=alt.Opacity("confidence:Q", scale=alt.Scale(domain=[0, 1], range=[0.05, 0.6]), legend=None),
     )

@@ -222,7 +222,11 @@ SERVER_PROBE = re.compile(r"/[^/?]+/_stcore/(health|host-config)$")
 
 
 def _counts(message) -> bool:
-    """Whether a console message is an error to report (`SERVER_PROBE`'s 404s are not)."""
+    """Whether a console message is an error to report (`SERVER_PROBE`'s 404s are not), or a
+    warning of Vega's about the data it was given ("WARN Infinite extent for field …": a chart fed
+    NaN)."""
+    if message.type == "warning":
+        return message.text.startswith("WARN ")
     if message.type != "error":
         return False
     return not (SERVER_PROBE.search((message.location or {}).get("url", "")) and "404" in message.text)
@@ -237,7 +241,7 @@ class Watch:
         self.page = page
         self.console: list[str] = []
         page.add_init_script(CHECKS_JS)
-        page.on("console", lambda message: self.console.append(f"console error: {message.text}")
+        page.on("console", lambda message: self.console.append(f"console {message.type}: {message.text}")
                 if _counts(message) else None)
         page.on("pageerror", lambda error: self.console.append(f"page error: {error}"))
 

@@ -176,6 +176,18 @@ def test_parity_draws_well_while_training_and_after(app, new_page, epochs):
     assert_none(live_and_final(page, watch, groups.split(","), app), "The Parity page, while it trained and after")
 
 
+def test_parity_with_one_seed_draws_its_curves_with_no_band_to_warn_about(app, new_page, epochs):
+    # one seed: no interval at any epoch, so the band is nothing but NaN (Vega warned "Infinite extent")
+    samples = max(500, 75 * epochs)
+    page, watch = open_watched(new_page, f"{app.url}/parity?par_seeds=1&par_epochs=2&par_train={samples}&par_test=200")
+    click(page, "Run experiment")
+    for group in param(page, "parity").split(","):
+        wait_final(app, group)
+    page.wait_for_selector('[data-testid="stVegaLiteChart"]', state="attached", timeout=REACT_MS)
+    watch.wait_vega()
+    assert_none(watch.problems(), "The Parity page with one seed")
+
+
 def test_every_page_after_the_runs(app, new_page, screenshots):
     # Every page is opened on the runs the tests above trained, in this process (run apart, or in
     # another worker, this test would tour empty pages and prove little).
