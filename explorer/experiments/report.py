@@ -35,7 +35,7 @@ from explorer.experiments.catalogue import document_name, short_document_name
 from explorer.experiments.catalogue.entry import Entry
 from explorer.experiments.measures import unit_of, words_of
 from explorer.runs.store import Store
-from explorer.views.charts import colors, number_axis, wants_log
+from explorer.views.charts import colors, flat_where_unknown, number_axis, wants_log
 
 WIDTH, HEIGHT = 420, 260  # each chart's plotting area, in pixels (the PNG adds axes and legend)
 # A page sizes a chart's element to the spec's height and fits everything into it: the element is
@@ -109,7 +109,7 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
     layers = []
     if len(curves):
         base = alt.Chart(curves).encode(x=x)
-        layers.append(base.mark_area(opacity=0.18).encode(
+        layers.append(flat_where_unknown(base).mark_area(opacity=0.18).encode(
             y=alt.Y("low:Q", title=title, scale=y_scale, axis=number_axis(log=logged)), y2="high:Q",
             color=color))
         layers.append(base.mark_line(point=alt.OverlayMarkDef(size=18)).encode(
@@ -117,6 +117,8 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
             tooltip=["run:N", "epoch:Q", alt.Tooltip("mean:Q", format=".2f"), "n:Q"]))
     shape = alt.Shape("kind:N", title="published", scale=alt.Scale(domain=[EXACT, APPROX], range=["diamond", "circle"]))
     for kind, filled in ((EXACT, True), (APPROX, False)):
+        if layers and not (points["kind"] == kind).any():
+            continue  # a layer of no rows leaves Vega an infinite extent to warn about
         layers.append(alt.Chart(points[points["kind"] == kind]).mark_point(size=150, strokeWidth=2.5, filled=filled).encode(
             x=x, y=alt.Y("published:Q", title=title, scale=y_scale, axis=number_axis(log=logged)), color=color,
             shape=shape, tooltip=["run:N", alt.Tooltip("text:N", title="published"), "epoch:Q"]))

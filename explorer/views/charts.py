@@ -359,6 +359,20 @@ def _norm_lines(df: pd.DataFrame, x: str, order, live: bool, legend: alt.Legend 
     )
 
 
+def flat_where_unknown(chart: alt.Chart) -> alt.Chart:
+    """``chart`` (a band's, with fields low, high and mean) with the band flat on the mean where
+    it is not known (one seed; seeds still training): a band of nothing but NaN drew paths with
+    null points and left Vega an infinite extent to warn about.
+
+    Example:
+        >>> spec = flat_where_unknown(alt.Chart(pd.DataFrame())).mark_area().to_dict()
+        >>> [t["as"] for t in spec["transform"]]
+        ['low', 'high']
+    """
+    return chart.transform_calculate(**{side: f"isValid(datum.{side}) && isFinite(datum.{side}) ? "
+                                              f"datum.{side} : datum.mean" for side in ("low", "high")})
+
+
 def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, *, measure: str = "test accuracy",
                order: Sequence[str] | None = None, height: int = 280) -> alt.Chart:
     """Mean (line) and 95% confidence band (area) per run over epochs, from `frames.band`; each
@@ -368,11 +382,7 @@ def band_chart(df: pd.DataFrame, references: Mapping[str, float] | None = None, 
     # whole epochs on the axis (not 1.1, 1.2 …), and the legend in the lines' colours, not the bands' pale ones
     base = alt.Chart(df).encode(x=alt.X("epoch:Q", axis=number_axis(tickMinStep=1)),
                                 color=alt.Color("run:N", title="rule", scale=scale, legend=alt.Legend(symbolOpacity=1)))
-    # where the band is not known (one seed; seeds still training) it is drawn flat on the mean:
-    # a band of nothing but NaN leaves Vega an infinite extent to warn about
-    flat = {side: f"isValid(datum.{side}) && isFinite(datum.{side}) ? datum.{side} : datum.mean"
-            for side in ("low", "high")}
-    area = base.transform_calculate(**flat).mark_area(opacity=0.2).encode(
+    area = flat_where_unknown(base).mark_area(opacity=0.2).encode(
         y=alt.Y("low:Q", title=measure, scale=alt.Scale(zero=False), axis=number_axis()), y2="high:Q")
     line = base.mark_line(point=True).encode(
         y="mean:Q", tooltip=["run:N", "epoch:Q", alt.Tooltip("mean:Q", format=".3f"), "n:Q"])
