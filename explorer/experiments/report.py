@@ -116,9 +116,9 @@ def entry_chart(entry: Entry, curves: pd.DataFrame, points: pd.DataFrame, metric
             y=alt.Y("mean:Q", title=title, scale=y_scale), color=color,
             tooltip=["run:N", "epoch:Q", alt.Tooltip("mean:Q", format=".2f"), "n:Q"]))
     shape = alt.Shape("kind:N", title="published", scale=alt.Scale(domain=[EXACT, APPROX], range=["diamond", "circle"]))
-    for kind, filled in ((EXACT, True), (APPROX, False)):
-        if layers and not (points["kind"] == kind).any():
-            continue  # a layer of no rows leaves Vega an infinite extent to warn about
+    # a layer of no rows leaves Vega an infinite extent to warn about: only the kinds printed here
+    kinds = [(k, filled) for k, filled in ((EXACT, True), (APPROX, False)) if (points["kind"] == k).any()]
+    for kind, filled in kinds or [(EXACT, True)]:
         layers.append(alt.Chart(points[points["kind"] == kind]).mark_point(size=150, strokeWidth=2.5, filled=filled).encode(
             x=x, y=alt.Y("published:Q", title=title, scale=y_scale, axis=number_axis(log=logged)), color=color,
             shape=shape, tooltip=["run:N", alt.Tooltip("text:N", title="published"), "epoch:Q"]))

@@ -664,10 +664,10 @@ def frame(coords: np.ndarray, margin: float = MARGIN) -> tuple[list[float], list
 
 def map_chart(table: pd.DataFrame, *, color: str, title: str, subtitle: str = "", warn: bool = False,
               size: int = 420):
-    """One map as a square Altair chart, ``size`` pixels wide, its axes fitted to its points
-    (`frame`), points coloured by the column ``color``; an interval selection named "brush" picks
-    an area (the mouse wheel over it scrolls the page). ``warn`` colours the ``subtitle`` (the line of `shown_at`) when the map is not the
-    slider's epoch.
+    """One map as a square Altair chart, ``size`` pixels wide, its axes fitted to its points (`frame`),
+    points coloured by the column ``color``; an interval selection named "brush" picks an area (the
+    mouse wheel over it scrolls the page). ``warn`` colours the ``subtitle`` (the line of
+    `shown_at`) when the map is not the slider's epoch.
 
     Example:
         >>> t = points(np.array([[0.0, 0.0], [4.0, 1.0]]), {"class": np.array(["0", "1"])})
